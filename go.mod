@@ -1,0 +1,3 @@
+module github.com/tcpviz/tcpviz
+
+go 1.25.0

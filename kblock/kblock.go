@@ -1,0 +1,436 @@
+// Package kblock defines the payload tcpviz writes into pcapng Custom Blocks
+// to carry the kernel's own TCP state next to the packets: congestion window,
+// smoothed RTT, retransmissions and socket state changes. The byte layout is
+// specified in docs/pcapng-kernel-blocks.md; this package is its reference
+// implementation.
+package kblock
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+)
+
+// PEN is the Private Enterprise Number in every tcpviz custom block. 32473 is
+// set aside for documentation by RFC 5612; it stays here, in one place, until
+// the project has a number of its own.
+const PEN = 32473
+
+// Version is the record format version written in byte 0.
+const Version = 1
+
+// HeaderLen is the size of the fixed header that precedes the fields.
+const HeaderLen = 64
+
+// MaxRecordLen caps a record so a corrupt length cannot drive an allocation.
+const MaxRecordLen = 4096
+
+// Kind says which kernel hook produced a record.
+type Kind uint8
+
+const (
+	KindProbe      Kind = 1 // tcp_probe: congestion state of an established socket
+	KindRetransmit Kind = 2 // tcp_retransmit_skb
+	KindState      Kind = 3 // inet_sock_set_state
+	KindReset      Kind = 4 // tcp_send_reset / tcp_receive_reset
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindProbe:
+		return "probe"
+	case KindRetransmit:
+		return "retransmit"
+	case KindState:
+		return "state"
+	case KindReset:
+		return "reset"
+	}
+	return fmt.Sprintf("kind%d", uint8(k))
+}
+
+// MarshalText encodes the kind by name.
+func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText decodes a kind name.
+func (k *Kind) UnmarshalText(b []byte) error {
+	for _, c := range []Kind{KindProbe, KindRetransmit, KindState, KindReset} {
+		if string(b) == c.String() {
+			*k = c
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown kernel record kind %q", b)
+}
+
+// Field type codes of the TLV section. Codes are global across kinds so a
+// reader can decode any field without knowing the kind.
+const (
+	FieldSndCwnd      uint16 = 1
+	FieldSsthresh     uint16 = 2
+	FieldSRTTus       uint16 = 3
+	FieldRTTVarus     uint16 = 4
+	FieldSndWnd       uint16 = 5
+	FieldRcvWnd       uint16 = 6
+	FieldPacketsOut   uint16 = 7
+	FieldRetransOut   uint16 = 8
+	FieldLostOut      uint16 = 9
+	FieldSackedOut    uint16 = 10
+	FieldDelivered    uint16 = 11
+	FieldTotalRetrans uint16 = 12
+	FieldSndUna       uint16 = 13
+	FieldSndNxt       uint16 = 14
+	FieldRcvNxt       uint16 = 15
+	FieldMSS          uint16 = 16
+	FieldCAState      uint16 = 17
+	FieldPacingRate   uint16 = 18 // bytes per second
+	FieldSeq          uint16 = 32
+	FieldEndSeq       uint16 = 33
+	FieldTCPFlags     uint16 = 34
+	FieldSegs         uint16 = 35
+	FieldOldState     uint16 = 48
+	FieldNewState     uint16 = 49
+	FieldPID          uint16 = 50
+	FieldComm         uint16 = 51
+	FieldBytesAcked   uint16 = 52
+	FieldBytesRecv    uint16 = 53
+	FieldSpanNS       uint16 = 54
+	FieldResetDir     uint16 = 64 // 1 sent by this host, 2 received
+)
+
+// Record is one kernel record. The 4-tuple is from the socket's point of
+// view: Saddr/Sport are the local end. Zero values of optional fields are
+// omitted from JSON and from the encoding.
+type Record struct {
+	Kind   Kind       `json:"record"`
+	TS     int64      `json:"-"` // ns since the Unix epoch
+	Cookie uint64     `json:"cookie,omitempty"`
+	Saddr  netip.Addr `json:"saddr"`
+	Daddr  netip.Addr `json:"daddr"`
+	Sport  uint16     `json:"sport"`
+	Dport  uint16     `json:"dport"`
+
+	SndCwnd      uint32 `json:"snd_cwnd,omitempty"`
+	Ssthresh     uint32 `json:"ssthresh,omitempty"`
+	SRTTus       uint32 `json:"srtt_us,omitempty"`
+	RTTVarus     uint32 `json:"rttvar_us,omitempty"`
+	SndWnd       uint32 `json:"snd_wnd,omitempty"`
+	RcvWnd       uint32 `json:"rcv_wnd,omitempty"`
+	PacketsOut   uint32 `json:"packets_out,omitempty"`
+	RetransOut   uint32 `json:"retrans_out,omitempty"`
+	LostOut      uint32 `json:"lost_out,omitempty"`
+	SackedOut    uint32 `json:"sacked_out,omitempty"`
+	Delivered    uint32 `json:"delivered,omitempty"`
+	TotalRetrans uint32 `json:"total_retrans,omitempty"`
+	SndUna       uint32 `json:"snd_una,omitempty"`
+	SndNxt       uint32 `json:"snd_nxt,omitempty"`
+	RcvNxt       uint32 `json:"rcv_nxt,omitempty"`
+	MSS          uint32 `json:"mss,omitempty"`
+	CAState      uint8  `json:"ca_state,omitempty"`
+	PacingRate   uint64 `json:"pacing_rate,omitempty"`
+
+	Seq      uint32 `json:"seq,omitempty"`
+	EndSeq   uint32 `json:"end_seq,omitempty"`
+	TCPFlags uint8  `json:"tcp_flags,omitempty"`
+	Segs     uint32 `json:"segs,omitempty"`
+
+	OldState   uint8  `json:"old_state,omitempty"`
+	NewState   uint8  `json:"new_state,omitempty"`
+	PID        uint32 `json:"pid,omitempty"`
+	Comm       string `json:"comm,omitempty"`
+	BytesAcked uint64 `json:"bytes_acked,omitempty"`
+	BytesRecv  uint64 `json:"bytes_received,omitempty"`
+	SpanNS     uint64 `json:"span_ns,omitempty"`
+
+	ResetDir uint8 `json:"reset_dir,omitempty"`
+}
+
+// TCP states as the kernel numbers them (include/net/tcp_states.h).
+var stateNames = [...]string{"", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
+	"TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV"}
+
+// StateName names a kernel TCP state number.
+func StateName(s uint8) string {
+	if int(s) < len(stateNames) && s != 0 {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("STATE%d", s)
+}
+
+// Congestion-avoidance states (enum tcp_ca_state).
+var caNames = [...]string{"open", "disorder", "cwr", "recovery", "loss"}
+
+// CAStateName names a congestion-avoidance state.
+func CAStateName(s uint8) string {
+	if int(s) < len(caNames) {
+		return caNames[s]
+	}
+	return fmt.Sprintf("ca%d", s)
+}
+
+// Append encodes r and appends it to dst.
+func Append(dst []byte, r *Record) []byte {
+	start := len(dst)
+	var h [HeaderLen]byte
+	h[0] = Version
+	h[1] = byte(r.Kind)
+	binary.LittleEndian.PutUint16(h[2:], HeaderLen)
+	binary.LittleEndian.PutUint64(h[8:], uint64(r.TS))
+	binary.LittleEndian.PutUint64(h[16:], r.Cookie)
+	if r.Saddr.Is4() || (!r.Saddr.IsValid() && r.Daddr.Is4()) {
+		h[24] = 4
+	} else {
+		h[24] = 6
+	}
+	binary.LittleEndian.PutUint16(h[26:], r.Sport)
+	binary.LittleEndian.PutUint16(h[28:], r.Dport)
+	putAddr(h[32:48], r.Saddr)
+	putAddr(h[48:64], r.Daddr)
+	dst = append(dst, h[:]...)
+
+	u32 := func(t uint16, v uint32) {
+		if v != 0 {
+			dst = appendTLV(dst, t, binary.LittleEndian.AppendUint32(nil, v))
+		}
+	}
+	u64 := func(t uint16, v uint64) {
+		if v != 0 {
+			dst = appendTLV(dst, t, binary.LittleEndian.AppendUint64(nil, v))
+		}
+	}
+	u32(FieldSndCwnd, r.SndCwnd)
+	u32(FieldSsthresh, r.Ssthresh)
+	u32(FieldSRTTus, r.SRTTus)
+	u32(FieldRTTVarus, r.RTTVarus)
+	u32(FieldSndWnd, r.SndWnd)
+	u32(FieldRcvWnd, r.RcvWnd)
+	u32(FieldPacketsOut, r.PacketsOut)
+	u32(FieldRetransOut, r.RetransOut)
+	u32(FieldLostOut, r.LostOut)
+	u32(FieldSackedOut, r.SackedOut)
+	u32(FieldDelivered, r.Delivered)
+	u32(FieldTotalRetrans, r.TotalRetrans)
+	u32(FieldSndUna, r.SndUna)
+	u32(FieldSndNxt, r.SndNxt)
+	u32(FieldRcvNxt, r.RcvNxt)
+	u32(FieldMSS, r.MSS)
+	if r.Kind == KindProbe || r.CAState != 0 {
+		// CA state 0 ("open") is meaningful for probes, so it is always written.
+		dst = appendTLV(dst, FieldCAState, []byte{r.CAState})
+	}
+	u64(FieldPacingRate, r.PacingRate)
+	if r.Kind == KindRetransmit {
+		dst = appendTLV(dst, FieldSeq, binary.LittleEndian.AppendUint32(nil, r.Seq))
+		dst = appendTLV(dst, FieldEndSeq, binary.LittleEndian.AppendUint32(nil, r.EndSeq))
+	}
+	if r.TCPFlags != 0 {
+		dst = appendTLV(dst, FieldTCPFlags, []byte{r.TCPFlags})
+	}
+	u32(FieldSegs, r.Segs)
+	if r.Kind == KindState {
+		dst = appendTLV(dst, FieldOldState, []byte{r.OldState})
+		dst = appendTLV(dst, FieldNewState, []byte{r.NewState})
+	}
+	u32(FieldPID, r.PID)
+	if r.Comm != "" {
+		c := r.Comm
+		if len(c) > 255 {
+			c = c[:255]
+		}
+		dst = appendTLV(dst, FieldComm, []byte(c))
+	}
+	u64(FieldBytesAcked, r.BytesAcked)
+	u64(FieldBytesRecv, r.BytesRecv)
+	u64(FieldSpanNS, r.SpanNS)
+	if r.ResetDir != 0 {
+		dst = appendTLV(dst, FieldResetDir, []byte{r.ResetDir})
+	}
+	binary.LittleEndian.PutUint32(dst[start+4:], uint32(len(dst)-start))
+	return dst
+}
+
+func appendTLV(dst []byte, t uint16, v []byte) []byte {
+	dst = binary.LittleEndian.AppendUint16(dst, t)
+	dst = binary.LittleEndian.AppendUint16(dst, uint16(len(v)))
+	dst = append(dst, v...)
+	for len(v)%4 != 0 {
+		dst = append(dst, 0)
+		v = append(v, 0)
+	}
+	return dst
+}
+
+func putAddr(b []byte, a netip.Addr) {
+	if a.Is4() {
+		v := a.As4()
+		copy(b, v[:])
+	} else if a.IsValid() {
+		v := a.As16()
+		copy(b, v[:])
+	}
+}
+
+// ErrVersion is returned for a record of a version this reader cannot decode.
+var ErrVersion = errors.New("unsupported kernel record version")
+
+// DecodeError locates a problem inside a record's bytes.
+type DecodeError struct {
+	Offset int // byte offset within the custom data
+	Msg    string
+}
+
+func (e *DecodeError) Error() string {
+	return fmt.Sprintf("kernel record: offset %d: %s", e.Offset, e.Msg)
+}
+
+// Decode parses one record from data (the custom data of a block, which may
+// carry trailing padding). It returns the record length it consumed. Unknown
+// fields are skipped, so newer writers stay readable.
+func Decode(data []byte, r *Record) (int, error) {
+	*r = Record{}
+	if len(data) < 8 {
+		return 0, &DecodeError{0, fmt.Sprintf("record of %d bytes is shorter than its 8-byte prefix", len(data))}
+	}
+	if data[0] != Version {
+		return 0, &DecodeError{0, fmt.Sprintf("%v %d", ErrVersion, data[0])}
+	}
+	hlen := int(binary.LittleEndian.Uint16(data[2:]))
+	rlen := int(binary.LittleEndian.Uint32(data[4:]))
+	switch {
+	case hlen < HeaderLen:
+		return 0, &DecodeError{2, fmt.Sprintf("header length %d below %d", hlen, HeaderLen)}
+	case rlen < hlen || rlen > len(data) || rlen > MaxRecordLen:
+		return 0, &DecodeError{4, fmt.Sprintf("record length %d outside [%d, %d]", rlen, hlen, min(len(data), MaxRecordLen))}
+	}
+	r.Kind = Kind(data[1])
+	r.TS = int64(binary.LittleEndian.Uint64(data[8:]))
+	r.Cookie = binary.LittleEndian.Uint64(data[16:])
+	r.Sport = binary.LittleEndian.Uint16(data[26:])
+	r.Dport = binary.LittleEndian.Uint16(data[28:])
+	switch data[24] {
+	case 4:
+		r.Saddr = netip.AddrFrom4([4]byte(data[32:36]))
+		r.Daddr = netip.AddrFrom4([4]byte(data[48:52]))
+	case 6:
+		r.Saddr = netip.AddrFrom16([16]byte(data[32:48]))
+		r.Daddr = netip.AddrFrom16([16]byte(data[48:64]))
+	default:
+		return 0, &DecodeError{24, fmt.Sprintf("address family %d, want 4 or 6", data[24])}
+	}
+	for off := hlen; off < rlen; {
+		if rlen-off < 4 {
+			return 0, &DecodeError{off, "field header runs past the record"}
+		}
+		t := binary.LittleEndian.Uint16(data[off:])
+		n := int(binary.LittleEndian.Uint16(data[off+2:]))
+		v := off + 4
+		if n > rlen-v {
+			return 0, &DecodeError{off, fmt.Sprintf("field %d length %d runs past the record", t, n)}
+		}
+		if err := r.setField(t, data[v:v+n]); err != nil {
+			return 0, &DecodeError{off, err.Error()}
+		}
+		off = v + (n+3)&^3
+	}
+	return rlen, nil
+}
+
+func readUint(b []byte) (uint64, error) {
+	switch len(b) {
+	case 1:
+		return uint64(b[0]), nil
+	case 2:
+		return uint64(binary.LittleEndian.Uint16(b)), nil
+	case 4:
+		return uint64(binary.LittleEndian.Uint32(b)), nil
+	case 8:
+		return binary.LittleEndian.Uint64(b), nil
+	}
+	return 0, fmt.Errorf("integer field of %d bytes", len(b))
+}
+
+func (r *Record) setField(t uint16, b []byte) error {
+	if t == FieldComm {
+		r.Comm = string(b)
+		return nil
+	}
+	var p32 *uint32
+	var p64 *uint64
+	var p8 *uint8
+	switch t {
+	case FieldSndCwnd:
+		p32 = &r.SndCwnd
+	case FieldSsthresh:
+		p32 = &r.Ssthresh
+	case FieldSRTTus:
+		p32 = &r.SRTTus
+	case FieldRTTVarus:
+		p32 = &r.RTTVarus
+	case FieldSndWnd:
+		p32 = &r.SndWnd
+	case FieldRcvWnd:
+		p32 = &r.RcvWnd
+	case FieldPacketsOut:
+		p32 = &r.PacketsOut
+	case FieldRetransOut:
+		p32 = &r.RetransOut
+	case FieldLostOut:
+		p32 = &r.LostOut
+	case FieldSackedOut:
+		p32 = &r.SackedOut
+	case FieldDelivered:
+		p32 = &r.Delivered
+	case FieldTotalRetrans:
+		p32 = &r.TotalRetrans
+	case FieldSndUna:
+		p32 = &r.SndUna
+	case FieldSndNxt:
+		p32 = &r.SndNxt
+	case FieldRcvNxt:
+		p32 = &r.RcvNxt
+	case FieldMSS:
+		p32 = &r.MSS
+	case FieldCAState:
+		p8 = &r.CAState
+	case FieldPacingRate:
+		p64 = &r.PacingRate
+	case FieldSeq:
+		p32 = &r.Seq
+	case FieldEndSeq:
+		p32 = &r.EndSeq
+	case FieldTCPFlags:
+		p8 = &r.TCPFlags
+	case FieldSegs:
+		p32 = &r.Segs
+	case FieldOldState:
+		p8 = &r.OldState
+	case FieldNewState:
+		p8 = &r.NewState
+	case FieldPID:
+		p32 = &r.PID
+	case FieldBytesAcked:
+		p64 = &r.BytesAcked
+	case FieldBytesRecv:
+		p64 = &r.BytesRecv
+	case FieldSpanNS:
+		p64 = &r.SpanNS
+	case FieldResetDir:
+		p8 = &r.ResetDir
+	default:
+		return nil // unknown field: skipped so newer writers stay readable
+	}
+	v, err := readUint(b)
+	if err != nil {
+		return fmt.Errorf("field %d: %w", t, err)
+	}
+	switch {
+	case p32 != nil:
+		*p32 = uint32(v)
+	case p64 != nil:
+		*p64 = v
+	default:
+		*p8 = uint8(v)
+	}
+	return nil
+}

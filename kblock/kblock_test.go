@@ -1,0 +1,92 @@
+package kblock
+
+import (
+	"errors"
+	"net/netip"
+	"reflect"
+	"testing"
+)
+
+func TestRoundTrip(t *testing.T) {
+	tests := []struct {
+		name string
+		rec  Record
+	}{
+		{"probe v4", Record{Kind: KindProbe, TS: 1700000000123456789, Cookie: 42,
+			Saddr: netip.MustParseAddr("10.0.0.1"), Daddr: netip.MustParseAddr("10.0.0.2"), Sport: 5201, Dport: 40000,
+			SndCwnd: 10, Ssthresh: 2147483647, SRTTus: 1234, RTTVarus: 55, SndWnd: 65535, RcvWnd: 1 << 20,
+			PacketsOut: 9, RetransOut: 1, LostOut: 1, SackedOut: 3, Delivered: 1000, TotalRetrans: 7,
+			SndUna: 1, SndNxt: 2, RcvNxt: 3, MSS: 1448, CAState: 0, PacingRate: 1 << 33}},
+		{"retransmit v6", Record{Kind: KindRetransmit, TS: 5, Saddr: netip.MustParseAddr("2001:db8::1"),
+			Daddr: netip.MustParseAddr("2001:db8::2"), Sport: 1, Dport: 2, Seq: 0, EndSeq: 2896, TCPFlags: 0x18, Segs: 2}},
+		{"state with comm", Record{Kind: KindState, TS: 9, Saddr: netip.MustParseAddr("127.0.0.1"),
+			Daddr: netip.MustParseAddr("127.0.0.1"), Sport: 80, Dport: 81, OldState: 1, NewState: 4, PID: 1234,
+			Comm: "<img src=x>", BytesAcked: 1 << 40, BytesRecv: 3, SpanNS: 12345}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := Append(nil, &tt.rec)
+			if len(b)%4 != 0 {
+				t.Fatalf("record length %d not a multiple of 4", len(b))
+			}
+			// pcapng pads custom data; the decoder must ignore the padding.
+			b = append(b, 0, 0, 0, 0)
+			var got Record
+			n, err := Decode(b, &got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != len(b)-4 {
+				t.Errorf("consumed %d, want %d", n, len(b)-4)
+			}
+			if !reflect.DeepEqual(got, tt.rec) {
+				t.Errorf("round trip:\n got %+v\nwant %+v", got, tt.rec)
+			}
+		})
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	good := Append(nil, &Record{Kind: KindProbe, Saddr: netip.MustParseAddr("10.0.0.1"), Daddr: netip.MustParseAddr("10.0.0.2"), SndCwnd: 3})
+	mut := func(f func(b []byte) []byte) []byte { return f(append([]byte(nil), good...)) }
+	tests := []struct {
+		name    string
+		data    []byte
+		wantOff int
+	}{
+		{"short", good[:5], 0},
+		{"version", mut(func(b []byte) []byte { b[0] = 9; return b }), 0},
+		{"header length", mut(func(b []byte) []byte { b[2] = 8; return b }), 2},
+		{"record length past data", mut(func(b []byte) []byte { b[4] = 0xff; b[5] = 0xff; return b }), 4},
+		{"family", mut(func(b []byte) []byte { b[24] = 7; return b }), 24},
+		{"field overrun", mut(func(b []byte) []byte { b[HeaderLen+2] = 200; return b }), HeaderLen},
+		{"bad int width", mut(func(b []byte) []byte { b[HeaderLen+2] = 3; return b }), HeaderLen},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var r Record
+			_, err := Decode(tt.data, &r)
+			var de *DecodeError
+			if !errors.As(err, &de) {
+				t.Fatalf("err = %v, want DecodeError", err)
+			}
+			if de.Offset != tt.wantOff {
+				t.Errorf("offset %d, want %d (%v)", de.Offset, tt.wantOff, err)
+			}
+		})
+	}
+}
+
+func TestUnknownFieldSkipped(t *testing.T) {
+	b := Append(nil, &Record{Kind: KindProbe, Saddr: netip.MustParseAddr("10.0.0.1"), Daddr: netip.MustParseAddr("10.0.0.2"), SndCwnd: 3})
+	b = appendTLV(b, 999, []byte{1, 2, 3, 4, 5})
+	b = appendTLV(b, FieldSsthresh, []byte{7, 0, 0, 0})
+	b[4], b[5] = byte(len(b)), byte(len(b)>>8)
+	var r Record
+	if _, err := Decode(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.SndCwnd != 3 || r.Ssthresh != 7 {
+		t.Errorf("got cwnd %d ssthresh %d, want 3 and 7", r.SndCwnd, r.Ssthresh)
+	}
+}
