@@ -1,0 +1,90 @@
+package events
+
+// FlowRecord is one line of flows.jsonl: a connection from its first to its
+// last packet. "Client" is the side that sent the SYN; when the handshake was
+// not captured it is the sender of the first packet seen (or the receiver of
+// a SYN/ACK). Byte counts are TCP payload bytes, retransmissions included.
+type FlowRecord struct {
+	Type       string    `json:"type"` // "flow"
+	Flow       uint64    `json:"flow"`
+	Client     string    `json:"client"` // "addr:port"
+	Server     string    `json:"server"`
+	ClientAddr string    `json:"client_addr"`
+	ServerAddr string    `json:"server_addr"`
+	ClientPort uint16    `json:"client_port"`
+	ServerPort uint16    `json:"server_port"`
+	First      Timestamp `json:"first"`
+	Last       Timestamp `json:"last"`
+	DurationMS float64   `json:"duration_ms"`
+	FirstFrame uint64    `json:"first_frame"`
+	LastFrame  uint64    `json:"last_frame"`
+
+	PacketsC2S uint64 `json:"packets_c2s"`
+	PacketsS2C uint64 `json:"packets_s2c"`
+	BytesC2S   uint64 `json:"bytes_c2s"` // TCP payload bytes
+	BytesS2C   uint64 `json:"bytes_s2c"`
+	WireC2S    uint64 `json:"wire_bytes_c2s"` // frame bytes on the wire (original length)
+	WireS2C    uint64 `json:"wire_bytes_s2c"`
+
+	HandshakeSeen  bool    `json:"handshake_seen"` // SYN, SYN/ACK and the ACK were all captured
+	HandshakeRTTms float64 `json:"handshake_rtt_ms,omitempty"`
+	WScaleC2S      int     `json:"wscale_c2s"` // -1 when unknown
+	WScaleS2C      int     `json:"wscale_s2c"`
+	MSSC2S         uint16  `json:"mss_c2s,omitempty"`
+	MSSS2C         uint16  `json:"mss_s2c,omitempty"`
+	SACKPermitted  bool    `json:"sack_permitted,omitempty"`
+
+	// End says how the connection ended in the capture: "fin" (both FINs),
+	// "half_closed" (one FIN), "rst", "refused" (SYN answered by RST),
+	// "no_answer" (SYN never answered) or "open".
+	End string `json:"end"`
+	// State is the Zeek conn_state (SF, S0, REJ, RSTO, RSTR, S1, S2, S3, SH, SHR, OTH, RSTOS0, RSTRH).
+	State string `json:"state"`
+	// History is the Zeek history string (S h A D F R, upper case from the client, lower from the server).
+	History string `json:"history"`
+
+	// Filled from detector events and kernel records when present.
+	Events        map[string]int `json:"events,omitempty"` // count by event type
+	Retransmitted uint64         `json:"retransmitted_bytes,omitempty"`
+	RTTMinMS      float64        `json:"rtt_min_ms,omitempty"`
+	RTTAvgMS      float64        `json:"rtt_avg_ms,omitempty"`
+	RTTMaxMS      float64        `json:"rtt_max_ms,omitempty"`
+	RTTSamples    int            `json:"rtt_samples,omitempty"`
+	PID           uint32         `json:"pid,omitempty"`
+	Comm          string         `json:"comm,omitempty"`
+	KernelRetrans *RetransCheck  `json:"kernel_retrans,omitempty"`
+}
+
+// RetransCheck compares the retransmissions tcpviz inferred from packets with
+// the kernel's own retransmission records for the same connection.
+type RetransCheck struct {
+	Kernel    int     `json:"kernel"`    // kernel retransmit records (segments)
+	Inferred  int     `json:"inferred"`  // inferred retransmission events
+	Matched   int     `json:"matched"`   // inferred events matched to a kernel record by time and sequence range
+	Precision float64 `json:"precision"` // matched / inferred
+	Recall    float64 `json:"recall"`    // matched / kernel
+}
+
+// Summary is summary.json: the figures of one run.
+type Summary struct {
+	Schema        int               `json:"schema"`
+	Tool          string            `json:"tool"`
+	Input         string            `json:"input"`
+	InputBytes    int64             `json:"input_bytes"`
+	Format        string            `json:"format"` // pcap, pcapng, with "+gzip"
+	Started       Timestamp         `json:"started"`
+	Seconds       float64           `json:"seconds"`
+	PacketsPerSec float64           `json:"packets_per_sec"`
+	Frames        uint64            `json:"frames"`  // frames as Wireshark numbers them
+	Packets       uint64            `json:"packets"` // packet records
+	TCPPackets    uint64            `json:"tcp_packets"`
+	KernelRecords uint64            `json:"kernel_records"`
+	Skipped       map[string]uint64 `json:"skipped"` // by reason
+	Flows         int               `json:"flows"`
+	Events        map[string]int    `json:"events"` // by type
+	FirstPacket   Timestamp         `json:"first_packet,omitempty"`
+	LastPacket    Timestamp         `json:"last_packet,omitempty"`
+	Warnings      []string          `json:"warnings,omitempty"`       // e.g. a truncated last block
+	KernelRetrans *RetransCheck     `json:"kernel_retrans,omitempty"` // all flows together
+	Files         []string          `json:"files"`                    // what the run wrote
+}
