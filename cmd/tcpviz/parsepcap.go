@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tcpviz/tcpviz/flows"
+	"github.com/tcpviz/tcpviz/parse"
+	"github.com/tcpviz/tcpviz/pipeline"
+	"github.com/tcpviz/tcpviz/session"
+)
+
+func init() {
+	register(&command{
+		name:    "parse-pcap",
+		summary: "normalize a pcap/pcapng capture into JSONL events, flows and a summary",
+		usage: `  tcpviz parse-pcap --in FILE [--out DIR] [--packets]
+
+  FILE is pcap or pcapng, optionally gzip-compressed, or - for standard input.
+  Without --out, results go to out/session_YYYYmmdd_HHMMSS/.
+
+Examples:
+  tcpviz parse-pcap --in samples/lossy-cubic-sender.pcapng
+  tcpviz parse-pcap --in x.pcap.gz --out /tmp/run1
+  tcpdump -i eth0 -w - | tcpviz parse-pcap --in - --out /tmp/run2
+`,
+		run: runParsePcap,
+	})
+}
+
+// pipelineHook lets other command files add to the pipeline configuration
+// (detectors, dashboards) without parse-pcap knowing them.
+var pipelineHooks []func(cfg *pipeline.Config)
+
+// postParseHooks run after a successful parse (e.g. --report).
+var postParseHooks []func(dir string, res *parse.Result) ([]string, error)
+
+func runParsePcap(args []string) error {
+	c := commands["parse-pcap"]
+	fs := newFlags(c)
+	in := fs.String("in", "", "capture file (pcap, pcapng, gzip'd), or - for stdin")
+	out := fs.String("out", "", "output directory (default: a new out/session_YYYYmmdd_HHMMSS)")
+	packets := fs.Bool("packets", false, "also write one record per TCP packet into events.jsonl")
+	quiet := fs.BoolP("quiet", "q", false, "print only the paths written")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *in == "" {
+		return usagef("--in is required (a capture file, or - for stdin)")
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	dir := *out
+	if dir == "" {
+		var err error
+		if dir, err = session.NewDir(session.DefaultBase, time.Now()); err != nil {
+			return err
+		}
+	}
+	cfg := pipeline.Config{Flows: flows.DefaultConfig()}
+	for _, h := range pipelineHooks {
+		h(&cfg)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	res, err := parse.Run(ctx, parse.Options{Input: *in, OutDir: dir, Packets: *packets, Pipeline: cfg})
+	if err != nil {
+		if *out == "" {
+			os.Remove(dir) // only succeeds when empty: never removes results
+		}
+		return err
+	}
+	files := res.Files
+	for _, h := range postParseHooks {
+		more, err := h(dir, res)
+		if err != nil {
+			return err
+		}
+		files = append(files, more...)
+	}
+	for _, f := range files {
+		fmt.Println(f)
+	}
+	if !*quiet {
+		fmt.Fprintln(os.Stderr, figures(res))
+	}
+	return nil
+}
+
+// figures is the one-line account of a run.
+func figures(res *parse.Result) string {
+	s := res.Summary
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d packets, %d TCP, %d flows", s.Packets, s.TCPPackets, s.Flows)
+	if s.KernelRecords > 0 {
+		fmt.Fprintf(&b, ", %d kernel records", s.KernelRecords)
+	}
+	nev := 0
+	for _, n := range s.Events {
+		nev += n
+	}
+	fmt.Fprintf(&b, ", %d events", nev)
+	if len(s.Skipped) > 0 {
+		keys := make([]string, 0, len(s.Skipped))
+		for k := range s.Skipped {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = fmt.Sprintf("%s=%d", k, s.Skipped[k])
+		}
+		fmt.Fprintf(&b, ", skipped %s", strings.Join(parts, " "))
+	} else {
+		b.WriteString(", skipped 0")
+	}
+	fmt.Fprintf(&b, ", %.2f s, %.0f packets/s", s.Seconds, s.PacketsPerSec)
+	for _, w := range s.Warnings {
+		fmt.Fprintf(&b, "\nwarning: %s", w)
+	}
+	if k := s.KernelRetrans; k != nil {
+		fmt.Fprintf(&b, "\nkernel check: %d kernel retransmissions, %d inferred, %d matched (precision %.1f%%, recall %.1f%%)",
+			k.Kernel, k.Inferred, k.Matched, 100*k.Precision, 100*k.Recall)
+	}
+	return b.String()
+}

@@ -1,0 +1,225 @@
+// Package parse runs the pipeline over one capture and writes a session's
+// artefacts: events.jsonl, flows.jsonl and summary.json. parse-pcap, report
+// and analyze all go through it.
+package parse
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/flows"
+	"github.com/tcpviz/tcpviz/pcapng"
+	"github.com/tcpviz/tcpviz/pipeline"
+	"github.com/tcpviz/tcpviz/session"
+)
+
+// Output file names inside a session directory.
+const (
+	EventsFile  = "events.jsonl"
+	FlowsFile   = "flows.jsonl"
+	SummaryFile = "summary.json"
+)
+
+// Options for one run.
+type Options struct {
+	Input   string // path, or "-" for standard input
+	OutDir  string // session directory; created if missing
+	Packets bool   // also write one record per TCP packet into events.jsonl
+	// Pipeline is the pipeline configuration (detectors, flow table).
+	Pipeline pipeline.Config
+	// Sinks receive packets and events besides the JSONL writers.
+	Sinks []pipeline.Sink
+	// Stdin is read when Input is "-" (os.Stdin when nil).
+	Stdin io.Reader
+}
+
+// Result is what a run produced.
+type Result struct {
+	Summary events.Summary
+	Files   []string
+	Flows   []events.FlowRecord // every connection, in the order they completed
+}
+
+// Run parses the capture and writes the session files. On error no output
+// file is left under its final name.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	start := time.Now()
+	name := o.Input
+	var in io.Reader
+	var size int64
+	if o.Input == "-" {
+		name = "stdin"
+		in = o.Stdin
+		if in == nil {
+			in = os.Stdin
+		}
+	} else {
+		f, err := os.Open(o.Input)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if st, err := f.Stat(); err == nil {
+			size = st.Size()
+		}
+		in = f
+	}
+	if err := session.EnsureDir(o.OutDir); err != nil {
+		return nil, err
+	}
+
+	evFile, err := session.Create(filepath.Join(o.OutDir, EventsFile))
+	if err != nil {
+		return nil, err
+	}
+	defer evFile.Abort()
+	flFile, err := session.Create(filepath.Join(o.OutDir, FlowsFile))
+	if err != nil {
+		return nil, err
+	}
+	defer flFile.Abort()
+
+	evBuf := bufio.NewWriterSize(evFile, 256<<10)
+	flBuf := bufio.NewWriterSize(flFile, 64<<10)
+	w := &jsonlSink{enc: json.NewEncoder(evBuf), packets: o.Packets}
+	flEnc := json.NewEncoder(flBuf)
+	res := &Result{}
+	var writeErr error
+
+	cfg := o.Pipeline
+	userOnFlow := cfg.OnFlow
+	cfg.OnFlow = func(r *events.FlowRecord) {
+		res.Flows = append(res.Flows, *r)
+		if err := flEnc.Encode(r); err != nil && writeErr == nil {
+			writeErr = err
+		}
+		if userOnFlow != nil {
+			userOnFlow(r)
+		}
+	}
+	p := pipeline.New(cfg)
+	w.table = p.Table()
+	p.AddSink(w)
+	for _, s := range o.Sinks {
+		p.AddSink(s)
+	}
+
+	r := pcapng.NewReader(in, name)
+	for n := 0; ; n++ {
+		if n&0xffff == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		rec, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if errors.Is(err, pcapng.ErrNeedMore) {
+			// A capture cut short (a crash, a copy in progress): everything up
+			// to the last complete block counts, and the summary says so.
+			p.Warn(err.Error())
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := p.Feed(rec); err != nil {
+			return nil, err
+		}
+		if w.err != nil {
+			return nil, fmt.Errorf("write %s: %w", evFile.Path(), w.err)
+		}
+	}
+	p.Finish()
+	if w.err != nil || writeErr != nil {
+		return nil, fmt.Errorf("write output: %w", errors.Join(w.err, writeErr))
+	}
+
+	st := p.Stats()
+	secs := time.Since(start).Seconds()
+	sum := events.Summary{
+		Schema: events.SchemaVersion, Tool: "tcpviz", Input: absPath(o.Input), InputBytes: size,
+		Format: r.Format().String(), Started: events.Timestamp(start.UnixNano()), Seconds: secs,
+		Frames: st.Frames, Packets: st.Packets, TCPPackets: st.TCPPackets, KernelRecords: st.KernelRecords,
+		Skipped: st.Skipped, Flows: st.Flows, Events: st.Events,
+		FirstPacket: events.Timestamp(st.FirstTS), LastPacket: events.Timestamp(st.LastTS),
+		Warnings: st.Warnings,
+	}
+	if r.Compressed() {
+		sum.Format += "+gzip"
+	}
+	if secs > 0 {
+		sum.PacketsPerSec = float64(st.Packets) / secs
+	}
+	if st.KernelRecords > 0 {
+		kr := st.KernelRetrans
+		sum.KernelRetrans = &kr
+	}
+	if err := evBuf.Flush(); err != nil {
+		return nil, fmt.Errorf("write %s: %w", evFile.Path(), err)
+	}
+	if err := flBuf.Flush(); err != nil {
+		return nil, fmt.Errorf("write %s: %w", flFile.Path(), err)
+	}
+	sumPath := filepath.Join(o.OutDir, SummaryFile)
+	sum.Files = []string{evFile.Path(), flFile.Path(), sumPath}
+	if err := evFile.Commit(); err != nil {
+		return nil, err
+	}
+	if err := flFile.Commit(); err != nil {
+		return nil, err
+	}
+	b, err := json.MarshalIndent(sum, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := session.WriteFile(sumPath, append(b, '\n')); err != nil {
+		return nil, err
+	}
+	res.Summary = sum
+	res.Files = sum.Files
+	return res, nil
+}
+
+func absPath(p string) string {
+	if p == "-" {
+		return "-"
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+// jsonlSink writes events (and, if asked, packets) as JSON Lines.
+type jsonlSink struct {
+	enc     *json.Encoder
+	table   *flows.Table
+	packets bool
+	err     error
+}
+
+func (s *jsonlSink) Packet(p *events.Packet) {
+	if !s.packets || s.err != nil {
+		return
+	}
+	var peerBase uint32
+	if c := s.table.Get(p.Flow); c != nil {
+		peerBase, _ = c.Base(p.Dir.Reverse())
+	}
+	s.err = s.enc.Encode(p.Record(peerBase))
+}
+
+func (s *jsonlSink) Event(e *events.Event) {
+	if s.err != nil {
+		return
+	}
+	s.err = s.enc.Encode(e)
+}

@@ -1,0 +1,126 @@
+// Package session manages tcpviz's output directories
+// (out/session_YYYYmmdd_HHMMSS) and writes files so that an interrupted run
+// never leaves a half-written file under its final name.
+package session
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// DefaultBase is where sessions go when --out is not given.
+const DefaultBase = "out"
+
+// Prefix starts every session directory name.
+const Prefix = "session_"
+
+// NewDir creates a fresh session directory under base named after t. An
+// existing session is never reused: a suffix (-2, -3, ...) is added instead.
+// The directory is created 0750: it holds traffic.
+func NewDir(base string, t time.Time) (string, error) {
+	if err := os.MkdirAll(base, 0o750); err != nil {
+		return "", fmt.Errorf("create output base: %w", err)
+	}
+	name := Prefix + t.Format("20060102_150405")
+	for i := 1; i < 1000; i++ {
+		dir := filepath.Join(base, name)
+		if i > 1 {
+			dir = fmt.Sprintf("%s-%d", dir, i)
+		}
+		err := os.Mkdir(dir, 0o750)
+		if err == nil {
+			return dir, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", fmt.Errorf("create session directory: %w", err)
+		}
+	}
+	return "", fmt.Errorf("create session directory: too many sessions named %s in %s", name, base)
+}
+
+// EnsureDir creates an explicit output directory (--out) if needed.
+func EnsureDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("create output directory: %w", err)
+	}
+	return nil
+}
+
+// File is an output file written under a temporary name and renamed into
+// place by Commit. Until then, readers of the final name see the previous
+// file or none.
+type File struct {
+	*os.File
+	final string
+	done  bool
+}
+
+// Create opens a temporary file beside path, mode 0640.
+func Create(path string) (*File, error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	if err := f.Chmod(0o640); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	return &File{File: f, final: path}, nil
+}
+
+// Path is the final name.
+func (f *File) Path() string { return f.final }
+
+// Commit syncs, closes and renames the file to its final name.
+func (f *File) Commit() error {
+	if f.done {
+		return nil
+	}
+	f.done = true
+	if err := f.File.Sync(); err != nil {
+		f.File.Close()
+		os.Remove(f.File.Name())
+		return fmt.Errorf("write %s: %w", f.final, err)
+	}
+	if err := f.File.Close(); err != nil {
+		os.Remove(f.File.Name())
+		return fmt.Errorf("write %s: %w", f.final, err)
+	}
+	if err := os.Rename(f.File.Name(), f.final); err != nil {
+		os.Remove(f.File.Name())
+		return fmt.Errorf("write %s: %w", f.final, err)
+	}
+	return nil
+}
+
+// Abort discards the temporary file. It is safe after Commit (no-op).
+func (f *File) Abort() {
+	if f.done {
+		return
+	}
+	f.done = true
+	f.File.Close()
+	os.Remove(f.File.Name())
+}
+
+// WriteFile writes data to path atomically.
+func WriteFile(path string, data []byte) error {
+	f, err := Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Abort()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Commit()
+}
