@@ -24,4 +24,3 @@ func BuildTraffic(tb testing.TB) string {
 	}
 	return bin
 }
-
