@@ -146,7 +146,7 @@ func (d *Decoder) Decode(linkType uint16, data []byte, origLen uint32, p *events
 	}
 	if !sawIP4 && !sawIP6 {
 		if err != nil {
-			return false, d.failure(data, first)
+			return false, failure(data, origLen)
 		}
 		return false, SkipNotIP
 	}
@@ -158,7 +158,7 @@ func (d *Decoder) Decode(linkType uint16, data []byte, origLen uint32, p *events
 	}
 	if !sawTCP {
 		if err != nil {
-			return false, d.failure(data, first)
+			return false, failure(data, origLen)
 		}
 		if (sawIP4 && d.ip4.Protocol == layers.IPProtocolTCP) || (sawIP6 && d.lastIP6Next() == layers.IPProtocolTCP) {
 			return false, SkipTruncated // the TCP header itself was cut
@@ -167,8 +167,8 @@ func (d *Decoder) Decode(linkType uint16, data []byte, origLen uint32, p *events
 	}
 	if err != nil {
 		// Layers after TCP (payload protocols) are never decoded, so an error
-		// here concerns the TCP header: usually options cut by the snapshot.
-		return false, SkipTruncated
+		// here concerns the TCP header.
+		return false, failure(data, origLen)
 	}
 
 	tcp := &d.tcp
@@ -234,16 +234,10 @@ func (d *Decoder) lastIP6Next() layers.IPProtocol {
 	return 0
 }
 
-// failure classifies a frame whose link or IP layer failed to decode.
-func (d *Decoder) failure(data []byte, first gopacket.LayerType) SkipReason {
-	for _, t := range d.decoded {
-		if t == layers.LayerTypeIPv4 || t == layers.LayerTypeIPv6 {
-			return SkipMalformed
-		}
-	}
-	// The link layer decoded but the IP header did not: it was cut short or
-	// is malformed. Short frames are the common case (snaplen).
-	if len(data) < 40 {
+// failure classifies a frame whose headers failed to decode: cut by the
+// snapshot length when the frame was captured short, malformed otherwise.
+func failure(data []byte, origLen uint32) SkipReason {
+	if uint32(len(data)) < origLen {
 		return SkipTruncated
 	}
 	return SkipMalformed
