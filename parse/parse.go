@@ -39,6 +39,10 @@ type Options struct {
 	Sinks []pipeline.Sink
 	// Stdin is read when Input is "-" (os.Stdin when nil).
 	Stdin io.Reader
+	// Progress, when set, is called about every 64k records and once at the
+	// end with the input bytes consumed, the input size (0 when unknown, e.g.
+	// stdin or gzip) and the records read.
+	Progress func(done, size int64, records uint64)
 }
 
 // Result is what a run produced.
@@ -114,8 +118,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	r := pcapng.NewReader(in, name)
 	for n := 0; ; n++ {
-		if n&0xffff == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
+		if n&0xffff == 0 {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if o.Progress != nil && n > 0 {
+				o.Progress(r.Offset(), size, uint64(n))
+			}
 		}
 		rec, err := r.Next()
 		if err == io.EOF {
@@ -138,6 +147,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	p.Finish()
+	if o.Progress != nil {
+		o.Progress(r.Offset(), size, p.Stats().Frames)
+	}
 	if w.err != nil || writeErr != nil {
 		return nil, fmt.Errorf("write output: %w", errors.Join(w.err, writeErr))
 	}
