@@ -123,7 +123,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				return nil, ctx.Err()
 			}
 			if o.Progress != nil && n > 0 {
-				o.Progress(r.Offset(), size, uint64(n))
+				total := size
+				if r.Compressed() {
+					total = 0 // offsets count decompressed bytes
+				}
+				o.Progress(r.Offset(), total, uint64(n))
 			}
 		}
 		rec, err := r.Next()
