@@ -31,7 +31,8 @@
 // bytes of that partial block stay in the reader's buffer; calling Next again
 // after more bytes were appended reads only the new bytes and continues. At a
 // real end of input the same error means the file is truncated, and its text
-// says so. Resuming works for uncompressed input only: a gzip stream that ends
+// says so. When the input ends exactly at a block boundary Next returns io.EOF;
+// a follower may also call Next again after that once the file has grown. Resuming works for uncompressed input only: a gzip stream that ends
 // early cannot be continued, and Next keeps returning the same error.
 //
 // # Errors
