@@ -1,0 +1,202 @@
+package viz
+
+import "math"
+
+// agg is what one time bucket remembers of the values added to it.
+type agg struct {
+	n        uint32
+	min, max float64
+	sum      float64
+	last     float64
+}
+
+func (a *agg) add(v float64) {
+	if a.n == 0 || v < a.min {
+		a.min = v
+	}
+	if a.n == 0 || v > a.max {
+		a.max = v
+	}
+	a.n++
+	a.sum += v
+	a.last = v
+}
+
+func (a *agg) merge(b agg) {
+	if b.n == 0 {
+		return
+	}
+	if a.n == 0 {
+		*a = b
+		return
+	}
+	a.min = math.Min(a.min, b.min)
+	a.max = math.Max(a.max, b.max)
+	a.n += b.n
+	a.sum += b.sum
+	a.last = b.last
+}
+
+// buckets is a time series downsampled while it is collected: values fall
+// into fixed-width time buckets, and when the series would need more than
+// limit buckets the width doubles and neighbours merge. Memory is bounded by
+// limit whatever the length of the capture, and the result is min/max per
+// bucket, which keeps spikes visible (unlike averaging or striding).
+type buckets struct {
+	t0    int64 // start of bucket 0, ns
+	width int64 // ns per bucket
+	limit int
+	b     []agg
+}
+
+// initialBucketWidth is fine enough for sub-millisecond loopback transfers;
+// the width doubles as the span grows.
+const initialBucketWidth = int64(100_000) // 100 µs
+
+func newBuckets(limit int) *buckets {
+	if limit < 2 {
+		limit = 2
+	}
+	return &buckets{limit: limit, width: initialBucketWidth}
+}
+
+func (s *buckets) add(ts int64, v float64) {
+	if len(s.b) == 0 {
+		s.t0 = ts - ts%s.width
+	}
+	if ts < s.t0 {
+		// Capture timestamps can step backwards a little; fold into bucket 0
+		// rather than growing the series to the left.
+		ts = s.t0
+	}
+	i := (ts - s.t0) / s.width
+	for i >= int64(s.limit) {
+		s.coarsen()
+		i = (ts - s.t0) / s.width
+	}
+	for int64(len(s.b)) <= i {
+		s.b = append(s.b, agg{})
+	}
+	s.b[i].add(v)
+}
+
+// coarsen doubles the bucket width, merging pairs of buckets. t0 is aligned
+// down to the new width so that bucket boundaries stay on a common grid.
+func (s *buckets) coarsen() {
+	nw := s.width * 2
+	nt0 := s.t0 - s.t0%nw
+	off := (s.t0 - nt0) / s.width // 0 or 1 old buckets before the old start
+	out := make([]agg, (int64(len(s.b))+off+1)/2)
+	for i, a := range s.b {
+		out[(int64(i)+off)/2].merge(a)
+	}
+	s.b, s.t0, s.width = out, nt0, nw
+}
+
+// point is one plotted value: time in ms since the epoch (what ECharts' time
+// axis wants) and the value.
+type point struct {
+	T float64
+	V float64
+}
+
+func (s *buckets) mid(i int) float64 {
+	return float64(s.t0+int64(i)*s.width+s.width/2) / 1e6
+}
+
+// minMax returns two points per non-empty bucket (min then max), the form
+// that draws a faithful envelope at any zoom level up to the bucket width.
+func (s *buckets) minMax() []point {
+	var out []point
+	for i, a := range s.b {
+		if a.n == 0 {
+			continue
+		}
+		t := s.mid(i)
+		out = append(out, point{t, a.min})
+		if a.max != a.min {
+			out = append(out, point{t, a.max})
+		}
+	}
+	return out
+}
+
+// maxes returns one point per non-empty bucket with its maximum.
+func (s *buckets) maxes() []point {
+	var out []point
+	for i, a := range s.b {
+		if a.n != 0 {
+			out = append(out, point{s.mid(i), a.max})
+		}
+	}
+	return out
+}
+
+// rates returns sum/second for every bucket, empty ones included (a rate of
+// zero is information), scaled by mul.
+func (s *buckets) rates(mul float64) []point {
+	out := make([]point, 0, len(s.b))
+	sec := float64(s.width) / 1e9
+	for i, a := range s.b {
+		out = append(out, point{s.mid(i), a.sum * mul / sec})
+	}
+	return out
+}
+
+// total is the sum of every value added.
+func (s *buckets) total() float64 {
+	var t float64
+	for _, a := range s.b {
+		t += a.sum
+	}
+	return t
+}
+
+// sumBetween adds the sums of the buckets whose start lies in [from, to).
+func (s *buckets) sumBetween(from, to int64) float64 {
+	var t float64
+	for i, a := range s.b {
+		st := s.t0 + int64(i)*s.width
+		if st >= from && st < to {
+			t += a.sum
+		}
+	}
+	return t
+}
+
+// thinned keeps at most limit items of a stream, spread evenly over it: it
+// keeps every stride-th item and, when full, drops every other kept item and
+// doubles the stride. Seen counts everything offered.
+type thinned[T any] struct {
+	limit  int
+	stride uint64
+	Seen   uint64
+	Items  []T
+}
+
+func newThinned[T any](limit int) *thinned[T] {
+	if limit < 2 {
+		limit = 2
+	}
+	return &thinned[T]{limit: limit, stride: 1}
+}
+
+func (t *thinned[T]) add(v T) {
+	n := t.Seen
+	t.Seen++
+	if n%t.stride != 0 {
+		return
+	}
+	if len(t.Items) >= t.limit {
+		kept := t.Items[:0]
+		for i := 0; i < len(t.Items); i += 2 {
+			kept = append(kept, t.Items[i])
+		}
+		t.Items = kept
+		t.stride *= 2
+		if n%t.stride != 0 {
+			return
+		}
+	}
+	t.Items = append(t.Items, v)
+}

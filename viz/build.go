@@ -1,0 +1,398 @@
+package viz
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tcpviz/tcpviz/events"
+)
+
+// Chart names accepted by Options.Charts (and --charts).
+const (
+	ChartOverview   = "overview"
+	ChartTimeline   = "timeline"
+	ChartCongestion = "congestion"
+	ChartTSG        = "tsg"
+	ChartThroughput = "throughput"
+	ChartSummary    = "summary"
+	ChartHeatmap    = "heatmap"
+)
+
+// AllCharts lists every chart section in report order.
+var AllCharts = []string{ChartOverview, ChartTimeline, ChartCongestion, ChartTSG, ChartThroughput, ChartSummary, ChartHeatmap}
+
+// Options shape a report.
+type Options struct {
+	Title    string
+	Source   string   // what the report was built from (shown in the header)
+	Charts   []string // sections to draw; empty: all
+	TopFlows int      // connections drawn in the per-flow charts (default 4)
+	HeatRows int      // heatmap rows (default 30)
+	HeatCols int      // heatmap time columns (default 60)
+	Filter   Filter   // the same filter the Collector was given
+	// NoPackets says the report is built from events only (the capture is
+	// gone): the charts that need packets are listed as missing.
+	NoPackets bool
+}
+
+// ParseCharts checks a comma-separated chart list.
+func ParseCharts(s string) ([]string, error) {
+	if s == "" || s == "all" {
+		return nil, nil
+	}
+	var out []string
+	for _, c := range strings.Split(s, ",") {
+		c = strings.TrimSpace(c)
+		ok := false
+		for _, k := range AllCharts {
+			if c == k {
+				ok = true
+			}
+		}
+		if !ok {
+			return nil, fmt.Errorf("unknown chart %q (want %s)", c, strings.Join(AllCharts, ","))
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func (o Options) wants(chart string) bool {
+	if len(o.Charts) == 0 {
+		return true
+	}
+	for _, c := range o.Charts {
+		if c == chart {
+			return true
+		}
+	}
+	return false
+}
+
+// Report is a built dashboard, ready to be written.
+type Report struct {
+	Title     string
+	Source    string
+	Generated time.Time
+	Overview  Overview
+	Processes []ProcessRow
+	Conns     []ConnRow
+	Sections  []*Section
+	Missing   []string // charts not drawn, with the reason
+	tips      map[string][][]any
+}
+
+// Overview holds the headline figures.
+type Overview struct {
+	Packets       uint64
+	Bytes         uint64
+	Flows         int
+	OtherFlows    uint64 // connections beyond the tracking limit
+	Duration      time.Duration
+	Events        int
+	Retrans       int
+	RetransRate   float64 // retransmission events per 100 data-carrying... per 100 packets
+	KernelSamples bool
+	Worst         []ConnRow // most retransmissions
+	EventCounts   []KV
+}
+
+// KV is a name and a count.
+type KV struct {
+	Name  string
+	Count int
+}
+
+// ProcessRow is one line of the per-process breakdown.
+type ProcessRow struct {
+	PID     uint32
+	Comm    string
+	Flows   int
+	Bytes   uint64
+	Retrans int
+}
+
+// ConnRow is one line of the connections table (tcplife-like).
+type ConnRow struct {
+	Flow         uint64
+	PID          uint32
+	Comm         string
+	Client       string
+	Server       string
+	BytesC2S     uint64
+	BytesS2C     uint64
+	Packets      uint64
+	DurationMS   float64
+	Retrans      int
+	RetransBytes uint64
+	RTTMin       float64
+	RTTAvg       float64
+	RTTMax       float64
+	HandshakeRTT float64
+	End          string
+	Events       map[string]int
+	first        int64
+}
+
+// Label names a connection in charts ("#3 10.0.0.1:5000 → 10.0.0.2:80").
+func (r ConnRow) Label() string {
+	return safeLabel(fmt.Sprintf("#%d %s → %s", r.Flow, r.Client, r.Server))
+}
+
+// Section is one titled group of charts in the report.
+type Section struct {
+	ID     string
+	Title  string
+	Note   string
+	Charts []*Chart
+}
+
+// Build turns what a Collector gathered (plus the pipeline's flow records
+// and summary, either may be empty) into a report.
+func Build(c *Collector, flows []events.FlowRecord, sum events.Summary, opts Options) (*Report, error) {
+	if c == nil {
+		return nil, fmt.Errorf("build report: no collector")
+	}
+	if !opts.Filter.compiled {
+		if err := opts.Filter.Compile(); err != nil {
+			return nil, fmt.Errorf("build report: %w", err)
+		}
+	}
+	if opts.TopFlows <= 0 {
+		opts.TopFlows = 4
+	}
+	if opts.HeatRows <= 0 {
+		opts.HeatRows = 30
+	}
+	if opts.HeatCols <= 0 {
+		opts.HeatCols = 60
+	}
+	r := &Report{Title: opts.Title, Source: opts.Source, Generated: time.Now().UTC(), tips: map[string][][]any{}}
+	if r.Title == "" {
+		r.Title = "tcpviz report"
+	}
+	conns := mergeConns(c, flows, &opts.Filter)
+	r.Conns = conns
+	r.overview(c, conns, sum)
+	r.processes(conns)
+
+	b := builder{c: c, opts: opts, r: r, conns: conns}
+	for _, name := range AllCharts {
+		if !opts.wants(name) {
+			continue
+		}
+		switch name {
+		case ChartOverview:
+			b.overviewSection()
+		case ChartTimeline:
+			b.timelineSection()
+		case ChartCongestion:
+			b.congestionSection()
+		case ChartTSG:
+			b.tsgSection()
+		case ChartThroughput:
+			b.throughputSection()
+		case ChartSummary:
+			b.summarySection()
+		case ChartHeatmap:
+			b.heatmapSection()
+		}
+	}
+	return r, nil
+}
+
+// mergeConns joins the pipeline's flow records with what the collector saw,
+// applies the whole-connection filters and sorts by bytes, largest first.
+func mergeConns(c *Collector, flows []events.FlowRecord, f *Filter) []ConnRow {
+	seen := map[uint64]bool{}
+	var out []ConnRow
+	keep := func(row ConnRow, fd *flowData) {
+		pid, comm := row.PID, row.Comm
+		if fd != nil {
+			if pid == 0 {
+				pid = fd.pid
+			}
+			if comm == "" {
+				comm = fd.comm
+			}
+		}
+		row.PID, row.Comm = pid, comm
+		if !f.MatchProcess(pid, comm) {
+			return
+		}
+		lo, hi, known := uint32(0), uint32(0), false
+		if fd != nil && fd.kernelSamples > 0 {
+			lo, hi, known = fd.cwndLo, fd.cwndHi, true
+		}
+		if !f.MatchCwnd(lo, hi, known) {
+			return
+		}
+		out = append(out, row)
+	}
+	for i := range flows {
+		fr := &flows[i]
+		fd, tracked := c.flows[fr.Flow]
+		if tracked && fd == nil {
+			continue // the collector filtered it out
+		}
+		client, _ := parseAddrPort(fr.ClientAddr, fr.ClientPort, fr.Client)
+		server, _ := parseAddrPort(fr.ServerAddr, fr.ServerPort, fr.Server)
+		if !f.MatchConn(fr.Flow, client, server) {
+			continue
+		}
+		if int64(fr.Last) != 0 && !f.MatchTime(int64(fr.Last), c.first) && !f.MatchTime(int64(fr.First), c.first) {
+			continue
+		}
+		seen[fr.Flow] = true
+		row := ConnRow{Flow: fr.Flow, PID: fr.PID, Comm: fr.Comm, Client: endpointText(client, fr.Client),
+			Server: endpointText(server, fr.Server), BytesC2S: fr.BytesC2S, BytesS2C: fr.BytesS2C,
+			Packets: fr.PacketsC2S + fr.PacketsS2C, DurationMS: fr.DurationMS,
+			Retrans: fr.Events[events.TypeRetransmission], RetransBytes: fr.Retransmitted,
+			RTTMin: fr.RTTMinMS, RTTAvg: fr.RTTAvgMS, RTTMax: fr.RTTMaxMS, HandshakeRTT: fr.HandshakeRTTms,
+			End: fr.End, Events: fr.Events, first: int64(fr.First)}
+		if fd != nil {
+			if row.Events == nil {
+				row.Events = fd.events
+			}
+			if row.Retrans == 0 {
+				row.Retrans = fd.events[events.TypeRetransmission]
+			}
+			if row.RetransBytes == 0 {
+				row.RetransBytes = fd.retransBytes
+			}
+		}
+		keep(row, fd)
+	}
+	for _, id := range c.order {
+		fd := c.flows[id]
+		if fd == nil || seen[id] {
+			continue
+		}
+		row := ConnRow{Flow: id, Client: fd.client.String(), Server: fd.server.String(),
+			BytesC2S: fd.bytes[0], BytesS2C: fd.bytes[1], Packets: fd.packets[0] + fd.packets[1],
+			DurationMS: float64(fd.last-fd.first) / 1e6, Retrans: fd.events[events.TypeRetransmission],
+			RetransBytes: fd.retransBytes, Events: fd.events, End: "unknown", first: fd.first}
+		if fd.detail != nil {
+			row.RTTMin, row.RTTAvg, row.RTTMax = rttStats(fd.detail.rtt)
+		}
+		keep(row, fd)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		bi, bj := out[i].BytesC2S+out[i].BytesS2C, out[j].BytesC2S+out[j].BytesS2C
+		if bi != bj {
+			return bi > bj
+		}
+		return out[i].Flow < out[j].Flow
+	})
+	return out
+}
+
+func endpointText(ap netip.AddrPort, raw string) string {
+	if ap.IsValid() {
+		return ap.String()
+	}
+	return raw
+}
+
+func rttStats(s *buckets) (lo, avg, hi float64) {
+	var n uint32
+	var sum float64
+	for _, a := range s.b {
+		if a.n == 0 {
+			continue
+		}
+		if n == 0 || a.min < lo {
+			lo = a.min
+		}
+		if a.max > hi {
+			hi = a.max
+		}
+		n += a.n
+		sum += a.sum
+	}
+	if n > 0 {
+		avg = sum / float64(n)
+	}
+	return
+}
+
+func (r *Report) overview(c *Collector, conns []ConnRow, sum events.Summary) {
+	o := &r.Overview
+	o.Packets, o.Bytes = c.packets, c.bytes
+	if o.Packets == 0 {
+		o.Packets = sum.TCPPackets
+	}
+	o.Flows = len(conns)
+	o.OtherFlows = c.otherFlows
+	first, last := c.first, c.last
+	if first == 0 {
+		first, last = int64(sum.FirstPacket), int64(sum.LastPacket)
+	}
+	if last > first {
+		o.Duration = time.Duration(last - first)
+	}
+	counts := c.typeCount
+	if len(counts) == 0 && len(sum.Events) > 0 {
+		counts = sum.Events
+	}
+	for k, v := range counts {
+		if k == events.TypeRTTSample || k == events.TypeKernelSample || k == events.TypePacket {
+			continue
+		}
+		o.Events += v
+		o.EventCounts = append(o.EventCounts, KV{k, v})
+	}
+	sort.Slice(o.EventCounts, func(i, j int) bool {
+		if o.EventCounts[i].Count != o.EventCounts[j].Count {
+			return o.EventCounts[i].Count > o.EventCounts[j].Count
+		}
+		return o.EventCounts[i].Name < o.EventCounts[j].Name
+	})
+	o.Retrans = counts[events.TypeRetransmission]
+	if o.Packets > 0 {
+		o.RetransRate = 100 * float64(o.Retrans) / float64(o.Packets)
+	}
+	o.KernelSamples = c.kernelSeen || counts[events.TypeKernelSample] > 0
+	worst := append([]ConnRow(nil), conns...)
+	sort.SliceStable(worst, func(i, j int) bool { return worst[i].Retrans > worst[j].Retrans })
+	for _, w := range worst {
+		if w.Retrans == 0 || len(o.Worst) == 5 {
+			break
+		}
+		o.Worst = append(o.Worst, w)
+	}
+}
+
+func (r *Report) processes(conns []ConnRow) {
+	type key struct {
+		pid  uint32
+		comm string
+	}
+	m := map[key]*ProcessRow{}
+	for _, c := range conns {
+		if c.PID == 0 && c.Comm == "" {
+			continue
+		}
+		k := key{c.PID, c.Comm}
+		p := m[k]
+		if p == nil {
+			p = &ProcessRow{PID: c.PID, Comm: c.Comm}
+			m[k] = p
+		}
+		p.Flows++
+		p.Bytes += c.BytesC2S + c.BytesS2C
+		p.Retrans += c.Retrans
+	}
+	for _, p := range m {
+		r.Processes = append(r.Processes, *p)
+	}
+	sort.Slice(r.Processes, func(i, j int) bool {
+		if r.Processes[i].Bytes != r.Processes[j].Bytes {
+			return r.Processes[i].Bytes > r.Processes[j].Bytes
+		}
+		return r.Processes[i].PID < r.Processes[j].PID
+	})
+}

@@ -1,0 +1,491 @@
+package viz
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/go-echarts/go-echarts/v2/charts"
+	"github.com/go-echarts/go-echarts/v2/opts"
+	"github.com/go-echarts/go-echarts/v2/render"
+	"github.com/go-echarts/go-echarts/v2/types"
+
+	"github.com/tcpviz/tcpviz/events"
+)
+
+// Chart is one ECharts instance in the report.
+type Chart struct {
+	ID       string
+	Title    string
+	Kind     string // line, scatter, bar, heatmap: the main chart type
+	Inferred bool   // values inferred from packets, not read from the kernel
+	Series   []SeriesInfo
+	r        interface{ RenderSnippet() render.ChartSnippet }
+	rect     *charts.RectChart
+}
+
+// SeriesInfo describes one series, for tests and the golden structure.
+type SeriesInfo struct {
+	Name   string `json:"name"`
+	Type   string `json:"type"`
+	Points int    `json:"points"`
+}
+
+func (ch *Chart) add(s charts.SingleSeries, n int) {
+	s.Name = safeLabel(s.Name)
+	ch.rect.MultiSeries = append(ch.rect.MultiSeries, s)
+	ch.Series = append(ch.Series, SeriesInfo{Name: s.Name, Type: s.Type, Points: n})
+}
+
+// Palette: event kinds keep their colour across charts.
+var kindColor = map[string]string{
+	events.TypeRetransmission: "#d62728", events.TypeOutOfOrder: "#ff7f0e", events.TypeLostSegment: "#8c564b",
+	events.TypeDupAck: "#9467bd", events.TypeLossInfer: "#e377c2", events.TypeZeroWindow: "#1f77b4",
+	events.TypeZeroWindowProbe: "#17becf", events.TypeWindowFull: "#2ca02c", events.TypeKeepAlive: "#7f7f7f",
+	events.TypeHandshakeAnomaly: "#bcbd22", events.TypeTeardownAnomaly: "#393b79",
+	events.TypeKernelRetransmit: "#a50f15", events.TypeKernelState: "#31a354", events.TypeKernelReset: "#636363",
+}
+
+const chartHeight = "360px"
+
+func baseOpts(id, title, sub string) []charts.GlobalOpts {
+	return []charts.GlobalOpts{
+		charts.WithInitializationOpts(opts.Initialization{ChartID: id, Width: "100%", Height: chartHeight, PageTitle: "tcpviz"}),
+		charts.WithTitleOpts(opts.Title{Title: safeLabel(title), Subtitle: safeLabel(sub), Left: "left",
+			TitleStyle: &opts.TextStyle{FontSize: 14}}),
+		charts.WithAnimation(false),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Type: "scroll", Top: "2", Right: "10", Left: "35%"}),
+		charts.WithGridOpts(opts.Grid{Left: "70", Right: "70", Top: "60", Bottom: "70"}),
+	}
+}
+
+// newTimeChart is a chart over a time x axis with zooming.
+func newTimeChart(id, title, sub, yName string) *Chart {
+	l := charts.NewLine()
+	o := append(baseOpts(id, title, sub),
+		charts.WithXAxisOpts(opts.XAxis{Type: "time", Scale: opts.Bool(true)}),
+		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: yName, Scale: opts.Bool(true)}),
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis",
+			AxisPointer: &opts.AxisPointer{Type: "cross"}}),
+		charts.WithDataZoomOpts(opts.DataZoom{Type: "inside", XAxisIndex: 0, FilterMode: "none"},
+			opts.DataZoom{Type: "slider", XAxisIndex: 0, FilterMode: "none"}),
+	)
+	l.SetGlobalOptions(o...)
+	return &Chart{ID: id, Title: title, Kind: types.ChartLine, r: l, rect: &l.RectChart}
+}
+
+func lineSeries(name, color string, pts points, step bool) charts.SingleSeries {
+	s := charts.SingleSeries{Name: name, Type: types.ChartLine, Data: pts, ShowSymbol: opts.Bool(false),
+		Symbol: "none", LineStyle: &opts.LineStyle{Width: 1.5, Color: color}, ItemStyle: &opts.ItemStyle{Color: color}}
+	if step {
+		s.Step = "end"
+	}
+	if len(pts) > 2000 {
+		s.Large = opts.Bool(true)
+	}
+	return s
+}
+
+func scatterSeries(name, color string, data interface{}, size int, symbol string) charts.SingleSeries {
+	return charts.SingleSeries{Name: name, Type: types.ChartScatter, Data: data, SymbolSize: size,
+		Symbol: symbol, ItemStyle: &opts.ItemStyle{Color: color}, Large: opts.Bool(true), LargeThreshold: 2000}
+}
+
+type builder struct {
+	c     *Collector
+	opts  Options
+	r     *Report
+	conns []ConnRow
+}
+
+func (b *builder) section(id, title, note string) *Section {
+	s := &Section{ID: id, Title: title, Note: note}
+	b.r.Sections = append(b.r.Sections, s)
+	return s
+}
+
+func (b *builder) missing(chart, why string) {
+	b.r.Missing = append(b.r.Missing, chart+": "+why)
+}
+
+// topDetailed returns the largest connections that have time series.
+func (b *builder) topDetailed() []ConnRow {
+	var out []ConnRow
+	for _, row := range b.conns {
+		if fd := b.c.flows[row.Flow]; fd != nil && fd.detail != nil {
+			out = append(out, row)
+			if len(out) == b.opts.TopFlows {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// dataDir is the direction that carried more payload: the one whose
+// sequence graph is worth drawing.
+func dataDir(fd *flowData) events.Dir {
+	if fd.bytes[1] > fd.bytes[0] {
+		return events.DirS2C
+	}
+	return events.DirC2S
+}
+
+func markerPoints(ms []marker) points {
+	out := make(points, len(ms))
+	for i, m := range ms {
+		out[i] = point{float64(m.TS) / 1e6, m.Seq}
+	}
+	return out
+}
+
+func (b *builder) overviewSection() {
+	s := b.section(ChartOverview, "Overview", "")
+	ch := newTimeChart("c_overview_rate", "Traffic", "all selected connections", "packets/s")
+	ch.rect.ExtendYAxis(opts.YAxis{Type: "value", Name: "Mbit/s", Position: "right"})
+	pr := points(b.c.pktRate.rates(1))
+	br := points(b.c.bitRate.rates(8 / 1e6))
+	if len(pr) == 0 {
+		b.missing(ChartOverview, "no packets (built from events only): traffic chart omitted")
+		return
+	}
+	ch.add(lineSeries("packets/s", "#5470c6", pr, false), len(pr))
+	bs := lineSeries("payload Mbit/s", "#91cc75", br, false)
+	bs.YAxisIndex = 1
+	ch.add(bs, len(br))
+	s.Charts = append(s.Charts, ch)
+}
+
+func (b *builder) timelineSection() {
+	s := b.section(ChartTimeline, "Timeline", "Detector events over time, one lane per type; hover for frame, connection, reason and context.")
+	var names []string
+	for k := range b.c.timeline {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		b.missing(ChartTimeline, "no detector events")
+		return
+	}
+	lanes := make([]string, len(names))
+	for i, n := range names {
+		lanes[i] = safeLabel(n)
+	}
+	ch := newTimeChart("c_timeline", "Events by type", "", "")
+	ch.Kind = types.ChartScatter
+	ch.rect.SetGlobalOptions(
+		charts.WithYAxisOpts(opts.YAxis{Type: "category", Data: lanes}),
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "item",
+			Formatter: opts.FuncOpts(`function (p) { return tcpvizTip(p); }`)}),
+		charts.WithGridOpts(opts.Grid{Left: "140", Right: "40", Top: "60", Bottom: "70"}),
+	)
+	var tips [][]any
+	for lane, name := range names {
+		tl := b.c.timeline[name]
+		data := make(rows, 0, len(tl.Items))
+		for _, m := range tl.Items {
+			if !b.flowSelected(m.Flow) {
+				continue
+			}
+			data = append(data, []float64{float64(m.TS) / 1e6, float64(lane), float64(len(tips))})
+			tips = append(tips, []any{name, m.Frame, m.Flow, m.Dir.String(), string(m.Sev), b.c.strs.str(m.Detail),
+				m.Seq, m.Len, m.RTTms, m.Ctx.BytesInFlight, m.Ctx.SRTTms, m.Ctx.KernelCwnd, m.Ctx.KernelSRTTus})
+		}
+		color := kindColor[name]
+		if color == "" {
+			color = "#666666"
+		}
+		label := name
+		if tl.Seen > uint64(len(tl.Items)) {
+			label = fmt.Sprintf("%s (%d of %d shown)", name, len(tl.Items), tl.Seen)
+		}
+		ch.add(scatterSeries(label, color, data, 7, "circle"), len(data))
+	}
+	b.r.tips["c_timeline"] = tips
+	s.Charts = append(s.Charts, ch)
+
+	rate := newTimeChart("c_timeline_rate", "Event rate", "detector events per second", "events/s")
+	er := points(b.c.evRate.rates(1))
+	rate.add(lineSeries("events/s", "#d62728", er, false), len(er))
+	s.Charts = append(s.Charts, rate)
+}
+
+// flowSelected reports whether a connection survived the report's filters
+// (events of connections the collector never saw are kept).
+func (b *builder) flowSelected(id uint64) bool {
+	if id == 0 {
+		return !b.opts.Filter.NeedsProcess() && !b.opts.Filter.NeedsCwnd() && len(b.opts.Filter.Flows) == 0
+	}
+	for _, r := range b.conns {
+		if r.Flow == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *builder) congestionSection() {
+	s := b.section(ChartCongestion, "Congestion", "")
+	top := b.topDetailed()
+	if len(top) == 0 {
+		b.missing(ChartCongestion, "no connection with time series")
+		return
+	}
+	anyInferred := false
+	for _, row := range top {
+		fd := b.c.flows[row.Flow]
+		d := fd.detail
+		dir := dataDir(fd)
+		retr := markerPoints(d.dir[dir].retrans.Items)
+		id := fmt.Sprintf("c_cong_%d", row.Flow)
+		var ch *Chart
+		if len(d.cwnd.b) > 0 || len(d.srtt.b) > 0 {
+			ch = newTimeChart(id, "Kernel cwnd and srtt "+row.Label(), "from kernel samples (tcp_probe)", "cwnd (segments)")
+			ch.rect.ExtendYAxis(opts.YAxis{Type: "value", Name: "srtt (ms)", Position: "right", Scale: opts.Bool(true)})
+			cw := points(d.cwnd.minMax())
+			sr := points(d.srtt.minMax())
+			ch.add(lineSeries("kernel cwnd", "#5470c6", cw, true), len(cw))
+			ss := lineSeries("kernel srtt ms", "#fac858", sr, false)
+			ss.YAxisIndex = 1
+			ch.add(ss, len(sr))
+			// Retransmissions sit on the x axis: their time is what matters.
+			for i := range retr {
+				retr[i].V = 0
+			}
+		} else {
+			anyInferred = true
+			ch = newTimeChart(id, "Inferred bytes in flight and RTT "+row.Label(),
+				"INFERRED from packets, not kernel state (no kernel samples in this capture)", "bytes in flight (inferred)")
+			ch.Inferred = true
+			ch.rect.ExtendYAxis(opts.YAxis{Type: "value", Name: "RTT ms (inferred)", Position: "right", Scale: opts.Bool(true)})
+			fl := points(d.dir[dir].flight.minMax())
+			rt := points(d.rtt.minMax())
+			ch.add(lineSeries("bytes in flight (inferred)", "#5470c6", fl, false), len(fl))
+			rs := scatterSeries("RTT sample ms (inferred)", "#fac858", rt, 3, "circle")
+			rs.YAxisIndex = 1
+			ch.add(rs, len(rt))
+			for i := range retr {
+				retr[i].V = 0
+			}
+		}
+		ch.add(scatterSeries("retransmission", kindColor[events.TypeRetransmission], retr, 8, "triangle"), len(retr))
+		s.Charts = append(s.Charts, ch)
+	}
+	if anyInferred {
+		s.Note = "Charts marked INFERRED show values computed from the packets (highest sequence sent minus highest ACK seen; RTT from the detectors' samples), not the kernel's cwnd/srtt."
+	} else {
+		s.Note = "Congestion window and smoothed RTT as the kernel reported them; retransmissions marked on the time axis."
+	}
+}
+
+func (b *builder) tsgSection() {
+	s := b.section(ChartTSG, "Time-sequence graphs", "Sequence number (relative, bytes) against time for the direction that carried the data: segments sent, the ACK line, the receive-window line (ACK + advertised window), retransmissions, out-of-order segments and SACK blocks.")
+	if b.opts.NoPackets {
+		b.missing(ChartTSG, "needs the packets (the capture is not available)")
+		return
+	}
+	top := b.topDetailed()
+	if len(top) == 0 {
+		b.missing(ChartTSG, "no connection with time series")
+		return
+	}
+	for _, row := range top {
+		fd := b.c.flows[row.Flow]
+		dir := dataDir(fd)
+		ds := &fd.detail.dir[dir]
+		ch := newTimeChart(fmt.Sprintf("c_tsg_%d", row.Flow), "Time-sequence "+row.Label(), "direction "+dir.String(), "relative sequence")
+		seq := points(ds.seq.minMax())
+		ack := points(ds.ack.maxes())
+		win := points(ds.win.maxes())
+		ch.add(scatterSeries("data", "#5470c6", seq, 2, "rect"), len(seq))
+		ch.add(lineSeries("ACK", "#3ba272", ack, true), len(ack))
+		ch.add(lineSeries("receive window", "#fac858", win, true), len(win))
+		rt := markerPoints(ds.retrans.Items)
+		ch.add(scatterSeries("retransmission", kindColor[events.TypeRetransmission], rt, 7, "diamond"), len(rt))
+		oo := markerPoints(ds.ooo.Items)
+		ch.add(scatterSeries("out-of-order", kindColor[events.TypeOutOfOrder], oo, 7, "triangle"), len(oo))
+		if len(ds.sack.Items) > 0 {
+			sk := make(rows, 0, 3*len(ds.sack.Items))
+			for _, m := range ds.sack.Items {
+				t := float64(m.TS) / 1e6
+				sk = append(sk, []float64{t, m.Left}, []float64{t, m.Right}, nil)
+			}
+			ls := lineSeries("SACK", "#9a60b4", nil, false)
+			ls.Data = sk
+			ls.LineStyle.Width = 3
+			ls.ConnectNulls = opts.Bool(false)
+			ch.add(ls, len(ds.sack.Items))
+		}
+		s.Charts = append(s.Charts, ch)
+	}
+}
+
+func (b *builder) throughputSection() {
+	s := b.section(ChartThroughput, "Throughput", "Payload bits per second in the data direction: goodput (new data) and retransmitted bytes, and the reverse direction.")
+	if b.opts.NoPackets {
+		b.missing(ChartThroughput, "needs the packets (the capture is not available)")
+		return
+	}
+	top := b.topDetailed()
+	if len(top) == 0 {
+		b.missing(ChartThroughput, "no connection with time series")
+		return
+	}
+	for _, row := range top {
+		fd := b.c.flows[row.Flow]
+		dir := dataDir(fd)
+		ds, rev := &fd.detail.dir[dir], &fd.detail.dir[dir^1]
+		from, to := fd.first, fd.last+1
+		n := len(ds.tput.b)
+		if n > b.c.lim.Points/2 {
+			n = b.c.lim.Points / 2
+		}
+		if n < 2 {
+			n = 2
+		}
+		sent := rebin(ds.tput, from, to, n)
+		retr := rebin(ds.retr, from, to, n)
+		back := rebin(rev.tput, from, to, n)
+		sec := float64(to-from) / 1e9 / float64(n)
+		var good, bad, other points
+		for i := 0; i < n; i++ {
+			t := (float64(from) + (float64(i)+0.5)*float64(to-from)/float64(n)) / 1e6
+			g := math.Max(sent[i]-retr[i], 0)
+			good = append(good, point{t, g * 8 / sec})
+			bad = append(bad, point{t, retr[i] * 8 / sec})
+			other = append(other, point{t, back[i] * 8 / sec})
+		}
+		ch := newTimeChart(fmt.Sprintf("c_tput_%d", row.Flow), "Throughput "+row.Label(), "direction "+dir.String(), "bits/s")
+		gs := lineSeries("goodput", "#3ba272", good, false)
+		gs.Stack, gs.AreaStyle = "sent", &opts.AreaStyle{Opacity: opts.Float(0.3)}
+		ch.add(gs, len(good))
+		bs := lineSeries("retransmitted", "#d62728", bad, false)
+		bs.Stack, bs.AreaStyle = "sent", &opts.AreaStyle{Opacity: opts.Float(0.5)}
+		ch.add(bs, len(bad))
+		ch.add(lineSeries("reverse direction", "#9a9a9a", other, false), len(other))
+		s.Charts = append(s.Charts, ch)
+	}
+}
+
+func (b *builder) summarySection() {
+	s := b.section(ChartSummary, "Per-connection summary", "Detector events by type for the connections with the most events; the table below lists every selected connection (click a header to sort).")
+	type fc struct {
+		row   ConnRow
+		total int
+	}
+	var list []fc
+	kinds := map[string]bool{}
+	for _, r := range b.conns {
+		t := 0
+		for k, v := range r.Events {
+			if k == events.TypeRTTSample || k == events.TypeKernelSample || k == events.TypePacket {
+				continue
+			}
+			t += v
+			kinds[k] = true
+		}
+		if t > 0 {
+			list = append(list, fc{r, t})
+		}
+	}
+	if len(list) == 0 {
+		b.missing(ChartSummary, "no connection has detector events (the table is still shown)")
+		return
+	}
+	sort.SliceStable(list, func(i, j int) bool { return list[i].total > list[j].total })
+	if len(list) > 20 {
+		list = list[:20]
+	}
+	var names []string
+	for k := range kinds {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	if len(names) > 32 {
+		names = names[:32]
+	}
+	labels := make([]string, len(list))
+	for i, f := range list {
+		labels[i] = safeLabel(fmt.Sprintf("#%d", f.row.Flow))
+	}
+	bar := charts.NewBar()
+	bar.SetGlobalOptions(append(baseOpts("c_summary", "Events per connection", "top connections by event count"),
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
+		charts.WithXAxisOpts(opts.XAxis{Type: "category", Data: labels, Name: "connection"}),
+		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: "events"}))...)
+	ch := &Chart{ID: "c_summary", Title: "Events per connection", Kind: types.ChartBar, r: bar, rect: &bar.RectChart}
+	for _, k := range names {
+		vals := make([]int, len(list))
+		for i, f := range list {
+			vals[i] = f.row.Events[k]
+		}
+		color := kindColor[k]
+		ch.add(charts.SingleSeries{Name: k, Type: types.ChartBar, Stack: "events", Data: vals,
+			ItemStyle: &opts.ItemStyle{Color: color}}, len(vals))
+	}
+	s.Charts = append(s.Charts, ch)
+}
+
+func (b *builder) heatmapSection() {
+	s := b.section(ChartHeatmap, "Heatmap", "Packets per connection and time slice (rows: the busiest connections).")
+	if b.opts.NoPackets {
+		s.Note = "Detector events per connection and time slice (built from events only)."
+	}
+	from, to := b.c.first, b.c.last+1
+	var rowsList []ConnRow
+	for _, r := range b.conns {
+		if fd := b.c.flows[r.Flow]; fd != nil {
+			rowsList = append(rowsList, r)
+		}
+	}
+	if len(rowsList) == 0 || to <= from {
+		b.missing(ChartHeatmap, "no connections over time")
+		return
+	}
+	sort.SliceStable(rowsList, func(i, j int) bool { return rowsList[i].Packets > rowsList[j].Packets })
+	if len(rowsList) > b.opts.HeatRows {
+		rowsList = rowsList[:b.opts.HeatRows]
+	}
+	n := b.opts.HeatCols
+	var data rows
+	var maxV float64
+	ylabels := make([]string, len(rowsList))
+	for y, r := range rowsList {
+		fd := b.c.flows[r.Flow]
+		src := fd.heatPkts
+		if b.opts.NoPackets {
+			src = fd.heatEvts
+		}
+		ylabels[len(rowsList)-1-y] = r.Label()
+		for x, v := range rebin(src, from, to, n) {
+			if v == 0 {
+				continue
+			}
+			maxV = math.Max(maxV, v)
+			data = append(data, []float64{float64(x), float64(len(rowsList) - 1 - y), v})
+		}
+	}
+	xlabels := make([]string, n)
+	span := float64(to-from) / 1e9
+	for i := range xlabels {
+		xlabels[i] = fmt.Sprintf("+%.3gs", span*float64(i)/float64(n))
+	}
+	hm := charts.NewHeatMap()
+	hm.SetGlobalOptions(append(baseOpts("c_heatmap", "Packets per connection over time", ""),
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "item"}),
+		charts.WithXAxisOpts(opts.XAxis{Type: "category", Data: xlabels, SplitArea: &opts.SplitArea{Show: opts.Bool(true)}}),
+		charts.WithYAxisOpts(opts.YAxis{Type: "category", Data: ylabels, AxisLabel: &opts.AxisLabel{FontSize: 10}}),
+		charts.WithGridOpts(opts.Grid{Left: "330", Right: "40", Top: "40", Bottom: "90"}),
+		charts.WithVisualMapOpts(opts.VisualMap{Type: "continuous", Calculable: opts.Bool(true), Min: 0,
+			Max: float32(math.Max(maxV, 1)), Orient: "horizontal", Left: "center", Bottom: "0",
+			InRange: &opts.VisualMapInRange{Color: []string{"#f7fbff", "#6baed6", "#08306b"}}}))...)
+	h := 140 + 18*len(rowsList)
+	hm.Initialization.Height = fmt.Sprintf("%dpx", max(h, 260))
+	ch := &Chart{ID: "c_heatmap", Title: "Heatmap", Kind: types.ChartHeatMap, r: hm, rect: &hm.RectChart}
+	name := "packets"
+	if b.opts.NoPackets {
+		name = "events"
+	}
+	ch.add(charts.SingleSeries{Name: name, Type: types.ChartHeatMap, Data: data}, len(data))
+	s.Charts = append(s.Charts, ch)
+}

@@ -1,0 +1,505 @@
+package viz
+
+import (
+	"net/netip"
+
+	"github.com/tcpviz/tcpviz/events"
+)
+
+// Limits bound what a Collector keeps, whatever the size of the capture.
+type Limits struct {
+	Points         int // points per plotted series (min/max pairs count as two)
+	EventsPerType  int // timeline markers kept per event type
+	MarkersPerFlow int // retransmission/out-of-order/SACK markers per flow and direction
+	DetailFlows    int // connections with full time series (sequence, throughput, congestion)
+	Flows          int // connections tracked at all (heatmap rows, table); the rest are counted as "other"
+}
+
+// DefaultLimits keep a 500k-packet report to a few MB.
+var DefaultLimits = Limits{Points: 2000, EventsPerType: 2000, MarkersPerFlow: 1000, DetailFlows: 64, Flows: 20000}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	if l.Points > 0 {
+		d.Points = l.Points
+	}
+	if l.EventsPerType > 0 {
+		d.EventsPerType = l.EventsPerType
+	}
+	if l.MarkersPerFlow > 0 {
+		d.MarkersPerFlow = l.MarkersPerFlow
+	}
+	if l.DetailFlows > 0 {
+		d.DetailFlows = l.DetailFlows
+	}
+	if l.Flows > 0 {
+		d.Flows = l.Flows
+	}
+	return d
+}
+
+// heatBuckets is the per-flow resolution kept for the heatmap (re-binned to
+// the report's columns at build time).
+const heatBuckets = 256
+
+// Collector is a pipeline sink that keeps what the dashboards draw, already
+// downsampled. Packets and events are reused by the pipeline; the Collector
+// copies the few fields it keeps.
+type Collector struct {
+	lim    Limits
+	filter Filter
+
+	first, last int64
+	packets     uint64
+	bytes       uint64
+	pktRate     *buckets // packets, for the packets/s line
+	bitRate     *buckets // payload bytes
+	evRate      *buckets // detector events
+
+	flows      map[uint64]*flowData
+	order      []uint64 // flows in order of appearance
+	otherFlows uint64   // connections beyond Limits.Flows
+	detailed   int
+
+	timeline   map[string]*thinned[eventMark]
+	typeCount  map[string]int
+	kernelSeen bool
+	strs       interner
+}
+
+// eventMark is a timeline marker: the fields the tooltip shows.
+type eventMark struct {
+	TS       int64
+	Frame    uint64
+	Flow     uint64
+	Dir      events.Dir
+	Sev      events.Severity
+	Detail   uint32 // interned kind/reason
+	Seq, Len uint32
+	RTTms    float64
+	Ctx      events.Context
+}
+
+type marker struct {
+	TS  int64
+	Seq float64
+	Len uint32
+}
+
+type sackMark struct {
+	TS          int64
+	Left, Right float64
+}
+
+// flowData is one connection as the collector sees it.
+type flowData struct {
+	id             uint64
+	client, server netip.AddrPort
+	first, last    int64
+	packets        [2]uint64
+	bytes          [2]uint64
+	closed         bool // FIN or RST seen: the detail slot may be reused
+	pid            uint32
+	comm           string
+	events         map[string]int
+	retransBytes   uint64
+	cwndLo, cwndHi uint32
+	kernelSamples  int
+
+	heatPkts *buckets
+	heatEvts *buckets
+	detail   *flowDetail
+}
+
+// flowDetail holds the per-connection time series; only Limits.DetailFlows
+// connections have one at a time.
+type flowDetail struct {
+	dir   [2]dirSeries
+	cwnd  *buckets // kernel snd_cwnd (segments)
+	srtt  *buckets // kernel srtt (ms)
+	rtt   *buckets // inferred RTT samples (ms)
+	since int64    // first packet seen with detail
+}
+
+// dirSeries is what one direction's data looks like on the time-sequence
+// graph and the throughput chart. Sequence numbers are unwrapped to 64 bits
+// so transfers above 4 GiB stay monotonic.
+type dirSeries struct {
+	seqU, ackU unwrapper
+	isn        uint32
+	isnKnown   bool
+	seqHi      float64 // highest sequence end sent
+	ackHi      float64 // highest ack received for this direction's data
+	seq        *buckets
+	ack        *buckets
+	win        *buckets
+	flight     *buckets
+	tput       *buckets
+	retr       *buckets
+	retrans    *thinned[marker]
+	ooo        *thinned[marker]
+	sack       *thinned[sackMark]
+}
+
+// unwrapper extends relative 32-bit sequence numbers to 64 bits.
+type unwrapper struct {
+	hi   uint64
+	seen bool
+}
+
+func (u *unwrapper) extend(v uint32) float64 {
+	if !u.seen {
+		u.seen = true
+		u.hi = uint64(v)
+		return float64(v)
+	}
+	// Pick the 64-bit value nearest the highest seen so far.
+	base := u.hi &^ 0xffffffff
+	x := base | uint64(v)
+	if x > u.hi && x-u.hi > 1<<31 && base > 0 {
+		x -= 1 << 32
+	} else if x < u.hi && u.hi-x > 1<<31 {
+		x += 1 << 32
+	}
+	if x > u.hi {
+		u.hi = x
+	}
+	return float64(x)
+}
+
+// interner stores repeated strings (kinds, reasons) once.
+type interner struct {
+	idx  map[string]uint32
+	list []string
+}
+
+func (in *interner) id(s string) uint32 {
+	if in.idx == nil {
+		in.idx = map[string]uint32{"": 0}
+		in.list = []string{""}
+	}
+	if i, ok := in.idx[s]; ok {
+		return i
+	}
+	if len(in.list) >= 4096 {
+		// Untrusted input could invent endless reasons; stop remembering.
+		return 0
+	}
+	i := uint32(len(in.list))
+	in.idx[s] = i
+	in.list = append(in.list, s)
+	return i
+}
+
+func (in *interner) str(i uint32) string {
+	if int(i) < len(in.list) {
+		return in.list[i]
+	}
+	return ""
+}
+
+// NewCollector returns a Collector with the given limits; the filter's
+// connection and time tests are applied while collecting (process and cwnd
+// tests need whole-connection knowledge and are applied by Build).
+func NewCollector(lim Limits, f Filter) *Collector {
+	lim = lim.withDefaults()
+	return &Collector{
+		lim:       lim,
+		filter:    f,
+		pktRate:   newBuckets(lim.Points),
+		bitRate:   newBuckets(lim.Points),
+		evRate:    newBuckets(lim.Points),
+		flows:     map[uint64]*flowData{},
+		timeline:  map[string]*thinned[eventMark]{},
+		typeCount: map[string]int{},
+	}
+}
+
+func (c *Collector) newDir() dirSeries {
+	n := c.lim.Points / 2 // min/max pairs
+	return dirSeries{
+		seq: newBuckets(n), ack: newBuckets(c.lim.Points), win: newBuckets(c.lim.Points),
+		flight: newBuckets(n), tput: newBuckets(c.lim.Points), retr: newBuckets(c.lim.Points),
+		retrans: newThinned[marker](c.lim.MarkersPerFlow), ooo: newThinned[marker](c.lim.MarkersPerFlow),
+		sack: newThinned[sackMark](c.lim.MarkersPerFlow),
+	}
+}
+
+func (c *Collector) newDetail(ts int64) *flowDetail {
+	n := c.lim.Points / 2
+	return &flowDetail{dir: [2]dirSeries{c.newDir(), c.newDir()},
+		cwnd: newBuckets(n), srtt: newBuckets(n), rtt: newBuckets(n), since: ts}
+}
+
+// flow finds or creates the connection of a packet. It returns nil when the
+// connection is filtered out or beyond the tracking limit.
+func (c *Collector) flow(p *events.Packet) *flowData {
+	if f, ok := c.flows[p.Flow]; ok {
+		return f
+	}
+	client := netip.AddrPortFrom(p.Src, p.SrcPort)
+	server := netip.AddrPortFrom(p.Dst, p.DstPort)
+	if p.Dir == events.DirS2C {
+		client, server = server, client
+	}
+	if !c.filter.MatchConn(p.Flow, client, server) {
+		c.flows[p.Flow] = nil // remember the verdict
+		return nil
+	}
+	if len(c.order) >= c.lim.Flows {
+		c.otherFlows++
+		c.flows[p.Flow] = nil
+		return nil
+	}
+	f := &flowData{id: p.Flow, client: client, server: server, first: p.TS,
+		events: map[string]int{}, heatPkts: newBuckets(heatBuckets), heatEvts: newBuckets(heatBuckets)}
+	c.flows[p.Flow] = f
+	c.order = append(c.order, p.Flow)
+	c.giveDetail(f, p.TS)
+	return f
+}
+
+// giveDetail attaches time series to f when a slot is free, reusing the slot
+// of the smallest closed connection when all are taken.
+func (c *Collector) giveDetail(f *flowData, ts int64) {
+	if c.detailed < c.lim.DetailFlows {
+		c.detailed++
+		f.detail = c.newDetail(ts)
+		return
+	}
+	var victim *flowData
+	for _, id := range c.order {
+		g := c.flows[id]
+		if g == nil || g.detail == nil || !g.closed || g == f {
+			continue
+		}
+		if victim == nil || g.bytes[0]+g.bytes[1] < victim.bytes[0]+victim.bytes[1] {
+			victim = g
+		}
+	}
+	if victim != nil {
+		victim.detail = nil
+		f.detail = c.newDetail(ts)
+	}
+}
+
+// Packet implements the pipeline sink.
+func (c *Collector) Packet(p *events.Packet) {
+	if c.packets == 0 && c.first == 0 {
+		c.first = p.TS
+	}
+	if !c.filter.MatchTime(p.TS, c.first) {
+		return
+	}
+	f := c.flow(p)
+	if f == nil {
+		return
+	}
+	c.packets++
+	c.bytes += uint64(p.Len)
+	if p.TS > c.last {
+		c.last = p.TS
+	}
+	c.pktRate.add(p.TS, 1)
+	c.bitRate.add(p.TS, float64(p.Len))
+
+	d := p.Dir & 1
+	f.packets[d]++
+	f.bytes[d] += uint64(p.Len)
+	if p.TS > f.last {
+		f.last = p.TS
+	}
+	if p.Flags&(events.FlagFIN|events.FlagRST) != 0 {
+		f.closed = true
+	}
+	f.heatPkts.add(p.TS, 1)
+	if f.detail == nil {
+		return
+	}
+	fd := f.detail
+	me, peer := &fd.dir[d], &fd.dir[d^1]
+	if !me.isnKnown {
+		me.isn, me.isnKnown = p.Seq-p.RelSeq, true
+	}
+	if p.Len > 0 || p.Flags&(events.FlagSYN|events.FlagFIN) != 0 {
+		s := me.seqU.extend(p.RelSeq)
+		end := s + float64(p.SegLen())
+		me.seq.add(p.TS, s)
+		me.seq.add(p.TS, end)
+		if end > me.seqHi {
+			me.seqHi = end
+		}
+		me.tput.add(p.TS, float64(p.Len))
+		if p.Len > 0 && me.ackHi > 0 {
+			me.flight.add(p.TS, me.seqHi-me.ackHi)
+		}
+	}
+	if p.Flags&events.FlagACK != 0 && peer.isnKnown {
+		// This packet acknowledges the peer's data: it draws the peer's ACK
+		// and receive-window lines.
+		a := peer.ackU.extend(p.RelAck)
+		if a > peer.ackHi {
+			peer.ackHi = a
+		}
+		peer.ack.add(p.TS, a)
+		if p.WindowScaled >= 0 {
+			peer.win.add(p.TS, a+float64(p.WindowScaled))
+		}
+		for i := 0; i < int(p.Options.NumSACK) && i < len(p.Options.SACK); i++ {
+			b := p.Options.SACK[i]
+			l := a + float64(int32(b.Left-peer.isn-p.RelAck))
+			r := a + float64(int32(b.Right-peer.isn-p.RelAck))
+			if r > l {
+				peer.sack.add(sackMark{TS: p.TS, Left: l, Right: r})
+			}
+		}
+	}
+}
+
+// Event implements the pipeline sink.
+func (c *Collector) Event(e *events.Event) {
+	ts := int64(e.TS)
+	if c.first == 0 {
+		c.first = ts
+	}
+	if !c.filter.MatchTime(ts, c.first) {
+		return
+	}
+	f, known := c.flows[e.Flow]
+	if known && f == nil {
+		return // filtered out or beyond the limit
+	}
+	if !known && e.Flow != 0 {
+		f = c.flowFromEvent(e)
+		if f == nil {
+			return
+		}
+	}
+	if ts > c.last {
+		c.last = ts
+	}
+	c.typeCount[e.Type]++
+	if f != nil {
+		f.events[e.Type]++
+		c.noteKernel(f, e)
+	}
+	switch e.Type {
+	case events.TypeKernelSample:
+		c.kernelSeen = true
+		return
+	case events.TypeRTTSample:
+		if f != nil && f.detail != nil && e.RTTms > 0 {
+			f.detail.rtt.add(ts, e.RTTms)
+		}
+		return
+	case events.TypePacket:
+		return
+	}
+	c.evRate.add(ts, 1)
+	tl := c.timeline[e.Type]
+	if tl == nil {
+		if len(c.timeline) >= 64 {
+			return // untrusted input inventing types
+		}
+		tl = newThinned[eventMark](c.lim.EventsPerType)
+		c.timeline[e.Type] = tl
+	}
+	detail := e.Kind
+	if detail == "" {
+		detail = e.Reason
+	}
+	tl.add(eventMark{TS: ts, Frame: e.Frame, Flow: e.Flow, Dir: e.Dir, Sev: e.Severity,
+		Detail: c.strs.id(detail), Seq: e.Seq, Len: e.Len, RTTms: e.RTTms, Ctx: e.Context})
+	if f == nil {
+		return
+	}
+	f.heatEvts.add(ts, 1)
+	if e.Type == events.TypeRetransmission {
+		f.retransBytes += uint64(e.Len)
+	}
+	if f.detail == nil {
+		return
+	}
+	ds := &f.detail.dir[e.Dir&1]
+	switch e.Type {
+	case events.TypeRetransmission:
+		ds.retr.add(ts, float64(e.Len))
+		ds.retrans.add(marker{TS: ts, Seq: ds.seqU.near(e.Seq), Len: e.Len})
+	case events.TypeOutOfOrder:
+		ds.ooo.add(marker{TS: ts, Seq: ds.seqU.near(e.Seq), Len: e.Len})
+	}
+}
+
+// near places a relative sequence number next to the highest seen without
+// moving the unwrapper (events may refer to old segments).
+func (u *unwrapper) near(v uint32) float64 {
+	if !u.seen {
+		return float64(v)
+	}
+	base := u.hi &^ 0xffffffff
+	x := base | uint64(v)
+	if x > u.hi && x-u.hi > 1<<31 && base > 0 {
+		x -= 1 << 32
+	}
+	return float64(x)
+}
+
+// flowFromEvent creates a connection known only from events (a report built
+// from events.jsonl without the capture).
+func (c *Collector) flowFromEvent(e *events.Event) *flowData {
+	src, err1 := netip.ParseAddrPort(e.Src)
+	dst, err2 := netip.ParseAddrPort(e.Dst)
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	p := events.Packet{Flow: e.Flow, Dir: e.Dir, TS: int64(e.TS),
+		Src: src.Addr(), SrcPort: src.Port(), Dst: dst.Addr(), DstPort: dst.Port()}
+	f := c.flow(&p)
+	if f != nil {
+		f.last = int64(e.TS)
+	}
+	return f
+}
+
+// noteKernel records process and congestion figures from kernel records.
+func (c *Collector) noteKernel(f *flowData, e *events.Event) {
+	k := e.Kernel
+	if k != nil {
+		if k.PID != 0 && f.pid == 0 {
+			f.pid = k.PID
+		}
+		if k.Comm != "" && f.comm == "" {
+			f.comm = k.Comm
+		}
+	}
+	if e.Type != events.TypeKernelSample {
+		return
+	}
+	cwnd, srttUS := e.Context.KernelCwnd, e.Context.KernelSRTTus
+	if k != nil {
+		if k.SndCwnd != 0 {
+			cwnd = k.SndCwnd
+		}
+		if k.SRTTus != 0 {
+			srttUS = k.SRTTus
+		}
+	}
+	if cwnd != 0 {
+		if f.kernelSamples == 0 || cwnd < f.cwndLo {
+			f.cwndLo = cwnd
+		}
+		if cwnd > f.cwndHi {
+			f.cwndHi = cwnd
+		}
+		f.kernelSamples++
+	}
+	if f.detail != nil {
+		ts := int64(e.TS)
+		if cwnd != 0 {
+			f.detail.cwnd.add(ts, float64(cwnd))
+		}
+		if srttUS != 0 {
+			f.detail.srtt.add(ts, float64(srttUS)/1000)
+		}
+	}
+}

@@ -1,0 +1,184 @@
+package viz
+
+import "sort"
+
+func sortedKeys(m map[string]int) []string {
+	ks := make([]string, 0, len(m))
+	for k, v := range m {
+		if k == "rtt_sample" || k == "kernel_sample" || k == "packet" || v == 0 {
+			continue
+		}
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// pageHTML is the page layout. Everything from a capture reaches it through
+// html/template (escaped by context); chart options are produced by
+// go-echarts from labels that safeLabel has already restricted. The tooltip
+// helper escapes the strings it takes from the tips table.
+const pageHTML = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'nonce-{{.Nonce}}'; style-src 'unsafe-inline'; img-src data:">
+<title>{{.Heading}}</title>
+<style>
+:root { --fg:#1d2433; --muted:#667085; --line:#e4e7ec; --bg:#f6f7f9; --card:#fff; --accent:#2f5bd3; --bad:#c62828; }
+* { box-sizing: border-box; }
+body { margin:0; font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif; color:var(--fg); background:var(--bg); }
+header { background:#1d2433; color:#fff; padding:14px 28px; display:flex; align-items:baseline; gap:24px; flex-wrap:wrap; }
+header h1 { font-size:19px; margin:0; font-weight:600; }
+header .meta { color:#c0c6d4; font-size:12px; }
+header nav a { color:#9ec1ff; margin-right:14px; font-size:13px; }
+main { padding:18px 28px 40px; max-width:1500px; margin:0 auto; }
+section { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:16px 18px; margin-bottom:18px; }
+section h2 { font-size:16px; margin:0 0 4px; }
+.note { color:var(--muted); font-size:12.5px; margin:0 0 10px; }
+.cards { display:grid; grid-template-columns:repeat(auto-fit,minmax(150px,1fr)); gap:10px; margin:8px 0 14px; }
+.card { border:1px solid var(--line); border-radius:6px; padding:10px 12px; background:#fbfcfd; }
+.card .v { font-size:21px; font-weight:600; }
+.card .k { color:var(--muted); font-size:12px; }
+.card.bad .v { color:var(--bad); }
+.chart { margin:8px 0 14px; }
+.chart .container { display:block; }
+.inferred { display:inline-block; background:#fff4e5; color:#8a4b00; border:1px solid #f5c37a; border-radius:4px; font-size:11.5px; padding:1px 7px; margin-bottom:2px; }
+table { border-collapse:collapse; width:100%; font-size:12.5px; }
+th, td { padding:5px 8px; border-bottom:1px solid var(--line); text-align:left; white-space:nowrap; }
+td.n, th.n { text-align:right; font-variant-numeric:tabular-nums; }
+th { background:#f2f4f7; cursor:pointer; user-select:none; position:sticky; top:0; }
+th.sorted-asc::after { content:" ▲"; } th.sorted-desc::after { content:" ▼"; }
+.tablewrap { max-height:560px; overflow:auto; border:1px solid var(--line); border-radius:6px; }
+.missing { color:#8a4b00; font-size:12.5px; }
+.two { display:grid; grid-template-columns:1fr 1fr; gap:18px; }
+@media (max-width:1000px) { .two { grid-template-columns:1fr; } }
+</style>
+<script nonce="{{.Nonce}}">{{.ECharts}}</script>
+<script nonce="{{.Nonce}}">
+"use strict";
+var tcpvizTips = {{.Tips}};
+function tcpvizEsc(s) {
+  return String(s).replace(/[&<>"']/g, function (c) {
+    return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
+  });
+}
+function tcpvizTip(p) {
+  var v = p.value || [], tips = tcpvizTips["c_timeline"] || [], t = tips[v[2]];
+  var when = new Date(v[0]).toISOString().replace("T", " ").replace("Z", "");
+  if (!t) { return tcpvizEsc(p.seriesName) + "<br>" + when; }
+  var rows = [["type", t[0]], ["time", when], ["frame", t[1]], ["flow", t[2] + " " + t[3]], ["severity", t[4]]];
+  if (t[5]) rows.push(["reason", t[5]]);
+  if (t[6] || t[7]) rows.push(["seq / len", t[6] + " / " + t[7]]);
+  if (t[8]) rows.push(["rtt ms", t[8]]);
+  rows.push(["bytes in flight", t[9]]);
+  if (t[10]) rows.push(["srtt ms (inferred)", t[10]]);
+  if (t[11]) rows.push(["kernel cwnd", t[11]]);
+  if (t[12]) rows.push(["kernel srtt us", t[12]]);
+  var h = "";
+  for (var i = 0; i < rows.length; i++) {
+    h += "<b>" + tcpvizEsc(rows[i][0]) + "</b>: " + tcpvizEsc(rows[i][1]) + "<br>";
+  }
+  return h;
+}
+function tcpvizSort(th) {
+  var table = th.closest("table"), body = table.tBodies[0], idx = th.cellIndex;
+  var asc = !th.classList.contains("sorted-asc");
+  Array.prototype.forEach.call(table.tHead.rows[0].cells, function (c) { c.classList.remove("sorted-asc", "sorted-desc"); });
+  th.classList.add(asc ? "sorted-asc" : "sorted-desc");
+  var rows = Array.prototype.slice.call(body.rows);
+  rows.sort(function (a, b) {
+    var x = a.cells[idx].getAttribute("data-v"), y = b.cells[idx].getAttribute("data-v");
+    var nx = parseFloat(x), ny = parseFloat(y), r;
+    if (!isNaN(nx) && !isNaN(ny)) { r = nx - ny; } else { r = String(x).localeCompare(String(y)); }
+    return asc ? r : -r;
+  });
+  rows.forEach(function (r) { body.appendChild(r); });
+}
+document.addEventListener("click", function (e) {
+  var th = e.target.closest ? e.target.closest("th[data-sort]") : null;
+  if (th) { tcpvizSort(th); }
+});
+window.addEventListener("resize", function () {
+  document.querySelectorAll("[_echarts_instance_]").forEach(function (el) {
+    var c = echarts.getInstanceByDom(el); if (c) { c.resize(); }
+  });
+});
+</script>
+</head>
+<body>
+<header>
+  <h1>{{.Heading}}</h1>
+  <span class="meta">{{if .Source}}source: {{.Source}} · {{end}}generated {{.Generated}} · ECharts inlined, works offline</span>
+  <nav>{{range .Links}}<a href="{{.}}">{{.}}</a>{{end}}</nav>
+</header>
+<main>
+{{if .Overview}}{{with .R.Overview}}
+<section id="headline">
+  <h2>At a glance</h2>
+  <div class="cards">
+    <div class="card"><div class="v">{{.Packets}}</div><div class="k">TCP packets</div></div>
+    <div class="card"><div class="v">{{bytes .Bytes}}</div><div class="k">payload</div></div>
+    <div class="card"><div class="v">{{.Flows}}</div><div class="k">connections{{if .OtherFlows}} (+{{.OtherFlows}} untracked){{end}}</div></div>
+    <div class="card"><div class="v">{{dur .Duration}}</div><div class="k">duration</div></div>
+    <div class="card{{if .Retrans}} bad{{end}}"><div class="v">{{.Retrans}}</div><div class="k">retransmissions ({{pct .RetransRate}} of packets)</div></div>
+    <div class="card"><div class="v">{{.Events}}</div><div class="k">detector events</div></div>
+    <div class="card"><div class="v">{{if .KernelSamples}}yes{{else}}no{{end}}</div><div class="k">kernel cwnd/srtt samples</div></div>
+  </div>
+  <div class="two">
+  <div>
+    <h2>Events by type</h2>
+    <table><thead><tr><th data-sort>type</th><th data-sort class="n">count</th></tr></thead><tbody>
+    {{range .EventCounts}}<tr><td data-v="{{.Name}}">{{.Name}}</td><td class="n" data-v="{{.Count}}">{{.Count}}</td></tr>
+    {{else}}<tr><td colspan="2">no detector events</td></tr>{{end}}
+    </tbody></table>
+  </div>
+  <div>
+    <h2>Worst connections</h2>
+    <table><thead><tr><th data-sort>flow</th><th data-sort>endpoints</th><th data-sort class="n">retrans</th><th data-sort class="n">bytes</th></tr></thead><tbody>
+    {{range .Worst}}<tr><td data-v="{{.Flow}}">#{{.Flow}}</td><td data-v="{{.Client}}">{{.Client}} → {{.Server}}</td><td class="n" data-v="{{.Retrans}}">{{.Retrans}}</td><td class="n" data-v="{{.BytesC2S}}">{{bytes .BytesC2S}} / {{bytes .BytesS2C}}</td></tr>
+    {{else}}<tr><td colspan="4">no retransmissions</td></tr>{{end}}
+    </tbody></table>
+  </div>
+  </div>
+  {{with $.R.Processes}}
+  <h2 style="margin-top:14px">Processes</h2>
+  <table><thead><tr><th data-sort class="n">pid</th><th data-sort>comm</th><th data-sort class="n">connections</th><th data-sort class="n">bytes</th><th data-sort class="n">retransmissions</th></tr></thead><tbody>
+  {{range .}}<tr><td class="n" data-v="{{.PID}}">{{.PID}}</td><td data-v="{{.Comm}}">{{.Comm}}</td><td class="n" data-v="{{.Flows}}">{{.Flows}}</td><td class="n" data-v="{{.Bytes}}">{{bytes .Bytes}}</td><td class="n" data-v="{{.Retrans}}">{{.Retrans}}</td></tr>
+  {{end}}</tbody></table>
+  {{end}}
+  {{with $.Missing}}<p class="missing">Not drawn: {{range $i, $m := .}}{{if $i}}; {{end}}{{$m}}{{end}}</p>{{end}}
+</section>
+{{end}}{{end}}
+{{range .Sections}}
+<section id="{{.ID}}">
+  <h2>{{.Title}}</h2>
+  {{with .Note}}<p class="note">{{.}}</p>{{end}}
+  {{range .Charts}}<div class="chart" data-chart="{{.ID}}">{{if .Inferred}}<span class="inferred">INFERRED from packets — not kernel state</span>{{end}}
+  {{.Element}}
+  {{.Script}}
+  </div>{{end}}
+  {{if .Table}}
+  <h2 style="margin-top:10px">Connections</h2>
+  <div class="tablewrap"><table id="connections"><thead><tr>
+    <th data-sort class="n">flow</th><th data-sort class="n">pid</th><th data-sort>comm</th><th data-sort>client</th><th data-sort>server</th>
+    <th data-sort class="n">bytes c→s</th><th data-sort class="n">bytes s→c</th><th data-sort class="n">duration ms</th>
+    <th data-sort class="n">retrans</th><th data-sort class="n">rtt min</th><th data-sort class="n">rtt avg</th><th data-sort class="n">rtt max</th>
+    <th data-sort class="n">handshake ms</th><th data-sort>end</th><th data-sort>events</th></tr></thead><tbody>
+  {{range $.R.Conns}}<tr>
+    <td class="n" data-v="{{.Flow}}">{{.Flow}}</td><td class="n" data-v="{{.PID}}">{{if .PID}}{{.PID}}{{end}}</td><td data-v="{{.Comm}}">{{.Comm}}</td>
+    <td data-v="{{.Client}}">{{.Client}}</td><td data-v="{{.Server}}">{{.Server}}</td>
+    <td class="n" data-v="{{.BytesC2S}}">{{bytes .BytesC2S}}</td><td class="n" data-v="{{.BytesS2C}}">{{bytes .BytesS2C}}</td>
+    <td class="n" data-v="{{.DurationMS}}">{{printf "%.1f" .DurationMS}}</td><td class="n" data-v="{{.Retrans}}">{{.Retrans}}</td>
+    <td class="n" data-v="{{.RTTMin}}">{{ms .RTTMin}}</td><td class="n" data-v="{{.RTTAvg}}">{{ms .RTTAvg}}</td><td class="n" data-v="{{.RTTMax}}">{{ms .RTTMax}}</td>
+    <td class="n" data-v="{{.HandshakeRTT}}">{{ms .HandshakeRTT}}</td><td data-v="{{.End}}">{{.End}}</td><td>{{evlist .Events}}</td></tr>
+  {{else}}<tr><td colspan="15">no connections</td></tr>{{end}}
+  </tbody></table></div>
+  {{end}}
+</section>
+{{end}}
+</main>
+</body>
+</html>
+`

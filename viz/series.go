@@ -1,0 +1,113 @@
+package viz
+
+import (
+	"math"
+	"strconv"
+	"strings"
+)
+
+// points marshals as [[t,v],...], the most compact data form ECharts takes.
+type points []point
+
+func appendNum(b []byte, v float64) []byte {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return append(b, "null"...)
+	case v == math.Trunc(v) && math.Abs(v) < 1e15:
+		return strconv.AppendInt(b, int64(v), 10)
+	}
+	return strconv.AppendFloat(b, v, 'f', 3, 64)
+}
+
+func (ps points) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, len(ps)*24+2)
+	b = append(b, '[')
+	for i, p := range ps {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		b = appendNum(b, p.T)
+		b = append(b, ',')
+		b = appendNum(b, p.V)
+		b = append(b, ']')
+	}
+	return append(b, ']'), nil
+}
+
+// rows marshals as [[a,b,c...],...]; NaN cells become null, which breaks a
+// line (used for SACK blocks drawn as separate vertical strokes).
+type rows [][]float64
+
+func (rs rows) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, len(rs)*32+2)
+	b = append(b, '[')
+	for i, r := range rs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if r == nil {
+			b = append(b, "null"...)
+			continue
+		}
+		b = append(b, '[')
+		for j, v := range r {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = appendNum(b, v)
+		}
+		b = append(b, ']')
+	}
+	return append(b, ']'), nil
+}
+
+// rebin sums a bucket series into n equal bins over [from, to) (ns). Each
+// source bucket goes to the bin holding its middle.
+func rebin(s *buckets, from, to int64, n int) []float64 {
+	out := make([]float64, n)
+	if s == nil || to <= from || n == 0 {
+		return out
+	}
+	span := float64(to - from)
+	for i, a := range s.b {
+		if a.n == 0 {
+			continue
+		}
+		mid := s.t0 + int64(i)*s.width + s.width/2
+		k := int(float64(mid-from) / span * float64(n))
+		if k < 0 {
+			k = 0
+		}
+		if k >= n {
+			k = n - 1
+		}
+		out[k] += a.sum
+	}
+	return out
+}
+
+// safeLabel keeps a string from a capture fit for chart options: go-echarts
+// writes options without HTML escaping and rewrites "__f__" markers, so
+// anything outside a conservative character set is replaced. Text shown in
+// HTML goes through html/template instead and keeps its characters.
+func safeLabel(s string) string {
+	const max = 80
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len() >= max {
+			b.WriteString("…")
+			break
+		}
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9',
+			strings.ContainsRune(" .:-[]/#()→,%=+", r):
+			b.WriteRune(r)
+		case r == '_':
+			b.WriteRune(r)
+		default:
+			b.WriteRune('?')
+		}
+	}
+	return strings.ReplaceAll(b.String(), "__f__", "_?f?_")
+}
