@@ -1,0 +1,107 @@
+package ebpfcap
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"testing"
+	"unsafe"
+
+	"github.com/tcpviz/tcpviz/kblock"
+)
+
+// The hand-written decoders must agree with the C layout that bpf2go saw.
+func TestLayoutMatchesGenerated(t *testing.T) {
+	var k captureKrec
+	var p capturePktHdr
+	checks := []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"sizeof krec", unsafe.Sizeof(k), KernelRecordLen},
+		{"sizeof pkt_hdr", unsafe.Sizeof(p), PacketHeaderLen},
+		{"krec.kind", unsafe.Offsetof(k.Kind), 16},
+		{"krec.sport", unsafe.Offsetof(k.Sport), 24},
+		{"krec.pid", unsafe.Offsetof(k.Pid), 28},
+		{"krec.saddr", unsafe.Offsetof(k.Saddr), 32},
+		{"krec.snd_cwnd", unsafe.Offsetof(k.SndCwnd), 64},
+		{"krec.mss", unsafe.Offsetof(k.Mss), 124},
+		{"krec.segs", unsafe.Offsetof(k.Segs), 136},
+		{"krec.pacing_rate", unsafe.Offsetof(k.PacingRate), 144},
+		{"krec.span_ns", unsafe.Offsetof(k.SpanNs), 168},
+		{"krec.comm", unsafe.Offsetof(k.Comm), 176},
+		{"pkt_hdr.len", unsafe.Offsetof(p.Len), 20},
+		{"pkt_hdr.caplen", unsafe.Offsetof(p.Caplen), 24},
+		{"pkt_hdr.dir", unsafe.Offsetof(p.Dir), 28},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %d, decoder assumes %d", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestParseKernel(t *testing.T) {
+	raw := make([]byte, KernelRecordLen)
+	le := binary.LittleEndian
+	le.PutUint64(raw[0:], 12345)
+	le.PutUint64(raw[8:], 99)
+	raw[16] = byte(kblock.KindRetransmit)
+	raw[17] = 4
+	le.PutUint16(raw[24:], 5001)
+	le.PutUint16(raw[26:], 40000)
+	copy(raw[32:48], netip.MustParseAddr("::ffff:10.0.0.1").AsSlice())
+	copy(raw[48:64], netip.MustParseAddr("::ffff:10.0.0.2").AsSlice())
+	le.PutUint32(raw[64:], 10)
+	le.PutUint32(raw[128:], 1000)
+	le.PutUint32(raw[132:], 2448)
+	le.PutUint32(raw[136:], 2)
+	copy(raw[176:], "iperf3\x00junk")
+
+	var r kblock.Record
+	ts, err := ParseKernel(raw, &r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := kblock.Record{Kind: kblock.KindRetransmit, Cookie: 99, Sport: 5001, Dport: 40000,
+		Saddr: netip.MustParseAddr("10.0.0.1"), Daddr: netip.MustParseAddr("10.0.0.2"),
+		SndCwnd: 10, Seq: 1000, EndSeq: 2448, Segs: 2, Comm: "iperf3"}
+	if ts != 12345 || r != want {
+		t.Errorf("got ts %d %+v\nwant ts 12345 %+v", ts, r, want)
+	}
+
+	raw[16] = 77
+	if _, err := ParseKernel(raw, &r); err == nil {
+		t.Error("unknown kind accepted")
+	}
+	if _, err := ParseKernel(raw[:100], &r); err == nil {
+		t.Error("short record accepted")
+	}
+}
+
+func TestParsePacket(t *testing.T) {
+	tests := []struct {
+		name    string
+		caplen  uint32
+		extra   int
+		wantErr bool
+	}{
+		{"exact", 4, 4, false},
+		{"padding after data", 4, 8, false},
+		{"caplen past the end", 9, 8, true},
+	}
+	for _, tc := range tests {
+		raw := make([]byte, PacketHeaderLen+tc.extra)
+		binary.LittleEndian.PutUint32(raw[20:], 1500)
+		binary.LittleEndian.PutUint32(raw[24:], tc.caplen)
+		raw[28] = DirOutbound
+		var p Packet
+		err := ParsePacket(raw, &p)
+		if (err != nil) != tc.wantErr {
+			t.Errorf("%s: err = %v, want error %v", tc.name, err, tc.wantErr)
+			continue
+		}
+		if err == nil && (len(p.Data) != int(tc.caplen) || p.Len != 1500 || p.Dir != DirOutbound) {
+			t.Errorf("%s: got %+v", tc.name, p)
+		}
+	}
+}

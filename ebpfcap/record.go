@@ -1,0 +1,113 @@
+package ebpfcap
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+
+	"github.com/tcpviz/tcpviz/kblock"
+)
+
+// Directions in Packet.Dir, as the kernel programs write them; the same bits
+// as the pcapng epb_flags direction field.
+const (
+	DirInbound  = 1
+	DirOutbound = 2
+)
+
+// PacketHeaderLen and KernelRecordLen are the sizes of struct pkt_hdr and
+// struct krec in bpf/capture.c.
+const (
+	PacketHeaderLen = 32
+	KernelRecordLen = 192
+)
+
+// Packet is one record of the packet ring buffer.
+type Packet struct {
+	BootNS  uint64 // bpf_ktime_get_boot_ns when the hook ran
+	Cookie  uint64 // socket cookie, 0 when the skb had no socket
+	Ifindex uint32
+	Len     uint32 // original length on the wire
+	Dir     uint8  // DirInbound or DirOutbound
+	Data    []byte // the first snaplen bytes; aliases the ring record
+}
+
+// ParsePacket decodes a packet ring record. p.Data aliases raw.
+func ParsePacket(raw []byte, p *Packet) error {
+	if len(raw) < PacketHeaderLen {
+		return fmt.Errorf("packet record of %d bytes, shorter than its %d-byte header", len(raw), PacketHeaderLen)
+	}
+	le := binary.LittleEndian
+	p.BootNS = le.Uint64(raw[0:])
+	p.Cookie = le.Uint64(raw[8:])
+	p.Ifindex = le.Uint32(raw[16:])
+	p.Len = le.Uint32(raw[20:])
+	caplen := le.Uint32(raw[24:])
+	p.Dir = raw[28]
+	if uint64(caplen) > uint64(len(raw)-PacketHeaderLen) {
+		return fmt.Errorf("packet record: caplen %d but %d bytes follow the header", caplen, len(raw)-PacketHeaderLen)
+	}
+	p.Data = raw[PacketHeaderLen : PacketHeaderLen+int(caplen)]
+	return nil
+}
+
+// ParseKernel decodes a kernel ring record into r and returns its
+// bpf_ktime_get_boot_ns timestamp; r.TS is left for the caller to set on its
+// wall clock.
+func ParseKernel(raw []byte, r *kblock.Record) (bootNS uint64, err error) {
+	if len(raw) < KernelRecordLen {
+		return 0, fmt.Errorf("kernel record of %d bytes, want %d", len(raw), KernelRecordLen)
+	}
+	le := binary.LittleEndian
+	u32 := func(off int) uint32 { return le.Uint32(raw[off:]) }
+	u64 := func(off int) uint64 { return le.Uint64(raw[off:]) }
+	*r = kblock.Record{
+		Kind:         kblock.Kind(raw[16]),
+		Cookie:       u64(8),
+		OldState:     raw[18],
+		NewState:     raw[19],
+		CAState:      raw[20],
+		TCPFlags:     raw[21],
+		ResetDir:     raw[22],
+		Sport:        le.Uint16(raw[24:]),
+		Dport:        le.Uint16(raw[26:]),
+		PID:          u32(28),
+		Saddr:        netip.AddrFrom16([16]byte(raw[32:48])).Unmap(),
+		Daddr:        netip.AddrFrom16([16]byte(raw[48:64])).Unmap(),
+		SndCwnd:      u32(64),
+		Ssthresh:     u32(68),
+		SRTTus:       u32(72),
+		RTTVarus:     u32(76),
+		SndWnd:       u32(80),
+		RcvWnd:       u32(84),
+		PacketsOut:   u32(88),
+		RetransOut:   u32(92),
+		LostOut:      u32(96),
+		SackedOut:    u32(100),
+		Delivered:    u32(104),
+		TotalRetrans: u32(108),
+		SndUna:       u32(112),
+		SndNxt:       u32(116),
+		RcvNxt:       u32(120),
+		MSS:          u32(124),
+		Seq:          u32(128),
+		EndSeq:       u32(132),
+		Segs:         u32(136),
+		PacingRate:   u64(144),
+		BytesAcked:   u64(152),
+		BytesRecv:    u64(160),
+		SpanNS:       u64(168),
+	}
+	comm := raw[176:192]
+	if i := bytes.IndexByte(comm, 0); i >= 0 {
+		comm = comm[:i]
+	}
+	r.Comm = string(comm)
+	switch r.Kind {
+	case kblock.KindProbe, kblock.KindRetransmit, kblock.KindState, kblock.KindReset:
+	default:
+		return 0, fmt.Errorf("kernel record of unknown kind %d", raw[16])
+	}
+	return u64(0), nil
+}
