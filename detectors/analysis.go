@@ -1,0 +1,224 @@
+package detectors
+
+import (
+	"github.com/tcpviz/tcpviz/events"
+)
+
+const (
+	fSYN = events.FlagSYN
+	fFIN = events.FlagFIN
+	fRST = events.FlagRST
+	fACK = events.FlagACK
+	sfr  = fSYN | fFIN | fRST
+)
+
+// handshake keeps what Wireshark derives from SYNs before its sequence
+// analysis (window scale, the initial RTT) and raises handshake anomalies.
+func (e *Engine) handshake(f *flow, p *events.Packet) {
+	fwd, rev := &f.h[p.Dir], &f.h[p.Dir^1]
+	if !fwd.seen {
+		fwd.seen, fwd.firstSeq = true, p.Seq
+	}
+	if p.Flags&fSYN != 0 {
+		if p.Options.HasWScale {
+			fwd.winScale = int8(min(p.Options.WScale, 14))
+		}
+		synack := p.Flags&fACK != 0
+		// Wireshark's verify_tcp_window_scaling.
+		if fwd.winScale == -1 {
+			fwd.winScale, rev.winScale = -2, -2
+		} else if synack && rev.winScale == -2 {
+			fwd.winScale = -2
+		}
+		if !synack {
+			f.mruSYN = p.TS
+		}
+		switch {
+		case !fwd.synSeen:
+			fwd.synSeen, fwd.isn, fwd.synCount = true, p.Seq, 1
+			if synack {
+				f.synAckTS = p.TS
+			} else {
+				f.synTS = p.TS
+			}
+		case p.Seq == fwd.isn:
+			fwd.synCount++
+			ev := e.event(f, p, events.TypeHandshakeAnomaly, events.SevWarn)
+			ev.Reason, ev.Count = events.ReasonSYNRetry, fwd.synCount-1
+			if synack {
+				ev.Note = "SYN/ACK repeated"
+			}
+			e.send(f, ev)
+		}
+	} else if p.Flags&fACK != 0 {
+		fwd.firstAck = false
+		if f.mruSYN != 0 && f.irtt == 0 {
+			f.irtt = p.TS - f.mruSYN
+		}
+	}
+	if p.Flags&fRST != 0 && !fwd.rstSeen {
+		fwd.rstSeen = true
+		if rev.synSeen && !fwd.synSeen && p.Len == 0 && !rev.ackKnown && f.h[p.Dir^1].synCount > 0 && e.isSYNSender(f, p.Dir^1) {
+			ev := e.event(f, p, events.TypeHandshakeAnomaly, events.SevWarn)
+			ev.Reason = events.ReasonRefused
+			ev.RefFrame = 0
+			e.send(f, ev)
+		}
+		if n, fire := e.rst.add(p.TS); fire {
+			ev := e.event(f, p, events.TypeTeardownAnomaly, events.SevCritical)
+			ev.Reason, ev.Count = events.ReasonRSTStorm, n
+			e.send(f, ev)
+		}
+	}
+	if p.Flags&fFIN != 0 && !fwd.finSeen {
+		fwd.finSeen = true
+		if n, fire := e.fin.add(p.TS); fire {
+			ev := e.event(f, p, events.TypeTeardownAnomaly, events.SevWarn)
+			ev.Reason, ev.Count = events.ReasonFINStorm, n
+			e.send(f, ev)
+		}
+	}
+}
+
+// isSYNSender reports whether direction d opened the connection with a bare
+// SYN and nothing but SYNs came from it.
+func (e *Engine) isSYNSender(f *flow, d events.Dir) bool {
+	h := &f.h[d]
+	return h.synSeen && !h.ackKnown && h.nextKnown && h.nextseq == h.isn+1
+}
+
+// analyze applies Wireshark 4.0's tcp_analyze_sequence_number to p and
+// returns the analysis flags. The order of the checks matters and is
+// Wireshark's.
+func (e *Engine) analyze(f *flow, p *events.Packet) uint16 {
+	fwd, rev := &f.h[p.Dir], &f.h[p.Dir^1]
+	seq, ack, seglen, flags := p.Seq, p.Ack, p.Len, p.Flags
+	win := int64(p.Window)
+	var fl uint16
+
+	func() {
+		// Zero window probe: 1 byte at nextseq while the peer's window is 0.
+		if seglen == 1 && fwd.nextKnown && seq == fwd.nextseq && rev.window == 0 {
+			fl |= aZeroWindowProbe
+			return
+		}
+		// Zero window: never on SYN, FIN or RST (an RST with window 0 is not
+		// a zero window).
+		if win == 0 && flags&sfr == 0 {
+			fl |= aZeroWindow
+		}
+		// Previous segment not captured.
+		if fwd.nextKnown && events.SeqGreater(seq, fwd.nextseq) && flags&fRST == 0 {
+			fl |= aLost
+		}
+		// Keep-alive: 0 or 1 byte at nextseq-1.
+		if (seglen == 0 || seglen == 1) && fwd.nextKnown && seq == fwd.nextseq-1 && flags&sfr == 0 {
+			fl |= aKeepAlive
+		}
+		if seglen == 0 && win != 0 && win != fwd.window && fwd.nextKnown && seq == fwd.nextseq && ack == fwd.lastack && flags&sfr == 0 {
+			fl |= aWindowUpdate
+		}
+		// Window full: the segment reaches the right edge of the peer's
+		// advertised window (scale known; a SYN's window is never scaled).
+		if seglen > 0 && rev.seen && rev.winScale != -1 && flags&sfr == 0 {
+			shift := uint32(0)
+			if !rev.firstAck && rev.winScale >= 0 {
+				shift = uint32(rev.winScale)
+			}
+			if seq+seglen == rev.lastack+uint32(rev.window)<<shift {
+				fl |= aWindowFull
+			}
+		}
+		pureRepeat := seglen == 0 && fwd.nextKnown && seq == fwd.nextseq && ack == fwd.lastack && flags&sfr == 0
+		if pureRepeat && win != 0 && win == fwd.window && rev.lastFlags&aKeepAlive != 0 {
+			fl |= aKeepAliveAck
+			return
+		}
+		if pureRepeat && win == 0 && win == fwd.window && rev.lastFlags&aZeroWindowProbe != 0 {
+			fl |= aZeroWindowProbeAck
+			return
+		}
+		// Duplicate ACK: no data, same ack and same non-zero window, seq at
+		// nextseq, no SYN/FIN/RST.
+		if pureRepeat && win != 0 && win == fwd.window {
+			if fwd.dupacks == -1 {
+				fwd.dupacks = 1
+			} else {
+				fwd.dupacks++
+			}
+			fl |= aDupAck
+		}
+	}()
+	// The count restarts whenever the ACK number changes.
+	if ack != fwd.lastack {
+		fwd.lastNonDup = p.Frame
+		fwd.dupacks = 0
+	}
+	// ACKed unseen segment; Wireshark also uses it to damp the peer's
+	// duplicate-ACK count, which decides fast retransmissions.
+	if rev.maxSeqToAck != 0 && events.SeqGreater(ack, rev.maxSeqToAck) && flags&fACK != 0 {
+		if rev.maxSeqToAck > rev.nextseq {
+			rev.maxSeqToAck = rev.nextseq
+			fl |= aAckLost
+		} else {
+			if rev.dupacks == 0 {
+				fl |= aAckLost
+			}
+			rev.dupacks = -1
+		}
+	}
+	// Data, SYN or FIN that does not advance nextseq.
+	if (seglen > 0 || flags&(fSYN|fFIN) != 0) && fl&aKeepAlive == 0 {
+		notAdvanced := fwd.nextKnown && events.SeqLess(seq, fwd.nextseq)
+		if seglen > 1 && fwd.nextseq-1 == seq {
+			notAdvanced = false // new data after a 1-byte probe
+		}
+		synfin := uint32(0)
+		if flags&(fSYN|fFIN) != 0 {
+			synfin = 1
+		}
+		switch {
+		case seglen > 0 && rev.lastack != 0 && events.SeqLEQ(seq+seglen, rev.lastack):
+			fl |= aSpurious
+		case notAdvanced && rev.dupacks >= 2 && rev.lastack == seq && since(p.TS, rev.lastackTime) < e.fastWindow:
+			fl |= aFastRetrans
+		case notAdvanced && since(p.TS, fwd.nextseqTime) < e.oooWindow(f) && fwd.nextseq != seq+seglen+synfin:
+			fl |= aOutOfOrder
+		case notAdvanced:
+			fl |= aRetrans
+		}
+	}
+	nextseq := seq + p.SegLen()
+	if (!fwd.nextKnown || events.SeqGreater(nextseq, fwd.nextseq)) && fl&aZeroWindowProbe == 0 {
+		fwd.nextKnown = true
+		fwd.nextseq, fwd.nextseqTime, fwd.nextseqFrame = nextseq, p.TS, p.Frame
+	}
+	if (seq == fwd.maxSeqToAck || fwd.maxSeqToAck == 0) && fl&aZeroWindowProbe == 0 {
+		fwd.maxSeqToAck = fwd.nextseq
+	}
+	fwd.window = win
+	fwd.lastack = ack
+	fwd.lastackTime = p.TS
+	fwd.lastFlags = fl
+	return fl
+}
+
+// since is Wireshark's unsigned time difference: a clock going backwards
+// gives a huge value, never a small one.
+func since(now, then int64) int64 {
+	d := now - then
+	if d < 0 {
+		return 1<<63 - 1
+	}
+	return d
+}
+
+// oooWindow is the time after the segment that last advanced nextseq within
+// which a segment that does not advance it counts as out-of-order: the
+// handshake RTT, or DefaultIRTT when it is unknown.
+func (e *Engine) oooWindow(f *flow) int64 {
+	if f.irtt > 0 {
+		return f.irtt
+	}
+	return e.irttDefault
+}

@@ -1,0 +1,287 @@
+// Package detectors turns the normalized packet stream into events:
+// retransmissions, reordering, duplicate ACKs, window problems, inferred
+// loss, handshake and teardown anomalies, RTT samples, and the kernel's own
+// records. It is one streaming engine with bounded per-connection state, used
+// unchanged offline (parse-pcap) and live (monitor): it never looks ahead.
+//
+// The frame-level TCP analysis (retransmission, out_of_order, lost_segment,
+// dup_ack, zero_window, zero_window_probe, window_full, keep_alive) follows
+// Wireshark 4.0's rules so that results can be checked frame by frame
+// against tshark; docs/detectors.md lists the rules and every deviation.
+package detectors
+
+import (
+	"net/netip"
+
+	"github.com/tcpviz/tcpviz/events"
+)
+
+// Engine is the detector engine. It is not safe for concurrent use.
+type Engine struct {
+	cfg  Config
+	emit func(*events.Event)
+
+	flows map[uint64]*flow
+	last  *flow // cache: consecutive packets usually share a connection
+
+	ev    events.Event // reused for every emitted event
+	now   int64        // capture time of the newest input
+	frame uint64       // frame of the newest input
+
+	irttDefault int64
+	fastWindow  int64
+	stallFloor  int64
+	synTimeout  int64
+	nextScan    int64
+
+	rst, fin storm
+	cmp      map[uint64]*comparison
+}
+
+// New builds an engine that hands every event to emit. The event pointer is
+// valid only during the call.
+func New(cfg Config, emit func(*events.Event)) *Engine {
+	if cfg.DupAckThreshold < 1 {
+		cfg.DupAckThreshold = 3
+	}
+	return &Engine{
+		cfg: cfg, emit: emit,
+		flows:       make(map[uint64]*flow),
+		irttDefault: int64(cfg.DefaultIRTT),
+		fastWindow:  int64(cfg.FastRetransWindow),
+		stallFloor:  int64(cfg.AckStallFloor),
+		synTimeout:  int64(cfg.SYNTimeout),
+		rst:         newStorm(cfg.RSTStormCount, int64(cfg.StormWindow)),
+		fin:         newStorm(cfg.FINStormCount, int64(cfg.StormWindow)),
+		cmp:         make(map[uint64]*comparison),
+	}
+}
+
+// Wireshark's per-direction analysis flags (tcp_acked.flags).
+const (
+	aRetrans uint16 = 1 << iota
+	aLost
+	aAckLost
+	aKeepAlive
+	aDupAck
+	aZeroWindow
+	aZeroWindowProbe
+	aZeroWindowProbeAck
+	aKeepAliveAck
+	aOutOfOrder
+	aFastRetrans
+	aWindowUpdate
+	aWindowFull
+	aSpurious
+)
+
+// half is the state of one direction: what its sender sent (sequence side)
+// and what it acknowledged (ACK side). The first block mirrors Wireshark's
+// tcp_flow_t so that the frame-level flags agree with tshark.
+type half struct {
+	seen         bool
+	nextKnown    bool
+	nextseq      uint32 // highest seq+len(+SYN/FIN) sent
+	nextseqTime  int64
+	nextseqFrame uint64
+	maxSeqToAck  uint32 // highest contiguous sequence (0 = unknown, as in Wireshark)
+	lastack      uint32 // ack field of the last packet (0 = unknown, as in Wireshark)
+	lastackTime  int64
+	window       int64 // raw window field of the last packet, -1 before any
+	winScale     int8  // -1 unknown, -2 no scaling, else the shift
+	firstAck     bool  // no ACK without SYN sent yet: the window is not scaled
+	dupacks      int   // running duplicate-ACK count (may be -1, as in Wireshark)
+	lastNonDup   uint64
+	lastFlags    uint16
+
+	// tcpviz's own state.
+	isn       uint32
+	firstSeq  uint32
+	synSeen   bool
+	synCount  int
+	finSeen   bool
+	rstSeen   bool
+	maxAck    uint32 // highest cumulative ACK sent (valid when ackKnown)
+	ackKnown  bool
+	maxTSval  uint32
+	tsKnown   bool
+	sackHole  uint32 // ack value of the last reported SACK hole
+	sackKnown bool
+	lossAck   uint32 // ack value of the last triple-dup-ack report
+	lossKnown bool
+
+	// Karn's rule: one timed segment at a time, cancelled if retransmitted.
+	timing     bool
+	timedStart uint32
+	timedEnd   uint32
+	timedTS    int64
+	timedFrame uint64
+	// TSval/TSecr: one TSval timed at a time.
+	tsPending bool
+	tsVal     uint32
+	tsTime    int64
+	tsFrame   uint64
+
+	// ACK stall of the data this side sent.
+	stallRef   int64
+	stallFired bool
+}
+
+// flow is one connection's state; h is indexed by events.Dir.
+type flow struct {
+	id       uint64
+	h        [2]half
+	addr     [2]netip.Addr // sender address per direction
+	port     [2]uint16
+	ep       [2]string // formatted "addr:port" per direction, lazily
+	mruSYN   int64     // time of the most recent SYN (Wireshark's ts_mru_syn)
+	irtt     int64     // Wireshark's ts_first_rtt: SYN to the first ACK
+	synAckTS int64
+	synTS    int64 // first SYN
+	lastTS   int64
+	lastFrm  uint64
+	srtt     float64 // ns, smoothed over all RTT samples
+	noAnswer bool    // no_syn_ack already reported
+	hsRTT    bool    // handshake RTT already reported
+
+	kcwnd, ksrtt, kssthr uint32 // newest kernel probe
+}
+
+func (f *flow) endpoint(d events.Dir) string {
+	if f.ep[d] == "" && f.addr[d].IsValid() {
+		f.ep[d] = events.Endpoint(f.addr[d], f.port[d])
+	}
+	return f.ep[d]
+}
+
+// inFlight is the unacknowledged data sent in direction d.
+func (f *flow) inFlight(d events.Dir) int64 {
+	s, r := &f.h[d], &f.h[d^1]
+	if !s.nextKnown || !r.ackKnown {
+		return 0
+	}
+	n := int64(int32(s.nextseq - r.maxAck))
+	if n < 0 {
+		return 0
+	}
+	return n
+}
+
+func (e *Engine) lookup(p *events.Packet) *flow {
+	if f := e.last; f != nil && f.id == p.Flow {
+		return f
+	}
+	f := e.flows[p.Flow]
+	if f == nil {
+		f = &flow{id: p.Flow}
+		for i := range f.h {
+			f.h[i].window = -1
+			f.h[i].winScale = -1
+			f.h[i].firstAck = true
+		}
+		e.flows[p.Flow] = f
+	}
+	if !f.addr[p.Dir].IsValid() {
+		f.addr[p.Dir], f.port[p.Dir] = p.Src, p.SrcPort
+		f.addr[p.Dir^1], f.port[p.Dir^1] = p.Dst, p.DstPort
+	}
+	e.last = f
+	return f
+}
+
+// Close forgets a finished connection. Its kernel comparison is kept for
+// Compare and KernelCheck.
+func (e *Engine) Close(id uint64) {
+	if e.last != nil && e.last.id == id {
+		e.last = nil
+	}
+	delete(e.flows, id)
+	// Keep the comparison only when the kernel reported on this connection.
+	if c := e.cmp[id]; c != nil {
+		if !c.local.IsValid() {
+			delete(e.cmp, id)
+		} else {
+			c.kern, c.wire = nil, nil
+		}
+	}
+}
+
+// Packet runs one segment through every detector. p must carry Flow and Dir
+// (set by the flow table).
+func (e *Engine) Packet(p *events.Packet) {
+	if p.TS > e.now {
+		e.now = p.TS
+	}
+	e.frame = p.Frame
+	f := e.lookup(p)
+	f.lastTS, f.lastFrm = p.TS, p.Frame
+	e.checkStall(f, p.Dir, p)
+	e.checkStall(f, p.Dir^1, p)
+	e.handshake(f, p)
+	fl := e.analyze(f, p)
+	e.report(f, p, fl)
+	if h := &f.h[p.Dir]; h.stallRef == 0 && h.nextseqFrame == p.Frame && p.SegLen() > 0 {
+		h.stallRef = p.TS // data outstanding from now
+	}
+	e.rtt(f, p, fl)
+	e.ackSide(f, p, fl)
+	if p.TS >= e.nextScan {
+		e.scan(p.TS)
+	}
+}
+
+// Advance moves the capture clock without a packet so that ACK stalls and
+// unanswered SYNs are reported on an idle link.
+func (e *Engine) Advance(now int64) {
+	if now > e.now {
+		e.now = now
+	}
+	if now >= e.nextScan {
+		e.scan(now)
+	}
+}
+
+// scan checks every connection for timeouts; it runs at most every half
+// ACK-stall floor of capture time.
+func (e *Engine) scan(now int64) {
+	e.nextScan = now + e.stallFloor/2
+	for _, f := range e.flows {
+		e.checkStall(f, events.DirC2S, nil)
+		e.checkStall(f, events.DirS2C, nil)
+		e.checkNoAnswer(f, now, false)
+	}
+}
+
+// Finish reports what is pending at the end of the input.
+func (e *Engine) Finish() {
+	for _, f := range e.flows {
+		e.checkNoAnswer(f, e.now, true)
+	}
+}
+
+// event prepares the reused event for a packet.
+func (e *Engine) event(f *flow, p *events.Packet, typ string, sev events.Severity) *events.Event {
+	ev := &e.ev
+	*ev = events.Event{Type: typ, Frame: p.Frame, TS: events.Timestamp(p.TS), Flow: p.Flow, Dir: p.Dir,
+		Src: f.endpoint(p.Dir), Dst: f.endpoint(p.Dir ^ 1), Severity: sev,
+		Seq: p.RelSeq, Len: p.Len}
+	return ev
+}
+
+// flowEvent prepares the reused event for a direction of a flow, without a
+// packet of that direction at hand.
+func (e *Engine) flowEvent(f *flow, d events.Dir, typ string, sev events.Severity) *events.Event {
+	ev := &e.ev
+	*ev = events.Event{Type: typ, Frame: e.frame, TS: events.Timestamp(e.now), Flow: f.id, Dir: d,
+		Src: f.endpoint(d), Dst: f.endpoint(d ^ 1), Severity: sev}
+	return ev
+}
+
+// send fills the context snapshot and hands the event out.
+func (e *Engine) send(f *flow, ev *events.Event) {
+	if f != nil {
+		ev.Context = events.Context{BytesInFlight: f.inFlight(ev.Dir), SRTTms: f.srtt / 1e6,
+			KernelCwnd: f.kcwnd, KernelSRTTus: f.ksrtt, KernelSsthr: f.kssthr}
+	}
+	e.emit(ev)
+}

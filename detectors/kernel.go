@@ -1,0 +1,241 @@
+package detectors
+
+import (
+	"net/netip"
+	"sort"
+
+	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/kblock"
+)
+
+// KernelComparison is, for one connection, how the retransmissions inferred
+// from packets compare with the kernel's own retransmission records.
+type KernelComparison struct {
+	Flow uint64 `json:"flow"`
+	events.RetransCheck
+}
+
+// pendingLen bounds the unmatched items kept per connection for matching.
+const pendingLen = 64
+
+type kernelRetrans struct {
+	ts         int64
+	seq, end   uint32 // [seq, end) absolute
+	segs       int
+	coveredLen uint32 // bytes of the range seen retransmitted on the wire
+	counted    int    // segments already counted as matched
+}
+
+type wireRetrans struct {
+	ts       int64
+	seq, end uint32
+	matched  bool
+}
+
+// comparison matches the two streams online: each side keeps its recent
+// items for KernelMatchWindow so either may arrive first.
+type comparison struct {
+	local                netip.AddrPort // the kernel's socket (the retransmitting side)
+	kernelSegs, inferred int
+	matchedInferred      int
+	matchedKernel        int
+	kern                 []kernelRetrans // ring of the last pendingLen records
+	kn                   int
+	wire                 []wireRetrans // unmatched, newest last
+}
+
+func (e *Engine) comparisonFor(id uint64) *comparison {
+	c := e.cmp[id]
+	if c == nil {
+		c = &comparison{}
+		e.cmp[id] = c
+	}
+	return c
+}
+
+// Kernel takes one kernel record matched to a connection (flow 0 when no
+// connection matched) and reports it as an event. Probes refresh the kernel
+// context of the connection's later events; retransmit records are compared
+// with the inferred retransmissions.
+func (e *Engine) Kernel(frame uint64, rec *kblock.Record, id uint64, dir events.Dir) {
+	if rec.TS > e.now {
+		e.now = rec.TS
+	}
+	e.frame = frame
+	f := e.flows[id]
+	if id == 0 {
+		f = nil
+	}
+	ev := &e.ev
+	*ev = events.Event{Frame: frame, TS: events.Timestamp(rec.TS), Flow: id, Dir: dir,
+		Src: events.Endpoint(rec.Saddr, rec.Sport), Dst: events.Endpoint(rec.Daddr, rec.Dport),
+		Severity: events.SevInfo, Kernel: rec}
+	switch rec.Kind {
+	case kblock.KindProbe:
+		ev.Type = events.TypeKernelSample
+		if f != nil {
+			f.kcwnd, f.ksrtt, f.kssthr = rec.SndCwnd, rec.SRTTus, rec.Ssthresh
+		}
+	case kblock.KindRetransmit:
+		ev.Type, ev.Severity = events.TypeKernelRetransmit, events.SevWarn
+		ev.Len = rec.EndSeq - rec.Seq
+		if f != nil {
+			d := f.dirOf(rec.Saddr, rec.Sport, dir)
+			ev.Seq = rec.Seq - f.h[d].base()
+		}
+		if id != 0 {
+			e.kernelRetrans(id, rec)
+		}
+	case kblock.KindState:
+		ev.Type = events.TypeKernelState
+		ev.Note = kblock.StateName(rec.OldState) + " -> " + kblock.StateName(rec.NewState)
+	default:
+		ev.Type, ev.Severity = events.TypeKernelReset, events.SevWarn
+	}
+	e.send(f, ev)
+}
+
+// dirOf is the direction whose sender is addr:port.
+func (f *flow) dirOf(addr netip.Addr, port uint16, fallback events.Dir) events.Dir {
+	for d := events.DirC2S; d <= events.DirS2C; d++ {
+		if f.addr[d] == addr && f.port[d] == port {
+			return d
+		}
+	}
+	return fallback
+}
+
+func (e *Engine) kernelRetrans(id uint64, rec *kblock.Record) {
+	c := e.comparisonFor(id)
+	c.local = netip.AddrPortFrom(rec.Saddr, rec.Sport)
+	k := kernelRetrans{ts: rec.TS, seq: rec.Seq, end: rec.EndSeq, segs: max(1, int(rec.Segs))}
+	if !events.SeqGreater(k.end, k.seq) {
+		k.end = k.seq + 1 // a SYN or FIN
+	}
+	c.kernelSegs += k.segs
+	win := int64(e.cfg.KernelMatchWindow)
+	for i := range c.wire {
+		w := &c.wire[i]
+		if !w.matched && abs(w.ts-k.ts) <= win && overlaps(w.seq, w.end, k.seq, k.end) {
+			w.matched = true
+			c.matchedInferred++
+			c.cover(&k, w.seq, w.end)
+		}
+	}
+	if len(c.kern) < pendingLen {
+		c.kern = append(c.kern, k)
+	} else {
+		c.kern[c.kn%pendingLen] = k
+	}
+	c.kn++
+	c.expire(rec.TS - win)
+}
+
+// inferred records a retransmission seen on the wire for the comparison.
+// Only connections whose sending side has kernel records are compared.
+func (e *Engine) inferred(f *flow, p *events.Packet) {
+	c := e.comparisonFor(f.id)
+	if c.local.IsValid() && c.local != netip.AddrPortFrom(p.Src, p.SrcPort) {
+		return
+	}
+	w := wireRetrans{ts: p.TS, seq: p.Seq, end: p.Seq + max(p.SegLen(), 1)}
+	c.inferred++
+	win := int64(e.cfg.KernelMatchWindow)
+	for i := range c.kern {
+		k := &c.kern[i]
+		if abs(w.ts-k.ts) <= win && overlaps(w.seq, w.end, k.seq, k.end) {
+			w.matched = true
+			c.matchedInferred++
+			c.cover(k, w.seq, w.end)
+			break
+		}
+	}
+	if !w.matched {
+		if len(c.wire) == pendingLen {
+			c.wire = append(c.wire[:0], c.wire[1:]...)
+		}
+		c.wire = append(c.wire, w)
+	}
+	c.expire(p.TS - win)
+}
+
+// cover counts the kernel segments of k that the wire range [s, e) shows.
+func (c *comparison) cover(k *kernelRetrans, s, e uint32) {
+	lo, hi := events.SeqMax(s, k.seq), e
+	if events.SeqLess(k.end, hi) {
+		hi = k.end
+	}
+	if events.SeqGreater(hi, lo) {
+		k.coveredLen += hi - lo
+	}
+	total := k.end - k.seq
+	segs := k.segs
+	if total > 0 {
+		segs = int((uint64(k.coveredLen)*uint64(k.segs) + uint64(total) - 1) / uint64(total))
+	}
+	segs = min(segs, k.segs)
+	if segs > k.counted {
+		c.matchedKernel += segs - k.counted
+		k.counted = segs
+	}
+}
+
+// expire drops unmatched wire retransmissions older than cutoff.
+func (c *comparison) expire(cutoff int64) {
+	j := 0
+	for _, w := range c.wire {
+		if !w.matched && w.ts >= cutoff {
+			c.wire[j] = w
+			j++
+		}
+	}
+	c.wire = c.wire[:j]
+}
+
+func overlaps(a0, a1, b0, b1 uint32) bool {
+	return events.SeqLess(a0, b1) && events.SeqLess(b0, a1)
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// KernelCheck returns the comparison for one connection, nil when the
+// capture holds no kernel retransmit record for it.
+func (e *Engine) KernelCheck(id uint64) *events.RetransCheck {
+	c := e.cmp[id]
+	if c == nil || !c.local.IsValid() {
+		return nil
+	}
+	r := c.check()
+	return &r
+}
+
+func (c *comparison) check() events.RetransCheck {
+	r := events.RetransCheck{Kernel: c.kernelSegs, Inferred: c.inferred, Matched: c.matchedInferred, Precision: 1, Recall: 1}
+	if c.inferred > 0 {
+		r.Precision = float64(c.matchedInferred) / float64(c.inferred)
+	}
+	if c.kernelSegs > 0 {
+		r.Recall = float64(c.matchedKernel) / float64(c.kernelSegs)
+	}
+	return r
+}
+
+// Compare returns, per connection with kernel retransmit records, the
+// inferred retransmissions against the kernel's: matched, precision (share
+// of inferred ones the kernel confirms) and recall (share of the kernel's
+// retransmitted segments seen on the wire), ordered by flow.
+func (e *Engine) Compare() []KernelComparison {
+	var out []KernelComparison
+	for id, c := range e.cmp {
+		if c.local.IsValid() {
+			out = append(out, KernelComparison{Flow: id, RetransCheck: c.check()})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Flow < out[j].Flow })
+	return out
+}

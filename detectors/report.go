@@ -1,0 +1,253 @@
+package detectors
+
+import (
+	"strconv"
+
+	"github.com/tcpviz/tcpviz/events"
+)
+
+// report turns the analysis flags of p into events, in Wireshark's order.
+func (e *Engine) report(f *flow, p *events.Packet, fl uint16) {
+	fwd, rev := &f.h[p.Dir], &f.h[p.Dir^1]
+	if fl&aZeroWindowProbe != 0 {
+		e.send(f, e.event(f, p, events.TypeZeroWindowProbe, events.SevInfo))
+	}
+	if fl&aZeroWindow != 0 {
+		ev := e.event(f, p, events.TypeZeroWindow, events.SevWarn)
+		ev.Ack = p.RelAck
+		e.send(f, ev)
+	}
+	if fl&aLost != 0 {
+		e.send(f, e.event(f, p, events.TypeLostSegment, events.SevWarn))
+	}
+	if fl&aKeepAlive != 0 {
+		e.send(f, e.event(f, p, events.TypeKeepAlive, events.SevInfo))
+	}
+	if fl&aWindowFull != 0 {
+		ev := e.event(f, p, events.TypeWindowFull, events.SevInfo)
+		ev.Window = rev.window
+		if !rev.firstAck && rev.winScale >= 0 {
+			ev.Window <<= uint(rev.winScale)
+		}
+		e.send(f, ev)
+	}
+	if fl&aDupAck != 0 {
+		ev := e.event(f, p, events.TypeDupAck, events.SevInfo)
+		ev.Ack, ev.Count, ev.RefFrame = p.RelAck, fwd.dupacks, fwd.lastNonDup
+		e.send(f, ev)
+	}
+	resent := fl&(aRetrans|aFastRetrans|aSpurious) != 0
+	if fl&aOutOfOrder != 0 {
+		ev := e.event(f, p, events.TypeOutOfOrder, events.SevInfo)
+		// A TSval newer than any before in this direction proves the segment
+		// was sent after the data that overtook it: a retransmission that
+		// Wireshark's timing rule calls out-of-order.
+		if p.Options.HasTS && fwd.tsKnown && events.SeqGreater(p.Options.TSVal, fwd.maxTSval) {
+			ev.Note = "tsval newer than any before: likely a retransmission"
+			resent = true
+		}
+		e.send(f, ev)
+	}
+	if fl&(aRetrans|aFastRetrans|aSpurious) != 0 {
+		ev := e.event(f, p, events.TypeRetransmission, events.SevWarn)
+		switch {
+		case fl&aFastRetrans != 0:
+			ev.Kind = events.RetransFast
+		case fl&aSpurious != 0:
+			ev.Kind, ev.Severity = events.RetransSpurious, events.SevInfo
+		case p.Flags&fSYN != 0:
+			ev.Kind = events.RetransSYN
+		case p.Flags&fFIN != 0 && p.Len == 0:
+			ev.Kind = events.RetransFIN
+		default:
+			ev.Kind = events.RetransRTO
+		}
+		e.send(f, ev)
+		if ev.Kind == events.RetransRTO && rev.dupacks <= 0 {
+			lv := e.event(f, p, events.TypeLossInfer, events.SevWarn)
+			lv.Reason = events.ReasonRetransNoDupAcks
+			e.send(f, lv)
+		}
+	}
+	if resent {
+		e.inferred(f, p)
+	}
+	if p.Options.HasTS && (!fwd.tsKnown || events.SeqGreater(p.Options.TSVal, fwd.maxTSval)) {
+		fwd.tsKnown, fwd.maxTSval = true, p.Options.TSVal
+	}
+}
+
+// rtt times new data (Karn's rule: a segment that is sent again is never
+// timed) and TSvals, and reports the handshake RTT.
+func (e *Engine) rtt(f *flow, p *events.Packet, fl uint16) {
+	fwd := &f.h[p.Dir]
+	if f.irtt > 0 && !f.hsRTT && f.synAckTS != 0 && p.Flags&(fSYN|fACK) == fACK {
+		f.hsRTT = true
+		e.sample(f, p, p.Dir, events.ReasonHandshake, f.irtt, 0)
+	}
+	advanced := fwd.nextseqFrame == p.Frame && fl&aZeroWindowProbe == 0
+	if fl&(aRetrans|aFastRetrans|aSpurious|aOutOfOrder) != 0 {
+		if fwd.timing && events.SeqLess(p.Seq, fwd.timedEnd) && events.SeqGreater(p.Seq+p.SegLen(), fwd.timedStart) {
+			fwd.timing = false
+		}
+		return
+	}
+	if !advanced || p.Len == 0 {
+		return // SYNs are timed by the handshake sample
+	}
+	if !fwd.timing {
+		fwd.timing = true
+		fwd.timedStart, fwd.timedEnd = p.Seq, p.Seq+p.SegLen()
+		fwd.timedTS, fwd.timedFrame = p.TS, p.Frame
+	}
+	if p.Options.HasTS && !fwd.tsPending {
+		fwd.tsPending = true
+		fwd.tsVal, fwd.tsTime, fwd.tsFrame = p.Options.TSVal, p.TS, p.Frame
+	}
+}
+
+// sample records an RTT sample of the data sent in direction d.
+func (e *Engine) sample(f *flow, p *events.Packet, d events.Dir, reason string, rtt int64, ref uint64) {
+	if rtt <= 0 {
+		return
+	}
+	if f.srtt == 0 {
+		f.srtt = float64(rtt)
+	} else {
+		f.srtt += (float64(rtt) - f.srtt) / 8
+	}
+	if !e.cfg.RTTSamples {
+		return
+	}
+	ev := e.event(f, p, events.TypeRTTSample, events.SevInfo)
+	ev.Dir, ev.Src, ev.Dst = d, f.endpoint(d), f.endpoint(d^1)
+	ev.Seq, ev.Len = 0, 0
+	ev.Reason, ev.RTTms, ev.RefFrame = reason, float64(rtt)/1e6, ref
+	e.send(f, ev)
+}
+
+// ackSide follows the ACK field of p against the data of the other
+// direction (never against p's own direction): ACK progress, RTT samples,
+// duplicate-ACK and SACK loss inference.
+func (e *Engine) ackSide(f *flow, p *events.Packet, fl uint16) {
+	if p.Flags&fACK == 0 {
+		return
+	}
+	d := p.Dir ^ 1 // the direction whose data p acknowledges
+	fwd, data := &f.h[p.Dir], &f.h[d]
+	ack := p.Ack
+	if !fwd.ackKnown || events.SeqGreater(ack, fwd.maxAck) {
+		fwd.ackKnown, fwd.maxAck = true, ack
+		data.stallFired = false
+		data.stallRef = 0
+		if data.nextKnown && events.SeqGreater(data.nextseq, ack) {
+			data.stallRef = p.TS
+		}
+	}
+	if data.timing && events.SeqGEQ(ack, data.timedEnd) {
+		data.timing = false
+		e.sample(f, p, d, events.ReasonDataAck, p.TS-data.timedTS, data.timedFrame)
+	}
+	if data.tsPending && p.Options.HasTS {
+		switch ecr := p.Options.TSEcr; {
+		case ecr == data.tsVal:
+			data.tsPending = false
+			e.sample(f, p, d, events.ReasonTimestamp, p.TS-data.tsTime, data.tsFrame)
+		case events.SeqGreater(ecr, data.tsVal):
+			data.tsPending = false
+		}
+	}
+	outstanding := data.nextKnown && events.SeqLess(ack, data.nextseq)
+	if fl&aDupAck != 0 && fwd.dupacks == e.cfg.DupAckThreshold && outstanding && !(fwd.lossKnown && fwd.lossAck == ack) {
+		fwd.lossKnown, fwd.lossAck = true, ack
+		ev := e.lossEvent(f, p, d)
+		ev.Reason, ev.Count, ev.RefFrame = events.ReasonTripleDupAck, fwd.dupacks, fwd.lastNonDup
+		e.send(f, ev)
+	}
+	if n := int(p.Options.NumSACK); n > 0 && outstanding {
+		var left uint32
+		found := false
+		for i := 0; i < n && i < len(p.Options.SACK); i++ {
+			b := p.Options.SACK[i]
+			if events.SeqGreater(b.Left, ack) && (!found || events.SeqLess(b.Left, left)) {
+				left, found = b.Left, true
+			}
+		}
+		if found && !(fwd.sackKnown && fwd.sackHole == ack) {
+			fwd.sackKnown, fwd.sackHole = true, ack
+			ev := e.lossEvent(f, p, d)
+			ev.Reason, ev.Len = events.ReasonSACKHole, left-ack
+			e.send(f, ev)
+		}
+	}
+}
+
+// lossEvent is a loss_infer event raised by an ACK (packet p) about the data
+// of direction d: it carries d and the sequence number (relative to d's
+// sender) where the loss starts.
+func (e *Engine) lossEvent(f *flow, p *events.Packet, d events.Dir) *events.Event {
+	ev := e.event(f, p, events.TypeLossInfer, events.SevWarn)
+	ev.Dir, ev.Src, ev.Dst = d, f.endpoint(d), f.endpoint(d^1)
+	ev.Seq, ev.Len = p.RelAck, 0
+	return ev
+}
+
+// checkStall raises ack_stall when the data of direction d has waited for
+// ACK progress longer than max(floor, factor × srtt). A zero window from the
+// receiver is flow control, not a stall.
+func (e *Engine) checkStall(f *flow, d events.Dir, p *events.Packet) {
+	s, r := &f.h[d], &f.h[d^1]
+	if s.stallFired || s.stallRef == 0 || !r.ackKnown || r.window == 0 {
+		return
+	}
+	if !s.nextKnown || !events.SeqGreater(s.nextseq, r.maxAck) {
+		s.stallRef = 0
+		return
+	}
+	limit := max(e.stallFloor, int64(e.cfg.AckStallFactor*f.srtt))
+	waited := e.now - s.stallRef
+	if waited < limit {
+		return
+	}
+	s.stallFired = true
+	ev := e.flowEvent(f, d, events.TypeLossInfer, events.SevWarn)
+	ev.Reason = events.ReasonAckStall
+	ev.Seq = r.maxAck - s.base()
+	ev.Note = "no ACK progress for " + strconv.FormatFloat(float64(waited)/1e6, 'f', 1, 64) + " ms"
+	e.send(f, ev)
+}
+
+// base is the sequence number relative numbers count from.
+func (h *half) base() uint32 {
+	if h.synSeen {
+		return h.isn
+	}
+	return h.firstSeq
+}
+
+// checkNoAnswer raises no_syn_ack for a SYN that got no packet back.
+func (e *Engine) checkNoAnswer(f *flow, now int64, final bool) {
+	if f.noAnswer || f.synTS == 0 {
+		return
+	}
+	for d := events.DirC2S; d <= events.DirS2C; d++ {
+		s, r := &f.h[d], &f.h[d^1]
+		if !s.synSeen || r.seen || f.synAckTS != 0 {
+			continue
+		}
+		waited := now - f.synTS
+		if waited < e.synTimeout && !(final && s.synCount > 1) {
+			return
+		}
+		f.noAnswer = true
+		sev := events.SevWarn
+		if s.synCount > 2 {
+			sev = events.SevCritical
+		}
+		ev := e.flowEvent(f, d, events.TypeHandshakeAnomaly, sev)
+		ev.Reason, ev.Count = events.ReasonNoSYNACK, s.synCount-1
+		ev.Note = "SYN unanswered for " + strconv.FormatFloat(float64(waited)/1e6, 'f', 1, 64) + " ms"
+		e.send(f, ev)
+		return
+	}
+}

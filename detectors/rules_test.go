@@ -1,0 +1,333 @@
+package detectors
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tcpviz/tcpviz/events"
+)
+
+// want is one expected event: type on frame, with kind/reason/count when set.
+type want struct {
+	frame  uint64
+	typ    string
+	detail string // kind or reason; "" matches any
+	count  int    // 0 matches any
+}
+
+func (w want) String() string {
+	return fmt.Sprintf("frame %d %s %s count=%d", w.frame, w.typ, w.detail, w.count)
+}
+
+func matches(w want, e *events.Event) bool {
+	if e.Frame != w.frame || e.Type != w.typ {
+		return false
+	}
+	if w.detail != "" && e.Kind != w.detail && e.Reason != w.detail {
+		return false
+	}
+	return w.count == 0 || e.Count == w.count
+}
+
+func describe(evs []events.Event) string {
+	var b strings.Builder
+	for _, e := range evs {
+		fmt.Fprintf(&b, "\n  frame %d %s kind=%s reason=%s count=%d ref=%d dir=%s", e.Frame, e.Type, e.Kind, e.Reason, e.Count, e.RefFrame, e.Dir)
+	}
+	return b.String()
+}
+
+type ruleCase struct {
+	name    string
+	pkts    func() []events.Packet
+	advance time.Duration // Advance to last packet + advance (0: none)
+	want    []want
+	never   []want // none of these may appear (frame 0 = on any frame)
+	noTshark string // why the tshark comparison does not apply
+}
+
+const ms = time.Millisecond
+
+var ruleCases = []ruleCase{
+	{
+		name: "clean transfer has no findings, and RTT samples",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000).handshake()
+			c.after(ms).data(0, 1, 1000).after(ms).data(0, 1001, 1000)
+			c.after(10 * ms).ack(1, 2001).after(ms).send(0, FA, 2001, 1, 0, 502).after(ms).send(1, FA, 1, 2002, 0, 502)
+			c.after(ms).ack(0, 2)
+			return c.pkts
+		},
+		want: []want{{3, events.TypeRTTSample, events.ReasonHandshake, 0}, {6, events.TypeRTTSample, events.ReasonDataAck, 0}},
+		never: []want{{0, events.TypeRetransmission, "", 0}, {0, events.TypeOutOfOrder, "", 0}, {0, events.TypeDupAck, "", 0},
+			{0, events.TypeLossInfer, "", 0}, {0, events.TypeHandshakeAnomaly, "", 0}, {0, events.TypeKeepAlive, "", 0}},
+	},
+	{
+		name: "RTO retransmission without dup ACKs, after an ACK stall",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000).handshake()
+			c.after(ms).data(0, 1, 1000).after(ms).data(0, 1001, 1000).after(5 * ms).ack(1, 1001)
+			c.after(300 * ms).data(0, 1001, 1000) // frame 7
+			return c.pkts
+		},
+		want: []want{{7, events.TypeRetransmission, events.RetransRTO, 0}, {7, events.TypeLossInfer, events.ReasonRetransNoDupAcks, 0},
+			{7, events.TypeLossInfer, events.ReasonAckStall, 0}},
+		never: []want{{7, events.TypeOutOfOrder, "", 0}},
+	},
+	{
+		name: "fast retransmission after three dup ACKs; loss inferred at the third, not the second",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000).handshake()
+			for i := uint32(0); i < 5; i++ {
+				c.after(100 * time.Microsecond).data(0, 1+i*1000, 1000) // frames 4-8
+			}
+			c.after(10 * ms).ack(1, 1001) // 9
+			c.after(ms).ack(1, 1001)      // 10 dup 1
+			c.after(ms).ack(1, 1001)      // 11 dup 2
+			c.after(ms).ack(1, 1001)      // 12 dup 3
+			c.after(ms).data(0, 1001, 1000)
+			return c.pkts
+		},
+		want: []want{{10, events.TypeDupAck, "", 1}, {11, events.TypeDupAck, "", 2}, {12, events.TypeDupAck, "", 3},
+			{12, events.TypeLossInfer, events.ReasonTripleDupAck, 3}, {13, events.TypeRetransmission, events.RetransFast, 0}},
+		never: []want{{11, events.TypeLossInfer, "", 0}, {13, events.TypeOutOfOrder, "", 0}, {13, events.TypeLossInfer, events.ReasonRetransNoDupAcks, 0}},
+	},
+	{
+		name: "dup ACK refers to the last ACK that changed the ACK number",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000).handshake()
+			c.after(ms).data(0, 1, 1000).after(ms).data(0, 1001, 1000).after(ms).data(0, 2001, 1000)
+			c.after(ms).ack(1, 1001).after(ms).ack(1, 1001).after(ms).ack(1, 2001).after(ms).ack(1, 2001)
+			return c.pkts
+		},
+		want:  []want{{8, events.TypeDupAck, "", 1}, {10, events.TypeDupAck, "", 1}},
+		never: []want{{9, events.TypeDupAck, "", 0}},
+	},
+	{
+		name: "three data segments carrying the same ACK number are not dup ACKs",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000).handshake()
+			for i := uint32(0); i < 4; i++ {
+				c.after(ms).data(0, 1+i*100, 100)
+			}
+			return c.pkts
+		},
+		never: []want{{0, events.TypeDupAck, "", 0}, {0, events.TypeLossInfer, "", 0}},
+	},
+	{
+		name: "spurious retransmission of data already ACKed",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000).handshake()
+			c.after(ms).data(0, 1, 1000).after(5 * ms).ack(1, 1001).after(200 * ms).data(0, 1, 1000)
+			return c.pkts
+		},
+		want: []want{{6, events.TypeRetransmission, events.RetransSpurious, 0}},
+	},
+	{
+		name: "reordering 0,2,1 is flagged: lost segment then out-of-order, not retransmission",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000).handshake()
+			c.after(ms).data(0, 1, 100).after(100 * time.Microsecond).data(0, 201, 100).after(100 * time.Microsecond).data(0, 101, 100)
+			return c.pkts
+		},
+		want:  []want{{5, events.TypeLostSegment, "", 0}, {6, events.TypeOutOfOrder, "", 0}},
+		never: []want{{6, events.TypeRetransmission, "", 0}},
+	},
+	{
+		name: "a retransmission is not also counted as out-of-order",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000).handshake()
+			c.after(ms).data(0, 1, 100).after(ms).data(0, 101, 100).after(50 * ms).data(0, 1, 100)
+			return c.pkts
+		},
+		want:  []want{{6, events.TypeRetransmission, events.RetransRTO, 0}},
+		never: []want{{6, events.TypeOutOfOrder, "", 0}},
+	},
+	{
+		name: "keep-alives (0 and 1 byte) are not retransmissions and their ACKs not dup ACKs",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000).handshake()
+			c.after(ms).data(0, 1, 100).after(ms).ack(1, 101)
+			c.after(75 * time.Second).send(0, A, 100, 1, 0, 502).after(ms).ack(1, 101) // 6 keep-alive, 7 its ACK
+			c.after(75 * time.Second).send(0, A, 100, 1, 1, 502).after(ms).ack(1, 101) // 8 keep-alive, 9 its ACK
+			return c.pkts
+		},
+		want:  []want{{6, events.TypeKeepAlive, "", 0}, {8, events.TypeKeepAlive, "", 0}},
+		never: []want{{0, events.TypeRetransmission, "", 0}, {0, events.TypeDupAck, "", 0}, {0, events.TypeLossInfer, "", 0}},
+	},
+	{
+		name: "zero window, and an RST with window 0 is not a zero window",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000).handshake()
+			c.after(ms).data(0, 1, 100).after(ms).send(1, A, 1, 101, 0, 0) // 5 zero window
+			c.after(ms).send(1, RA, 1, 101, 0, 0)                            // 6 RST window 0
+			return c.pkts
+		},
+		want:  []want{{5, events.TypeZeroWindow, "", 0}},
+		never: []want{{6, events.TypeZeroWindow, "", 0}},
+	},
+	{
+		name: "zero-window probe and its ACK; no ACK stall while the window is closed",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000).handshake()
+			c.after(ms).data(0, 1, 100).after(ms).send(1, A, 1, 101, 0, 0) // 5 zero window
+			c.after(300 * ms).data(0, 101, 1).after(ms).send(1, A, 1, 101, 0, 0)
+			c.after(600 * ms).data(0, 101, 1).after(ms).send(1, A, 1, 101, 0, 0)
+			return c.pkts
+		},
+		want: []want{{6, events.TypeZeroWindowProbe, "", 0}, {7, events.TypeZeroWindow, "", 0}, {8, events.TypeZeroWindowProbe, "", 0}},
+		never: []want{{0, events.TypeRetransmission, "", 0}, {0, events.TypeDupAck, "", 0}, {0, events.TypeLossInfer, "", 0},
+			{0, events.TypeKeepAlive, "", 0}},
+	},
+	{
+		name: "window full at the peer's ACK plus scaled window",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000)
+			c.send(0, S, 0, 0, 0, 64240, wsOpt(7)).after(ms).send(1, SA, 0, 1, 0, 65160, wsOpt(7)).after(ms)
+			c.send(0, A, 1, 1, 0, 502).after(ms).send(1, A, 1, 1, 0, 10) // 4: window 10<<7 = 1280
+			c.after(ms).data(0, 1, 1000).after(ms).data(0, 1001, 280)        // 6 fills it
+			return c.pkts
+		},
+		want:  []want{{6, events.TypeWindowFull, "", 0}},
+		never: []want{{5, events.TypeWindowFull, "", 0}},
+	},
+	{
+		name: "SYN retry: retransmission of kind syn and a handshake anomaly with the count",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000)
+			c.send(0, S, 0, 0, 0, 64240).after(time.Second).send(0, S, 0, 0, 0, 64240)
+			c.after(2 * time.Second).send(0, S, 0, 0, 0, 64240).after(ms).send(1, SA, 0, 1, 0, 65160).after(ms).send(0, A, 1, 1, 0, 502)
+			return c.pkts
+		},
+		want: []want{{2, events.TypeRetransmission, events.RetransSYN, 0}, {2, events.TypeHandshakeAnomaly, events.ReasonSYNRetry, 1},
+			{3, events.TypeHandshakeAnomaly, events.ReasonSYNRetry, 2}},
+		never: []want{{0, events.TypeHandshakeAnomaly, events.ReasonNoSYNACK, 0}},
+	},
+	{
+		name: "SYN never answered: no_syn_ack at the end",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000)
+			c.send(0, S, 0, 0, 0, 64240).after(time.Second).send(0, S, 0, 0, 0, 64240).after(2*time.Second).send(0, S, 0, 0, 0, 64240)
+			return c.pkts
+		},
+		want: []want{{3, events.TypeHandshakeAnomaly, events.ReasonNoSYNACK, 2}},
+	},
+	{
+		name: "SYN answered by RST: refused",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000)
+			c.send(0, S, 0, 0, 0, 64240).after(ms).send(1, RA, 0, 1, 0, 0)
+			return c.pkts
+		},
+		want:  []want{{2, events.TypeHandshakeAnomaly, events.ReasonRefused, 0}},
+		never: []want{{0, events.TypeZeroWindow, "", 0}, {0, events.TypeHandshakeAnomaly, events.ReasonNoSYNACK, 0}},
+	},
+	{
+		name: "a healthy long connection raises no handshake anomaly",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000).handshake()
+			for i := uint32(0); i < 20; i++ {
+				c.after(time.Second).data(0, 1+i*100, 100).after(ms).ack(1, 101+i*100)
+			}
+			return c.pkts
+		},
+		advance: time.Minute,
+		never:   []want{{0, events.TypeHandshakeAnomaly, "", 0}, {0, events.TypeLossInfer, "", 0}},
+	},
+	{
+		name: "midstream capture: no handshake anomaly, no SYN timeout",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000)
+			c.data(0, 1, 100).after(ms).ack(1, 101).after(time.Minute).data(0, 101, 100).after(ms).ack(1, 201)
+			return c.pkts
+		},
+		advance: time.Minute,
+		never:   []want{{0, events.TypeHandshakeAnomaly, "", 0}, {0, events.TypeRetransmission, "", 0}},
+	},
+	{
+		name: "no spurious out-of-order across a sequence wrap; real reordering there is flagged",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 0xFFFFF000, 0xFFFFFFF0).handshake()
+			for i := uint32(0); i < 6; i++ {
+				c.after(100 * time.Microsecond).data(0, 1+i*1000, 1000) // crosses 2^32 in the 5th segment
+			}
+			c.after(5 * ms).ack(1, 6001)
+			c.after(ms).data(0, 6001, 1000).after(100 * time.Microsecond).data(0, 8001, 1000).after(100 * time.Microsecond).data(0, 7001, 1000)
+			return c.pkts
+		},
+		want:  []want{{12, events.TypeLostSegment, "", 0}, {13, events.TypeOutOfOrder, "", 0}},
+		never: []want{{4, events.TypeOutOfOrder, "", 0}, {5, events.TypeOutOfOrder, "", 0}, {6, events.TypeOutOfOrder, "", 0}, {7, events.TypeOutOfOrder, "", 0}, {8, events.TypeOutOfOrder, "", 0}, {9, events.TypeOutOfOrder, "", 0}, {0, events.TypeRetransmission, "", 0}},
+	},
+	{
+		name: "IPv6 fast retransmission",
+		pkts: func() []events.Packet {
+			c := newConn(1, true, 77, 99).handshake()
+			for i := uint32(0); i < 4; i++ {
+				c.after(100 * time.Microsecond).data(0, 1+i*1200, 1200)
+			}
+			c.after(10 * ms).ack(1, 1201).after(ms).ack(1, 1201).after(ms).ack(1, 1201).after(ms).ack(1, 1201)
+			c.after(ms).data(0, 1201, 1200)
+			return c.pkts
+		},
+		want: []want{{11, events.TypeDupAck, "", 3}, {11, events.TypeLossInfer, events.ReasonTripleDupAck, 0}, {12, events.TypeRetransmission, events.RetransFast, 0}},
+	},
+	{
+		name: "FIN retransmission",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000).handshake()
+			c.after(ms).send(0, FA, 1, 1, 0, 502).after(400 * ms).send(0, FA, 1, 1, 0, 502)
+			return c.pkts
+		},
+		want: []want{{5, events.TypeRetransmission, events.RetransFIN, 0}},
+	},
+	{
+		name: "out-of-order window is the handshake RTT when known",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000)
+			c.send(0, S, 0, 0, 0, 64240).after(20 * ms).send(1, SA, 0, 1, 0, 65160).after(20 * ms).send(0, A, 1, 1, 0, 502)
+			c.after(ms).data(0, 1, 100).after(ms).data(0, 201, 100).after(10 * ms).data(0, 101, 100) // 10 ms < iRTT 40 ms
+			return c.pkts
+		},
+		want:  []want{{6, events.TypeOutOfOrder, "", 0}},
+		never: []want{{6, events.TypeRetransmission, "", 0}},
+	},
+}
+
+func TestRules(t *testing.T) {
+	var oracle []tsharkCase
+	for _, tc := range ruleCases {
+		t.Run(tc.name, func(t *testing.T) {
+			pkts := tc.pkts()
+			var adv int64
+			if tc.advance != 0 {
+				adv = pkts[len(pkts)-1].TS + int64(tc.advance)
+			}
+			evs, _ := runEngine(DefaultConfig(), pkts, adv)
+			for _, w := range tc.want {
+				found := false
+				for i := range evs {
+					if matches(w, &evs[i]) {
+						found = true
+					}
+				}
+				if !found {
+					t.Errorf("missing %v; got:%s", w, describe(evs))
+				}
+			}
+			for _, w := range tc.never {
+				for i := range evs {
+					e := &evs[i]
+					if (w.frame == 0 || e.Frame == w.frame) && e.Type == w.typ && (w.detail == "" || e.Kind == w.detail || e.Reason == w.detail) {
+						t.Errorf("unexpected frame %d %s %s%s", e.Frame, e.Type, e.Kind, e.Reason)
+					}
+				}
+			}
+			if tc.noTshark == "" {
+				oracle = append(oracle, tsharkCase{tc.name, pkts, oracleFrames(evs)})
+			}
+		})
+	}
+	t.Run("same flags as tshark", func(t *testing.T) { checkTshark(t, oracle) })
+}
