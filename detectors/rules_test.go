@@ -40,11 +40,11 @@ func describe(evs []events.Event) string {
 }
 
 type ruleCase struct {
-	name    string
-	pkts    func() []events.Packet
-	advance time.Duration // Advance to last packet + advance (0: none)
-	want    []want
-	never   []want // none of these may appear (frame 0 = on any frame)
+	name     string
+	pkts     func() []events.Packet
+	advance  time.Duration // Advance to last packet + advance (0: none)
+	want     []want
+	never    []want // none of these may appear (frame 0 = on any frame)
 	noTshark string // why the tshark comparison does not apply
 }
 
@@ -56,7 +56,7 @@ var ruleCases = []ruleCase{
 		pkts: func() []events.Packet {
 			c := newConn(1, false, 1000, 5000).handshake()
 			c.after(ms).data(0, 1, 1000).after(ms).data(0, 1001, 1000)
-			c.after(10 * ms).ack(1, 2001).after(ms).send(0, FA, 2001, 1, 0, 502).after(ms).send(1, FA, 1, 2002, 0, 502)
+			c.after(10*ms).ack(1, 2001).after(ms).send(0, FA, 2001, 1, 0, 502).after(ms).send(1, FA, 1, 2002, 0, 502)
 			c.after(ms).ack(0, 2)
 			return c.pkts
 		},
@@ -68,8 +68,8 @@ var ruleCases = []ruleCase{
 		name: "RTO retransmission without dup ACKs, after an ACK stall",
 		pkts: func() []events.Packet {
 			c := newConn(1, false, 1000, 5000).handshake()
-			c.after(ms).data(0, 1, 1000).after(ms).data(0, 1001, 1000).after(5 * ms).ack(1, 1001)
-			c.after(300 * ms).data(0, 1001, 1000) // frame 7
+			c.after(ms).data(0, 1, 1000).after(ms).data(0, 1001, 1000).after(5*ms).ack(1, 1001)
+			c.after(300*ms).data(0, 1001, 1000) // frame 7
 			return c.pkts
 		},
 		want: []want{{7, events.TypeRetransmission, events.RetransRTO, 0}, {7, events.TypeLossInfer, events.ReasonRetransNoDupAcks, 0},
@@ -81,12 +81,12 @@ var ruleCases = []ruleCase{
 		pkts: func() []events.Packet {
 			c := newConn(1, false, 1000, 5000).handshake()
 			for i := uint32(0); i < 5; i++ {
-				c.after(100 * time.Microsecond).data(0, 1+i*1000, 1000) // frames 4-8
+				c.after(100*time.Microsecond).data(0, 1+i*1000, 1000) // frames 4-8
 			}
-			c.after(10 * ms).ack(1, 1001) // 9
-			c.after(ms).ack(1, 1001)      // 10 dup 1
-			c.after(ms).ack(1, 1001)      // 11 dup 2
-			c.after(ms).ack(1, 1001)      // 12 dup 3
+			c.after(10*ms).ack(1, 1001) // 9
+			c.after(ms).ack(1, 1001)    // 10 dup 1
+			c.after(ms).ack(1, 1001)    // 11 dup 2
+			c.after(ms).ack(1, 1001)    // 12 dup 3
 			c.after(ms).data(0, 1001, 1000)
 			return c.pkts
 		},
@@ -120,7 +120,7 @@ var ruleCases = []ruleCase{
 		name: "spurious retransmission of data already ACKed",
 		pkts: func() []events.Packet {
 			c := newConn(1, false, 1000, 5000).handshake()
-			c.after(ms).data(0, 1, 1000).after(5 * ms).ack(1, 1001).after(200 * ms).data(0, 1, 1000)
+			c.after(ms).data(0, 1, 1000).after(5*ms).ack(1, 1001).after(200*ms).data(0, 1, 1000)
 			return c.pkts
 		},
 		want: []want{{6, events.TypeRetransmission, events.RetransSpurious, 0}},
@@ -129,7 +129,7 @@ var ruleCases = []ruleCase{
 		name: "reordering 0,2,1 is flagged: lost segment then out-of-order, not retransmission",
 		pkts: func() []events.Packet {
 			c := newConn(1, false, 1000, 5000).handshake()
-			c.after(ms).data(0, 1, 100).after(100 * time.Microsecond).data(0, 201, 100).after(100 * time.Microsecond).data(0, 101, 100)
+			c.after(ms).data(0, 1, 100).after(100*time.Microsecond).data(0, 201, 100).after(100*time.Microsecond).data(0, 101, 100)
 			return c.pkts
 		},
 		want:  []want{{5, events.TypeLostSegment, "", 0}, {6, events.TypeOutOfOrder, "", 0}},
@@ -139,7 +139,7 @@ var ruleCases = []ruleCase{
 		name: "a retransmission is not also counted as out-of-order",
 		pkts: func() []events.Packet {
 			c := newConn(1, false, 1000, 5000).handshake()
-			c.after(ms).data(0, 1, 100).after(ms).data(0, 101, 100).after(50 * ms).data(0, 1, 100)
+			c.after(ms).data(0, 1, 100).after(ms).data(0, 101, 100).after(50*ms).data(0, 1, 100)
 			return c.pkts
 		},
 		want:  []want{{6, events.TypeRetransmission, events.RetransRTO, 0}},
@@ -150,8 +150,8 @@ var ruleCases = []ruleCase{
 		pkts: func() []events.Packet {
 			c := newConn(1, false, 1000, 5000).handshake()
 			c.after(ms).data(0, 1, 100).after(ms).ack(1, 101)
-			c.after(75 * time.Second).send(0, A, 100, 1, 0, 502).after(ms).ack(1, 101) // 6 keep-alive, 7 its ACK
-			c.after(75 * time.Second).send(0, A, 100, 1, 1, 502).after(ms).ack(1, 101) // 8 keep-alive, 9 its ACK
+			c.after(75*time.Second).send(0, A, 100, 1, 0, 502).after(ms).ack(1, 101) // 6 keep-alive, 7 its ACK
+			c.after(75*time.Second).send(0, A, 100, 1, 1, 502).after(ms).ack(1, 101) // 8 keep-alive, 9 its ACK
 			return c.pkts
 		},
 		want:  []want{{6, events.TypeKeepAlive, "", 0}, {8, events.TypeKeepAlive, "", 0}},
@@ -162,7 +162,7 @@ var ruleCases = []ruleCase{
 		pkts: func() []events.Packet {
 			c := newConn(1, false, 1000, 5000).handshake()
 			c.after(ms).data(0, 1, 100).after(ms).send(1, A, 1, 101, 0, 0) // 5 zero window
-			c.after(ms).send(1, RA, 1, 101, 0, 0)                            // 6 RST window 0
+			c.after(ms).send(1, RA, 1, 101, 0, 0)                          // 6 RST window 0
 			return c.pkts
 		},
 		want:  []want{{5, events.TypeZeroWindow, "", 0}},
@@ -173,8 +173,8 @@ var ruleCases = []ruleCase{
 		pkts: func() []events.Packet {
 			c := newConn(1, false, 1000, 5000).handshake()
 			c.after(ms).data(0, 1, 100).after(ms).send(1, A, 1, 101, 0, 0) // 5 zero window
-			c.after(300 * ms).data(0, 101, 1).after(ms).send(1, A, 1, 101, 0, 0)
-			c.after(600 * ms).data(0, 101, 1).after(ms).send(1, A, 1, 101, 0, 0)
+			c.after(300*ms).data(0, 101, 1).after(ms).send(1, A, 1, 101, 0, 0)
+			c.after(600*ms).data(0, 101, 1).after(ms).send(1, A, 1, 101, 0, 0)
 			return c.pkts
 		},
 		want: []want{{6, events.TypeZeroWindowProbe, "", 0}, {7, events.TypeZeroWindow, "", 0}, {8, events.TypeZeroWindowProbe, "", 0}},
@@ -187,7 +187,7 @@ var ruleCases = []ruleCase{
 			c := newConn(1, false, 1000, 5000)
 			c.send(0, S, 0, 0, 0, 64240, wsOpt(7)).after(ms).send(1, SA, 0, 1, 0, 65160, wsOpt(7)).after(ms)
 			c.send(0, A, 1, 1, 0, 502).after(ms).send(1, A, 1, 1, 0, 10) // 4: window 10<<7 = 1280
-			c.after(ms).data(0, 1, 1000).after(ms).data(0, 1001, 280)        // 6 fills it
+			c.after(ms).data(0, 1, 1000).after(ms).data(0, 1001, 280)    // 6 fills it
 			return c.pkts
 		},
 		want:  []want{{6, events.TypeWindowFull, "", 0}},
@@ -198,7 +198,7 @@ var ruleCases = []ruleCase{
 		pkts: func() []events.Packet {
 			c := newConn(1, false, 1000, 5000)
 			c.send(0, S, 0, 0, 0, 64240).after(time.Second).send(0, S, 0, 0, 0, 64240)
-			c.after(2 * time.Second).send(0, S, 0, 0, 0, 64240).after(ms).send(1, SA, 0, 1, 0, 65160).after(ms).send(0, A, 1, 1, 0, 502)
+			c.after(2*time.Second).send(0, S, 0, 0, 0, 64240).after(ms).send(1, SA, 0, 1, 0, 65160).after(ms).send(0, A, 1, 1, 0, 502)
 			return c.pkts
 		},
 		want: []want{{2, events.TypeRetransmission, events.RetransSYN, 0}, {2, events.TypeHandshakeAnomaly, events.ReasonSYNRetry, 1},
@@ -251,10 +251,10 @@ var ruleCases = []ruleCase{
 		pkts: func() []events.Packet {
 			c := newConn(1, false, 0xFFFFF000, 0xFFFFFFF0).handshake()
 			for i := uint32(0); i < 6; i++ {
-				c.after(100 * time.Microsecond).data(0, 1+i*1000, 1000) // crosses 2^32 in the 5th segment
+				c.after(100*time.Microsecond).data(0, 1+i*1000, 1000) // crosses 2^32 in the 5th segment
 			}
-			c.after(5 * ms).ack(1, 6001)
-			c.after(ms).data(0, 6001, 1000).after(100 * time.Microsecond).data(0, 8001, 1000).after(100 * time.Microsecond).data(0, 7001, 1000)
+			c.after(5*ms).ack(1, 6001)
+			c.after(ms).data(0, 6001, 1000).after(100*time.Microsecond).data(0, 8001, 1000).after(100*time.Microsecond).data(0, 7001, 1000)
 			return c.pkts
 		},
 		want:  []want{{12, events.TypeLostSegment, "", 0}, {13, events.TypeOutOfOrder, "", 0}},
@@ -265,9 +265,9 @@ var ruleCases = []ruleCase{
 		pkts: func() []events.Packet {
 			c := newConn(1, true, 77, 99).handshake()
 			for i := uint32(0); i < 4; i++ {
-				c.after(100 * time.Microsecond).data(0, 1+i*1200, 1200)
+				c.after(100*time.Microsecond).data(0, 1+i*1200, 1200)
 			}
-			c.after(10 * ms).ack(1, 1201).after(ms).ack(1, 1201).after(ms).ack(1, 1201).after(ms).ack(1, 1201)
+			c.after(10*ms).ack(1, 1201).after(ms).ack(1, 1201).after(ms).ack(1, 1201).after(ms).ack(1, 1201)
 			c.after(ms).data(0, 1201, 1200)
 			return c.pkts
 		},
@@ -277,7 +277,7 @@ var ruleCases = []ruleCase{
 		name: "FIN retransmission",
 		pkts: func() []events.Packet {
 			c := newConn(1, false, 1000, 5000).handshake()
-			c.after(ms).send(0, FA, 1, 1, 0, 502).after(400 * ms).send(0, FA, 1, 1, 0, 502)
+			c.after(ms).send(0, FA, 1, 1, 0, 502).after(400*ms).send(0, FA, 1, 1, 0, 502)
 			return c.pkts
 		},
 		want: []want{{5, events.TypeRetransmission, events.RetransFIN, 0}},
@@ -286,8 +286,8 @@ var ruleCases = []ruleCase{
 		name: "out-of-order window is the handshake RTT when known",
 		pkts: func() []events.Packet {
 			c := newConn(1, false, 1000, 5000)
-			c.send(0, S, 0, 0, 0, 64240).after(20 * ms).send(1, SA, 0, 1, 0, 65160).after(20 * ms).send(0, A, 1, 1, 0, 502)
-			c.after(ms).data(0, 1, 100).after(ms).data(0, 201, 100).after(10 * ms).data(0, 101, 100) // 10 ms < iRTT 40 ms
+			c.send(0, S, 0, 0, 0, 64240).after(20*ms).send(1, SA, 0, 1, 0, 65160).after(20*ms).send(0, A, 1, 1, 0, 502)
+			c.after(ms).data(0, 1, 100).after(ms).data(0, 201, 100).after(10*ms).data(0, 101, 100) // 10 ms < iRTT 40 ms
 			return c.pkts
 		},
 		want:  []want{{6, events.TypeOutOfOrder, "", 0}},
