@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/tcpviz/tcpviz/flows"
+	"github.com/tcpviz/tcpviz/lifetable"
+	"github.com/tcpviz/tcpviz/pipeline"
+	"github.com/tcpviz/tcpviz/session"
+)
+
+func init() {
+	register(&command{
+		name:    "flows",
+		summary: "connection lifespans from a capture, like tcplife (one line per connection)",
+		usage: `  tcpviz flows --in FILE [-w] [-t] [-T] [--csv|--json] [-p PID] [-L PORTS] [-D PORTS] [--sort KEY]
+
+  FILE is pcap or pcapng, optionally gzip-compressed, or - for standard input.
+  Columns: PID COMM LADDR LPORT RADDR RPORT TX_KB RX_KB MS, then RETRANS
+  (retransmissions), RTT_MS (average RTT), STATE (Zeek conn_state: SF, REJ,
+  S0, RSTO, ...) and HISTORY (Zeek history). LADDR is the local side: the one
+  that sent the SYN, unless kernel records show the capture was taken on the
+  server. TX is what the local side sent. PID and COMM are - unless the
+  capture carries kernel records (tcpviz capture). Rows are sorted by start.
+  Nothing is written to disk.
+
+Examples:
+  tcpviz flows --in samples/lossy-cubic-sender.pcapng
+  tcpviz flows --in x.pcapng -w -t -T
+  tcpviz flows --in x.pcapng --csv > flows.csv
+  tcpviz flows --in x.pcapng --json | jq -c 'select(.retrans > 0)'
+  tcpviz flows --in x.pcapng -p 181 -L 22,80 -D 443 --sort bytes
+  tcpdump -i lo -w - | tcpviz flows --in -
+`,
+		run: runFlows,
+	})
+}
+
+// tableFlags are the tcplife-style output and filter flags, shared by flows
+// and analyze.
+type tableFlags struct {
+	wide, seconds, clock, csv, json bool
+	pids, lports, rports            string
+	sort                            string
+}
+
+func addTableFlags(fs interface {
+	BoolVarP(*bool, string, string, bool, string)
+	StringVarP(*string, string, string, string, string)
+}, t *tableFlags) {
+	fs.BoolVarP(&t.wide, "wide", "w", false, "wide columns (IPv6 addresses fit, IP version column, full COMM)")
+	fs.BoolVarP(&t.seconds, "timestamp", "t", false, "TIME(s) column: seconds since the first connection started")
+	fs.BoolVarP(&t.clock, "time", "T", false, "TIME column: HH:MM:SS (local time) when the connection started")
+	fs.BoolVarP(&t.csv, "csv", "", false, "comma-separated values with a header line (every column)")
+	fs.BoolVarP(&t.json, "json", "", false, "JSON Lines: one object per connection (every column)")
+	fs.StringVarP(&t.pids, "pid", "p", "", "only connections of these process ids (comma-separated)")
+	fs.StringVarP(&t.lports, "localport", "L", "", "only these local ports (comma-separated)")
+	fs.StringVarP(&t.rports, "remoteport", "D", "", "only these remote ports (comma-separated)")
+	fs.StringVarP(&t.sort, "sort", "", lifetable.SortStart, "order: "+strings.Join(lifetable.SortKeys, ", "))
+}
+
+// compile checks the flags and returns the filter and render options.
+func (t *tableFlags) compile() (lifetable.Filter, lifetable.Options, error) {
+	var f lifetable.Filter
+	var o lifetable.Options
+	var err error
+	if f.PIDs, err = lifetable.ParsePIDs(t.pids); err != nil {
+		return f, o, usagef("-p: %v", err)
+	}
+	if f.LocalPorts, err = lifetable.ParsePorts(t.lports); err != nil {
+		return f, o, usagef("-L: %v", err)
+	}
+	if f.RemotePorts, err = lifetable.ParsePorts(t.rports); err != nil {
+		return f, o, usagef("-D: %v", err)
+	}
+	if err := lifetable.Sort(nil, t.sort); err != nil {
+		return f, o, usagef("--sort: %v", err)
+	}
+	if t.csv && t.json {
+		return f, o, usagef("--csv and --json exclude each other")
+	}
+	o = lifetable.Options{Format: lifetable.FormatText, Wide: t.wide, Seconds: t.seconds, Clock: t.clock, Header: true}
+	switch {
+	case t.csv:
+		o.Format = lifetable.FormatCSV
+	case t.json:
+		o.Format = lifetable.FormatJSON
+	}
+	return f, o, nil
+}
+
+func runFlows(args []string) error {
+	c := commands["flows"]
+	fs := newFlags(c)
+	in := fs.String("in", "", "capture file (pcap, pcapng, gzip'd), or - for stdin")
+	outPath := fs.StringP("output", "o", "-", "write the table to this file instead of stdout (-)")
+	var tf tableFlags
+	addTableFlags(fs, &tf)
+	of := addOutputFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *in == "" && fs.NArg() == 1 {
+		*in = fs.Arg(0) // tcpviz flows x.pcapng
+	} else if fs.NArg() > 0 {
+		return usagef("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if *in == "" {
+		return usagef("--in is required (a capture file, or - for stdin)")
+	}
+	filter, opts, err := tf.compile()
+	if err != nil {
+		return err
+	}
+	of.setupLogging()
+
+	cfg := pipeline.Config{Flows: flows.DefaultConfig()}
+	for _, h := range pipelineHooks {
+		h(&cfg)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	progress, clearBar := of.progress()
+	slog.Debug("reading", "input", *in, "detectors", cfg.NewDetector != nil)
+	res, err := lifetable.Collect(ctx, lifetable.Source{Input: *in, Pipeline: cfg, Progress: progress})
+	clearBar()
+	if err != nil {
+		return err
+	}
+	st := res.Stats
+	slog.Debug("read", "packets", st.Packets, "tcp_packets", st.TCPPackets, "kernel_records", st.KernelRecords, "flows", st.Flows)
+	for _, w := range st.Warnings {
+		slog.Warn(w)
+	}
+
+	rows := filter.Apply(res.Rows)
+	if err := lifetable.Sort(rows, tf.sort); err != nil {
+		return usagef("--sort: %v", err)
+	}
+	opts.Origin = st.FirstTS
+	return writeTable(*outPath, rows, opts)
+}
+
+// writeTable writes the table to stdout ("-") or atomically to a file.
+func writeTable(path string, rows []lifetable.Row, opts lifetable.Options) error {
+	if path == "-" || path == "" {
+		opts.Color = opts.Format == lifetable.FormatText && useColor(os.Stdout)
+		return lifetable.Write(os.Stdout, rows, opts)
+	}
+	f, err := session.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	if err := lifetable.Write(f, rows, opts); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Commit()
+}
