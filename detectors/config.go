@@ -72,7 +72,7 @@ const (
 )
 
 // ConfigFromEnv overrides fields of base from TCPVIZ_* environment
-// variables. Durations use Go syntax ("200ms", "1.5s").
+// variables; unset or empty variables keep base. Durations use Go syntax ("200ms", "1.5s").
 func ConfigFromEnv(base Config) (Config, error) {
 	c := base
 	ints := []struct {
@@ -80,7 +80,7 @@ func ConfigFromEnv(base Config) (Config, error) {
 		dst  *int
 	}{{EnvDupAckThreshold, &c.DupAckThreshold}, {EnvRSTStormCount, &c.RSTStormCount}, {EnvFINStormCount, &c.FINStormCount}}
 	for _, x := range ints {
-		if s, ok := os.LookupEnv(x.name); ok {
+		if s := os.Getenv(x.name); s != "" {
 			v, err := strconv.Atoi(s)
 			if err != nil || v < 1 {
 				return base, fmt.Errorf("%s=%q: want a positive integer", x.name, s)
@@ -94,7 +94,7 @@ func ConfigFromEnv(base Config) (Config, error) {
 	}{{EnvAckStallFloor, &c.AckStallFloor}, {EnvStormWindow, &c.StormWindow}, {EnvDefaultIRTT, &c.DefaultIRTT},
 		{EnvFastRetransWindow, &c.FastRetransWindow}, {EnvSYNTimeout, &c.SYNTimeout}, {EnvKernelMatchWindow, &c.KernelMatchWindow}}
 	for _, x := range durs {
-		if s, ok := os.LookupEnv(x.name); ok {
+		if s := os.Getenv(x.name); s != "" {
 			v, err := time.ParseDuration(s)
 			if err != nil || v <= 0 {
 				return base, fmt.Errorf("%s=%q: want a positive duration such as 200ms", x.name, s)
@@ -102,14 +102,14 @@ func ConfigFromEnv(base Config) (Config, error) {
 			*x.dst = v
 		}
 	}
-	if s, ok := os.LookupEnv(EnvAckStallFactor); ok {
+	if s := os.Getenv(EnvAckStallFactor); s != "" {
 		v, err := strconv.ParseFloat(s, 64)
 		if err != nil || v <= 0 {
 			return base, fmt.Errorf("%s=%q: want a positive number", EnvAckStallFactor, s)
 		}
 		c.AckStallFactor = v
 	}
-	if s, ok := os.LookupEnv(EnvRTTSamples); ok {
+	if s := os.Getenv(EnvRTTSamples); s != "" {
 		v, err := strconv.ParseBool(s)
 		if err != nil {
 			return base, fmt.Errorf("%s=%q: want true or false", EnvRTTSamples, s)

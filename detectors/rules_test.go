@@ -293,6 +293,59 @@ var ruleCases = []ruleCase{
 		want:  []want{{6, events.TypeOutOfOrder, "", 0}},
 		never: []want{{6, events.TypeRetransmission, "", 0}},
 	},
+	{
+		name: "ACK stall reported by the clock alone (Advance), once",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000).handshake()
+			c.after(ms).data(0, 1, 100).after(ms).data(0, 101, 100).after(ms).ack(1, 101)
+			return c.pkts
+		},
+		advance: 500 * ms,
+		want:    []want{{6, events.TypeLossInfer, events.ReasonAckStall, 0}},
+	},
+	{
+		name: "no ACK stall when everything is acknowledged",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000).handshake()
+			c.after(ms).data(0, 1, 100).after(ms).ack(1, 101)
+			return c.pkts
+		},
+		advance: time.Minute,
+		never:   []want{{0, events.TypeLossInfer, "", 0}},
+	},
+	{
+		name: "SACK hole: loss inferred from the ACK's SACK block, about the other direction's data",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000).handshake()
+			c.after(ms).data(0, 1, 1000).after(ms).data(0, 1001, 1000).after(ms).data(0, 2001, 1000)
+			c.after(ms).ack(1, 1001)
+			c.after(ms).send(1, A, 1, 1001, 0, 502, func(o *events.Options) {
+				o.NumSACK, o.SACK[0] = 1, events.SACKBlock{Left: 1000 + 2001, Right: 1000 + 3001}
+			})
+			return c.pkts
+		},
+		want: []want{{8, events.TypeLossInfer, events.ReasonSACKHole, 0}, {8, events.TypeDupAck, "", 1}},
+	},
+	{
+		name: "Karn's rule: no data_ack sample from a retransmitted segment; TSval/TSecr still sample",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000).handshake()
+			c.after(ms).send(0, PA, 1, 1, 100, 502, tsOpt(10, 1)).after(300*ms).send(0, PA, 1, 1, 100, 502, tsOpt(310, 1))
+			c.after(5*ms).send(1, A, 1, 101, 0, 502, tsOpt(2, 310))
+			return c.pkts
+		},
+		want:  []want{{5, events.TypeRetransmission, events.RetransRTO, 0}},
+		never: []want{{6, events.TypeRTTSample, events.ReasonDataAck, 0}, {6, events.TypeRTTSample, events.ReasonTimestamp, 0}},
+	},
+	{
+		name: "TSval/TSecr RTT sample",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000).handshake()
+			c.after(ms).send(0, PA, 1, 1, 100, 502, tsOpt(10, 1)).after(7*ms).send(1, A, 1, 101, 0, 502, tsOpt(2, 10))
+			return c.pkts
+		},
+		want: []want{{5, events.TypeRTTSample, events.ReasonTimestamp, 0}, {5, events.TypeRTTSample, events.ReasonDataAck, 0}},
+	},
 }
 
 func TestRules(t *testing.T) {

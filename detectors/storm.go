@@ -22,12 +22,12 @@ func newStorm(n int, window int64) storm {
 // add records one event at time t and reports the number of events in the
 // window and whether a storm starts now.
 func (s *storm) add(t int64) (int, bool) {
-	oldest := s.ts[s.next]
 	s.ts[s.next] = t
 	s.next = (s.next + 1) % s.n
 	if s.count < s.n {
 		s.count++
 	}
+	oldest := s.ts[s.next] // the oldest of the last n once the ring is full
 	if s.count < s.n || t-oldest > s.window || t < s.quiet {
 		return s.count, false
 	}
