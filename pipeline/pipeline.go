@@ -76,6 +76,8 @@ type Pipeline struct {
 	skipped [8]uint64
 	stats   Stats
 	ctx     map[uint64]*flowExtra
+	// recalled sums recall × kernel segments over connections.
+	recalled float64
 }
 
 // flowExtra is what the pipeline adds to a connection's summary.
@@ -269,6 +271,7 @@ func (p *Pipeline) expired(c *flows.Conn) {
 			k.Kernel += rc.Kernel
 			k.Inferred += rc.Inferred
 			k.Matched += rc.Matched
+			p.recalled += rc.Recall * float64(rc.Kernel)
 		}
 	}
 	delete(p.ctx, c.ID)
@@ -298,7 +301,9 @@ func (p *Pipeline) Finish() {
 		k.Precision = float64(k.Matched) / float64(k.Inferred)
 	}
 	if k.Kernel > 0 {
-		k.Recall = float64(k.Matched) / float64(k.Kernel)
+		// Per connection, recall counts kernel segments seen on the wire;
+		// weight each connection's recall by its kernel segments.
+		k.Recall = p.recalled / float64(k.Kernel)
 	}
 }
 

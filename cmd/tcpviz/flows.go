@@ -8,9 +8,7 @@ import (
 	"os/signal"
 	"strings"
 
-	"github.com/tcpviz/tcpviz/flows"
 	"github.com/tcpviz/tcpviz/lifetable"
-	"github.com/tcpviz/tcpviz/pipeline"
 	"github.com/tcpviz/tcpviz/session"
 )
 
@@ -119,9 +117,9 @@ func runFlows(args []string) error {
 	}
 	of.setupLogging()
 
-	cfg := pipeline.Config{Flows: flows.DefaultConfig()}
-	for _, h := range pipelineHooks {
-		h(&cfg)
+	cfg, err := newPipelineConfig()
+	if err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tcpviz/tcpviz/flows"
 	"github.com/tcpviz/tcpviz/parse"
 	"github.com/tcpviz/tcpviz/pipeline"
 	"github.com/tcpviz/tcpviz/session"
@@ -47,6 +46,7 @@ func runParsePcap(args []string) error {
 	out := fs.String("out", "", "output directory (default: a new out/session_YYYYmmdd_HHMMSS)")
 	packets := fs.Bool("packets", false, "also write one record per TCP packet into events.jsonl")
 	quiet := fs.BoolP("quiet", "q", false, "print only the paths written")
+	addDetectorFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -63,9 +63,9 @@ func runParsePcap(args []string) error {
 			return err
 		}
 	}
-	cfg := pipeline.Config{Flows: flows.DefaultConfig()}
-	for _, h := range pipelineHooks {
-		h(&cfg)
+	cfg, err := newPipelineConfig()
+	if err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/tcpviz/tcpviz/detectors"
+	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/flows"
+	"github.com/tcpviz/tcpviz/pipeline"
+)
+
+// detectorFlagSet is the flag set the detector flags were added to (one
+// command runs per process); nil when the command has none.
+var detectorFlagSet *pflag.FlagSet
+
+var detectorFlagValues struct {
+	dupAcks       int
+	stallFloor    time.Duration
+	stallFactor   float64
+	rstStorm      int
+	finStorm      int
+	stormWindow   time.Duration
+	synTimeout    time.Duration
+	noRTT         bool
+	noDetectors   bool
+	kernelMatchIn time.Duration
+}
+
+// addDetectorFlags adds the detector thresholds to a command. Precedence:
+// flag, then TCPVIZ_* environment variable, then the default.
+func addDetectorFlags(fs *pflag.FlagSet) {
+	d := detectors.DefaultConfig()
+	v := &detectorFlagValues
+	fs.IntVar(&v.dupAcks, "dupack-threshold", d.DupAckThreshold, "duplicate ACKs that infer a loss (env "+detectors.EnvDupAckThreshold+")")
+	fs.DurationVar(&v.stallFloor, "ack-stall-floor", d.AckStallFloor, "shortest ACK stall reported (env "+detectors.EnvAckStallFloor+")")
+	fs.Float64Var(&v.stallFactor, "ack-stall-factor", d.AckStallFactor, "ACK stall = no ACK progress for max(floor, factor × srtt) (env "+detectors.EnvAckStallFactor+")")
+	fs.IntVar(&v.rstStorm, "rst-storm", d.RSTStormCount, "connections reset within --storm-window that make an RST storm (env "+detectors.EnvRSTStormCount+")")
+	fs.IntVar(&v.finStorm, "fin-storm", d.FINStormCount, "connections closed within --storm-window that make a FIN storm (env "+detectors.EnvFINStormCount+")")
+	fs.DurationVar(&v.stormWindow, "storm-window", d.StormWindow, "window for RST and FIN storms (env "+detectors.EnvStormWindow+")")
+	fs.DurationVar(&v.synTimeout, "syn-timeout", d.SYNTimeout, "a SYN unanswered this long is no_syn_ack (env "+detectors.EnvSYNTimeout+")")
+	fs.DurationVar(&v.kernelMatchIn, "kernel-match-window", d.KernelMatchWindow, "time tolerance when matching inferred and kernel retransmissions (env "+detectors.EnvKernelMatchWindow+")")
+	fs.BoolVar(&v.noRTT, "no-rtt-samples", false, "do not write rtt_sample events (env "+detectors.EnvRTTSamples+"=false)")
+	fs.BoolVar(&v.noDetectors, "no-detectors", false, "decode and summarize only: run no detectors")
+	detectorFlagSet = fs
+}
+
+// detectorConfig resolves defaults, environment and flags.
+func detectorConfig() (detectors.Config, error) {
+	cfg, err := detectors.ConfigFromEnv(detectors.DefaultConfig())
+	if err != nil {
+		return cfg, usageError{err}
+	}
+	fs := detectorFlagSet
+	if fs == nil {
+		return cfg, nil
+	}
+	v := &detectorFlagValues
+	set := func(name string, apply func()) {
+		if fs.Changed(name) {
+			apply()
+		}
+	}
+	set("dupack-threshold", func() { cfg.DupAckThreshold = v.dupAcks })
+	set("ack-stall-floor", func() { cfg.AckStallFloor = v.stallFloor })
+	set("ack-stall-factor", func() { cfg.AckStallFactor = v.stallFactor })
+	set("rst-storm", func() { cfg.RSTStormCount = v.rstStorm })
+	set("fin-storm", func() { cfg.FINStormCount = v.finStorm })
+	set("storm-window", func() { cfg.StormWindow = v.stormWindow })
+	set("syn-timeout", func() { cfg.SYNTimeout = v.synTimeout })
+	set("kernel-match-window", func() { cfg.KernelMatchWindow = v.kernelMatchIn })
+	set("no-rtt-samples", func() { cfg.RTTSamples = !v.noRTT })
+	if err := cfg.Validate(); err != nil {
+		return cfg, usageError{err}
+	}
+	return cfg, nil
+}
+
+// newPipelineConfig is the pipeline every command runs: the flow table, the
+// detectors configured by flags and environment, and the hooks other
+// commands add.
+func newPipelineConfig() (pipeline.Config, error) {
+	cfg := pipeline.Config{Flows: flows.DefaultConfig()}
+	if !detectorFlagValues.noDetectors {
+		dc, err := detectorConfig()
+		if err != nil {
+			return cfg, err
+		}
+		var eng *detectors.Engine
+		cfg.NewDetector = func(emit func(*events.Event)) pipeline.Detector {
+			eng = detectors.New(dc, emit)
+			return eng
+		}
+		cfg.KernelCheck = func(flow uint64) *events.RetransCheck {
+			if eng == nil {
+				return nil
+			}
+			return eng.KernelCheck(flow)
+		}
+	}
+	for _, h := range pipelineHooks {
+		h(&cfg)
+	}
+	return cfg, nil
+}
