@@ -1,0 +1,163 @@
+//go:build linux
+
+package capture
+
+import (
+	"context"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/tcpviz/tcpviz/kblock"
+)
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: loads eBPF programs and attaches them to an interface")
+	}
+}
+
+// startCapture runs Run in the background and returns once it is attached.
+func startCapture(t *testing.T, cfg Config) (stop func() (Summary, error)) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	cfg.Ready = func() { close(ready) }
+	type result struct {
+		s   Summary
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		s, err := Run(ctx, cfg)
+		done <- result{s, err}
+	}()
+	select {
+	case <-ready:
+	case r := <-done:
+		cancel()
+		t.Fatalf("capture ended before it was ready: %v", r.err)
+	case <-time.After(20 * time.Second):
+		cancel()
+		t.Fatal("capture not ready after 20s")
+	}
+	return func() (Summary, error) {
+		cancel()
+		r := <-done
+		return r.s, r.err
+	}
+}
+
+func TestLoopbackCapture(t *testing.T) {
+	needRoot(t)
+	if _, err := exec.LookPath("tcpdump"); err != nil {
+		t.Skip("needs tcpdump (Debian package tcpdump) as the reference capture")
+	}
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+
+	ref := filepath.Join(dir, "ref.pcap")
+	td := exec.Command("tcpdump", "-i", "lo", "-s", "128", "-U", "--immediate-mode", "-n", "-w", ref, "tcp port "+strconv.Itoa(int(port)))
+	tdOut, _ := td.StderrPipe()
+	if err := td.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 256)
+	n, _ := tdOut.Read(buf) // "listening on lo..." once the socket is open
+	_ = n
+	time.Sleep(100 * time.Millisecond)
+
+	out := filepath.Join(dir, "lo.pcapng")
+	stop := startCapture(t, Config{Interface: "lo", Output: out, Ports: []uint16{port}, SampleInterval: 20 * time.Millisecond})
+
+	done := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			_, err = io.Copy(io.Discard, c)
+			c.Close()
+		}
+		done <- err
+	}()
+	c, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 32<<10)
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if _, err := c.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	c.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	sum, err := stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = td.Process.Signal(os.Interrupt)
+	_ = td.Wait()
+	t.Logf("summary:\n%s", sum)
+
+	fc := readCapture(t, out)
+	if fc.packets == 0 || uint64(fc.packets) != sum.Packets {
+		t.Errorf("file has %d packets, summary says %d", fc.packets, sum.Packets)
+	}
+	if want := pcapCount(t, ref); fc.packets != want {
+		t.Errorf("we captured %d packets, tcpdump %d: lo packets must be recorded once", fc.packets, want)
+	}
+	if got := tsharkCount(t, out); got != fc.packets {
+		t.Errorf("tshark reads %d packets, our reader %d", got, fc.packets)
+	}
+	if sum.Drops() != 0 {
+		t.Errorf("drops: %+v", sum)
+	}
+	if len(fc.linkTypes) != 1 || fc.linkTypes[0] != linkTypeEthernet {
+		t.Errorf("link types %v, want one Ethernet interface", fc.linkTypes)
+	}
+	if len(fc.stats) != 1 || fc.stats[0].Delivered != uint64(fc.packets) {
+		t.Errorf("statistics blocks %+v, want one with %d delivered", fc.stats, fc.packets)
+	}
+	if fc.outOfOrd != 0 {
+		t.Errorf("%d blocks out of time order", fc.outOfOrd)
+	}
+	// Both sockets (client and server) report their state, with the port filter applied.
+	sides := map[bool]int{}
+	for _, r := range fc.records {
+		if r.Sport != port && r.Dport != port {
+			t.Errorf("kernel record of another connection: %+v", r)
+		}
+		if r.Kind == kblock.KindProbe && r.SndCwnd > 0 && r.SRTTus > 0 {
+			sides[r.Sport == port]++
+		}
+	}
+	if sides[true] == 0 || sides[false] == 0 {
+		t.Errorf("cwnd/srtt samples per side (server true, client false): %v", sides)
+	}
+	if fc.kernel[kblock.KindState] < 6 {
+		t.Errorf("%d state records, want the handshake and close of both ends", fc.kernel[kblock.KindState])
+	}
+	fi, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o640 {
+		t.Errorf("file mode %v, want 0640", fi.Mode().Perm())
+	}
+}

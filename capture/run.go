@@ -1,0 +1,537 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
+
+	"github.com/tcpviz/tcpviz/ebpfcap"
+	"github.com/tcpviz/tcpviz/kblock"
+	"github.com/tcpviz/tcpviz/pcapng"
+)
+
+// Loop timing.
+const (
+	// reorderWindow: a kernel record waits this long for packets that were
+	// captured before it but read after it (they come from another ring and
+	// other CPUs).
+	reorderWindow = 100 * time.Millisecond
+	idleWait      = 50 * time.Millisecond
+	clockPeriod   = 10 * time.Second
+	batchPackets  = 1024
+)
+
+// Summary is what a capture did.
+type Summary struct {
+	Interface string
+	Mode      string // how packets are hooked: ebpfcap.ModeTCX or ModeClsBPF
+	Start     time.Time
+	End       time.Time
+
+	Packets       uint64            // packets written
+	KernelRecords map[string]uint64 // kernel records written, by kind
+	// Drops: PacketsLost and KernelLost are records the kernel could not
+	// put into a full ring buffer; PacketErrors packets it could not copy.
+	PacketsLost  uint64
+	KernelLost   uint64
+	PacketErrors uint64
+	// PacketsSeen counts TCP packets that passed the filters in the kernel
+	// (written + lost + after --count).
+	PacketsSeen uint64
+	// LateRecords are kernel records that reached the file after a packet
+	// with a later timestamp (the reorder window was too short).
+	LateRecords uint64
+
+	Files   []string // files created, in order
+	Deleted []string // files of Files deleted by --rotate-files
+	// Unavailable kernel records and why (missing tracepoints, no BTF).
+	Unavailable map[string]string
+}
+
+// Drops is every record lost in the kernel.
+func (s Summary) Drops() uint64 { return s.PacketsLost + s.KernelLost + s.PacketErrors }
+
+func (s Summary) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d packets captured on %s (%s) in %v\n", s.Packets, s.Interface, s.Mode,
+		s.End.Sub(s.Start).Round(time.Millisecond))
+	var kinds []string
+	var total uint64
+	for k, n := range s.KernelRecords {
+		kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
+		total += n
+	}
+	sort.Strings(kinds)
+	fmt.Fprintf(&b, "%d kernel records", total)
+	if len(kinds) > 0 {
+		fmt.Fprintf(&b, " (%s)", strings.Join(kinds, ", "))
+	}
+	b.WriteString("\n")
+	fmt.Fprintf(&b, "%d dropped (packet ring full %d, kernel-record ring full %d, copy errors %d)\n",
+		s.Drops(), s.PacketsLost, s.KernelLost, s.PacketErrors)
+	for _, k := range sortedKeys(s.Unavailable) {
+		fmt.Fprintf(&b, "unavailable: %s: %s\n", k, s.Unavailable[k])
+	}
+	kept := len(s.Files) - len(s.Deleted)
+	fmt.Fprintf(&b, "%d file(s) written, %d kept", len(s.Files), kept)
+	if kept > 0 {
+		fmt.Fprintf(&b, ", last %s", s.Files[len(s.Files)-1])
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// pending is a kernel record waiting for its place among the packets.
+type pending struct {
+	boot uint64
+	rec  kblock.Record
+}
+
+// session is one running capture.
+type session struct {
+	cfg   *Config
+	link  linkInfo
+	prog  *ebpfcap.Capture
+	clock bootClock
+	files *fileSet
+	sum   Summary
+
+	file     *os.File
+	w        *pcapng.Writer
+	opened   time.Time
+	osName   string
+	kbuf     []byte
+	waiting  []pending // sorted by boot time
+	lastBoot uint64    // boot time of the last block written
+	held     []byte    // a packet record read ahead (see loop)
+	holding  bool
+	stop     bool
+}
+
+// Run captures until ctx is cancelled (Ctrl-C, SIGTERM) or a --duration or
+// --count limit is reached; then it drains the rings, writes the statistics
+// block, closes the file and returns the summary.
+func Run(ctx context.Context, cfg Config) (Summary, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return Summary{}, err
+	}
+	if err := checkCaps(); err != nil {
+		return Summary{}, err
+	}
+	s := &session{cfg: &cfg}
+	s.sum = Summary{Interface: cfg.Interface, KernelRecords: map[string]uint64{}, Unavailable: map[string]string{}}
+
+	err := inNetns(cfg.Netns, func() error {
+		li, err := lookupLink(cfg.Interface)
+		if err != nil {
+			return err
+		}
+		s.link = li
+		opts := ebpfcap.Options{
+			Ifindex: li.index, L2Len: li.l2len, Snaplen: cfg.Snaplen,
+			Ingress: !li.loopback, Egress: true, // lo: each packet once, on egress
+			Ports: cfg.Ports, Hosts: cfg.Hosts, PID: cfg.PID, Comm: cfg.Comm,
+			SampleInterval: cfg.SampleInterval, PacketRing: cfg.PacketRingBytes, KernelRing: cfg.KernelRingBytes,
+			NoKernelRecords: cfg.NoKernelRecords,
+		}
+		if why := btfMissing(); why != "" && !cfg.NoKernelRecords {
+			opts.NoKernelRecords = true
+			s.sum.Unavailable["kernel records"] = why
+		}
+		if !cfg.AllNetns {
+			if opts.NetnsInode, err = ebpfcap.NetnsInode(); err != nil {
+				return err
+			}
+		}
+		prog, err := ebpfcap.Load(opts)
+		if err != nil {
+			return fmt.Errorf("capture on %s: %w", cfg.Interface, err)
+		}
+		s.prog = prog
+		return nil
+	})
+	if err != nil {
+		return s.sum, err
+	}
+	defer s.prog.Close()
+	s.sum.Mode = s.prog.Mode
+	for k, v := range s.prog.Unavailable {
+		s.sum.Unavailable[k] = v
+	}
+	fmt.Fprintf(cfg.Log, "capturing on %s with %s, snaplen %d\n", cfg.Interface, s.prog.Mode, cfg.Snaplen)
+	for _, k := range sortedKeys(s.sum.Unavailable) {
+		fmt.Fprintf(cfg.Log, "kernel records unavailable: %s: %s\n", k, s.sum.Unavailable[k])
+	}
+
+	pr, err := ringbuf.NewReader(s.prog.Packets)
+	if err != nil {
+		return s.sum, fmt.Errorf("capture: packet ring: %w", err)
+	}
+	defer pr.Close()
+	kr, err := ringbuf.NewReader(s.prog.Kernel)
+	if err != nil {
+		return s.sum, fmt.Errorf("capture: kernel-record ring: %w", err)
+	}
+	defer kr.Close()
+
+	if s.files, err = newFileSet(cfg.Output, cfg.rotating(), cfg.RotateFiles); err != nil {
+		return s.sum, err
+	}
+	s.osName = osName()
+	s.clock.measure()
+	s.sum.Start = time.Now()
+	if err := s.openFile(s.sum.Start); err != nil {
+		return s.sum, err
+	}
+	if cfg.Ready != nil {
+		cfg.Ready()
+	}
+
+	loopErr := s.loop(ctx, pr, kr)
+
+	// Stop: detach so nothing new arrives, then drain what is in the rings.
+	detachErr := s.prog.Detach()
+	if loopErr == nil {
+		loopErr = s.drainAll(pr, kr)
+	}
+	s.sum.End = time.Now()
+	closeErr := s.closeFile(s.sum.End)
+	s.readCounters()
+	s.sum.Files = s.files.all
+	return s.sum, errors.Join(loopErr, detachErr, closeErr)
+}
+
+func (s *session) loop(ctx context.Context, pr, kr *ringbuf.Reader) error {
+	var end time.Time
+	if s.cfg.Duration > 0 {
+		end = s.sum.Start.Add(s.cfg.Duration)
+	}
+	past := time.Unix(1, 0)
+	nextClock := time.Now().Add(clockPeriod)
+	var rec ringbuf.Record
+	for !s.stop {
+		if ctx.Err() != nil {
+			return nil
+		}
+		now := time.Now()
+		if !end.IsZero() && !now.Before(end) {
+			return nil
+		}
+		if now.After(nextClock) {
+			s.clock.measure()
+			nextClock = now.Add(clockPeriod)
+		}
+		if err := s.rotateByTime(now); err != nil {
+			return err
+		}
+		// Packets up to w are written only after the kernel ring was
+		// drained at w, so a kernel record always precedes the packets
+		// captured after it; a packet read past w waits for the next round.
+		w := bootNow()
+		if kr.AvailableBytes() > 0 {
+			if err := s.drainKernel(kr); err != nil {
+				return err
+			}
+		}
+		if err := s.writeHeld(); err != nil {
+			return err
+		}
+		if pr.AvailableBytes() > 0 {
+			pr.SetDeadline(past)
+			for i := 0; i < batchPackets && !s.stop; i++ {
+				err := pr.ReadInto(&rec)
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					break
+				}
+				if err != nil {
+					return fmt.Errorf("capture: read packet ring: %w", err)
+				}
+				var p ebpfcap.Packet
+				if err := ebpfcap.ParsePacket(rec.RawSample, &p); err != nil {
+					return fmt.Errorf("capture: %w", err)
+				}
+				if p.BootNS > w {
+					s.hold(rec.RawSample)
+					break
+				}
+				if err := s.packet(&p); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		// Idle: kernel records older than the reorder window can no longer
+		// be overtaken by a packet; the file is brought up to date for
+		// readers following it.
+		if err := s.flushWaiting(w - uint64(reorderWindow)); err != nil {
+			return err
+		}
+		if err := s.w.Flush(); err != nil {
+			return err
+		}
+		wait := now.Add(idleWait)
+		if !end.IsZero() && end.Before(wait) {
+			wait = end
+		}
+		pr.SetDeadline(wait)
+		err := pr.ReadInto(&rec)
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+		case err != nil:
+			return fmt.Errorf("capture: read packet ring: %w", err)
+		default:
+			s.hold(rec.RawSample)
+		}
+	}
+	return nil
+}
+
+// drainAll empties both rings after the programs were detached.
+func (s *session) drainAll(pr, kr *ringbuf.Reader) error {
+	if err := s.drainKernel(kr); err != nil {
+		return err
+	}
+	if err := s.writeHeld(); err != nil {
+		return err
+	}
+	pr.SetDeadline(time.Unix(1, 0))
+	var rec ringbuf.Record
+	for !s.stop {
+		err := pr.ReadInto(&rec)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("capture: read packet ring: %w", err)
+		}
+		var p ebpfcap.Packet
+		if err := ebpfcap.ParsePacket(rec.RawSample, &p); err != nil {
+			return fmt.Errorf("capture: %w", err)
+		}
+		if err := s.packet(&p); err != nil {
+			return err
+		}
+	}
+	return s.flushWaiting(^uint64(0))
+}
+
+func (s *session) drainKernel(kr *ringbuf.Reader) error {
+	kr.SetDeadline(time.Unix(1, 0))
+	var rec ringbuf.Record
+	for {
+		err := kr.ReadInto(&rec)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("capture: read kernel-record ring: %w", err)
+		}
+		var p pending
+		boot, err := ebpfcap.ParseKernel(rec.RawSample, &p.rec)
+		if err != nil {
+			return fmt.Errorf("capture: %w", err)
+		}
+		p.boot = boot
+		// Insert in time order; records from other CPUs are only slightly
+		// out of order, so the search from the end is short.
+		i := len(s.waiting)
+		for i > 0 && s.waiting[i-1].boot > boot {
+			i--
+		}
+		s.waiting = append(s.waiting, pending{})
+		copy(s.waiting[i+1:], s.waiting[i:])
+		s.waiting[i] = p
+	}
+}
+
+// flushWaiting writes the waiting kernel records with boot time <= upTo.
+func (s *session) flushWaiting(upTo uint64) error {
+	n := 0
+	for n < len(s.waiting) && s.waiting[n].boot <= upTo {
+		p := &s.waiting[n]
+		if err := s.writeKernel(p.boot, &p.rec); err != nil {
+			return err
+		}
+		n++
+	}
+	if n > 0 {
+		m := copy(s.waiting, s.waiting[n:])
+		clear(s.waiting[m:])
+		s.waiting = s.waiting[:m]
+	}
+	return nil
+}
+
+func (s *session) writeKernel(boot uint64, r *kblock.Record) error {
+	if boot < s.lastBoot {
+		s.sum.LateRecords++
+	} else {
+		s.lastBoot = boot
+	}
+	r.TS = s.clock.wall(boot)
+	if err := s.rotateBySize(); err != nil {
+		return err
+	}
+	s.kbuf = kblock.Append(s.kbuf[:0], r)
+	if err := s.w.WriteCustom(kblock.PEN, s.kbuf, true); err != nil {
+		return fmt.Errorf("capture: write %s: %w", s.files.all[len(s.files.all)-1], err)
+	}
+	s.sum.KernelRecords[r.Kind.String()]++
+	return nil
+}
+
+// hold keeps a copy of a packet record read ahead of the kernel ring.
+func (s *session) hold(raw []byte) {
+	s.held = append(s.held[:0], raw...)
+	s.holding = true
+}
+
+func (s *session) writeHeld() error {
+	if !s.holding || s.stop {
+		return nil
+	}
+	s.holding = false
+	var p ebpfcap.Packet
+	if err := ebpfcap.ParsePacket(s.held, &p); err != nil {
+		return fmt.Errorf("capture: %w", err)
+	}
+	return s.packet(&p)
+}
+
+func (s *session) packet(p *ebpfcap.Packet) error {
+	if err := s.flushWaiting(p.BootNS); err != nil {
+		return err
+	}
+	if err := s.rotateBySize(); err != nil {
+		return err
+	}
+	if p.BootNS > s.lastBoot {
+		s.lastBoot = p.BootNS
+	}
+	if err := s.w.WritePacket(0, s.clock.wall(p.BootNS), p.Data, p.Len,
+		pcapng.PacketOptions{Flags: uint32(p.Dir) & pcapng.FlagDirectionMask}); err != nil {
+		return fmt.Errorf("capture: write %s: %w", s.files.all[len(s.files.all)-1], err)
+	}
+	s.sum.Packets++
+	if s.cfg.Count > 0 && s.sum.Packets >= s.cfg.Count {
+		s.stop = true
+	}
+	return nil
+}
+
+func (s *session) rotateBySize() error {
+	if s.cfg.RotateBytes > 0 && s.w.Size() >= s.cfg.RotateBytes {
+		return s.rotate(time.Now())
+	}
+	return nil
+}
+
+func (s *session) rotateByTime(now time.Time) error {
+	if s.cfg.RotateInterval > 0 && now.Sub(s.opened) >= s.cfg.RotateInterval {
+		return s.rotate(now)
+	}
+	return nil
+}
+
+func (s *session) rotate(now time.Time) error {
+	if err := s.closeFile(now); err != nil {
+		return err
+	}
+	if err := s.openFile(now); err != nil {
+		return err
+	}
+	removed, err := s.files.trim()
+	s.sum.Deleted = append(s.sum.Deleted, removed...)
+	return err
+}
+
+func (s *session) openFile(now time.Time) error {
+	f, name, err := s.files.next(now)
+	if err != nil {
+		return err
+	}
+	w, err := pcapng.NewWriter(f, pcapng.WriterOptions{Application: "tcpviz capture", OS: s.osName,
+		BufferSize: 256 << 10})
+	if err == nil {
+		_, err = w.AddInterface(pcapng.Interface{LinkType: s.link.linkType, SnapLen: s.cfg.Snaplen, Name: s.link.name})
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("capture: start %s: %w", name, err)
+	}
+	s.file, s.w, s.opened = f, w, now
+	if s.cfg.rotating() {
+		fmt.Fprintf(s.cfg.Log, "writing %s\n", name)
+	}
+	return nil
+}
+
+// closeFile ends the current file with an Interface Statistics Block:
+// counts since the capture started, as dumpcap writes them.
+func (s *session) closeFile(now time.Time) error {
+	if s.file == nil {
+		return nil
+	}
+	name := s.file.Name()
+	s.readCounters()
+	st := pcapng.InterfaceStats{
+		StartTime: s.sum.Start.UnixNano(),
+		EndTime:   now.UnixNano(),
+		Received:  s.sum.PacketsSeen,
+		OSDropped: s.sum.PacketsLost + s.sum.PacketErrors,
+		Delivered: s.sum.Packets,
+		Known: pcapng.StatsStartTime | pcapng.StatsEndTime | pcapng.StatsReceived |
+			pcapng.StatsOSDropped | pcapng.StatsDelivered,
+	}
+	err := s.w.WriteStats(0, now.UnixNano(), st)
+	if err == nil {
+		err = s.w.Close()
+	}
+	if cerr := s.file.Close(); err == nil {
+		err = cerr
+	}
+	s.file, s.w = nil, nil
+	if err != nil {
+		return fmt.Errorf("capture: finish %s: %w", name, err)
+	}
+	return nil
+}
+
+func (s *session) readCounters() {
+	c, err := s.prog.Counters()
+	if err != nil {
+		return // keep the last values; the maps outlive the programs
+	}
+	s.sum.PacketsLost = c.PacketsLost
+	s.sum.KernelLost = c.KernelLost
+	s.sum.PacketErrors = c.PacketLoadErrors
+	s.sum.PacketsSeen = c.PacketsSeen
+}
+
+func osName() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "Linux"
+	}
+	return unix.ByteSliceToString(u.Sysname[:]) + " " + unix.ByteSliceToString(u.Release[:])
+}
