@@ -100,6 +100,7 @@ func runFlows(args []string) error {
 	var tf tableFlags
 	addTableFlags(fs, &tf)
 	of := addOutputFlags(fs)
+	addDetectorFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
