@@ -28,7 +28,7 @@ func Ours(path string, det NewDetector) (Frames, error) {
 	defer f.Close()
 	fr := make(Frames)
 	p := pipeline.New(pipeline.Config{
-		Flows: flows.DefaultConfig(),
+		Flows:       flows.DefaultConfig(),
 		NewDetector: det,
 	})
 	p.AddSink(frameSink(fr))
@@ -51,7 +51,7 @@ func Ours(path string, det NewDetector) (Frames, error) {
 
 type frameSink Frames
 
-func (s frameSink) Packet(*events.Packet)  {}
+func (s frameSink) Packet(*events.Packet) {}
 func (s frameSink) Event(e *events.Event) { Frames(s).Add(e) }
 
 // CheckFile compares tcpviz with tshark on one capture.
