@@ -222,13 +222,17 @@ func (l *Lab) clearRoot(dev string) error {
 }
 
 // Reorder describes how packets get reordered: an htb qdisc with a normal
-// class and a slow class; nftables sends Permille of the TCP packets to the
-// slow class at random, so they leave the router after packets that arrived
-// later.
+// class and a second class; nftables sends Permille of the TCP packets to the
+// second class at random. htb serves each class within its own rate, so a
+// marked packet overtakes the normal class's queue (and, when SlowRate is far
+// below the arrival rate, later packets overtake it). The defaults give a few
+// packets of reordering and no retransmissions in a lab whose RTT is tens of
+// microseconds; a low SlowRate (e.g. "2mbit") delays marked packets by
+// milliseconds, enough to trigger fast retransmissions.
 type Reorder struct {
-	Permille int    // share of TCP packets delayed, in 1/1000
-	Rate     string // rate of the normal class (the link); default "100mbit"
-	SlowRate string // rate of the slow class; default "2mbit"
+	Permille int    // share of TCP packets sent to the second class, in 1/1000
+	Rate     string // rate of the normal class (the link); default "1gbit"
+	SlowRate string // rate of the second class; default "300mbit"
 }
 
 // SetReorder installs the reordering qdisc on the router interface towards
@@ -240,10 +244,10 @@ func (l *Lab) SetReorder(side Side, r Reorder) error {
 	}
 	rate, slow := r.Rate, r.SlowRate
 	if rate == "" {
-		rate = "100mbit"
+		rate = "1gbit"
 	}
 	if slow == "" {
-		slow = "2mbit"
+		slow = "300mbit"
 	}
 	for _, s := range sides(side) {
 		dev := routerIf(s)
@@ -260,8 +264,8 @@ func (l *Lab) SetReorder(side Side, r Reorder) error {
 			{"qdisc", "add", "dev", dev, "root", "handle", "1:", "htb", "default", "10"},
 			{"class", "add", "dev", dev, "parent", "1:", "classid", "1:1", "htb", "rate", rate},
 			{"class", "add", "dev", dev, "parent", "1:1", "classid", "1:10", "htb", "rate", rate, "prio", "0"},
-			// The slow class never borrows (ceil = rate) and has a small
-			// bucket, so its packets wait behind its own rate.
+			// The second class never borrows (ceil = rate) and has a
+			// small bucket, so it runs at its own pace beside the first.
 			{"class", "add", "dev", dev, "parent", "1:1", "classid", "1:20", "htb", "rate", slow, "ceil", slow,
 				"burst", "1600", "cburst", "1600", "prio", "1"},
 		}

@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# make-samples.sh: regenerate the captures in samples/ (as root) with the
+# namespace lab (scripts/lab.sh) and scripts/labtraffic. Loss and reordering
+# are random, so counts differ from run to run; the kinds of events do not.
+#
+#   scripts/make-samples.sh [OUTDIR]      default: samples/
+#   ONLY=zero-window scripts/make-samples.sh   regenerate one sample (name without extension)
+#
+# Needs: iproute2, nftables, ethtool, tcpdump, tshark (dumpcap), gzip, go.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUT=$(realpath -m "${1:-$ROOT/samples}")
+LABSH=$ROOT/scripts/lab.sh
+export LAB=tvzs$$
+WORK=$(mktemp -d)
+BIN=$WORK/labtraffic
+SNAP=128
+SERVER4=10.200.2.2
+SERVER6=fd00:200:2::2
+
+[ "$(id -u)" = 0 ] || { echo "make-samples.sh: needs root" >&2; exit 1; }
+mkdir -p "$OUT"
+(cd "$ROOT" && go build -o "$BIN" ./scripts/labtraffic)
+
+CAPS=()
+cleanup() {
+	local pid
+	for pid in "${CAPS[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
+	"$LABSH" down >/dev/null 2>&1 || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+lab() { "$LABSH" "$@" >/dev/null; }
+# in_ns cli|rtr|srv CMD...: run CMD in a namespace. Background jobs call
+# `ip netns exec` directly instead: it replaces itself with the tool, so $! is
+# the tool's own PID and kill -INT reaches it.
+in_ns() { ip netns exec "$LAB-$1" "${@:2}"; }
+
+# fresh [NOOFFLOAD]: a new lab for each sample, so no state leaks between them.
+fresh() {
+	"$LABSH" down >/dev/null 2>&1 || true
+	NOOFFLOAD=${1:-1} "$LABSH" up >/dev/null
+}
+
+# capture NS DEV FILE TOOL [ARGS...]: start a capture in the background and
+# wait until it runs. TOOL is dumpcap (pcapng) or tcpdump (classic pcap).
+capture() {
+	local ns=$1 dev=$2 file=$3 tool=$4 log
+	shift 4
+	log=$WORK/cap.$RANDOM
+	if [ "$tool" = dumpcap ]; then
+		ip netns exec "$LAB-$ns" dumpcap -q -i "$dev" -s "$SNAP" -w "$file" "$@" 2>"$log" &
+		CAPS+=($!)
+		wait_for "$log" "Capturing on"
+	else
+		ip netns exec "$LAB-$ns" tcpdump -i "$dev" -s "$SNAP" -U --immediate-mode -Z root -n -w "$file" "$@" 2>"$log" &
+		CAPS+=($!)
+		wait_for "$log" "listening on"
+	fi
+	sleep 0.2
+}
+
+wait_for() {
+	local i
+	for i in $(seq 100); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "capture did not start:" >&2
+	cat "$1" >&2
+	exit 1
+}
+
+# stop_captures: let libpcap hand over its last ring block (dumpcap has no
+# immediate mode), then stop every capture and wait for the files.
+stop_captures() {
+	local pid
+	sleep 1.5
+	for pid in "${CAPS[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
+	for pid in "${CAPS[@]}"; do wait "$pid" 2>/dev/null || true; done
+	CAPS=()
+}
+
+# server ARGS...: start labtraffic's server in the server namespace.
+server() {
+	local log=$WORK/srv.$RANDOM
+	ip netns exec "$LAB-srv" "$BIN" server "$@" >"$log" 2>&1 &
+	SRV_PID=$!
+	wait_for "$log" "listening on"
+}
+
+client() { in_ns cli "$BIN" client "$@"; }
+
+want() { [ -z "${ONLY:-}" ] || [ "$ONLY" = "$1" ]; }
+
+if want clean-ipv4; then
+	echo "== clean-ipv4.pcapng"
+	fresh
+	capture srv veth-s "$OUT/clean-ipv4.pcapng" dumpcap
+	server -l :5001 --once
+	client -c $SERVER4:5001 --bytes 4000000 --cc cubic
+	wait "$SRV_PID"
+	stop_captures
+fi
+
+if want cubic-loss-sender || want cubic-loss-receiver; then
+	echo "== cubic-loss-sender.pcapng, cubic-loss-receiver.pcapng"
+	fresh
+	lab rate 20mbit to-server
+	lab loss 15 to-server
+	capture cli veth-c "$OUT/cubic-loss-sender.pcapng" dumpcap -f tcp
+	capture srv veth-s "$OUT/cubic-loss-receiver.pcapng" dumpcap -f tcp
+	server -l :5001 --once
+	client -c $SERVER4:5001 --bytes 4000000 --cc cubic
+	wait "$SRV_PID"
+	stop_captures
+fi
+
+if want bbr-loss-sender; then
+	echo "== bbr-loss-sender.pcapng"
+	fresh
+	lab rate 20mbit to-server
+	lab loss 20 to-server
+	capture cli veth-c "$OUT/bbr-loss-sender.pcapng" dumpcap -f tcp
+	server -l :5001 --once
+	client -c $SERVER4:5001 --bytes 4000000 --cc bbr
+	wait "$SRV_PID"
+	stop_captures
+fi
+
+if want ipv6-loss-sender; then
+	echo "== ipv6-loss-sender.pcap"
+	fresh
+	lab rate 20mbit to-server
+	lab loss 10 to-server
+	capture cli veth-c "$OUT/ipv6-loss-sender.pcap" tcpdump
+	server -l "[::]:5001" --once
+	client -c "[$SERVER6]:5001" --bytes 3000000 --cc cubic
+	wait "$SRV_PID"
+	stop_captures
+fi
+
+if want handshake-refused; then
+	echo "== handshake-refused.pcap"
+	fresh
+	capture cli veth-c "$OUT/handshake-refused.pcap" tcpdump tcp
+	# Nothing listens on 5999: each SYN is answered by RST/ACK.
+	for port in 5999 5999 6000; do
+		client -c $SERVER4:$port --bytes 0 2>&1 | sed 's/^/   /' || true
+	done
+	stop_captures
+fi
+
+if want handshake-syn-retries; then
+	echo "== handshake-syn-retries.pcap"
+	fresh
+	lab dropsyn on to-server
+	capture cli veth-c "$OUT/handshake-syn-retries.pcap" tcpdump tcp
+	server -l :5001
+	# SYN at 0 s, retries at 1, 3 and 7 s, then the client gives up at 10 s.
+	client -c $SERVER4:5001 --bytes 0 --connect-timeout 10s 2>&1 | sed 's/^/   /' || true
+	stop_captures
+	kill -INT "$SRV_PID" 2>/dev/null || true
+	wait "$SRV_PID" 2>/dev/null || true
+fi
+
+if want zero-window; then
+	echo "== zero-window.pcapng"
+	fresh
+	capture srv veth-s "$OUT/zero-window.pcapng" dumpcap -f tcp
+	# A small receive buffer and a reader that stops for 4 s after 256 kB:
+	# the window closes, the sender probes with backoff, then the reader
+	# resumes and the window reopens.
+	server -l :5001 --once --rcvbuf 32768 --pause-after 262144 --no-read-for 4s
+	client -c $SERVER4:5001 --bytes 1000000
+	wait "$SRV_PID"
+	stop_captures
+fi
+
+if want keepalive; then
+	echo "== keepalive.pcap"
+	fresh
+	capture cli veth-c "$OUT/keepalive.pcap" tcpdump tcp
+	server -l :5001 --once
+	# 1000 bytes, then 5.5 s idle with keep-alives every second.
+	client -c $SERVER4:5001 --bytes 1000 --keepalive 1s --idle 5500ms
+	wait "$SRV_PID"
+	stop_captures
+fi
+
+if want reorder-receiver || want reorder-sender; then
+	echo "== reorder-receiver.pcapng, reorder-sender.pcapng"
+	fresh
+	# 1 % of the data segments go through a second htb class (300 Mbit/s)
+	# beside the normal one (1 Gbit/s): when the normal class has a queue,
+	# the marked segment overtakes it, so the receiver sees a few segments
+	# out of order while the sender retransmits nothing (the sender-side
+	# capture proves it).
+	RATE=${REORDER_RATE:-1gbit} SLOWRATE=${REORDER_SLOWRATE:-300mbit} "$LABSH" reorder "${REORDER_PERMILLE:-10}" to-server >/dev/null 2>&1
+	capture srv veth-s "$OUT/reorder-receiver.pcapng" dumpcap -f tcp
+	capture cli veth-c "$OUT/reorder-sender.pcapng" dumpcap -f tcp
+	server -l :5001 --once
+	client -c $SERVER4:5001 --bytes 3000000 --cc cubic
+	wait "$SRV_PID"
+	stop_captures
+fi
+
+if want any-sll2; then
+	echo "== any-sll2.pcap"
+	fresh
+	lab rate 20mbit to-server
+	lab loss 10 to-server
+	# -i any: Linux cooked capture v2 (link type 276), classic pcap.
+	capture cli any "$OUT/any-sll2.pcap" tcpdump
+	server -l :5001 --once
+	client -c $SERVER4:5001 --bytes 1500000 --cc cubic
+	wait "$SRV_PID"
+	stop_captures
+fi
+
+if want reno-loss-receiver; then
+	echo "== reno-loss-receiver.pcap.gz"
+	fresh
+	lab rate 20mbit to-server
+	lab loss 15 to-server
+	capture srv veth-s "$WORK/reno-loss-receiver.pcap" tcpdump tcp
+	server -l :5001 --once
+	client -c $SERVER4:5001 --bytes 3000000 --cc reno
+	wait "$SRV_PID"
+	stop_captures
+	gzip -9 -n -c "$WORK/reno-loss-receiver.pcap" >"$OUT/reno-loss-receiver.pcap.gz"
+fi
+
+if want loss-both-nano; then
+	echo "== loss-both-nano.pcap"
+	fresh
+	# Loss on the data path and on the ACK path, nanosecond timestamps.
+	lab rate 20mbit to-server
+	lab loss 15 to-server
+	lab loss 30 to-client
+	capture cli veth-c "$OUT/loss-both-nano.pcap" tcpdump --time-stamp-precision nano tcp
+	server -l :5001 --once
+	client -c $SERVER4:5001 --bytes 1500000 --cc cubic
+	wait "$SRV_PID"
+	stop_captures
+fi
+
+chmod 644 "$OUT"/*.pcap* 2>/dev/null || true
+ls -l "$OUT"
