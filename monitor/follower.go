@@ -1,0 +1,592 @@
+package monitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/tcpviz/tcpviz/pcapng"
+)
+
+// FollowConfig says what to follow and how.
+type FollowConfig struct {
+	// Path is a file, a glob (wildcards in the file name only), a
+	// directory, a symlink re-pointed at the newest file, or the -w name of
+	// a rotating capture whose files carry sequence numbers.
+	Path string
+	// PollInterval is how often the files are checked without a file
+	// system notification (default 1s): the only mechanism when fsnotify
+	// cannot watch, a safety net otherwise.
+	PollInterval time.Duration
+	// NoNotify disables fsnotify (polling only).
+	NoNotify bool
+	// FromStart reads the files that exist at start-up; by default they are
+	// skipped up to their current end and only new bytes are processed.
+	FromStart bool
+	// Log receives notices: truncated or replaced files, gaps, errors
+	// (nil: discarded).
+	Log io.Writer
+}
+
+// FollowStats are the follower's counters.
+type FollowStats struct {
+	Files    int    // files opened for reading (including the start file)
+	Records  uint64 // records handed on (packets, custom and stats blocks)
+	Skipped  uint64 // records of existing files skipped at start-up
+	Gaps     int    // files deleted or missing before they were read
+	Restarts int    // files read again from the start (truncated or replaced)
+	Errors   int    // files abandoned on a format or read error
+}
+
+// Handler receives each record with the file it came from. The record is
+// valid only during the call.
+type Handler func(file string, rec *pcapng.Record) error
+
+// Follower reads capture files as they are written and rotated. It is
+// driven by one goroutine (Run).
+type Follower struct {
+	cfg   FollowConfig
+	src   source
+	cur   *openFile
+	last  string // the last file read, once closed
+	stats FollowStats
+	now   func() time.Time
+	// caughtUp, when set, is called each time every byte available has
+	// been handed on.
+	caughtUp func()
+}
+
+// source lists the files of what is followed, in reading order.
+type source interface {
+	files() ([]string, error)
+	// after returns the files of list that come after cur.
+	after(cur string, list []string) []string
+	// seq returns a file's sequence number when its name has one.
+	seq(path string) (int, bool)
+	// dirs to watch.
+	dirs() []string
+	// start is the file --from-start begins with ("" for the oldest).
+	start() string
+	String() string
+}
+
+// NewFollower checks the path and decides how to follow it.
+func NewFollower(cfg FollowConfig) (*Follower, error) {
+	if cfg.Path == "" {
+		return nil, errors.New("follow: no path given")
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = io.Discard
+	}
+	src, err := newSource(cfg.Path)
+	if err != nil {
+		return nil, err
+	}
+	return &Follower{cfg: cfg, src: src, now: time.Now}, nil
+}
+
+func newSource(path string) (source, error) {
+	if hasGlobMeta(path) {
+		dir, pat := filepath.Split(path)
+		if hasGlobMeta(dir) {
+			return nil, fmt.Errorf("follow %s: wildcards are allowed in the file name only", path)
+		}
+		if _, err := filepath.Match(pat, ""); err != nil {
+			return nil, fmt.Errorf("follow %s: %w", path, err)
+		}
+		return &seriesSource{s: globSeries(filepath.Clean(dir), pat)}, nil
+	}
+	st, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		s := baseSeries(path)
+		if _, err := os.Stat(s.dir); err != nil {
+			return nil, fmt.Errorf("follow %s: %w", path, err)
+		}
+		return &seriesSource{s: s}, nil
+	case err != nil:
+		return nil, fmt.Errorf("follow %s: %w", path, err)
+	case st.Mode()&fs.ModeSymlink != 0:
+		return newLinkSource(path)
+	case st.IsDir():
+		return &seriesSource{s: dirSeries(filepath.Clean(path))}, nil
+	case st.Mode().IsRegular():
+		return &seriesSource{s: seriesFor(path), first: filepath.Clean(path)}, nil
+	}
+	return nil, fmt.Errorf("follow %s: not a file, directory or symlink", path)
+}
+
+// seriesSource follows the files of a series in natural name order.
+type seriesSource struct {
+	s     *series
+	first string // the file named on the command line, if any
+}
+
+func (s *seriesSource) files() ([]string, error) { return s.s.list() }
+
+func (s *seriesSource) after(cur string, list []string) []string {
+	name := filepath.Base(cur)
+	for i, p := range list {
+		if naturalLess(name, filepath.Base(p)) {
+			return list[i:]
+		}
+	}
+	return nil
+}
+
+func (s *seriesSource) seq(path string) (int, bool) { return s.s.seq(filepath.Base(path)) }
+func (s *seriesSource) dirs() []string              { return []string{s.s.dir} }
+func (s *seriesSource) start() string               { return s.first }
+func (s *seriesSource) String() string              { return s.s.desc }
+
+// linkSource follows a symlink re-pointed at the newest file: each new
+// target is read after the previous one. When old and new targets belong
+// to the same numbered series, the files between them are read too.
+type linkSource struct {
+	link string
+	hist []string // targets in the order seen (and series files between)
+}
+
+func newLinkSource(link string) (*linkSource, error) {
+	l := &linkSource{link: filepath.Clean(link)}
+	if _, err := l.files(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *linkSource) target() (string, error) {
+	t, err := os.Readlink(l.link)
+	if err != nil {
+		return "", fmt.Errorf("follow %s: %w", l.link, err)
+	}
+	if !filepath.IsAbs(t) {
+		t = filepath.Join(filepath.Dir(l.link), t)
+	}
+	return filepath.Clean(t), nil
+}
+
+func (l *linkSource) files() ([]string, error) {
+	t, err := l.target()
+	if err != nil {
+		return l.hist, err
+	}
+	if n := len(l.hist); n > 0 && l.hist[n-1] == t {
+		return l.hist, nil
+	}
+	if n := len(l.hist); n > 0 {
+		prev := l.hist[n-1]
+		if s := seriesFor(prev); filepath.Dir(t) == s.dir && s.match(filepath.Base(t)) && s.match(filepath.Base(prev)) {
+			if between, err := s.list(); err == nil {
+				for _, p := range between {
+					if naturalLess(filepath.Base(prev), filepath.Base(p)) && naturalLess(filepath.Base(p), filepath.Base(t)) {
+						l.hist = append(l.hist, p)
+					}
+				}
+			}
+		}
+	}
+	l.hist = append(l.hist, t)
+	return l.hist, nil
+}
+
+func (l *linkSource) after(cur string, list []string) []string {
+	for i := len(list) - 1; i >= 0; i-- {
+		if list[i] == cur {
+			return list[i+1:]
+		}
+	}
+	return list
+}
+
+func (l *linkSource) seq(path string) (int, bool) {
+	return seriesFor(path).seq(filepath.Base(path))
+}
+
+func (l *linkSource) dirs() []string {
+	d := []string{filepath.Dir(l.link)}
+	if n := len(l.hist); n > 0 && filepath.Dir(l.hist[n-1]) != d[0] {
+		d = append(d, filepath.Dir(l.hist[n-1]))
+	}
+	return d
+}
+
+func (l *linkSource) start() string  { return "" }
+func (l *linkSource) String() string { return l.link + " (symlink)" }
+
+// openFile is the file being read.
+type openFile struct {
+	path   string
+	f      *os.File
+	r      *pcapng.Reader
+	cr     countingReader
+	ino    uint64
+	dev    uint64
+	skip   bool // start-up: read without handing records on
+	ended  error
+	failed bool
+	// partialSince is when the file was first seen ending inside a block
+	// while a newer file existed.
+	partialSince time.Time
+}
+
+// countingReader counts the bytes read from the file, to notice a file
+// that became shorter than what was read.
+type countingReader struct {
+	f *os.File
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.f.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func fileID(st fs.FileInfo) (dev, ino uint64) {
+	if s, ok := st.Sys().(*syscall.Stat_t); ok {
+		return uint64(s.Dev), s.Ino
+	}
+	return 0, 0
+}
+
+func (f *Follower) open(path string, skip bool) (*openFile, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := fh.Stat()
+	if err != nil {
+		fh.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	o := &openFile{path: path, f: fh, skip: skip}
+	o.dev, o.ino = fileID(st)
+	o.cr.f = fh
+	o.r = pcapng.NewReader(&o.cr, path)
+	f.stats.Files++
+	return o, nil
+}
+
+// restart reads the current file again from its first byte.
+func (f *Follower) restart(o *openFile) error {
+	if _, err := o.f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("%s: %w", o.path, err)
+	}
+	o.cr.n = 0
+	o.r = pcapng.NewReader(&o.cr, o.path)
+	o.ended, o.failed, o.skip = nil, false, false
+	o.partialSince = time.Time{}
+	f.stats.Restarts++
+	return nil
+}
+
+func (f *Follower) logf(format string, args ...any) {
+	fmt.Fprintf(f.cfg.Log, "monitor: "+format+"\n", args...)
+}
+
+// Stats returns the counters (only from the goroutine running Run, or
+// after it returned).
+func (f *Follower) Stats() FollowStats { return f.stats }
+
+// Current is the file being read ("" before the first one).
+func (f *Follower) Current() string {
+	if f.cur != nil {
+		return f.cur.path
+	}
+	return f.last
+}
+
+// Run follows the files until ctx is done, handing every new record to h.
+// It returns nil when ctx is cancelled, or the first error of h.
+func (f *Follower) Run(ctx context.Context, h Handler) error {
+	var events <-chan fsnotify.Event
+	var werrs <-chan error
+	if !f.cfg.NoNotify {
+		w, err := fsnotify.NewWatcher()
+		if err != nil {
+			f.logf("file notifications unavailable (%v); polling every %v", err, f.cfg.PollInterval)
+		} else {
+			defer w.Close()
+			for _, d := range f.src.dirs() {
+				if err := w.Add(d); err != nil {
+					f.logf("cannot watch %s (%v); polling every %v", d, err, f.cfg.PollInterval)
+				}
+			}
+			events, werrs = w.Events, w.Errors
+		}
+	}
+	defer func() {
+		if f.cur != nil {
+			f.cur.f.Close()
+		}
+	}()
+	if err := f.begin(); err != nil {
+		return err
+	}
+	tick := time.NewTicker(f.cfg.PollInterval)
+	defer tick.Stop()
+	list := true
+	for {
+		if err := f.step(ctx, h, list); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		list = false
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			list = true
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			list = f.needsList(ev)
+			// Coalesce a burst of notifications into one pass.
+			for more := true; more; {
+				select {
+				case ev, ok := <-events:
+					if !ok {
+						events, more = nil, false
+						break
+					}
+					list = list || f.needsList(ev)
+				default:
+					more = false
+				}
+			}
+		case err, ok := <-werrs:
+			if !ok {
+				werrs = nil
+				continue
+			}
+			f.logf("file notifications: %v (the poll interval still applies)", err)
+			list = true
+		}
+	}
+}
+
+// needsList says whether a notification may announce a new file (or a
+// re-pointed symlink) rather than new bytes in the current one.
+func (f *Follower) needsList(ev fsnotify.Event) bool {
+	return f.cur == nil || ev.Name != f.cur.path || !ev.Has(fsnotify.Write)
+}
+
+// begin opens the start file: with FromStart the first file of the series,
+// otherwise the newest file, whose existing records are skipped.
+func (f *Follower) begin() error {
+	list, err := f.src.files()
+	if err != nil {
+		f.logf("%v", err)
+	}
+	if f.cfg.FromStart {
+		if s := f.src.start(); s != "" {
+			list = []string{s} // the named file first, then its successors
+		}
+		f.openNext(list)
+		return nil
+	}
+	for i := len(list) - 1; i >= 0; i-- {
+		o, err := f.open(list[i], true)
+		if err != nil {
+			continue
+		}
+		f.cur = o
+		return nil
+	}
+	return nil
+}
+
+// openNext opens the first of next that can be opened, reporting the ones
+// that vanished and the numbers missing in between.
+func (f *Follower) openNext(next []string) {
+	for _, p := range next {
+		f.reportGap(f.last, p)
+		f.last = p
+		o, err := f.open(p, false)
+		if err == nil {
+			f.cur = o
+			return
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			f.stats.Gaps++
+			f.logf("gap: %s was deleted before it was read", p)
+			continue
+		}
+		f.stats.Errors++
+		f.logf("skipping %v", err)
+	}
+}
+
+func (f *Follower) reportGap(prev, next string) {
+	if prev == "" {
+		return
+	}
+	a, ok1 := f.src.seq(prev)
+	b, ok2 := f.src.seq(next)
+	if ok1 && ok2 && b > a+1 {
+		f.stats.Gaps += b - a - 1
+		f.logf("gap: %d file(s) between %s and %s are missing (deleted by the ring before they were read?)",
+			b-a-1, filepath.Base(prev), filepath.Base(next))
+	}
+}
+
+// step reads everything available and moves on to newer files when the
+// current one is finished. list asks for a look at the directory.
+func (f *Follower) step(ctx context.Context, h Handler, list bool) error {
+	for {
+		if f.cur != nil {
+			if err := f.drain(ctx, h); err != nil {
+				return err
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			if f.checkReplaced() {
+				continue
+			}
+		}
+		if !list && f.cur != nil {
+			break
+		}
+		files, err := f.src.files()
+		if err != nil {
+			f.logf("%v", err)
+		}
+		var next []string
+		if f.cur != nil {
+			next = f.src.after(f.cur.path, files)
+		} else if f.last != "" {
+			next = f.src.after(f.last, files)
+		} else {
+			next = files
+		}
+		if len(next) == 0 || !f.finished(f.cur) {
+			break
+		}
+		if f.cur != nil {
+			f.cur.f.Close()
+			f.last = f.cur.path
+			f.cur = nil
+		}
+		f.openNext(next)
+		if f.cur == nil {
+			break
+		}
+	}
+	if f.caughtUp != nil {
+		f.caughtUp()
+	}
+	return nil
+}
+
+// finished says whether the follower may leave o for a newer file: o ended
+// at a block boundary, failed, or has ended inside a block for a while
+// (a writer that rotated does not come back to finish it).
+func (f *Follower) finished(o *openFile) bool {
+	switch {
+	case o == nil || o.failed || o.ended == io.EOF:
+		return true
+	case errors.Is(o.ended, pcapng.ErrNeedMore):
+		now := f.now()
+		if o.partialSince.IsZero() {
+			o.partialSince = now
+			return false
+		}
+		if now.Sub(o.partialSince) < 2*f.cfg.PollInterval {
+			return false
+		}
+		f.logf("%v; moving on to the next file", o.ended)
+		return true
+	}
+	return false
+}
+
+// drain hands on every complete record of the current file.
+func (f *Follower) drain(ctx context.Context, h Handler) error {
+	o := f.cur
+	if o.failed {
+		return nil
+	}
+	for n := 0; ; n++ {
+		if n&0xfff == 0xfff && ctx.Err() != nil {
+			return nil
+		}
+		rec, err := o.r.Next()
+		if err != nil {
+			o.ended = err
+			switch {
+			case err == io.EOF || errors.Is(err, pcapng.ErrNeedMore):
+			default:
+				o.failed = true
+				f.stats.Errors++
+				f.logf("%v; skipping the rest of this file", err)
+			}
+			// The start-up part ends at the first end of available bytes.
+			o.skip = false
+			return nil
+		}
+		o.ended = nil
+		o.partialSince = time.Time{}
+		if o.skip {
+			f.stats.Skipped++
+			continue
+		}
+		f.stats.Records++
+		if err := h(o.path, rec); err != nil {
+			return err
+		}
+	}
+}
+
+// checkReplaced notices a current file that was truncated (size below what
+// was read) or replaced (its name now refers to another file), and starts
+// it over. It reports whether it did.
+func (f *Follower) checkReplaced() bool {
+	o := f.cur
+	st, err := o.f.Stat()
+	if err != nil {
+		return false
+	}
+	if st.Size() < o.cr.n {
+		f.logf("%s was truncated (size %d, %d bytes read); reading it again from the start", o.path, st.Size(), o.cr.n)
+		if err := f.restart(o); err != nil {
+			f.logf("%v", err)
+			o.failed = true
+			return false
+		}
+		return true
+	}
+	pst, err := os.Stat(o.path)
+	if err != nil {
+		return false // deleted: the open file is still readable
+	}
+	if dev, ino := fileID(pst); dev != o.dev || ino != o.ino {
+		f.logf("%s was replaced by a new file; reading it from the start", o.path)
+		n, err := f.open(o.path, false)
+		if err != nil {
+			return false
+		}
+		o.f.Close()
+		f.stats.Files--
+		f.stats.Restarts++
+		f.cur = n
+		return true
+	}
+	return false
+}
