@@ -24,7 +24,7 @@ func init() {
   Without --out, results go to out/session_YYYYmmdd_HHMMSS/.
 
 Examples:
-  tcpviz parse-pcap --in samples/lossy-cubic-sender.pcapng
+  tcpviz parse-pcap --in samples/cubic-loss-sender.pcapng
   tcpviz parse-pcap --in x.pcap.gz --out /tmp/run1
   tcpdump -i eth0 -w - | tcpviz parse-pcap --in - --out /tmp/run2
 `,
