@@ -299,13 +299,30 @@ func (r *Reader) shb(at int64, body []byte) error {
 	if major, minor := r.u16(body[4:]), r.u16(body[6:]); major != 1 {
 		return r.fail(at, "section header: unsupported pcapng version %d.%d", major, minor)
 	}
+	var sec Section
 	it := optIter{r: r, b: body[16:]}
 	for it.next() {
+		switch it.code {
+		case optComment:
+			if sec.Comment == "" {
+				sec.Comment = string(it.val)
+			}
+		case shbHardware:
+			sec.Hardware = string(it.val)
+		case shbOS:
+			sec.OS = string(it.val)
+		case shbUserAppl:
+			sec.Application = string(it.val)
+		default:
+			r.counts.UnknownOptions++
+		}
 	}
 	if err := r.optErr(at, &it); err != nil {
 		return err
 	}
 	r.sect++
+	sec.Index = r.sect
+	r.section = sec
 	r.ifaces = r.ifaces[:0:0] // interface ids restart; old *Interface stay valid
 	r.counts.Sections++
 	return nil

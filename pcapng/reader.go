@@ -36,16 +36,17 @@ type Reader struct {
 	off        int64 // stream offset of buf[start]
 	gz         bool  // src is the decompressed side of a gzip stream
 
-	state  readerState
-	big    bool // byte order of the current section or pcap file
-	nano   bool // classic pcap with nanosecond timestamps
-	ifaces []*Interface
-	sect   int // current section, -1 before the first SHB
-	frame  uint64
-	counts Counts
-	names  map[netip.Addr][]string
-	rec    Record
-	err    error // sticky FormatError
+	state   readerState
+	big     bool // byte order of the current section or pcap file
+	nano    bool // classic pcap with nanosecond timestamps
+	ifaces  []*Interface
+	sect    int // current section, -1 before the first SHB
+	frame   uint64
+	counts  Counts
+	names   map[netip.Addr][]string
+	section Section
+	rec     Record
+	err     error // sticky FormatError
 }
 
 // NewReader returns a Reader over src. name is used in error messages.
@@ -77,6 +78,10 @@ func (r *Reader) Counts() Counts { return r.counts }
 // Names returns the address-to-name entries of Name Resolution Blocks read so
 // far (nil if none).
 func (r *Reader) Names() map[netip.Addr][]string { return r.names }
+
+// Section returns what the current Section Header Block says (zero for
+// classic pcap).
+func (r *Reader) Section() Section { return r.section }
 
 // Interfaces returns the interfaces of the current section.
 func (r *Reader) Interfaces() []*Interface { return r.ifaces }

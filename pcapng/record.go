@@ -104,6 +104,15 @@ const (
 	FlagDirectionMask uint32 = 3
 )
 
+// Section describes a pcapng section from its Section Header Block.
+type Section struct {
+	Index       int    // 0-based
+	Application string // shb_userappl
+	OS          string // shb_os
+	Hardware    string // shb_hardware
+	Comment     string // the first opt_comment
+}
+
 // Interface describes one capture interface: an IDB in pcapng, the file
 // header in classic pcap.
 type Interface struct {
