@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tcpviz/tcpviz/lifetable"
+	"github.com/tcpviz/tcpviz/parse"
+	"github.com/tcpviz/tcpviz/pipeline"
+	"github.com/tcpviz/tcpviz/session"
+	"github.com/tcpviz/tcpviz/viz"
+)
+
+func init() {
+	register(&command{
+		name:    "analyze",
+		summary: "re-run the detectors (and report) on a session's capture into a new session",
+		usage: `  tcpviz analyze [ID|latest] [--base DIR] [--out DIR] [detector flags] [-p PID] [-L PORTS] [-D PORTS] [--csv|--json]
+
+  Reads the capture a session was made from (a capture file inside the
+  session, else summary.json's input) and runs it through the pipeline again,
+  with the current detector thresholds, into a new session directory (or
+  --out): events.jsonl, flows.jsonl, summary.json, and the report when the
+  report is built in. The source session is never changed.
+  stdout: the connection table of the new run (the flows columns), filtered
+  with -p, -L and -D. stderr: the new session's path and figures.
+
+Examples:
+  tcpviz analyze                          # the newest complete session
+  tcpviz analyze session_20260102_030405 --dupack-threshold 2
+  tcpviz analyze latest -D 443 --sort retrans
+  tcpviz analyze latest --json --out /tmp/again
+`,
+		run: runAnalyze,
+	})
+}
+
+func runAnalyze(args []string) error {
+	c := commands["analyze"]
+	fs := newFlags(c)
+	base := fs.String("base", session.DefaultBase, "directory that holds the sessions")
+	out := fs.String("out", "", "output directory (default: a new session under --base)")
+	var tf tableFlags
+	addTableFlags(fs, &tf)
+	of := addOutputFlags(fs)
+	addDetectorFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 1 {
+		return usagef("want at most one session ID, got %s", strings.Join(fs.Args(), " "))
+	}
+	filter, opts, err := tf.compile()
+	if err != nil {
+		return err
+	}
+	of.setupLogging()
+	cfg, err := newPipelineConfig()
+	if err != nil {
+		return err
+	}
+	src, err := session.Resolve(*base, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	input := src.Capture
+	switch {
+	case input == "-":
+		return fmt.Errorf("session %s was read from standard input: its capture was not kept", src.ID)
+	case input == "":
+		return fmt.Errorf("session %s names no capture (no capture file and no summary.json input)", src.ID)
+	}
+	if _, err := os.Stat(input); err != nil {
+		return fmt.Errorf("session %s: capture: %w", src.ID, err)
+	}
+
+	dir := *out
+	if dir == "" {
+		if dir, err = session.NewDir(*base, time.Now()); err != nil {
+			return err
+		}
+	}
+	slog.Debug("analyze", "session", src.Dir, "capture", input, "out", dir)
+	sides := lifetable.NewSides()
+	report, err := newSessionReport(filter)
+	if err != nil {
+		return usageError{err}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	progress, clearBar := of.progress()
+	res, err := parse.Run(ctx, parse.Options{Input: input, OutDir: dir, Pipeline: cfg, Progress: progress,
+		Sinks: []pipeline.Sink{sides, report.collector}})
+	clearBar()
+	if err != nil {
+		if *out == "" {
+			os.Remove(dir) // only succeeds when empty
+		}
+		return err
+	}
+	files := res.Files
+	for _, h := range postParseHooks {
+		more, err := h(dir, res)
+		if err != nil {
+			return err
+		}
+		files = append(files, more...)
+	}
+	more, err := report.write(dir, res)
+	if err != nil {
+		return err
+	}
+	files = append(files, more...)
+
+	rows := make([]lifetable.Row, 0, len(res.Flows))
+	for i := range res.Flows {
+		rows = append(rows, lifetable.FromFlow(&res.Flows[i], sides.LocalIsServer(res.Flows[i].Flow)))
+	}
+	rows = filter.Apply(rows)
+	if err := lifetable.Sort(rows, tf.sort); err != nil {
+		return usagef("--sort: %v", err)
+	}
+	opts.Origin = int64(res.Summary.FirstPacket)
+	if err := writeTable("-", rows, opts); err != nil {
+		return err
+	}
+	if !of.quiet {
+		fmt.Fprintf(os.Stderr, "analyzed %s (%s) into %s\n", src.ID, input, dir)
+		for _, f := range files {
+			fmt.Fprintf(os.Stderr, "wrote %s\n", f)
+		}
+		fmt.Fprintln(os.Stderr, figures(res))
+	}
+	return nil
+}
+
+// sessionReport builds the dashboards of a run from a collector fed by the
+// same pipeline, unless a post-parse hook already wrote them.
+type sessionReport struct {
+	filter    viz.Filter
+	collector *viz.Collector
+}
+
+// newSessionReport maps the table filters onto the report's filter where the
+// report can express them (one PID, one local and one remote port); lists
+// leave the report unfiltered.
+func newSessionReport(f lifetable.Filter) (*sessionReport, error) {
+	var vf viz.Filter
+	if len(f.PIDs) == 1 {
+		vf.PID = f.PIDs[0]
+	}
+	if len(f.LocalPorts) == 1 {
+		vf.SPort = f.LocalPorts[0]
+	}
+	if len(f.RemotePorts) == 1 {
+		vf.DPort = f.RemotePorts[0]
+	}
+	if len(f.PIDs) > 1 || len(f.LocalPorts) > 1 || len(f.RemotePorts) > 1 {
+		slog.Warn("the report takes one PID and one port per side: lists filter the table only")
+	}
+	if err := vf.Compile(); err != nil {
+		return nil, err
+	}
+	return &sessionReport{filter: vf, collector: viz.NewCollector(viz.DefaultLimits, vf)}, nil
+}
+
+func (r *sessionReport) write(dir string, res *parse.Result) ([]string, error) {
+	if _, err := os.Stat(filepath.Join(dir, viz.FileReport)); err == nil {
+		return nil, nil // a hook wrote it
+	}
+	rep, err := viz.Build(r.collector, res.Flows, res.Summary, viz.Options{
+		Title: "tcpviz " + filepath.Base(dir), Source: res.Summary.Input, Filter: r.filter})
+	if err != nil {
+		return nil, err
+	}
+	return rep.WriteFiles(dir)
+}
