@@ -48,21 +48,27 @@ var kindColor = map[string]string{
 
 const chartHeight = "360px"
 
-func baseOpts(id, title, sub string) []charts.GlobalOpts {
+var defaultGrid = opts.Grid{Left: "70", Right: "70", Top: "64", Bottom: "70"}
+
+func baseOpts(id, title, sub string, grid opts.Grid) []charts.GlobalOpts {
 	return []charts.GlobalOpts{
 		charts.WithInitializationOpts(opts.Initialization{ChartID: id, Width: "100%", Height: chartHeight, PageTitle: "tcpviz"}),
 		charts.WithTitleOpts(opts.Title{Title: safeLabel(title), Subtitle: safeLabel(sub), Left: "left",
 			TitleStyle: &opts.TextStyle{FontSize: 14}}),
 		charts.WithAnimation(false),
-		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Type: "scroll", Top: "2", Right: "10", Left: "35%"}),
-		charts.WithGridOpts(opts.Grid{Left: "70", Right: "70", Top: "60", Bottom: "70"}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Type: "scroll", Top: "4", Right: "10", Width: "50%"}),
+		charts.WithGridOpts(grid),
 	}
 }
 
 // newTimeChart is a chart over a time x axis with zooming.
 func newTimeChart(id, title, sub, yName string) *Chart {
+	return newTimeChartGrid(id, title, sub, yName, defaultGrid)
+}
+
+func newTimeChartGrid(id, title, sub, yName string, grid opts.Grid) *Chart {
 	l := charts.NewLine()
-	o := append(baseOpts(id, title, sub),
+	o := append(baseOpts(id, title, sub, grid),
 		charts.WithXAxisOpts(opts.XAxis{Type: "time", Scale: opts.Bool(true)}),
 		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: yName, Scale: opts.Bool(true)}),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis",
@@ -171,13 +177,12 @@ func (b *builder) timelineSection() {
 	for i, n := range names {
 		lanes[i] = safeLabel(n)
 	}
-	ch := newTimeChart("c_timeline", "Events by type", "", "")
+	ch := newTimeChartGrid("c_timeline", "Events by type", "", "", opts.Grid{Left: "150", Right: "40", Top: "64", Bottom: "70"})
 	ch.Kind = types.ChartScatter
 	ch.rect.SetGlobalOptions(
 		charts.WithYAxisOpts(opts.YAxis{Type: "category", Data: lanes}),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "item",
 			Formatter: opts.FuncOpts(`function (p) { return tcpvizTip(p); }`)}),
-		charts.WithGridOpts(opts.Grid{Left: "140", Right: "40", Top: "60", Bottom: "70"}),
 	)
 	var tips [][]any
 	for lane, name := range names {
@@ -297,9 +302,10 @@ func (b *builder) tsgSection() {
 		seq := points(ds.seq.minMax())
 		ack := points(ds.ack.maxes())
 		win := points(ds.win.maxes())
-		ch.add(scatterSeries("data", "#5470c6", seq, 2, "rect"), len(seq))
+		// Lines first so the segments are drawn over them.
 		ch.add(lineSeries("ACK", "#3ba272", ack, true), len(ack))
 		ch.add(lineSeries("receive window", "#fac858", win, true), len(win))
+		ch.add(scatterSeries("data", "#5470c6", seq, 3, "rect"), len(seq))
 		rt := markerPoints(ds.retrans.Items)
 		ch.add(scatterSeries("retransmission", kindColor[events.TypeRetransmission], rt, 7, "diamond"), len(rt))
 		oo := markerPoints(ds.ooo.Items)
@@ -336,13 +342,9 @@ func (b *builder) throughputSection() {
 		dir := dataDir(fd)
 		ds, rev := &fd.detail.dir[dir], &fd.detail.dir[dir^1]
 		from, to := fd.first, fd.last+1
-		n := len(ds.tput.b)
-		if n > b.c.lim.Points/2 {
-			n = b.c.lim.Points / 2
-		}
-		if n < 2 {
-			n = 2
-		}
+		// Bins of at least 5 ms: finer rates are mostly noise of ACK clocking.
+		n := int((to - from) / 5e6)
+		n = min(max(n, 2), b.c.lim.Points/4, 500)
 		sent := rebin(ds.tput, from, to, n)
 		retr := rebin(ds.retr, from, to, n)
 		back := rebin(rev.tput, from, to, n)
@@ -351,18 +353,18 @@ func (b *builder) throughputSection() {
 		for i := 0; i < n; i++ {
 			t := (float64(from) + (float64(i)+0.5)*float64(to-from)/float64(n)) / 1e6
 			g := math.Max(sent[i]-retr[i], 0)
-			good = append(good, point{t, g * 8 / sec})
-			bad = append(bad, point{t, retr[i] * 8 / sec})
-			other = append(other, point{t, back[i] * 8 / sec})
+			good = append(good, point{t, g * 8 / sec / 1e6})
+			bad = append(bad, point{t, retr[i] * 8 / sec / 1e6})
+			other = append(other, point{t, back[i] * 8 / sec / 1e6})
 		}
-		ch := newTimeChart(fmt.Sprintf("c_tput_%d", row.Flow), "Throughput "+row.Label(), "direction "+dir.String(), "bits/s")
-		gs := lineSeries("goodput", "#3ba272", good, false)
-		gs.Stack, gs.AreaStyle = "sent", &opts.AreaStyle{Opacity: opts.Float(0.3)}
+		ch := newTimeChart(fmt.Sprintf("c_tput_%d", row.Flow), "Throughput "+row.Label(), "direction "+dir.String(), "Mbit/s")
+		gs := lineSeries("goodput Mbit/s", "#3ba272", good, false)
+		gs.AreaStyle = &opts.AreaStyle{Opacity: opts.Float(0.25)}
 		ch.add(gs, len(good))
-		bs := lineSeries("retransmitted", "#d62728", bad, false)
-		bs.Stack, bs.AreaStyle = "sent", &opts.AreaStyle{Opacity: opts.Float(0.5)}
+		bs := lineSeries("retransmitted Mbit/s", "#d62728", bad, false)
+		bs.AreaStyle = &opts.AreaStyle{Opacity: opts.Float(0.5)}
 		ch.add(bs, len(bad))
-		ch.add(lineSeries("reverse direction", "#9a9a9a", other, false), len(other))
+		ch.add(lineSeries("reverse direction Mbit/s", "#9a9a9a", other, false), len(other))
 		s.Charts = append(s.Charts, ch)
 	}
 }
@@ -409,7 +411,7 @@ func (b *builder) summarySection() {
 		labels[i] = safeLabel(fmt.Sprintf("#%d", f.row.Flow))
 	}
 	bar := charts.NewBar()
-	bar.SetGlobalOptions(append(baseOpts("c_summary", "Events per connection", "top connections by event count"),
+	bar.SetGlobalOptions(append(baseOpts("c_summary", "Events per connection", "top connections by event count", defaultGrid),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
 		charts.WithXAxisOpts(opts.XAxis{Type: "category", Data: labels, Name: "connection"}),
 		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: "events"}))...)
@@ -471,11 +473,10 @@ func (b *builder) heatmapSection() {
 		xlabels[i] = fmt.Sprintf("+%.3gs", span*float64(i)/float64(n))
 	}
 	hm := charts.NewHeatMap()
-	hm.SetGlobalOptions(append(baseOpts("c_heatmap", "Packets per connection over time", ""),
+	hm.SetGlobalOptions(append(baseOpts("c_heatmap", "Packets per connection over time", "", opts.Grid{Left: "330", Right: "40", Top: "40", Bottom: "90"}),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "item"}),
 		charts.WithXAxisOpts(opts.XAxis{Type: "category", Data: xlabels, SplitArea: &opts.SplitArea{Show: opts.Bool(true)}}),
 		charts.WithYAxisOpts(opts.YAxis{Type: "category", Data: ylabels, AxisLabel: &opts.AxisLabel{FontSize: 10}}),
-		charts.WithGridOpts(opts.Grid{Left: "330", Right: "40", Top: "40", Bottom: "90"}),
 		charts.WithVisualMapOpts(opts.VisualMap{Type: "continuous", Calculable: opts.Bool(true), Min: 0,
 			Max: float32(math.Max(maxV, 1)), Orient: "horizontal", Left: "center", Bottom: "0",
 			InRange: &opts.VisualMapInRange{Color: []string{"#f7fbff", "#6baed6", "#08306b"}}}))...)

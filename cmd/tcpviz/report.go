@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/tcpviz/tcpviz/flows"
+	"github.com/tcpviz/tcpviz/parse"
+	"github.com/tcpviz/tcpviz/pipeline"
+	"github.com/tcpviz/tcpviz/session"
+	"github.com/tcpviz/tcpviz/viz"
+)
+
+func init() {
+	register(&command{
+		name:    "report",
+		summary: "HTML dashboards (timeline, congestion, sequence graphs, connections) from a session or capture",
+		usage: `  tcpviz report --in SESSION_DIR|CAPTURE|events.jsonl [--out DIR] [filters] [--charts LIST] [--open]
+
+  Writes timeline.html, summary.html and report.html (everything on one page)
+  and prints their paths. The pages are self-contained and open offline.
+  A session directory is re-read from its capture (summary.json names it);
+  if the capture is gone, the report is built from events.jsonl and
+  flows.jsonl and says which charts are missing.
+
+Filters (connections are kept when all given filters match):
+  --saddr/--daddr  client/server address: 10.0.0.1, 10.0.0.0/24 or 10.0.*
+  --sport/--dport  client/server port; --port either
+  --pid, --comm    owning process (needs kernel records; --comm takes a glob)
+  --cwnd-min/--cwnd-max  kernel cwnd (segments) seen within the range
+  --flow           connection ids (comma-separated)
+  --since/--until  RFC 3339 time, epoch seconds, or a duration from the first packet (30s)
+
+Examples:
+  tcpviz report --in out/session_20260101_120000/
+  tcpviz report --in x.pcapng --out /tmp/r --charts timeline,tsg --dport 443
+  tcpviz report --in out/s1/events.jsonl --comm 'curl*' --open
+`,
+		run: runReport,
+	})
+}
+
+// reportFlags are the input, filter and chart flags report and summary share.
+type reportFlags struct {
+	in, out                  string
+	pid                      uint32
+	comm, saddr, daddr       string
+	sport, dport, port       uint16
+	cwndMin, cwndMax         uint32
+	flows, since, until      string
+	charts                   string
+	topFlows                 int
+	maxPoints, eventsPerType int
+}
+
+func addReportFlags(fs *pflag.FlagSet, withCharts bool) *reportFlags {
+	f := &reportFlags{}
+	fs.StringVar(&f.in, "in", "", "session directory, capture file (pcap/pcapng, gzip'd) or events.jsonl")
+	fs.Uint32Var(&f.pid, "pid", 0, "only connections of this process id")
+	fs.StringVar(&f.comm, "comm", "", "only connections of this process name (glob)")
+	fs.StringVar(&f.saddr, "saddr", "", "client address, CIDR prefix or glob")
+	fs.StringVar(&f.daddr, "daddr", "", "server address, CIDR prefix or glob")
+	fs.Uint16Var(&f.sport, "sport", 0, "client port")
+	fs.Uint16Var(&f.dport, "dport", 0, "server port")
+	fs.Uint16Var(&f.port, "port", 0, "either port")
+	fs.Uint32Var(&f.cwndMin, "cwnd-min", 0, "only connections whose kernel cwnd reached at least this (segments)")
+	fs.Uint32Var(&f.cwndMax, "cwnd-max", 0, "only connections whose kernel cwnd was at most this at some sample")
+	fs.StringVar(&f.flows, "flow", "", "only these connection ids (comma-separated)")
+	fs.StringVar(&f.since, "since", "", "start time: RFC 3339, epoch seconds, or offset from the first packet (10s)")
+	fs.StringVar(&f.until, "until", "", "end time, same forms as --since")
+	if withCharts {
+		fs.StringVar(&f.charts, "charts", "all", "sections to draw: "+strings.Join(viz.AllCharts, ","))
+		fs.IntVar(&f.topFlows, "top", 4, "connections drawn in the per-connection charts (largest first)")
+		fs.IntVar(&f.maxPoints, "max-points", viz.DefaultLimits.Points, "points per plotted series (downsampling)")
+		fs.IntVar(&f.eventsPerType, "max-events", viz.DefaultLimits.EventsPerType, "timeline markers per event type")
+	}
+	return f
+}
+
+// compile checks the flags and returns the filter and report options.
+func (f *reportFlags) compile() (viz.Filter, viz.Options, error) {
+	flt := viz.Filter{PID: f.pid, Comm: f.comm, SAddr: f.saddr, DAddr: f.daddr, SPort: f.sport, DPort: f.dport,
+		Port: f.port, CwndMin: f.cwndMin, CwndMax: f.cwndMax}
+	var o viz.Options
+	if f.flows != "" {
+		for _, s := range strings.Split(f.flows, ",") {
+			id, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
+			if err != nil {
+				return flt, o, usagef("--flow %q: want connection ids", f.flows)
+			}
+			flt.Flows = append(flt.Flows, id)
+		}
+	}
+	var err error
+	if flt.Since, err = viz.ParseTimeBound(f.since); err != nil {
+		return flt, o, usagef("--since: %v", err)
+	}
+	if flt.Until, err = viz.ParseTimeBound(f.until); err != nil {
+		return flt, o, usagef("--until: %v", err)
+	}
+	if err := flt.Compile(); err != nil {
+		return flt, o, usageError{err}
+	}
+	charts, err := viz.ParseCharts(f.charts)
+	if err != nil {
+		return flt, o, usagef("--charts: %v", err)
+	}
+	o = viz.Options{Charts: charts, TopFlows: f.topFlows, Filter: flt}
+	return flt, o, nil
+}
+
+func (f *reportFlags) limits() viz.Limits {
+	return viz.Limits{Points: f.maxPoints, EventsPerType: f.eventsPerType}
+}
+
+// loadReport reads the input and builds the report.
+func loadReport(f *reportFlags, flt viz.Filter, o viz.Options) (*viz.Report, *viz.Input, error) {
+	cfg := pipeline.Config{Flows: flows.DefaultConfig()}
+	for _, h := range pipelineHooks {
+		h(&cfg)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	in, err := viz.Load(ctx, f.in, viz.LoadOptions{Pipeline: cfg, Limits: f.limits(), Filter: flt})
+	if err != nil {
+		return nil, nil, err
+	}
+	o.Source, o.NoPackets = in.Source, in.NoPackets
+	o.Title = "tcpviz report: " + filepath.Base(strings.TrimRight(in.Source, "/"))
+	r, err := viz.Build(in.Collector, in.Flows, in.Summary, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, in, nil
+}
+
+func runReport(args []string) error {
+	c := commands["report"]
+	fs := newFlags(c)
+	f := addReportFlags(fs, true)
+	out := fs.String("out", "", "output directory (default: the session directory, or a new out/session_* for a capture)")
+	open := fs.Bool("open", false, "open report.html with xdg-open when a display is available")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if f.in == "" && fs.NArg() == 1 {
+		f.in = fs.Arg(0)
+	} else if fs.NArg() > 0 {
+		return usagef("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if f.in == "" {
+		return usagef("--in is required (a session directory, a capture file or events.jsonl)")
+	}
+	flt, o, err := f.compile()
+	if err != nil {
+		return err
+	}
+	r, in, err := loadReport(f, flt, o)
+	if err != nil {
+		return err
+	}
+	dir := *out
+	if dir == "" {
+		dir = in.Dir
+	}
+	if dir == "" {
+		if dir, err = session.NewDir(session.DefaultBase, time.Now()); err != nil {
+			return err
+		}
+	}
+	files, err := r.WriteFiles(dir)
+	if err != nil {
+		return err
+	}
+	for _, n := range in.Notes {
+		fmt.Fprintln(os.Stderr, "note:", n)
+	}
+	for _, m := range r.Missing {
+		fmt.Fprintln(os.Stderr, "not drawn:", m)
+	}
+	for _, p := range files {
+		fmt.Println(p)
+	}
+	if *open {
+		openInBrowser(filepath.Join(dir, viz.FileReport))
+	}
+	return nil
+}
+
+// openInBrowser runs xdg-open when there is a display; otherwise it says so.
+func openInBrowser(path string) {
+	if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
+		fmt.Fprintln(os.Stderr, "--open: no display; open", path, "in a browser")
+		return
+	}
+	cmd := exec.Command("xdg-open", path)
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "--open:", err)
+		return
+	}
+	go cmd.Wait() //nolint:errcheck // the viewer outlives us or not; nothing to report
+}
+
+// reportAfterParse builds the dashboards into a session directory that
+// parse-pcap has just written (for parse-pcap --report).
+func reportAfterParse(dir string, res *parse.Result) ([]string, error) {
+	f := &reportFlags{in: dir, charts: "all", topFlows: 4}
+	flt, o, err := f.compile()
+	if err != nil {
+		return nil, err
+	}
+	r, _, err := loadReport(f, flt, o)
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	return r.WriteFiles(dir)
+}

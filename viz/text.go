@@ -1,0 +1,199 @@
+package viz
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"unicode"
+)
+
+// Summary output formats.
+const (
+	FormatText = "text"
+	FormatJSON = "json"
+	FormatCSV  = "csv"
+)
+
+// summaryJSON is the --format json document.
+type summaryJSON struct {
+	Title       string         `json:"title"`
+	Source      string         `json:"source,omitempty"`
+	Packets     uint64         `json:"packets"`
+	Bytes       uint64         `json:"payload_bytes"`
+	Connections int            `json:"connections"`
+	Untracked   uint64         `json:"untracked_connections,omitempty"`
+	DurationMS  float64        `json:"duration_ms"`
+	Events      map[string]int `json:"events"`
+	Retrans     int            `json:"retransmissions"`
+	RetransPct  float64        `json:"retransmission_pct"`
+	Kernel      bool           `json:"kernel_samples"`
+	Processes   []ProcessRow   `json:"processes,omitempty"`
+	Conns       []connRowJSON  `json:"connections_list"`
+	Missing     []string       `json:"missing,omitempty"`
+}
+
+type connRowJSON struct {
+	Flow         uint64         `json:"flow"`
+	PID          uint32         `json:"pid,omitempty"`
+	Comm         string         `json:"comm,omitempty"`
+	Client       string         `json:"client"`
+	Server       string         `json:"server"`
+	BytesC2S     uint64         `json:"bytes_c2s"`
+	BytesS2C     uint64         `json:"bytes_s2c"`
+	Packets      uint64         `json:"packets"`
+	DurationMS   float64        `json:"duration_ms"`
+	Retrans      int            `json:"retransmissions"`
+	RetransBytes uint64         `json:"retransmitted_bytes,omitempty"`
+	RTTMin       float64        `json:"rtt_min_ms,omitempty"`
+	RTTAvg       float64        `json:"rtt_avg_ms,omitempty"`
+	RTTMax       float64        `json:"rtt_max_ms,omitempty"`
+	HandshakeRTT float64        `json:"handshake_rtt_ms,omitempty"`
+	End          string         `json:"end"`
+	Events       map[string]int `json:"events,omitempty"`
+}
+
+// WriteSummary writes the report's figures for a terminal (text), a program
+// (json) or a spreadsheet (csv: the connections table).
+func (r *Report) WriteSummary(w io.Writer, format string) error {
+	switch format {
+	case FormatText, "":
+		return r.writeText(w)
+	case FormatJSON:
+		return r.writeJSON(w)
+	case FormatCSV:
+		return r.writeCSV(w)
+	}
+	return fmt.Errorf("summary format %q: want text, json or csv", format)
+}
+
+func (r *Report) connsJSON() []connRowJSON {
+	out := make([]connRowJSON, len(r.Conns))
+	for i, c := range r.Conns {
+		out[i] = connRowJSON{Flow: c.Flow, PID: c.PID, Comm: c.Comm, Client: c.Client, Server: c.Server,
+			BytesC2S: c.BytesC2S, BytesS2C: c.BytesS2C, Packets: c.Packets, DurationMS: c.DurationMS,
+			Retrans: c.Retrans, RetransBytes: c.RetransBytes, RTTMin: c.RTTMin, RTTAvg: c.RTTAvg, RTTMax: c.RTTMax,
+			HandshakeRTT: c.HandshakeRTT, End: c.End, Events: c.Events}
+	}
+	return out
+}
+
+func (r *Report) writeJSON(w io.Writer) error {
+	o := r.Overview
+	doc := summaryJSON{Title: r.Title, Source: r.Source, Packets: o.Packets, Bytes: o.Bytes, Connections: o.Flows,
+		Untracked: o.OtherFlows, DurationMS: float64(o.Duration) / 1e6, Events: map[string]int{},
+		Retrans: o.Retrans, RetransPct: o.RetransRate, Kernel: o.KernelSamples, Processes: r.Processes,
+		Conns: r.connsJSON(), Missing: r.Missing}
+	for _, kv := range o.EventCounts {
+		doc.Events[kv.Name] = kv.Count
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+var csvHeader = []string{"flow", "pid", "comm", "client", "server", "bytes_c2s", "bytes_s2c", "packets",
+	"duration_ms", "retransmissions", "retransmitted_bytes", "rtt_min_ms", "rtt_avg_ms", "rtt_max_ms",
+	"handshake_rtt_ms", "end", "events"}
+
+func (r *Report) writeCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(csvHeader); err != nil {
+		return err
+	}
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	for _, c := range r.Conns {
+		pid := ""
+		if c.PID != 0 {
+			pid = strconv.FormatUint(uint64(c.PID), 10)
+		}
+		rec := []string{u(c.Flow), pid, csvSafe(c.Comm), c.Client, c.Server, u(c.BytesC2S), u(c.BytesS2C),
+			u(c.Packets), f(c.DurationMS), strconv.Itoa(c.Retrans), u(c.RetransBytes), f(c.RTTMin), f(c.RTTAvg),
+			f(c.RTTMax), f(c.HandshakeRTT), c.End, evList(c.Events)}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// csvSafe keeps a spreadsheet from reading a process name as a formula.
+func csvSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+// termSafe replaces control characters so a process name cannot drive the
+// terminal.
+func termSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+func (r *Report) writeText(w io.Writer) error {
+	o := r.Overview
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "%s\n", termSafe(r.Title))
+	if r.Source != "" {
+		fmt.Fprintf(tw, "source\t%s\n", termSafe(r.Source))
+	}
+	fmt.Fprintf(tw, "packets\t%d\n", o.Packets)
+	fmt.Fprintf(tw, "payload\t%s\n", humanBytes(o.Bytes))
+	fmt.Fprintf(tw, "connections\t%d", o.Flows)
+	if o.OtherFlows > 0 {
+		fmt.Fprintf(tw, " (+%d untracked)", o.OtherFlows)
+	}
+	fmt.Fprintf(tw, "\nduration\t%s\n", o.Duration.Round(1e6))
+	fmt.Fprintf(tw, "retransmissions\t%d (%.2f%% of packets)\n", o.Retrans, o.RetransRate)
+	fmt.Fprintf(tw, "kernel samples\t%v\n", o.KernelSamples)
+	if len(o.EventCounts) > 0 {
+		fmt.Fprintf(tw, "\nEVENT\tCOUNT\n")
+		for _, kv := range o.EventCounts {
+			fmt.Fprintf(tw, "%s\t%d\n", termSafe(kv.Name), kv.Count)
+		}
+	}
+	if len(r.Processes) > 0 {
+		fmt.Fprintf(tw, "\nPID\tCOMM\tCONNS\tBYTES\tRETRANS\n")
+		for _, p := range r.Processes {
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%d\n", p.PID, termSafe(p.Comm), p.Flows, humanBytes(p.Bytes), p.Retrans)
+		}
+	}
+	if len(r.Conns) > 0 {
+		fmt.Fprintf(tw, "\nFLOW\tPID\tCOMM\tCLIENT\tSERVER\tTX\tRX\tMS\tRETRANS\tRTT_AVG\tEND\n")
+		for i, c := range r.Conns {
+			if i == 50 {
+				fmt.Fprintf(tw, "... %d more (use --format csv for all)\n", len(r.Conns)-50)
+				break
+			}
+			pid := "-"
+			if c.PID != 0 {
+				pid = strconv.FormatUint(uint64(c.PID), 10)
+			}
+			comm := c.Comm
+			if comm == "" {
+				comm = "-"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%d\t%s\t%s\n", c.Flow, pid, termSafe(comm),
+				termSafe(c.Client), termSafe(c.Server), humanBytes(c.BytesC2S), humanBytes(c.BytesS2C),
+				c.DurationMS, c.Retrans, fmtMS(c.RTTAvg), termSafe(c.End))
+		}
+	}
+	for _, m := range r.Missing {
+		fmt.Fprintf(tw, "\nnot drawn: %s", m)
+	}
+	if len(r.Missing) > 0 {
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
+}
