@@ -120,6 +120,8 @@ type session struct {
 	waiting  []pending // sorted by boot time
 	lastBoot uint64    // boot time of the last block written
 	held     []byte    // a packet record read ahead (see loop)
+	splitGSO bool      // the device has no TSO: GSO packets leave as segments
+	seg      segmenter
 	holding  bool
 	stop     bool
 }
@@ -144,6 +146,15 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 			return err
 		}
 		s.link = li
+		if !li.loopback {
+			tso, err := deviceTSO(li.name)
+			if err != nil {
+				fmt.Fprintf(cfg.Log, "%v; GSO packets are written as the stack built them\n", err)
+				tso = true
+			}
+			s.splitGSO = !tso
+			s.seg.l2len = int(li.l2len)
+		}
 		opts := ebpfcap.Options{
 			Ifindex: li.index, L2Len: li.l2len, Snaplen: cfg.Snaplen,
 			Ingress: !li.loopback, Egress: true, // lo: each packet once, on egress
@@ -425,8 +436,25 @@ func (s *session) packet(p *ebpfcap.Packet) error {
 	if p.BootNS > s.lastBoot {
 		s.lastBoot = p.BootNS
 	}
-	if err := s.w.WritePacket(0, s.clock.wall(p.BootNS), p.Data, p.Len,
-		pcapng.PacketOptions{Flags: uint32(p.Dir) & pcapng.FlagDirectionMask}); err != nil {
+	ts := s.clock.wall(p.BootNS)
+	opts := pcapng.PacketOptions{Flags: uint32(p.Dir) & pcapng.FlagDirectionMask}
+	if s.splitGSO && p.Dir == ebpfcap.DirOutbound && p.GSOSegs > 1 {
+		split, err := s.seg.split(p.Data, p.Len, p.GSOSegs, p.GSOSize, func(seg []byte, origLen uint32, i int) error {
+			// One ns apart, so the segments keep their order when sorted.
+			return s.writePacket(ts+int64(i), seg, origLen, opts)
+		})
+		if split || err != nil {
+			return err
+		}
+	}
+	return s.writePacket(ts, p.Data, p.Len, opts)
+}
+
+func (s *session) writePacket(ts int64, data []byte, origLen uint32, opts pcapng.PacketOptions) error {
+	if s.stop {
+		return nil
+	}
+	if err := s.w.WritePacket(0, ts, data, origLen, opts); err != nil {
 		return fmt.Errorf("capture: write %s: %w", s.files.all[len(s.files.all)-1], err)
 	}
 	s.sum.Packets++

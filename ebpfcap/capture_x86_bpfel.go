@@ -81,8 +81,10 @@ type capturePktHdr struct {
 	Ifindex  uint32
 	Len      uint32
 	Caplen   uint32
+	GsoSize  uint32
+	GsoSegs  uint16
 	Dir      uint8
-	Pad      [3]uint8
+	Pad      [5]uint8
 }
 
 type captureSampleState struct {

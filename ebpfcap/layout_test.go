@@ -31,7 +31,9 @@ func TestLayoutMatchesGenerated(t *testing.T) {
 		{"krec.comm", unsafe.Offsetof(k.Comm), 176},
 		{"pkt_hdr.len", unsafe.Offsetof(p.Len), 20},
 		{"pkt_hdr.caplen", unsafe.Offsetof(p.Caplen), 24},
-		{"pkt_hdr.dir", unsafe.Offsetof(p.Dir), 28},
+		{"pkt_hdr.gso_size", unsafe.Offsetof(p.GsoSize), 28},
+		{"pkt_hdr.gso_segs", unsafe.Offsetof(p.GsoSegs), 32},
+		{"pkt_hdr.dir", unsafe.Offsetof(p.Dir), 34},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -93,7 +95,7 @@ func TestParsePacket(t *testing.T) {
 		raw := make([]byte, PacketHeaderLen+tc.extra)
 		binary.LittleEndian.PutUint32(raw[20:], 1500)
 		binary.LittleEndian.PutUint32(raw[24:], tc.caplen)
-		raw[28] = DirOutbound
+		raw[34] = DirOutbound
 		var p Packet
 		err := ParsePacket(raw, &p)
 		if (err != nil) != tc.wantErr {

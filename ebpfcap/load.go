@@ -365,6 +365,21 @@ func (c *Capture) Counters() (Counters, error) {
 	return out, nil
 }
 
+// Detach removes the programs from their hooks but keeps the maps, so the
+// rings can still be drained and the counters read.
+func (c *Capture) Detach() error {
+	var errs []error
+	for _, l := range c.links {
+		errs = append(errs, l.Close())
+	}
+	c.links = nil
+	for _, f := range c.cleanup {
+		errs = append(errs, f())
+	}
+	c.cleanup = nil
+	return errors.Join(errs...)
+}
+
 // Close detaches and unloads everything.
 func (c *Capture) Close() error {
 	var errs []error

@@ -19,7 +19,7 @@ const (
 // PacketHeaderLen and KernelRecordLen are the sizes of struct pkt_hdr and
 // struct krec in bpf/capture.c.
 const (
-	PacketHeaderLen = 32
+	PacketHeaderLen = 40
 	KernelRecordLen = 192
 )
 
@@ -30,6 +30,10 @@ type Packet struct {
 	Ifindex uint32
 	Len     uint32 // original length on the wire
 	Dir     uint8  // DirInbound or DirOutbound
+	// GSOSegs and GSOSize describe a GSO packet (segmentation not done
+	// yet at the tc hook): GSOSegs segments of GSOSize payload bytes.
+	GSOSegs uint16
+	GSOSize uint32
 	Data    []byte // the first snaplen bytes; aliases the ring record
 }
 
@@ -44,7 +48,9 @@ func ParsePacket(raw []byte, p *Packet) error {
 	p.Ifindex = le.Uint32(raw[16:])
 	p.Len = le.Uint32(raw[20:])
 	caplen := le.Uint32(raw[24:])
-	p.Dir = raw[28]
+	p.GSOSize = le.Uint32(raw[28:])
+	p.GSOSegs = le.Uint16(raw[32:])
+	p.Dir = raw[34]
 	if uint64(caplen) > uint64(len(raw)-PacketHeaderLen) {
 		return fmt.Errorf("packet record: caplen %d but %d bytes follow the header", caplen, len(raw)-PacketHeaderLen)
 	}

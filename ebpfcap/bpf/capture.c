@@ -65,8 +65,10 @@ struct pkt_hdr {
 	__u32 ifindex;
 	__u32 len;
 	__u32 caplen;
+	__u32 gso_size;  /* a GSO packet: segments of gso_size payload bytes */
+	__u16 gso_segs;
 	__u8 dir;
-	__u8 pad[3];
+	__u8 pad[5];
 };
 
 /* One kernel record. Addresses are IPv6 or IPv4 in the first 4 bytes,
@@ -332,6 +334,8 @@ static __always_inline int capture_skb(struct __sk_buff *skb, __u8 dir)
 	b->h.len = skb->len;
 	b->h.caplen = caplen;
 	b->h.dir = dir;
+	b->h.gso_segs = skb->gso_segs;
+	b->h.gso_size = skb->gso_size;
 
 	if (bpf_skb_load_bytes(skb, 0, b->data, caplen) < 0) {
 		count(CNT_PKT_LOAD_ERR);
