@@ -12,8 +12,9 @@ import (
 )
 
 const (
-	initialBufSize = 256 << 10
-	maxEmptyReads  = 100
+	minBuf        = 4 << 10   // first buffer
+	preferredBuf  = 256 << 10 // buffer a long input grows to
+	maxEmptyReads = 100
 )
 
 type readerState uint8
@@ -113,27 +114,26 @@ func (r *Reader) fail(off int64, format string, args ...any) error {
 }
 
 // fill makes sure at least n unconsumed bytes are buffered. Bytes already
-// buffered are kept, so after io.EOF a later call reads only new input.
+// buffered are kept, so after io.EOF a later call reads only new input. The
+// buffer starts small, grows toward preferredBuf as input keeps coming, and
+// beyond it only as the bytes of a large block actually arrive: memory
+// follows the data, never a length field alone.
 func (r *Reader) fill(n int) error {
 	if r.end-r.start >= n {
 		return nil
 	}
 	if n > len(r.buf)-r.start {
-		if n <= len(r.buf) {
-			copy(r.buf, r.buf[r.start:r.end])
-		} else {
-			size := max(initialBufSize, 2*len(r.buf))
-			for size < n {
-				size *= 2
-			}
-			nb := make([]byte, size)
-			copy(nb, r.buf[r.start:r.end])
-			r.buf = nb
+		size := len(r.buf)
+		if size < preferredBuf {
+			size = min(max(2*size, minBuf), preferredBuf)
 		}
-		r.end -= r.start
-		r.start = 0
+		r.moveToFront(size)
 	}
 	for empty := 0; r.end-r.start < n; {
+		if r.end == len(r.buf) {
+			// Only a block larger than the buffer gets here (start is 0).
+			r.moveToFront(min(2*len(r.buf), n))
+		}
 		k, err := r.src.Read(r.buf[r.end:])
 		r.end += k
 		if r.end-r.start >= n {
@@ -149,6 +149,19 @@ func (r *Reader) fill(n int) error {
 		}
 	}
 	return nil
+}
+
+// moveToFront moves the unconsumed bytes to the start of a buffer of size
+// bytes (the same one when the size does not change).
+func (r *Reader) moveToFront(size int) {
+	buf := r.buf
+	if size != len(buf) {
+		buf = make([]byte, size)
+	}
+	copy(buf, r.buf[r.start:r.end])
+	r.buf = buf
+	r.end -= r.start
+	r.start = 0
 }
 
 func (r *Reader) readErr(err error) error {
