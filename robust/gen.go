@@ -110,7 +110,7 @@ func Conversation(client, server netip.AddrPort) []Segment {
 		down(c+1, 500, sack),
 		down(c+1, 500, sack),
 		down(c+1, 500, sack),
-		up(c+1, s+1, data), // retransmission
+		up(c+1, s+1, data),  // retransmission
 		down(c+201, 0, nil), // zero window
 		down(c+201, 500, nil),
 		{Src: client, Dst: server, Seq: c + 201, Ack: s + 1, ACK: true, FIN: true, Window: 500},
@@ -155,8 +155,8 @@ func Synthetic() ([]byte, error) {
 		}
 		if i == 5 || i == 8 || i == 12 {
 			kinds := map[int]*kblock.Record{
-				5: {Kind: kblock.KindProbe, SndCwnd: 10, SRTTus: 1000, Comm: Hostile[0], PID: 1},
-				8: {Kind: kblock.KindRetransmit, Seq: 1001, EndSeq: 1101, Segs: 1, Comm: Hostile[1]},
+				5:  {Kind: kblock.KindProbe, SndCwnd: 10, SRTTus: 1000, Comm: Hostile[0], PID: 1},
+				8:  {Kind: kblock.KindRetransmit, Seq: 1001, EndSeq: 1101, Segs: 1, Comm: Hostile[1]},
 				12: {Kind: kblock.KindState, OldState: 1, NewState: 4, Comm: Hostile[2], PID: 2},
 			}
 			r := kinds[i]
