@@ -87,6 +87,17 @@ func (l Level) String() string { return levelNames[l] }
 // MarshalText writes the level's name.
 func (l Level) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
 
+// UnmarshalText reads a level's name.
+func (l *Level) UnmarshalText(b []byte) error {
+	for i, n := range levelNames {
+		if n == string(b) {
+			*l = Level(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("alert level %q: unknown", b)
+}
+
 // Alert is one line of monitor output.
 type Alert struct {
 	Time      events.Timestamp `json:"time"` // capture time of the crossing
