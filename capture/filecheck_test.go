@@ -24,6 +24,7 @@ type fileContents struct {
 	lateKern  int // kernel records among them
 	inbound   int
 	outbound  int
+	tcpPorts  [][2]uint16 // source and destination port of each packet
 }
 
 func readCapture(t *testing.T, name string) fileContents {
@@ -47,6 +48,7 @@ func readCapture(t *testing.T, name string) fileContents {
 		switch rec.Type {
 		case pcapng.RecordPacket:
 			c.packets++
+			c.tcpPorts = append(c.tcpPorts, tcpPorts(rec.Data, rec.Interface.LinkType))
 			switch rec.Flags & pcapng.FlagDirectionMask {
 			case pcapng.FlagInbound:
 				c.inbound++
@@ -129,4 +131,27 @@ func pcapCount(t *testing.T, name string) int {
 			n++
 		}
 	}
+}
+
+// tcpPorts reads the ports of an Ethernet or raw-IP TCP packet.
+func tcpPorts(b []byte, linkType uint16) [2]uint16 {
+	if linkType == linkTypeEthernet {
+		if len(b) < 14 {
+			return [2]uint16{}
+		}
+		b = b[14:]
+	}
+	var l4 int
+	switch {
+	case len(b) >= 20 && b[0]>>4 == 4:
+		l4 = int(b[0]&0x0f) * 4
+	case len(b) >= 40 && b[0]>>4 == 6:
+		l4 = 40
+	default:
+		return [2]uint16{}
+	}
+	if len(b) < l4+4 {
+		return [2]uint16{}
+	}
+	return [2]uint16{uint16(b[l4])<<8 | uint16(b[l4+1]), uint16(b[l4+2])<<8 | uint16(b[l4+3])}
 }
