@@ -50,7 +50,7 @@ var fixtureConns = []fixtureConn{
 		wantState: "REJ", wantLocal: ap("10.0.0.1:40001"), wantRemote: ap("10.0.0.2:443")},
 	{client: ap("[2001:db8::1]:50000"), server: ap("[2001:db8::2]:22"), start: 2 * time.Second, c2s: 2048, s2c: 1024,
 		resetByClient: true,
-		wantState: "RSTO", wantLocal: ap("[2001:db8::1]:50000"), wantRemote: ap("[2001:db8::2]:22"), wantTX: 2048, wantRX: 1024},
+		wantState:     "RSTO", wantLocal: ap("[2001:db8::1]:50000"), wantRemote: ap("[2001:db8::2]:22"), wantTX: 2048, wantRX: 1024},
 	{client: ap("10.0.0.3:5555"), server: ap("10.0.0.2:8080"), start: 3 * time.Second, c2s: 1000, s2c: 7000,
 		kernelSide: 2, pid: 99, comm: "nginx",
 		wantState: "SF", wantLocal: ap("10.0.0.2:8080"), wantRemote: ap("10.0.0.3:5555"), wantTX: 7000, wantRX: 1000},
