@@ -21,17 +21,24 @@ type NewDetector func(emit func(*events.Event)) pipeline.Detector
 // Ours runs tcpviz's pipeline (decode, connection table, detectors) over a
 // capture and returns its frame-level flags.
 func Ours(path string, det NewDetector) (Frames, error) {
-	f, err := os.Open(path)
-	if err != nil {
+	fr := make(Frames)
+	if err := RunPipeline(path, det, frameSink(fr)); err != nil {
 		return nil, err
 	}
+	return fr, nil
+}
+
+// RunPipeline runs a capture through tcpviz's pipeline into sinks.
+func RunPipeline(path string, det NewDetector, sinks ...pipeline.Sink) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
 	defer f.Close()
-	fr := make(Frames)
-	p := pipeline.New(pipeline.Config{
-		Flows:       flows.DefaultConfig(),
-		NewDetector: det,
-	})
-	p.AddSink(frameSink(fr))
+	p := pipeline.New(pipeline.Config{Flows: flows.DefaultConfig(), NewDetector: det})
+	for _, s := range sinks {
+		p.AddSink(s)
+	}
 	r := pcapng.NewReader(f, path)
 	for {
 		rec, err := r.Next()
@@ -39,14 +46,14 @@ func Ours(path string, det NewDetector) (Frames, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return fmt.Errorf("%s: %w", path, err)
 		}
 		if err := p.Feed(rec); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return fmt.Errorf("%s: %w", path, err)
 		}
 	}
 	p.Finish()
-	return fr, nil
+	return nil
 }
 
 type frameSink Frames
