@@ -73,6 +73,10 @@ func (r *Reader) Format() Format {
 // Compressed reports whether the input was found to be gzip'd.
 func (r *Reader) Compressed() bool { return r.gz }
 
+// Frames returns the number of frames so far, counted as Wireshark counts
+// them (see the package doc): the frame number of the last frame.
+func (r *Reader) Frames() uint64 { return r.frame }
+
 // Counts returns what the reader has seen so far.
 func (r *Reader) Counts() Counts { return r.counts }
 
