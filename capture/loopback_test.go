@@ -134,8 +134,10 @@ func TestLoopbackCapture(t *testing.T) {
 	if len(fc.stats) != 1 || fc.stats[0].Delivered != uint64(fc.packets) {
 		t.Errorf("statistics blocks %+v, want one with %d delivered", fc.stats, fc.packets)
 	}
-	if fc.outOfOrd != 0 {
-		t.Errorf("%d blocks out of time order", fc.outOfOrd)
+	// Packets from two CPUs may be a few µs out of order (as with tcpdump);
+	// a kernel record must never be written after a later packet.
+	if fc.lateKern != 0 {
+		t.Errorf("%d kernel records out of time order", fc.lateKern)
 	}
 	// Both sockets (client and server) report their state, with the port filter applied.
 	sides := map[bool]int{}
