@@ -16,9 +16,9 @@ import (
 	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/flows"
 	"github.com/tcpviz/tcpviz/internal/lab"
+	"github.com/tcpviz/tcpviz/kblock"
 	"github.com/tcpviz/tcpviz/parse"
 	"github.com/tcpviz/tcpviz/pipeline"
-	"github.com/tcpviz/tcpviz/kblock"
 )
 
 // labRun is one transfer through the lab with tcpdump and our capture on the
