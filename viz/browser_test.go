@@ -10,12 +10,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/tcpviz/tcpviz/events"
 )
 
 var updateScreenshot = flag.Bool("screenshot", false, "write docs/report.png from the browser test")
@@ -281,8 +284,20 @@ func TestHostileCommDoesNotExecute(t *testing.T) {
 	b := newBrowser(t)
 	dir := t.TempDir()
 	const comm = `<img src=x onerror=alert(1)>`
-	_, r := writeSynthReport(t, dir, synthConfig{Flows: 2, Packets: 800, LossEvery: 200, Kernel: true, Comm: comm},
-		Options{Title: `</title><script>alert(2)</script>`, Source: `"><svg onload=alert(3)>`})
+	const reason = `<img src=y onerror=alert(6)>`
+	c := NewCollector(Limits{}, Filter{})
+	// The first retransmission marker carries a hostile reason: the tooltip
+	// formatter shows it.
+	c.Event(&events.Event{Type: events.TypeRetransmission, Flow: 1, TS: 1_700_000_000_000_000_000, Reason: reason,
+		Src: "10.0.0.1:40000", Dst: "10.0.1.1:5201", Severity: events.SevWarn})
+	out := synthesize(synthConfig{Flows: 2, Packets: 800, LossEvery: 200, Kernel: true, Comm: comm}, c)
+	r, err := Build(c, out.Flows, out.Summary, Options{Title: `</title><script>alert(2)</script>`, Source: `"><svg onload=alert(3)>`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.WriteFiles(dir); err != nil {
+		t.Fatal(err)
+	}
 	if len(r.Processes) == 0 || r.Processes[0].Comm != comm {
 		t.Fatalf("processes = %+v, want the hostile comm kept as text", r.Processes)
 	}
@@ -302,54 +317,33 @@ func TestHostileCommDoesNotExecute(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Contains([]byte(text), []byte(comm)) {
+		if !strings.Contains(text, comm) {
 			t.Errorf("%s: the comm is not shown as text", name)
 		}
 	}
-	// Hovering a timeline marker runs the tooltip formatter on capture data.
-	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`(() => {
+	// Show the tooltip of the hostile marker (timeline.html is loaded).
+	tip, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`(() => {
 	  const c = echarts.getInstanceByDom(document.getElementById("c_timeline"));
-	  c.dispatchAction({type: "showTip", seriesIndex: 0, dataIndex: 0});
-	  return 1; })()`)); err != nil {
+	  const names = c.getOption().series.map(s => s.name);
+	  const i = names.findIndex(n => n.startsWith("retransmission"));
+	  c.dispatchAction({type: "showTip", seriesIndex: i, dataIndex: 0});
+	  return document.body.innerText; })()`))
+	if err != nil {
 		t.Fatal(err)
 	}
+	if !strings.Contains(tip, reason) {
+		t.Errorf("tooltip does not show the reason as text")
+	}
+	n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("img").length`))
+	if err != nil || n != 0 {
+		t.Errorf("tooltip injected %d img elements (%v)", n, err)
+	}
 	time.Sleep(200 * time.Millisecond)
-	_, dialogs := b.problems()
+	errs, dialogs := b.problems()
 	if len(dialogs) > 0 {
 		t.Errorf("script from the capture ran: dialogs %q", dialogs)
 	}
-}
-
-// TestRenderFile loads the page named by TCPVIZ_RENDER (used by
-// scripts/bench-report.sh) and reports the time to drawn charts; with
-// TCPVIZ_SHOT it also writes a screenshot there.
-func TestRenderFile(t *testing.T) {
-	path := os.Getenv("TCPVIZ_RENDER")
-	if path == "" {
-		t.Skip("set TCPVIZ_RENDER to a report.html to time its rendering")
-	}
-	b := newBrowser(t)
-	b.load(t, path) // warm-up: Chromium's first page pays for process start-up
-	n, took := b.load(t, path)
-	inPage, err := chromedp.Run(b.ctx, chromedp.Evaluate[float64](`performance.now()`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	nav, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`(() => { const n = performance.getEntriesByType("navigation")[0]; return "responseEnd " + n.responseEnd.toFixed(0) + " domInteractive " + n.domInteractive.toFixed(0) + " DOMContentLoaded " + n.domContentLoadedEventEnd.toFixed(0) + " load " + n.loadEventEnd.toFixed(0); })()`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Log(nav)
-	st, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Printf("render %s: %d bytes, %d charts, drawn in %.0f ms (in-page %.0f ms)\n", path, st.Size(), n, float64(took.Microseconds())/1000, inPage)
-	b.checkCharts(t, filepath.Base(path))
-	if errs, dialogs := b.problems(); len(errs)+len(dialogs) > 0 {
-		t.Errorf("console errors %q, dialogs %q", errs, dialogs)
-	}
-	if out := os.Getenv("TCPVIZ_SHOT"); out != "" {
-		b.screenshot(t, path, out)
+	if len(errs) > 0 {
+		t.Errorf("console errors: %q", errs)
 	}
 }
