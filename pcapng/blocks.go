@@ -97,6 +97,20 @@ func (r *Reader) nextBlock() (*Record, error) {
 	}
 }
 
+// packetRecord readies r.rec for a packet. Assigning a whole Record per
+// packet costs more than the rest of the block's parsing, so only the
+// fields a packet may leave unset are cleared (all of them after a record
+// of another type).
+func (r *Reader) packetRecord() *Record {
+	rec := &r.rec
+	if rec.Type != RecordPacket {
+		*rec = Record{Type: RecordPacket}
+		return rec
+	}
+	rec.Flags, rec.DropCount, rec.PacketID, rec.Comment = 0, 0, 0, nil
+	return rec
+}
+
 func (r *Reader) iface(at int64, id uint32) (*Interface, error) {
 	if id >= uint32(len(r.ifaces)) {
 		return nil, r.fail(at, "interface %d not defined (section %d has %d)", id, r.sect, len(r.ifaces))
@@ -119,17 +133,15 @@ func (r *Reader) epb(at int64, body []byte) (*Record, error) {
 	}
 	r.frame++
 	r.counts.Packets++
-	r.rec = Record{
-		Type:        RecordPacket,
-		BlockType:   blockEPB,
-		Offset:      at,
-		Frame:       r.frame,
-		TS:          ifc.nanos(uint64(r.u32(body[4:]))<<32 | uint64(r.u32(body[8:]))),
-		InterfaceID: id,
-		Interface:   ifc,
-		Data:        body[20 : 20+capLen],
-		OrigLen:     r.u32(body[16:]),
-	}
+	rec := r.packetRecord()
+	rec.BlockType = blockEPB
+	rec.Offset = at
+	rec.Frame = r.frame
+	rec.TS = ifc.nanos(uint64(r.u32(body[4:]))<<32 | uint64(r.u32(body[8:])))
+	rec.InterfaceID = id
+	rec.Interface = ifc
+	rec.Data = body[20 : 20+capLen]
+	rec.OrigLen = r.u32(body[16:])
 	if opts := body[20+pad4(capLen):]; len(opts) > 0 {
 		if err := r.packetOptions(at, opts); err != nil {
 			return nil, err
