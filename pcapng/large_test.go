@@ -73,3 +73,36 @@ func TestLengthFieldDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// TestReadDoesNotAllocate checks the hot path: once the buffer has grown,
+// reading a packet allocates nothing.
+func TestReadDoesNotAllocate(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := w.AddInterface(Interface{LinkType: 1, SnapLen: 96})
+	pkt := tcpPacket(1, 1000)
+	for i := range 8000 {
+		w.WritePacket(id, int64(i), pkt, uint32(len(pkt)), PacketOptions{Flags: FlagInbound, PacketID: uint64(i + 1)})
+		if i%50 == 0 {
+			w.WriteCustom(32473, make([]byte, 100), true)
+		}
+	}
+	w.Close()
+	r := NewReader(bytes.NewReader(buf.Bytes()), "allocs")
+	for range 5000 {
+		if _, err := r.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	allocs := testing.AllocsPerRun(2000, func() {
+		if _, err := r.Next(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%.2f allocations per record", allocs)
+	}
+}
