@@ -347,3 +347,35 @@ func TestHostileCommDoesNotExecute(t *testing.T) {
 		t.Errorf("console errors: %q", errs)
 	}
 }
+
+// TestRenderFile loads the page named by TCPVIZ_RENDER (used by
+// scripts/bench-report.sh) and reports the time to drawn charts; with
+// TCPVIZ_SHOT it also writes a screenshot there.
+func TestRenderFile(t *testing.T) {
+	path := os.Getenv("TCPVIZ_RENDER")
+	if path == "" {
+		t.Skip("set TCPVIZ_RENDER to a report.html to time its rendering")
+	}
+	b := newBrowser(t)
+	b.load(t, path) // warm-up: Chromium's first page pays for process start-up
+	n, took := b.load(t, path)
+	nav, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`(() => {
+	  const n = performance.getEntriesByType("navigation")[0];
+	  return "parsed (domInteractive) " + n.domInteractive.toFixed(0) + " ms, load event " + n.loadEventEnd.toFixed(0) + " ms"; })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("render %s: %.2f MB, %d charts drawn in %.0f ms (%s)\n", filepath.Base(path),
+		float64(st.Size())/(1<<20), n, float64(took.Microseconds())/1000, nav)
+	b.checkCharts(t, filepath.Base(path))
+	if errs, dialogs := b.problems(); len(errs)+len(dialogs) > 0 {
+		t.Errorf("console errors %q, dialogs %q", errs, dialogs)
+	}
+	if out := os.Getenv("TCPVIZ_SHOT"); out != "" {
+		b.screenshot(t, path, out)
+	}
+}

@@ -67,10 +67,12 @@ func synthesize(cfg synthConfig, sink synthSink) synthOut {
 	const mss = 1448
 	const isnC, isnS = 1_000_000, 5_000_000
 	out.Summary.Events = map[string]int{}
+	// Connections follow one another so capture time only moves forward.
+	ts := cfg.Start
 	for f := 0; f < cfg.Flows; f++ {
 		flow := cfg.FirstFlowID + uint64(f)
 		cport := uint16(40000 + f)
-		ts := cfg.Start + int64(f)*cfg.GapNS*3
+		ts += cfg.GapNS * 50
 		rec := events.FlowRecord{Type: "flow", Flow: flow, ClientAddr: cli.String(), ServerAddr: srv.String(),
 			ClientPort: cport, ServerPort: cfg.ServerPort, Client: events.Endpoint(cli, cport),
 			Server: events.Endpoint(srv, cfg.ServerPort), First: events.Timestamp(ts), Events: map[string]int{},
