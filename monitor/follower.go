@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -62,6 +64,20 @@ type Follower struct {
 	// caughtUp, when set, is called each time every byte available has
 	// been handed on.
 	caughtUp func()
+	// passes finished, and the file and bytes read at the end of the last
+	// one, for tests that wait until what they wrote was read.
+	passDone atomic.Int64
+	readMu   sync.Mutex
+	readFile string
+	readUpTo int64
+}
+
+// readPosition is the file being read and how many of its bytes were read,
+// as of the last pass.
+func (f *Follower) readPosition() (string, int64) {
+	f.readMu.Lock()
+	defer f.readMu.Unlock()
+	return f.readFile, f.readUpTo
 }
 
 // source lists the files of what is followed, in reading order.
@@ -449,6 +465,14 @@ func (f *Follower) reportGap(prev, next string) {
 // step reads everything available and moves on to newer files when the
 // current one is finished. list asks for a look at the directory.
 func (f *Follower) step(ctx context.Context, h Handler, list bool) error {
+	defer func() {
+		f.readMu.Lock()
+		if f.cur != nil {
+			f.readFile, f.readUpTo = f.cur.path, f.cur.cr.n
+		}
+		f.readMu.Unlock()
+		f.passDone.Add(1)
+	}()
 	for {
 		if f.cur != nil {
 			if err := f.drain(ctx, h); err != nil {

@@ -160,7 +160,8 @@ type ring struct {
 	frame uint64
 	// pause, when set, is called between the two halves of each chunk so
 	// that the reader sees a block cut in two.
-	pause func()
+	pause func(file string, size int64)
+	size  int64 // bytes in the current file
 	// where each retransmission went: file and frame.
 	retrans []loc
 	files   []string
@@ -170,6 +171,7 @@ type ring struct {
 type loc struct {
 	file  string
 	frame uint64
+	ts    int64
 }
 
 func newRing(t testing.TB, dir, base string) *ring {
@@ -193,7 +195,7 @@ func (r *ring) rotate() {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	r.f = f
+	r.f, r.size = f, 0
 	r.files = append(r.files, r.path)
 	r.buf.Reset()
 	w, err := pcapng.NewWriter(&r.buf, pcapng.WriterOptions{Application: "tcpviz monitor test"})
@@ -225,7 +227,7 @@ func (r *ring) write(p pkt) {
 	r.frame++
 	r.frames[r.path]++
 	if p.retrans {
-		r.retrans = append(r.retrans, loc{r.path, r.frame})
+		r.retrans = append(r.retrans, loc{r.path, r.frame, p.ts})
 	}
 }
 
@@ -246,12 +248,14 @@ func (r *ring) flush() {
 	if _, err := r.f.Write(b[:half]); err != nil {
 		r.t.Fatal(err)
 	}
+	r.size += int64(half)
 	if r.pause != nil {
-		r.pause()
+		r.pause(r.path, r.size)
 	}
 	if _, err := r.f.Write(b[half:]); err != nil {
 		r.t.Fatal(err)
 	}
+	r.size += int64(len(b) - half)
 	r.buf.Reset()
 }
 
