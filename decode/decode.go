@@ -193,6 +193,11 @@ func (d *Decoder) Decode(linkType uint16, data []byte, origLen uint32, p *events
 	if payLen < 0 {
 		return false, SkipMalformed
 	}
+	if uint32(len(data)) >= origLen && len(tcp.Payload) < payLen {
+		// The whole frame was captured, yet the IP length claims more TCP
+		// data than it holds: a phantom segment, not a snapshot cut.
+		return false, SkipMalformed
+	}
 	p.SrcPort = uint16(tcp.SrcPort)
 	p.DstPort = uint16(tcp.DstPort)
 	p.Seq = tcp.Seq
