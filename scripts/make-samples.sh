@@ -95,6 +95,26 @@ client() { in_ns cli "$BIN" client "$@"; }
 
 want() { [ -z "${ONLY:-}" ] || [ "$ONLY" = "$1" ]; }
 
+# kernel_counters FILE...: record the client's kernel TCP counters (the
+# client is the data sender in every sample) for the named sample files in
+# kernel-counters.tsv. Each sample runs in a fresh namespace, so the absolute
+# values are the sample's own.
+KCOUNTERS="TcpActiveOpens TcpOutSegs TcpRetransSegs TcpExtTCPFastRetrans TcpExtTCPSlowStartRetrans TcpExtTCPLossProbes TcpExtTCPSynRetrans TcpExtTCPTimeouts"
+kernel_counters() {
+	local tsv=$OUT/kernel-counters.tsv f line c
+	[ -s "$tsv" ] || printf 'file\t%s\n' "$(echo $KCOUNTERS | tr ' ' '\t')" >"$tsv"
+	local snap
+	snap=$(in_ns cli nstat -azs)
+	for f in "$@"; do
+		line=$f
+		for c in $KCOUNTERS; do
+			line+=$'\t'$(awk -v c="$c" '$1 == c { print $2; found = 1 } END { if (!found) print 0 }' <<<"$snap")
+		done
+		{ grep -v "^$f"$'\t' "$tsv" || true; echo "$line"; } >"$tsv.new"
+		mv "$tsv.new" "$tsv"
+	done
+}
+
 if want clean-ipv4; then
 	echo "== clean-ipv4.pcapng"
 	fresh
@@ -103,6 +123,7 @@ if want clean-ipv4; then
 	client -c $SERVER4:5001 --bytes 4000000 --cc cubic
 	wait "$SRV_PID"
 	stop_captures
+	kernel_counters clean-ipv4.pcapng
 fi
 
 if want cubic-loss-sender || want cubic-loss-receiver; then
@@ -116,6 +137,7 @@ if want cubic-loss-sender || want cubic-loss-receiver; then
 	client -c $SERVER4:5001 --bytes 4000000 --cc cubic
 	wait "$SRV_PID"
 	stop_captures
+	kernel_counters cubic-loss-sender.pcapng cubic-loss-receiver.pcapng
 fi
 
 if want bbr-loss-sender; then
@@ -128,6 +150,7 @@ if want bbr-loss-sender; then
 	client -c $SERVER4:5001 --bytes 4000000 --cc bbr
 	wait "$SRV_PID"
 	stop_captures
+	kernel_counters bbr-loss-sender.pcapng
 fi
 
 if want ipv6-loss-sender; then
@@ -140,6 +163,7 @@ if want ipv6-loss-sender; then
 	client -c "[$SERVER6]:5001" --bytes 3000000 --cc cubic
 	wait "$SRV_PID"
 	stop_captures
+	kernel_counters ipv6-loss-sender.pcap
 fi
 
 if want handshake-refused; then
@@ -151,6 +175,7 @@ if want handshake-refused; then
 		client -c $SERVER4:$port --bytes 0 2>&1 | sed 's/^/   /' || true
 	done
 	stop_captures
+	kernel_counters handshake-refused.pcap
 fi
 
 if want handshake-syn-retries; then
@@ -162,6 +187,7 @@ if want handshake-syn-retries; then
 	# SYN at 0 s, retries at 1, 3 and 7 s, then the client gives up at 10 s.
 	client -c $SERVER4:5001 --bytes 0 --connect-timeout 10s 2>&1 | sed 's/^/   /' || true
 	stop_captures
+	kernel_counters handshake-syn-retries.pcap
 	kill -INT "$SRV_PID" 2>/dev/null || true
 	wait "$SRV_PID" 2>/dev/null || true
 fi
@@ -177,6 +203,7 @@ if want zero-window; then
 	client -c $SERVER4:5001 --bytes 1000000
 	wait "$SRV_PID"
 	stop_captures
+	kernel_counters zero-window.pcapng
 fi
 
 if want keepalive; then
@@ -188,23 +215,25 @@ if want keepalive; then
 	client -c $SERVER4:5001 --bytes 1000 --keepalive 1s --idle 5500ms
 	wait "$SRV_PID"
 	stop_captures
+	kernel_counters keepalive.pcap
 fi
 
 if want reorder-receiver || want reorder-sender; then
 	echo "== reorder-receiver.pcapng, reorder-sender.pcapng"
 	fresh
-	# 1 % of the data segments go through a second htb class (300 Mbit/s)
+	# 2 % of the data segments go through a second htb class (300 Mbit/s)
 	# beside the normal one (1 Gbit/s): when the normal class has a queue,
 	# the marked segment overtakes it, so the receiver sees a few segments
 	# out of order while the sender retransmits nothing (the sender-side
 	# capture proves it).
-	RATE=${REORDER_RATE:-1gbit} SLOWRATE=${REORDER_SLOWRATE:-300mbit} "$LABSH" reorder "${REORDER_PERMILLE:-10}" to-server >/dev/null 2>&1
+	RATE=${REORDER_RATE:-1gbit} SLOWRATE=${REORDER_SLOWRATE:-300mbit} "$LABSH" reorder "${REORDER_PERMILLE:-20}" to-server >/dev/null 2>&1
 	capture srv veth-s "$OUT/reorder-receiver.pcapng" dumpcap -f tcp
 	capture cli veth-c "$OUT/reorder-sender.pcapng" dumpcap -f tcp
 	server -l :5001 --once
 	client -c $SERVER4:5001 --bytes 3000000 --cc cubic
 	wait "$SRV_PID"
 	stop_captures
+	kernel_counters reorder-receiver.pcapng reorder-sender.pcapng
 fi
 
 if want any-sll2; then
@@ -218,6 +247,7 @@ if want any-sll2; then
 	client -c $SERVER4:5001 --bytes 1500000 --cc cubic
 	wait "$SRV_PID"
 	stop_captures
+	kernel_counters any-sll2.pcap
 fi
 
 if want reno-loss-receiver; then
@@ -230,6 +260,7 @@ if want reno-loss-receiver; then
 	client -c $SERVER4:5001 --bytes 3000000 --cc reno
 	wait "$SRV_PID"
 	stop_captures
+	kernel_counters reno-loss-receiver.pcap.gz
 	gzip -9 -n -c "$WORK/reno-loss-receiver.pcap" >"$OUT/reno-loss-receiver.pcap.gz"
 fi
 
@@ -245,7 +276,27 @@ if want loss-both-nano; then
 	client -c $SERVER4:5001 --bytes 1500000 --cc cubic
 	wait "$SRV_PID"
 	stop_captures
+	kernel_counters loss-both-nano.pcap
 fi
 
 chmod 644 "$OUT"/*.pcap* 2>/dev/null || true
+
+# tshark-counts.tsv: per file, the number of frames and of frames carrying
+# each tcp.analysis flag (tshark 4.0), the figures samples/README.md quotes.
+FLAGS="retransmission fast_retransmission spurious_retransmission out_of_order lost_segment ack_lost_segment duplicate_ack zero_window zero_window_probe window_full window_update keep_alive"
+{
+	printf 'file\tframes'
+	for fl in $FLAGS; do printf '\t%s' "$fl"; done
+	printf '\n'
+	for f in "$OUT"/*.pcap "$OUT"/*.pcapng "$OUT"/*.pcap.gz; do
+		[ -e "$f" ] || continue
+		args=()
+		for fl in $FLAGS; do args+=(-e "tcp.analysis.$fl"); done
+		tshark -r "$f" -T fields -E occurrence=f -E separator=, "${args[@]}" 2>/dev/null |
+			awk -F, -v n_flags="$(echo $FLAGS | wc -w)" -v name="$(basename "$f")" '
+				{ frames++; for (i = 1; i <= NF; i++) if ($i != "") c[i]++ }
+				END { printf "%s\t%d", name, frames; for (i = 1; i <= n_flags; i++) printf "\t%d", c[i]; printf "\n" }'
+	done
+} >"$OUT/tshark-counts.tsv"
+column -t "$OUT/tshark-counts.tsv"
 ls -l "$OUT"
