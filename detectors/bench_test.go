@@ -1,10 +1,17 @@
 package detectors
 
 import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/flows"
+	"github.com/tcpviz/tcpviz/pcapng"
+	"github.com/tcpviz/tcpviz/pipeline"
 )
 
 // bulkTransfer crafts a sender-side view of a bulk transfer: 1448-byte
@@ -87,5 +94,49 @@ func TestBulkTransferFindings(t *testing.T) {
 	}
 	if count["out_of_order/"] != 0 || count["retransmission/rto"] != 0 || count["lost_segment/"] != 0 {
 		t.Errorf("false findings %v", count)
+	}
+}
+
+// BenchmarkPipeline reads a pcap of the bulk transfer from memory through
+// the whole pipeline, without and with the detectors: the difference is the
+// detectors' share (budget: at most 30 %).
+func BenchmarkPipeline(b *testing.B) {
+	pkts := bulkTransfer(200000, 100)
+	path := filepath.Join(b.TempDir(), "bulk.pcap")
+	writeCapture(b, path, pkts, false)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, withDet := range []bool{false, true} {
+		name := "without-detectors"
+		if withDet {
+			name = "with-detectors"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				cfg := pipeline.Config{Flows: flows.DefaultConfig()}
+				if withDet {
+					cfg.NewDetector = func(emit func(*events.Event)) pipeline.Detector { return New(DefaultConfig(), emit) }
+				}
+				p := pipeline.New(cfg)
+				r := pcapng.NewReader(bytes.NewReader(data), path)
+				for {
+					rec, err := r.Next()
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := p.Feed(rec); err != nil {
+						b.Fatal(err)
+					}
+				}
+				p.Finish()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(pkts)), "ns/packet")
+		})
 	}
 }

@@ -54,14 +54,15 @@ func TestOracle(t *testing.T) {
 	if len(files) == 0 {
 		t.Skip("no captures in samples/ or TCPVIZ_ORACLE_DIRS")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	if v, err := tsharkoracle.Version(ctx); err == nil {
+	if v, err := tsharkoracle.Version(t.Context()); err == nil {
 		t.Log(v)
 	}
 	det := func(emit func(*events.Event)) pipeline.Detector { return New(DefaultConfig(), emit) }
 	for _, path := range files {
 		t.Run(filepath.Base(filepath.Dir(path))+"/"+filepath.Base(path), func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+			defer cancel()
 			_, _, res, err := tsharkoracle.CheckFile(ctx, path, det)
 			if err != nil {
 				t.Fatal(err)

@@ -18,7 +18,7 @@ import (
 )
 
 // serialize encodes p with gopacket: IPv4 or IPv6 and TCP with options.
-func serialize(t *testing.T, p *events.Packet) []byte {
+func serialize(t testing.TB, p *events.Packet) []byte {
 	t.Helper()
 	tcp := &layers.TCP{SrcPort: layers.TCPPort(p.SrcPort), DstPort: layers.TCPPort(p.DstPort), Seq: p.Seq, Ack: p.Ack,
 		Window: p.Window, SYN: p.Flags&S != 0, ACK: p.Flags&A != 0, FIN: p.Flags&F != 0, RST: p.Flags&R != 0, PSH: p.Flags&P != 0}
@@ -56,7 +56,7 @@ func serialize(t *testing.T, p *events.Packet) []byte {
 
 // writeCapture writes pkts as a classic pcap with Ethernet or Linux cooked
 // v2 (tcpdump -i any) headers.
-func writeCapture(t *testing.T, path string, pkts []events.Packet, sll2 bool) {
+func writeCapture(t testing.TB, path string, pkts []events.Packet, sll2 bool) {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {

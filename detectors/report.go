@@ -95,14 +95,20 @@ func (e *Engine) rtt(f *flow, p *events.Packet, fl uint16) {
 	if !advanced || p.Len == 0 {
 		return // SYNs are timed by the handshake sample
 	}
+	// With timestamps, TSval/TSecr times every transmission unambiguously;
+	// without, one segment at a time under Karn's rule. One method per
+	// direction keeps the samples to about one per RTT.
+	if p.Options.HasTS {
+		if !fwd.tsPending {
+			fwd.tsPending = true
+			fwd.tsVal, fwd.tsTime, fwd.tsFrame = p.Options.TSVal, p.TS, p.Frame
+		}
+		return
+	}
 	if !fwd.timing {
 		fwd.timing = true
 		fwd.timedStart, fwd.timedEnd = p.Seq, p.Seq+p.SegLen()
 		fwd.timedTS, fwd.timedFrame = p.TS, p.Frame
-	}
-	if p.Options.HasTS && !fwd.tsPending {
-		fwd.tsPending = true
-		fwd.tsVal, fwd.tsTime, fwd.tsFrame = p.Options.TSVal, p.TS, p.Frame
 	}
 }
 
