@@ -346,6 +346,51 @@ var ruleCases = []ruleCase{
 		want:  []want{{5, events.TypeRTTSample, events.ReasonTimestamp, 0}},
 		never: []want{{5, events.TypeRTTSample, events.ReasonDataAck, 0}},
 	},
+	{
+		name: "window full against a SYN/ACK's window, which is never scaled",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000)
+			c.send(0, S, 0, 0, 0, 64240, wsOpt(7)).after(ms).send(1, SA, 0, 1, 0, 1000, wsOpt(7)).after(ms)
+			c.send(0, A, 1, 1, 0, 502).after(ms).data(0, 1, 1000)
+			return c.pkts
+		},
+		want: []want{{4, events.TypeWindowFull, "", 0}},
+	},
+	{
+		name: "ACK of data never seen damps the dup-ACK count that decides fast retransmissions",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000).handshake()
+			c.after(ms).data(0, 1, 1000).after(ms).data(0, 3001, 1000) // 5: lost segment (1001-3000 not captured)
+			c.after(ms).ack(1, 2001).after(ms).ack(1, 2001).after(ms).ack(1, 2001).after(ms).ack(1, 2001)
+			c.after(ms).data(0, 2001, 1000)
+			return c.pkts
+		},
+		want: []want{{5, events.TypeLostSegment, "", 0}},
+	},
+	{
+		name: "data after a 1-byte zero-window probe that advanced nextseq is new data",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000).handshake()
+			c.after(ms).data(0, 1, 100).after(ms).ack(1, 101)
+			c.after(ms).data(0, 101, 1).after(ms).ack(1, 102).after(ms).data(0, 101, 500)
+			return c.pkts
+		},
+		never: []want{{8, events.TypeRetransmission, "", 0}, {8, events.TypeOutOfOrder, "", 0}},
+	},
+	{
+		name: "retransmission long after a dup-ACK burst is an RTO, not fast",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000).handshake()
+			for i := uint32(0); i < 4; i++ {
+				c.after(100*time.Microsecond).data(0, 1+i*1000, 1000)
+			}
+			c.after(5*ms).ack(1, 1001).after(ms).ack(1, 1001).after(ms).ack(1, 1001)
+			c.after(300*ms).data(0, 1001, 1000)
+			return c.pkts
+		},
+		want:  []want{{11, events.TypeRetransmission, events.RetransRTO, 0}},
+		never: []want{{11, events.TypeLossInfer, events.ReasonRetransNoDupAcks, 0}},
+	},
 }
 
 func TestRules(t *testing.T) {
