@@ -7,9 +7,12 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/tcpviz/tcpviz/detectors"
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/flows"
 	"github.com/tcpviz/tcpviz/kblock"
 	"github.com/tcpviz/tcpviz/pcapng"
+	"github.com/tcpviz/tcpviz/pipeline"
 )
 
 // pcapSink writes synthetic traffic as a real capture: Ethernet/IPv4/TCP
@@ -150,7 +153,10 @@ func TestSyntheticCaptureRoundTrip(t *testing.T) {
 	t.Setenv("TCPVIZ_SYNTH_CAPTURE", path)
 	t.Setenv("TCPVIZ_SYNTH_PACKETS", "6000")
 	TestWriteSyntheticCapture(t)
-	in, err := Load(t.Context(), path, LoadOptions{})
+	cfg := pipeline.Config{Flows: flows.DefaultConfig(), NewDetector: func(emit func(*events.Event)) pipeline.Detector {
+		return detectors.New(detectors.DefaultConfig(), emit)
+	}}
+	in, err := Load(t.Context(), path, LoadOptions{Pipeline: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,5 +182,12 @@ func TestSyntheticCaptureRoundTrip(t *testing.T) {
 	}
 	if _, ok := st["congestion/c_cong_1/line"]; !ok {
 		t.Errorf("no congestion chart: %v", st)
+	}
+	// The detectors find the synthetic losses again from the bytes.
+	if r.Overview.Retrans == 0 {
+		t.Errorf("no retransmissions found: %+v", r.Overview.EventCounts)
+	}
+	if tl := st["timeline/c_timeline/scatter"]; len(tl) == 0 {
+		t.Errorf("empty timeline: %v", st)
 	}
 }

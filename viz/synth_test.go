@@ -153,7 +153,7 @@ func synthesize(cfg synthConfig, sink synthSink) synthOut {
 			if cfg.Kernel && i%8 == 0 {
 				frame++
 				k := &kblock.Record{Kind: kblock.KindProbe, TS: ts, Saddr: cli, Daddr: srv, Sport: cport,
-					Dport: cfg.ServerPort, SndCwnd: 10 + uint32(i%400)/4, SRTTus: 150 + uint32(i%50), Comm: cfg.Comm, PID: 4242}
+					Dport: cfg.ServerPort, SndCwnd: 10 + uint32(i%400)/4, SRTTus: 150 + uint32(i/64%40), Comm: cfg.Comm, PID: 4242}
 				e = events.Event{Type: events.TypeKernelSample, Frame: frame, TS: events.Timestamp(ts), Flow: flow,
 					Src: events.Endpoint(cli, cport), Dst: events.Endpoint(srv, cfg.ServerPort), Kernel: k,
 					Context: events.Context{KernelCwnd: k.SndCwnd, KernelSRTTus: k.SRTTus}}
