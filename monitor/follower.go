@@ -70,14 +70,15 @@ type Follower struct {
 	readMu   sync.Mutex
 	readFile string
 	readUpTo int64
+	readSnap FollowStats
 }
 
-// readPosition is the file being read and how many of its bytes were read,
-// as of the last pass.
-func (f *Follower) readPosition() (string, int64) {
+// readPosition is the file being read, how many of its bytes were read and
+// the counters, as of the last pass.
+func (f *Follower) readPosition() (string, int64, FollowStats) {
 	f.readMu.Lock()
 	defer f.readMu.Unlock()
-	return f.readFile, f.readUpTo
+	return f.readFile, f.readUpTo, f.readSnap
 }
 
 // source lists the files of what is followed, in reading order.
@@ -470,6 +471,7 @@ func (f *Follower) step(ctx context.Context, h Handler, list bool) error {
 		if f.cur != nil {
 			f.readFile, f.readUpTo = f.cur.path, f.cur.cr.n
 		}
+		f.readSnap = f.stats
 		f.readMu.Unlock()
 		f.passDone.Add(1)
 	}()

@@ -22,12 +22,11 @@ const (
 // UseColor says whether alerts written to f should be coloured: only on a
 // terminal, and never when NO_COLOR is set to anything (no-color.org).
 func UseColor(f *os.File) bool {
-	if os.Getenv("NO_COLOR") != "" {
-		return false
-	}
 	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return colorFor(err == nil && st.Mode()&os.ModeCharDevice != 0, os.Getenv("NO_COLOR"))
 }
+
+func colorFor(terminal bool, noColor string) bool { return terminal && noColor == "" }
 
 // FormatAlert appends the human form of a to b: one line, no newline.
 func FormatAlert(b []byte, a *Alert, color bool) []byte {
