@@ -193,7 +193,7 @@ func runClient(args []string) error {
 	fs.StringVar(&so.cc, "cc", "", "congestion control (cubic, bbr, reno) set with TCP_CONGESTION")
 	fs.IntVar(&so.sndbuf, "sndbuf", 0, "SO_SNDBUF in bytes")
 	fs.IntVar(&so.rcvbuf, "rcvbuf", 0, "SO_RCVBUF in bytes")
-	keepalive := fs.Duration("keepalive", 0, "enable keep-alives: idle time before the first probe and interval between probes")
+	keepalive := fs.Duration("keepalive", 0, "enable keep-alives: idle time before the first probe and interval between probes (whole seconds)")
 	idle := fs.Duration("idle", 0, "after sending, keep the connection open and silent this long")
 	connTimeout := fs.Duration("connect-timeout", 10*time.Second, "give up connecting after this long")
 	writeSize := fs.Int("write-size", 64<<10, "bytes per write")
