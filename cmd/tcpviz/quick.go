@@ -26,7 +26,7 @@ func init() {
 	register(&command{
 		name:    "quick",
 		summary: "capture, analyze and report in one go (needs root)",
-		usage: `  tcpviz quick -i IFACE [--duration 60s] [--port N]... [--out DIR]
+		usage: `  tcpviz quick -i IFACE [--duration 60s] [--port N]... [--netns NS] [--out DIR]
 
   Captures packets and the kernel's TCP state on IFACE with eBPF for
   --duration (Ctrl-C stops early), then runs the detectors and builds the
@@ -50,6 +50,7 @@ func runQuick(args []string) error {
 	iface := fs.StringP("interface", "i", "", "interface to capture on")
 	duration := fs.Duration("duration", 60*time.Second, "how long to capture")
 	ports := fs.UintSlice("port", nil, "capture only these ports (either end; repeatable or comma-separated)")
+	netns := fs.String("netns", "", "capture inside this network namespace (a name under /run/netns or a path)")
 	base := fs.String("base", session.DefaultBase, "directory that holds the sessions")
 	out := fs.String("out", "", "output directory (default: a new session under --base)")
 	of := addOutputFlags(fs)
@@ -78,8 +79,10 @@ func runQuick(args []string) error {
 	if err := checkCapturePrivileges(); err != nil {
 		return err
 	}
-	if _, err := net.InterfaceByName(*iface); err != nil {
-		return fmt.Errorf("interface %s: %w", *iface, err)
+	if *netns == "" {
+		if _, err := net.InterfaceByName(*iface); err != nil {
+			return fmt.Errorf("interface %s: %w", *iface, err)
+		}
 	}
 	cfg, err := newPipelineConfig()
 	if err != nil {
@@ -107,7 +110,7 @@ func runQuick(args []string) error {
 		capLog = os.Stderr
 	}
 	capSum, err := capture.Run(capCtx, capture.Config{
-		Interface: *iface, Output: capFile, Duration: *duration, Ports: portList, Log: capLog,
+		Interface: *iface, Output: capFile, Duration: *duration, Ports: portList, Netns: *netns, Log: capLog,
 		Ready: func() {
 			if !of.quiet {
 				fmt.Fprintf(os.Stderr, "capturing on %s for %s (Ctrl-C to stop early) into %s\n", *iface, *duration, dir)
