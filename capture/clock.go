@@ -1,6 +1,8 @@
 package capture
 
 import (
+	"time"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -11,6 +13,12 @@ import (
 type bootClock struct {
 	offset int64 // realtime - boottime, ns
 	span   int64 // width of the bracket the offset came from, ns
+
+	// CLOCK_BOOTTIME is a real system call; the loop reads the time often,
+	// so it extrapolates from Go's monotonic clock (vDSO) instead. The two
+	// differ only by time spent suspended, and measure re-anchors them.
+	monoBase time.Time
+	bootBase int64
 }
 
 func nowNS(clock int32) int64 {
@@ -31,10 +39,15 @@ func (c *bootClock) measure() {
 		}
 	}
 	c.span = best
+	c.monoBase = time.Now()
+	c.bootBase = nowNS(unix.CLOCK_BOOTTIME)
 }
 
 // wall converts a boot-clock timestamp.
 func (c *bootClock) wall(boot uint64) int64 { return int64(boot) + c.offset }
 
-// bootNow is the current CLOCK_BOOTTIME.
+// now is the current CLOCK_BOOTTIME, extrapolated since the last measure.
+func (c *bootClock) now() uint64 { return uint64(c.bootBase + int64(time.Since(c.monoBase))) }
+
+// bootNow reads CLOCK_BOOTTIME.
 func bootNow() uint64 { return uint64(nowNS(unix.CLOCK_BOOTTIME)) }

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -109,12 +110,20 @@ func tsharkCount(t *testing.T, name string) int {
 	return n
 }
 
-// pcapCount counts the packets of a classic pcap file (tcpdump's output).
+// pcapCount counts the packets of a file (tcpdump's output).
 func pcapCount(t *testing.T, name string) int {
 	t.Helper()
-	f, err := os.Open(name)
+	n, err := countPackets(name)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return n
+}
+
+func countPackets(name string) (int, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return 0, err
 	}
 	defer f.Close()
 	r := pcapng.NewReader(f, name)
@@ -122,10 +131,10 @@ func pcapCount(t *testing.T, name string) int {
 	for {
 		rec, err := r.Next()
 		if errors.Is(err, io.EOF) {
-			return n
+			return n, nil
 		}
 		if err != nil {
-			t.Fatalf("read %s: %v", name, err)
+			return n, fmt.Errorf("read %s: %w", name, err)
 		}
 		if rec.Type == pcapng.RecordPacket {
 			n++

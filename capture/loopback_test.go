@@ -24,7 +24,7 @@ func needRoot(t *testing.T) {
 }
 
 // startCapture runs Run in the background and returns once it is attached.
-func startCapture(t *testing.T, cfg Config) (stop func() (Summary, error)) {
+func startCapture(t testing.TB, cfg Config) (stop func() (Summary, error)) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})

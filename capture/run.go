@@ -23,9 +23,13 @@ const (
 	// captured before it but read after it (they come from another ring and
 	// other CPUs).
 	reorderWindow = 100 * time.Millisecond
-	idleWait      = 50 * time.Millisecond
-	clockPeriod   = 10 * time.Second
-	batchPackets  = 1024
+	// minPause and maxPause bound the polling interval of an idle ring.
+	minPause = 4 * time.Millisecond
+	maxPause = 20 * time.Millisecond
+	// flushEvery: how stale the file may get for a reader following it.
+	flushEvery   = 200 * time.Millisecond
+	clockPeriod  = 10 * time.Second
+	batchPackets = 1024
 )
 
 // Summary is what a capture did.
@@ -120,8 +124,12 @@ type session struct {
 	waiting  []pending // sorted by boot time
 	lastBoot uint64    // boot time of the last block written
 	held     []byte    // a packet record read ahead (see loop)
-	splitGSO bool      // the device has no TSO: GSO packets leave as segments
+	pause    time.Duration
+	flushed  time.Time
+	splitGSO bool // the device has no TSO: GSO packets leave as segments
 	seg      segmenter
+	segTS    int64 // time and options of the packet being split
+	segOpts  pcapng.PacketOptions
 	holding  bool
 	stop     bool
 }
@@ -137,7 +145,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err := checkCaps(); err != nil {
 		return Summary{}, err
 	}
-	s := &session{cfg: &cfg}
+	s := &session{cfg: &cfg, pause: minPause}
 	s.sum = Summary{Interface: cfg.Interface, KernelRecords: map[string]uint64{}, Unavailable: map[string]string{}}
 
 	err := inNetns(cfg.Netns, func() error {
@@ -255,7 +263,7 @@ func (s *session) loop(ctx context.Context, pr, kr *ringbuf.Reader) error {
 		// Packets up to w are written only after the kernel ring was
 		// drained at w, so a kernel record always precedes the packets
 		// captured after it; a packet read past w waits for the next round.
-		w := bootNow()
+		w := s.clock.now()
 		if kr.AvailableBytes() > 0 {
 			if err := s.drainKernel(kr); err != nil {
 				return err
@@ -265,6 +273,7 @@ func (s *session) loop(ctx context.Context, pr, kr *ringbuf.Reader) error {
 			return err
 		}
 		if pr.AvailableBytes() > 0 {
+			s.pause = minPause
 			pr.SetDeadline(past)
 			for i := 0; i < batchPackets && !s.stop; i++ {
 				err := pr.ReadInto(&rec)
@@ -294,22 +303,22 @@ func (s *session) loop(ctx context.Context, pr, kr *ringbuf.Reader) error {
 		if err := s.flushWaiting(w - uint64(reorderWindow)); err != nil {
 			return err
 		}
-		if err := s.w.Flush(); err != nil {
-			return err
+		if now.Sub(s.flushed) >= flushEvery {
+			if err := s.w.Flush(); err != nil {
+				return err
+			}
+			s.flushed = now
 		}
-		wait := now.Add(idleWait)
-		if !end.IsZero() && end.Before(wait) {
-			wait = end
+		// Poll rather than wait for a wakeup: the kernel side submits
+		// without waking us (BPF_RB_NO_WAKEUP), since a wakeup every few
+		// packets would cost more than the packets. The pause grows while
+		// the interface is quiet.
+		pause := s.pause
+		if !end.IsZero() && end.Sub(now) < pause {
+			pause = max(end.Sub(now), 0)
 		}
-		pr.SetDeadline(wait)
-		err := pr.ReadInto(&rec)
-		switch {
-		case errors.Is(err, os.ErrDeadlineExceeded):
-		case err != nil:
-			return fmt.Errorf("capture: read packet ring: %w", err)
-		default:
-			s.hold(rec.RawSample)
-		}
+		time.Sleep(pause)
+		s.pause = min(2*s.pause, maxPause)
 	}
 	return nil
 }
@@ -439,15 +448,19 @@ func (s *session) packet(p *ebpfcap.Packet) error {
 	ts := s.clock.wall(p.BootNS)
 	opts := pcapng.PacketOptions{Flags: uint32(p.Dir) & pcapng.FlagDirectionMask}
 	if s.splitGSO && p.Dir == ebpfcap.DirOutbound && p.GSOSegs > 1 {
-		split, err := s.seg.split(p.Data, p.Len, p.GSOSegs, p.GSOSize, func(seg []byte, origLen uint32, i int) error {
-			// One ns apart, so the segments keep their order when sorted.
-			return s.writePacket(ts+int64(i), seg, origLen, opts)
-		})
+		s.segTS, s.segOpts = ts, opts
+		split, err := s.seg.split(p.Data, p.Len, p.GSOSegs, p.GSOSize, s.writeSegment)
 		if split || err != nil {
 			return err
 		}
 	}
 	return s.writePacket(ts, p.Data, p.Len, opts)
+}
+
+// writeSegment writes segment i of a split GSO packet, 1 ns after the
+// previous one so the segments keep their order when sorted.
+func (s *session) writeSegment(seg []byte, origLen uint32, i int) error {
+	return s.writePacket(s.segTS+int64(i), seg, origLen, s.segOpts)
 }
 
 func (s *session) writePacket(ts int64, data []byte, origLen uint32, opts pcapng.PacketOptions) error {

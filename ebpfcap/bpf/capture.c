@@ -341,7 +341,9 @@ static __always_inline int capture_skb(struct __sk_buff *skb, __u8 dir)
 		count(CNT_PKT_LOAD_ERR);
 		return TC_NEXT;
 	}
-	if (bpf_ringbuf_output(&pkts, b, sizeof(b->h) + caplen, 0) < 0)
+	/* No wakeups: the reader polls, which costs less than waking it for
+	 * every few packets. */
+	if (bpf_ringbuf_output(&pkts, b, sizeof(b->h) + caplen, BPF_RB_NO_WAKEUP) < 0)
 		count(CNT_PKT_LOST);
 	return TC_NEXT;
 }
@@ -527,7 +529,7 @@ int BPF_PROG(tcp_probe, struct sock *sk, struct sk_buff *skb)
 	r->cookie = cookie;
 	fill_tcp(r, sk);
 	fill_owner(r);
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	return 0;
 }
 
@@ -554,7 +556,7 @@ static __always_inline int on_retransmit(const struct sock *sk, const struct sk_
 	r->tcp_flags = BPF_CORE_READ_BITFIELD_PROBED(cb, tcp_flags);
 	fill_tcp(r, sk);
 	fill_owner(r);
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	return 0;
 }
 
@@ -614,7 +616,7 @@ int BPF_PROG(inet_sock_set_state, const struct sock *sk, int oldstate, int newst
 		r->total_retrans = BPF_CORE_READ(tp, total_retrans);
 	}
 	fill_owner(r);
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 out:
 	if (newstate == TCP_CLOSE) {
 		bpf_map_delete_elem(&births, &cookie);
@@ -682,7 +684,7 @@ int BPF_PROG(tcp_send_reset, const struct sock *sk, const struct sk_buff *skb)
 	} else if (!skb || !skb_tuple(skb, r)) {
 		goto discard;
 	}
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	return 0;
 discard:
 	bpf_ringbuf_discard(r, 0);
@@ -704,7 +706,7 @@ int BPF_PROG(tcp_receive_reset, struct sock *sk)
 	r->reset_dir = 2;
 	r->cookie = bpf_get_socket_cookie(sk);
 	fill_owner(r);
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	return 0;
 }
 
