@@ -18,12 +18,12 @@ import (
 
 // benchResult is one transfer with (or without) a capture running.
 type benchResult struct {
-	name       string
-	mbits      float64 // the transfer's throughput
-	packets    int     // packets the capture wrote
-	drops      uint64
-	cpu        cpuTimes // CPU of the capture process while capturing
-	startCPU   cpuTimes // CPU spent starting up (loading programs, opening)
+	name     string
+	mbits    float64 // the transfer's throughput
+	packets  int     // packets the capture wrote
+	drops    uint64
+	cpu      cpuTimes // CPU of the capture process while capturing
+	startCPU cpuTimes // CPU spent starting up (loading programs, opening)
 }
 
 var throughputRe = regexp.MustCompile(`received (\d+) bytes in \S+ \(([\d.]+) Mbit/s\)`)
