@@ -223,12 +223,13 @@ func (e *Engine) checkStall(f *flow, d events.Dir, p *events.Packet) {
 	e.send(f, ev)
 }
 
-// base is the sequence number relative numbers count from.
+// base is the sequence number relative numbers count from, as the
+// connection table counts: the ISN, or the first sequence number seen - 1.
 func (h *half) base() uint32 {
 	if h.synSeen {
 		return h.isn
 	}
-	return h.firstSeq
+	return h.firstSeq - 1
 }
 
 // checkNoAnswer raises no_syn_ack for a SYN that got no packet back.

@@ -1,0 +1,54 @@
+package detectors
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+
+	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/kblock"
+)
+
+// TestRandomSegments feeds garbage: random flags, numbers, options and
+// clock jumps (backwards too) across a few connections. The engine must not
+// panic, must keep bytes in flight non-negative, and must free everything on
+// Close.
+func TestRandomSegments(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::9")
+	e := New(DefaultConfig(), func(ev *events.Event) {
+		if ev.Context.BytesInFlight < 0 {
+			t.Fatalf("negative bytes in flight: %+v", ev)
+		}
+	})
+	ts := epoch
+	for i := 0; i < 200000; i++ {
+		ts += rng.Int64N(20e6) - 1e6
+		p := events.Packet{Frame: uint64(i + 1), TS: ts, Src: a, Dst: b, SrcPort: 1, DstPort: 2,
+			Seq: rng.Uint32() >> uint(rng.IntN(32)), Ack: rng.Uint32() >> uint(rng.IntN(32)), Flags: uint16(rng.IntN(512)),
+			Window: uint16(rng.IntN(3)), Len: uint32(rng.IntN(3)) * 700, Flow: uint64(rng.IntN(5)), Dir: events.Dir(rng.IntN(2)),
+			WindowScaled: -1}
+		if rng.IntN(4) == 0 {
+			p.Options = events.Options{HasTS: true, TSVal: rng.Uint32(), TSEcr: rng.Uint32(), HasWScale: true, WScale: uint8(rng.IntN(20)),
+				NumSACK: uint8(rng.IntN(5)), SACK: [4]events.SACKBlock{{Left: rng.Uint32(), Right: rng.Uint32()}}}
+		}
+		e.Packet(&p)
+		switch rng.IntN(1000) {
+		case 0:
+			e.Advance(ts + rng.Int64N(1e10))
+		case 1:
+			e.Close(p.Flow)
+		case 2:
+			e.Kernel(p.Frame, &kblock.Record{Kind: kblock.Kind(rng.IntN(6)), TS: ts, Seq: rng.Uint32(), EndSeq: rng.Uint32(), Segs: uint32(rng.IntN(3)),
+				Saddr: a, Sport: 1, Daddr: b, Dport: 2}, p.Flow, p.Dir)
+		}
+	}
+	e.Finish()
+	_ = e.Compare()
+	for id := uint64(0); id < 5; id++ {
+		e.Close(id)
+	}
+	if len(e.flows) != 0 {
+		t.Errorf("%d flows left after Close", len(e.flows))
+	}
+}
