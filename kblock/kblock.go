@@ -220,7 +220,9 @@ func Append(dst []byte, r *Record) []byte {
 		dst = appendTLV(dst, FieldCAState, []byte{r.CAState})
 	}
 	u64(FieldPacingRate, r.PacingRate)
-	if r.Kind == KindRetransmit {
+	if r.Kind == KindRetransmit || r.Seq != 0 || r.EndSeq != 0 {
+		// Sequence 0 is meaningful for a retransmission, so it is always
+		// written there; other kinds keep whatever a record carries.
 		dst = appendTLV(dst, FieldSeq, binary.LittleEndian.AppendUint32(nil, r.Seq))
 		dst = appendTLV(dst, FieldEndSeq, binary.LittleEndian.AppendUint32(nil, r.EndSeq))
 	}
@@ -228,7 +230,7 @@ func Append(dst []byte, r *Record) []byte {
 		dst = appendTLV(dst, FieldTCPFlags, []byte{r.TCPFlags})
 	}
 	u32(FieldSegs, r.Segs)
-	if r.Kind == KindState {
+	if r.Kind == KindState || r.OldState != 0 || r.NewState != 0 {
 		dst = appendTLV(dst, FieldOldState, []byte{r.OldState})
 		dst = appendTLV(dst, FieldNewState, []byte{r.NewState})
 	}
