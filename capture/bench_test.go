@@ -116,7 +116,10 @@ func BenchmarkLabCapture(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			time.Sleep(200 * time.Millisecond)
+			// Without immediate mode libpcap hands packets over a block
+			// at a time, a block being retired after at most ~1 s; a stop
+			// before that loses the last, partly filled block.
+			time.Sleep(1200 * time.Millisecond)
 			if err := l.Stop(td); err != nil {
 				b.Fatal(err)
 			}
