@@ -149,8 +149,8 @@ func (b *builder) overviewSection() {
 	s := b.section(ChartOverview, "Overview", "")
 	ch := newTimeChart("c_overview_rate", "Traffic", "all selected connections", "packets/s")
 	ch.rect.ExtendYAxis(opts.YAxis{Type: "value", Name: "Mbit/s", Position: "right"})
-	pr := points(b.c.pktRate.rates(1))
-	br := points(b.c.bitRate.rates(8 / 1e6))
+	pr := b.ratePoints(b.c.pktRate, 1)
+	br := b.ratePoints(b.c.bitRate, 8/1e6)
 	if len(pr) == 0 {
 		b.missing(ChartOverview, "no packets (built from events only): traffic chart omitted")
 		return
@@ -210,9 +210,28 @@ func (b *builder) timelineSection() {
 	s.Charts = append(s.Charts, ch)
 
 	rate := newTimeChart("c_timeline_rate", "Event rate", "detector events per second", "events/s")
-	er := points(b.c.evRate.rates(1))
+	er := b.ratePoints(b.c.evRate, 1)
 	rate.add(lineSeries("events/s", "#d62728", er, false), len(er))
 	s.Charts = append(s.Charts, rate)
+}
+
+// ratePoints turns a bucket series into a per-second rate over the whole
+// capture, in bins of about a second (finer for short captures, never more
+// than 500 bins) so bursts read as rates, not as spikes of single buckets.
+func (b *builder) ratePoints(s *buckets, mul float64) points {
+	from, to := b.c.first, b.c.last+1
+	if len(s.b) == 0 || to <= from {
+		return nil
+	}
+	n := int((to - from) / 1e9)
+	n = min(max(n, 100), 500, b.c.lim.Points)
+	sums := rebin(s, from, to, n)
+	sec := float64(to-from) / 1e9 / float64(n)
+	out := make(points, n)
+	for i, v := range sums {
+		out[i] = point{(float64(from) + (float64(i)+0.5)*float64(to-from)/float64(n)) / 1e6, v * mul / sec}
+	}
+	return out
 }
 
 // flowSelected reports whether a connection survived the report's filters
@@ -413,8 +432,9 @@ func (b *builder) summarySection() {
 	bar := charts.NewBar()
 	bar.SetGlobalOptions(append(baseOpts("c_summary", "Events per connection", "top connections by event count", defaultGrid),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
-		charts.WithXAxisOpts(opts.XAxis{Type: "category", Data: labels, Name: "connection"}),
+		charts.WithXAxisOpts(opts.XAxis{Type: "category", Name: "connection"}),
 		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: "events"}))...)
+	bar.SetXAxis(labels) // Validate copies this into the x axis
 	ch := &Chart{ID: "c_summary", Title: "Events per connection", Kind: types.ChartBar, r: bar, rect: &bar.RectChart}
 	for _, k := range names {
 		vals := make([]int, len(list))

@@ -113,10 +113,21 @@ func synthesize(cfg synthConfig, sink synthSink) synthOut {
 		send(events.DirC2S, 1, 1, 0, events.FlagACK, win)
 		acked := uint32(1)
 		var lost uint32
+		// A Reno-like window: +1 segment per window's worth of ACKed
+		// segments, cut to 70% at a loss; RTT grows with the queue it builds.
+		cwnd, grow := 10.0, 0.0
+		lossEvery := cfg.LossEvery
+		if lossEvery > 0 {
+			lossEvery += f * 97 // connections differ
+		}
 		for i := 0; i < cfg.Packets; i++ {
 			seq := 1 + uint32(i)*mss
-			if cfg.LossEvery > 0 && i%cfg.LossEvery == cfg.LossEvery/2 && lost == 0 {
+			if grow += 1 / cwnd; grow >= 1 {
+				cwnd, grow = cwnd+1, 0
+			}
+			if lossEvery > 0 && i%lossEvery == lossEvery/2 && lost == 0 {
 				lost = seq // not sent now: the receiver will SACK around it
+				cwnd = max(cwnd*0.7, 2)
 				continue
 			}
 			send(events.DirC2S, seq, 1, mss, events.FlagACK|events.FlagPSH, win)
@@ -153,7 +164,7 @@ func synthesize(cfg synthConfig, sink synthSink) synthOut {
 			if cfg.Kernel && i%8 == 0 {
 				frame++
 				k := &kblock.Record{Kind: kblock.KindProbe, TS: ts, Saddr: cli, Daddr: srv, Sport: cport,
-					Dport: cfg.ServerPort, SndCwnd: 10 + uint32(i%400)/4, SRTTus: 150 + uint32(i/64%40), Comm: cfg.Comm, PID: 4242}
+					Dport: cfg.ServerPort, SndCwnd: uint32(cwnd), SRTTus: 120 + uint32(cwnd*3), Comm: cfg.Comm, PID: 4242}
 				e = events.Event{Type: events.TypeKernelSample, Frame: frame, TS: events.Timestamp(ts), Flow: flow,
 					Src: events.Endpoint(cli, cport), Dst: events.Endpoint(srv, cfg.ServerPort), Kernel: k,
 					Context: events.Context{KernelCwnd: k.SndCwnd, KernelSRTTus: k.SRTTus}}

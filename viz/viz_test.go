@@ -568,3 +568,22 @@ func TestCollectorMemoryIsBounded(t *testing.T) {
 		}
 	}
 }
+
+func TestSummaryBarsAreLabelledByConnection(t *testing.T) {
+	r := buildSynth(t, synthConfig{Flows: 3, Packets: 400, LossEvery: 100}, Options{Charts: []string{ChartSummary}})
+	if len(r.Sections) != 1 || len(r.Sections[0].Charts) != 1 {
+		t.Fatalf("sections %+v", r.Sections)
+	}
+	opt := r.Sections[0].Charts[0].r.RenderSnippet().Option
+	var o struct {
+		XAxis []struct {
+			Data []string `json:"data"`
+		} `json:"xAxis"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSuffix(strings.TrimSpace(opt), ";")), &o); err != nil {
+		t.Fatalf("%v: %s", err, opt)
+	}
+	if len(o.XAxis) == 0 || len(o.XAxis[0].Data) != 3 || o.XAxis[0].Data[0] != "#1" {
+		t.Errorf("x axis %+v", o.XAxis)
+	}
+}
