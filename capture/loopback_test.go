@@ -163,3 +163,63 @@ func TestLoopbackCapture(t *testing.T) {
 		t.Errorf("file mode %v, want 0640", fi.Mode().Perm())
 	}
 }
+
+// --count and --duration stop the capture like Ctrl-C: drained, closed,
+// with the statistics block.
+func TestStopConditions(t *testing.T) {
+	needRoot(t)
+	tests := []struct {
+		name    string
+		cfg     Config
+		traffic bool
+		check   func(t *testing.T, s Summary, fc fileContents, took time.Duration)
+	}{
+		{"count", Config{Count: 7}, true, func(t *testing.T, s Summary, fc fileContents, _ time.Duration) {
+			if fc.packets != 7 || s.Packets != 7 {
+				t.Errorf("--count 7 wrote %d packets (summary %d)", fc.packets, s.Packets)
+			}
+		}},
+		{"duration", Config{Duration: 300 * time.Millisecond}, false, func(t *testing.T, s Summary, fc fileContents, took time.Duration) {
+			if took < 300*time.Millisecond || took > 2*time.Second {
+				t.Errorf("--duration 300ms took %v", took)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "s.pcapng")
+			cfg := tc.cfg
+			cfg.Interface, cfg.Output = "lo", out
+			ready := make(chan struct{})
+			cfg.Ready = func() { close(ready) }
+			type result struct {
+				s   Summary
+				err error
+			}
+			done := make(chan result, 1)
+			start := time.Now()
+			go func() {
+				s, err := Run(context.Background(), cfg)
+				done <- result{s, err}
+			}()
+			<-ready
+			if tc.traffic {
+				loopConn(t, "tcp4", "127.0.0.1:0", 1_000_000)
+			}
+			var r result
+			select {
+			case r = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("capture did not stop by itself")
+			}
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			fc := readCapture(t, out)
+			if len(fc.stats) != 1 {
+				t.Errorf("%d statistics blocks, want 1", len(fc.stats))
+			}
+			tc.check(t, r.s, fc, time.Since(start))
+		})
+	}
+}
