@@ -110,6 +110,7 @@ func (e *Engine) analyze(f *flow, p *events.Packet) uint16 {
 		// Previous segment not captured.
 		if fwd.nextKnown && events.SeqGreater(seq, fwd.nextseq) && flags&fRST == 0 {
 			fl |= aLost
+			fwd.addHole(fwd.nextseq, seq, rev.maxAck, rev.ackKnown)
 		}
 		// Keep-alive: 0 or 1 byte at nextseq-1.
 		if (seglen == 0 || seglen == 1) && fwd.nextKnown && seq == fwd.nextseq-1 && flags&sfr == 0 {
@@ -221,4 +222,63 @@ func (e *Engine) oooWindow(f *flow) int64 {
 		return f.irtt
 	}
 	return e.irttDefault
+}
+
+// maxHoles bounds the gaps remembered per direction.
+const maxHoles = 8
+
+// hole is a range of sequence space skipped by the capture ([lo, hi)).
+type hole struct{ lo, hi uint32 }
+
+// addHole remembers a gap (lost_segment). When the list is full the oldest
+// gap is forgotten and the direction's history is no longer complete.
+func (h *half) addHole(lo, hi, acked uint32, ackKnown bool) {
+	if ackKnown {
+		// Gaps the receiver has acknowledged need no tracking: data there is
+		// a spurious retransmission whatever the gap says.
+		j := 0
+		for _, g := range h.holes[:h.nHoles] {
+			if events.SeqGreater(g.hi, acked) {
+				h.holes[j] = g
+				j++
+			}
+		}
+		h.nHoles = j
+	}
+	if h.nHoles == maxHoles {
+		copy(h.holes[:], h.holes[1:])
+		h.nHoles--
+		h.holesLost = true
+	}
+	h.holes[h.nHoles] = hole{lo, hi}
+	h.nHoles++
+}
+
+// seenBefore reports whether every byte of [seq, end) already passed the
+// capture point in this direction (so the segment is provably a copy), and
+// removes from the gaps what the segment fills.
+func (h *half) seenBefore(seq, end uint32) bool {
+	if !h.nextKnown || !events.SeqLEQ(end, h.nextseq) || events.SeqLess(seq, h.firstSeq) {
+		return false
+	}
+	filled := false
+	j := 0
+	for i := 0; i < h.nHoles; i++ {
+		g := h.holes[i]
+		if events.SeqLess(seq, g.hi) && events.SeqLess(g.lo, end) {
+			filled = true
+			switch {
+			case events.SeqLEQ(seq, g.lo) && events.SeqGEQ(end, g.hi):
+				continue // fully filled
+			case events.SeqLEQ(seq, g.lo):
+				g.lo = end
+			case events.SeqGEQ(end, g.hi):
+				g.hi = seq
+			}
+		}
+		h.holes[j] = g
+		j++
+	}
+	h.nHoles = j
+	return !filled && !h.holesLost
 }

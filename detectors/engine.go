@@ -122,6 +122,12 @@ type half struct {
 	tsTime    int64
 	tsFrame   uint64
 
+	// Gaps the capture skipped (lost_segment), to tell a copy of bytes
+	// already seen from data that fills a gap.
+	holes     [maxHoles]hole
+	nHoles    int
+	holesLost bool
+
 	// ACK stall of the data this side sent.
 	stallRef   int64
 	stallFired bool

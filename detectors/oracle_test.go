@@ -69,7 +69,7 @@ func TestOracle(t *testing.T) {
 			}
 			for _, r := range res {
 				if r.Both+len(r.OursOnly)+len(r.TsharkOnly) > 0 {
-					t.Log(r)
+					t.Logf("%s: %v", filepath.Base(path), r)
 				}
 				if r.Precision < oracleFloor || r.Recall < oracleFloor {
 					t.Errorf("%s below %.0f%%: ours only %v, tshark only %v", r.Kind, oracleFloor*100, head(r.OursOnly), head(r.TsharkOnly))

@@ -6,6 +6,12 @@ import (
 	"github.com/tcpviz/tcpviz/events"
 )
 
+// Notes on out_of_order events that are provably retransmissions.
+const (
+	NoteCopy       = "retransmission: these bytes already passed the capture point"
+	NoteNewerTSval = "retransmission: tsval newer than any before in this direction"
+)
+
 // report turns the analysis flags of p into events, in Wireshark's order.
 func (e *Engine) report(f *flow, p *events.Packet, fl uint16) {
 	fwd, rev := &f.h[p.Dir], &f.h[p.Dir^1]
@@ -37,13 +43,21 @@ func (e *Engine) report(f *flow, p *events.Packet, fl uint16) {
 		e.send(f, ev)
 	}
 	resent := fl&(aRetrans|aFastRetrans|aSpurious) != 0
+	copied := false
+	if fl&(aRetrans|aFastRetrans|aSpurious|aOutOfOrder) != 0 && p.Len > 0 {
+		copied = fwd.seenBefore(p.Seq, p.Seq+p.Len)
+	}
 	if fl&aOutOfOrder != 0 {
 		ev := e.event(f, p, events.TypeOutOfOrder, events.SevInfo)
-		// A TSval newer than any before in this direction proves the segment
-		// was sent after the data that overtook it: a retransmission that
-		// Wireshark's timing rule calls out-of-order.
-		if p.Options.HasTS && fwd.tsKnown && events.SeqGreater(p.Options.TSVal, fwd.maxTSval) {
-			ev.Note = "tsval newer than any before: likely a retransmission"
+		// Wireshark's out-of-order is a timing guess. When these bytes
+		// already passed the capture point, or the TSval is newer than any
+		// before in this direction, the segment is provably a retransmission.
+		switch {
+		case copied:
+			ev.Note = NoteCopy
+			resent = true
+		case p.Options.HasTS && fwd.tsKnown && events.SeqGreater(p.Options.TSVal, fwd.maxTSval):
+			ev.Note = NoteNewerTSval
 			resent = true
 		}
 		e.send(f, ev)

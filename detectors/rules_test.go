@@ -429,3 +429,53 @@ func TestRules(t *testing.T) {
 	}
 	t.Run("same flags as tshark", func(t *testing.T) { checkTshark(t, oracle) })
 }
+
+// TestOutOfOrderProvenRetransmission: Wireshark's timing rule calls a quick
+// retransmission out-of-order; when the same bytes already passed the
+// capture point (sender side) tcpviz says so in the note. Data filling a gap
+// (receiver side reordering) gets no note.
+func TestOutOfOrderProvenRetransmission(t *testing.T) {
+	tests := []struct {
+		name  string
+		pkts  func() []events.Packet
+		frame uint64
+		note  string
+	}{
+		{"sender side: a copy of bytes seen", func() []events.Packet {
+			c := newConn(1, false, 1000, 5000).handshake()
+			for i := uint32(0); i < 4; i++ {
+				c.after(100*time.Microsecond).data(0, 1+i*1000, 1000)
+			}
+			c.after(100*time.Microsecond).data(0, 2001, 1000) // 8: sent again within 3 ms
+			return c.pkts
+		}, 8, NoteCopy},
+		{"receiver side: reordering fills a gap", func() []events.Packet {
+			c := newConn(1, false, 1000, 5000).handshake()
+			c.after(ms).data(0, 1, 100).after(100*time.Microsecond).data(0, 201, 100).after(100*time.Microsecond).data(0, 101, 100)
+			return c.pkts
+		}, 6, ""},
+		{"receiver side: the second copy of a gap's data", func() []events.Packet {
+			c := newConn(1, false, 1000, 5000).handshake()
+			c.after(ms).data(0, 1, 100).after(100*time.Microsecond).data(0, 201, 100).after(100*time.Microsecond).data(0, 101, 100)
+			c.after(100*time.Microsecond).data(0, 101, 100)
+			return c.pkts
+		}, 7, NoteCopy},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			evs, _ := runEngine(DefaultConfig(), tc.pkts(), 0)
+			found := false
+			for _, e := range evs {
+				if e.Frame == tc.frame && e.Type == events.TypeOutOfOrder {
+					found = true
+					if e.Note != tc.note {
+						t.Errorf("note %q, want %q", e.Note, tc.note)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("no out_of_order on frame %d:%s", tc.frame, describe(evs))
+			}
+		})
+	}
+}
