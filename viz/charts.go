@@ -73,8 +73,8 @@ func newTimeChartGrid(id, title, sub, yName string, grid opts.Grid) *Chart {
 		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: yName, Scale: opts.Bool(true)}),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis",
 			AxisPointer: &opts.AxisPointer{Type: "cross"}}),
-		charts.WithDataZoomOpts(opts.DataZoom{Type: "inside", XAxisIndex: 0, FilterMode: "none"},
-			opts.DataZoom{Type: "slider", XAxisIndex: 0, FilterMode: "none"}),
+		charts.WithDataZoomOpts(opts.DataZoom{Type: "inside", XAxisIndex: 0, FilterMode: "filter"},
+			opts.DataZoom{Type: "slider", XAxisIndex: 0, FilterMode: "filter"}),
 	)
 	l.SetGlobalOptions(o...)
 	return &Chart{ID: id, Title: title, Kind: types.ChartLine, r: l, rect: &l.RectChart}
@@ -317,7 +317,9 @@ func (b *builder) tsgSection() {
 		fd := b.c.flows[row.Flow]
 		dir := dataDir(fd)
 		ds := &fd.detail.dir[dir]
-		ch := newTimeChart(fmt.Sprintf("c_tsg_%d", row.Flow), "Time-sequence "+row.Label(), "direction "+dir.String(), "relative sequence")
+		ch := newTimeChart(fmt.Sprintf("c_tsg_%d", row.Flow), "Time-sequence "+row.Label(), "direction "+dir.String()+" · wheel zooms time and sequence", "relative sequence")
+		// The wheel zooms both axes around the cursor, like tcptrace's zoom box.
+		ch.rect.SetGlobalOptions(charts.WithDataZoomOpts(opts.DataZoom{Type: "inside", YAxisIndex: 0, FilterMode: "empty"}))
 		seq := points(ds.seq.minMax())
 		ack := points(ds.ack.maxes())
 		win := points(ds.win.maxes())
