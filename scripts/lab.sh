@@ -16,6 +16,8 @@
 #   lab.sh reorder N [SIDE]        send N/1000 of the TCP packets through a second htb class (reordering;
 #                                  RATE=1gbit SLOWRATE=300mbit by default)
 #   lab.sh dropsyn on|off [SIDE]   drop segments with SYN set towards SIDE (to-server: SYNs, to-client: SYN-ACKs)
+#   lab.sh rule add 'NFT RULE'     append a raw nftables rule to the router's forward chain
+#   lab.sh rule clear              remove the raw rules
 #   lab.sh status                  qdiscs and nftables counters in the router
 #   lab.sh shell [cli|rtr|srv]     interactive shell inside a namespace (default cli)
 #   lab.sh exec cli|rtr|srv CMD..  run a command inside a namespace
@@ -74,6 +76,13 @@ apply_filter() {
 			rules+="    oifname \"$dev\" meta l4proto tcp numgen random mod 1000 < $n meta priority set 1:20 counter comment \"reorder-$s\""$'\n'
 		fi
 	done
+	if [ -s "$STATE/extra" ]; then
+		n=0
+		while IFS= read -r line; do
+			rules+="    $line comment \"extra-$n\""$'\n'
+			n=$((n + 1))
+		done <"$STATE/extra"
+	fi
 	ip netns exec "$RTR" nft -f - <<EOF
 add table inet $TABLE
 delete table inet $TABLE
@@ -185,6 +194,16 @@ cmd_reorder() {
 	apply_filter
 }
 
+cmd_rule() {
+	need_lab
+	case ${1:-} in
+	add) echo "${2:?rule add needs the rule text}" >>"$STATE/extra" ;;
+	clear) rm -f "$STATE/extra" ;;
+	*) die "rule add 'RULE' | rule clear" ;;
+	esac
+	apply_filter
+}
+
 cmd_status() {
 	need_lab
 	local dev
@@ -203,6 +222,7 @@ loss) shift; cmd_loss "$@" ;;
 dropsyn) shift; cmd_dropsyn "$@" ;;
 rate) shift; cmd_rate "$@" ;;
 reorder) shift; cmd_reorder "$@" ;;
+rule) shift; cmd_rule "$@" ;;
 status) cmd_status ;;
 shell)
 	need_lab

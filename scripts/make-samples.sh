@@ -279,6 +279,29 @@ if want loss-both-nano; then
 	kernel_counters loss-both-nano.pcap
 fi
 
+if want seq-wrap-sender || want seq-wrap-receiver; then
+	echo "== seq-wrap-sender.pcap, seq-wrap-receiver.pcapng"
+	fresh
+	# 4.4 GB cross the 2^32 sequence space once whatever the ISN. Only
+	# segments within 2 MB of the wrap (by seq or ack) are captured, plus
+	# 16 kB after each quarter of the space (so no gap between captured
+	# segments exceeds 2^31, which would make "ahead" and "behind"
+	# ambiguous), plus SYN/FIN/RST. Loss (2 %) applies only near the wrap,
+	# so retransmissions and SACK blocks straddle it.
+	near_wrap='tcp[4:4] > 0xffe00000 or tcp[4:4] < 0x00200000 or tcp[8:4] > 0xffe00000 or tcp[8:4] < 0x00200000'
+	near_wrap+=' or tcp[4:4] & 0x3fffffff < 0x4000 or tcp[8:4] & 0x3fffffff < 0x4000'
+	near_wrap+=' or tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0'
+	lab rule add 'oifname "veth-rs" tcp sequence > 0xffe00000 numgen random mod 1000 < 20 counter drop'
+	lab rule add 'oifname "veth-rs" tcp sequence < 0x00200000 numgen random mod 1000 < 20 counter drop'
+	capture cli veth-c "$OUT/seq-wrap-sender.pcap" tcpdump "$near_wrap"
+	capture srv veth-s "$OUT/seq-wrap-receiver.pcapng" dumpcap -f "$near_wrap"
+	server -l :5001 --once
+	client -c $SERVER4:5001 --bytes 4400000000 --cc cubic
+	wait "$SRV_PID"
+	stop_captures
+	kernel_counters seq-wrap-sender.pcap seq-wrap-receiver.pcapng
+fi
+
 chmod 644 "$OUT"/*.pcap* 2>/dev/null || true
 
 # tshark-counts.tsv: per file, the number of frames and of frames carrying
