@@ -70,6 +70,7 @@ func BenchmarkLabCapture(b *testing.B) {
 	traffic := lab.BuildTraffic(b)
 	dir := b.TempDir()
 
+	round := 0
 	run := func(name string, tcpdump, tcpviz bool) []benchResult {
 		srv, err := l.Start(l.Server, traffic, "server", "-l", ":5001", "--once")
 		if err != nil {
@@ -80,7 +81,8 @@ func BenchmarkLabCapture(b *testing.B) {
 		}
 		var td *lab.Proc
 		var tdCPU0, cpuStart cpuTimes
-		tdFile := filepath.Join(dir, name+".pcap")
+		round++
+		tdFile := filepath.Join(dir, fmt.Sprintf("%s-%d.pcap", name, round))
 		if tcpdump {
 			td, err = l.Start(l.Client, "tcpdump", "-i", l.ClientIf, "-s", "128", "-n", "-B", "16384", "-w", tdFile, "tcp")
 			if err != nil {
@@ -95,7 +97,7 @@ func BenchmarkLabCapture(b *testing.B) {
 		}
 		var stop func() (Summary, error)
 		var cpu0 cpuTimes
-		out := filepath.Join(dir, name+".pcapng")
+		out := filepath.Join(dir, fmt.Sprintf("%s-%d.pcapng", name, round))
 		if tcpviz {
 			cpuStart = selfCPU()
 			stop = startCapture(b, Config{Interface: l.ClientIf, Netns: l.Client, Output: out})

@@ -165,7 +165,9 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		}
 		opts := ebpfcap.Options{
 			Ifindex: li.index, L2Len: li.l2len, Snaplen: cfg.Snaplen,
-			Ingress: !li.loopback, Egress: true, // lo: each packet once, on egress
+			// Every packet on lo leaves and comes back in; ingress sees it
+			// after software segmentation, as libpcap records it.
+			Ingress: true, Egress: !li.loopback,
 			Ports: cfg.Ports, Hosts: cfg.Hosts, PID: cfg.PID, Comm: cfg.Comm,
 			SampleInterval: cfg.SampleInterval, PacketRing: cfg.PacketRingBytes, KernelRing: cfg.KernelRingBytes,
 			NoKernelRecords: cfg.NoKernelRecords,

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -53,6 +54,9 @@ type Options struct {
 	PacketRing, KernelRing uint32
 	// NoKernelRecords loads only the packet programs.
 	NoKernelRecords bool
+	// ForceClsBPF attaches the packet programs with cls_bpf even where
+	// tcx works (to test the fallback).
+	ForceClsBPF bool
 }
 
 // Attach modes of the packet programs.
@@ -318,13 +322,15 @@ func (c *Capture) attachPackets(o *Options) error {
 	}
 	c.Mode = ModeTCX
 	for _, h := range hooks {
-		l, err := link.AttachTCX(link.TCXOptions{Interface: o.Ifindex, Program: c.coll.Programs[h.prog], Attach: h.tcx})
-		if err == nil {
-			c.links = append(c.links, l)
-			continue
-		}
-		if !errors.Is(err, ebpf.ErrNotSupported) {
-			return fmt.Errorf("attach %s to interface %d with tcx: %w", h.prog, o.Ifindex, err)
+		if !o.ForceClsBPF {
+			l, err := link.AttachTCX(link.TCXOptions{Interface: o.Ifindex, Program: c.coll.Programs[h.prog], Attach: h.tcx})
+			if err == nil {
+				c.links = append(c.links, l)
+				continue
+			}
+			if !errors.Is(err, ebpf.ErrNotSupported) {
+				return fmt.Errorf("attach %s to interface %d with tcx: %w", h.prog, o.Ifindex, err)
+			}
 		}
 		// Kernels before 6.6: a cls_bpf filter on a clsact qdisc.
 		c.Mode = ModeClsBPF
@@ -413,4 +419,11 @@ func NetnsInode() (uint32, error) {
 		return 0, fmt.Errorf("network namespace: %w", err)
 	}
 	return uint32(inode(fi)), nil
+}
+
+func inode(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Ino
+	}
+	return 0
 }
