@@ -49,6 +49,10 @@ sides_of() {
 dev_of() { if [ "$1" = to-client ]; then echo veth-rc; else echo veth-rs; fi; }
 need_lab() { [ -e "/run/netns/$RTR" ] || die "lab $LAB is not up (run: lab.sh up)"; }
 
+# sample N: the nft match for N/1000 of the packets at random (numgen's bound
+# must stay below 1000, so 1000 means every packet).
+sample() { if [ "$1" -ge 1000 ]; then echo ""; else echo "numgen random mod 1000 < $1 "; fi; }
+
 # apply_filter rebuilds the router's nftables table from the state files.
 apply_filter() {
 	local s dev n rules=""
@@ -66,14 +70,14 @@ apply_filter() {
 		dev=$(dev_of "$s")
 		n=$(cat "$STATE/loss-$s" 2>/dev/null || echo 0)
 		if [ "$n" -gt 0 ]; then
-			rules+="    oifname \"$dev\" meta l4proto tcp numgen random mod 1000 < $n counter drop comment \"loss-$s\""$'\n'
+			rules+="    oifname \"$dev\" meta l4proto tcp $(sample "$n")counter drop comment \"loss-$s\""$'\n'
 		fi
 	done
 	for s in to-server to-client; do
 		dev=$(dev_of "$s")
 		n=$(cat "$STATE/reorder-$s" 2>/dev/null || echo 0)
 		if [ "$n" -gt 0 ]; then
-			rules+="    oifname \"$dev\" meta l4proto tcp numgen random mod 1000 < $n meta priority set 1:20 counter comment \"reorder-$s\""$'\n'
+			rules+="    oifname \"$dev\" meta l4proto tcp $(sample "$n")meta priority set 1:20 counter comment \"reorder-$s\""$'\n'
 		fi
 	done
 	if [ -s "$STATE/extra" ]; then

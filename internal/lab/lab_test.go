@@ -252,6 +252,14 @@ func TestDropSYN(t *testing.T) {
 		t.Fatalf("dial after removing the SYN drop: %v", err)
 	}
 	c.Close()
+	// 1000 ‰ is every packet (nft's numgen cannot express it).
+	if err := l.SetLoss(ToServer, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := dial(l, ap, 500*time.Millisecond); err == nil {
+		c.Close()
+		t.Error("connected through 100 % loss")
+	}
 }
 
 func TestBottleneck(t *testing.T) {

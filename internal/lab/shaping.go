@@ -99,16 +99,16 @@ func (l *Lab) applyFilter() error {
 	}
 	for _, s := range []Side{ToServer, ToClient} {
 		if n := f.loss[s]; n > 0 {
-			fmt.Fprintf(&b, "    oifname %q meta l4proto tcp numgen random mod 1000 < %d counter drop comment %q\n",
-				routerIf(s), n, "loss-"+s.String())
+			fmt.Fprintf(&b, "    oifname %q meta l4proto tcp %scounter drop comment %q\n",
+				routerIf(s), sample(n), "loss-"+s.String())
 		}
 	}
 	for _, s := range []Side{ToServer, ToClient} {
 		if n := f.reorder[s]; n > 0 {
 			// htb picks the class from skb->priority when its major
 			// number is the qdisc's handle (1:).
-			fmt.Fprintf(&b, "    oifname %q meta l4proto tcp numgen random mod 1000 < %d meta priority set 1:20 counter comment %q\n",
-				routerIf(s), n, "reorder-"+s.String())
+			fmt.Fprintf(&b, "    oifname %q meta l4proto tcp %smeta priority set 1:20 counter comment %q\n",
+				routerIf(s), sample(n), "reorder-"+s.String())
 		}
 	}
 	for i, r := range f.extra {
@@ -120,6 +120,15 @@ func (l *Lab) applyFilter() error {
 		return fmt.Errorf("router filter: %w", err)
 	}
 	return nil
+}
+
+// sample is the nftables match for "permille/1000 of the packets, at random"
+// (empty for all of them: numgen's right-hand side must stay below 1000).
+func sample(permille int) string {
+	if permille >= 1000 {
+		return ""
+	}
+	return fmt.Sprintf("numgen random mod 1000 < %d ", permille)
 }
 
 // Counter is one nftables rule counter.
