@@ -391,6 +391,18 @@ var ruleCases = []ruleCase{
 		want:  []want{{11, events.TypeRetransmission, events.RetransRTO, 0}},
 		never: []want{{11, events.TypeLossInfer, events.ReasonRetransNoDupAcks, 0}},
 	},
+	{
+		name: "a gap right after the sequence number wraps to exactly 0 is still a lost segment (tshark misses it)",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 0xFFFFFFFF-1000, 5000).handshake()
+			c.after(ms).data(0, 1, 1000) // nextseq becomes exactly 0
+			c.after(100*time.Microsecond).data(0, 2001, 1000)
+			c.after(100*time.Microsecond).data(0, 1001, 1000)
+			return c.pkts
+		},
+		want:     []want{{5, events.TypeLostSegment, "", 0}, {6, events.TypeOutOfOrder, "", 0}},
+		noTshark: "Wireshark uses nextseq 0 as 'unknown' and skips the lost-segment check (docs/detectors.md)",
+	},
 }
 
 func TestRules(t *testing.T) {
