@@ -23,9 +23,13 @@ const (
 	// captured before it but read after it (they come from another ring and
 	// other CPUs).
 	reorderWindow = 100 * time.Millisecond
-	// minPause and maxPause bound the polling interval of an idle ring.
-	minPause = 4 * time.Millisecond
-	maxPause = 20 * time.Millisecond
+	// The ring is polled every pause, within [minPause, maxPause]: longer
+	// while each poll finds little (fewer wakeups per packet), shorter when
+	// polls find a lot (the ring must not fill up).
+	minPause   = time.Millisecond
+	maxPause   = 20 * time.Millisecond
+	pollTarget = 256 << 10 // bytes per poll below which the pause grows
+	pollMax    = 2 << 20   // bytes per poll above which it shrinks
 	// flushEvery: how stale the file may get for a reader following it.
 	flushEvery   = 200 * time.Millisecond
 	clockPeriod  = 10 * time.Second
@@ -125,6 +129,7 @@ type session struct {
 	lastBoot uint64    // boot time of the last block written
 	held     []byte    // a packet record read ahead (see loop)
 	pause    time.Duration
+	polled   int // packet ring bytes read since the last pause
 	flushed  time.Time
 	splitGSO bool // the device has no TSO: GSO packets leave as segments
 	seg      segmenter
@@ -275,7 +280,6 @@ func (s *session) loop(ctx context.Context, pr, kr *ringbuf.Reader) error {
 			return err
 		}
 		if pr.AvailableBytes() > 0 {
-			s.pause = minPause
 			pr.SetDeadline(past)
 			for i := 0; i < batchPackets && !s.stop; i++ {
 				err := pr.ReadInto(&rec)
@@ -285,6 +289,7 @@ func (s *session) loop(ctx context.Context, pr, kr *ringbuf.Reader) error {
 				if err != nil {
 					return fmt.Errorf("capture: read packet ring: %w", err)
 				}
+				s.polled += len(rec.RawSample) + 8 // the ring's record header
 				var p ebpfcap.Packet
 				if err := ebpfcap.ParsePacket(rec.RawSample, &p); err != nil {
 					return fmt.Errorf("capture: %w", err)
@@ -315,12 +320,18 @@ func (s *session) loop(ctx context.Context, pr, kr *ringbuf.Reader) error {
 		// without waking us (BPF_RB_NO_WAKEUP), since a wakeup every few
 		// packets would cost more than the packets. The pause grows while
 		// the interface is quiet.
+		switch {
+		case s.polled < pollTarget:
+			s.pause = min(2*s.pause, maxPause)
+		case s.polled > pollMax:
+			s.pause = max(s.pause/2, minPause)
+		}
+		s.polled = 0
 		pause := s.pause
 		if !end.IsZero() && end.Sub(now) < pause {
 			pause = max(end.Sub(now), 0)
 		}
 		time.Sleep(pause)
-		s.pause = min(2*s.pause, maxPause)
 	}
 	return nil
 }
