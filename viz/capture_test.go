@@ -191,3 +191,23 @@ func TestSyntheticCaptureRoundTrip(t *testing.T) {
 		t.Errorf("empty timeline: %v", st)
 	}
 }
+
+// BenchmarkCollector measures the sink's cost per packet (events included)
+// on bulk transfers; b.N counts packets.
+func BenchmarkCollector(b *testing.B) {
+	c := NewCollector(Limits{}, Filter{})
+	rec := &packetCounter{next: c}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for rec.n < b.N {
+		synthesize(synthConfig{Flows: 4, Packets: max(b.N/6, 100), LossEvery: 500, Kernel: true, Comm: "x"}, rec)
+	}
+}
+
+type packetCounter struct {
+	next synthSink
+	n    int
+}
+
+func (p *packetCounter) Packet(pk *events.Packet) { p.n++; p.next.Packet(pk) }
+func (p *packetCounter) Event(e *events.Event)    { p.next.Event(e) }

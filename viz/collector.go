@@ -16,7 +16,7 @@ type Limits struct {
 }
 
 // DefaultLimits keep a 500k-packet report to a few MB.
-var DefaultLimits = Limits{Points: 2000, EventsPerType: 2000, MarkersPerFlow: 1000, DetailFlows: 64, Flows: 20000}
+var DefaultLimits = Limits{Points: 2000, EventsPerType: 2000, MarkersPerFlow: 1000, DetailFlows: 32, Flows: 5000}
 
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits
@@ -40,7 +40,7 @@ func (l Limits) withDefaults() Limits {
 
 // heatBuckets is the per-flow resolution kept for the heatmap (re-binned to
 // the report's columns at build time).
-const heatBuckets = 256
+const heatBuckets = 64
 
 // Collector is a pipeline sink that keeps what the dashboards draw, already
 // downsampled. Packets and events are reused by the pipeline; the Collector
