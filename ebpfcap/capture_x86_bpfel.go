@@ -94,7 +94,8 @@ type captureSampleState struct {
 	Ssthresh uint32
 	SrttUs   uint32
 	CaState  uint8
-	_        [3]byte
+	Unwanted uint8
+	_        [2]byte
 }
 
 type captureTupleKey struct {

@@ -191,3 +191,43 @@ func TestLoadOnLoopback(t *testing.T) {
 	}
 	t.Logf("packets %d (cookie %d), kernel records %v, counters %+v", ours, withCookie, kinds, c)
 }
+
+// A connection to a closed port: the kernel answers the SYN with a reset
+// that has no socket (tcp_send_reset, tuple from the skb) and the client's
+// socket receives it (tcp_receive_reset).
+func TestResetRecords(t *testing.T) {
+	needRoot(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close() // the port is now closed
+	m, err := Load(Options{Ifindex: loopback(t), L2Len: 14, Egress: true, Ports: []uint16{port}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if _, err := net.Dial("tcp4", ln.Addr().String()); err == nil {
+		t.Fatal("connected to a closed port")
+	}
+	time.Sleep(20 * time.Millisecond)
+	_, recs := drain(t, m)
+	var sent, received int
+	for _, r := range recs {
+		if r.Kind != kblock.KindReset {
+			continue
+		}
+		switch {
+		case r.ResetDir == 1 && r.Sport == port && r.Cookie == 0:
+			sent++ // the local end of a socketless reset is the closed port
+		case r.ResetDir == 2 && r.Dport == port && r.Cookie != 0:
+			received++
+		default:
+			t.Errorf("unexpected reset record %+v", r)
+		}
+	}
+	if sent != 1 || received != 1 {
+		t.Errorf("%d sent and %d received reset records, want 1 and 1 (records %+v)", sent, received, recs)
+	}
+}

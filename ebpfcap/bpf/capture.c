@@ -139,6 +139,7 @@ struct sample_state {
 	__u32 ssthresh;
 	__u32 srtt_us;
 	__u8 ca_state;
+	__u8 unwanted; /* filtered out by --port/--host: skip at once */
 };
 
 struct owner {
@@ -418,20 +419,35 @@ static __always_inline void learn_owner(const struct sock *sk, __u64 cookie)
 	bpf_map_update_elem(&selected, &k, &cookie, BPF_ANY);
 }
 
-/* Filters a socket for kernel records: namespace, --port, --host, owner. */
-static __always_inline bool sk_wanted(const struct sock *sk, struct krec *r)
+/* A socket's 4-tuple, from its own point of view. */
+struct sk_key {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u8 family;
+};
+
+static __always_inline bool key_wanted(const struct sk_key *k)
 {
-	sk_tuple(sk, &r->family, r->saddr, r->daddr, &r->sport, &r->dport);
-	if (cfg_filter_ports && !port_match(r->sport, r->dport))
+	if (cfg_filter_ports && !port_match(k->sport, k->dport))
 		return false;
-	if (cfg_filter_hosts && !host_match(r->saddr, r->daddr))
+	if (cfg_filter_hosts && !host_match(k->saddr, k->daddr))
 		return false;
-	if (cfg_filter_owner && !tuple_selected(r->saddr, r->daddr, r->sport, r->dport))
+	if (cfg_filter_owner && !tuple_selected(k->saddr, k->daddr, k->sport, k->dport))
 		return false;
 	return true;
 }
 
-static __always_inline struct krec *krec_new(__u8 kind)
+/* Filters a socket for kernel records (--port, --host, owner); checked
+ * before a record is reserved, so unwanted sockets cost no ring traffic. */
+static __always_inline bool sk_wanted(const struct sock *sk, struct sk_key *k)
+{
+	sk_tuple(sk, &k->family, k->saddr, k->daddr, &k->sport, &k->dport);
+	return key_wanted(k);
+}
+
+static __always_inline struct krec *krec_new(__u8 kind, const struct sk_key *k)
 {
 	struct krec *r = bpf_ringbuf_reserve(&krecs, sizeof(*r), 0);
 	if (!r) {
@@ -441,6 +457,11 @@ static __always_inline struct krec *krec_new(__u8 kind)
 	__builtin_memset(r, 0, sizeof(*r));
 	r->ts_boot_ns = bpf_ktime_get_boot_ns();
 	r->kind = kind;
+	r->family = k->family;
+	__builtin_memcpy(r->saddr, k->saddr, 16);
+	__builtin_memcpy(r->daddr, k->daddr, 16);
+	r->sport = k->sport;
+	r->dport = k->dport;
 	return r;
 }
 
@@ -498,6 +519,8 @@ int BPF_PROG(tcp_probe, struct sock *sk, struct sk_buff *skb)
 	__u8 ca = BPF_CORE_READ_BITFIELD_PROBED((const struct inet_connection_sock *)sk, icsk_ca_state);
 
 	struct sample_state *st = bpf_map_lookup_elem(&samples, &cookie);
+	if (st && st->unwanted)
+		return 0;
 	if (st) {
 		__u64 since = now - st->ts;
 		/* Changes of cwnd and srtt are reported at most once per RTT
@@ -516,13 +539,19 @@ int BPF_PROG(tcp_probe, struct sock *sk, struct sk_buff *skb)
 		}
 	}
 
-	struct krec *r = krec_new(KIND_PROBE);
-	if (!r)
-		return 0; /* state not updated: the next hit tries again */
-	if (!sk_wanted(sk, r)) {
-		bpf_ringbuf_discard(r, 0);
+	struct sk_key k;
+	if (!sk_wanted(sk, &k)) {
+		/* Port and host filters do not change; the owner filter does
+		 * (owners are learned as they show up), so it is asked again. */
+		if (!cfg_filter_owner) {
+			struct sample_state skip = {.unwanted = 1};
+			bpf_map_update_elem(&samples, &cookie, &skip, BPF_ANY);
+		}
 		return 0;
 	}
+	struct krec *r = krec_new(KIND_PROBE, &k);
+	if (!r)
+		return 0; /* state not updated: the next hit tries again */
 	struct sample_state ns = {.ts = now, .cwnd = cwnd, .ssthresh = ssthresh, .srtt_us = srtt, .ca_state = ca};
 	bpf_map_update_elem(&samples, &cookie, &ns, BPF_ANY);
 
@@ -537,13 +566,12 @@ static __always_inline int on_retransmit(const struct sock *sk, const struct sk_
 {
 	if (!sk || !netns_ok(sk))
 		return 0;
-	struct krec *r = krec_new(KIND_RETRANSMIT);
+	struct sk_key k;
+	if (!sk_wanted(sk, &k))
+		return 0;
+	struct krec *r = krec_new(KIND_RETRANSMIT, &k);
 	if (!r)
 		return 0;
-	if (!sk_wanted(sk, r)) {
-		bpf_ringbuf_discard(r, 0);
-		return 0;
-	}
 	/* The skb has no TCP header yet: seq, flags and the segment count are
 	 * in the control block the kernel keeps in skb->cb. */
 	const struct tcp_skb_cb *cb = (const void *)&skb->cb[0];
@@ -597,13 +625,12 @@ int BPF_PROG(inet_sock_set_state, const struct sock *sk, int oldstate, int newst
 	if (!born)
 		bpf_map_update_elem(&births, &cookie, &now, BPF_NOEXIST);
 
-	struct krec *r = krec_new(KIND_STATE);
-	if (!r)
-		return 0;
-	if (!sk_wanted(sk, r)) {
-		bpf_ringbuf_discard(r, 0);
+	struct sk_key k;
+	if (!sk_wanted(sk, &k))
 		goto out;
-	}
+	struct krec *r = krec_new(KIND_STATE, &k);
+	if (!r)
+		goto out;
 	r->cookie = cookie;
 	r->old_state = oldstate;
 	r->new_state = newstate;
@@ -628,7 +655,7 @@ out:
 
 /* A reset sent without a socket answers the skb: the local end is the
  * skb's destination. */
-static __always_inline bool skb_tuple(const struct sk_buff *skb, struct krec *r)
+static __always_inline bool skb_wanted(const struct sk_buff *skb, struct sk_key *k)
 {
 	unsigned char *head = BPF_CORE_READ(skb, head);
 	__u16 nh = BPF_CORE_READ(skb, network_header);
@@ -640,13 +667,13 @@ static __always_inline bool skb_tuple(const struct sk_buff *skb, struct krec *r)
 		__be32 a[2];
 		if (bpf_probe_read_kernel(a, sizeof(a), head + nh + 12) < 0)
 			return false;
-		r->family = 4;
-		map4(r->daddr, a[0]);
-		map4(r->saddr, a[1]);
+		k->family = 4;
+		map4(k->daddr, a[0]);
+		map4(k->saddr, a[1]);
 	} else if ((v >> 4) == 6) {
-		r->family = 6;
-		if (bpf_probe_read_kernel(r->daddr, 16, head + nh + 8) < 0 ||
-		    bpf_probe_read_kernel(r->saddr, 16, head + nh + 24) < 0)
+		k->family = 6;
+		if (bpf_probe_read_kernel(k->daddr, 16, head + nh + 8) < 0 ||
+		    bpf_probe_read_kernel(k->saddr, 16, head + nh + 24) < 0)
 			return false;
 	} else {
 		return false;
@@ -654,17 +681,13 @@ static __always_inline bool skb_tuple(const struct sk_buff *skb, struct krec *r)
 	__be16 pp[2];
 	if (bpf_probe_read_kernel(pp, sizeof(pp), head + th) < 0)
 		return false;
-	r->dport = bpf_ntohs(pp[0]);
-	r->sport = bpf_ntohs(pp[1]);
-	if (cfg_filter_ports && !port_match(r->sport, r->dport))
-		return false;
-	if (cfg_filter_hosts && !host_match(r->saddr, r->daddr))
-		return false;
+	k->dport = bpf_ntohs(pp[0]);
+	k->sport = bpf_ntohs(pp[1]);
 	if (cfg_filter_owner)
 		return false; /* no socket, no owner */
 	if (cfg_netns && BPF_CORE_READ(skb, dev, nd_net.net, ns.inum) != cfg_netns)
 		return false;
-	return true;
+	return key_wanted(k);
 }
 
 /* Only the first two arguments are read: a third (the reason) was added in
@@ -672,37 +695,35 @@ static __always_inline bool skb_tuple(const struct sk_buff *skb, struct krec *r)
 SEC("tp_btf/tcp_send_reset")
 int BPF_PROG(tcp_send_reset, const struct sock *sk, const struct sk_buff *skb)
 {
-	struct krec *r = krec_new(KIND_RESET);
+	struct sk_key k;
+	__u64 cookie = 0;
+	if (sk) {
+		if (!netns_ok(sk) || !sk_wanted(sk, &k))
+			return 0;
+		cookie = bpf_get_socket_cookie((struct sock *)sk);
+	} else if (!skb || !skb_wanted(skb, &k)) {
+		return 0;
+	}
+	struct krec *r = krec_new(KIND_RESET, &k);
 	if (!r)
 		return 0;
 	r->reset_dir = 1;
-	if (sk) {
-		if (!netns_ok(sk) || !sk_wanted(sk, r))
-			goto discard;
-		r->cookie = bpf_get_socket_cookie((struct sock *)sk);
+	r->cookie = cookie;
+	if (cookie)
 		fill_owner(r);
-	} else if (!skb || !skb_tuple(skb, r)) {
-		goto discard;
-	}
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
-	return 0;
-discard:
-	bpf_ringbuf_discard(r, 0);
 	return 0;
 }
 
 SEC("tp_btf/tcp_receive_reset")
 int BPF_PROG(tcp_receive_reset, struct sock *sk)
 {
-	if (!sk || !netns_ok(sk))
+	struct sk_key k;
+	if (!sk || !netns_ok(sk) || !sk_wanted(sk, &k))
 		return 0;
-	struct krec *r = krec_new(KIND_RESET);
+	struct krec *r = krec_new(KIND_RESET, &k);
 	if (!r)
 		return 0;
-	if (!sk_wanted(sk, r)) {
-		bpf_ringbuf_discard(r, 0);
-		return 0;
-	}
 	r->reset_dir = 2;
 	r->cookie = bpf_get_socket_cookie(sk);
 	fill_owner(r);
