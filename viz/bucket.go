@@ -60,21 +60,30 @@ func newBuckets(limit int) *buckets {
 	return &buckets{limit: limit, width: initialBucketWidth}
 }
 
+// maxTS bounds the times a series accepts (year 2116): untrusted input
+// could otherwise make bucket arithmetic overflow.
+const maxTS = int64(1) << 62
+
+// alignDown rounds t down to a multiple of w (t >= 0).
+func alignDown(t, w int64) int64 { return t - t%w }
+
 func (s *buckets) add(ts int64, v float64) {
+	ts = min(max(ts, 0), maxTS)
 	if len(s.b) == 0 {
-		s.t0 = ts - ts%s.width
+		s.t0 = alignDown(ts, s.width)
 	}
 	if ts < s.t0 {
 		// Capture timestamps can step backwards a little; fold into bucket 0
 		// rather than growing the series to the left.
 		ts = s.t0
 	}
-	i := (ts - s.t0) / s.width
-	for i >= int64(s.limit) {
+	// Unsigned: the distance between two int64 times always fits.
+	i := uint64(ts-s.t0) / uint64(s.width)
+	for i >= uint64(s.limit) {
 		s.coarsen()
-		i = (ts - s.t0) / s.width
+		i = uint64(ts-s.t0) / uint64(s.width)
 	}
-	for int64(len(s.b)) <= i {
+	for uint64(len(s.b)) <= i {
 		s.b = append(s.b, agg{})
 	}
 	s.b[i].add(v)
@@ -84,7 +93,7 @@ func (s *buckets) add(ts int64, v float64) {
 // down to the new width so that bucket boundaries stay on a common grid.
 func (s *buckets) coarsen() {
 	nw := s.width * 2
-	nt0 := s.t0 - s.t0%nw
+	nt0 := alignDown(s.t0, nw)
 	off := (s.t0 - nt0) / s.width // 0 or 1 old buckets before the old start
 	out := make([]agg, (int64(len(s.b))+off+1)/2)
 	for i, a := range s.b {

@@ -587,3 +587,27 @@ func TestSummaryBarsAreLabelledByConnection(t *testing.T) {
 		t.Errorf("x axis %+v", o.XAxis)
 	}
 }
+
+func TestHostileTimestampsDoNotPanic(t *testing.T) {
+	c := NewCollector(Limits{Points: 50}, Filter{})
+	for _, ts := range []int64{-9e18, 1, 9e18, 0, math.MaxInt64, math.MinInt64, 5} {
+		c.Event(&events.Event{Type: events.TypeRetransmission, Flow: 1, TS: events.Timestamp(ts), Src: "10.0.0.1:1", Dst: "10.0.0.2:2", Len: 10})
+		c.Event(&events.Event{Type: events.TypeKernelSample, Flow: 1, TS: events.Timestamp(ts), Src: "10.0.0.1:1", Dst: "10.0.0.2:2",
+			Context: events.Context{KernelCwnd: 10, KernelSRTTus: 100}})
+		c.Packet(&events.Packet{Flow: 2, TS: ts, Src: netip.MustParseAddr("10.0.0.3"), Dst: netip.MustParseAddr("10.0.0.4"),
+			SrcPort: 3, DstPort: 4, Len: 100, Flags: events.FlagACK, WindowScaled: 1000, RelSeq: uint32(ts), RelAck: uint32(ts >> 7)})
+	}
+	r, err := Build(c, nil, events.Summary{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := r.RenderReport(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*buckets{c.pktRate, c.evRate} {
+		if len(s.b) > 50 {
+			t.Errorf("%d buckets", len(s.b))
+		}
+	}
+}
