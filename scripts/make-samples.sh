@@ -192,6 +192,35 @@ if want handshake-syn-retries; then
 	wait "$SRV_PID" 2>/dev/null || true
 fi
 
+if want handshake-synack-lost; then
+	echo "== handshake-synack-lost.pcap"
+	fresh
+	lab dropsyn on to-client
+	# Captured at the server: the client's SYN retries and the server's
+	# SYN/ACK retransmissions; the handshake never completes.
+	capture srv veth-s "$OUT/handshake-synack-lost.pcap" tcpdump tcp
+	server -l :5001
+	client -c $SERVER4:5001 --bytes 0 --connect-timeout 6s 2>&1 | sed 's/^/   /' || true
+	stop_captures
+	kernel_counters handshake-synack-lost.pcap
+	kill -INT "$SRV_PID" 2>/dev/null || true
+	wait "$SRV_PID" 2>/dev/null || true
+fi
+
+if want rst-teardown; then
+	echo "== rst-teardown.pcap"
+	fresh
+	capture cli veth-c "$OUT/rst-teardown.pcap" tcpdump tcp
+	server -l :5001
+	# 30 short connections, each aborted by the client with a RST
+	# (SO_LINGER 0) right after sending 2000 bytes.
+	client -c $SERVER4:5001 --bytes 2000 --conns 30 --rst >/dev/null
+	stop_captures
+	kernel_counters rst-teardown.pcap
+	kill -INT "$SRV_PID" 2>/dev/null || true
+	wait "$SRV_PID" 2>/dev/null || true
+fi
+
 if want zero-window; then
 	echo "== zero-window.pcapng"
 	fresh

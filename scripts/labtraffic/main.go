@@ -6,7 +6,7 @@
 //
 //	labtraffic server -l addr:port [--rcvbuf N] [--read-delay D] [--pause-after N --no-read-for D] [--once]
 //	labtraffic client -c addr:port --bytes N [--cc cubic|bbr|reno] [--sndbuf N]
-//	                  [--keepalive D --idle D] [--connect-timeout D]
+//	                  [--keepalive D --idle D] [--connect-timeout D] [--conns N] [--rst]
 //
 // The client sends --bytes bytes, then (with --idle) keeps the connection open
 // and silent for --idle, then closes. The server reads and discards. Both
@@ -188,63 +188,94 @@ func errSuffix(err error) string {
 func runClient(args []string) error {
 	fs := flag.NewFlagSet("client", flag.ExitOnError)
 	connect := fs.String("c", "", "server address `addr:port` (required)")
-	bytes := fs.Int64("bytes", 0, "bytes to send")
-	var so sockopts
-	fs.StringVar(&so.cc, "cc", "", "congestion control (cubic, bbr, reno) set with TCP_CONGESTION")
-	fs.IntVar(&so.sndbuf, "sndbuf", 0, "SO_SNDBUF in bytes")
-	fs.IntVar(&so.rcvbuf, "rcvbuf", 0, "SO_RCVBUF in bytes")
+	var cl client
+	fs.Int64Var(&cl.bytes, "bytes", 0, "bytes to send")
+	fs.StringVar(&cl.so.cc, "cc", "", "congestion control (cubic, bbr, reno) set with TCP_CONGESTION")
+	fs.IntVar(&cl.so.sndbuf, "sndbuf", 0, "SO_SNDBUF in bytes")
+	fs.IntVar(&cl.so.rcvbuf, "rcvbuf", 0, "SO_RCVBUF in bytes")
 	keepalive := fs.Duration("keepalive", 0, "enable keep-alives: idle time before the first probe and interval between probes (whole seconds)")
-	idle := fs.Duration("idle", 0, "after sending, keep the connection open and silent this long")
+	fs.DurationVar(&cl.idle, "idle", 0, "after sending, keep the connection open and silent this long")
 	connTimeout := fs.Duration("connect-timeout", 10*time.Second, "give up connecting after this long")
-	writeSize := fs.Int("write-size", 64<<10, "bytes per write")
+	fs.IntVar(&cl.writeSize, "write-size", 64<<10, "bytes per write")
+	fs.BoolVar(&cl.reset, "rst", false, "end the connection with a RST (SO_LINGER 0) instead of a FIN")
+	conns := fs.Int("conns", 1, "connections to make, one after the other")
 	_ = fs.Parse(args)
 	if *connect == "" {
 		return errors.New("client: -c addr:port is required")
 	}
-	d := net.Dialer{Timeout: *connTimeout, Control: so.control}
+	cl.addr = *connect
+	cl.dialer = net.Dialer{Timeout: *connTimeout, Control: cl.so.control}
 	if *keepalive > 0 {
-		d.KeepAliveConfig = net.KeepAliveConfig{Enable: true, Idle: *keepalive, Interval: *keepalive, Count: 9}
+		cl.dialer.KeepAliveConfig = net.KeepAliveConfig{Enable: true, Idle: *keepalive, Interval: *keepalive, Count: 9}
 	} else {
-		d.KeepAlive = -1 // Go enables keep-alives by default; samples must not have stray ones
+		cl.dialer.KeepAlive = -1 // Go enables keep-alives by default; samples must not have stray ones
 	}
+	for i := 0; i < max(*conns, 1); i++ {
+		if err := cl.run(); err != nil {
+			return fmt.Errorf("client: connection %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
+// client is one sender configuration.
+type client struct {
+	addr      string
+	dialer    net.Dialer
+	so        sockopts
+	bytes     int64
+	idle      time.Duration
+	writeSize int
+	reset     bool
+}
+
+func (cl *client) run() error {
 	start := time.Now()
-	c, err := d.Dial("tcp", *connect)
+	c, err := cl.dialer.Dial("tcp", cl.addr)
 	if err != nil {
-		return fmt.Errorf("client: connect after %v: %w", time.Since(start).Round(time.Millisecond), err)
+		return fmt.Errorf("connect after %v: %w", time.Since(start).Round(time.Millisecond), err)
 	}
 	defer c.Close()
-	buf := make([]byte, max(*writeSize, 1))
+	buf := make([]byte, max(cl.writeSize, 1))
 	for i := range buf {
 		buf[i] = byte(i)
 	}
 	var sent int64
-	for sent < *bytes {
+	for sent < cl.bytes {
 		n := int64(len(buf))
-		if rest := *bytes - sent; rest < n {
+		if rest := cl.bytes - sent; rest < n {
 			n = rest
 		}
 		m, err := c.Write(buf[:n])
 		sent += int64(m)
 		if err != nil {
-			return fmt.Errorf("client: write after %d bytes: %w", sent, err)
+			return fmt.Errorf("write after %d bytes: %w", sent, err)
 		}
 	}
-	if *idle > 0 {
-		time.Sleep(*idle)
+	if cl.idle > 0 {
+		time.Sleep(cl.idle)
 	}
-	// Half-close and wait for the server's FIN, so the capture holds a clean
-	// teardown and "done" means the server has read everything.
-	if tc, ok := c.(*net.TCPConn); ok {
+	tc, ok := c.(*net.TCPConn)
+	switch {
+	case !ok:
+	case cl.reset:
+		// Linger 0: close sends a RST and discards unsent data.
+		if err := tc.SetLinger(0); err != nil {
+			return fmt.Errorf("set linger: %w", err)
+		}
+	default:
+		// Half-close and wait for the server's FIN, so the capture holds a
+		// clean teardown and "done" means the server has read everything.
 		if err := tc.CloseWrite(); err != nil {
-			return fmt.Errorf("client: shutdown: %w", err)
+			return fmt.Errorf("shutdown: %w", err)
 		}
 		_ = c.SetReadDeadline(time.Now().Add(5 * time.Minute))
 		if _, err := io.Copy(io.Discard, c); err != nil {
-			return fmt.Errorf("client: wait for server close: %w", err)
+			return fmt.Errorf("wait for server close: %w", err)
 		}
 	}
 	dur := time.Since(start)
-	fmt.Printf("sent %d bytes to %s in %v (%.1f Mbit/s)\n", sent, *connect, dur.Round(time.Millisecond),
+	fmt.Printf("sent %d bytes to %s in %v (%.1f Mbit/s)\n", sent, cl.addr, dur.Round(time.Millisecond),
 		float64(sent*8)/dur.Seconds()/1e6)
 	return nil
 }

@@ -64,6 +64,13 @@ func TestScenarios(t *testing.T) {
 			recv:    100,
 		},
 		{
+			name:    "connections ended by RST",
+			server:  []string{},
+			client:  []string{"--bytes", "1000", "--conns", "5", "--rst"},
+			counter: map[string]uint64{"TcpActiveOpens": 5, "TcpOutRsts": 5},
+			recv:    -1,
+		},
+		{
 			name:    "refused",
 			client:  []string{"--bytes", "0"},
 			wantErr: "connection refused",
