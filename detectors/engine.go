@@ -105,6 +105,7 @@ type half struct {
 	ackKnown  bool
 	maxTSval  uint32
 	tsKnown   bool
+	sackAbove bool   // the last ACK carried a SACK block above its cumulative ACK
 	sackHole  uint32 // ack value of the last reported SACK hole
 	sackKnown bool
 	lossAck   uint32 // ack value of the last triple-dup-ack report

@@ -73,6 +73,11 @@ func (e *Engine) report(f *flow, p *events.Packet, fl uint16) {
 			ev.Kind = events.RetransSYN
 		case p.Flags&fFIN != 0 && p.Len == 0:
 			ev.Kind = events.RetransFIN
+		case (rev.dupacks > 0 || rev.sackAbove) && since(p.TS, rev.lastackTime) < e.fastWindow:
+			// ACK-clocked recovery (SACK, RACK): the peer's last ACK, just
+			// before, reported the loss. Wireshark's fast rule wants the
+			// segment at the cumulative ACK and two duplicates.
+			ev.Kind = events.RetransFast
 		default:
 			ev.Kind = events.RetransRTO
 		}
@@ -184,6 +189,7 @@ func (e *Engine) ackSide(f *flow, p *events.Packet, fl uint16) {
 		ev.Reason, ev.Count, ev.RefFrame = events.ReasonTripleDupAck, fwd.dupacks, fwd.lastNonDup
 		e.send(f, ev)
 	}
+	fwd.sackAbove = false
 	if n := int(p.Options.NumSACK); n > 0 && outstanding {
 		var left uint32
 		found := false
@@ -193,6 +199,7 @@ func (e *Engine) ackSide(f *flow, p *events.Packet, fl uint16) {
 				left, found = b.Left, true
 			}
 		}
+		fwd.sackAbove = found
 		if found && !(fwd.sackKnown && fwd.sackHole == ack) {
 			fwd.sackKnown, fwd.sackHole = true, ack
 			ev := e.lossEvent(f, p, d)
