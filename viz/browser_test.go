@@ -15,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/performance"
 	"github.com/chromedp/chromedp"
 
 	"github.com/tcpviz/tcpviz/events"
@@ -358,7 +360,14 @@ func TestRenderFile(t *testing.T) {
 	}
 	b := newBrowser(t)
 	b.load(t, path) // warm-up: Chromium's first page pays for process start-up
+	// Main-thread CPU time as well as wall time: on a busy machine the wall
+	// clock mostly measures the wait for a core.
+	if _, err := chromedp.Call(b.ctx, performance.Enable, performance.EnableParams{TimeDomain: performance.EnableTimeDomainThreadTicks}); err != nil {
+		t.Fatal(err)
+	}
+	before := cpuMetrics(t, b)
 	n, took := b.load(t, path)
+	after := cpuMetrics(t, b)
 	nav, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`(() => {
 	  const n = performance.getEntriesByType("navigation")[0];
 	  return "parsed (domInteractive) " + n.domInteractive.toFixed(0) + " ms, load event " + n.loadEventEnd.toFixed(0) + " ms"; })()`))
@@ -369,8 +378,9 @@ func TestRenderFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Printf("render %s: %.2f MB, %d charts drawn in %.0f ms (%s)\n", filepath.Base(path),
-		float64(st.Size())/(1<<20), n, float64(took.Microseconds())/1000, nav)
+	fmt.Printf("render %s: %.2f MB, %d charts drawn in %.0f ms wall (%s); main thread CPU %.0f ms (script %.0f ms)\n", filepath.Base(path),
+		float64(st.Size())/(1<<20), n, float64(took.Microseconds())/1000, nav,
+		1000*(after["TaskDuration"]-before["TaskDuration"]), 1000*(after["ScriptDuration"]-before["ScriptDuration"]))
 	b.checkCharts(t, filepath.Base(path))
 	if errs, dialogs := b.problems(); len(errs)+len(dialogs) > 0 {
 		t.Errorf("console errors %q, dialogs %q", errs, dialogs)
@@ -378,4 +388,17 @@ func TestRenderFile(t *testing.T) {
 	if out := os.Getenv("TCPVIZ_SHOT"); out != "" {
 		b.screenshot(t, path, out)
 	}
+}
+
+func cpuMetrics(t *testing.T, b *browser) map[string]float64 {
+	t.Helper()
+	res, err := chromedp.Call(b.ctx, performance.GetMetrics, cdp.Empty{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]float64{}
+	for _, x := range res.Metrics {
+		m[x.Name] = x.Value
+	}
+	return m
 }
