@@ -408,12 +408,12 @@ var ruleCases = []ruleCase{
 		pkts: func() []events.Packet {
 			c := newConn(1, false, 1000, 5000).handshake()
 			for i := uint32(0); i < 5; i++ {
-				c.after(100 * time.Microsecond).data(0, 1+i*1000, 1000) // 4-8
+				c.after(100*time.Microsecond).data(0, 1+i*1000, 1000) // 4-8
 			}
 			c.after(5*ms).send(1, A, 1, 1001, 0, 502, func(o *events.Options) {
 				o.NumSACK, o.SACK[0] = 1, events.SACKBlock{Left: 1000 + 2001, Right: 1000 + 5001}
 			}) // 9
-			c.after(200 * time.Microsecond).data(0, 1001, 1000) // 10
+			c.after(200*time.Microsecond).data(0, 1001, 1000) // 10
 			return c.pkts
 		},
 		want:  []want{{10, events.TypeRetransmission, events.RetransFast, 0}, {9, events.TypeLossInfer, events.ReasonSACKHole, 0}},
