@@ -120,8 +120,8 @@ func jsonEscaped(s string) string {
 }
 
 // TestOutputPermissions runs with a umask of 0: session directories and
-// parse outputs must still not be writable (or, for traffic, readable) by
-// others.
+// parse outputs must still be closed to other users (they describe
+// traffic).
 func TestOutputPermissions(t *testing.T) {
 	old := syscall.Umask(0)
 	defer syscall.Umask(old)
@@ -150,8 +150,8 @@ func TestOutputPermissions(t *testing.T) {
 		}
 		perm := info.Mode().Perm()
 		switch {
-		case d.IsDir() && perm&0o002 != 0:
-			t.Errorf("%s: directory mode %v is world-writable", path, perm)
+		case d.IsDir() && perm&0o007 != 0:
+			t.Errorf("%s: directory mode %v is open to others, want 0750", path, perm)
 		case !d.IsDir() && perm != 0o640:
 			t.Errorf("%s: file mode %v, want 0640", path, perm)
 		}
