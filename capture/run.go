@@ -31,7 +31,10 @@ const (
 	pollTarget = 256 << 10 // bytes per poll below which the pause grows
 	pollMax    = 2 << 20   // bytes per poll above which it shrinks
 	// flushEvery: how stale the file may get for a reader following it.
-	flushEvery   = 200 * time.Millisecond
+	flushEvery = 200 * time.Millisecond
+	// idleWait bounds a wait for packets, so the loop still flushes, checks
+	// --duration and notices a cancelled context.
+	idleWait     = 100 * time.Millisecond
 	clockPeriod  = 10 * time.Second
 	batchPackets = 1024
 )
@@ -316,10 +319,28 @@ func (s *session) loop(ctx context.Context, pr, kr *ringbuf.Reader) error {
 			}
 			s.flushed = now
 		}
-		// Poll rather than wait for a wakeup: the kernel side submits
-		// without waking us (BPF_RB_NO_WAKEUP), since a wakeup every few
-		// packets would cost more than the packets. The pause grows while
-		// the interface is quiet.
+		wait := idleWait
+		if !end.IsZero() && end.Sub(now) < wait {
+			wait = max(end.Sub(now), 0)
+		}
+		if s.polled == 0 {
+			// Nothing since the last pause: sleep until the kernel wakes
+			// us for the first new packet (it does when we have caught up).
+			pr.SetDeadline(now.Add(wait))
+			err := pr.ReadInto(&rec)
+			switch {
+			case errors.Is(err, os.ErrDeadlineExceeded):
+			case err != nil:
+				return fmt.Errorf("capture: read packet ring: %w", err)
+			default:
+				s.hold(rec.RawSample)
+				s.pause = minPause
+			}
+			continue
+		}
+		// Packets are flowing: poll at intervals instead of being woken,
+		// so each wakeup brings many packets. The interval grows while
+		// polls find little and shrinks when they find a lot.
 		switch {
 		case s.polled < pollTarget:
 			s.pause = min(2*s.pause, maxPause)
@@ -327,11 +348,7 @@ func (s *session) loop(ctx context.Context, pr, kr *ringbuf.Reader) error {
 			s.pause = max(s.pause/2, minPause)
 		}
 		s.polled = 0
-		pause := s.pause
-		if !end.IsZero() && end.Sub(now) < pause {
-			pause = max(end.Sub(now), 0)
-		}
-		time.Sleep(pause)
+		time.Sleep(min(s.pause, wait))
 	}
 	return nil
 }

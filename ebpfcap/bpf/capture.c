@@ -342,9 +342,10 @@ static __always_inline int capture_skb(struct __sk_buff *skb, __u8 dir)
 		count(CNT_PKT_LOAD_ERR);
 		return TC_NEXT;
 	}
-	/* No wakeups: the reader polls, which costs less than waking it for
-	 * every few packets. */
-	if (bpf_ringbuf_output(&pkts, b, sizeof(b->h) + caplen, BPF_RB_NO_WAKEUP) < 0)
+	/* Adaptive wakeups: the kernel wakes the reader only when it had
+	 * caught up, i.e. once per poll while packets flow, once when they
+	 * start again after a quiet spell. */
+	if (bpf_ringbuf_output(&pkts, b, sizeof(b->h) + caplen, 0) < 0)
 		count(CNT_PKT_LOST);
 	return TC_NEXT;
 }
