@@ -228,3 +228,38 @@ func TestStopConditions(t *testing.T) {
 		})
 	}
 }
+
+// --rotate-seconds with --rotate-files: a new file every 200 ms, the oldest
+// deleted beyond two, each file complete on its own.
+func TestRotateSecondsKeepsNewest(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	sum, err := Run(context.Background(), Config{Interface: "lo", Output: filepath.Join(dir, "t.pcapng"),
+		RotateInterval: 200 * time.Millisecond, RotateFiles: 2, Duration: 900 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Files) < 4 {
+		t.Fatalf("%d files in 900 ms at one per 200 ms", len(sum.Files))
+	}
+	if len(sum.Deleted) != len(sum.Files)-2 {
+		t.Errorf("%d of %d files deleted, want all but 2", len(sum.Deleted), len(sum.Files))
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if len(names) != 3 { // two files and the -current symlink
+		t.Errorf("directory holds %v, want the two newest files and t-current.pcapng", names)
+	}
+	for _, f := range sum.Files[len(sum.Files)-2:] {
+		fc := readCapture(t, f)
+		if len(fc.linkTypes) != 1 || len(fc.stats) != 1 {
+			t.Errorf("%s: %d interfaces, %d statistics blocks", f, len(fc.linkTypes), len(fc.stats))
+		}
+	}
+}
