@@ -434,8 +434,10 @@ func TestCaptureRotationAccounting(t *testing.T) {
 		if c.truncated || len(c.stats) != 1 {
 			t.Fatalf("%s: truncated %v, %d statistics blocks", f, c.truncated, len(c.stats))
 		}
-		if info, err := os.Stat(f); err != nil || info.Mode().Perm() != 0o640 {
-			t.Errorf("%s: mode %v (%v), want 0640", f, info.Mode().Perm(), err)
+		if info, err := os.Stat(f); err != nil {
+			t.Error(err)
+		} else if info.Mode().Perm() != 0o640 {
+			t.Errorf("%s: mode %v, want 0640", f, info.Mode().Perm())
 		}
 		last = c.stats[0]
 		if last.OSDropped != 0 || last.Dropped != 0 {
