@@ -508,33 +508,43 @@ func selfRouting(n int) []byte {
 // TestGzipCutShort reads a gzip'd capture whose compressed stream stops
 // early, and one with a corrupt byte.
 func TestGzipCutShort(t *testing.T) {
-	base := synthetic(t)
 	var z bytes.Buffer
 	zw := gzip.NewWriter(&z)
-	zw.Write(base)
+	zw.Write(synthetic(t))
 	zw.Close()
-	gz := z.Bytes()
-	full := parseBytes(t, "full.pcapng.gz", gz)
-	if full.err != nil {
-		t.Fatal(full.err)
+	inputs := map[string][]byte{"synthetic.pcapng.gz": z.Bytes()}
+	if b, err := os.ReadFile(filepath.Join("..", "samples", "reno-loss-receiver.pcap.gz")); err == nil {
+		inputs["reno-loss-receiver.pcap.gz"] = b
 	}
-	for _, cut := range []int{10, len(gz) / 3, len(gz) / 2, len(gz) - 9, len(gz) - 1} {
-		o := parseBytes(t, "cut.pcapng.gz", gz[:cut])
-		if o.err != nil {
-			// A stream that stops inside the gzip header cannot be read at all.
-			checkFailed(t, o, 0, "gzip")
-			continue
-		}
-		checkMem(t, o)
-		s := o.res.Summary
-		if s.Frames > full.res.Summary.Frames {
-			t.Fatalf("cut at %d: %d frames of %d", cut, s.Frames, full.res.Summary.Frames)
-		}
-		// Frames lost to the cut are never lost silently. (A cut that
-		// removes only the end of the stream loses no frame and is read as
-		// complete.)
-		if s.Frames < full.res.Summary.Frames && !strings.Contains(strings.Join(s.Warnings, "\n"), "truncated block") {
-			t.Fatalf("cut at %d of %d: %d frames, no truncation warning in %q", cut, len(gz), s.Frames, s.Warnings)
-		}
+	for name, gz := range inputs {
+		t.Run(name, func(t *testing.T) {
+			full := parseBytes(t, name, gz)
+			if full.err != nil {
+				t.Fatal(full.err)
+			}
+			cuts := []int{10, len(gz) / 3, len(gz) / 2, len(gz) - 9, len(gz) - 1}
+			for i := 1; i < 8; i++ {
+				cuts = append(cuts, len(gz)*i/8+i)
+			}
+			for _, cut := range cuts {
+				o := parseBytes(t, name, gz[:cut])
+				if o.err != nil {
+					// A stream that stops inside the gzip header cannot be read at all.
+					checkFailed(t, o, 0, "gzip")
+					continue
+				}
+				checkMem(t, o)
+				s := o.res.Summary
+				if s.Frames > full.res.Summary.Frames {
+					t.Fatalf("cut at %d: %d frames of %d", cut, s.Frames, full.res.Summary.Frames)
+				}
+				// Frames lost to the cut are never lost silently. (A cut that
+				// removes only the end of the stream loses no frame and is
+				// read as complete.)
+				if s.Frames < full.res.Summary.Frames && !strings.Contains(strings.Join(s.Warnings, "\n"), "truncated block") {
+					t.Fatalf("cut at %d of %d: %d frames, no truncation warning in %q", cut, len(gz), s.Frames, s.Warnings)
+				}
+			}
+		})
 	}
 }
