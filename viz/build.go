@@ -32,7 +32,10 @@ type Options struct {
 	TopFlows int      // connections drawn in the per-flow charts (default 4)
 	HeatRows int      // heatmap rows (default 30)
 	HeatCols int      // heatmap time columns (default 60)
-	Filter   Filter   // the same filter the Collector was given
+	// HeatEvents colours the heatmap by detector events instead of packets
+	// (always so when built from events only).
+	HeatEvents bool
+	Filter     Filter // the same filter the Collector was given
 	// NoPackets says the report is built from events only (the capture is
 	// gone): the charts that need packets are listed as missing.
 	NoPackets bool

@@ -451,9 +451,10 @@ func (b *builder) summarySection() {
 }
 
 func (b *builder) heatmapSection() {
+	byEvents := b.opts.HeatEvents || b.opts.NoPackets
 	s := b.section(ChartHeatmap, "Heatmap", "Packets per connection and time slice (rows: the busiest connections).")
-	if b.opts.NoPackets {
-		s.Note = "Detector events per connection and time slice (built from events only)."
+	if byEvents {
+		s.Note = "Detector events per connection and time slice (rows: the busiest connections)."
 	}
 	from, to := b.c.first, b.c.last+1
 	var rowsList []ConnRow
@@ -477,7 +478,7 @@ func (b *builder) heatmapSection() {
 	for y, r := range rowsList {
 		fd := b.c.flows[r.Flow]
 		src := fd.heatPkts
-		if b.opts.NoPackets {
+		if byEvents {
 			src = fd.heatEvts
 		}
 		ylabels[len(rowsList)-1-y] = r.Label()
@@ -495,7 +496,11 @@ func (b *builder) heatmapSection() {
 		xlabels[i] = fmt.Sprintf("+%.3gs", span*float64(i)/float64(n))
 	}
 	hm := charts.NewHeatMap()
-	hm.SetGlobalOptions(append(baseOpts("c_heatmap", "Packets per connection over time", "", opts.Grid{Left: "330", Right: "40", Top: "40", Bottom: "90"}),
+	title := "Packets per connection over time"
+	if byEvents {
+		title = "Detector events per connection over time"
+	}
+	hm.SetGlobalOptions(append(baseOpts("c_heatmap", title, "", opts.Grid{Left: "330", Right: "40", Top: "40", Bottom: "90"}),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "item"}),
 		charts.WithXAxisOpts(opts.XAxis{Type: "category", Data: xlabels, SplitArea: &opts.SplitArea{Show: opts.Bool(true)}}),
 		charts.WithYAxisOpts(opts.YAxis{Type: "category", Data: ylabels, AxisLabel: &opts.AxisLabel{FontSize: 10}}),
@@ -506,7 +511,7 @@ func (b *builder) heatmapSection() {
 	hm.Initialization.Height = fmt.Sprintf("%dpx", max(h, 260))
 	ch := &Chart{ID: "c_heatmap", Title: "Heatmap", Kind: types.ChartHeatMap, r: hm, rect: &hm.RectChart}
 	name := "packets"
-	if b.opts.NoPackets {
+	if byEvents {
 		name = "events"
 	}
 	ch.add(charts.SingleSeries{Name: name, Type: types.ChartHeatMap, Data: data}, len(data))

@@ -611,3 +611,39 @@ func TestHostileTimestampsDoNotPanic(t *testing.T) {
 		}
 	}
 }
+
+func TestHeatmapIntensity(t *testing.T) {
+	cfg := synthConfig{Flows: 3, Packets: 400, LossEvery: 100}
+	var totals []float64
+	for _, byEvents := range []bool{false, true} {
+		r := buildSynth(t, cfg, Options{Charts: []string{ChartHeatmap}, HeatEvents: byEvents})
+		ch := r.Sections[0].Charts[0]
+		want := "packets"
+		if byEvents {
+			want = "events"
+		}
+		if len(ch.Series) != 1 || ch.Series[0].Name != want {
+			t.Fatalf("byEvents=%v: series %+v", byEvents, ch.Series)
+		}
+		var sum float64
+		for _, row := range ch.rect.MultiSeries[0].Data.(rows) {
+			sum += row[2]
+		}
+		totals = append(totals, sum)
+	}
+	var pkts uint64
+	events := 0
+	for _, c := range buildSynth(t, cfg, Options{Charts: []string{ChartOverview}}).Conns {
+		pkts += c.Packets
+		for _, n := range c.Events {
+			events += n
+		}
+	}
+	if totals[0] != float64(pkts) {
+		t.Errorf("packet heatmap sums to %v, connections have %d packets", totals[0], pkts)
+	}
+	// rtt samples are events too, but the timeline and heatmap skip them.
+	if totals[1] == 0 || totals[1] > float64(events) {
+		t.Errorf("event heatmap sums to %v, connections have %d events", totals[1], events)
+	}
+}

@@ -60,6 +60,7 @@ type reportFlags struct {
 	charts                   string
 	topFlows                 int
 	maxPoints, eventsPerType int
+	heat                     string
 }
 
 func addReportFlags(fs *pflag.FlagSet, withCharts bool) *reportFlags {
@@ -82,6 +83,7 @@ func addReportFlags(fs *pflag.FlagSet, withCharts bool) *reportFlags {
 		fs.IntVar(&f.topFlows, "top", 4, "connections drawn in the per-connection charts (largest first)")
 		fs.IntVar(&f.maxPoints, "max-points", viz.DefaultLimits.Points, "points per plotted series (downsampling)")
 		fs.IntVar(&f.eventsPerType, "max-events", viz.DefaultLimits.EventsPerType, "timeline markers per event type")
+		fs.StringVar(&f.heat, "heat", "packets", "heatmap intensity: packets or events")
 	}
 	return f
 }
@@ -115,6 +117,13 @@ func (f *reportFlags) compile() (viz.Filter, viz.Options, error) {
 		return flt, o, usagef("--charts: %v", err)
 	}
 	o = viz.Options{Charts: charts, TopFlows: f.topFlows, Filter: flt}
+	switch f.heat {
+	case "", "packets":
+	case "events":
+		o.HeatEvents = true
+	default:
+		return flt, o, usagef("--heat %q: want packets or events", f.heat)
+	}
 	return flt, o, nil
 }
 
