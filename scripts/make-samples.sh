@@ -308,6 +308,32 @@ if want loss-both-nano; then
 	kernel_counters loss-both-nano.pcap
 fi
 
+if want tso-loss-sender; then
+	echo "== tso-loss-sender.pcapng"
+	# Offloads on, as on a real host: the sender's capture shows TSO
+	# super-segments (up to 64 kB, origlen > MTU) while the wire carries
+	# MSS-sized segments. The router segments (TSO/GSO off on veth-rs) and
+	# the loss happens in the server namespace, so single segments are
+	# lost, not whole super-segments.
+	fresh 0
+	in_ns rtr ethtool -K veth-rs tso off gso off >/dev/null
+	lab rate 20mbit to-server
+	in_ns srv nft -f - <<-EOF
+		table inet tvz_loss {
+			chain input {
+				type filter hook input priority filter; policy accept;
+				meta l4proto tcp numgen random mod 1000 < 15 counter drop
+			}
+		}
+	EOF
+	capture cli veth-c "$OUT/tso-loss-sender.pcapng" dumpcap -f tcp
+	server -l :5001 --once
+	client -c $SERVER4:5001 --bytes 4000000 --cc cubic
+	wait "$SRV_PID"
+	stop_captures
+	kernel_counters tso-loss-sender.pcapng
+fi
+
 if want seq-wrap-sender || want seq-wrap-receiver; then
 	echo "== seq-wrap-sender.pcap, seq-wrap-receiver.pcapng"
 	fresh
