@@ -26,6 +26,9 @@ func (l *Lab) Exec(ctx context.Context, ns, name string, args ...string) *exec.C
 // Run runs name inside ns, waits for it and returns its combined output. A
 // failure (or a run longer than 2 minutes) is fatal to the test.
 func (l *Lab) Run(ns, name string, args ...string) string {
+	if l.tb == nil {
+		panic("lab: Run needs a lab made by New; use RunErr")
+	}
 	l.tb.Helper()
 	out, err := l.RunErr(ns, name, args...)
 	if err != nil {
