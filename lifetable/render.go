@@ -165,32 +165,39 @@ func textColumns(o Options) []column {
 
 func writeText(w *bufio.Writer, rows []Row, o Options) error {
 	cols := textColumns(o)
-	line := func(cell func(c *column) (string, string)) {
-		for i := range cols {
-			c := &cols[i]
-			s, sgr := cell(c)
-			if i < len(cols)-1 {
-				s = pad(s, c.width)
-			}
-			w.WriteString(paint(o.Color, sgr, s))
-			if i < len(cols)-1 {
-				w.WriteByte(' ')
-			}
+	var line strings.Builder
+	for i := range cols {
+		if i > 0 {
+			line.WriteByte(' ')
 		}
-		w.WriteByte('\n')
+		name := cols[i].name
+		if i < len(cols)-1 {
+			name = pad(name, cols[i].width)
+		}
+		line.WriteString(name)
 	}
 	if o.Header {
-		line(func(c *column) (string, string) { return c.name, sgrBold })
+		w.WriteString(paint(o.Color, sgrBold, strings.TrimRight(line.String(), " ")))
+		w.WriteByte('\n')
 	}
 	for i := range rows {
 		r := &rows[i]
-		line(func(c *column) (string, string) {
+		for j := range cols {
+			c := &cols[j]
+			if j > 0 {
+				w.WriteByte(' ')
+			}
+			v := c.value(r)
+			if j < len(cols)-1 {
+				v = pad(v, c.width)
+			}
 			sgr := ""
 			if c.color != nil {
 				sgr = c.color(r)
 			}
-			return c.value(r), sgr
-		})
+			w.WriteString(paint(o.Color, sgr, v))
+		}
+		w.WriteByte('\n')
 	}
 	return nil
 }

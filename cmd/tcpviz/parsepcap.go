@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"sort"
@@ -45,7 +46,7 @@ func runParsePcap(args []string) error {
 	in := fs.String("in", "", "capture file (pcap, pcapng, gzip'd), or - for stdin")
 	out := fs.String("out", "", "output directory (default: a new out/session_YYYYmmdd_HHMMSS)")
 	packets := fs.Bool("packets", false, "also write one record per TCP packet into events.jsonl")
-	quiet := fs.BoolP("quiet", "q", false, "print only the paths written")
+	of := addOutputFlags(fs)
 	addDetectorFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -63,13 +64,17 @@ func runParsePcap(args []string) error {
 			return err
 		}
 	}
+	of.setupLogging()
+	slog.Debug("parse", "input", *in, "out", dir)
 	cfg, err := newPipelineConfig()
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	res, err := parse.Run(ctx, parse.Options{Input: *in, OutDir: dir, Packets: *packets, Pipeline: cfg})
+	progress, clearBar := of.progress()
+	res, err := parse.Run(ctx, parse.Options{Input: *in, OutDir: dir, Packets: *packets, Pipeline: cfg, Progress: progress})
+	clearBar()
 	if err != nil {
 		if *out == "" {
 			os.Remove(dir) // only succeeds when empty: never removes results
@@ -87,7 +92,7 @@ func runParsePcap(args []string) error {
 	for _, f := range files {
 		fmt.Println(f)
 	}
-	if !*quiet {
+	if !of.quiet {
 		fmt.Fprintln(os.Stderr, figures(res))
 	}
 	return nil
