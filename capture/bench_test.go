@@ -103,10 +103,14 @@ func BenchmarkLabCapture(b *testing.B) {
 			stop = startCapture(b, Config{Interface: l.ClientIf, Netns: l.Client, Output: out})
 			cpu0 = selfCPU()
 		}
+		h0 := selfCPU()
 		l.Run(l.Client, traffic, "client", "-c", l.ServerAddr.String()+":5001", "--bytes", strconv.Itoa(bytes))
 		if err := srv.Wait(); err != nil {
 			b.Fatalf("server: %v: %s", err, srv.Output())
 		}
+		// Without a capture, this is what the benchmark itself (starting
+		// the client, collecting output) costs in this process.
+		harness := selfCPU().sub(h0)
 		m := throughputRe.FindStringSubmatch(srv.Output())
 		if m == nil {
 			b.Fatalf("no throughput in the server's output: %s", srv.Output())
@@ -135,15 +139,22 @@ func BenchmarkLabCapture(b *testing.B) {
 		}
 		if tcpviz {
 			time.Sleep(200 * time.Millisecond)
+			cpu1 := selfCPU()
 			sum, err := stop()
 			if err != nil {
 				b.Fatal(err)
 			}
+			// Stopping drains the rings (that part is per packet, but small
+			// after the sleep) and unmaps and frees them (fixed).
+			fixed := cpu0.sub(cpuStart)
+			stopped := selfCPU().sub(cpu1)
+			fixed.user += stopped.user
+			fixed.sys += stopped.sys
 			res = append(res, benchResult{name: name + ": tcpviz", mbits: mbits, packets: int(sum.Packets),
-				drops: sum.Drops(), cpu: selfCPU().sub(cpu0), startCPU: cpu0.sub(cpuStart)})
+				drops: sum.Drops(), cpu: cpu1.sub(cpu0), startCPU: fixed})
 		}
 		if !tcpdump && !tcpviz {
-			res = append(res, benchResult{name: name, mbits: mbits})
+			res = append(res, benchResult{name: name + " (harness)", mbits: mbits, cpu: harness})
 		}
 		return res
 	}
@@ -162,7 +173,7 @@ func BenchmarkLabCapture(b *testing.B) {
 		}
 	}
 	fmt.Printf("%-16s %8s %9s %6s %10s %7s %7s %13s %13s\n", "run", "Mbit/s", "packets", "drops",
-		"start CPU", "user s", "sys s", "user µs/pkt", "total µs/pkt")
+		"start/stop", "user s", "sys s", "user µs/pkt", "total µs/pkt")
 	for _, r := range all {
 		var perUser, perAll string
 		if r.packets > 0 {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -219,6 +221,11 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		return s.sum, fmt.Errorf("capture: kernel-record ring: %w", err)
 	}
 	defer kr.Close()
+
+	// Loading parsed the kernel's BTF: tens of MB of garbage. Collect and
+	// return it now rather than while capturing.
+	runtime.GC()
+	debug.FreeOSMemory()
 
 	if s.files, err = newFileSet(cfg.Output, cfg.rotating(), cfg.RotateFiles); err != nil {
 		return s.sum, err
