@@ -120,6 +120,7 @@ type half struct {
 	// TSval/TSecr: one TSval timed at a time.
 	tsPending bool
 	tsVal     uint32
+	tsEnd     uint32
 	tsTime    int64
 	tsFrame   uint64
 

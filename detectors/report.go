@@ -121,6 +121,7 @@ func (e *Engine) rtt(f *flow, p *events.Packet, fl uint16) {
 		if !fwd.tsPending {
 			fwd.tsPending = true
 			fwd.tsVal, fwd.tsTime, fwd.tsFrame = p.Options.TSVal, p.TS, p.Frame
+			fwd.tsEnd = p.Seq + p.SegLen()
 		}
 		return
 	}
@@ -174,8 +175,10 @@ func (e *Engine) ackSide(f *flow, p *events.Packet, fl uint16) {
 		e.sample(f, p, d, events.ReasonDataAck, p.TS-data.timedTS, data.timedFrame)
 	}
 	if data.tsPending && p.Options.HasTS {
+		// TSval clocks tick in milliseconds: many segments share a TSval, so
+		// the echo counts only once the timed segment itself is acknowledged.
 		switch ecr := p.Options.TSEcr; {
-		case ecr == data.tsVal:
+		case ecr == data.tsVal && events.SeqGEQ(ack, data.tsEnd):
 			data.tsPending = false
 			e.sample(f, p, d, events.ReasonTimestamp, p.TS-data.tsTime, data.tsFrame)
 		case events.SeqGreater(ecr, data.tsVal):
