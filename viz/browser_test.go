@@ -229,7 +229,9 @@ func TestPagesRenderInChromium(t *testing.T) {
 		t.Errorf("dialogs opened: %q", dialogs)
 	}
 	if *updateScreenshot {
-		b.screenshot(t, filepath.Join(dir, FileReport), "../docs/report.png")
+		shots := t.TempDir()
+		captureReport(t, shots, 120_000)
+		b.screenshot(t, filepath.Join(shots, FileReport), "../docs/report.png")
 	}
 }
 

@@ -148,7 +148,8 @@ func markerPoints(ms []marker) points {
 func (b *builder) overviewSection() {
 	s := b.section(ChartOverview, "Overview", "")
 	ch := newTimeChart("c_overview_rate", "Traffic", "all selected connections", "packets/s")
-	ch.rect.ExtendYAxis(opts.YAxis{Type: "value", Name: "Mbit/s", Position: "right"})
+	fromZero(ch)
+	ch.rect.ExtendYAxis(opts.YAxis{Type: "value", Name: "Mbit/s", Position: "right", Min: 0})
 	pr := b.ratePoints(b.c.pktRate, 1)
 	br := b.ratePoints(b.c.bitRate, 8/1e6)
 	if len(pr) == 0 {
@@ -210,9 +211,17 @@ func (b *builder) timelineSection() {
 	s.Charts = append(s.Charts, ch)
 
 	rate := newTimeChart("c_timeline_rate", "Event rate", "detector events per second", "events/s")
+	fromZero(rate)
 	er := b.ratePoints(b.c.evRate, 1)
 	rate.add(lineSeries("events/s", "#d62728", er, false), len(er))
 	s.Charts = append(s.Charts, rate)
+}
+
+// fromZero makes a rate chart's y axis start at zero: scaled to its data, a
+// steady rate would look like wild swings.
+func fromZero(ch *Chart) {
+	ch.rect.YAxisList[0].Scale = nil
+	ch.rect.YAxisList[0].Min = 0
 }
 
 // ratePoints turns a bucket series into a per-second rate over the whole
@@ -379,6 +388,7 @@ func (b *builder) throughputSection() {
 			other = append(other, point{t, back[i] * 8 / sec / 1e6})
 		}
 		ch := newTimeChart(fmt.Sprintf("c_tput_%d", row.Flow), "Throughput "+row.Label(), "direction "+dir.String(), "Mbit/s")
+		fromZero(ch)
 		gs := lineSeries("goodput Mbit/s", "#3ba272", good, false)
 		gs.AreaStyle = &opts.AreaStyle{Opacity: opts.Float(0.25)}
 		ch.add(gs, len(good))

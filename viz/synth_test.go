@@ -136,7 +136,7 @@ func synthesize(cfg synthConfig, sink synthSink) synthOut {
 				frame++
 				pk := events.Packet{Frame: frame, TS: ts, Flow: flow, Dir: events.DirS2C, Flags: events.FlagACK,
 					Src: srv, SrcPort: cfg.ServerPort, Dst: cli, DstPort: cport, RelSeq: 1, RelAck: lost,
-					Seq: isnS + 1, Ack: isnC + lost, WindowScaled: win}
+					Seq: isnS + 1, Ack: isnC + lost, WindowScaled: win, Window: uint16(win >> 7)}
 				pk.Options.NumSACK = 1
 				pk.Options.SACK[0] = events.SACKBlock{Left: isnC + lost + mss, Right: isnC + seq + mss}
 				sink.Packet(&pk)
