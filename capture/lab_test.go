@@ -144,6 +144,14 @@ func TestLabLossyTransfer(t *testing.T) {
 	if segs != r.retransSegs {
 		t.Errorf("retransmit records cover %d segments, nstat TcpRetransSegs delta is %d", segs, r.retransSegs)
 	}
+	// Only sockets of the client's namespace: the server's and the
+	// router's are filtered out in the kernel.
+	for _, rec := range fc.records {
+		if rec.Saddr != l.ClientAddr && rec.Kind != kblock.KindReset {
+			t.Errorf("kernel record of a socket outside the capture's namespace: %v %s:%d", rec.Kind, rec.Saddr, rec.Sport)
+			break
+		}
+	}
 	// Every connection seen in the kernel's state changes has samples.
 	flows := map[[2]uint16]bool{}
 	for _, rec := range fc.records {
@@ -177,15 +185,19 @@ func TestLabRotation(t *testing.T) {
 	}
 	dir := t.TempDir()
 	out := filepath.Join(dir, "ring.pcapng")
-	r := runLab(t, l, Config{Output: out, RotateBytes: 200_000}, 8_000_000)
+	r := runLab(t, l, Config{Output: out, RotateBytes: 200_000, AllNetns: true}, 8_000_000)
 	checkTcpdumpDrops(t, r.tcpdumpOut)
 
 	if len(r.sum.Files) < 3 {
 		t.Fatalf("%d files, want several at 200 kB each", len(r.sum.Files))
 	}
 	total := 0
+	sockets := map[string]bool{} // local addresses of kernel records
 	for i, f := range r.sum.Files {
 		fc := readCapture(t, f)
+		for _, rec := range fc.records {
+			sockets[rec.Saddr.String()] = true
+		}
 		if len(fc.linkTypes) != 1 || len(fc.stats) != 1 {
 			t.Errorf("%s: %d interfaces, %d statistics blocks; want one of each", f, len(fc.linkTypes), len(fc.stats))
 		}
@@ -200,6 +212,10 @@ func TestLabRotation(t *testing.T) {
 	}
 	if want := pcapCount(t, r.tcpdumpFile); total != want {
 		t.Errorf("ring files hold %d packets, tcpdump %d", total, want)
+	}
+	// --all-netns: the server's socket (another namespace) reports too.
+	if !sockets[l.ClientAddr.String()] || !sockets[l.ServerAddr.String()] {
+		t.Errorf("--all-netns: kernel records from %v, want client and server sockets", sockets)
 	}
 	link, err := os.Readlink(filepath.Join(dir, "ring-current.pcapng"))
 	if err != nil {
