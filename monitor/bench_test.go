@@ -1,0 +1,278 @@
+package monitor
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tcpviz/tcpviz/pcapng"
+	"github.com/tcpviz/tcpviz/pipeline"
+)
+
+// bulkCapture is a pcapng of one bulk transfer of n packets: full-size
+// segments, an ACK for every second one, and every 200th segment sent again
+// 150 ms later (a retransmission and an inferred loss).
+func bulkCapture(tb testing.TB, n int) []byte {
+	tb.Helper()
+	var out []pkt
+	c := &conn{t: tb, c: lossy, cseq: 1000, sseq: 50000, out: &out}
+	c.handshake(t0)
+	ts := t0 + 30e6
+	type pending struct {
+		ts  int64
+		seq uint32
+	}
+	var again []pending
+	for seg := 0; len(out) < n; seg++ {
+		ts += 10e3
+		for len(again) > 0 && again[0].ts <= ts {
+			c.add(again[0].ts, true, again[0].seq, c.sseq, false, 1448, true)
+			again = again[1:]
+		}
+		c.add(ts, true, c.cseq, c.sseq, false, 1448, false)
+		if seg%200 == 199 {
+			again = append(again, pending{ts + 150e6, c.cseq})
+		}
+		c.cseq += 1448
+		if seg%2 == 1 {
+			c.add(ts+5e3, false, c.sseq, c.cseq, false, 0, false)
+		}
+	}
+	out = out[:n]
+	var b bytes.Buffer
+	w, err := pcapng.NewWriter(&b, pcapng.WriterOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := w.AddInterface(pcapng.Interface{LinkType: 1, SnapLen: snaplen}); err != nil {
+		tb.Fatal(err)
+	}
+	for _, p := range out {
+		if err := w.WritePacket(0, p.ts, p.data, p.origLen, pcapng.PacketOptions{}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		tb.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkMonitorAppend appends a bulk transfer to a file in 256 KiB
+// chunks (cutting blocks anywhere) while the monitor follows it with
+// fsnotify, and reports the process CPU time per packet. The parse
+// sub-benchmark runs the same bytes through the same pipeline from memory:
+// the cost of the analysis itself, which the monitor should match.
+func BenchmarkMonitorAppend(b *testing.B) {
+	const n = 200000
+	data := bulkCapture(b, n)
+	b.Run("monitor", func(b *testing.B) {
+		var cpu time.Duration
+		for i := 0; i < b.N; i++ {
+			dir := b.TempDir()
+			path := filepath.Join(dir, "bulk.pcapng")
+			out := &lockedBuffer{}
+			m, err := New(Config{Follow: FollowConfig{Path: path}, Pipeline: detectorPipeline(),
+				Thresholds: DefaultThresholds(), Alerts: out})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- m.Run(ctx) }()
+			waitFor(b, "start", 5*time.Second, func() bool { return m.fol.passDone.Load() >= 1 })
+			runtime.GC() // the capture's construction is not the monitor's cost
+			c0 := cpuTime()
+			f, err := os.Create(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for off := 0; off < len(data); off += 256 << 10 {
+				if _, err := f.Write(data[off:min(off+256<<10, len(data))]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			f.Close()
+			waitFor(b, "all records", time.Minute, func() bool { return m.Summary().Records >= n })
+			cpu += cpuTime() - c0
+			cancel()
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+			if s := m.Final(); s.Records != n || s.Events["retransmission"] == 0 {
+				b.Fatalf("records %d, retransmissions %d", s.Records, s.Events["retransmission"])
+			}
+		}
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n), "cpu-ns/pkt")
+		b.ReportMetric(cpu.Seconds()/float64(b.N*n)*1e6, "cpu-s/Mpkt")
+	})
+	b.Run("parse", func(b *testing.B) {
+		var cpu time.Duration
+		for i := 0; i < b.N; i++ {
+			runtime.GC()
+			c0 := cpuTime()
+			p := pipeline.New(detectorPipeline())
+			r := pcapng.NewReader(bytes.NewReader(data), "bulk")
+			for {
+				rec, err := r.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				p.Feed(rec)
+			}
+			cpu += cpuTime() - c0
+		}
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n), "cpu-ns/pkt")
+		b.ReportMetric(cpu.Seconds()/float64(b.N*n)*1e6, "cpu-s/Mpkt")
+	})
+}
+
+// stampWriter notes when each alert line is written.
+type stampWriter struct {
+	mu sync.Mutex
+	at []time.Time
+	ch chan struct{}
+}
+
+func (s *stampWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	s.at = append(s.at, time.Now())
+	s.mu.Unlock()
+	s.ch <- struct{}{}
+	return len(p), nil
+}
+
+// BenchmarkAlertLatency measures the time from the write of the block that
+// crosses a threshold to the alert line: each round starts a connection,
+// lets the monitor read it, then appends the one retransmission that
+// raises the WARN (threshold 1). Reports the median and the 99th
+// percentile.
+func BenchmarkAlertLatency(b *testing.B) {
+	for _, mode := range followModes {
+		b.Run(mode.name, func(b *testing.B) {
+			dir := b.TempDir()
+			path := filepath.Join(dir, "lat.pcapng")
+			sw := &stampWriter{ch: make(chan struct{}, 16)}
+			th := Thresholds{Retransmission: 1, CriticalFactor: 0}
+			poll := mode.poll
+			if mode.noNotify {
+				poll = 100 * time.Millisecond // the default would be 1 s
+			}
+			m, err := New(Config{Follow: FollowConfig{Path: path, PollInterval: poll, NoNotify: mode.noNotify},
+				Pipeline: detectorPipeline(), Thresholds: th, Alerts: sw})
+			if err != nil {
+				b.Fatal(err)
+			}
+			f, err := os.Create(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			var buf bytes.Buffer
+			w, err := pcapng.NewWriter(&buf, pcapng.WriterOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := w.AddInterface(pcapng.Interface{LinkType: 1, SnapLen: snaplen}); err != nil {
+				b.Fatal(err)
+			}
+			flush := func() {
+				if err := w.Flush(); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := f.Write(buf.Bytes()); err != nil {
+					b.Fatal(err)
+				}
+				buf.Reset()
+			}
+			flush()
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- m.Run(ctx) }()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+					b.Error(err)
+				}
+			}()
+			waitFor(b, "start", 5*time.Second, func() bool { return m.fol.passDone.Load() >= 1 })
+			var lat []time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				// A new connection each round (new client port), 1 s of
+				// capture time apart.
+				var pk []pkt
+				c := &conn{t: b, c: clientPort(i), cseq: 1000, sseq: 50000, out: &pk}
+				base := t0 + int64(i)*1e9
+				c.handshake(base)
+				c.add(base+30e6, true, c.cseq, c.sseq, false, 1000, false)
+				c.add(base+200e6, true, c.cseq, c.sseq, false, 1000, true)
+				for _, p := range pk[:len(pk)-1] {
+					w.WritePacket(0, p.ts, p.data, p.origLen, pcapng.PacketOptions{})
+				}
+				flush()
+				size := fileSize(b, f)
+				waitFor(b, "the connection to be read", 10*time.Second, func() bool {
+					_, n, _ := m.fol.readPosition()
+					return n >= size
+				})
+				last := pk[len(pk)-1]
+				w.WritePacket(0, last.ts, last.data, last.origLen, pcapng.PacketOptions{})
+				if err := w.Flush(); err != nil {
+					b.Fatal(err)
+				}
+				t := time.Now()
+				if _, err := f.Write(buf.Bytes()); err != nil {
+					b.Fatal(err)
+				}
+				buf.Reset()
+				select {
+				case <-sw.ch:
+				case <-time.After(10 * time.Second):
+					b.Fatal("no alert")
+				}
+				sw.mu.Lock()
+				lat = append(lat, sw.at[len(sw.at)-1].Sub(t))
+				sw.mu.Unlock()
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "median-ms")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+		})
+	}
+}
+
+// clientPort is the client of round i.
+func clientPort(i int) netip.AddrPort {
+	return netip.AddrPortFrom(lossy.Addr(), uint16(20000+i%40000))
+}
+
+func fileSize(tb testing.TB, f *os.File) int64 {
+	st, err := f.Stat()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return st.Size()
+}
