@@ -217,6 +217,14 @@ func (b *builder) timelineSection() {
 	s.Charts = append(s.Charts, rate)
 }
 
+// dirText says which side's data a per-connection chart shows.
+func dirText(d events.Dir) string {
+	if d == events.DirS2C {
+		return "data sent by the server (s2c)"
+	}
+	return "data sent by the client (c2s)"
+}
+
 // fromZero makes a rate chart's y axis start at zero: scaled to its data, a
 // steady rate would look like wild swings.
 func fromZero(ch *Chart) {
@@ -326,7 +334,7 @@ func (b *builder) tsgSection() {
 		fd := b.c.flows[row.Flow]
 		dir := dataDir(fd)
 		ds := &fd.detail.dir[dir]
-		ch := newTimeChart(fmt.Sprintf("c_tsg_%d", row.Flow), "Time-sequence "+row.Label(), "direction "+dir.String()+" · wheel zooms time and sequence", "relative sequence")
+		ch := newTimeChart(fmt.Sprintf("c_tsg_%d", row.Flow), "Time-sequence "+row.Label(), dirText(dir)+" - the wheel zooms time and sequence", "relative sequence")
 		// The wheel zooms both axes around the cursor, like tcptrace's zoom box.
 		ch.rect.SetGlobalOptions(charts.WithDataZoomOpts(opts.DataZoom{Type: "inside", YAxisIndex: 0, FilterMode: "empty"}))
 		seq := points(ds.seq.minMax())
@@ -387,7 +395,7 @@ func (b *builder) throughputSection() {
 			bad = append(bad, point{t, retr[i] * 8 / sec / 1e6})
 			other = append(other, point{t, back[i] * 8 / sec / 1e6})
 		}
-		ch := newTimeChart(fmt.Sprintf("c_tput_%d", row.Flow), "Throughput "+row.Label(), "direction "+dir.String(), "Mbit/s")
+		ch := newTimeChart(fmt.Sprintf("c_tput_%d", row.Flow), "Throughput "+row.Label(), dirText(dir), "Mbit/s")
 		fromZero(ch)
 		gs := lineSeries("goodput Mbit/s", "#3ba272", good, false)
 		gs.AreaStyle = &opts.AreaStyle{Opacity: opts.Float(0.25)}
