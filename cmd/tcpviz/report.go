@@ -13,9 +13,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/tcpviz/tcpviz/flows"
 	"github.com/tcpviz/tcpviz/parse"
-	"github.com/tcpviz/tcpviz/pipeline"
 	"github.com/tcpviz/tcpviz/session"
 	"github.com/tcpviz/tcpviz/viz"
 )
@@ -133,9 +131,9 @@ func (f *reportFlags) limits() viz.Limits {
 
 // loadReport reads the input and builds the report.
 func loadReport(f *reportFlags, flt viz.Filter, o viz.Options) (*viz.Report, *viz.Input, error) {
-	cfg := pipeline.Config{Flows: flows.DefaultConfig()}
-	for _, h := range pipelineHooks {
-		h(&cfg)
+	cfg, err := newPipelineConfig() // detectors as parse-pcap runs them
+	if err != nil {
+		return nil, nil, err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -158,6 +156,7 @@ func runReport(args []string) error {
 	f := addReportFlags(fs, true)
 	out := fs.String("out", "", "output directory (default: the session directory, or a new out/session_* for a capture)")
 	open := fs.Bool("open", false, "open report.html with xdg-open when a display is available")
+	addDetectorFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

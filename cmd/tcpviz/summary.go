@@ -31,6 +31,7 @@ func runSummary(args []string) error {
 	fs := newFlags(c)
 	f := addReportFlags(fs, false)
 	format := fs.String("format", viz.FormatText, "output format: text, json or csv")
+	addDetectorFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
