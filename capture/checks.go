@@ -28,6 +28,12 @@ func checkCaps() error {
 	if err != nil {
 		return err
 	}
+	return capsError(eff, os.Geteuid())
+}
+
+// capsError explains which capabilities of the effective set eff are
+// missing, or returns nil.
+func capsError(eff uint64, euid int) error {
 	has := func(c uint) bool { return eff&(1<<c) != 0 }
 	var missing []string
 	if !has(capBPF) && !has(capSysAdmin) {
@@ -43,7 +49,7 @@ func checkCaps() error {
 		return nil
 	}
 	who := "this process"
-	if os.Geteuid() != 0 {
+	if euid != 0 {
 		who = "not running as root, and this process"
 	}
 	return fmt.Errorf("capture needs root or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN: %s lacks %s (try sudo)",

@@ -155,6 +155,12 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err := checkCaps(); err != nil {
 		return Summary{}, err
 	}
+	if !cfg.rotating() {
+		// Refuse before loading anything; create() checks again, atomically.
+		if _, err := os.Lstat(cfg.Output); err == nil {
+			return Summary{}, fmt.Errorf("capture: %s already exists; not overwriting it", cfg.Output)
+		}
+	}
 	s := &session{cfg: &cfg, pause: minPause}
 	s.sum = Summary{Interface: cfg.Interface, KernelRecords: map[string]uint64{}, Unavailable: map[string]string{}}
 
