@@ -13,7 +13,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/tcpviz/tcpviz/parse"
 	"github.com/tcpviz/tcpviz/session"
 	"github.com/tcpviz/tcpviz/viz"
 )
@@ -216,19 +215,4 @@ func openInBrowser(path string) {
 		return
 	}
 	go cmd.Wait() //nolint:errcheck // the viewer outlives us or not; nothing to report
-}
-
-// reportAfterParse builds the dashboards into a session directory that
-// parse-pcap has just written (for parse-pcap --report).
-func reportAfterParse(dir string, res *parse.Result) ([]string, error) {
-	f := &reportFlags{in: dir, charts: "all", topFlows: 4}
-	flt, o, err := f.compile()
-	if err != nil {
-		return nil, err
-	}
-	r, _, err := loadReport(f, flt, o)
-	if err != nil {
-		return nil, fmt.Errorf("report: %w", err)
-	}
-	return r.WriteFiles(dir)
 }
