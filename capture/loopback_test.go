@@ -160,6 +160,17 @@ func TestLoopbackCapture(t *testing.T) {
 	if fc.kernel[kblock.KindState] < 6 {
 		t.Errorf("%d state records, want the handshake and close of both ends", fc.kernel[kblock.KindState])
 	}
+	// Copyable custom blocks: editcap keeps the kernel records.
+	if _, err := exec.LookPath("editcap"); err == nil {
+		edited := filepath.Join(dir, "edited.pcapng")
+		if out, err := exec.Command("editcap", out, edited).CombinedOutput(); err != nil {
+			t.Fatalf("editcap: %v: %s", err, out)
+		}
+		if ec := readCapture(t, edited); len(ec.records) != len(fc.records) || ec.packets != fc.packets {
+			t.Errorf("after editcap: %d packets, %d kernel records; before: %d, %d",
+				ec.packets, len(ec.records), fc.packets, len(fc.records))
+		}
+	}
 	fi, err := os.Stat(out)
 	if err != nil {
 		t.Fatal(err)
