@@ -246,7 +246,7 @@ func mergeConns(c *Collector, flows []events.FlowRecord, f *Filter) []ConnRow {
 		if !f.MatchConn(fr.Flow, client, server) {
 			continue
 		}
-		if int64(fr.Last) != 0 && !f.MatchTime(int64(fr.Last), c.first) && !f.MatchTime(int64(fr.First), c.first) {
+		if !f.overlaps(int64(fr.First), int64(fr.Last), c.first) {
 			continue
 		}
 		seen[fr.Flow] = true

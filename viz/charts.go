@@ -98,10 +98,11 @@ func scatterSeries(name, color string, data interface{}, size int, symbol string
 }
 
 type builder struct {
-	c     *Collector
-	opts  Options
-	r     *Report
-	conns []ConnRow
+	c        *Collector
+	opts     Options
+	r        *Report
+	conns    []ConnRow
+	selected map[uint64]bool // flows in conns
 }
 
 func (b *builder) section(id, title, note string) *Section {
@@ -257,12 +258,13 @@ func (b *builder) flowSelected(id uint64) bool {
 	if id == 0 {
 		return !b.opts.Filter.NeedsProcess() && !b.opts.Filter.NeedsCwnd() && len(b.opts.Filter.Flows) == 0
 	}
-	for _, r := range b.conns {
-		if r.Flow == id {
-			return true
+	if b.selected == nil {
+		b.selected = make(map[uint64]bool, len(b.conns))
+		for _, r := range b.conns {
+			b.selected[r.Flow] = true
 		}
 	}
-	return false
+	return b.selected[id]
 }
 
 func (b *builder) congestionSection() {

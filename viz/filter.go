@@ -145,6 +145,17 @@ func (f *Filter) MatchTime(ts, first int64) bool {
 	return true
 }
 
+// overlaps reports whether [from, to] meets the Since/Until range.
+func (f *Filter) overlaps(from, to, first int64) bool {
+	if f.Since.Set && to < f.Since.At(first) {
+		return false
+	}
+	if f.Until.Set && from > f.Until.At(first) {
+		return false
+	}
+	return true
+}
+
 // MatchConn checks the connection id, endpoints and ports.
 func (f *Filter) MatchConn(flow uint64, client, server netip.AddrPort) bool {
 	if len(f.Flows) > 0 {

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tcpviz/tcpviz/events"
 )
@@ -306,6 +307,8 @@ func TestFilterSelectsConnections(t *testing.T) {
 		{"comm miss", Filter{Comm: "curl"}, nil},
 		{"cwnd", Filter{CwndMin: 5, CwndMax: 200}, []uint64{1, 2, 3, 4}},
 		{"cwnd miss", Filter{CwndMin: 1000}, nil},
+		{"until the first packet", Filter{Until: TimeBound{Set: true, Rel: true}}, []uint64{1}},
+		{"since the end", Filter{Since: TimeBound{Set: true, Rel: true, Off: time.Hour}}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := tc.f.Compile(); err != nil {
