@@ -102,6 +102,15 @@ func (c *Config) validate() error {
 	case c.SampleInterval < time.Millisecond:
 		return fmt.Errorf("capture: sample interval %v below 1ms", c.SampleInterval)
 	}
+	for _, r := range []struct {
+		name string
+		size uint32
+	}{{"packet", c.PacketRingBytes}, {"kernel-record", c.KernelRingBytes}} {
+		// The kernel wants a power of two, at least a page.
+		if r.size != 0 && (r.size < 4096 || r.size&(r.size-1) != 0) {
+			return fmt.Errorf("capture: %s ring of %d bytes: want a power of two of at least 4096", r.name, r.size)
+		}
+	}
 	return nil
 }
 

@@ -108,6 +108,8 @@ func TestConfigValidate(t *testing.T) {
 		{"snaplen too small", Config{Interface: "eth0", Output: "x", Snaplen: 20}, "snaplen"},
 		{"files without rotation", Config{Interface: "eth0", Output: "x", RotateFiles: 3}, "--rotate-files"},
 		{"pid and comm", Config{Interface: "eth0", Output: "x", PID: 1, Comm: "nginx"}, "--pid or --comm"},
+		{"ring not a power of two", Config{Interface: "eth0", Output: "x", PacketRingBytes: 3 << 20}, "power of two"},
+		{"ring of 16 MiB", Config{Interface: "eth0", Output: "x", PacketRingBytes: 16 << 20}, ""},
 	}
 	for _, tc := range tests {
 		c := tc.cfg
