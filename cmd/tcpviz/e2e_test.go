@@ -474,3 +474,31 @@ func TestAnalyzeMakesANewSession(t *testing.T) {
 		t.Errorf("stderr does not name the new session %s: %q", dst, stderr)
 	}
 }
+
+func TestFlowsTruncatedCaptureAndSessionInput(t *testing.T) {
+	data, err := os.ReadFile(fixturePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(t.TempDir(), "cut.pcapng")
+	os.WriteFile(cut, data[:len(data)-30], 0o644) // inside the last block
+	stdout, stderr, code := runTool(t, "flows", "--in", cut, "--json")
+	if code != exitOK {
+		t.Fatalf("truncated capture: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "truncated") || !strings.Contains(stderr, cut) {
+		t.Errorf("no warning naming the file and the cut: %q", stderr)
+	}
+	if n := strings.Count(stdout, "\n"); n != len(fixtureConns) {
+		t.Errorf("%d rows from the truncated capture, want %d", n, len(fixtureConns))
+	}
+
+	// A session directory reads the capture its summary names.
+	work := t.TempDir()
+	dir := parseSession(t, work)
+	fromSession, stderr, code := runTool(t, "flows", "--in", dir, "--csv")
+	fromFile, _, _ := runTool(t, "flows", "--in", fixturePath, "--csv")
+	if code != exitOK || fromSession != fromFile {
+		t.Errorf("flows --in SESSION: exit %d (%s), differs from the capture's table", code, stderr)
+	}
+}

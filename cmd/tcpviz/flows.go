@@ -18,7 +18,8 @@ func init() {
 		summary: "connection lifespans from a capture, like tcplife (one line per connection)",
 		usage: `  tcpviz flows --in FILE [-w] [-t] [-T] [--csv|--json] [-p PID] [-L PORTS] [-D PORTS] [--sort KEY]
 
-  FILE is pcap or pcapng, optionally gzip-compressed, or - for standard input.
+  FILE is pcap or pcapng, optionally gzip-compressed, - for standard input,
+  or a session directory (its capture is read).
   Columns: PID COMM LADDR LPORT RADDR RPORT TX_KB RX_KB MS, then RETRANS
   (retransmissions), RTT_MS (average RTT), STATE (Zeek conn_state: SF, REJ,
   S0, RSTO, ...) and HISTORY (Zeek history). LADDR is the local side: the one
@@ -95,7 +96,7 @@ func (t *tableFlags) compile() (lifetable.Filter, lifetable.Options, error) {
 func runFlows(args []string) error {
 	c := commands["flows"]
 	fs := newFlags(c)
-	in := fs.String("in", "", "capture file (pcap, pcapng, gzip'd), or - for stdin")
+	in := fs.String("in", "", "capture file (pcap, pcapng, gzip'd), session directory, or - for stdin")
 	outPath := fs.StringP("output", "o", "-", "write the table to this file instead of stdout (-)")
 	var tf tableFlags
 	addTableFlags(fs, &tf)
@@ -117,6 +118,17 @@ func runFlows(args []string) error {
 		return err
 	}
 	of.setupLogging()
+	if st, err := os.Stat(*in); err == nil && st.IsDir() {
+		// A session directory: its capture.
+		info, err := session.Stat(*in)
+		if err != nil {
+			return err
+		}
+		if info.Capture == "" || info.Capture == "-" {
+			return fmt.Errorf("session %s names no capture to read", *in)
+		}
+		*in = info.Capture
+	}
 
 	cfg, err := newPipelineConfig()
 	if err != nil {
