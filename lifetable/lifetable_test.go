@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -254,4 +255,30 @@ func TestCSVAndJSON(t *testing.T) {
 	if err := Write(&bytes.Buffer{}, rows, Options{Format: "xml"}); err == nil {
 		t.Error("unknown format accepted")
 	}
+}
+
+// BenchmarkWriteText renders a 10,000-connection table.
+func BenchmarkWriteText(b *testing.B) {
+	benchmarkWrite(b, Options{Header: true, Wide: true, Seconds: true})
+}
+
+// BenchmarkWriteJSON writes 10,000 JSON lines.
+func BenchmarkWriteJSON(b *testing.B) { benchmarkWrite(b, Options{Format: FormatJSON}) }
+
+func benchmarkWrite(b *testing.B, o Options) {
+	base := sampleRows()
+	rows := make([]Row, 0, 10000)
+	for i := 0; len(rows) < cap(rows); i++ {
+		r := base[i%len(base)]
+		r.Flow = uint64(i + 1)
+		r.Start += int64(i) * 1e6
+		rows = append(rows, r)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := Write(io.Discard, rows, o); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/row")
 }
