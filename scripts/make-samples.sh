@@ -339,12 +339,12 @@ if want seq-wrap-sender || want seq-wrap-receiver; then
 	fresh
 	# 4.4 GB cross the 2^32 sequence space once whatever the ISN. Only
 	# segments within 2 MB of the wrap (by seq or ack) are captured, plus
-	# 16 kB after each quarter of the space (so no gap between captured
-	# segments exceeds 2^31, which would make "ahead" and "behind"
-	# ambiguous), plus SYN/FIN/RST. Loss (2 %) applies only near the wrap,
+	# 256 kB after each quarter of the space (wide enough to catch ACKs too,
+	# so no gap between captured sequence or ACK numbers exceeds 2^31,
+	# which would make "ahead" and "behind" ambiguous), plus SYN/FIN/RST. Loss (2 %) applies only near the wrap,
 	# so retransmissions and SACK blocks straddle it.
 	near_wrap='tcp[4:4] > 0xffe00000 or tcp[4:4] < 0x00200000 or tcp[8:4] > 0xffe00000 or tcp[8:4] < 0x00200000'
-	near_wrap+=' or tcp[4:4] & 0x3fffffff < 0x4000 or tcp[8:4] & 0x3fffffff < 0x4000'
+	near_wrap+=' or tcp[4:4] & 0x3fffffff < 0x40000 or tcp[8:4] & 0x3fffffff < 0x40000'
 	near_wrap+=' or tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0'
 	lab rule add 'oifname "veth-rs" tcp sequence > 0xffe00000 numgen random mod 1000 < 20 counter drop'
 	lab rule add 'oifname "veth-rs" tcp sequence < 0x00200000 numgen random mod 1000 < 20 counter drop'
