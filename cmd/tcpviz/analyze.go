@@ -85,6 +85,8 @@ func runAnalyze(args []string) error {
 		if dir, err = session.NewDir(*base, time.Now()); err != nil {
 			return err
 		}
+	} else if err := checkFreshOut(dir); err != nil {
+		return err
 	}
 	slog.Debug("analyze", "session", src.Dir, "capture", input, "out", dir)
 	sides := lifetable.NewSides()
@@ -180,4 +182,14 @@ func (r *sessionReport) write(dir string, res *parse.Result) ([]string, error) {
 		return nil, err
 	}
 	return rep.WriteFiles(dir)
+}
+
+// checkFreshOut refuses an --out directory that already holds files: results
+// are never written over an earlier run's.
+func checkFreshOut(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) == 0 {
+		return nil // missing (created later) or empty
+	}
+	return fmt.Errorf("--out %s is not empty: choose a new directory (results are never overwritten)", dir)
 }

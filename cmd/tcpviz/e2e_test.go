@@ -473,6 +473,14 @@ func TestAnalyzeMakesANewSession(t *testing.T) {
 	if !strings.Contains(stderr, dst) {
 		t.Errorf("stderr does not name the new session %s: %q", dst, stderr)
 	}
+	// --out never writes over an earlier run.
+	_, stderr, code = runTool(t, "analyze", "--base", base, "--out", dst, "-q")
+	if code != exitFailure || !strings.Contains(stderr, "not empty") {
+		t.Errorf("analyze --out EXISTING: exit %d, %q", code, stderr)
+	}
+	if again, _ := os.ReadFile(filepath.Join(dst, "events.jsonl")); string(again) != string(newEvents) {
+		t.Errorf("a refused --out changed the session")
+	}
 }
 
 func TestFlowsTruncatedCaptureAndSessionInput(t *testing.T) {

@@ -98,6 +98,8 @@ func runQuick(args []string) error {
 		if dir, err = session.NewDir(*base, time.Now()); err != nil {
 			return err
 		}
+	} else if err := checkFreshOut(dir); err != nil {
+		return err
 	} else if err := session.EnsureDir(dir); err != nil {
 		return err
 	}
