@@ -113,3 +113,34 @@ func TestSplitGSORefusesTruncatedHeaders(t *testing.T) {
 		t.Errorf("split = %v, %v; want false", split, err)
 	}
 }
+
+func TestSplitGSOIPv6(t *testing.T) {
+	const hdrs = 14 + 40 + 20
+	b := make([]byte, 128)
+	b[12], b[13] = 0x86, 0xdd
+	ip := b[14:]
+	ip[0] = 0x60
+	binary.BigEndian.PutUint16(ip[4:], uint16(20+2000))
+	ip[6], ip[7] = 6, 64
+	tcp := ip[40:]
+	binary.BigEndian.PutUint32(tcp[4:], 1000)
+	tcp[12] = 5 << 4
+	tcp[13] = 0x18
+	g := segmenter{l2len: 14}
+	var got [][3]uint32 // payload length field, seq, flags
+	split, err := g.split(b, hdrs+2000, 2, 1200, func(seg []byte, origLen uint32, i int) error {
+		ip := seg[14:]
+		got = append(got, [3]uint32{uint32(binary.BigEndian.Uint16(ip[4:])), binary.BigEndian.Uint32(ip[44:]), uint32(ip[53])})
+		if origLen != uint32(hdrs)+[]uint32{1200, 800}[i] {
+			t.Errorf("segment %d: original length %d", i, origLen)
+		}
+		return nil
+	})
+	if err != nil || !split {
+		t.Fatalf("split = %v, %v", split, err)
+	}
+	want := [][3]uint32{{20 + 1200, 1000, 0x10}, {20 + 800, 2200, 0x18}}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("segments (payload length, seq, flags) %v, want %v", got, want)
+	}
+}

@@ -32,6 +32,11 @@ type labRun struct {
 
 func runLab(t *testing.T, l *lab.Lab, cfg Config, bytes int) labRun {
 	t.Helper()
+	return runLabTo(t, l, cfg, bytes, l.ServerAddr.String()+":5001")
+}
+
+func runLabTo(t *testing.T, l *lab.Lab, cfg Config, bytes int, server string) labRun {
+	t.Helper()
 	traffic := lab.BuildTraffic(t)
 	dir := t.TempDir()
 	res := labRun{tcpdumpFile: filepath.Join(dir, "tcpdump.pcap")}
@@ -61,7 +66,7 @@ func runLab(t *testing.T, l *lab.Lab, cfg Config, bytes int) labRun {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.Run(l.Client, traffic, "client", "-c", l.ServerAddr.String()+":5001", "--bytes", strconv.Itoa(bytes), "--cc", "cubic")
+	l.Run(l.Client, traffic, "client", "-c", server, "--bytes", strconv.Itoa(bytes), "--cc", "cubic")
 	time.Sleep(300 * time.Millisecond) // the last ACKs and FINs
 	after, err := l.Nstat(l.Client)
 	if err != nil {
@@ -256,4 +261,38 @@ func checkParse(t *testing.T, file string, fc fileContents, kernelSegs uint64) {
 	}
 	t.Logf("parse-pcap retransmissions: kernel %d, inferred %d, matched %d (precision %.2f, recall %.2f)",
 		kr.Kernel, kr.Inferred, kr.Matched, kr.Precision, kr.Recall)
+}
+
+// TestLabIPv6: the same checks over IPv6 (segments split from GSO packets,
+// kernel records with IPv6 addresses).
+func TestLabIPv6(t *testing.T) {
+	needRoot(t)
+	l := lab.New(t, lab.Options{NoOffload: true})
+	if err := l.SetBottleneck(lab.ToServer, lab.Bottleneck{Rate: "100mbit"}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "v6.pcapng")
+	r := runLabTo(t, l, Config{Output: out}, 3_000_000, "["+l.ServerAddr6.String()+"]:5001")
+	checkTcpdumpDrops(t, r.tcpdumpOut)
+	fc := readCapture(t, out)
+	if want := pcapCount(t, r.tcpdumpFile); fc.packets != want || r.sum.Drops() != 0 {
+		t.Errorf("packets: ours %d (drops %d), tcpdump %d", fc.packets, r.sum.Drops(), want)
+	}
+	if got := tsharkCount(t, out); got != fc.packets {
+		t.Errorf("tshark reads %d packets, we wrote %d", got, fc.packets)
+	}
+	probes := 0
+	for _, rec := range fc.records {
+		if rec.Saddr != l.ClientAddr6 {
+			t.Errorf("kernel record from %s, want the client's IPv6 address %s", rec.Saddr, l.ClientAddr6)
+			break
+		}
+		if rec.Kind == kblock.KindProbe && rec.SndCwnd > 0 && rec.SRTTus > 0 {
+			probes++
+		}
+	}
+	if probes < 2 {
+		t.Errorf("%d cwnd/srtt samples over IPv6", probes)
+	}
+	t.Logf("IPv6: %d packets, kernel records %v", fc.packets, fc.kernel)
 }
