@@ -29,7 +29,7 @@ func init() {
   Nothing is written to disk.
 
 Examples:
-  tcpviz flows --in samples/lossy-cubic-sender.pcapng
+  tcpviz flows --in samples/cubic-loss-sender.pcapng
   tcpviz flows --in x.pcapng -w -t -T
   tcpviz flows --in x.pcapng --csv > flows.csv
   tcpviz flows --in x.pcapng --json | jq -c 'select(.retrans > 0)'
