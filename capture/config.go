@@ -19,6 +19,7 @@ type Config struct {
 	Interface string
 	// Output is the capture file (-w). Without rotation it is written as
 	// is; with rotation, files are named base_NNNNN_YYYYmmddHHMMSS.ext.
+	// "-" writes the pcapng stream to standard output (no rotation).
 	Output string
 
 	// RotateBytes starts a new file when the current one reaches this size
@@ -97,6 +98,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("capture: negative rotation or duration limit")
 	case c.RotateFiles > 0 && c.RotateBytes == 0 && c.RotateInterval == 0:
 		return fmt.Errorf("capture: --rotate-files needs --rotate-size or --rotate-seconds")
+	case c.Output == "-" && c.rotating():
+		return fmt.Errorf("capture: cannot rotate standard output (-w -)")
 	case c.PID != 0 && c.Comm != "":
 		return fmt.Errorf("capture: give --pid or --comm, not both")
 	case c.SampleInterval < time.Millisecond:

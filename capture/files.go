@@ -77,6 +77,10 @@ func (f *fileSet) next(now time.Time) (*os.File, string, error) {
 		if len(f.all) > 0 {
 			return nil, "", errors.New("capture: second file without rotation")
 		}
+		if f.output == "-" {
+			f.all = append(f.all, "-")
+			return os.Stdout, "-", nil
+		}
 		file, err := create(f.output)
 		if err != nil {
 			return nil, "", err

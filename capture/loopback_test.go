@@ -274,3 +274,31 @@ func TestRotateSecondsKeepsNewest(t *testing.T) {
 		}
 	}
 }
+
+// -w - streams the pcapng to standard output.
+func TestStdoutOutput(t *testing.T) {
+	needRoot(t)
+	f, err := os.Create(filepath.Join(t.TempDir(), "stdout.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := os.Stdout
+	os.Stdout = f
+	defer func() { os.Stdout = saved }()
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(context.Background(), Config{Interface: "lo", Output: "-", Count: 5,
+			Ready: func() { close(ready) }})
+		done <- err
+	}()
+	<-ready
+	loopConn(t, "tcp4", "127.0.0.1:0", 100_000)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	os.Stdout = saved
+	if fc := readCapture(t, f.Name()); fc.packets != 5 || len(fc.stats) != 1 {
+		t.Errorf("standard output got %d packets and %d statistics blocks, want 5 and 1", fc.packets, len(fc.stats))
+	}
+}

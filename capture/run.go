@@ -155,7 +155,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err := checkCaps(); err != nil {
 		return Summary{}, err
 	}
-	if !cfg.rotating() {
+	if !cfg.rotating() && cfg.Output != "-" {
 		// Refuse before loading anything; create() checks again, atomically.
 		if _, err := os.Lstat(cfg.Output); err == nil {
 			return Summary{}, fmt.Errorf("capture: %s already exists; not overwriting it", cfg.Output)
