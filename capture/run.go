@@ -164,47 +164,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	s := &session{cfg: &cfg, pause: minPause}
 	s.sum = Summary{Interface: cfg.Interface, KernelRecords: map[string]uint64{}, Unavailable: map[string]string{}}
 
-	err := inNetns(cfg.Netns, func() error {
-		li, err := lookupLink(cfg.Interface)
-		if err != nil {
-			return err
-		}
-		s.link = li
-		if !li.loopback {
-			tso, err := deviceTSO(li.name)
-			if err != nil {
-				fmt.Fprintf(cfg.Log, "%v; GSO packets are written as the stack built them\n", err)
-				tso = true
-			}
-			s.splitGSO = !tso
-			s.seg.l2len = int(li.l2len)
-		}
-		opts := ebpfcap.Options{
-			Ifindex: li.index, L2Len: li.l2len, Snaplen: cfg.Snaplen,
-			// Every packet on lo leaves and comes back in; ingress sees it
-			// after software segmentation, as libpcap records it.
-			Ingress: true, Egress: !li.loopback,
-			Ports: cfg.Ports, Hosts: cfg.Hosts, PID: cfg.PID, Comm: cfg.Comm,
-			SampleInterval: cfg.SampleInterval, PacketRing: cfg.PacketRingBytes, KernelRing: cfg.KernelRingBytes,
-			NoKernelRecords: cfg.NoKernelRecords,
-		}
-		if why := btfMissing(); why != "" && !cfg.NoKernelRecords {
-			opts.NoKernelRecords = true
-			s.sum.Unavailable["kernel records"] = why
-		}
-		if !cfg.AllNetns {
-			if opts.NetnsInode, err = ebpfcap.NetnsInode(); err != nil {
-				return err
-			}
-		}
-		prog, err := ebpfcap.Load(opts)
-		if err != nil {
-			return fmt.Errorf("capture on %s: %w", cfg.Interface, err)
-		}
-		s.prog = prog
-		return nil
-	})
-	if err != nil {
+	if err := inNetns(cfg.Netns, s.attach); err != nil {
 		return s.sum, err
 	}
 	defer s.prog.Close()
@@ -258,6 +218,52 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	s.readCounters()
 	s.sum.Files = s.files.all
 	return s.sum, errors.Join(loopErr, detachErr, closeErr)
+}
+
+// attach finds the interface and loads and attaches the programs; it runs
+// in the capture's network namespace.
+func (s *session) attach() error {
+	li, err := lookupLink(s.cfg.Interface)
+	if err != nil {
+		return err
+	}
+	s.link = li
+	if !li.loopback {
+		tso, err := deviceTSO(li.name)
+		if err != nil {
+			fmt.Fprintf(s.cfg.Log, "%v; GSO packets are written as the stack built them\n", err)
+			tso = true
+		}
+		s.splitGSO = !tso
+		s.seg.l2len = int(li.l2len)
+		if s.splitGSO {
+			fmt.Fprintf(s.cfg.Log, "%s has no TSO: GSO packets are written as the segments the kernel sends\n", li.name)
+		}
+	}
+	opts := ebpfcap.Options{
+		Ifindex: li.index, L2Len: li.l2len, Snaplen: s.cfg.Snaplen,
+		// Every packet on lo leaves and comes back in; ingress sees it
+		// after software segmentation, as libpcap records it.
+		Ingress: true, Egress: !li.loopback,
+		Ports: s.cfg.Ports, Hosts: s.cfg.Hosts, PID: s.cfg.PID, Comm: s.cfg.Comm,
+		SampleInterval: s.cfg.SampleInterval, PacketRing: s.cfg.PacketRingBytes, KernelRing: s.cfg.KernelRingBytes,
+		NoKernelRecords: s.cfg.NoKernelRecords,
+	}
+	if why := btfMissing(); why != "" && !s.cfg.NoKernelRecords {
+		opts.NoKernelRecords = true
+		s.sum.Unavailable["kernel records"] = why
+	}
+	if !s.cfg.AllNetns {
+		if opts.NetnsInode, err = ebpfcap.NetnsInode(); err != nil {
+			return err
+		}
+	}
+	prog, err := ebpfcap.Load(opts)
+	if err != nil {
+		return fmt.Errorf("capture on %s: %w", s.cfg.Interface, err)
+	}
+	s.prog = prog
+	return nil
 }
 
 func (s *session) loop(ctx context.Context, pr, kr *ringbuf.Reader) error {
