@@ -430,7 +430,6 @@ func TestAnalyzeMakesANewSession(t *testing.T) {
 	base := filepath.Join(work, "out")
 	src := parseSession(t, work)
 	before, _ := os.ReadFile(filepath.Join(src, "events.jsonl"))
-	time.Sleep(1100 * time.Millisecond) // a new session name (second resolution) without a suffix
 
 	stdout, stderr, code := runTool(t, "analyze", "--base", base, "-D", "443", "--json")
 	if code != exitOK {
