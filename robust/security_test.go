@@ -209,14 +209,6 @@ func TestUnprivilegedCommands(t *testing.T) {
 		{[]string{"summary", "--in", in}, nil},
 		{[]string{"flows", "--in", in}, nil},
 	}
-	if exec.Command(bin, "monitor", "--help").Run() == nil {
-		// The monitor reads a capture until told to stop; --help proves
-		// the command exists, a short run proves it starts unprivileged.
-		runs = append(runs, struct {
-			args  []string
-			files []string
-		}{[]string{"monitor", "--in", in, "--once"}, nil})
-	}
 	for _, r := range runs {
 		args := append(append(append([]string{}, prefix...), bin), r.args...)
 		cmd := exec.Command(args[0], args[1:]...)
@@ -236,6 +228,40 @@ func TestUnprivilegedCommands(t *testing.T) {
 				t.Errorf("%s owned by uid %d, want nobody (%d)", f, st.Uid, uid)
 			}
 		}
+	}
+	if exec.Command(bin, "monitor", "--help").Run() == nil {
+		checkMonitorUnprivileged(t, prefix, bin, in)
+	}
+}
+
+// checkMonitorUnprivileged follows a capture as nobody and stops the
+// monitor with SIGINT: it must have read every packet and exit 0.
+func checkMonitorUnprivileged(t *testing.T, prefix []string, bin, in string) {
+	t.Helper()
+	args := append(append(append([]string{}, prefix...), bin), "monitor", "--pcap-path", in, "--from-start")
+	cmd := exec.Command(args[0], args[1:]...)
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(stderr.String(), "following") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // the file is read from the start
+	cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-done:
+		// 28 TCP packets: the synthetic capture's two conversations.
+		if err != nil || !strings.Contains(stderr.String(), "28 TCP") {
+			t.Errorf("as nobody: tcpviz monitor: %v: %s", err, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Errorf("as nobody: tcpviz monitor still running 20s after SIGINT: %s", stderr.String())
 	}
 }
 
