@@ -97,7 +97,7 @@ type Overview struct {
 	Duration      time.Duration
 	Events        int
 	Retrans       int
-	RetransRate   float64 // retransmission events per 100 data-carrying... per 100 packets
+	RetransRate   float64 // retransmission events per 100 TCP packets
 	KernelSamples bool
 	Worst         []ConnRow // most retransmissions
 	EventCounts   []KV

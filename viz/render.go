@@ -63,7 +63,7 @@ type pageView struct {
 	Links     []string
 }
 
-// sections picks the sections a page shows and renders their charts.
+// view picks the sections a page shows and renders their charts.
 func (r *Report) view(kind pageKind) pageView {
 	nonce := newNonce()
 	v := pageView{Title: r.Title, Nonce: nonce, Heading: r.Title, Source: r.Source,
@@ -109,7 +109,7 @@ func (r *Report) view(kind pageKind) pageView {
 	return v
 }
 
-// Render writes one page.
+// render writes one page.
 func (r *Report) render(w io.Writer, kind pageKind) error {
 	if err := pageTpl.Execute(w, r.view(kind)); err != nil {
 		return fmt.Errorf("render page: %w", err)
