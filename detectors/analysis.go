@@ -158,7 +158,9 @@ func (e *Engine) analyze(f *flow, p *events.Packet) uint16 {
 	// ACKed unseen segment; Wireshark also uses it to damp the peer's
 	// duplicate-ACK count, which decides fast retransmissions.
 	if rev.maxSeqToAck != 0 && events.SeqGreater(ack, rev.maxSeqToAck) && flags&fACK != 0 {
-		if rev.maxSeqToAck > rev.nextseq {
+		// Observed on tshark 4.0.17: the bound catches up with nextseq
+		// (flagged) when it lags behind; otherwise the peer's count is damped.
+		if rev.maxSeqToAck < rev.nextseq {
 			rev.maxSeqToAck = rev.nextseq
 			fl |= aAckLost
 		} else {
@@ -181,7 +183,9 @@ func (e *Engine) analyze(f *flow, p *events.Packet) uint16 {
 		switch {
 		case seglen > 0 && rev.lastack != 0 && events.SeqLEQ(seq+seglen, rev.lastack):
 			fl |= aSpurious
-		case notAdvanced && rev.dupacks >= 2 && rev.lastack == seq && since(p.TS, rev.lastackTime) < e.fastWindow:
+		// Wireshark's count is unsigned: the -1 left by "ACKed unseen segment"
+		// passes its ">= 2" test.
+		case notAdvanced && (rev.dupacks >= 2 || rev.dupacks == -1) && rev.lastack == seq && since(p.TS, rev.lastackTime) < e.fastWindow:
 			fl |= aFastRetrans
 		case notAdvanced && since(p.TS, fwd.nextseqTime) < e.oooWindow(f) && fwd.nextseq != seq+seglen+synfin:
 			fl |= aOutOfOrder

@@ -419,6 +419,31 @@ var ruleCases = []ruleCase{
 		want:  []want{{10, events.TypeRetransmission, events.RetransFast, 0}, {9, events.TypeLossInfer, events.ReasonSACKHole, 0}},
 		never: []want{{10, events.TypeLossInfer, events.ReasonRetransNoDupAcks, 0}},
 	},
+	{
+		name: "an ACK of unseen data leaves the sender's dup-ACK count at -1, which Wireshark reads as >= 2",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000)
+			c.send(0, PA, 1, 1, 100, 502)
+			c.after(ms).send(1, PA, 1, 101, 100, 502)
+			c.after(ms).send(1, PA, 101, 501, 100, 502) // ACKs c2s data never seen
+			c.after(8*ms).send(1, PA, 1, 501, 100, 502)
+			return c.pkts
+		},
+		want: []want{{4, events.TypeRetransmission, events.RetransFast, 0}},
+	},
+	{
+		name: "an ACK into a gap of the other direction catches the bound up and does not damp its dup ACKs",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000)
+			c.send(0, PA, 1, 1, 242, 502)
+			c.after(13*ms).send(0, PA, 356, 1, 665, 502)
+			c.after(150*time.Microsecond).send(0, A, 1021, 1, 0, 502)
+			c.after(10*time.Microsecond).send(1, PA, 1, 337, 100, 502)
+			c.after(8*ms).send(1, PA, 1, 337, 100, 502)
+			return c.pkts
+		},
+		want: []want{{5, events.TypeRetransmission, "", 0}}, // tshark: a plain retransmission, not fast
+	},
 }
 
 func TestRules(t *testing.T) {
