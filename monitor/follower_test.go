@@ -116,9 +116,9 @@ func (fl *followed) hold(poke func()) func() {
 	return func() { close(fl.release) }
 }
 
-// capture is a complete pcapng file of n packets from the scenario,
+// pcapngOf is a complete pcapng file of n packets from the scenario,
 // starting at packet from.
-func capture(t *testing.T, pkts []pkt, from, n int) []byte {
+func pcapngOf(t *testing.T, pkts []pkt, from, n int) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	w, err := pcapng.NewWriter(&b, pcapng.WriterOptions{Application: "tcpviz monitor test"})
@@ -170,7 +170,7 @@ func TestFollowTruncated(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "cap.pcapng")
-			appendFile(t, path, capture(t, pkts, 0, 10))
+			appendFile(t, path, pcapngOf(t, pkts, 0, 10))
 			fl := follow(t, FollowConfig{Path: path, FromStart: true, NoNotify: m.noNotify, PollInterval: m.poll})
 			fl.waitRecords(10)
 			// Cut the file to nothing, as a writer reusing its name does,
@@ -179,7 +179,7 @@ func TestFollowTruncated(t *testing.T) {
 				t.Fatal(err)
 			}
 			waitFor(t, "the truncation to be noticed", 10*time.Second, func() bool { return fl.stats().Restarts == 1 })
-			appendFile(t, path, capture(t, pkts, 10, 7))
+			appendFile(t, path, pcapngOf(t, pkts, 10, 7))
 			fl.waitRecords(17)
 			fl.stop()
 			if n := fl.records(); n != 17 {
@@ -209,12 +209,12 @@ func TestFollowReplaced(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "cap.pcapng")
-			appendFile(t, path, capture(t, pkts, 0, 10))
+			appendFile(t, path, pcapngOf(t, pkts, 0, 10))
 			fl := follow(t, FollowConfig{Path: path, FromStart: true, NoNotify: m.noNotify, PollInterval: m.poll})
 			fl.waitRecords(10)
 			// A new file renamed over the old name: another inode, longer.
 			tmp := filepath.Join(dir, ".cap.tmp")
-			appendFile(t, tmp, capture(t, pkts, 10, 20))
+			appendFile(t, tmp, pcapngOf(t, pkts, 10, 20))
 			if err := os.Rename(tmp, path); err != nil {
 				t.Fatal(err)
 			}
@@ -237,15 +237,15 @@ func TestFollowDeletedGap(t *testing.T) {
 	for _, m := range followModes {
 		t.Run(m.name, func(t *testing.T) {
 			dir := t.TempDir()
-			appendFile(t, ringName(dir, 1), capture(t, pkts, 0, 10))
+			appendFile(t, ringName(dir, 1), pcapngOf(t, pkts, 0, 10))
 			fl := follow(t, FollowConfig{Path: filepath.Join(dir, "ring.pcapng"), FromStart: true, NoNotify: m.noNotify, PollInterval: m.poll})
 			fl.waitRecords(10)
-			release := fl.hold(func() { appendFile(t, ringName(dir, 1), capture(t, pkts, 10, 2)) })
+			release := fl.hold(func() { appendFile(t, ringName(dir, 1), pcapngOf(t, pkts, 10, 2)) })
 			// While the follower is busy: files 2, 3 and 4 appear, 2 and 3
 			// are deleted by the ring.
-			appendFile(t, ringName(dir, 2), capture(t, pkts, 20, 5))
-			appendFile(t, ringName(dir, 3), capture(t, pkts, 25, 5))
-			appendFile(t, ringName(dir, 4), capture(t, pkts, 30, 8))
+			appendFile(t, ringName(dir, 2), pcapngOf(t, pkts, 20, 5))
+			appendFile(t, ringName(dir, 3), pcapngOf(t, pkts, 25, 5))
+			appendFile(t, ringName(dir, 4), pcapngOf(t, pkts, 30, 8))
 			os.Remove(ringName(dir, 2))
 			os.Remove(ringName(dir, 3))
 			release()
@@ -270,7 +270,7 @@ func TestFollowDeletedGap(t *testing.T) {
 func TestFollowPartialBlock(t *testing.T) {
 	pkts := scenario(t, 5, 0)
 	dir := t.TempDir()
-	first := capture(t, pkts, 0, 10)
+	first := pcapngOf(t, pkts, 0, 10)
 	one := ringName(dir, 1)
 	cut := len(first) - 20 // inside the last packet block
 	appendFile(t, one, first[:cut])
@@ -280,10 +280,10 @@ func TestFollowPartialBlock(t *testing.T) {
 	appendFile(t, one, first[cut:])
 	fl.waitRecords(10)
 	// Half a block again, then the ring rotates.
-	extra := capture(t, pkts, 10, 1)
-	ifaceEnd := len(capture(t, pkts, 0, 0))
+	extra := pcapngOf(t, pkts, 10, 1)
+	ifaceEnd := len(pcapngOf(t, pkts, 0, 0))
 	appendFile(t, one, extra[ifaceEnd:ifaceEnd+16])
-	appendFile(t, ringName(dir, 2), capture(t, pkts, 11, 4))
+	appendFile(t, ringName(dir, 2), pcapngOf(t, pkts, 11, 4))
 	fl.waitRecords(14)
 	fl.stop()
 	if got := fl.perFile(); got[filepath.Base(one)] != 10 || got[filepath.Base(ringName(dir, 2))] != 4 {
@@ -304,7 +304,7 @@ func TestFollowTcpdumpOrder(t *testing.T) {
 		if i > 0 {
 			name += fmt.Sprint(i)
 		}
-		appendFile(t, filepath.Join(dir, name), capture(t, pkts, i, 1))
+		appendFile(t, filepath.Join(dir, name), pcapngOf(t, pkts, i, 1))
 		want = append(want, filepath.Join(dir, name))
 	}
 	fl := follow(t, FollowConfig{Path: filepath.Join(dir, "dump.pcap"), FromStart: true, NoNotify: true, PollInterval: 10 * time.Millisecond})
@@ -323,15 +323,15 @@ func TestFollowTcpdumpOrder(t *testing.T) {
 func TestFollowStartsAtNewest(t *testing.T) {
 	pkts := scenario(t, 10, 0)
 	dir := t.TempDir()
-	appendFile(t, ringName(dir, 1), capture(t, pkts, 0, 5))
-	appendFile(t, ringName(dir, 2), capture(t, pkts, 5, 6))
+	appendFile(t, ringName(dir, 1), pcapngOf(t, pkts, 0, 5))
+	appendFile(t, ringName(dir, 2), pcapngOf(t, pkts, 5, 6))
 	fl := follow(t, FollowConfig{Path: dir, PollInterval: 10 * time.Millisecond, NoNotify: true})
 	if s := fl.stats(); s.Skipped != 6 || s.Files != 1 {
 		t.Errorf("skipped %d records in %d files, want 6 in 1", s.Skipped, s.Files)
 	}
 	// New packets in the current file are read with its interface.
-	full := capture(t, pkts, 5, 9)
-	appendFile(t, ringName(dir, 2), full[len(capture(t, pkts, 5, 6)):])
+	full := pcapngOf(t, pkts, 5, 9)
+	appendFile(t, ringName(dir, 2), full[len(pcapngOf(t, pkts, 5, 6)):])
 	fl.waitRecords(3)
 	fl.stop()
 	if !slices.Equal(fl.ts, tsOf(pkts[11:14])) {
@@ -344,11 +344,11 @@ func TestFollowStartsAtNewest(t *testing.T) {
 func TestFollowBadFile(t *testing.T) {
 	pkts := scenario(t, 5, 0)
 	dir := t.TempDir()
-	good := capture(t, pkts, 0, 4)
+	good := pcapngOf(t, pkts, 0, 4)
 	bad := append(bytes.Clone(good), good...)
 	bad[len(good)+4] = 0xff // the second SHB's length: not a multiple of 4
 	appendFile(t, ringName(dir, 1), bad)
-	appendFile(t, ringName(dir, 2), capture(t, pkts, 4, 3))
+	appendFile(t, ringName(dir, 2), pcapngOf(t, pkts, 4, 3))
 	fl := follow(t, FollowConfig{Path: dir, FromStart: true, PollInterval: 10 * time.Millisecond, NoNotify: true})
 	fl.waitRecords(7)
 	fl.stop()
