@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tcpviz/tcpviz/lifetable"
 	"github.com/tcpviz/tcpviz/parse"
 	"github.com/tcpviz/tcpviz/pipeline"
 	"github.com/tcpviz/tcpviz/session"
@@ -27,6 +28,7 @@ func init() {
 Examples:
   tcpviz parse-pcap --in samples/cubic-loss-sender.pcapng
   tcpviz parse-pcap --in x.pcap.gz --out /tmp/run1
+  tcpviz parse-pcap --in x.pcapng --report          # and the HTML dashboards
   tcpdump -i eth0 -w - | tcpviz parse-pcap --in - --out /tmp/run2
 `,
 		run: runParsePcap,
@@ -46,6 +48,7 @@ func runParsePcap(args []string) error {
 	in := fs.String("in", "", "capture file (pcap, pcapng, gzip'd), or - for stdin")
 	out := fs.String("out", "", "output directory (default: a new out/session_YYYYmmdd_HHMMSS)")
 	packets := fs.Bool("packets", false, "also write one record per TCP packet into events.jsonl")
+	withReport := fs.Bool("report", false, "also build the dashboards (report.html, summary.html, timeline.html)")
 	of := addOutputFlags(fs)
 	addDetectorFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -73,7 +76,16 @@ func runParsePcap(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	progress, clearBar := of.progress()
-	res, err := parse.Run(ctx, parse.Options{Input: *in, OutDir: dir, Packets: *packets, Pipeline: cfg, Progress: progress})
+	po := parse.Options{Input: *in, OutDir: dir, Packets: *packets, Pipeline: cfg, Progress: progress}
+	var rep *sessionReport
+	if *withReport {
+		// The dashboards collect from the same pass: the capture is read once.
+		if rep, err = newSessionReport(lifetable.Filter{}); err != nil {
+			return err
+		}
+		po.Sinks = append(po.Sinks, rep.collector)
+	}
+	res, err := parse.Run(ctx, po)
 	clearBar()
 	if err != nil {
 		if *out == "" {
@@ -82,6 +94,13 @@ func runParsePcap(args []string) error {
 		return err
 	}
 	files := res.Files
+	if rep != nil {
+		more, err := rep.write(dir, res)
+		if err != nil {
+			return err
+		}
+		files = append(files, more...)
+	}
 	for _, h := range postParseHooks {
 		more, err := h(dir, res)
 		if err != nil {
