@@ -125,6 +125,11 @@ func TestLabLossyTransfer(t *testing.T) {
 	if got := tsharkCount(t, out); got != fc.packets {
 		t.Errorf("tshark reads %d packets, we wrote %d", got, fc.packets)
 	}
+	// Each polling round is written in time order; only a packet that
+	// reached the ring after its round was written can be out of order.
+	if fc.outOfOrd*1000 > fc.packets {
+		t.Errorf("%d of %d blocks out of time order", fc.outOfOrd, fc.packets)
+	}
 	if fc.inbound == 0 || fc.outbound == 0 || fc.inbound+fc.outbound != fc.packets {
 		t.Errorf("directions: %d in, %d out of %d", fc.inbound, fc.outbound, fc.packets)
 	}

@@ -133,6 +133,8 @@ type session struct {
 	waiting  []pending // sorted by boot time
 	lastBoot uint64    // boot time of the last block written
 	held     []byte    // a packet record read ahead (see loop)
+	queued   []ebpfcap.Packet
+	arena    []byte // the bytes of the queued packets
 	pause    time.Duration
 	polled   int // packet ring bytes read since the last pause
 	flushed  time.Time
@@ -298,12 +300,13 @@ func (s *session) loop(ctx context.Context, pr, kr *ringbuf.Reader) error {
 				return err
 			}
 		}
-		if err := s.writeHeld(); err != nil {
+		if err := s.queueHeld(); err != nil {
 			return err
 		}
-		if pr.AvailableBytes() > 0 {
+		busy := pr.AvailableBytes() > 0
+		if busy {
 			pr.SetDeadline(past)
-			for i := 0; i < batchPackets && !s.stop; i++ {
+			for i := 0; i < batchPackets; i++ {
 				err := pr.ReadInto(&rec)
 				if errors.Is(err, os.ErrDeadlineExceeded) {
 					break
@@ -320,10 +323,13 @@ func (s *session) loop(ctx context.Context, pr, kr *ringbuf.Reader) error {
 					s.hold(rec.RawSample)
 					break
 				}
-				if err := s.packet(&p); err != nil {
-					return err
-				}
+				s.queue(&p)
 			}
+		}
+		if err := s.writeQueued(); err != nil {
+			return err
+		}
+		if busy {
 			continue
 		}
 		// Idle: kernel records older than the reorder window can no longer
@@ -377,7 +383,7 @@ func (s *session) drainAll(pr, kr *ringbuf.Reader) error {
 	if err := s.drainKernel(kr); err != nil {
 		return err
 	}
-	if err := s.writeHeld(); err != nil {
+	if err := s.queueHeld(); err != nil {
 		return err
 	}
 	pr.SetDeadline(time.Unix(1, 0))
@@ -394,9 +400,15 @@ func (s *session) drainAll(pr, kr *ringbuf.Reader) error {
 		if err := ebpfcap.ParsePacket(rec.RawSample, &p); err != nil {
 			return fmt.Errorf("capture: %w", err)
 		}
-		if err := s.packet(&p); err != nil {
-			return err
+		s.queue(&p)
+		if len(s.queued) >= batchPackets {
+			if err := s.writeQueued(); err != nil {
+				return err
+			}
 		}
+	}
+	if err := s.writeQueued(); err != nil {
+		return err
 	}
 	return s.flushWaiting(^uint64(0))
 }
@@ -472,8 +484,8 @@ func (s *session) hold(raw []byte) {
 	s.holding = true
 }
 
-func (s *session) writeHeld() error {
-	if !s.holding || s.stop {
+func (s *session) queueHeld() error {
+	if !s.holding {
 		return nil
 	}
 	s.holding = false
@@ -481,7 +493,41 @@ func (s *session) writeHeld() error {
 	if err := ebpfcap.ParsePacket(s.held, &p); err != nil {
 		return fmt.Errorf("capture: %w", err)
 	}
-	return s.packet(&p)
+	s.queue(&p)
+	return nil
+}
+
+// queue copies a packet out of the ring into this round's batch. Packets
+// from different CPUs reach the ring a few µs out of time order; a round is
+// written sorted.
+func (s *session) queue(p *ebpfcap.Packet) {
+	off := len(s.arena)
+	s.arena = append(s.arena, p.Data...)
+	q := *p
+	// Earlier packets keep pointing into the old array if append moved
+	// the arena; their bytes stay valid.
+	q.Data = s.arena[off:len(s.arena):len(s.arena)]
+	s.queued = append(s.queued, q)
+}
+
+// writeQueued writes the batch in time order (an insertion sort: the batch
+// is nearly sorted already) and empties it.
+func (s *session) writeQueued() error {
+	q := s.queued
+	for i := 1; i < len(q); i++ {
+		for j := i; j > 0 && q[j].BootNS < q[j-1].BootNS; j-- {
+			q[j], q[j-1] = q[j-1], q[j]
+		}
+	}
+	for i := range q {
+		if err := s.packet(&q[i]); err != nil {
+			return err
+		}
+	}
+	clear(q) // drop the references into old arenas
+	s.queued = q[:0]
+	s.arena = s.arena[:0]
+	return nil
 }
 
 func (s *session) packet(p *ebpfcap.Packet) error {
