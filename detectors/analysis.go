@@ -160,7 +160,7 @@ func (e *Engine) analyze(f *flow, p *events.Packet) uint16 {
 	if rev.maxSeqToAck != 0 && events.SeqGreater(ack, rev.maxSeqToAck) && flags&fACK != 0 {
 		// Observed on tshark 4.0.17: the bound catches up with nextseq
 		// (flagged) when it lags behind; otherwise the peer's count is damped.
-		if rev.maxSeqToAck < rev.nextseq {
+		if events.SeqLess(rev.maxSeqToAck, rev.nextseq) {
 			rev.maxSeqToAck = rev.nextseq
 			fl |= aAckLost
 		} else {

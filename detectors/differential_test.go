@@ -34,6 +34,9 @@ func randomConn(rng *rand.Rand, id uint64) *tconn {
 			c.after(us(3000000)).send(0, S, 0, 0, 0, 64240, ws...)
 		}
 		c.after(us(20000)).send(1, SA, 0, 1, 0, uint16(1000+rng.IntN(64000)), ws...)
+		if rng.IntN(5) == 0 {
+			c.after(us(1000000)).send(1, SA, 0, 1, 0, uint16(1000+rng.IntN(64000)), ws...)
+		}
 		c.after(us(20000)).send(0, A, 1, 1, 0, 502)
 	}
 	next := [2]uint32{1, 1}  // next new byte per direction
@@ -115,7 +118,10 @@ func randomConn(rng *rand.Rand, id uint64) *tconn {
 			win[d] = uint16(100 + rng.IntN(60000))
 			c.send(d, A, next[d], acked[r], 0, win[d])
 		case a < 97: // segment filling the peer's window exactly
-			if w := int64(win[r]); w > 0 && c.wscale[0] < 0 {
+			if w := int64(win[r]); w > 0 {
+				if c.wscale[0] >= 0 && c.wscale[1] >= 0 {
+					w <<= c.wscale[r]
+				}
 				edge := acked[r] + uint32(w)
 				if events.SeqGreater(edge, next[d]) && edge-next[d] < 3000 {
 					c.send(d, PA, next[d], acked[r], edge-next[d], win[d])
@@ -134,7 +140,11 @@ func randomConn(rng *rand.Rand, id uint64) *tconn {
 	c.after(us(5000))
 	switch rng.IntN(3) {
 	case 0:
-		c.send(0, FA, next[0], acked[1], 0, win[0]).after(us(5000)).send(1, FA, next[1], next[0]+1, 0, win[1])
+		c.send(0, FA, next[0], acked[1], 0, win[0])
+		if rng.IntN(3) == 0 {
+			c.after(us(300000)).send(0, FA, next[0], acked[1], 0, win[0])
+		}
+		c.after(us(5000)).send(1, FA, next[1], next[0]+1, 0, win[1])
 		c.after(us(5000)).send(0, A, next[0]+1, next[1]+1, 0, win[0])
 	case 1:
 		c.send(uint8ToDir(rng.IntN(2)), RA, next[0], acked[1], 0, 0)
