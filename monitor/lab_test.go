@@ -103,7 +103,11 @@ func TestLabRollingCapture(t *testing.T) {
 	s := h.stop()
 	var sb strings.Builder
 	s.Write(&sb)
-	t.Logf("monitor:\n%s\nalerts:\n%s", sb.String(), h.out)
+	var lines []byte
+	for _, a := range h.alerts() {
+		lines = append(FormatAlert(lines, &a, false), '\n')
+	}
+	t.Logf("monitor:\n%s\nalerts:\n%s", sb.String(), lines)
 
 	if len(capSum.Files) < 2 {
 		t.Errorf("the capture wrote %d files: no rotation to follow", len(capSum.Files))
