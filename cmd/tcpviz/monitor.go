@@ -5,12 +5,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/spf13/pflag"
 
 	"github.com/tcpviz/tcpviz/monitor"
 )
@@ -46,26 +43,18 @@ Examples:
 	})
 }
 
-// Environment variables of the monitor.
-const (
-	envWindow        = "TCPVIZ_WINDOW"
-	envThreshold     = "TCPVIZ_THRESHOLD"
-	envLossThreshold = "TCPVIZ_LOSS_THRESHOLD"
-	envOOOThreshold  = "TCPVIZ_OOO_THRESHOLD"
-	envPollInterval  = "TCPVIZ_POLL_INTERVAL"
-)
-
 func runMonitor(args []string) error {
 	c := commands["monitor"]
 	fs := newFlags(c)
-	th := monitor.DefaultThresholds()
+	set := monitor.DefaultSettings()
+	th := &set.Thresholds
 	path := fs.String("pcap-path", "", "file, glob, directory, symlink or rotating capture name to follow")
-	window := fs.Float64("window", 60, "sliding window in seconds of capture time (env "+envWindow+")")
-	fs.IntVar(&th.Retransmission, "threshold", th.Retransmission, "retransmissions in the window that raise a WARN (env "+envThreshold+")")
-	fs.IntVar(&th.Loss, "loss-threshold", th.Loss, "inferred losses (loss_infer, lost_segment) that raise a WARN (env "+envLossThreshold+")")
-	fs.IntVar(&th.OutOfOrder, "ooo-threshold", th.OutOfOrder, "out-of-order segments that raise a WARN (env "+envOOOThreshold+")")
+	window := fs.Float64(monitor.FlagWindow, set.Window.Seconds(), "sliding window in seconds of capture time (env "+monitor.EnvWindow+")")
+	fs.IntVar(&th.Retransmission, monitor.FlagThreshold, th.Retransmission, "retransmissions in the window that raise a WARN (env "+monitor.EnvThreshold+")")
+	fs.IntVar(&th.Loss, monitor.FlagLossThreshold, th.Loss, "inferred losses (loss_infer, lost_segment) that raise a WARN (env "+monitor.EnvLossThreshold+")")
+	fs.IntVar(&th.OutOfOrder, monitor.FlagOOOThreshold, th.OutOfOrder, "out-of-order segments that raise a WARN (env "+monitor.EnvOOOThreshold+")")
 	fs.IntVar(&th.CriticalFactor, "critical-factor", th.CriticalFactor, "CRITICAL at this many times a threshold (below 2: no CRITICAL)")
-	poll := fs.Duration("poll-interval", time.Second, "how often files are checked without a notification (env "+envPollInterval+")")
+	fs.DurationVar(&set.PollInterval, monitor.FlagPollInterval, set.PollInterval, "how often files are checked without a notification (env "+monitor.EnvPollInterval+")")
 	noNotify := fs.Bool("no-notify", false, "do not use file system notifications: poll only (network file systems)")
 	fromStart := fs.Bool("from-start", false, "read the existing files first instead of starting at their end")
 	jsonOut := fs.Bool("json", false, "print one JSON object per alert")
@@ -83,16 +72,11 @@ func runMonitor(args []string) error {
 	if *path == "" {
 		return usagef("--pcap-path is required (a file, glob, directory or rotating capture name)")
 	}
-	if err := monitorEnv(fs, window, &th, poll); err != nil {
-		return err
+	set.Window = time.Duration(*window * float64(time.Second))
+	if err := set.ApplyEnv(os.LookupEnv, fs.Changed); err != nil {
+		return usageError{err}
 	}
-	if *window <= 0 {
-		return usagef("--window %g: must be positive", *window)
-	}
-	if *poll <= 0 {
-		return usagef("--poll-interval %v: must be positive", *poll)
-	}
-	if err := th.Validate(); err != nil {
+	if err := set.Validate(); err != nil {
 		return usageError{err}
 	}
 	pcfg, err := newPipelineConfig()
@@ -100,10 +84,10 @@ func runMonitor(args []string) error {
 		return err
 	}
 	cfg := monitor.Config{
-		Follow:     monitor.FollowConfig{Path: *path, PollInterval: *poll, NoNotify: *noNotify, FromStart: *fromStart},
+		Follow:     monitor.FollowConfig{Path: *path, PollInterval: set.PollInterval, NoNotify: *noNotify, FromStart: *fromStart},
 		Pipeline:   pcfg,
-		Window:     time.Duration(*window * float64(time.Second)),
-		Thresholds: th,
+		Window:     set.Window,
+		Thresholds: set.Thresholds,
 		Alerts:     os.Stdout,
 		JSON:       *jsonOut,
 		Color:      !*jsonOut && monitor.UseColor(os.Stdout),
@@ -127,7 +111,7 @@ func runMonitor(args []string) error {
 	}
 	if !*quiet {
 		fmt.Fprintf(os.Stderr, "tcpviz monitor: following %s; window %gs; WARN at %s; CRITICAL at %d×\n",
-			m.Following(), *window, thresholdList(th), th.CriticalFactor)
+			m.Following(), set.Window.Seconds(), thresholdList(set.Thresholds), th.CriticalFactor)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -150,57 +134,4 @@ func thresholdList(th monitor.Thresholds) string {
 		return "nothing (every threshold is 0)"
 	}
 	return strings.Join(parts, ", ")
-}
-
-// monitorEnv applies TCPVIZ_* variables to the values whose flags were not
-// given.
-func monitorEnv(fs *pflag.FlagSet, window *float64, th *monitor.Thresholds, poll *time.Duration) error {
-	if s, ok := os.LookupEnv(envWindow); ok && !fs.Changed("window") {
-		d, err := parseSeconds(s)
-		if err != nil {
-			return usagef("%s=%q: %v", envWindow, s, err)
-		}
-		*window = d.Seconds()
-	}
-	if s, ok := os.LookupEnv(envPollInterval); ok && !fs.Changed("poll-interval") {
-		d, err := parseSeconds(s)
-		if err != nil {
-			return usagef("%s=%q: %v", envPollInterval, s, err)
-		}
-		*poll = d
-	}
-	for _, x := range []struct {
-		env, flag string
-		dst       *int
-	}{{envThreshold, "threshold", &th.Retransmission}, {envLossThreshold, "loss-threshold", &th.Loss},
-		{envOOOThreshold, "ooo-threshold", &th.OutOfOrder}} {
-		s, ok := os.LookupEnv(x.env)
-		if !ok || fs.Changed(x.flag) {
-			continue
-		}
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			return usagef("%s=%q: want a count (0 turns the alert off)", x.env, s)
-		}
-		*x.dst = n
-	}
-	return nil
-}
-
-// parseSeconds reads "60", "2.5" (seconds) or a Go duration ("500ms", "1m").
-func parseSeconds(s string) (time.Duration, error) {
-	if v, err := strconv.ParseFloat(s, 64); err == nil {
-		if v <= 0 {
-			return 0, fmt.Errorf("must be positive")
-		}
-		return time.Duration(v * float64(time.Second)), nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("want seconds or a duration such as 500ms")
-	}
-	if d <= 0 {
-		return 0, fmt.Errorf("must be positive")
-	}
-	return d, nil
 }
