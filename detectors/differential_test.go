@@ -140,14 +140,16 @@ func randomConn(rng *rand.Rand, id uint64) *tconn {
 	c.after(us(5000))
 	switch rng.IntN(3) {
 	case 0:
-		c.send(0, FA, next[0], acked[1], 0, win[0])
+		n := uint32(rng.IntN(2) * rng.IntN(500)) // a FIN may carry data
+		c.send(0, FA|P, next[0], acked[1], n, win[0])
 		if rng.IntN(3) == 0 {
-			c.after(us(300000)).send(0, FA, next[0], acked[1], 0, win[0])
+			c.after(us(300000)).send(0, FA|P, next[0], acked[1], n, win[0])
 		}
+		next[0] += n
 		c.after(us(5000)).send(1, FA, next[1], next[0]+1, 0, win[1])
 		c.after(us(5000)).send(0, A, next[0]+1, next[1]+1, 0, win[0])
 	case 1:
-		c.send(uint8ToDir(rng.IntN(2)), RA, next[0], acked[1], 0, 0)
+		c.send(uint8ToDir(rng.IntN(2)), RA, next[0], acked[1], uint32(rng.IntN(4)/3*20), 0)
 	}
 	return c
 }
