@@ -374,3 +374,43 @@ func TestFollowPathErrors(t *testing.T) {
 		}
 	}
 }
+
+// A symlink re-pointed at files with unrelated names: each new target is
+// read after the old one is finished.
+func TestFollowSymlinkAnyNames(t *testing.T) {
+	pkts := scenario(t, 10, 0)
+	for _, m := range followModes {
+		t.Run(m.name, func(t *testing.T) {
+			dir := t.TempDir()
+			link := filepath.Join(dir, "latest.pcap")
+			point := func(target string) {
+				tmp := link + ".new"
+				if err := os.Symlink(target, tmp); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Rename(tmp, link); err != nil {
+					t.Fatal(err)
+				}
+			}
+			first := pcapngOf(t, pkts, 0, 6)
+			appendFile(t, filepath.Join(dir, "morning.pcapng"), first[:len(first)-30])
+			point("morning.pcapng")
+			fl := follow(t, FollowConfig{Path: link, FromStart: true, NoNotify: m.noNotify, PollInterval: m.poll})
+			fl.waitRecords(5)
+			// The writer finishes the old file, then starts another and
+			// re-points the link.
+			appendFile(t, filepath.Join(dir, "morning.pcapng"), first[len(first)-30:])
+			appendFile(t, filepath.Join(dir, "afternoon.pcapng"), pcapngOf(t, pkts, 6, 4))
+			point(filepath.Join(dir, "afternoon.pcapng")) // absolute this time
+			fl.waitRecords(10)
+			fl.stop()
+			want := map[string]int{"morning.pcapng": 6, "afternoon.pcapng": 4}
+			if got := fl.perFile(); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("records per file %v, want %v", got, want)
+			}
+			if !slices.Equal(fl.ts, tsOf(pkts[:10])) {
+				t.Error("records not in order")
+			}
+		})
+	}
+}

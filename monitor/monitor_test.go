@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -355,5 +357,53 @@ func TestUseColor(t *testing.T) {
 	t.Setenv("NO_COLOR", "")
 	if UseColor(f) {
 		t.Error("colour on a regular file")
+	}
+}
+
+// When the capture goes quiet, capture time runs on with the wall clock
+// once the grace period is over: counts decay and RECOVERED comes.
+func TestMonitorIdleClock(t *testing.T) {
+	dir := t.TempDir()
+	pkts := scenario(t, 5, 0)
+	appendFile(t, filepath.Join(dir, "cap.pcapng"), pcapngOf(t, pkts, 0, len(pkts)))
+	wall0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	var wall atomic.Int64
+	wall.Store(wall0.UnixNano())
+	h := startMonitor(t, Config{
+		Follow:     FollowConfig{Path: filepath.Join(dir, "cap.pcapng"), FromStart: true, NoNotify: true, PollInterval: 5 * time.Millisecond},
+		Pipeline:   detectorPipeline(),
+		Window:     10 * time.Second,
+		Thresholds: Thresholds{Retransmission: 3},
+		IdleClock:  func() time.Time { return time.Unix(0, wall.Load()) },
+		IdleGrace:  2 * time.Second,
+	})
+	h.waitRecords(uint64(len(pkts)))
+	passes := func(n int64) {
+		target := h.m.fol.passDone.Load() + n
+		waitFor(t, "passes", 5*time.Second, func() bool { return h.m.fol.passDone.Load() >= target })
+	}
+	passes(3)
+	levels := func() (s []Level) {
+		for _, a := range h.alerts() {
+			s = append(s, a.Level)
+		}
+		return s
+	}
+	if got := levels(); !slices.Equal(got, []Level{LevelWarn}) {
+		t.Fatalf("alerts %v after reading, want one WARN", got)
+	}
+	// Within the grace period nothing moves.
+	wall.Store(wall0.Add(1900 * time.Millisecond).UnixNano())
+	passes(3)
+	if got := levels(); len(got) != 1 {
+		t.Fatalf("alerts %v within the grace period, want the WARN only", got)
+	}
+	// 11 s beyond the grace: the 10 s window is empty.
+	wall.Store(wall0.Add(13 * time.Second).UnixNano())
+	waitFor(t, "RECOVERED", 5*time.Second, func() bool { return len(h.alerts()) == 2 })
+	a := h.alerts()[1]
+	last := pkts[len(pkts)-1].ts
+	if a.Level != LevelRecovered || a.Count != 0 || int64(a.Time) != last+11e9 {
+		t.Errorf("second alert %s count %d at %v, want RECOVERED count 0 at %v", a.Level, a.Count, a.Time.Time(), time.Unix(0, last+11e9).UTC())
 	}
 }
