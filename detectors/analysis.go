@@ -262,7 +262,15 @@ func (h *half) addHole(lo, hi, acked uint32, ackKnown bool) {
 // capture point in this direction (so the segment is provably a copy), and
 // removes from the gaps what the segment fills.
 func (h *half) seenBefore(seq, end uint32) bool {
-	if !h.nextKnown || !events.SeqLEQ(end, h.nextseq) || events.SeqLess(seq, h.firstSeq) {
+	if !h.nextKnown || !events.SeqLEQ(end, h.nextseq) {
+		return false
+	}
+	// Before the first byte seen nothing is known, but on a stream longer
+	// than 1 GiB that comparison wraps: there only the gaps decide.
+	if h.nextseq-h.firstSeq >= 1<<30 {
+		h.long = true
+	}
+	if !h.long && events.SeqLess(seq, h.firstSeq) {
 		return false
 	}
 	filled := false

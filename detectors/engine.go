@@ -129,6 +129,7 @@ type half struct {
 	holes     [maxHoles]hole
 	nHoles    int
 	holesLost bool
+	long      bool // the stream passed 1 GiB: "before the first byte" no longer makes sense
 
 	// ACK stall of the data this side sent.
 	stallRef   int64
