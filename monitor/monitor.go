@@ -88,6 +88,8 @@ type Monitor struct {
 	lastTS   int64     // newest packet time
 	lastWall time.Time // when it was read
 
+	warned int // pipeline warnings already printed
+
 	mu   sync.Mutex
 	snap Summary
 }
@@ -200,6 +202,10 @@ func (m *Monitor) caughtUp() {
 	}
 	m.flush()
 	s := m.summary()
+	// Capture drops and bad kernel records, as they are found.
+	for ; m.warned < len(s.Warnings); m.warned++ {
+		fmt.Fprintf(m.cfg.Log, "monitor: %s: %s\n", m.file, s.Warnings[m.warned])
+	}
 	m.mu.Lock()
 	m.snap = s
 	m.mu.Unlock()

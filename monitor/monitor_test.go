@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tcpviz/tcpviz/pcapng"
 )
 
 // lockedBuffer is a bytes.Buffer safe for one writer and one reader.
@@ -406,4 +408,29 @@ func TestMonitorIdleClock(t *testing.T) {
 	if a.Level != LevelRecovered || a.Count != 0 || int64(a.Time) != last+11e9 {
 		t.Errorf("second alert %s count %d at %v, want RECOVERED count 0 at %v", a.Level, a.Count, a.Time.Time(), time.Unix(0, last+11e9).UTC())
 	}
+}
+
+// Drops reported by the capture (Interface Statistics Blocks) are printed
+// as soon as they are read.
+func TestMonitorReportsCaptureDrops(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cap.pcapng")
+	var b bytes.Buffer
+	w, err := pcapng.NewWriter(&b, pcapng.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.AddInterface(pcapng.Interface{LinkType: 1, SnapLen: snaplen, Name: "eth7"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteStats(0, t0, pcapng.InterfaceStats{Received: 100, Dropped: 3, OSDropped: 4}); err != nil {
+		t.Fatal(err)
+	}
+	w.Flush()
+	h := startMonitor(t, Config{Follow: FollowConfig{Path: path, PollInterval: 10 * time.Millisecond, NoNotify: true},
+		Pipeline: detectorPipeline()})
+	appendFile(t, path, b.Bytes())
+	waitFor(t, "the drop notice", 5*time.Second, func() bool {
+		return strings.Contains(h.log.String(), "eth7: the capture dropped 7 packets")
+	})
 }
