@@ -58,10 +58,11 @@ func (e *Engine) handshake(f *flow, p *events.Packet) {
 	}
 	if p.Flags&fRST != 0 && !fwd.rstSeen {
 		fwd.rstSeen = true
-		if rev.synSeen && !fwd.synSeen && p.Len == 0 && !rev.ackKnown && f.h[p.Dir^1].synCount > 0 && e.isSYNSender(f, p.Dir^1) {
+		// Refused: the first RST from a side that sent no SYN/ACK, to a peer
+		// that sent nothing but SYNs.
+		if !fwd.synSeen && e.isSYNSender(f, p.Dir^1) {
 			ev := e.event(f, p, events.TypeHandshakeAnomaly, events.SevWarn)
 			ev.Reason = events.ReasonRefused
-			ev.RefFrame = 0
 			e.send(f, ev)
 		}
 		if n, fire := e.rst.add(p.TS); fire {
