@@ -307,7 +307,17 @@ func (p *Pipeline) Finish() {
 	}
 }
 
-func (p *Pipeline) warn(s string) { p.stats.Warnings = append(p.stats.Warnings, s) }
+// maxWarnings bounds the warnings kept, so a long monitor run stays small.
+const maxWarnings = 100
+
+func (p *Pipeline) warn(s string) {
+	switch n := len(p.stats.Warnings); {
+	case n < maxWarnings:
+		p.stats.Warnings = append(p.stats.Warnings, s)
+	case n == maxWarnings:
+		p.stats.Warnings = append(p.stats.Warnings, "further warnings not kept")
+	}
+}
 
 // Warn records a warning for the summary (e.g. a truncated last block).
 func (p *Pipeline) Warn(s string) { p.warn(s) }
