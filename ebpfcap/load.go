@@ -98,6 +98,11 @@ var tracepoints = []struct {
 	{"sock_recv_length", "sock_recv_length", true},
 }
 
+// optionalProgs are dropped first when the kernel refuses a tracing program.
+var optionalProgs = map[string]bool{
+	"tcp_send_reset": true, "tcp_receive_reset": true, "sock_send_length": true, "sock_recv_length": true,
+}
+
 // Load loads the programs with opts and attaches them. The caller must run
 // in the network namespace of opts.Ifindex. Close detaches everything.
 func Load(opts Options) (_ *Capture, err error) {
@@ -126,15 +131,26 @@ func Load(opts Options) (_ *Capture, err error) {
 		}
 	}
 
-	c.coll, err = ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{})
-	if err != nil && len(c.tracingProgs(spec)) > 0 {
-		// A tracing program the verifier refuses should not cost the
-		// packets: retry without kernel records and say why.
+	// A tracing program the verifier refuses should not cost the packets:
+	// retry without the optional hooks, then without kernel records, and
+	// say why.
+	for _, drop := range []func(name string) bool{
+		func(name string) bool { return optionalProgs[name] },
+		func(string) bool { return true },
+	} {
+		c.coll, err = ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{})
+		if err == nil || len(c.tracingProgs(spec)) == 0 {
+			break
+		}
 		why := shortErr(err)
 		for _, name := range c.tracingProgs(spec) {
-			c.Unavailable[spec.Programs[name].AttachTo] = "load failed: " + why
-			delete(spec.Programs, name)
+			if drop(name) {
+				c.Unavailable[spec.Programs[name].AttachTo] = "load failed: " + why
+				delete(spec.Programs, name)
+			}
 		}
+	}
+	if err != nil && len(c.tracingProgs(spec)) == 0 && c.coll == nil {
 		c.coll, err = ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{})
 	}
 	if err != nil {
