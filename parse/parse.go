@@ -109,6 +109,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			userOnFlow(r)
 		}
 	}
+	cfg.Source = name
 	p := pipeline.New(cfg)
 	w.table = p.Table()
 	p.AddSink(w)

@@ -44,6 +44,8 @@ type Config struct {
 	// KernelCheck, when set, is asked for a connection's inferred-vs-kernel
 	// retransmission comparison just before its summary is handed out.
 	KernelCheck func(flow uint64) *events.RetransCheck
+	// Source names the input in warnings ("x.pcapng: offset 123: ...").
+	Source string
 }
 
 // Stats are the pipeline's counters.
@@ -132,7 +134,7 @@ func (p *Pipeline) Feed(rec *pcapng.Record) error {
 		if _, err := kblock.Decode(rec.CustomData, &p.krec); err != nil {
 			p.stats.BadKernel++
 			if p.stats.BadKernel <= 10 {
-				p.warn(fmt.Sprintf("offset %d: %v", rec.Offset, err))
+				p.warn(fmt.Sprintf("%soffset %d: %v", p.source(), rec.Offset, err))
 			}
 			return nil
 		}
@@ -145,7 +147,7 @@ func (p *Pipeline) Feed(rec *pcapng.Record) error {
 				name = rec.Interface.Name
 			}
 			p.stats.CaptureDrops += n
-			p.warn(fmt.Sprintf("offset %d: %s: the capture dropped %d packets (interface %d, capture %d)", rec.Offset, name, n, st.Dropped, st.OSDropped))
+			p.warn(fmt.Sprintf("%soffset %d: %s: the capture dropped %d packets (interface %d, capture %d)", p.source(), rec.Offset, name, n, st.Dropped, st.OSDropped))
 		}
 	}
 	return nil
@@ -305,6 +307,13 @@ func (p *Pipeline) Finish() {
 		// weight each connection's recall by its kernel segments.
 		k.Recall = p.recalled / float64(k.Kernel)
 	}
+}
+
+func (p *Pipeline) source() string {
+	if p.cfg.Source == "" {
+		return ""
+	}
+	return p.cfg.Source + ": "
 }
 
 // maxWarnings bounds the warnings kept, so a long monitor run stays small.

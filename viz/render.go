@@ -155,7 +155,7 @@ func writeAtomic(path string, data []byte) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Chmod(tmp, 0o644)
+		err = os.Chmod(tmp, 0o640)
 	}
 	if err == nil {
 		err = os.Rename(tmp, path)
