@@ -106,24 +106,11 @@ func runAnalyze(args []string) error {
 		}
 		return err
 	}
-	files := res.Files
-	for _, h := range postParseHooks {
-		more, err := h(dir, res)
-		if err != nil {
-			return err
-		}
-		files = append(files, more...)
-	}
-	more, err := report.write(dir, res)
+	more, rows, err := report.finish(dir, res, sides)
 	if err != nil {
 		return err
 	}
-	files = append(files, more...)
-
-	rows := make([]lifetable.Row, 0, len(res.Flows))
-	for i := range res.Flows {
-		rows = append(rows, lifetable.FromFlow(&res.Flows[i], sides.LocalIsServer(res.Flows[i].Flow)))
-	}
+	files := append(res.Files, more...)
 	rows = filter.Apply(rows)
 	if err := lifetable.Sort(rows, tf.sort); err != nil {
 		return usagef("--sort: %v", err)
@@ -143,7 +130,7 @@ func runAnalyze(args []string) error {
 }
 
 // sessionReport builds the dashboards of a run from a collector fed by the
-// same pipeline, unless a post-parse hook already wrote them.
+// same pipeline.
 type sessionReport struct {
 	filter    viz.Filter
 	collector *viz.Collector
@@ -172,10 +159,21 @@ func newSessionReport(f lifetable.Filter) (*sessionReport, error) {
 	return &sessionReport{filter: vf, collector: viz.NewCollector(viz.DefaultLimits, vf)}, nil
 }
 
-func (r *sessionReport) write(dir string, res *parse.Result) ([]string, error) {
-	if _, err := os.Stat(filepath.Join(dir, viz.FileReport)); err == nil {
-		return nil, nil // a hook wrote it
+// finish writes the dashboards and returns their paths with the run's
+// connection table, local side resolved from the kernel records.
+func (r *sessionReport) finish(dir string, res *parse.Result, sides *lifetable.Sides) ([]string, []lifetable.Row, error) {
+	files, err := r.write(dir, res)
+	if err != nil {
+		return nil, nil, err
 	}
+	rows := make([]lifetable.Row, 0, len(res.Flows))
+	for i := range res.Flows {
+		rows = append(rows, lifetable.FromFlow(&res.Flows[i], sides.LocalIsServer(res.Flows[i].Flow)))
+	}
+	return files, rows, nil
+}
+
+func (r *sessionReport) write(dir string, res *parse.Result) ([]string, error) {
 	rep, err := viz.Build(r.collector, res.Flows, res.Summary, viz.Options{
 		Title: "tcpviz " + filepath.Base(dir), Source: res.Summary.Input, Filter: r.filter})
 	if err != nil {

@@ -39,9 +39,6 @@ Examples:
 // (detectors, dashboards) without parse-pcap knowing them.
 var pipelineHooks []func(cfg *pipeline.Config)
 
-// postParseHooks run after a successful parse (e.g. --report).
-var postParseHooks []func(dir string, res *parse.Result) ([]string, error)
-
 func runParsePcap(args []string) error {
 	c := commands["parse-pcap"]
 	fs := newFlags(c)
@@ -96,13 +93,6 @@ func runParsePcap(args []string) error {
 	files := res.Files
 	if rep != nil {
 		more, err := rep.write(dir, res)
-		if err != nil {
-			return err
-		}
-		files = append(files, more...)
-	}
-	for _, h := range postParseHooks {
-		more, err := h(dir, res)
 		if err != nil {
 			return err
 		}

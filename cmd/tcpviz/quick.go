@@ -141,23 +141,9 @@ func runQuick(args []string) error {
 	if err != nil {
 		return err
 	}
-	var files []string
-	for _, h := range postParseHooks {
-		more, err := h(dir, res)
-		if err != nil {
-			return err
-		}
-		files = append(files, more...)
-	}
-	more, err := report.write(dir, res)
+	files, rows, err := report.finish(dir, res, sides)
 	if err != nil {
 		return err
-	}
-	files = append(files, more...)
-
-	rows := make([]lifetable.Row, 0, len(res.Flows))
-	for i := range res.Flows {
-		rows = append(rows, lifetable.FromFlow(&res.Flows[i], sides.LocalIsServer(res.Flows[i].Flow)))
 	}
 	w := bufio.NewWriter(os.Stdout)
 	writeHeadline(w, capSum, res, rows)
