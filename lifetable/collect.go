@@ -2,12 +2,10 @@ package lifetable
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
-	"os"
 
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/parse"
 	"github.com/tcpviz/tcpviz/pcapng"
 	"github.com/tcpviz/tcpviz/pipeline"
 )
@@ -34,24 +32,11 @@ type Result struct {
 // connection. It writes nothing to disk. A capture cut short inside a block
 // counts up to its last complete block, with a warning in Stats.
 func Collect(ctx context.Context, src Source) (*Result, error) {
-	name, in := src.Input, src.Stdin
-	var size int64
-	if src.Input == "-" {
-		name = "stdin"
-		if in == nil {
-			in = os.Stdin
-		}
-	} else {
-		f, err := os.Open(src.Input)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
-			size = st.Size()
-		}
-		in = f
+	in, err := parse.OpenInput(src.Input, src.Stdin)
+	if err != nil {
+		return nil, err
 	}
+	defer in.Close()
 
 	var flows []events.FlowRecord
 	cfg := src.Pipeline
@@ -62,45 +47,14 @@ func Collect(ctx context.Context, src Source) (*Result, error) {
 			userOnFlow(r)
 		}
 	}
+	cfg.Source = in.Name
 	p := pipeline.New(cfg)
 	sides := NewSides()
 	p.AddSink(sides)
 
-	r := pcapng.NewReader(in, name)
-	total := func() int64 {
-		if r.Compressed() {
-			return 0 // offsets count decompressed bytes
-		}
-		return size
-	}
-	var n uint64
-	for ; ; n++ {
-		if n&0xffff == 0 && n > 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			if src.Progress != nil {
-				src.Progress(r.Offset(), total(), n)
-			}
-		}
-		rec, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if errors.Is(err, pcapng.ErrNeedMore) {
-			p.Warn(err.Error())
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := p.Feed(rec); err != nil {
-			return nil, fmt.Errorf("%s: offset %d: %w", name, rec.Offset, err)
-		}
-	}
-	p.Finish()
-	if src.Progress != nil {
-		src.Progress(r.Offset(), total(), n)
+	r := pcapng.NewReader(in, in.Name)
+	if err := parse.Feed(ctx, r, in.Size, p, src.Progress, nil); err != nil {
+		return nil, err
 	}
 	res := &Result{Stats: p.Stats(), Rows: make([]Row, len(flows))}
 	for i := range flows {

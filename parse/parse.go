@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -56,26 +55,12 @@ type Result struct {
 // file is left under its final name.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	start := time.Now()
-	name := o.Input
-	var in io.Reader
-	var size int64
-	if o.Input == "-" {
-		name = "stdin"
-		in = o.Stdin
-		if in == nil {
-			in = os.Stdin
-		}
-	} else {
-		f, err := os.Open(o.Input)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		if st, err := f.Stat(); err == nil {
-			size = st.Size()
-		}
-		in = f
+	in, err := OpenInput(o.Input, o.Stdin)
+	if err != nil {
+		return nil, err
 	}
+	defer in.Close()
+	name, size := in.Name, in.Size
 	if err := session.EnsureDir(o.OutDir); err != nil {
 		return nil, err
 	}
@@ -118,42 +103,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	r := pcapng.NewReader(in, name)
-	for n := 0; ; n++ {
-		if n&0xffff == 0 {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			if o.Progress != nil && n > 0 {
-				total := size
-				if r.Compressed() {
-					total = 0 // offsets count decompressed bytes
-				}
-				o.Progress(r.Offset(), total, uint64(n))
-			}
-		}
-		rec, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if errors.Is(err, pcapng.ErrNeedMore) {
-			// A capture cut short (a crash, a copy in progress): everything up
-			// to the last complete block counts, and the summary says so.
-			p.Warn(err.Error())
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := p.Feed(rec); err != nil {
-			return nil, err
-		}
+	check := func() error {
 		if w.err != nil {
-			return nil, fmt.Errorf("write %s: %w", evFile.Path(), w.err)
+			return fmt.Errorf("write %s: %w", evFile.Path(), w.err)
 		}
+		return nil
 	}
-	p.Finish()
-	if o.Progress != nil {
-		o.Progress(r.Offset(), size, p.Stats().Frames)
+	if err := Feed(ctx, r, size, p, o.Progress, check); err != nil {
+		return nil, err
 	}
 	if w.err != nil || writeErr != nil {
 		return nil, fmt.Errorf("write output: %w", errors.Join(w.err, writeErr))

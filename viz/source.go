@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/parse"
 	"github.com/tcpviz/tcpviz/pcapng"
 	"github.com/tcpviz/tcpviz/pipeline"
 )
@@ -127,15 +128,12 @@ func loadSession(ctx context.Context, dir string, o LoadOptions) (*Input, error)
 
 // loadCapture runs the pipeline over a capture with a Collector attached.
 func loadCapture(ctx context.Context, path string, o LoadOptions) (*Input, error) {
-	f, err := os.Open(path)
+	f, err := parse.OpenInput(path, nil)
 	if err != nil {
 		return nil, fmt.Errorf("report input: %w", err)
 	}
 	defer f.Close()
-	var size int64
-	if st, err := f.Stat(); err == nil {
-		size = st.Size()
-	}
+	size := f.Size
 	c := NewCollector(o.Limits, o.Filter)
 	in := &Input{Collector: c, Source: path}
 	cfg := o.Pipeline
@@ -146,34 +144,17 @@ func loadCapture(ctx context.Context, path string, o LoadOptions) (*Input, error
 			userOnFlow(r)
 		}
 	}
+	cfg.Source = path
 	p := pipeline.New(cfg)
 	p.AddSink(c)
-	r := pcapng.NewReader(bufio.NewReaderSize(f, 1<<20), path)
-	for n := 0; ; n++ {
-		if n&0xffff == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			if o.Progress != nil {
-				o.Progress(r.Offset(), size)
-			}
-		}
-		rec, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if errors.Is(err, pcapng.ErrNeedMore) {
-			in.Notes = append(in.Notes, err.Error())
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := p.Feed(rec); err != nil {
-			return nil, err
-		}
+	var progress func(done, size int64, records uint64)
+	if o.Progress != nil {
+		progress = func(done, size int64, _ uint64) { o.Progress(done, size) }
 	}
-	p.Finish()
+	r := pcapng.NewReader(f, path)
+	if err := parse.Feed(ctx, r, size, p, progress, nil); err != nil {
+		return nil, err
+	}
 	st := p.Stats()
 	in.Summary = events.Summary{Schema: events.SchemaVersion, Tool: "tcpviz", Input: path, InputBytes: size,
 		Frames: st.Frames, Packets: st.Packets, TCPPackets: st.TCPPackets, KernelRecords: st.KernelRecords,
