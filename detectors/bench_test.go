@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/flows"
+	"github.com/tcpviz/tcpviz/internal/conntrack"
+	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/pcapng"
-	"github.com/tcpviz/tcpviz/pipeline"
 )
 
 // bulkTransfer crafts a sender-side view of a bulk transfer: 1448-byte
@@ -116,7 +116,7 @@ func BenchmarkPipeline(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
-				cfg := pipeline.Config{Flows: flows.DefaultConfig()}
+				cfg := pipeline.Config{Flows: conntrack.DefaultConfig()}
 				if withDet {
 					cfg.NewDetector = func(emit func(*events.Event)) pipeline.Detector { return New(DefaultConfig(), emit) }
 				}

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tcpviz/tcpviz/detectors/tsharkoracle"
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/testutil/tsharkoracle"
 )
 
 // tconn builds the packets of one crafted connection and plays the flow

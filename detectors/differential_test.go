@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tcpviz/tcpviz/detectors/tsharkoracle"
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/testutil/tsharkoracle"
 )
 
 // randomConn plays a plausible but messy connection: optional handshake

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/kblock"
+	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
 
 func TestRSTStorm(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"sort"
 
 	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/kblock"
+	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
 
 // KernelComparison is, for one connection, how the retransmissions inferred

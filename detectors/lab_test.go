@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tcpviz/tcpviz/detectors/tsharkoracle"
 	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/internal/lab"
-	"github.com/tcpviz/tcpviz/pipeline"
+	"github.com/tcpviz/tcpviz/internal/pipeline"
+	"github.com/tcpviz/tcpviz/internal/testutil/lab"
+	"github.com/tcpviz/tcpviz/internal/testutil/tsharkoracle"
 )
 
 // retransCounter counts, from a sender-side capture, the segments the

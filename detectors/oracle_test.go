@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tcpviz/tcpviz/detectors/tsharkoracle"
 	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/pipeline"
+	"github.com/tcpviz/tcpviz/internal/pipeline"
+	"github.com/tcpviz/tcpviz/internal/testutil/tsharkoracle"
 )
 
 // oracleFloor is the agreement below which the oracle test fails (the goal

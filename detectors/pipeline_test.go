@@ -12,9 +12,9 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
-	"github.com/tcpviz/tcpviz/detectors/tsharkoracle"
 	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/pipeline"
+	"github.com/tcpviz/tcpviz/internal/pipeline"
+	"github.com/tcpviz/tcpviz/internal/testutil/tsharkoracle"
 )
 
 // serialize encodes p with gopacket: IPv4 or IPv6 and TCP with options.

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/kblock"
+	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
 
 // TestRandomSegments feeds garbage: random flags, numbers, options and

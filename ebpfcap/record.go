@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/tcpviz/tcpviz/kblock"
+	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
 
 // Directions in Packet.Dir, as the kernel programs write them; the same bits

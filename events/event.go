@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tcpviz/tcpviz/kblock"
+	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
 
 // Event types: the `type` field of an event record. These names are part of

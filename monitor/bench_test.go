@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/pcapng"
-	"github.com/tcpviz/tcpviz/pipeline"
 )
 
 // bulkCapture is a pcapng of one bulk transfer of n packets: full-size

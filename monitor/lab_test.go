@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tcpviz/tcpviz/capture"
-	"github.com/tcpviz/tcpviz/internal/lab"
+	"github.com/tcpviz/tcpviz/internal/capture"
+	"github.com/tcpviz/tcpviz/internal/testutil/lab"
 )
 
 // TestLabRollingCapture runs tcpviz's own capture into rotating files in a

@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/pcapng"
-	"github.com/tcpviz/tcpviz/pipeline"
 )
 
 // Config is everything `tcpviz monitor` takes.

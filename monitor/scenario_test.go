@@ -16,9 +16,9 @@ import (
 
 	"github.com/tcpviz/tcpviz/detectors"
 	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/flows"
+	"github.com/tcpviz/tcpviz/internal/conntrack"
+	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/pcapng"
-	"github.com/tcpviz/tcpviz/pipeline"
 )
 
 // The test capture: a lossy flow whose every data segment is sent twice
@@ -268,7 +268,7 @@ func (r *ring) close() {
 
 // detectorPipeline is the pipeline parse-pcap runs, with the detectors.
 func detectorPipeline() pipeline.Config {
-	return pipeline.Config{Flows: flows.DefaultConfig(),
+	return pipeline.Config{Flows: conntrack.DefaultConfig(),
 		NewDetector: func(emit func(*events.Event)) pipeline.Detector {
 			return detectors.New(detectors.DefaultConfig(), emit)
 		}}

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tcpviz/tcpviz/kblock"
+	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
 
 // tcpPacket returns an Ethernet/IPv4/TCP frame with n bytes of payload

@@ -16,4 +16,4 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench-capture: needs root (network namespaces, eBPF)" >&2; exit 2; }
 export TCPVIZ_BENCH_BYTES=${1:-1000000000}
 # The figures are printed by the benchmark itself; -v would add test logs.
-go test -run '^$' -bench '^BenchmarkLabCapture$' -benchtime "${BENCH_ROUNDS:-3}x" ./capture | grep -v '^\(goos\|goarch\|pkg\|cpu\|PASS\|ok\)'
+go test -run '^$' -bench '^BenchmarkLabCapture$' -benchtime "${BENCH_ROUNDS:-3}x" ./internal/capture | grep -v '^\(goos\|goarch\|pkg\|cpu\|PASS\|ok\)'

@@ -21,7 +21,7 @@ SERVER6=fd00:200:2::2
 
 [ "$(id -u)" = 0 ] || { echo "make-samples.sh: needs root" >&2; exit 1; }
 mkdir -p "$OUT"
-(cd "$ROOT" && go build -o "$BIN" ./scripts/labtraffic)
+(cd "$ROOT" && go build -o "$BIN" ./internal/testutil/labtraffic)
 
 CAPS=()
 cleanup() {

@@ -10,10 +10,10 @@ import (
 
 	"github.com/tcpviz/tcpviz/detectors"
 	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/flows"
-	"github.com/tcpviz/tcpviz/kblock"
+	"github.com/tcpviz/tcpviz/internal/conntrack"
+	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/pcapng"
-	"github.com/tcpviz/tcpviz/pipeline"
+	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
 
 // pcapSink writes synthetic traffic as a real capture: Ethernet/IPv4/TCP
@@ -212,7 +212,7 @@ func (p *packetCounter) Event(e *events.Event)    { p.next.Event(e) }
 
 // detectorPipeline is the pipeline parse-pcap runs: flows and detectors.
 func detectorPipeline() pipeline.Config {
-	return pipeline.Config{Flows: flows.DefaultConfig(), NewDetector: func(emit func(*events.Event)) pipeline.Detector {
+	return pipeline.Config{Flows: conntrack.DefaultConfig(), NewDetector: func(emit func(*events.Event)) pipeline.Detector {
 		return detectors.New(detectors.DefaultConfig(), emit)
 	}}
 }

@@ -14,9 +14,9 @@ import (
 	"strings"
 
 	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/parse"
+	"github.com/tcpviz/tcpviz/internal/pipeline"
+	"github.com/tcpviz/tcpviz/internal/sessionfiles"
 	"github.com/tcpviz/tcpviz/pcapng"
-	"github.com/tcpviz/tcpviz/pipeline"
 )
 
 // Session file names (as parse-pcap writes them).
@@ -128,7 +128,7 @@ func loadSession(ctx context.Context, dir string, o LoadOptions) (*Input, error)
 
 // loadCapture runs the pipeline over a capture with a Collector attached.
 func loadCapture(ctx context.Context, path string, o LoadOptions) (*Input, error) {
-	f, err := parse.OpenInput(path, nil)
+	f, err := sessionfiles.OpenInput(path, nil)
 	if err != nil {
 		return nil, fmt.Errorf("report input: %w", err)
 	}
@@ -152,7 +152,7 @@ func loadCapture(ctx context.Context, path string, o LoadOptions) (*Input, error
 		progress = func(done, size int64, _ uint64) { o.Progress(done, size) }
 	}
 	r := pcapng.NewReader(f, path)
-	if err := parse.Feed(ctx, r, size, p, progress, nil); err != nil {
+	if err := sessionfiles.Feed(ctx, r, size, p, progress, nil); err != nil {
 		return nil, err
 	}
 	st := p.Stats()

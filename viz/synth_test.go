@@ -5,7 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/kblock"
+	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
 
 // synthSink receives synthetic traffic; both the Collector and test

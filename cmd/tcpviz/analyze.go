@@ -10,10 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tcpviz/tcpviz/lifetable"
-	"github.com/tcpviz/tcpviz/parse"
-	"github.com/tcpviz/tcpviz/pipeline"
-	"github.com/tcpviz/tcpviz/session"
+	"github.com/tcpviz/tcpviz/internal/conntable"
+	"github.com/tcpviz/tcpviz/internal/pipeline"
+	"github.com/tcpviz/tcpviz/internal/session"
+	"github.com/tcpviz/tcpviz/internal/sessionfiles"
 	"github.com/tcpviz/tcpviz/viz"
 )
 
@@ -89,7 +89,7 @@ func runAnalyze(args []string) error {
 		return err
 	}
 	slog.Debug("analyze", "session", src.Dir, "capture", input, "out", dir)
-	sides := lifetable.NewSides()
+	sides := conntable.NewSides()
 	report, err := newSessionReport(filter)
 	if err != nil {
 		return usageError{err}
@@ -97,7 +97,7 @@ func runAnalyze(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	progress, clearBar := of.progress()
-	res, err := parse.Run(ctx, parse.Options{Input: input, OutDir: dir, Pipeline: cfg, Progress: progress,
+	res, err := sessionfiles.Run(ctx, sessionfiles.Options{Input: input, OutDir: dir, Pipeline: cfg, Progress: progress,
 		Sinks: []pipeline.Sink{sides, report.collector}})
 	clearBar()
 	if err != nil {
@@ -112,7 +112,7 @@ func runAnalyze(args []string) error {
 	}
 	files := append(res.Files, more...)
 	rows = filter.Apply(rows)
-	if err := lifetable.Sort(rows, tf.sort); err != nil {
+	if err := conntable.Sort(rows, tf.sort); err != nil {
 		return usagef("--sort: %v", err)
 	}
 	opts.Origin = int64(res.Summary.FirstPacket)
@@ -139,7 +139,7 @@ type sessionReport struct {
 // newSessionReport maps the table filters onto the report's filter where the
 // report can express them (one PID, one local and one remote port); lists
 // leave the report unfiltered.
-func newSessionReport(f lifetable.Filter) (*sessionReport, error) {
+func newSessionReport(f conntable.Filter) (*sessionReport, error) {
 	var vf viz.Filter
 	if len(f.PIDs) == 1 {
 		vf.PID = f.PIDs[0]
@@ -161,19 +161,19 @@ func newSessionReport(f lifetable.Filter) (*sessionReport, error) {
 
 // finish writes the dashboards and returns their paths with the run's
 // connection table, local side resolved from the kernel records.
-func (r *sessionReport) finish(dir string, res *parse.Result, sides *lifetable.Sides) ([]string, []lifetable.Row, error) {
+func (r *sessionReport) finish(dir string, res *sessionfiles.Result, sides *conntable.Sides) ([]string, []conntable.Row, error) {
 	files, err := r.write(dir, res)
 	if err != nil {
 		return nil, nil, err
 	}
-	rows := make([]lifetable.Row, 0, len(res.Flows))
+	rows := make([]conntable.Row, 0, len(res.Flows))
 	for i := range res.Flows {
-		rows = append(rows, lifetable.FromFlow(&res.Flows[i], sides.LocalIsServer(res.Flows[i].Flow)))
+		rows = append(rows, conntable.FromFlow(&res.Flows[i], sides.LocalIsServer(res.Flows[i].Flow)))
 	}
 	return files, rows, nil
 }
 
-func (r *sessionReport) write(dir string, res *parse.Result) ([]string, error) {
+func (r *sessionReport) write(dir string, res *sessionfiles.Result) ([]string, error) {
 	rep, err := viz.Build(r.collector, res.Flows, res.Summary, viz.Options{
 		Title: "tcpviz " + filepath.Base(dir), Source: res.Summary.Input, Filter: r.filter})
 	if err != nil {

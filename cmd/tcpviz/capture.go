@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/tcpviz/tcpviz/capture"
+	"github.com/tcpviz/tcpviz/internal/capture"
 )
 
 func init() {

@@ -7,8 +7,8 @@ import (
 
 	"github.com/tcpviz/tcpviz/detectors"
 	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/flows"
-	"github.com/tcpviz/tcpviz/pipeline"
+	"github.com/tcpviz/tcpviz/internal/conntrack"
+	"github.com/tcpviz/tcpviz/internal/pipeline"
 )
 
 // detectorFlagSet is the flag set the detector flags were added to (one
@@ -81,7 +81,7 @@ func detectorConfig() (detectors.Config, error) {
 // detectors configured by flags and environment, and the hooks other
 // commands add.
 func newPipelineConfig() (pipeline.Config, error) {
-	cfg := pipeline.Config{Flows: flows.DefaultConfig()}
+	cfg := pipeline.Config{Flows: conntrack.DefaultConfig()}
 	if !detectorFlagValues.noDetectors {
 		dc, err := detectorConfig()
 		if err != nil {

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tcpviz/tcpviz/lifetable"
+	"github.com/tcpviz/tcpviz/internal/conntable"
 )
 
 // flowsJSON runs `tcpviz flows --json` with extra arguments and decodes the
@@ -159,7 +159,7 @@ func TestFlowsCSV(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CSV does not parse: %v", err)
 	}
-	if !slices.Equal(recs[0], lifetable.CSVHeader) {
+	if !slices.Equal(recs[0], conntable.CSVHeader) {
 		t.Fatalf("header %q", recs[0])
 	}
 	col := map[string]int{}
@@ -193,7 +193,7 @@ func TestFlowsJSONLines(t *testing.T) {
 		t.Fatalf("%d rows, want %d", len(rows), len(fixtureConns))
 	}
 	for _, m := range rows {
-		for _, k := range lifetable.CSVHeader {
+		for _, k := range conntable.CSVHeader {
 			if _, ok := m[k]; !ok {
 				t.Errorf("JSON row lacks %q: %v", k, m)
 			}

@@ -9,8 +9,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
-	"github.com/tcpviz/tcpviz/kblock"
 	"github.com/tcpviz/tcpviz/pcapng"
+	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
 
 // fixtureConn is one connection of the synthetic capture, with what the

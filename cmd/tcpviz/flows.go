@@ -8,8 +8,8 @@ import (
 	"os/signal"
 	"strings"
 
-	"github.com/tcpviz/tcpviz/lifetable"
-	"github.com/tcpviz/tcpviz/session"
+	"github.com/tcpviz/tcpviz/internal/conntable"
+	"github.com/tcpviz/tcpviz/internal/session"
 )
 
 func init() {
@@ -60,35 +60,35 @@ func addTableFlags(fs interface {
 	fs.StringVarP(&t.pids, "pid", "p", "", "only connections of these process ids (comma-separated)")
 	fs.StringVarP(&t.lports, "localport", "L", "", "only these local ports (comma-separated)")
 	fs.StringVarP(&t.rports, "remoteport", "D", "", "only these remote ports (comma-separated)")
-	fs.StringVarP(&t.sort, "sort", "", lifetable.SortStart, "order: "+strings.Join(lifetable.SortKeys, ", "))
+	fs.StringVarP(&t.sort, "sort", "", conntable.SortStart, "order: "+strings.Join(conntable.SortKeys, ", "))
 }
 
 // compile checks the flags and returns the filter and render options.
-func (t *tableFlags) compile() (lifetable.Filter, lifetable.Options, error) {
-	var f lifetable.Filter
-	var o lifetable.Options
+func (t *tableFlags) compile() (conntable.Filter, conntable.Options, error) {
+	var f conntable.Filter
+	var o conntable.Options
 	var err error
-	if f.PIDs, err = lifetable.ParsePIDs(t.pids); err != nil {
+	if f.PIDs, err = conntable.ParsePIDs(t.pids); err != nil {
 		return f, o, usagef("-p: %v", err)
 	}
-	if f.LocalPorts, err = lifetable.ParsePorts(t.lports); err != nil {
+	if f.LocalPorts, err = conntable.ParsePorts(t.lports); err != nil {
 		return f, o, usagef("-L: %v", err)
 	}
-	if f.RemotePorts, err = lifetable.ParsePorts(t.rports); err != nil {
+	if f.RemotePorts, err = conntable.ParsePorts(t.rports); err != nil {
 		return f, o, usagef("-D: %v", err)
 	}
-	if err := lifetable.Sort(nil, t.sort); err != nil {
+	if err := conntable.Sort(nil, t.sort); err != nil {
 		return f, o, usagef("--sort: %v", err)
 	}
 	if t.csv && t.json {
 		return f, o, usagef("--csv and --json exclude each other")
 	}
-	o = lifetable.Options{Format: lifetable.FormatText, Wide: t.wide, Seconds: t.seconds, Clock: t.clock, Header: true}
+	o = conntable.Options{Format: conntable.FormatText, Wide: t.wide, Seconds: t.seconds, Clock: t.clock, Header: true}
 	switch {
 	case t.csv:
-		o.Format = lifetable.FormatCSV
+		o.Format = conntable.FormatCSV
 	case t.json:
-		o.Format = lifetable.FormatJSON
+		o.Format = conntable.FormatJSON
 	}
 	return f, o, nil
 }
@@ -138,7 +138,7 @@ func runFlows(args []string) error {
 	defer stop()
 	progress, clearBar := of.progress()
 	slog.Debug("reading", "input", *in, "detectors", cfg.NewDetector != nil)
-	res, err := lifetable.Collect(ctx, lifetable.Source{Input: *in, Pipeline: cfg, Progress: progress})
+	res, err := conntable.Collect(ctx, conntable.Source{Input: *in, Pipeline: cfg, Progress: progress})
 	clearBar()
 	if err != nil {
 		return err
@@ -150,7 +150,7 @@ func runFlows(args []string) error {
 	}
 
 	rows := filter.Apply(res.Rows)
-	if err := lifetable.Sort(rows, tf.sort); err != nil {
+	if err := conntable.Sort(rows, tf.sort); err != nil {
 		return usagef("--sort: %v", err)
 	}
 	opts.Origin = st.FirstTS
@@ -158,17 +158,17 @@ func runFlows(args []string) error {
 }
 
 // writeTable writes the table to stdout ("-") or atomically to a file.
-func writeTable(path string, rows []lifetable.Row, opts lifetable.Options) error {
+func writeTable(path string, rows []conntable.Row, opts conntable.Options) error {
 	if path == "-" || path == "" {
-		opts.Color = opts.Format == lifetable.FormatText && useColor(os.Stdout)
-		return lifetable.Write(os.Stdout, rows, opts)
+		opts.Color = opts.Format == conntable.FormatText && useColor(os.Stdout)
+		return conntable.Write(os.Stdout, rows, opts)
 	}
 	f, err := session.Create(path)
 	if err != nil {
 		return err
 	}
 	defer f.Abort()
-	if err := lifetable.Write(f, rows, opts); err != nil {
+	if err := conntable.Write(f, rows, opts); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return f.Commit()

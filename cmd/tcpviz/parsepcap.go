@@ -10,10 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tcpviz/tcpviz/lifetable"
-	"github.com/tcpviz/tcpviz/parse"
-	"github.com/tcpviz/tcpviz/pipeline"
-	"github.com/tcpviz/tcpviz/session"
+	"github.com/tcpviz/tcpviz/internal/conntable"
+	"github.com/tcpviz/tcpviz/internal/pipeline"
+	"github.com/tcpviz/tcpviz/internal/session"
+	"github.com/tcpviz/tcpviz/internal/sessionfiles"
 )
 
 func init() {
@@ -73,16 +73,16 @@ func runParsePcap(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	progress, clearBar := of.progress()
-	po := parse.Options{Input: *in, OutDir: dir, Packets: *packets, Pipeline: cfg, Progress: progress}
+	po := sessionfiles.Options{Input: *in, OutDir: dir, Packets: *packets, Pipeline: cfg, Progress: progress}
 	var rep *sessionReport
 	if *withReport {
 		// The dashboards collect from the same pass: the capture is read once.
-		if rep, err = newSessionReport(lifetable.Filter{}); err != nil {
+		if rep, err = newSessionReport(conntable.Filter{}); err != nil {
 			return err
 		}
 		po.Sinks = append(po.Sinks, rep.collector)
 	}
-	res, err := parse.Run(ctx, po)
+	res, err := sessionfiles.Run(ctx, po)
 	clearBar()
 	if err != nil {
 		if *out == "" {
@@ -108,7 +108,7 @@ func runParsePcap(args []string) error {
 }
 
 // figures is the one-line account of a run.
-func figures(res *parse.Result) string {
+func figures(res *sessionfiles.Result) string {
 	s := res.Summary
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d packets, %d TCP, %d flows", s.Packets, s.TCPPackets, s.Flows)

@@ -15,11 +15,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tcpviz/tcpviz/capture"
-	"github.com/tcpviz/tcpviz/lifetable"
-	"github.com/tcpviz/tcpviz/parse"
-	"github.com/tcpviz/tcpviz/pipeline"
-	"github.com/tcpviz/tcpviz/session"
+	"github.com/tcpviz/tcpviz/internal/capture"
+	"github.com/tcpviz/tcpviz/internal/conntable"
+	"github.com/tcpviz/tcpviz/internal/pipeline"
+	"github.com/tcpviz/tcpviz/internal/session"
+	"github.com/tcpviz/tcpviz/internal/sessionfiles"
 )
 
 func init() {
@@ -88,7 +88,7 @@ func runQuick(args []string) error {
 	if err != nil {
 		return err
 	}
-	report, err := newSessionReport(lifetable.Filter{})
+	report, err := newSessionReport(conntable.Filter{})
 	if err != nil {
 		return err
 	}
@@ -133,9 +133,9 @@ func runQuick(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	sides := lifetable.NewSides()
+	sides := conntable.NewSides()
 	progress, clearBar := of.progress()
-	res, err := parse.Run(ctx, parse.Options{Input: capFile, OutDir: dir, Pipeline: cfg, Progress: progress,
+	res, err := sessionfiles.Run(ctx, sessionfiles.Options{Input: capFile, OutDir: dir, Pipeline: cfg, Progress: progress,
 		Sinks: []pipeline.Sink{sides, report.collector}})
 	clearBar()
 	if err != nil {
@@ -159,7 +159,7 @@ func runQuick(args []string) error {
 
 // writeHeadline prints the figures a person wants first: how much was seen,
 // how much went wrong, and where.
-func writeHeadline(w io.Writer, capSum capture.Summary, res *parse.Result, rows []lifetable.Row) {
+func writeHeadline(w io.Writer, capSum capture.Summary, res *sessionfiles.Result, rows []conntable.Row) {
 	s := res.Summary
 	span := time.Duration(int64(s.LastPacket) - int64(s.FirstPacket))
 	fmt.Fprintf(w, "captured: %d packets, %d kernel records on %s in %s", s.Packets, s.KernelRecords,
@@ -192,7 +192,7 @@ func writeHeadline(w io.Writer, capSum capture.Summary, res *parse.Result, rows 
 		fmt.Fprintf(w, "kernel:   %d kernel retransmissions, %d inferred, %d matched\n", k.Kernel, k.Inferred, k.Matched)
 	}
 	// The connections that suffered most.
-	worst := append([]lifetable.Row(nil), rows...)
+	worst := append([]conntable.Row(nil), rows...)
 	sort.SliceStable(worst, func(i, j int) bool { return worst[i].Retrans > worst[j].Retrans })
 	for i := 0; i < len(worst) && i < 3 && worst[i].Retrans > 0; i++ {
 		r := &worst[i]

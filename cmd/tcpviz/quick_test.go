@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tcpviz/tcpviz/internal/lab"
+	"github.com/tcpviz/tcpviz/internal/testutil/lab"
 )
 
 func TestQuickNeedsRoot(t *testing.T) {

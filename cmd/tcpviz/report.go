@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/tcpviz/tcpviz/session"
+	"github.com/tcpviz/tcpviz/internal/session"
 	"github.com/tcpviz/tcpviz/viz"
 )
 

@@ -1,0 +1,193 @@
+package conntrack
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/tcpviz/tcpviz/events"
+)
+
+var (
+	cli = netip.MustParseAddrPort("10.0.0.1:40000")
+	srv = netip.MustParseAddrPort("10.0.0.2:80")
+)
+
+const (
+	S = events.FlagSYN
+	A = events.FlagACK
+	F = events.FlagFIN
+	R = events.FlagRST
+	P = events.FlagPSH
+)
+
+type seg struct {
+	fromClient bool
+	flags      uint16
+	seq, ack   uint32
+	len        uint32
+	win        uint16
+	wscale     int // -1: no option
+	at         time.Duration
+}
+
+func (s seg) packet(frame int) *events.Packet {
+	p := &events.Packet{Frame: uint64(frame), TS: int64(s.at), Flags: s.flags, Seq: s.seq, Ack: s.ack, Len: s.len, Window: s.win}
+	src, dst := cli, srv
+	if !s.fromClient {
+		src, dst = srv, cli
+	}
+	p.Src, p.SrcPort, p.Dst, p.DstPort = src.Addr(), src.Port(), dst.Addr(), dst.Port()
+	if s.wscale >= 0 {
+		p.Options.HasWScale, p.Options.WScale = true, uint8(s.wscale)
+	}
+	return p
+}
+
+func run(segs []seg) ([]*events.Packet, []events.FlowRecord) {
+	var out []events.FlowRecord
+	tb := New(DefaultConfig(), func(c *Conn) { out = append(out, c.Rec) })
+	var ps []*events.Packet
+	for i, s := range segs {
+		p := s.packet(i + 1)
+		tb.Observe(p)
+		ps = append(ps, p)
+	}
+	tb.Flush()
+	return ps, out
+}
+
+func TestHandshakeRelativeNumbersAndScaling(t *testing.T) {
+	ps, recs := run([]seg{
+		{true, S, 1000, 0, 0, 64240, 7, 0},
+		{false, S | A, 5000, 1001, 0, 65160, 9, time.Millisecond},
+		{true, A, 1001, 5001, 0, 502, -1, 2 * time.Millisecond},
+		{true, A | P, 1001, 5001, 100, 502, -1, 3 * time.Millisecond},
+		{false, A, 5001, 1101, 0, 509, -1, 4 * time.Millisecond},
+	})
+	if len(recs) != 1 {
+		t.Fatalf("%d flows, want 1", len(recs))
+	}
+	for _, p := range ps {
+		if p.Flow != 1 {
+			t.Errorf("frame %d flow %d, want 1", p.Frame, p.Flow)
+		}
+	}
+	if ps[1].Dir != events.DirS2C || ps[3].Dir != events.DirC2S {
+		t.Errorf("directions %v %v", ps[1].Dir, ps[3].Dir)
+	}
+	if ps[3].RelSeq != 1 || ps[3].RelAck != 1 || ps[4].RelAck != 101 {
+		t.Errorf("relative numbers: seq %d ack %d, ack %d", ps[3].RelSeq, ps[3].RelAck, ps[4].RelAck)
+	}
+	if ps[0].WindowScaled != 64240 || ps[3].WindowScaled != 502<<7 || ps[4].WindowScaled != 509<<9 {
+		t.Errorf("scaled windows %d %d %d", ps[0].WindowScaled, ps[3].WindowScaled, ps[4].WindowScaled)
+	}
+	r := recs[0]
+	if !r.HandshakeSeen || r.HandshakeRTTms != 2 || r.BytesC2S != 100 || r.PacketsS2C != 2 {
+		t.Errorf("record %+v", r)
+	}
+	if r.State != "S1" || r.End != "open" || r.History != "ShADa" {
+		t.Errorf("state %s end %s history %s", r.State, r.End, r.History)
+	}
+}
+
+func TestScalingOffWhenOneSideDidNotOffer(t *testing.T) {
+	ps, _ := run([]seg{
+		{true, S, 1, 0, 0, 100, 7, 0},
+		{false, S | A, 1, 2, 0, 100, -1, 1},
+		{true, A, 2, 2, 0, 100, -1, 2},
+	})
+	if ps[2].WindowScaled != 100 {
+		t.Errorf("scaled window %d, want 100 (scaling needs both sides)", ps[2].WindowScaled)
+	}
+}
+
+func TestMidStreamUnknownScale(t *testing.T) {
+	ps, recs := run([]seg{
+		{false, A | P, 9000, 100, 10, 300, -1, 0}, // from port 80: the server
+		{true, A, 100, 9010, 0, 200, -1, 1},
+	})
+	if ps[0].WindowScaled != -1 {
+		t.Errorf("window scale known without a handshake: %d", ps[0].WindowScaled)
+	}
+	if ps[0].Dir != events.DirS2C || recs[0].Client != cli.String() {
+		t.Errorf("server side not recognised: dir %v client %s", ps[0].Dir, recs[0].Client)
+	}
+	if ps[0].RelSeq != 1 || ps[1].RelAck != 11 {
+		t.Errorf("relative numbers without SYN: seq %d ack %d", ps[0].RelSeq, ps[1].RelAck)
+	}
+	if recs[0].State != "OTH" {
+		t.Errorf("state %s, want OTH", recs[0].State)
+	}
+}
+
+func TestConnectionsOnOneTuple(t *testing.T) {
+	ps, recs := run([]seg{
+		{true, S, 100, 0, 0, 1000, -1, 0},
+		{true, S, 100, 0, 0, 1000, -1, time.Second}, // SYN retry: same connection
+		{false, R | A, 0, 101, 0, 0, -1, time.Second + 1},
+		{true, S, 7777, 0, 0, 1000, -1, 2 * time.Second}, // new ISN after RST: new connection
+		{false, S | A, 1, 7778, 0, 1000, -1, 2*time.Second + 1},
+		{true, A, 7778, 2, 0, 1000, -1, 2*time.Second + 2},
+		{true, F | A, 7778, 2, 0, 1000, -1, 3 * time.Second},
+		{false, F | A, 2, 7779, 0, 1000, -1, 3*time.Second + 1},
+	})
+	if ps[1].Flow != 1 || ps[3].Flow != 2 || ps[7].Flow != 2 {
+		t.Errorf("flows %d %d %d, want 1 1 2", ps[1].Flow, ps[3].Flow, ps[7].Flow)
+	}
+	if len(recs) != 2 {
+		t.Fatalf("%d flows, want 2", len(recs))
+	}
+	if recs[0].State != "REJ" || recs[0].End != "refused" {
+		t.Errorf("first: %s %s", recs[0].State, recs[0].End)
+	}
+	if recs[1].State != "SF" || recs[1].End != "fin" || recs[1].History != "ShAFf" {
+		t.Errorf("second: %s %s %s", recs[1].State, recs[1].End, recs[1].History)
+	}
+}
+
+func TestEndStates(t *testing.T) {
+	hs := []seg{{true, S, 1, 0, 0, 1, -1, 0}, {false, S | A, 1, 2, 0, 1, -1, 1}, {true, A, 2, 2, 0, 1, -1, 2}}
+	tests := []struct {
+		name  string
+		segs  []seg
+		state string
+		end   string
+	}{
+		{"unanswered", []seg{{true, S, 1, 0, 0, 1, -1, 0}}, "S0", "no_answer"},
+		{"client reset", append(hs[:3:3], seg{true, R, 2, 0, 0, 0, -1, 3}), "RSTO", "rst"},
+		{"server reset", append(hs[:3:3], seg{false, R | A, 2, 2, 0, 0, -1, 3}), "RSTR", "rst"},
+		{"client fin only", append(hs[:3:3], seg{true, F | A, 2, 2, 0, 1, -1, 3}), "S2", "half_closed"},
+		{"server fin only", append(hs[:3:3], seg{false, F | A, 2, 2, 0, 1, -1, 3}), "S3", "half_closed"},
+		{"syn then fin", []seg{{true, S, 1, 0, 0, 1, -1, 0}, {true, F, 2, 0, 0, 1, -1, 1}}, "SH", "half_closed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, recs := run(tt.segs)
+			if len(recs) != 1 || recs[0].State != tt.state || recs[0].End != tt.end {
+				t.Errorf("got %d records; %+v", len(recs), recs)
+			}
+		})
+	}
+}
+
+func TestExpiryBoundsTheTable(t *testing.T) {
+	var expired int
+	tb := New(Config{CloseLinger: time.Second, IdleTimeout: time.Minute}, func(*Conn) { expired++ })
+	for i := 0; i < 1000; i++ {
+		at := time.Duration(i) * 100 * time.Millisecond
+		c := netip.AddrPortFrom(cli.Addr(), uint16(10000+i))
+		for j, f := range []uint16{S, R} {
+			p := &events.Packet{Frame: uint64(2*i + j + 1), TS: int64(at) + int64(j), Flags: f, Seq: 1,
+				Src: c.Addr(), SrcPort: c.Port(), Dst: srv.Addr(), DstPort: srv.Port()}
+			tb.Observe(p)
+		}
+	}
+	if tb.Len() > 30 {
+		t.Errorf("%d connections live after 1000 closed ones; closed connections are not expired", tb.Len())
+	}
+	tb.Flush()
+	if expired != 1000 || tb.Len() != 0 {
+		t.Errorf("expired %d, live %d", expired, tb.Len())
+	}
+}

@@ -1,0 +1,344 @@
+// Package pipeline is the one path every tcpviz command shares: records from
+// a capture reader are decoded, assigned to connections, run through the
+// detectors, and handed to sinks (JSONL writers, the monitor's alert window,
+// the dashboards' collector). It keeps no per-packet history, so memory is
+// bounded by live connections.
+package pipeline
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/conntrack"
+	"github.com/tcpviz/tcpviz/internal/decode"
+	"github.com/tcpviz/tcpviz/pcapng"
+	"github.com/tcpviz/tcpviz/pcapng/kblock"
+)
+
+// Sink receives what the pipeline produces. Both pointers are valid only
+// during the call: copy what you keep.
+type Sink interface {
+	Packet(p *events.Packet)
+	Event(e *events.Event)
+}
+
+// Detector is the detector engine as the pipeline drives it.
+type Detector interface {
+	Packet(p *events.Packet)
+	Kernel(frame uint64, rec *kblock.Record, flow uint64, dir events.Dir)
+	Advance(now int64)
+	Finish()
+	Close(flow uint64)
+}
+
+// Config says how to build a pipeline.
+type Config struct {
+	Flows conntrack.Config
+	// NewDetector builds the detector engine around the pipeline's emit
+	// function; nil runs no detectors.
+	NewDetector func(emit func(*events.Event)) Detector
+	// OnFlow receives each connection's summary once the connection leaves
+	// the table (closed and quiet, idle, or at Finish).
+	OnFlow func(r *events.FlowRecord)
+	// KernelCheck, when set, is asked for a connection's inferred-vs-kernel
+	// retransmission comparison just before its summary is handed out.
+	KernelCheck func(flow uint64) *events.RetransCheck
+	// Source names the input in warnings ("x.pcapng: offset 123: ...").
+	Source string
+}
+
+// Stats are the pipeline's counters.
+type Stats struct {
+	Frames        uint64 // frame number of the last record (packets + custom blocks)
+	Packets       uint64 // packet records
+	TCPPackets    uint64
+	KernelRecords uint64
+	CaptureDrops  uint64 // drops reported by the capture's statistics blocks
+	OtherCustom   uint64 // custom blocks of other writers
+	BadKernel     uint64 // kernel records that failed to decode
+	Skipped       map[string]uint64
+	Events        map[string]int
+	FirstTS       int64
+	LastTS        int64
+	Flows         int
+	KernelRetrans events.RetransCheck // all flows together
+	Warnings      []string
+}
+
+// Pipeline is not safe for concurrent use.
+type Pipeline struct {
+	cfg     Config
+	dec     *decode.Decoder
+	table   *conntrack.Table
+	det     Detector
+	sinks   []Sink
+	pkt     events.Packet
+	krec    kblock.Record
+	skipped [8]uint64
+	stats   Stats
+	ctx     map[uint64]*flowExtra
+	// recalled sums recall × kernel segments over connections.
+	recalled float64
+}
+
+// flowExtra is what the pipeline adds to a connection's summary.
+type flowExtra struct {
+	rttSum float64
+}
+
+// New builds a pipeline.
+func New(cfg Config) *Pipeline {
+	p := &Pipeline{cfg: cfg, dec: decode.New(), ctx: make(map[uint64]*flowExtra)}
+	p.stats.Events = make(map[string]int)
+	p.table = conntrack.New(cfg.Flows, p.expired)
+	if cfg.NewDetector != nil {
+		p.det = cfg.NewDetector(p.emit)
+	}
+	return p
+}
+
+// AddSink adds a receiver of packets and events.
+func (p *Pipeline) AddSink(s Sink) { p.sinks = append(p.sinks, s) }
+
+// Table exposes the connection table (read-only use).
+func (p *Pipeline) Table() *conntrack.Table { return p.table }
+
+// Feed processes one record from a capture reader.
+func (p *Pipeline) Feed(rec *pcapng.Record) error {
+	if rec.Frame > p.stats.Frames {
+		p.stats.Frames = rec.Frame
+	}
+	switch rec.Type {
+	case pcapng.RecordPacket:
+		p.stats.Packets++
+		var lt uint16
+		if rec.Interface != nil {
+			lt = rec.Interface.LinkType
+		}
+		pk := &p.pkt
+		ok, why := p.dec.Decode(lt, rec.Data, rec.OrigLen, pk)
+		if !ok {
+			p.skipped[why]++
+			return nil
+		}
+		pk.Frame = rec.Frame
+		pk.TS = rec.TS
+		pk.Interface = int(rec.InterfaceID)
+		p.packet(pk)
+	case pcapng.RecordCustom:
+		if rec.PEN != kblock.PEN {
+			p.stats.OtherCustom++
+			return nil
+		}
+		if _, err := kblock.Decode(rec.CustomData, &p.krec); err != nil {
+			p.stats.BadKernel++
+			if p.stats.BadKernel <= 10 {
+				p.warn(fmt.Sprintf("%soffset %d: %v", p.source(), rec.Offset, err))
+			}
+			return nil
+		}
+		p.kernel(rec.Frame, &p.krec)
+	case pcapng.RecordStats:
+		st := &rec.Stats
+		if n := st.Dropped + st.OSDropped; n > 0 {
+			name := fmt.Sprintf("interface %d", rec.InterfaceID)
+			if rec.Interface != nil && rec.Interface.Name != "" {
+				name = rec.Interface.Name
+			}
+			p.stats.CaptureDrops += n
+			p.warn(fmt.Sprintf("%soffset %d: %s: the capture dropped %d packets (interface %d, capture %d)", p.source(), rec.Offset, name, n, st.Dropped, st.OSDropped))
+		}
+	}
+	return nil
+}
+
+// FeedPacket runs an already decoded packet through the pipeline (tests and
+// callers that decode themselves). Frame and TS must be set.
+func (p *Pipeline) FeedPacket(pk *events.Packet) {
+	p.stats.Packets++
+	if pk.Frame > p.stats.Frames {
+		p.stats.Frames = pk.Frame
+	}
+	p.packet(pk)
+}
+
+func (p *Pipeline) packet(pk *events.Packet) {
+	p.stats.TCPPackets++
+	if p.stats.FirstTS == 0 {
+		p.stats.FirstTS = pk.TS
+	}
+	p.stats.LastTS = pk.TS
+	p.table.Observe(pk)
+	if p.det != nil {
+		p.det.Packet(pk)
+	}
+	for _, s := range p.sinks {
+		s.Packet(pk)
+	}
+}
+
+// FeedKernel runs one kernel record through the pipeline.
+func (p *Pipeline) FeedKernel(frame uint64, r *kblock.Record) {
+	if frame > p.stats.Frames {
+		p.stats.Frames = frame
+	}
+	p.kernel(frame, r)
+}
+
+func (p *Pipeline) kernel(frame uint64, r *kblock.Record) {
+	p.stats.KernelRecords++
+	local := netip.AddrPortFrom(r.Saddr, r.Sport)
+	remote := netip.AddrPortFrom(r.Daddr, r.Dport)
+	var flow uint64
+	var dir events.Dir
+	if c, d, ok := p.table.Lookup(local, remote); ok {
+		flow, dir = c.ID, d
+		if r.Comm != "" && c.Rec.Comm == "" {
+			c.Rec.PID, c.Rec.Comm = r.PID, r.Comm
+		}
+	}
+	if p.det != nil {
+		p.det.Kernel(frame, r, flow, dir)
+		return
+	}
+	// Without detectors, kernel records still reach the sinks as events.
+	e := events.Event{Frame: frame, TS: events.Timestamp(r.TS), Flow: flow, Dir: dir,
+		Src: events.Endpoint(r.Saddr, r.Sport), Dst: events.Endpoint(r.Daddr, r.Dport),
+		Severity: events.SevInfo, Kernel: r}
+	switch r.Kind {
+	case kblock.KindProbe:
+		e.Type = events.TypeKernelSample
+	case kblock.KindRetransmit:
+		e.Type = events.TypeKernelRetransmit
+	case kblock.KindState:
+		e.Type = events.TypeKernelState
+	default:
+		e.Type = events.TypeKernelReset
+	}
+	p.emit(&e)
+}
+
+// emit is how detector events enter the pipeline.
+func (p *Pipeline) emit(e *events.Event) {
+	p.stats.Events[e.Type]++
+	if c := p.table.Get(e.Flow); c != nil {
+		r := &c.Rec
+		if r.Events == nil {
+			r.Events = make(map[string]int)
+		}
+		r.Events[e.Type]++
+		switch e.Type {
+		case events.TypeRetransmission:
+			c.MarkRetransmission(e.Dir)
+			r.Retransmitted += uint64(e.Len)
+		case events.TypeRTTSample:
+			if e.Reason != events.ReasonHandshake && e.RTTms > 0 {
+				x := p.extra(e.Flow)
+				x.rttSum += e.RTTms
+				r.RTTSamples++
+				if r.RTTMinMS == 0 || e.RTTms < r.RTTMinMS {
+					r.RTTMinMS = e.RTTms
+				}
+				if e.RTTms > r.RTTMaxMS {
+					r.RTTMaxMS = e.RTTms
+				}
+				r.RTTAvgMS = x.rttSum / float64(r.RTTSamples)
+			}
+		}
+	}
+	for _, s := range p.sinks {
+		s.Event(e)
+	}
+}
+
+func (p *Pipeline) extra(flow uint64) *flowExtra {
+	x := p.ctx[flow]
+	if x == nil {
+		x = &flowExtra{}
+		p.ctx[flow] = x
+	}
+	return x
+}
+
+// expired is called by the flow table when a connection leaves it.
+func (p *Pipeline) expired(c *conntrack.Conn) {
+	if p.det != nil {
+		p.det.Close(c.ID)
+	}
+	if p.cfg.KernelCheck != nil {
+		if rc := p.cfg.KernelCheck(c.ID); rc != nil && (rc.Kernel > 0 || rc.Inferred > 0) {
+			c.Rec.KernelRetrans = rc
+			k := &p.stats.KernelRetrans
+			k.Kernel += rc.Kernel
+			k.Inferred += rc.Inferred
+			k.Matched += rc.Matched
+			p.recalled += rc.Recall * float64(rc.Kernel)
+		}
+	}
+	delete(p.ctx, c.ID)
+	p.stats.Flows++
+	if p.cfg.OnFlow != nil {
+		p.cfg.OnFlow(&c.Rec)
+	}
+}
+
+// Advance moves capture time forward without a packet (the monitor's clock),
+// so timeouts such as an ACK stall can fire.
+func (p *Pipeline) Advance(now int64) {
+	if p.det != nil {
+		p.det.Advance(now)
+	}
+}
+
+// Finish ends the input: detectors report what is pending and every
+// connection's summary is handed out.
+func (p *Pipeline) Finish() {
+	if p.det != nil {
+		p.det.Finish()
+	}
+	p.table.Flush()
+	k := &p.stats.KernelRetrans
+	if k.Inferred > 0 {
+		k.Precision = float64(k.Matched) / float64(k.Inferred)
+	}
+	if k.Kernel > 0 {
+		// Per connection, recall counts kernel segments seen on the wire;
+		// weight each connection's recall by its kernel segments.
+		k.Recall = p.recalled / float64(k.Kernel)
+	}
+}
+
+func (p *Pipeline) source() string {
+	if p.cfg.Source == "" {
+		return ""
+	}
+	return p.cfg.Source + ": "
+}
+
+// maxWarnings bounds the warnings kept, so a long monitor run stays small.
+const maxWarnings = 100
+
+func (p *Pipeline) warn(s string) {
+	switch n := len(p.stats.Warnings); {
+	case n < maxWarnings:
+		p.stats.Warnings = append(p.stats.Warnings, s)
+	case n == maxWarnings:
+		p.stats.Warnings = append(p.stats.Warnings, "further warnings not kept")
+	}
+}
+
+// Warn records a warning for the summary (e.g. a truncated last block).
+func (p *Pipeline) Warn(s string) { p.warn(s) }
+
+// Stats returns the counters so far.
+func (p *Pipeline) Stats() Stats {
+	s := p.stats
+	s.Skipped = make(map[string]uint64)
+	for _, r := range decode.SkipReasons() {
+		if n := p.skipped[r]; n > 0 {
+			s.Skipped[r.String()] = n
+		}
+	}
+	return s
+}

@@ -1,0 +1,199 @@
+// Package sessionfiles runs the pipeline over one capture and writes a session's
+// artefacts: events.jsonl, flows.jsonl and summary.json. parse-pcap, report
+// and analyze all go through it.
+package sessionfiles
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/conntrack"
+	"github.com/tcpviz/tcpviz/internal/pipeline"
+	"github.com/tcpviz/tcpviz/internal/session"
+	"github.com/tcpviz/tcpviz/pcapng"
+)
+
+// Output file names inside a session directory.
+const (
+	EventsFile  = "events.jsonl"
+	FlowsFile   = "flows.jsonl"
+	SummaryFile = "summary.json"
+)
+
+// Options for one run.
+type Options struct {
+	Input   string // path, or "-" for standard input
+	OutDir  string // session directory; created if missing
+	Packets bool   // also write one record per TCP packet into events.jsonl
+	// Pipeline is the pipeline configuration (detectors, flow table).
+	Pipeline pipeline.Config
+	// Sinks receive packets and events besides the JSONL writers.
+	Sinks []pipeline.Sink
+	// Stdin is read when Input is "-" (os.Stdin when nil).
+	Stdin io.Reader
+	// Progress, when set, is called about every 64k records and once at the
+	// end with the input bytes consumed, the input size (0 when unknown, e.g.
+	// stdin or gzip) and the records read.
+	Progress func(done, size int64, records uint64)
+}
+
+// Result is what a run produced.
+type Result struct {
+	Summary events.Summary
+	Files   []string
+	Flows   []events.FlowRecord // every connection, in the order they completed
+}
+
+// Run parses the capture and writes the session files. On error no output
+// file is left under its final name.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	start := time.Now()
+	in, err := OpenInput(o.Input, o.Stdin)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Close()
+	name, size := in.Name, in.Size
+	if err := session.EnsureDir(o.OutDir); err != nil {
+		return nil, err
+	}
+
+	evFile, err := session.Create(filepath.Join(o.OutDir, EventsFile))
+	if err != nil {
+		return nil, err
+	}
+	defer evFile.Abort()
+	flFile, err := session.Create(filepath.Join(o.OutDir, FlowsFile))
+	if err != nil {
+		return nil, err
+	}
+	defer flFile.Abort()
+
+	evBuf := bufio.NewWriterSize(evFile, 256<<10)
+	flBuf := bufio.NewWriterSize(flFile, 64<<10)
+	w := &jsonlSink{enc: json.NewEncoder(evBuf), packets: o.Packets}
+	flEnc := json.NewEncoder(flBuf)
+	res := &Result{}
+	var writeErr error
+
+	cfg := o.Pipeline
+	userOnFlow := cfg.OnFlow
+	cfg.OnFlow = func(r *events.FlowRecord) {
+		res.Flows = append(res.Flows, *r)
+		if err := flEnc.Encode(r); err != nil && writeErr == nil {
+			writeErr = err
+		}
+		if userOnFlow != nil {
+			userOnFlow(r)
+		}
+	}
+	cfg.Source = name
+	p := pipeline.New(cfg)
+	w.table = p.Table()
+	p.AddSink(w)
+	for _, s := range o.Sinks {
+		p.AddSink(s)
+	}
+
+	r := pcapng.NewReader(in, name)
+	check := func() error {
+		if w.err != nil {
+			return fmt.Errorf("write %s: %w", evFile.Path(), w.err)
+		}
+		return nil
+	}
+	if err := Feed(ctx, r, size, p, o.Progress, check); err != nil {
+		return nil, err
+	}
+	if w.err != nil || writeErr != nil {
+		return nil, fmt.Errorf("write output: %w", errors.Join(w.err, writeErr))
+	}
+
+	st := p.Stats()
+	secs := time.Since(start).Seconds()
+	sum := events.Summary{
+		Schema: events.SchemaVersion, Tool: "tcpviz", Input: absPath(o.Input), InputBytes: size,
+		Format: r.Format().String(), Started: events.Timestamp(start.UnixNano()), Seconds: secs,
+		Frames: st.Frames, Packets: st.Packets, TCPPackets: st.TCPPackets, KernelRecords: st.KernelRecords,
+		Skipped: st.Skipped, Flows: st.Flows, Events: st.Events,
+		FirstPacket: events.Timestamp(st.FirstTS), LastPacket: events.Timestamp(st.LastTS),
+		Warnings: st.Warnings,
+	}
+	if r.Compressed() {
+		sum.Format += "+gzip"
+	}
+	if secs > 0 {
+		sum.PacketsPerSec = float64(st.Packets) / secs
+	}
+	if st.KernelRecords > 0 {
+		kr := st.KernelRetrans
+		sum.KernelRetrans = &kr
+	}
+	if err := evBuf.Flush(); err != nil {
+		return nil, fmt.Errorf("write %s: %w", evFile.Path(), err)
+	}
+	if err := flBuf.Flush(); err != nil {
+		return nil, fmt.Errorf("write %s: %w", flFile.Path(), err)
+	}
+	sumPath := filepath.Join(o.OutDir, SummaryFile)
+	sum.Files = []string{evFile.Path(), flFile.Path(), sumPath}
+	if err := evFile.Commit(); err != nil {
+		return nil, err
+	}
+	if err := flFile.Commit(); err != nil {
+		return nil, err
+	}
+	b, err := json.MarshalIndent(sum, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := session.WriteFile(sumPath, append(b, '\n')); err != nil {
+		return nil, err
+	}
+	res.Summary = sum
+	res.Files = sum.Files
+	return res, nil
+}
+
+func absPath(p string) string {
+	if p == "-" {
+		return "-"
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+// jsonlSink writes events (and, if asked, packets) as JSON Lines.
+type jsonlSink struct {
+	enc     *json.Encoder
+	table   *conntrack.Table
+	packets bool
+	err     error
+}
+
+func (s *jsonlSink) Packet(p *events.Packet) {
+	if !s.packets || s.err != nil {
+		return
+	}
+	var peerBase uint32
+	if c := s.table.Get(p.Flow); c != nil {
+		peerBase, _ = c.Base(p.Dir.Reverse())
+	}
+	s.err = s.enc.Encode(p.Record(peerBase))
+}
+
+func (s *jsonlSink) Event(e *events.Event) {
+	if s.err != nil {
+		return
+	}
+	s.err = s.enc.Encode(e)
+}

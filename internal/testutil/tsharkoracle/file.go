@@ -1,0 +1,73 @@
+package tsharkoracle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/conntrack"
+	"github.com/tcpviz/tcpviz/internal/pipeline"
+	"github.com/tcpviz/tcpviz/pcapng"
+)
+
+// NewDetector builds the detector engine under test, e.g.
+//
+//	func(emit func(*events.Event)) pipeline.Detector { return detectors.New(cfg, emit) }
+type NewDetector func(emit func(*events.Event)) pipeline.Detector
+
+// Ours runs tcpviz's pipeline (decode, connection table, detectors) over a
+// capture and returns its frame-level flags.
+func Ours(path string, det NewDetector) (Frames, error) {
+	fr := make(Frames)
+	if err := RunPipeline(path, det, frameSink(fr)); err != nil {
+		return nil, err
+	}
+	return fr, nil
+}
+
+// RunPipeline runs a capture through tcpviz's pipeline into sinks.
+func RunPipeline(path string, det NewDetector, sinks ...pipeline.Sink) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	p := pipeline.New(pipeline.Config{Flows: conntrack.DefaultConfig(), NewDetector: det})
+	for _, s := range sinks {
+		p.AddSink(s)
+	}
+	r := pcapng.NewReader(f, path)
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if err := p.Feed(rec); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	p.Finish()
+	return nil
+}
+
+type frameSink Frames
+
+func (s frameSink) Packet(*events.Packet) {}
+func (s frameSink) Event(e *events.Event) { Frames(s).Add(e) }
+
+// CheckFile compares tcpviz with tshark on one capture.
+func CheckFile(ctx context.Context, path string, det NewDetector) (ours, theirs Frames, res []KindResult, err error) {
+	if ours, err = Ours(path, det); err != nil {
+		return nil, nil, nil, err
+	}
+	if theirs, err = Run(ctx, path); err != nil {
+		return nil, nil, nil, err
+	}
+	return ours, theirs, Compare(ours, theirs), nil
+}
