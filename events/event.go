@@ -67,7 +67,8 @@ const (
 )
 
 // Timestamp is nanoseconds since the Unix epoch, encoded in JSON as RFC 3339
-// with nanoseconds in UTC.
+// in UTC with exactly nine fraction digits ("2026-11-23T09:22:17.602608120Z"),
+// so that the text of two timestamps sorts as their times do.
 type Timestamp int64
 
 // Time converts to time.Time (UTC).
@@ -75,10 +76,7 @@ func (t Timestamp) Time() time.Time { return time.Unix(0, int64(t)).UTC() }
 
 // MarshalJSON writes the RFC 3339 form.
 func (t Timestamp) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 40)
-	b = append(b, '"')
-	b = t.Time().AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"'), nil
+	return t.AppendJSON(make([]byte, 0, 32)), nil
 }
 
 // UnmarshalJSON reads the RFC 3339 form or a plain integer of nanoseconds.

@@ -8,9 +8,7 @@
 package monitor
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -78,9 +76,7 @@ type Monitor struct {
 	p      *pipeline.Pipeline
 	win    *Window
 	out    alertWriter
-	evBuf  *bufio.Writer
-	evEnc  *json.Encoder
-	evErr  error
+	evOut  *events.Writer
 	file   string
 	events map[string]int
 	start  time.Time
@@ -122,8 +118,7 @@ func New(cfg Config) (*Monitor, error) {
 	m.p = pipeline.New(cfg.Pipeline)
 	m.p.AddSink(m)
 	if cfg.EventsOut != nil {
-		m.evBuf = bufio.NewWriterSize(cfg.EventsOut, 64<<10)
-		m.evEnc = json.NewEncoder(m.evBuf)
+		m.evOut = events.NewWriter(cfg.EventsOut, 64<<10)
 	}
 	fol.caughtUp = m.caughtUp
 	return m, nil
@@ -158,8 +153,8 @@ func (m *Monitor) outErr() error {
 	if m.out.err != nil {
 		return fmt.Errorf("write alerts: %w", m.out.err)
 	}
-	if m.evErr != nil {
-		return fmt.Errorf("write events: %w", m.evErr)
+	if m.evOut != nil && m.evOut.Err() != nil {
+		return fmt.Errorf("write events: %w", m.evOut.Err())
 	}
 	return nil
 }
@@ -176,15 +171,15 @@ func (m *Monitor) Packet(p *events.Packet) {
 // Event is the pipeline sink: every detector event is counted and logged.
 func (m *Monitor) Event(e *events.Event) {
 	m.events[e.Type]++
-	if m.evEnc != nil && m.evErr == nil {
-		m.evErr = m.evEnc.Encode(e)
+	if m.evOut != nil {
+		m.evOut.Event(e)
 	}
 	m.win.Add(e, m.file)
 }
 
 func (m *Monitor) flush() {
-	if m.evBuf != nil && m.evErr == nil {
-		m.evErr = m.evBuf.Flush()
+	if m.evOut != nil {
+		_ = m.evOut.Flush() // a failure stays in Err for outErr
 	}
 }
 

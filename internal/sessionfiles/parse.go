@@ -4,10 +4,8 @@
 package sessionfiles
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -76,20 +74,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	defer flFile.Abort()
 
-	evBuf := bufio.NewWriterSize(evFile, 256<<10)
-	flBuf := bufio.NewWriterSize(flFile, 64<<10)
-	w := &jsonlSink{enc: json.NewEncoder(evBuf), packets: o.Packets}
-	flEnc := json.NewEncoder(flBuf)
+	w := &jsonlSink{w: events.NewWriter(evFile, 256<<10), packets: o.Packets}
+	flw := events.NewWriter(flFile, 64<<10)
 	res := &Result{}
-	var writeErr error
 
 	cfg := o.Pipeline
 	userOnFlow := cfg.OnFlow
 	cfg.OnFlow = func(r *events.FlowRecord) {
 		res.Flows = append(res.Flows, *r)
-		if err := flEnc.Encode(r); err != nil && writeErr == nil {
-			writeErr = err
-		}
+		flw.Flow(r)
 		if userOnFlow != nil {
 			userOnFlow(r)
 		}
@@ -104,16 +97,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	r := pcapng.NewReader(in, name)
 	check := func() error {
-		if w.err != nil {
-			return fmt.Errorf("write %s: %w", evFile.Path(), w.err)
+		if err := w.w.Err(); err != nil {
+			return fmt.Errorf("write %s: %w", evFile.Path(), err)
+		}
+		if err := flw.Err(); err != nil {
+			return fmt.Errorf("write %s: %w", flFile.Path(), err)
 		}
 		return nil
 	}
 	if err := Feed(ctx, r, size, p, o.Progress, check); err != nil {
 		return nil, err
-	}
-	if w.err != nil || writeErr != nil {
-		return nil, fmt.Errorf("write output: %w", errors.Join(w.err, writeErr))
 	}
 
 	st := p.Stats()
@@ -136,10 +129,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		kr := st.KernelRetrans
 		sum.KernelRetrans = &kr
 	}
-	if err := evBuf.Flush(); err != nil {
+	if err := w.w.Flush(); err != nil {
 		return nil, fmt.Errorf("write %s: %w", evFile.Path(), err)
 	}
-	if err := flBuf.Flush(); err != nil {
+	if err := flw.Flush(); err != nil {
 		return nil, fmt.Errorf("write %s: %w", flFile.Path(), err)
 	}
 	sumPath := filepath.Join(o.OutDir, SummaryFile)
@@ -174,26 +167,20 @@ func absPath(p string) string {
 
 // jsonlSink writes events (and, if asked, packets) as JSON Lines.
 type jsonlSink struct {
-	enc     *json.Encoder
+	w       *events.Writer
 	table   *conntrack.Table
 	packets bool
-	err     error
 }
 
 func (s *jsonlSink) Packet(p *events.Packet) {
-	if !s.packets || s.err != nil {
+	if !s.packets {
 		return
 	}
 	var peerBase uint32
 	if c := s.table.Get(p.Flow); c != nil {
 		peerBase, _ = c.Base(p.Dir.Reverse())
 	}
-	s.err = s.enc.Encode(p.Record(peerBase))
+	s.w.Packet(p, peerBase)
 }
 
-func (s *jsonlSink) Event(e *events.Event) {
-	if s.err != nil {
-		return
-	}
-	s.err = s.enc.Encode(e)
-}
+func (s *jsonlSink) Event(e *events.Event) { s.w.Event(e) }

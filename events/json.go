@@ -1,0 +1,519 @@
+package events
+
+import (
+	"math"
+	"net/netip"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tcpviz/tcpviz/pcapng/kblock"
+)
+
+// The AppendJSON methods write the records of docs/events.md without
+// reflection. Their output is byte for byte what encoding/json writes for the
+// same struct (json_test.go checks it on every sample and on random records);
+// they exist because events are written once per packet or event, where
+// encoding/json's reflection dominated the cost of a run.
+
+// AppendJSON appends the JSON form of t: RFC 3339 in UTC with exactly nine
+// fraction digits, so that text order is time order.
+func (t Timestamp) AppendJSON(b []byte) []byte {
+	b = append(b, '"')
+	b = t.appendText(b)
+	return append(b, '"')
+}
+
+const nsPerDay = 86400 * int64(time.Second)
+
+func (t Timestamp) appendText(b []byte) []byte {
+	ns := int64(t)
+	day, rem := ns/nsPerDay, ns%nsPerDay
+	if rem < 0 {
+		day--
+		rem += nsPerDay
+	}
+	y, m, d := civil(day)
+	var x [30]byte // "2006-01-02T15:04:05.000000000Z"
+	put4(x[0:], y)
+	x[4] = '-'
+	put2(x[5:], m)
+	x[7] = '-'
+	put2(x[8:], d)
+	x[10] = 'T'
+	sec, frac := rem/int64(time.Second), rem%int64(time.Second)
+	put2(x[11:], int(sec/3600))
+	x[13] = ':'
+	put2(x[14:], int(sec/60%60))
+	x[16] = ':'
+	put2(x[17:], int(sec%60))
+	x[19] = '.'
+	for i := 28; i >= 20; i-- {
+		x[i] = byte('0' + frac%10)
+		frac /= 10
+	}
+	x[29] = 'Z'
+	return append(b, x[:]...)
+}
+
+// civil converts days since 1970-01-01 to a proleptic Gregorian date
+// (H. Hinnant's days_from_civil inverse). Int64 nanoseconds span the years
+// 1677–2262, always four digits.
+func civil(z int64) (year, month, day int) {
+	z += 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y := yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d := doy - (153*mp+2)/5 + 1
+	m := mp + 3
+	if m > 12 {
+		m -= 12
+	}
+	if m <= 2 {
+		y++
+	}
+	return int(y), int(m), int(d)
+}
+
+func put2(b []byte, v int) { b[0], b[1] = byte('0'+v/10), byte('0'+v%10) }
+
+func put4(b []byte, v int) {
+	b[0], b[1], b[2], b[3] = byte('0'+v/1000), byte('0'+v/100%10), byte('0'+v/10%10), byte('0'+v%10)
+}
+
+// jsonFloat appends f the way encoding/json does (ES6 number formatting).
+// encoding/json refuses NaN and infinities; they are written as 0 here, which
+// no record of the schema produces.
+func jsonFloat(b []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(b, '0')
+	}
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// e-09 → e-9, as encoding/json does.
+		n := len(b)
+		if n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+const hexDigits = "0123456789abcdef"
+
+// jsonString appends s quoted and escaped exactly as encoding/json does with
+// HTML escaping on (its default): <, > and & as \u00XX, invalid UTF-8 as
+// \ufffd, U+2028 and U+2029 escaped.
+func jsonString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// Field helpers: each appends `,"name":value` (the caller writes the first
+// field itself).
+
+func fStr(b []byte, name, v string) []byte {
+	b = append(b, name...)
+	return jsonString(b, v)
+}
+
+func fU64(b []byte, name string, v uint64) []byte {
+	b = append(b, name...)
+	return strconv.AppendUint(b, v, 10)
+}
+
+func fI64(b []byte, name string, v int64) []byte {
+	b = append(b, name...)
+	return strconv.AppendInt(b, v, 10)
+}
+
+func fF64(b []byte, name string, v float64) []byte {
+	b = append(b, name...)
+	return jsonFloat(b, v)
+}
+
+func fBool(b []byte, name string, v bool) []byte {
+	b = append(b, name...)
+	if v {
+		return append(b, "true"...)
+	}
+	return append(b, "false"...)
+}
+
+func fTS(b []byte, name string, v Timestamp) []byte {
+	b = append(b, name...)
+	return v.AppendJSON(b)
+}
+
+// AppendJSON appends e as one JSON object (no newline), the bytes
+// encoding/json writes for an Event.
+func (e *Event) AppendJSON(b []byte) []byte {
+	b = append(b, `{"type":`...)
+	b = jsonString(b, e.Type)
+	b = fU64(b, `,"frame":`, e.Frame)
+	b = fTS(b, `,"ts":`, e.TS)
+	b = fU64(b, `,"flow":`, e.Flow)
+	b = append(b, `,"dir":"`...)
+	b = append(b, e.Dir.String()...)
+	b = append(b, '"')
+	b = fStr(b, `,"src":`, e.Src)
+	b = fStr(b, `,"dst":`, e.Dst)
+	b = fStr(b, `,"severity":`, string(e.Severity))
+	if e.Kind != "" {
+		b = fStr(b, `,"kind":`, e.Kind)
+	}
+	if e.Reason != "" {
+		b = fStr(b, `,"reason":`, e.Reason)
+	}
+	if e.Seq != 0 {
+		b = fU64(b, `,"seq":`, uint64(e.Seq))
+	}
+	if e.Len != 0 {
+		b = fU64(b, `,"len":`, uint64(e.Len))
+	}
+	if e.Ack != 0 {
+		b = fU64(b, `,"ack":`, uint64(e.Ack))
+	}
+	if e.Count != 0 {
+		b = fI64(b, `,"count":`, int64(e.Count))
+	}
+	if e.RefFrame != 0 {
+		b = fU64(b, `,"ref_frame":`, e.RefFrame)
+	}
+	if e.RTTms != 0 {
+		b = fF64(b, `,"rtt_ms":`, e.RTTms)
+	}
+	if e.Window != 0 {
+		b = fI64(b, `,"window":`, e.Window)
+	}
+	if e.Note != "" {
+		b = fStr(b, `,"note":`, e.Note)
+	}
+	c := &e.Context
+	b = fI64(b, `,"context":{"bytes_in_flight":`, c.BytesInFlight)
+	if c.SRTTms != 0 {
+		b = fF64(b, `,"srtt_ms":`, c.SRTTms)
+	}
+	if c.KernelCwnd != 0 {
+		b = fU64(b, `,"kernel_cwnd":`, uint64(c.KernelCwnd))
+	}
+	if c.KernelSRTTus != 0 {
+		b = fU64(b, `,"kernel_srtt_us":`, uint64(c.KernelSRTTus))
+	}
+	if c.KernelSsthr != 0 {
+		b = fU64(b, `,"kernel_ssthresh":`, uint64(c.KernelSsthr))
+	}
+	b = append(b, '}')
+	if e.Kernel != nil {
+		b = append(b, `,"kernel":`...)
+		b = appendKernel(b, e.Kernel)
+	}
+	return append(b, '}')
+}
+
+// appendKernel writes a kernel record as encoding/json does (kblock.Record's
+// tags).
+func appendKernel(b []byte, r *kblock.Record) []byte {
+	b = append(b, `{"record":`...)
+	b = jsonString(b, r.Kind.String())
+	u := func(b []byte, name string, v uint64) []byte {
+		if v == 0 {
+			return b
+		}
+		return fU64(b, name, v)
+	}
+	b = u(b, `,"cookie":`, r.Cookie)
+	b = append(b, `,"saddr":`...)
+	b = appendAddr(b, r.Saddr)
+	b = append(b, `,"daddr":`...)
+	b = appendAddr(b, r.Daddr)
+	b = fU64(b, `,"sport":`, uint64(r.Sport))
+	b = fU64(b, `,"dport":`, uint64(r.Dport))
+	b = u(b, `,"snd_cwnd":`, uint64(r.SndCwnd))
+	b = u(b, `,"ssthresh":`, uint64(r.Ssthresh))
+	b = u(b, `,"srtt_us":`, uint64(r.SRTTus))
+	b = u(b, `,"rttvar_us":`, uint64(r.RTTVarus))
+	b = u(b, `,"snd_wnd":`, uint64(r.SndWnd))
+	b = u(b, `,"rcv_wnd":`, uint64(r.RcvWnd))
+	b = u(b, `,"packets_out":`, uint64(r.PacketsOut))
+	b = u(b, `,"retrans_out":`, uint64(r.RetransOut))
+	b = u(b, `,"lost_out":`, uint64(r.LostOut))
+	b = u(b, `,"sacked_out":`, uint64(r.SackedOut))
+	b = u(b, `,"delivered":`, uint64(r.Delivered))
+	b = u(b, `,"total_retrans":`, uint64(r.TotalRetrans))
+	b = u(b, `,"snd_una":`, uint64(r.SndUna))
+	b = u(b, `,"snd_nxt":`, uint64(r.SndNxt))
+	b = u(b, `,"rcv_nxt":`, uint64(r.RcvNxt))
+	b = u(b, `,"mss":`, uint64(r.MSS))
+	b = u(b, `,"ca_state":`, uint64(r.CAState))
+	b = u(b, `,"pacing_rate":`, r.PacingRate)
+	b = u(b, `,"seq":`, uint64(r.Seq))
+	b = u(b, `,"end_seq":`, uint64(r.EndSeq))
+	b = u(b, `,"tcp_flags":`, uint64(r.TCPFlags))
+	b = u(b, `,"segs":`, uint64(r.Segs))
+	b = u(b, `,"old_state":`, uint64(r.OldState))
+	b = u(b, `,"new_state":`, uint64(r.NewState))
+	b = u(b, `,"pid":`, uint64(r.PID))
+	if r.Comm != "" {
+		b = fStr(b, `,"comm":`, r.Comm)
+	}
+	b = u(b, `,"bytes_acked":`, r.BytesAcked)
+	b = u(b, `,"bytes_received":`, r.BytesRecv)
+	b = u(b, `,"span_ns":`, r.SpanNS)
+	b = u(b, `,"reset_dir":`, uint64(r.ResetDir))
+	return append(b, '}')
+}
+
+// appendAddr writes an address as its MarshalText form ("" for the zero
+// address).
+func appendAddr(b []byte, a netip.Addr) []byte {
+	if a.Zone() != "" {
+		return jsonString(b, a.String()) // a zone is free text
+	}
+	b = append(b, '"')
+	b = a.AppendTo(b)
+	return append(b, '"')
+}
+
+// AppendJSON appends the packet record of p (what Record(peerISN) marshals
+// to) without building it.
+func (p *Packet) AppendJSON(b []byte, peerISN uint32) []byte {
+	b = append(b, `{"type":"packet"`...)
+	b = fU64(b, `,"frame":`, p.Frame)
+	b = fTS(b, `,"ts":`, Timestamp(p.TS))
+	b = fU64(b, `,"flow":`, p.Flow)
+	b = append(b, `,"dir":"`...)
+	b = append(b, p.Dir.String()...)
+	b = append(b, `","src":`...)
+	b = appendEndpoint(b, p.Src, p.SrcPort)
+	b = append(b, `,"dst":`...)
+	b = appendEndpoint(b, p.Dst, p.DstPort)
+	b = fU64(b, `,"seq":`, uint64(p.Seq))
+	b = fU64(b, `,"ack":`, uint64(p.Ack))
+	b = fU64(b, `,"rel_seq":`, uint64(p.RelSeq))
+	b = fU64(b, `,"rel_ack":`, uint64(p.RelAck))
+	b = fU64(b, `,"len":`, uint64(p.Len))
+	b = append(b, `,"flags":"`...)
+	b = appendFlags(b, p.Flags)
+	b = fU64(b, `","window":`, uint64(p.Window))
+	if p.WindowScaled >= 0 {
+		b = fI64(b, `,"window_scaled":`, p.WindowScaled)
+	} else {
+		b = append(b, `,"window_scaled":null`...)
+	}
+	o := &p.Options
+	if o.MSS != 0 {
+		b = fU64(b, `,"mss":`, uint64(o.MSS))
+	}
+	if o.HasWScale {
+		b = fU64(b, `,"wscale":`, uint64(o.WScale))
+	}
+	if o.SACKPerm {
+		b = append(b, `,"sack_perm":true`...)
+	}
+	if n := min(int(o.NumSACK), len(o.SACK)); n > 0 {
+		b = append(b, `,"sack":[`...)
+		for i, s := range o.SACK[:n] {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '[')
+			b = strconv.AppendUint(b, uint64(s.Left-peerISN), 10)
+			b = append(b, ',')
+			b = strconv.AppendUint(b, uint64(s.Right-peerISN), 10)
+			b = append(b, ']')
+		}
+		b = append(b, ']')
+	}
+	if o.HasTS {
+		b = fU64(b, `,"tsval":`, uint64(o.TSVal))
+		b = fU64(b, `,"tsecr":`, uint64(o.TSEcr))
+	}
+	return append(b, '}')
+}
+
+// appendEndpoint writes Endpoint(a, port) as a JSON string.
+func appendEndpoint(b []byte, a netip.Addr, port uint16) []byte {
+	if !a.IsValid() || a.Zone() != "" {
+		return jsonString(b, Endpoint(a, port)) // a zone is free text
+	}
+	b = append(b, '"')
+	b = netip.AddrPortFrom(a, port).AppendTo(b)
+	return append(b, '"')
+}
+
+// appendFlags writes FlagString(f) without allocating.
+func appendFlags(b []byte, f uint16) []byte {
+	n := len(b)
+	for _, x := range flagLetters {
+		if f&x.bit != 0 {
+			b = append(b, x.c)
+		}
+	}
+	if len(b) == n {
+		b = append(b, "none"...)
+	}
+	return b
+}
+
+var flagLetters = [...]struct {
+	bit uint16
+	c   byte
+}{{FlagSYN, 'S'}, {FlagFIN, 'F'}, {FlagRST, 'R'}, {FlagPSH, 'P'}, {FlagURG, 'U'}, {FlagECE, 'E'}, {FlagCWR, 'W'}, {FlagACK, '.'}}
+
+// AppendJSON appends r as one JSON object, the bytes encoding/json writes for
+// a FlowRecord (events sorted by type, as encoding/json sorts map keys).
+func (r *FlowRecord) AppendJSON(b []byte) []byte {
+	b = append(b, `{"type":`...)
+	b = jsonString(b, r.Type)
+	b = fU64(b, `,"flow":`, r.Flow)
+	b = fStr(b, `,"client":`, r.Client)
+	b = fStr(b, `,"server":`, r.Server)
+	b = fStr(b, `,"client_addr":`, r.ClientAddr)
+	b = fStr(b, `,"server_addr":`, r.ServerAddr)
+	b = fU64(b, `,"client_port":`, uint64(r.ClientPort))
+	b = fU64(b, `,"server_port":`, uint64(r.ServerPort))
+	b = fTS(b, `,"first":`, r.First)
+	b = fTS(b, `,"last":`, r.Last)
+	b = fF64(b, `,"duration_ms":`, r.DurationMS)
+	b = fU64(b, `,"first_frame":`, r.FirstFrame)
+	b = fU64(b, `,"last_frame":`, r.LastFrame)
+	b = fU64(b, `,"packets_c2s":`, r.PacketsC2S)
+	b = fU64(b, `,"packets_s2c":`, r.PacketsS2C)
+	b = fU64(b, `,"bytes_c2s":`, r.BytesC2S)
+	b = fU64(b, `,"bytes_s2c":`, r.BytesS2C)
+	b = fU64(b, `,"wire_bytes_c2s":`, r.WireC2S)
+	b = fU64(b, `,"wire_bytes_s2c":`, r.WireS2C)
+	b = fBool(b, `,"handshake_seen":`, r.HandshakeSeen)
+	if r.HandshakeRTTms != 0 {
+		b = fF64(b, `,"handshake_rtt_ms":`, r.HandshakeRTTms)
+	}
+	b = fI64(b, `,"wscale_c2s":`, int64(r.WScaleC2S))
+	b = fI64(b, `,"wscale_s2c":`, int64(r.WScaleS2C))
+	if r.MSSC2S != 0 {
+		b = fU64(b, `,"mss_c2s":`, uint64(r.MSSC2S))
+	}
+	if r.MSSS2C != 0 {
+		b = fU64(b, `,"mss_s2c":`, uint64(r.MSSS2C))
+	}
+	if r.SACKPermitted {
+		b = append(b, `,"sack_permitted":true`...)
+	}
+	b = fStr(b, `,"end":`, r.End)
+	b = fStr(b, `,"state":`, r.State)
+	b = fStr(b, `,"history":`, r.History)
+	if len(r.Events) > 0 {
+		b = append(b, `,"events":`...)
+		b = appendCounts(b, r.Events)
+	}
+	if r.Retransmitted != 0 {
+		b = fU64(b, `,"retransmitted_bytes":`, r.Retransmitted)
+	}
+	if r.RTTMinMS != 0 {
+		b = fF64(b, `,"rtt_min_ms":`, r.RTTMinMS)
+	}
+	if r.RTTAvgMS != 0 {
+		b = fF64(b, `,"rtt_avg_ms":`, r.RTTAvgMS)
+	}
+	if r.RTTMaxMS != 0 {
+		b = fF64(b, `,"rtt_max_ms":`, r.RTTMaxMS)
+	}
+	if r.RTTSamples != 0 {
+		b = fI64(b, `,"rtt_samples":`, int64(r.RTTSamples))
+	}
+	if r.PID != 0 {
+		b = fU64(b, `,"pid":`, uint64(r.PID))
+	}
+	if r.Comm != "" {
+		b = fStr(b, `,"comm":`, r.Comm)
+	}
+	if k := r.KernelRetrans; k != nil {
+		b = fI64(b, `,"kernel_retrans":{"kernel":`, int64(k.Kernel))
+		b = fI64(b, `,"inferred":`, int64(k.Inferred))
+		b = fI64(b, `,"matched":`, int64(k.Matched))
+		b = fF64(b, `,"precision":`, k.Precision)
+		b = fF64(b, `,"recall":`, k.Recall)
+		b = append(b, '}')
+	}
+	return append(b, '}')
+}
+
+// appendCounts writes a map of counts with its keys sorted, as encoding/json
+// does.
+func appendCounts(b []byte, m map[string]int) []byte {
+	var arr [32]string
+	keys := arr[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsonString(b, k)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(m[k]), 10)
+	}
+	return append(b, '}')
+}

@@ -1,0 +1,309 @@
+package events_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tcpviz/tcpviz/detectors"
+	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/conntrack"
+	"github.com/tcpviz/tcpviz/internal/pipeline"
+	"github.com/tcpviz/tcpviz/pcapng"
+	"github.com/tcpviz/tcpviz/pcapng/kblock"
+)
+
+// marshal is the reference: encoding/json with HTML escaping, as
+// json.Encoder writes by default.
+func marshal(t *testing.T, v any) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := json.NewEncoder(&b).Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+}
+
+func same(t *testing.T, what string, got, want []byte) {
+	t.Helper()
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s:\n got %s\nwant %s", what, got, want)
+	}
+}
+
+// checkSink compares the hand-written encoders with encoding/json on every
+// record a pipeline produces.
+type checkSink struct {
+	t      *testing.T
+	table  *conntrack.Table
+	n      [3]int
+	buf    []byte
+	lastTS []byte
+}
+
+func (s *checkSink) Packet(p *events.Packet) {
+	var peer uint32
+	if c := s.table.Get(p.Flow); c != nil {
+		peer, _ = c.Base(p.Dir.Reverse())
+	}
+	s.buf = p.AppendJSON(s.buf[:0], peer)
+	r := p.Record(peer)
+	same(s.t, "packet", s.buf, marshal(s.t, &r))
+	s.n[0]++
+}
+
+func (s *checkSink) Event(e *events.Event) {
+	s.buf = e.AppendJSON(s.buf[:0])
+	same(s.t, "event", s.buf, marshal(s.t, e))
+	s.n[1]++
+}
+
+func runSample(t *testing.T, path string, withDetectors bool) *checkSink {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := &checkSink{t: t}
+	cfg := pipeline.Config{Flows: conntrack.DefaultConfig()}
+	if withDetectors {
+		cfg.NewDetector = func(emit func(*events.Event)) pipeline.Detector {
+			return detectors.New(detectors.DefaultConfig(), emit)
+		}
+	}
+	cfg.OnFlow = func(r *events.FlowRecord) {
+		s.buf = r.AppendJSON(s.buf[:0])
+		same(t, "flow", s.buf, marshal(t, r))
+		s.n[2]++
+	}
+	p := pipeline.New(cfg)
+	s.table = p.Table()
+	p.AddSink(s)
+	rd := pcapng.NewReader(f, path)
+	for {
+		rec, err := rd.Next()
+		if errors.Is(err, io.EOF) || errors.Is(err, pcapng.ErrNeedMore) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Feed(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Finish()
+	return s
+}
+
+// TestAppendJSONSamples: on every sample, every packet record, event and flow
+// record encodes to the bytes encoding/json writes.
+func TestAppendJSONSamples(t *testing.T) {
+	files, err := filepath.Glob("../samples/*.pcap*")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no samples: %v", err)
+	}
+	for _, path := range files {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			s := runSample(t, path, true)
+			if s.n[0] == 0 || s.n[2] == 0 {
+				t.Fatalf("nothing compared: %v", s.n)
+			}
+			// Without detectors kernel records become events of their own.
+			runSample(t, path, false)
+		})
+	}
+}
+
+// TestTimestampFixedWidth: nine fraction digits always, the time package's
+// reading of the same instant, and text order equal to time order.
+func TestTimestampFixedWidth(t *testing.T) {
+	const layout = "2006-01-02T15:04:05.000000000Z07:00"
+	rng := rand.New(rand.NewPCG(1, 2))
+	cases := []int64{0, 1, -1, 1_700_000_000_000_000_000, 1_700_000_000_100_000_000, math.MaxInt64, math.MinInt64,
+		-86400 * 1e9, 951782400 * 1e9 /* 2000-02-29 */, 4107542399999999999}
+	for range 20000 {
+		cases = append(cases, int64(rng.Uint64()))
+	}
+	var prev []byte
+	var prevTS int64
+	for i, ns := range cases {
+		got := events.Timestamp(ns).AppendJSON(nil)
+		want := `"` + time.Unix(0, ns).UTC().Format(layout) + `"`
+		if string(got) != want {
+			t.Fatalf("%d: got %s want %s", ns, got, want)
+		}
+		if len(got) != 32 {
+			t.Fatalf("%d: %s is not 30 characters", ns, got)
+		}
+		var back events.Timestamp
+		if err := json.Unmarshal(got, &back); err != nil || int64(back) != ns {
+			t.Fatalf("%s read back as %d (%v), want %d", got, back, err, ns)
+		}
+		if i > 0 && (bytes.Compare(prev, got) < 0) != (prevTS < ns) && prevTS != ns {
+			t.Fatalf("text order of %s and %s differs from time order", prev, got)
+		}
+		prev, prevTS = got, ns
+	}
+}
+
+// randString mixes what JSON escaping cares about: quotes, backslashes,
+// control characters, HTML characters, U+2028, invalid UTF-8, multibyte.
+func randString(r *rand.Rand) string {
+	pieces := []string{"a", "Z", "0", " ", `"`, `\`, "/", "<", ">", "&", "\n", "\r", "\t", "\b", "\f", "\x00", "\x1f",
+		"\x7f", "é", "日本", "\u2028", "\u2029", "\xff", "\xc3", "\xed\xa0\x80", "💥", "bash", "10.0.0.1:80"}
+	n := r.IntN(8)
+	var b strings.Builder
+	for range n {
+		b.WriteString(pieces[r.IntN(len(pieces))])
+	}
+	return b.String()
+}
+
+func randFloat(r *rand.Rand) float64 {
+	switch r.IntN(8) {
+	case 0:
+		return 0
+	case 1:
+		return r.Float64() * 1e-7
+	case 2:
+		return r.Float64() * 1e25
+	case 3:
+		return -r.Float64() * 1000
+	case 4:
+		return float64(r.IntN(1000))
+	case 5:
+		return math.Copysign(0, -1)
+	}
+	return r.Float64() * 1000
+}
+
+func randAddr(r *rand.Rand) netip.Addr {
+	switch r.IntN(4) {
+	case 0:
+		return netip.Addr{}
+	case 1:
+		var a [16]byte
+		for i := range a {
+			a[i] = byte(r.Uint32())
+		}
+		return netip.AddrFrom16(a)
+	case 2:
+		return netip.AddrFrom4([4]byte{10, byte(r.Uint32()), 0, byte(r.Uint32())}).WithZone("")
+	}
+	return netip.AddrFrom4([4]byte{byte(r.Uint32()), byte(r.Uint32()), byte(r.Uint32()), byte(r.Uint32())})
+}
+
+func maybe[T any](r *rand.Rand, v T) T {
+	if r.IntN(2) == 0 {
+		var zero T
+		return zero
+	}
+	return v
+}
+
+// TestAppendJSONRandom compares the encoders with encoding/json on random
+// records, every optional field present or absent.
+func TestAppendJSONRandom(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var buf []byte
+	for range 20000 {
+		k := &kblock.Record{Kind: kblock.Kind(r.IntN(6)), Cookie: maybe(r, r.Uint64()), Saddr: randAddr(r), Daddr: randAddr(r),
+			Sport: uint16(r.Uint32()), Dport: maybe(r, uint16(r.Uint32())), SndCwnd: maybe(r, r.Uint32()), Ssthresh: maybe(r, r.Uint32()),
+			SRTTus: maybe(r, r.Uint32()), RTTVarus: maybe(r, r.Uint32()), SndWnd: maybe(r, r.Uint32()), RcvWnd: maybe(r, r.Uint32()),
+			PacketsOut: maybe(r, r.Uint32()), RetransOut: maybe(r, r.Uint32()), LostOut: maybe(r, r.Uint32()), SackedOut: maybe(r, r.Uint32()),
+			Delivered: maybe(r, r.Uint32()), TotalRetrans: maybe(r, r.Uint32()), SndUna: maybe(r, r.Uint32()), SndNxt: maybe(r, r.Uint32()),
+			RcvNxt: maybe(r, r.Uint32()), MSS: maybe(r, r.Uint32()), CAState: maybe(r, uint8(r.Uint32())), PacingRate: maybe(r, r.Uint64()),
+			Seq: maybe(r, r.Uint32()), EndSeq: maybe(r, r.Uint32()), TCPFlags: maybe(r, uint8(r.Uint32())), Segs: maybe(r, r.Uint32()),
+			OldState: maybe(r, uint8(r.Uint32())), NewState: maybe(r, uint8(r.Uint32())), PID: maybe(r, r.Uint32()), Comm: randString(r),
+			BytesAcked: maybe(r, r.Uint64()), BytesRecv: maybe(r, r.Uint64()), SpanNS: maybe(r, r.Uint64()), ResetDir: maybe(r, uint8(r.Uint32()))}
+		e := &events.Event{Type: randString(r), Frame: r.Uint64(), TS: events.Timestamp(r.Int64()), Flow: maybe(r, r.Uint64()),
+			Dir: events.Dir(r.IntN(2)), Src: randString(r), Dst: randString(r), Severity: events.Severity(randString(r)),
+			Kind: randString(r), Reason: randString(r), Seq: maybe(r, r.Uint32()), Len: maybe(r, r.Uint32()), Ack: maybe(r, r.Uint32()),
+			Count: maybe(r, int(r.Int32())), RefFrame: maybe(r, r.Uint64()), RTTms: randFloat(r), Window: maybe(r, r.Int64()-r.Int64()),
+			Note: randString(r), Context: events.Context{BytesInFlight: r.Int64() - r.Int64(), SRTTms: randFloat(r),
+				KernelCwnd: maybe(r, r.Uint32()), KernelSRTTus: maybe(r, r.Uint32()), KernelSsthr: maybe(r, r.Uint32())},
+			Kernel: maybe(r, k)}
+		buf = e.AppendJSON(buf[:0])
+		same(t, "event", buf, marshal(t, e))
+
+		p := &events.Packet{Frame: r.Uint64(), TS: r.Int64(), Src: randAddr(r), Dst: randAddr(r), SrcPort: uint16(r.Uint32()),
+			DstPort: uint16(r.Uint32()), Seq: r.Uint32(), Ack: r.Uint32(), Flags: uint16(r.Uint32()), Window: uint16(r.Uint32()),
+			Len: r.Uint32(), Flow: r.Uint64(), Dir: events.Dir(r.IntN(2)), RelSeq: r.Uint32(), RelAck: r.Uint32(),
+			WindowScaled: r.Int64N(1<<40) - 1<<20}
+		p.Options = events.Options{MSS: maybe(r, uint16(r.Uint32())), WScale: uint8(r.IntN(15)), HasWScale: r.IntN(2) == 0,
+			SACKPerm: r.IntN(2) == 0, HasTS: r.IntN(2) == 0, TSVal: r.Uint32(), TSEcr: r.Uint32(), NumSACK: uint8(r.IntN(5))}
+		for i := range p.Options.SACK {
+			p.Options.SACK[i] = events.SACKBlock{Left: r.Uint32(), Right: r.Uint32()}
+		}
+		peer := r.Uint32()
+		buf = p.AppendJSON(buf[:0], peer)
+		rec := p.Record(peer)
+		same(t, "packet", buf, marshal(t, &rec))
+
+		fr := &events.FlowRecord{Type: "flow", Flow: r.Uint64(), Client: randString(r), Server: randString(r),
+			ClientAddr: randString(r), ServerAddr: randString(r), ClientPort: uint16(r.Uint32()), ServerPort: uint16(r.Uint32()),
+			First: events.Timestamp(r.Int64()), Last: events.Timestamp(r.Int64()), DurationMS: randFloat(r),
+			FirstFrame: r.Uint64(), LastFrame: r.Uint64(), PacketsC2S: r.Uint64(), PacketsS2C: r.Uint64(), BytesC2S: r.Uint64(),
+			BytesS2C: r.Uint64(), WireC2S: r.Uint64(), WireS2C: r.Uint64(), HandshakeSeen: r.IntN(2) == 0,
+			HandshakeRTTms: randFloat(r), WScaleC2S: r.IntN(16) - 1, WScaleS2C: r.IntN(16) - 1, MSSC2S: maybe(r, uint16(r.Uint32())),
+			MSSS2C: maybe(r, uint16(r.Uint32())), SACKPermitted: r.IntN(2) == 0, End: randString(r), State: randString(r),
+			History: randString(r), Retransmitted: maybe(r, r.Uint64()), RTTMinMS: randFloat(r), RTTAvgMS: randFloat(r),
+			RTTMaxMS: randFloat(r), RTTSamples: maybe(r, r.IntN(1000)), PID: maybe(r, r.Uint32()), Comm: randString(r)}
+		if n := r.IntN(5); n > 0 {
+			fr.Events = make(map[string]int)
+			for range n {
+				fr.Events[randString(r)] = r.IntN(1 << 20)
+			}
+		}
+		if r.IntN(2) == 0 {
+			fr.KernelRetrans = &events.RetransCheck{Kernel: r.IntN(100), Inferred: r.IntN(100), Matched: r.IntN(100),
+				Precision: randFloat(r), Recall: randFloat(r)}
+		}
+		buf = fr.AppendJSON(buf[:0])
+		same(t, "flow", buf, marshal(t, fr))
+	}
+}
+
+// FuzzEventJSON lets `go test -fuzz` look for a string or number the
+// encoders write differently from encoding/json.
+func FuzzEventJSON(f *testing.F) {
+	f.Add("retransmission", "10.0.0.1:80", "<&>\u2028", 1.5, int64(1_700_000_000_123_456_789))
+	f.Fuzz(func(t *testing.T, typ, src, note string, rtt float64, ts int64) {
+		if math.IsNaN(rtt) || math.IsInf(rtt, 0) {
+			return // encoding/json refuses them; the schema has none
+		}
+		e := &events.Event{Type: typ, Src: src, Dst: note, Note: note, RTTms: rtt, TS: events.Timestamp(ts),
+			Kernel: &kblock.Record{Comm: note}}
+		same(t, "event", e.AppendJSON(nil), marshal(t, e))
+	})
+}
+
+// BenchmarkEventJSON compares the hand-written encoder with encoding/json on
+// a typical detector event.
+func BenchmarkEventJSON(b *testing.B) {
+	e := &events.Event{Type: events.TypeRetransmission, Frame: 123456, TS: 1_700_000_000_123_456_789, Flow: 17,
+		Src: "10.0.0.1:43210", Dst: "10.0.0.2:5201", Severity: events.SevWarn, Kind: events.RetransFast, Seq: 1234567,
+		Len: 1448, Context: events.Context{BytesInFlight: 123456, SRTTms: 12.345}}
+	b.Run("AppendJSON", func(b *testing.B) {
+		var buf []byte
+		for b.Loop() {
+			buf = e.AppendJSON(buf[:0])
+		}
+	})
+	b.Run("encoding/json", func(b *testing.B) {
+		enc := json.NewEncoder(io.Discard)
+		for b.Loop() {
+			_ = enc.Encode(e)
+		}
+	})
+}
