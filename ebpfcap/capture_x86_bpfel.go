@@ -63,9 +63,11 @@ type captureKrec struct {
 }
 
 type captureOwner struct {
-	_    structs.HostLayout
-	Pid  uint32
-	Comm [16]int8
+	_     structs.HostLayout
+	Pid   uint32
+	Comm  [16]int8
+	Match uint8
+	Pad   [3]uint8
 }
 
 type capturePktBuf struct {

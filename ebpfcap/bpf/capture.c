@@ -145,6 +145,8 @@ struct sample_state {
 struct owner {
 	__u32 pid;
 	char comm[16];
+	__u8 match; /* the owner is the --pid/--comm process */
+	__u8 pad[3];
 };
 
 struct pkt_buf {
@@ -243,6 +245,13 @@ static __always_inline bool port_match(__u16 sport, __u16 dport)
 	return bpf_map_lookup_elem(&ports, &sport) || bpf_map_lookup_elem(&ports, &dport);
 }
 
+/* A socket owned by the --pid/--comm process, by its cookie. */
+static __always_inline bool cookie_selected(__u64 cookie)
+{
+	struct owner *o = bpf_map_lookup_elem(&owners, &cookie);
+	return o && o->match;
+}
+
 /* --pid/--comm for packets: either end of the packet is a selected socket. */
 static __always_inline bool tuple_selected(const __u8 s[16], const __u8 d[16], __u16 sport, __u16 dport)
 {
@@ -310,8 +319,27 @@ static __always_inline int capture_skb(struct __sk_buff *skb, __u8 dir)
 		return TC_NEXT;
 	if (cfg_filter_hosts && !host_match(s, d))
 		return TC_NEXT;
-	if (cfg_filter_owner && !tuple_selected(s, d, sport, dport))
-		return TC_NEXT;
+	if (cfg_filter_owner && !tuple_selected(s, d, sport, dport)) {
+		/* A client socket is owned from SYN_SENT on, but gets its local
+		 * port only after that state change: its first packet out (the
+		 * SYN) still carries the socket, which selects the tuple. */
+		__u64 c = bpf_get_socket_cookie(skb);
+		if (!c || !cookie_selected(c))
+			return TC_NEXT;
+		struct tuple_key k = {};
+		if (dir == DIR_OUTBOUND) {
+			__builtin_memcpy(k.laddr, s, 16);
+			__builtin_memcpy(k.raddr, d, 16);
+			k.lport = sport;
+			k.rport = dport;
+		} else {
+			__builtin_memcpy(k.laddr, d, 16);
+			__builtin_memcpy(k.raddr, s, 16);
+			k.lport = dport;
+			k.rport = sport;
+		}
+		bpf_map_update_elem(&selected, &k, &c, BPF_ANY);
+	}
 
 	count(CNT_PKT_SEEN);
 
@@ -407,17 +435,17 @@ static __always_inline void learn_owner(const struct sock *sk, __u64 cookie)
 	struct owner o = {};
 	o.pid = bpf_get_current_pid_tgid() >> 32;
 	bpf_get_current_comm(o.comm, sizeof(o.comm));
+	if (cfg_filter_owner)
+		o.match = cfg_pid ? o.pid == cfg_pid : comm_equal(o.comm);
 	bpf_map_update_elem(&owners, &cookie, &o, BPF_ANY);
 
-	if (!cfg_filter_owner)
-		return;
-	bool match = cfg_pid ? o.pid == cfg_pid : comm_equal(o.comm);
-	if (!match)
+	if (!o.match)
 		return;
 	struct tuple_key k = {};
 	__u8 family;
 	sk_tuple(sk, &family, k.laddr, k.raddr, &k.lport, &k.rport);
-	bpf_map_update_elem(&selected, &k, &cookie, BPF_ANY);
+	if (k.lport) /* at SYN_SENT the port is not assigned yet */
+		bpf_map_update_elem(&selected, &k, &cookie, BPF_ANY);
 }
 
 /* A socket's 4-tuple, from its own point of view. */
@@ -442,10 +470,37 @@ static __always_inline bool key_wanted(const struct sk_key *k)
 
 /* Filters a socket for kernel records (--port, --host, owner); checked
  * before a record is reserved, so unwanted sockets cost no ring traffic. */
+static __always_inline bool tuple_wanted(const struct sock *sk, struct sk_key *k)
+{
+	if (key_wanted(k))
+		return true;
+	if (!cfg_filter_owner)
+		return false;
+	if (cfg_filter_ports && !port_match(k->sport, k->dport))
+		return false;
+	if (cfg_filter_hosts && !host_match(k->saddr, k->daddr))
+		return false;
+	/* An owned socket whose tuple was not selected when its owner was
+	 * learned (no local port yet): select it now, so its packets match
+	 * on interfaces where they no longer carry the socket. */
+	__u64 cookie = bpf_get_socket_cookie((struct sock *)sk);
+	if (!cookie_selected(cookie))
+		return false;
+	if (k->sport) {
+		struct tuple_key t = {};
+		__builtin_memcpy(t.laddr, k->saddr, 16);
+		__builtin_memcpy(t.raddr, k->daddr, 16);
+		t.lport = k->sport;
+		t.rport = k->dport;
+		bpf_map_update_elem(&selected, &t, &cookie, BPF_ANY);
+	}
+	return true;
+}
+
 static __always_inline bool sk_wanted(const struct sock *sk, struct sk_key *k)
 {
 	sk_tuple(sk, &k->family, k->saddr, k->daddr, &k->sport, &k->dport);
-	return key_wanted(k);
+	return tuple_wanted(sk, k);
 }
 
 static __always_inline struct krec *krec_new(__u8 kind, const struct sk_key *k)
@@ -626,8 +681,13 @@ int BPF_PROG(inet_sock_set_state, const struct sock *sk, int oldstate, int newst
 	if (!born)
 		bpf_map_update_elem(&births, &cookie, &now, BPF_NOEXIST);
 
+	/* The move to CLOSE releases the local port (skc_num = 0) before
+	 * this tracepoint fires; inet_sport keeps it. */
 	struct sk_key k;
-	if (!sk_wanted(sk, &k))
+	sk_tuple(sk, &k.family, k.saddr, k.daddr, &k.sport, &k.dport);
+	if (!k.sport)
+		k.sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+	if (!tuple_wanted(sk, &k))
 		goto out;
 	struct krec *r = krec_new(KIND_STATE, &k);
 	if (!r)

@@ -40,6 +40,10 @@ struct sock {
 	unsigned long sk_pacing_rate;
 };
 
+struct inet_sock {
+	__be16 inet_sport;
+};
+
 struct inet_connection_sock {
 	__u8 icsk_ca_state : 5;
 };
