@@ -86,8 +86,9 @@ func TestLabOwnerClientSide(t *testing.T) {
 			}
 			// The client waits until the capture is attached (its pid is
 			// known before), then becomes labtraffic through exec.
-			client, err := l.Start(l.Client, "sh", "-c",
-				"sleep 1; exec "+traffic+" client -c "+target+" --bytes 2000000")
+			goFile := filepath.Join(dir, "go")
+			client, err := l.Start(l.Client, "sh", "-c", "while [ ! -e "+goFile+" ]; do sleep 0.05; done; exec "+
+				traffic+" client -c "+target+" --bytes 2000000")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,6 +100,9 @@ func TestLabOwnerClientSide(t *testing.T) {
 				cfg.PID = uint32(client.Cmd.Process.Pid)
 			}
 			stop := startCapture(t, cfg)
+			if err := os.WriteFile(goFile, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
 			// The decoy: this test process (another pid and comm) talks to
 			// the same server host while the client runs.
 			decoyErr := make(chan error, 1)
