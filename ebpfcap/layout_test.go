@@ -3,6 +3,7 @@ package ebpfcap
 import (
 	"encoding/binary"
 	"net/netip"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -29,6 +30,11 @@ func TestLayoutMatchesGenerated(t *testing.T) {
 		{"krec.pacing_rate", unsafe.Offsetof(k.PacingRate), 144},
 		{"krec.span_ns", unsafe.Offsetof(k.SpanNs), 168},
 		{"krec.comm", unsafe.Offsetof(k.Comm), 176},
+		{"krec.busy_us", unsafe.Offsetof(k.BusyUs), 192},
+		{"krec.rate_delivered", unsafe.Offsetof(k.RateDelivered), 216},
+		{"krec.sndbuf", unsafe.Offsetof(k.Sndbuf), 236},
+		{"krec.has", unsafe.Offsetof(k.Has), 240},
+		{"krec.app_limited", unsafe.Offsetof(k.AppLimited), 245},
 		{"pkt_hdr.len", unsafe.Offsetof(p.Len), 20},
 		{"pkt_hdr.caplen", unsafe.Offsetof(p.Caplen), 24},
 		{"pkt_hdr.gso_size", unsafe.Offsetof(p.GsoSize), 28},
@@ -104,6 +110,47 @@ func TestParsePacket(t *testing.T) {
 		}
 		if err == nil && (len(p.Data) != int(tc.caplen) || p.Len != 1500 || p.Dir != DirOutbound) {
 			t.Errorf("%s: got %+v", tc.name, p)
+		}
+	}
+}
+
+func TestParseKernelLimits(t *testing.T) {
+	raw := make([]byte, KernelRecordLen)
+	le := binary.LittleEndian
+	raw[16] = byte(kblock.KindProbe)
+	copy(raw[32:48], netip.MustParseAddr("::ffff:10.0.0.1").AsSlice())
+	copy(raw[48:64], netip.MustParseAddr("::ffff:10.0.0.2").AsSlice())
+	le.PutUint64(raw[192:], 4000000)
+	le.PutUint64(raw[200:], 1000000)
+	le.PutUint64(raw[208:], 0)
+	le.PutUint32(raw[224:], 250)  // min_rtt, but its bit is not set
+	le.PutUint32(raw[228:], 4096) // unsent
+	raw[242], raw[243] = 7, 9
+	raw[244] = 1
+	le.PutUint16(raw[240:], kblock.HasChrono|kblock.HasUnsent|kblock.HasWScale|kblock.HasCwndLimited)
+	var r kblock.Record
+	if _, err := ParseKernel(raw, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.BusyUS != 4000000 || r.RwndLimitedUS != 1000000 || r.Unsent != 4096 || r.SndWScale != 7 || r.RcvWScale != 9 || !r.CwndLimited {
+		t.Errorf("limits decoded as %+v", r)
+	}
+	if r.MinRTTus != 0 || r.Has&kblock.HasMinRTT != 0 {
+		t.Errorf("min_rtt without its bit: %d (has %#x)", r.MinRTTus, r.Has)
+	}
+}
+
+func TestParseConfigHZ(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int
+	}{
+		{"CONFIG_HZ_250=y\nCONFIG_HZ=250\n", 250},
+		{"# CONFIG_HZ is not set\n", 0},
+		{"CONFIG_HZ=x\n", 0},
+	} {
+		if got := parseConfigHZ(strings.NewReader(c.in)); got != c.want {
+			t.Errorf("parseConfigHZ(%q) = %d, want %d", c.in, got, c.want)
 		}
 	}
 }

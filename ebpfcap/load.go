@@ -201,6 +201,7 @@ func configure(spec *ebpf.CollectionSpec, o *Options) error {
 		"cfg_comm":         comm,
 		"cfg_netns":        o.NetnsInode,
 		"cfg_sample_ns":    uint64(o.SampleInterval.Nanoseconds()),
+		"cfg_jiffy_us":     jiffyUS(),
 	}
 	for name, v := range set {
 		vs, ok := spec.Variables[name]
@@ -218,6 +219,15 @@ func configure(spec *ebpf.CollectionSpec, o *Options) error {
 		spec.Maps["krecs"].MaxEntries = o.KernelRing
 	}
 	return nil
+}
+
+// jiffyUS is USEC_PER_SEC / HZ, as the kernel converts chronographs for
+// tcp_info; 0 when HZ is unknown.
+func jiffyUS() uint32 {
+	if hz := KernelHZ(); hz > 0 {
+		return uint32(1000000 / hz)
+	}
+	return 0
 }
 
 func boolByte(b bool) uint8 {

@@ -175,6 +175,26 @@ func TestLoadOnLoopback(t *testing.T) {
 	if probesWithState == 0 {
 		t.Errorf("no tcp_probe record with cwnd, srtt and mss; kinds %v", kinds)
 	}
+	// The send-limit fields: every group on this kernel, and a closing
+	// state record with the sender's lifetime busy time.
+	var limited, closingBusy int
+	for _, r := range recs {
+		if r.Sport != cport && r.Sport != sport {
+			continue
+		}
+		if r.Kind == kblock.KindProbe && r.Has == kblock.HasAll && r.MinRTTus > 0 && r.Sndbuf > 0 {
+			limited++
+		}
+		if r.Kind == kblock.KindState && r.Has&kblock.HasChrono != 0 && r.BusyUS > 0 {
+			closingBusy++
+		}
+	}
+	if limited == 0 {
+		t.Error("no probe record with every send-limit group, min_rtt and sndbuf")
+	}
+	if closingBusy == 0 {
+		t.Error("no closing state record with the chronographs' busy time")
+	}
 	if kinds[kblock.KindState] < 4 {
 		t.Errorf("%d state records, want >= 4 (SYN_SENT, ESTABLISHED, FIN_WAIT1, CLOSE...)", kinds[kblock.KindState])
 	}

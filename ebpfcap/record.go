@@ -20,7 +20,7 @@ const (
 // struct krec in bpf/capture.c.
 const (
 	PacketHeaderLen = 40
-	KernelRecordLen = 192
+	KernelRecordLen = 248
 )
 
 // Packet is one record of the packet ring buffer.
@@ -110,6 +110,30 @@ func ParseKernel(raw []byte, r *kblock.Record) (bootNS uint64, err error) {
 		comm = comm[:i]
 	}
 	r.Comm = string(comm)
+	// The send-limit groups; the kernel sets the bit of each group it could
+	// read, and the C bits are kblock's Has bits.
+	r.Has = le.Uint16(raw[240:]) & kblock.HasAll
+	has := func(bit uint16) bool { return r.Has&bit != 0 }
+	if has(kblock.HasChrono) {
+		r.BusyUS, r.RwndLimitedUS, r.SndbufLimitedUS = u64(192), u64(200), u64(208)
+	}
+	if has(kblock.HasRate) {
+		r.RateDelivered, r.RateIntervalUS = u32(216), u32(220)
+	}
+	if has(kblock.HasMinRTT) {
+		r.MinRTTus = u32(224)
+	}
+	if has(kblock.HasUnsent) {
+		r.Unsent = u32(228)
+	}
+	if has(kblock.HasWmem) {
+		r.WmemQueued, r.Sndbuf = u32(232), u32(236)
+	}
+	if has(kblock.HasWScale) {
+		r.SndWScale, r.RcvWScale = raw[242], raw[243]
+	}
+	r.CwndLimited = has(kblock.HasCwndLimited) && raw[244] != 0
+	r.AppLimited = has(kblock.HasAppLimited) && raw[245] != 0
 	switch r.Kind {
 	case kblock.KindProbe, kblock.KindRetransmit, kblock.KindState, kblock.KindReset:
 	default:

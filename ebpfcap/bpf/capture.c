@@ -57,6 +57,7 @@ volatile const __u32 cfg_pid = 0;           /* thread group id; 0: match by cfg_
 volatile const char cfg_comm[16] = {};
 volatile const __u32 cfg_netns = 0;         /* network namespace inode; 0: every namespace */
 volatile const __u64 cfg_sample_ns = 100000000;
+volatile const __u32 cfg_jiffy_us = 0;      /* USEC_PER_SEC / HZ; 0: unknown, no chronographs */
 
 /* One captured packet: this header, then caplen bytes. */
 struct pkt_hdr {
@@ -114,7 +115,34 @@ struct krec {
 	__u64 bytes_received;
 	__u64 span_ns;
 	char comm[16];
+	/* What limited the sender (probe and closing state records). Each
+	 * group is valid only when its LIM_* bit is set in has: a field the
+	 * running kernel lacks is absent, not 0. */
+	__u64 busy_us;           /* chronographs as tcp_get_info_chrono_stats() */
+	__u64 rwnd_limited_us;
+	__u64 sndbuf_limited_us;
+	__u32 rate_delivered;    /* last delivery-rate sample: segments */
+	__u32 rate_interval_us;  /* over this interval */
+	__u32 min_rtt_us;
+	__u32 unsent;            /* write_seq - snd_nxt: written, not yet sent */
+	__u32 wmem_queued;
+	__u32 sndbuf;
+	__u16 has;
+	__u8 snd_wscale;
+	__u8 rcv_wscale;
+	__u8 cwnd_limited;
+	__u8 app_limited;
+	__u8 pad3[2];
 };
+
+#define LIM_CHRONO (1 << 0)
+#define LIM_CWND_LIMITED (1 << 1)
+#define LIM_APP_LIMITED (1 << 2)
+#define LIM_RATE (1 << 3)
+#define LIM_MIN_RTT (1 << 4)
+#define LIM_UNSENT (1 << 5)
+#define LIM_WMEM (1 << 6)
+#define LIM_WSCALE (1 << 7)
 
 /* Referenced so that bpf2go emits Go types for both record layouts. */
 const struct pkt_hdr *unused_pkt_hdr __attribute__((unused));
@@ -140,6 +168,7 @@ struct sample_state {
 	__u32 srtt_us;
 	__u8 ca_state;
 	__u8 unwanted; /* filtered out by --port/--host: skip at once */
+	__u8 chrono;   /* chrono_type of the last record */
 };
 
 struct owner {
@@ -553,6 +582,77 @@ static __always_inline void fill_tcp(struct krec *r, const struct sock *sk)
 	r->pacing_rate = BPF_CORE_READ(sk, sk_pacing_rate);
 }
 
+static __always_inline __u8 chrono_type(const struct tcp_sock *tp)
+{
+	if (!bpf_core_field_exists(tp->chrono_type))
+		return 0;
+	return BPF_CORE_READ_BITFIELD_PROBED(tp, chrono_type);
+}
+
+/* The send-limit fields. The chronograph totals are computed the way
+ * tcp_get_info_chrono_stats() does for ss -ti: each slot plus the running
+ * interval of the current type, busy being the sum of the three. */
+static __always_inline void fill_limits(struct krec *r, const struct sock *sk)
+{
+	const struct tcp_sock *tp = (const void *)sk;
+	__u16 has = 0;
+
+	if (cfg_jiffy_us && bpf_core_field_exists(tp->chrono_stat) && bpf_core_field_exists(tp->chrono_start)) {
+		__u32 stat[3] = {};
+		bpf_core_read(stat, sizeof(stat), &tp->chrono_stat);
+		__u8 type = chrono_type(tp);
+		__u32 run = (__u32)bpf_jiffies64() - BPF_CORE_READ(tp, chrono_start);
+		__u64 busy = stat[0], rwnd = stat[1], sndbuf = stat[2];
+		if (type == 1)
+			busy += run;
+		else if (type == 2)
+			rwnd += run;
+		else if (type == 3)
+			sndbuf += run;
+		r->busy_us = (busy + rwnd + sndbuf) * cfg_jiffy_us;
+		r->rwnd_limited_us = rwnd * cfg_jiffy_us;
+		r->sndbuf_limited_us = sndbuf * cfg_jiffy_us;
+		has |= LIM_CHRONO;
+	}
+	if (bpf_core_field_exists(tp->is_cwnd_limited)) {
+		r->cwnd_limited = BPF_CORE_READ_BITFIELD_PROBED(tp, is_cwnd_limited);
+		has |= LIM_CWND_LIMITED;
+	}
+	if (bpf_core_field_exists(tp->rate_app_limited)) {
+		r->app_limited = BPF_CORE_READ_BITFIELD_PROBED(tp, rate_app_limited);
+		has |= LIM_APP_LIMITED;
+	}
+	if (bpf_core_field_exists(tp->rate_delivered) && bpf_core_field_exists(tp->rate_interval_us)) {
+		r->rate_delivered = BPF_CORE_READ(tp, rate_delivered);
+		r->rate_interval_us = BPF_CORE_READ(tp, rate_interval_us);
+		has |= LIM_RATE;
+	}
+	if (bpf_core_field_exists(tp->rtt_min)) {
+		r->min_rtt_us = BPF_CORE_READ(tp, rtt_min.s[0].v);
+		has |= LIM_MIN_RTT;
+	}
+	if (bpf_core_field_exists(tp->write_seq)) {
+		__u32 unsent = BPF_CORE_READ(tp, write_seq) - BPF_CORE_READ(tp, snd_nxt);
+		r->unsent = (__s32)unsent < 0 ? 0 : unsent;
+		has |= LIM_UNSENT;
+	}
+	if (bpf_core_field_exists(sk->sk_wmem_queued) && bpf_core_field_exists(sk->sk_sndbuf)) {
+		int q = BPF_CORE_READ(sk, sk_wmem_queued), b = BPF_CORE_READ(sk, sk_sndbuf);
+		r->wmem_queued = q < 0 ? 0 : q;
+		r->sndbuf = b < 0 ? 0 : b;
+		has |= LIM_WMEM;
+	}
+	if (bpf_core_field_exists(tp->rx_opt)) {
+		const struct tcp_options_received *ro = &tp->rx_opt;
+		if (BPF_CORE_READ_BITFIELD_PROBED(ro, wscale_ok)) {
+			r->snd_wscale = BPF_CORE_READ_BITFIELD_PROBED(ro, snd_wscale);
+			r->rcv_wscale = BPF_CORE_READ_BITFIELD_PROBED(ro, rcv_wscale);
+		}
+		has |= LIM_WSCALE;
+	}
+	r->has = has;
+}
+
 static __always_inline __u32 absdiff(__u32 a, __u32 b)
 {
 	return a > b ? a - b : b - a;
@@ -573,6 +673,7 @@ int BPF_PROG(tcp_probe, struct sock *sk, struct sk_buff *skb)
 	__u32 ssthresh = BPF_CORE_READ(tp, snd_ssthresh);
 	__u32 srtt = BPF_CORE_READ(tp, srtt_us) >> 3;
 	__u8 ca = BPF_CORE_READ_BITFIELD_PROBED((const struct inet_connection_sock *)sk, icsk_ca_state);
+	__u8 chrono = chrono_type(tp);
 
 	struct sample_state *st = bpf_map_lookup_elem(&samples, &cookie);
 	if (st && st->unwanted)
@@ -580,15 +681,17 @@ int BPF_PROG(tcp_probe, struct sock *sk, struct sk_buff *skb)
 	if (st) {
 		__u64 since = now - st->ts;
 		/* Changes of cwnd and srtt are reported at most once per RTT
-		 * (within [sample/10, sample]); CA state and ssthresh changes
-		 * always; and a heartbeat every cfg_sample_ns. */
+		 * (within [sample/10, sample]), and so are changes of what limits
+		 * the sender (chrono_type); CA state and ssthresh changes always;
+		 * and a heartbeat every cfg_sample_ns. */
 		__u64 gap = (__u64)st->srtt_us * 1000;
 		if (gap < cfg_sample_ns / 10)
 			gap = cfg_sample_ns / 10;
 		if (gap > cfg_sample_ns)
 			gap = cfg_sample_ns;
 		bool major = ca != st->ca_state || ssthresh != st->ssthresh;
-		bool minor = cwnd != st->cwnd || absdiff(srtt, st->srtt_us) > st->srtt_us / 8;
+		bool minor = cwnd != st->cwnd || absdiff(srtt, st->srtt_us) > st->srtt_us / 8 ||
+			     chrono != st->chrono;
 		if (!major && !(minor && since >= gap) && since < cfg_sample_ns) {
 			count(CNT_PROBE_SKIPPED);
 			return 0;
@@ -608,11 +711,13 @@ int BPF_PROG(tcp_probe, struct sock *sk, struct sk_buff *skb)
 	struct krec *r = krec_new(KIND_PROBE, &k);
 	if (!r)
 		return 0; /* state not updated: the next hit tries again */
-	struct sample_state ns = {.ts = now, .cwnd = cwnd, .ssthresh = ssthresh, .srtt_us = srtt, .ca_state = ca};
+	struct sample_state ns = {.ts = now, .cwnd = cwnd, .ssthresh = ssthresh, .srtt_us = srtt, .ca_state = ca,
+				   .chrono = chrono};
 	bpf_map_update_elem(&samples, &cookie, &ns, BPF_ANY);
 
 	r->cookie = cookie;
 	fill_tcp(r, sk);
+	fill_limits(r, sk);
 	fill_owner(r);
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	return 0;
@@ -702,6 +807,9 @@ int BPF_PROG(inet_sock_set_state, const struct sock *sk, int oldstate, int newst
 		r->bytes_acked = BPF_CORE_READ(tp, bytes_acked);
 		r->bytes_received = BPF_CORE_READ(tp, bytes_received);
 		r->total_retrans = BPF_CORE_READ(tp, total_retrans);
+		/* The last of these records of a socket carries its lifetime
+		 * totals, whatever the probe sampling skipped. */
+		fill_limits(r, sk);
 	}
 	fill_owner(r);
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);

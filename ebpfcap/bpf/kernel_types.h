@@ -38,6 +38,8 @@ struct sock {
 	struct sock_common __sk_common;
 	__u16 sk_protocol;
 	unsigned long sk_pacing_rate;
+	int sk_wmem_queued;
+	int sk_sndbuf;
 };
 
 struct inet_sock {
@@ -46,6 +48,23 @@ struct inet_sock {
 
 struct inet_connection_sock {
 	__u8 icsk_ca_state : 5;
+};
+
+struct minmax_sample {
+	__u32 t;
+	__u32 v;
+};
+
+struct minmax {
+	struct minmax_sample s[3];
+};
+
+/* The window-scale shifts: snd_wscale applies to the windows the peer
+ * advertises, rcv_wscale to ours. */
+struct tcp_options_received {
+	__u16 wscale_ok : 1;
+	__u16 snd_wscale : 4;
+	__u16 rcv_wscale : 4;
 };
 
 struct tcp_sock {
@@ -68,6 +87,18 @@ struct tcp_sock {
 	__u32 mss_cache;
 	__u64 bytes_acked;
 	__u64 bytes_received;
+	/* Chronographs (Linux >= 4.10): chrono_type was a 2-bit field before
+	 * 6.x and is a byte now, so it is read with the bitfield helper. */
+	__u8 chrono_type : 2;
+	__u32 chrono_start;
+	__u32 chrono_stat[3];
+	__u8 is_cwnd_limited : 1;
+	__u8 rate_app_limited : 1;
+	__u32 rate_delivered;
+	__u32 rate_interval_us;
+	struct minmax rtt_min;
+	__u32 write_seq;
+	struct tcp_options_received rx_opt;
 };
 
 struct net_device {

@@ -97,6 +97,36 @@ const (
 	FieldBytesRecv    uint16 = 53
 	FieldSpanNS       uint16 = 54
 	FieldResetDir     uint16 = 64 // 1 sent by this host, 2 received
+
+	// What limited the sender: codes 80-99.
+	FieldBusyUS          uint16 = 80 // chronograph totals, µs
+	FieldRwndLimitedUS   uint16 = 81
+	FieldSndbufLimitedUS uint16 = 82
+	FieldCwndLimited     uint16 = 83
+	FieldAppLimited      uint16 = 84
+	FieldRateDelivered   uint16 = 85 // segments
+	FieldRateIntervalUS  uint16 = 86
+	FieldMinRTTus        uint16 = 87
+	FieldUnsent          uint16 = 88 // bytes written by the application, not sent yet
+	FieldWmemQueued      uint16 = 89
+	FieldSndbuf          uint16 = 90
+	FieldSndWScale       uint16 = 91
+	FieldRcvWScale       uint16 = 92
+)
+
+// Bits of Record.Has: which groups of the send-limit fields a record
+// carries. A group the kernel could not read is absent, which is not 0.
+const (
+	HasChrono      uint16 = 1 << iota // BusyUS, RwndLimitedUS, SndbufLimitedUS
+	HasCwndLimited                    // CwndLimited
+	HasAppLimited                     // AppLimited
+	HasRate                           // RateDelivered, RateIntervalUS
+	HasMinRTT                         // MinRTTus
+	HasUnsent                         // Unsent
+	HasWmem                           // WmemQueued, Sndbuf
+	HasWScale                         // SndWScale, RcvWScale
+
+	HasAll = HasChrono | HasCwndLimited | HasAppLimited | HasRate | HasMinRTT | HasUnsent | HasWmem | HasWScale
 )
 
 // Record is one kernel record. The 4-tuple is from the socket's point of
@@ -144,6 +174,27 @@ type Record struct {
 	SpanNS     uint64 `json:"span_ns,omitempty"`
 
 	ResetDir uint8 `json:"reset_dir,omitempty"`
+
+	// Send limits, in probe records and in the state records of a closing
+	// socket (whose last one holds the lifetime totals). Each group is
+	// valid only when its bit is set in Has; JSON shows present groups only.
+	Has uint16 `json:"-"`
+	// The chronographs as ss -ti shows them: busy (every state together),
+	// of which receive-window limited and send-buffer limited, in µs since
+	// the socket was created.
+	BusyUS          uint64 `json:"-"`
+	RwndLimitedUS   uint64 `json:"-"`
+	SndbufLimitedUS uint64 `json:"-"`
+	CwndLimited     bool   `json:"-"` // tp->is_cwnd_limited
+	AppLimited      bool   `json:"-"` // tp->rate_app_limited
+	RateDelivered   uint32 `json:"-"` // segments delivered in the last rate sample...
+	RateIntervalUS  uint32 `json:"-"` // ...over this interval
+	MinRTTus        uint32 `json:"-"`
+	Unsent          uint32 `json:"-"` // write_seq - snd_nxt, bytes
+	WmemQueued      uint32 `json:"-"` // sk_wmem_queued, bytes
+	Sndbuf          uint32 `json:"-"` // sk_sndbuf, bytes
+	SndWScale       uint8  `json:"-"` // shift of the peer's advertised windows
+	RcvWScale       uint8  `json:"-"` // shift of this socket's advertised windows
 }
 
 // TCP states as the kernel numbers them (include/net/tcp_states.h).
@@ -248,7 +299,49 @@ func Append(dst []byte, r *Record) []byte {
 	if r.ResetDir != 0 {
 		dst = appendTLV(dst, FieldResetDir, []byte{r.ResetDir})
 	}
+	dst = appendLimits(dst, r)
 	binary.LittleEndian.PutUint32(dst[start+4:], uint32(len(dst)-start))
+	return dst
+}
+
+// appendLimits writes the present send-limit groups, zero values included.
+func appendLimits(dst []byte, r *Record) []byte {
+	le := binary.LittleEndian
+	b1 := func(b bool) []byte {
+		if b {
+			return []byte{1}
+		}
+		return []byte{0}
+	}
+	if r.Has&HasChrono != 0 {
+		dst = appendTLV(dst, FieldBusyUS, le.AppendUint64(nil, r.BusyUS))
+		dst = appendTLV(dst, FieldRwndLimitedUS, le.AppendUint64(nil, r.RwndLimitedUS))
+		dst = appendTLV(dst, FieldSndbufLimitedUS, le.AppendUint64(nil, r.SndbufLimitedUS))
+	}
+	if r.Has&HasCwndLimited != 0 {
+		dst = appendTLV(dst, FieldCwndLimited, b1(r.CwndLimited))
+	}
+	if r.Has&HasAppLimited != 0 {
+		dst = appendTLV(dst, FieldAppLimited, b1(r.AppLimited))
+	}
+	if r.Has&HasRate != 0 {
+		dst = appendTLV(dst, FieldRateDelivered, le.AppendUint32(nil, r.RateDelivered))
+		dst = appendTLV(dst, FieldRateIntervalUS, le.AppendUint32(nil, r.RateIntervalUS))
+	}
+	if r.Has&HasMinRTT != 0 {
+		dst = appendTLV(dst, FieldMinRTTus, le.AppendUint32(nil, r.MinRTTus))
+	}
+	if r.Has&HasUnsent != 0 {
+		dst = appendTLV(dst, FieldUnsent, le.AppendUint32(nil, r.Unsent))
+	}
+	if r.Has&HasWmem != 0 {
+		dst = appendTLV(dst, FieldWmemQueued, le.AppendUint32(nil, r.WmemQueued))
+		dst = appendTLV(dst, FieldSndbuf, le.AppendUint32(nil, r.Sndbuf))
+	}
+	if r.Has&HasWScale != 0 {
+		dst = appendTLV(dst, FieldSndWScale, []byte{r.SndWScale})
+		dst = appendTLV(dst, FieldRcvWScale, []byte{r.RcvWScale})
+	}
 	return dst
 }
 
@@ -419,6 +512,10 @@ func (r *Record) setField(t uint16, b []byte) error {
 		p64 = &r.SpanNS
 	case FieldResetDir:
 		p8 = &r.ResetDir
+	case FieldBusyUS, FieldRwndLimitedUS, FieldSndbufLimitedUS, FieldCwndLimited, FieldAppLimited,
+		FieldRateDelivered, FieldRateIntervalUS, FieldMinRTTus, FieldUnsent, FieldWmemQueued, FieldSndbuf,
+		FieldSndWScale, FieldRcvWScale:
+		return r.setLimit(t, b)
 	default:
 		return nil // unknown field: skipped so newer writers stay readable
 	}
@@ -433,6 +530,42 @@ func (r *Record) setField(t uint16, b []byte) error {
 		*p64 = v
 	default:
 		*p8 = uint8(v)
+	}
+	return nil
+}
+
+func (r *Record) setLimit(t uint16, b []byte) error {
+	v, err := readUint(b)
+	if err != nil {
+		return fmt.Errorf("field %d: %w", t, err)
+	}
+	switch t {
+	case FieldBusyUS:
+		r.BusyUS, r.Has = v, r.Has|HasChrono
+	case FieldRwndLimitedUS:
+		r.RwndLimitedUS, r.Has = v, r.Has|HasChrono
+	case FieldSndbufLimitedUS:
+		r.SndbufLimitedUS, r.Has = v, r.Has|HasChrono
+	case FieldCwndLimited:
+		r.CwndLimited, r.Has = v != 0, r.Has|HasCwndLimited
+	case FieldAppLimited:
+		r.AppLimited, r.Has = v != 0, r.Has|HasAppLimited
+	case FieldRateDelivered:
+		r.RateDelivered, r.Has = uint32(v), r.Has|HasRate
+	case FieldRateIntervalUS:
+		r.RateIntervalUS, r.Has = uint32(v), r.Has|HasRate
+	case FieldMinRTTus:
+		r.MinRTTus, r.Has = uint32(v), r.Has|HasMinRTT
+	case FieldUnsent:
+		r.Unsent, r.Has = uint32(v), r.Has|HasUnsent
+	case FieldWmemQueued:
+		r.WmemQueued, r.Has = uint32(v), r.Has|HasWmem
+	case FieldSndbuf:
+		r.Sndbuf, r.Has = uint32(v), r.Has|HasWmem
+	case FieldSndWScale:
+		r.SndWScale, r.Has = uint8(v), r.Has|HasWScale
+	case FieldRcvWScale:
+		r.RcvWScale, r.Has = uint8(v), r.Has|HasWScale
 	}
 	return nil
 }

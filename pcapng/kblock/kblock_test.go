@@ -1,9 +1,11 @@
 package kblock
 
 import (
+	"encoding/json"
 	"errors"
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -22,6 +24,13 @@ func TestRoundTrip(t *testing.T) {
 		{"state with comm", Record{Kind: KindState, TS: 9, Saddr: netip.MustParseAddr("127.0.0.1"),
 			Daddr: netip.MustParseAddr("127.0.0.1"), Sport: 80, Dport: 81, OldState: 1, NewState: 4, PID: 1234,
 			Comm: "<img src=x>", BytesAcked: 1 << 40, BytesRecv: 3, SpanNS: 12345}},
+		{"probe with every limit group", Record{Kind: KindProbe, TS: 11, Saddr: netip.MustParseAddr("10.0.0.1"),
+			Daddr: netip.MustParseAddr("10.0.0.2"), Sport: 1, Dport: 2, SndCwnd: 10, Has: HasAll,
+			BusyUS: 4_000_000, RwndLimitedUS: 2_500_000, SndbufLimitedUS: 0, CwndLimited: true, AppLimited: false,
+			RateDelivered: 12, RateIntervalUS: 900, MinRTTus: 150, Unsent: 0, WmemQueued: 65536, Sndbuf: 87040,
+			SndWScale: 7, RcvWScale: 0}},
+		{"closing state, chronographs only", Record{Kind: KindState, TS: 12, Saddr: netip.MustParseAddr("10.0.0.1"),
+			Daddr: netip.MustParseAddr("10.0.0.2"), OldState: 4, NewState: 7, Has: HasChrono, BusyUS: 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,5 +97,54 @@ func TestUnknownFieldSkipped(t *testing.T) {
 	}
 	if r.SndCwnd != 3 || r.Ssthresh != 7 {
 		t.Errorf("got cwnd %d ssthresh %d, want 3 and 7", r.SndCwnd, r.Ssthresh)
+	}
+}
+
+// A group the kernel lacks stays absent through the codec and JSON; a zero
+// value that was read stays present.
+func TestLimitsAbsentIsNotZero(t *testing.T) {
+	base := Record{Kind: KindProbe, Saddr: netip.MustParseAddr("10.0.0.1"), Daddr: netip.MustParseAddr("10.0.0.2")}
+	with := base
+	with.Has = HasChrono | HasCwndLimited
+	for _, tt := range []struct {
+		name    string
+		rec     Record
+		has     uint16
+		jsonHas []string
+		jsonNot []string
+	}{
+		{"absent", base, 0, nil, []string{"busy_us", "cwnd_limited", "unsent_bytes"}},
+		{"zero but present", with, HasChrono | HasCwndLimited, []string{`"busy_us":0`, `"rwnd_limited_us":0`, `"cwnd_limited":false`}, []string{"unsent_bytes", "min_rtt_us"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got Record
+			if _, err := Decode(Append(nil, &tt.rec), &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Has != tt.has {
+				t.Errorf("Has = %#x, want %#x", got.Has, tt.has)
+			}
+			j, err := json.Marshal(&got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range tt.jsonHas {
+				if !strings.Contains(string(j), s) {
+					t.Errorf("JSON %s lacks %s", j, s)
+				}
+			}
+			for _, s := range tt.jsonNot {
+				if strings.Contains(string(j), s) {
+					t.Errorf("JSON %s has %s", j, s)
+				}
+			}
+			var back Record
+			if err := json.Unmarshal(j, &back); err != nil {
+				t.Fatal(err)
+			}
+			if back.Has != got.Has || back.BusyUS != got.BusyUS || back.CwndLimited != got.CwndLimited {
+				t.Errorf("JSON round trip %+v, want %+v", back, got)
+			}
+		})
 	}
 }
