@@ -320,6 +320,45 @@ func appendKernel(b []byte, r *kblock.Record) []byte {
 	b = u(b, `,"bytes_received":`, r.BytesRecv)
 	b = u(b, `,"span_ns":`, r.SpanNS)
 	b = u(b, `,"reset_dir":`, uint64(r.ResetDir))
+	return appendKernelLimits(b, r)
+}
+
+// appendKernelLimits writes the send-limit groups the record carries, zero
+// values included (kblock.Record.MarshalJSON), and closes the object.
+func appendKernelLimits(b []byte, r *kblock.Record) []byte {
+	bit := func(b []byte, name string, v bool) []byte {
+		b = append(b, name...)
+		return strconv.AppendBool(b, v)
+	}
+	if r.Has&kblock.HasChrono != 0 {
+		b = fU64(b, `,"busy_us":`, r.BusyUS)
+		b = fU64(b, `,"rwnd_limited_us":`, r.RwndLimitedUS)
+		b = fU64(b, `,"sndbuf_limited_us":`, r.SndbufLimitedUS)
+	}
+	if r.Has&kblock.HasCwndLimited != 0 {
+		b = bit(b, `,"cwnd_limited":`, r.CwndLimited)
+	}
+	if r.Has&kblock.HasAppLimited != 0 {
+		b = bit(b, `,"app_limited":`, r.AppLimited)
+	}
+	if r.Has&kblock.HasRate != 0 {
+		b = fU64(b, `,"rate_delivered":`, uint64(r.RateDelivered))
+		b = fU64(b, `,"rate_interval_us":`, uint64(r.RateIntervalUS))
+	}
+	if r.Has&kblock.HasMinRTT != 0 {
+		b = fU64(b, `,"min_rtt_us":`, uint64(r.MinRTTus))
+	}
+	if r.Has&kblock.HasUnsent != 0 {
+		b = fU64(b, `,"unsent_bytes":`, uint64(r.Unsent))
+	}
+	if r.Has&kblock.HasWmem != 0 {
+		b = fU64(b, `,"wmem_queued":`, uint64(r.WmemQueued))
+		b = fU64(b, `,"sndbuf":`, uint64(r.Sndbuf))
+	}
+	if r.Has&kblock.HasWScale != 0 {
+		b = fU64(b, `,"snd_wscale":`, uint64(r.SndWScale))
+		b = fU64(b, `,"rcv_wscale":`, uint64(r.RcvWScale))
+	}
 	return append(b, '}')
 }
 

@@ -225,7 +225,11 @@ func TestAppendJSONRandom(t *testing.T) {
 			RcvNxt: maybe(r, r.Uint32()), MSS: maybe(r, r.Uint32()), CAState: maybe(r, uint8(r.Uint32())), PacingRate: maybe(r, r.Uint64()),
 			Seq: maybe(r, r.Uint32()), EndSeq: maybe(r, r.Uint32()), TCPFlags: maybe(r, uint8(r.Uint32())), Segs: maybe(r, r.Uint32()),
 			OldState: maybe(r, uint8(r.Uint32())), NewState: maybe(r, uint8(r.Uint32())), PID: maybe(r, r.Uint32()), Comm: randString(r),
-			BytesAcked: maybe(r, r.Uint64()), BytesRecv: maybe(r, r.Uint64()), SpanNS: maybe(r, r.Uint64()), ResetDir: maybe(r, uint8(r.Uint32()))}
+			BytesAcked: maybe(r, r.Uint64()), BytesRecv: maybe(r, r.Uint64()), SpanNS: maybe(r, r.Uint64()), ResetDir: maybe(r, uint8(r.Uint32())),
+			Has: uint16(r.IntN(512)), BusyUS: r.Uint64(), RwndLimitedUS: maybe(r, r.Uint64()), SndbufLimitedUS: maybe(r, r.Uint64()),
+			CwndLimited: r.IntN(2) == 0, AppLimited: r.IntN(2) == 0, RateDelivered: maybe(r, r.Uint32()), RateIntervalUS: r.Uint32(),
+			MinRTTus: maybe(r, r.Uint32()), Unsent: maybe(r, r.Uint32()), WmemQueued: r.Uint32(), Sndbuf: r.Uint32(),
+			SndWScale: uint8(r.IntN(15)), RcvWScale: maybe(r, uint8(r.IntN(15)))}
 		e := &events.Event{Type: randString(r), Frame: r.Uint64(), TS: events.Timestamp(r.Int64()), Flow: maybe(r, r.Uint64()),
 			Dir: events.Dir(r.IntN(2)), Src: randString(r), Dst: randString(r), Severity: events.Severity(randString(r)),
 			Kind: randString(r), Reason: randString(r), Seq: maybe(r, r.Uint32()), Len: maybe(r, r.Uint32()), Ack: maybe(r, r.Uint32()),
