@@ -175,8 +175,9 @@ func TestLoadOnLoopback(t *testing.T) {
 	if probesWithState == 0 {
 		t.Errorf("no tcp_probe record with cwnd, srtt and mss; kinds %v", kinds)
 	}
-	// The send-limit fields: every group on this kernel, and a closing
-	// state record with the sender's lifetime busy time.
+	// The send-limit fields: every group on this kernel, and closing state
+	// records with the chronographs (a loopback transfer of a few MB takes
+	// less than a jiffy, so their values are checked by the lab tests).
 	var limited, closingBusy int
 	for _, r := range recs {
 		if r.Sport != cport && r.Sport != sport {
@@ -185,7 +186,7 @@ func TestLoadOnLoopback(t *testing.T) {
 		if r.Kind == kblock.KindProbe && r.Has == kblock.HasAll && r.MinRTTus > 0 && r.Sndbuf > 0 {
 			limited++
 		}
-		if r.Kind == kblock.KindState && r.Has&kblock.HasChrono != 0 && r.BusyUS > 0 {
+		if r.Kind == kblock.KindState && r.Has&kblock.HasChrono != 0 {
 			closingBusy++
 		}
 	}
@@ -193,7 +194,7 @@ func TestLoadOnLoopback(t *testing.T) {
 		t.Error("no probe record with every send-limit group, min_rtt and sndbuf")
 	}
 	if closingBusy == 0 {
-		t.Error("no closing state record with the chronographs' busy time")
+		t.Error("no closing state record with the chronographs")
 	}
 	if kinds[kblock.KindState] < 4 {
 		t.Errorf("%d state records, want >= 4 (SYN_SENT, ESTABLISHED, FIN_WAIT1, CLOSE...)", kinds[kblock.KindState])
