@@ -97,7 +97,7 @@ func runAnalyze(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	progress, clearBar := of.progress()
-	res, err := sessionfiles.Run(ctx, sessionfiles.Options{Input: input, OutDir: dir, Pipeline: cfg, Progress: progress,
+	res, err := sessionfiles.Run(ctx, sessionfiles.Options{Input: input, OutDir: dir, Pipeline: cfg, Progress: progress, KeepFlows: true,
 		Sinks: []pipeline.Sink{sides, report.collector}})
 	clearBar()
 	if err != nil {

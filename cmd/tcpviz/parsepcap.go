@@ -81,6 +81,7 @@ func runParsePcap(args []string) error {
 			return err
 		}
 		po.Sinks = append(po.Sinks, rep.collector)
+		po.KeepFlows = true
 	}
 	res, err := sessionfiles.Run(ctx, po)
 	clearBar()

@@ -135,7 +135,7 @@ func runQuick(args []string) error {
 	defer stop()
 	sides := conntable.NewSides()
 	progress, clearBar := of.progress()
-	res, err := sessionfiles.Run(ctx, sessionfiles.Options{Input: capFile, OutDir: dir, Pipeline: cfg, Progress: progress,
+	res, err := sessionfiles.Run(ctx, sessionfiles.Options{Input: capFile, OutDir: dir, Pipeline: cfg, Progress: progress, KeepFlows: true,
 		Sinks: []pipeline.Sink{sides, report.collector}})
 	clearBar()
 	if err != nil {

@@ -34,6 +34,11 @@ type Options struct {
 	Pipeline pipeline.Config
 	// Sinks receive packets and events besides the JSONL writers.
 	Sinks []pipeline.Sink
+	// KeepFlows keeps every connection's record in Result.Flows (for the
+	// dashboards and the connection table). Without it flow records are
+	// only streamed to flows.jsonl as connections leave the table, and
+	// memory follows the live connections, not the file's length.
+	KeepFlows bool
 	// Stdin is read when Input is "-" (os.Stdin when nil).
 	Stdin io.Reader
 	// Progress, when set, is called about every 64k records and once at the
@@ -46,7 +51,7 @@ type Options struct {
 type Result struct {
 	Summary events.Summary
 	Files   []string
-	Flows   []events.FlowRecord // every connection, in the order they completed
+	Flows   []events.FlowRecord // with KeepFlows: every connection, in the order they completed
 }
 
 // Run parses the capture and writes the session files. On error no output
@@ -81,7 +86,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	cfg := o.Pipeline
 	userOnFlow := cfg.OnFlow
 	cfg.OnFlow = func(r *events.FlowRecord) {
-		res.Flows = append(res.Flows, *r)
+		if o.KeepFlows {
+			res.Flows = append(res.Flows, *r)
+		}
 		flw.Flow(r)
 		if userOnFlow != nil {
 			userOnFlow(r)

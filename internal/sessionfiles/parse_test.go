@@ -136,7 +136,7 @@ func TestRunKernelRecordsJoinTheirConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out")
-	res, err := Run(context.Background(), Options{Input: in, OutDir: out, Packets: true, Pipeline: pipeline.Config{Flows: conntrack.DefaultConfig()}})
+	res, err := Run(context.Background(), Options{Input: in, OutDir: out, Packets: true, KeepFlows: true, Pipeline: pipeline.Config{Flows: conntrack.DefaultConfig()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,5 +246,34 @@ func TestRunBadInputLeavesNoOutput(t *testing.T) {
 	ents, _ := os.ReadDir(out)
 	for _, e := range ents {
 		t.Errorf("left behind: %s", e.Name())
+	}
+}
+
+// TestRunStreamsFlows: without KeepFlows the records go to flows.jsonl only,
+// and the file holds the same records KeepFlows returns.
+func TestRunStreamsFlows(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "k.pcapng")
+	if err := os.WriteFile(in, writeCapture(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := pipeline.Config{Flows: conntrack.DefaultConfig()}
+	kept, err := Run(context.Background(), Options{Input: in, OutDir: filepath.Join(dir, "a"), KeepFlows: true, Pipeline: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	streamed, err := Run(context.Background(), Options{Input: in, OutDir: filepath.Join(dir, "b"), Pipeline: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(streamed.Flows) != 0 || len(kept.Flows) != 1 {
+		t.Fatalf("flows kept: %d without KeepFlows, %d with", len(streamed.Flows), len(kept.Flows))
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "b", FlowsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := string(kept.Flows[0].AppendJSON(nil)) + "\n"; string(b) != want {
+		t.Errorf("flows.jsonl:\n%s\nwant\n%s", b, want)
 	}
 }
