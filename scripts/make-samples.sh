@@ -6,7 +6,8 @@
 #   scripts/make-samples.sh [OUTDIR]      default: samples/
 #   ONLY=zero-window scripts/make-samples.sh   regenerate one sample (name without extension)
 #
-# Needs: iproute2, nftables, ethtool, tcpdump, tshark (dumpcap), gzip, go.
+# Needs: iproute2, nftables, ethtool, tcpdump, tshark (dumpcap), gzip, go, and a
+# kernel that runs tcpviz capture's eBPF programs (for kernel-*.pcapng).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,7 +22,7 @@ SERVER6=fd00:200:2::2
 
 [ "$(id -u)" = 0 ] || { echo "make-samples.sh: needs root" >&2; exit 1; }
 mkdir -p "$OUT"
-(cd "$ROOT" && go build -o "$BIN" ./internal/testutil/labtraffic)
+(cd "$ROOT" && go build -o "$BIN" ./internal/testutil/labtraffic && go build -o "$WORK/tcpviz" ./cmd/tcpviz)
 
 CAPS=()
 cleanup() {
@@ -45,12 +46,18 @@ fresh() {
 }
 
 # capture NS DEV FILE TOOL [ARGS...]: start a capture in the background and
-# wait until it runs. TOOL is dumpcap (pcapng) or tcpdump (classic pcap).
+# wait until it runs. TOOL is dumpcap (pcapng), tcpdump (classic pcap) or
+# tcpviz (pcapng with kernel records).
 capture() {
 	local ns=$1 dev=$2 file=$3 tool=$4 log
 	shift 4
 	log=$WORK/cap.$RANDOM
-	if [ "$tool" = dumpcap ]; then
+	if [ "$tool" = tcpviz ]; then
+		# tcpviz capture: packets plus the kernel's own records.
+		"$WORK/tcpviz" capture --netns "$LAB-$ns" -i "$dev" --snaplen "$SNAP" -w "$file" "$@" 2>"$log" &
+		CAPS+=($!)
+		wait_for "$log" "capturing on"
+	elif [ "$tool" = dumpcap ]; then
 		ip netns exec "$LAB-$ns" dumpcap -q -i "$dev" -s "$SNAP" -w "$file" "$@" 2>"$log" &
 		CAPS+=($!)
 		wait_for "$log" "Capturing on"
@@ -332,6 +339,24 @@ if want tso-loss-sender; then
 	wait "$SRV_PID"
 	stop_captures
 	kernel_counters tso-loss-sender.pcapng
+fi
+
+if want kernel-cubic-loss-sender; then
+	echo "== kernel-cubic-loss-sender.pcapng"
+	fresh
+	# tcpviz's own capture: the packets and the sender's kernel records
+	# (cwnd/srtt probes, retransmissions, state changes, resets). One lossy
+	# CUBIC transfer, then two short connections aborted with RST.
+	lab rate 20mbit to-server
+	lab loss 15 to-server
+	capture cli veth-c "$OUT/kernel-cubic-loss-sender.pcapng" tcpviz
+	server -l :5001
+	client -c $SERVER4:5001 --bytes 1500000 --cc cubic
+	client -c $SERVER4:5001 --bytes 2000 --conns 2 --rst
+	stop_captures
+	kill "$SRV_PID" 2>/dev/null || true
+	wait "$SRV_PID" 2>/dev/null || true
+	kernel_counters kernel-cubic-loss-sender.pcapng
 fi
 
 if want seq-wrap-sender || want seq-wrap-receiver; then
