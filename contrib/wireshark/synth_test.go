@@ -120,7 +120,12 @@ func filled(k kblock.Kind, seed int) kblock.Record {
 			v.Field(i).SetUint(1<<40 + n)
 		case reflect.String:
 			v.Field(i).SetString("comm-" + f.Name)
+		case reflect.Bool:
+			v.Field(i).SetBool(true)
 		}
+	}
+	if has := v.FieldByName("Has"); has.IsValid() {
+		has.SetUint(1<<has.Type().Bits() - 1) // every optional group present
 	}
 	return r
 }

@@ -45,9 +45,10 @@ local FAMILIES = { [4] = "IPv4", [6] = "IPv6" }
 -- add a line: code, name (the filter is tcpviz.NAME), label, and
 --   bits  = 8, 32 or 64: the width of the value once decoded (the Go type in
 --           pcapng/kblock); any integer of 1, 2, 4 or 8 bytes is accepted
---   str   = true for a byte string
+--   str   = true for a byte string, bool = true for a 0/1 flag
 --   vals  = value names, base = base.HEX for flags
 --   pkt   = true to copy the field onto TCP packets as tcpviz.pkt.NAME
+--   opt   = true when an absent field is unknown (otherwise absent means 0)
 -- Codes not in the table are shown as tcpviz.field.* and skipped.
 local FIELDS = {
     { 1, "snd_cwnd", "Congestion window (segments)", bits = 32, pkt = true },
@@ -80,6 +81,21 @@ local FIELDS = {
     { 53, "bytes_received", "Bytes received (socket lifetime)", bits = 64 },
     { 54, "span_ns", "Time since the first state change (ns)", bits = 64 },
     { 64, "reset_dir", "Reset direction", bits = 8, vals = RESET_DIRS },
+    -- What limited the sender (80-99): written when the kernel could read
+    -- them, zero included, so an absent one is unknown, not 0 (opt).
+    { 80, "busy_us", "Busy time: data to send (us)", bits = 64, pkt = true, opt = true },
+    { 81, "rwnd_limited_us", "Receive-window limited time (us)", bits = 64, pkt = true, opt = true },
+    { 82, "sndbuf_limited_us", "Send-buffer limited time (us)", bits = 64, pkt = true, opt = true },
+    { 83, "cwnd_limited", "Congestion-window limited", bool = true, pkt = true, opt = true },
+    { 84, "app_limited", "Application limited (last rate sample)", bool = true, pkt = true, opt = true },
+    { 85, "rate_delivered", "Segments delivered in the last rate sample", bits = 32, pkt = true, opt = true },
+    { 86, "rate_interval_us", "Interval of the last rate sample (us)", bits = 32, pkt = true, opt = true },
+    { 87, "min_rtt_us", "Minimum RTT (us)", bits = 32, pkt = true, opt = true },
+    { 88, "unsent_bytes", "Bytes written, not sent yet", bits = 32, pkt = true, opt = true },
+    { 89, "wmem_queued", "Send queue (bytes)", bits = 32, pkt = true, opt = true },
+    { 90, "sndbuf", "Send buffer size (bytes)", bits = 32, pkt = true, opt = true },
+    { 91, "snd_wscale", "Window scale of the peer's windows", bits = 8, pkt = true, opt = true },
+    { 92, "rcv_wscale", "Window scale of this socket's windows", bits = 8, pkt = true, opt = true },
 }
 
 local proto = Proto("tcpviz", "tcpviz kernel TCP record")
@@ -129,12 +145,14 @@ for _, f in ipairs(FIELDS) do
     by_code[code] = f
     if f.str then
         f.pf = ProtoField.string("tcpviz." .. name, f[3])
+    elseif f.bool then
+        f.pf = ProtoField.bool("tcpviz." .. name, f[3])
     else
         f.pf = int_field("tcpviz." .. name, f)
     end
     pf[name] = f.pf
     if f.pkt then
-        f.pkt_pf = int_field("tcpviz.pkt." .. name, f)
+        f.pkt_pf = f.bool and ProtoField.bool("tcpviz.pkt." .. name, f[3]) or int_field("tcpviz.pkt." .. name, f)
         pf["pkt_" .. name] = f.pkt_pf
         pkt_fields[#pkt_fields + 1] = f
     end
@@ -337,7 +355,8 @@ local function decode(tvb, pinfo, tree)
             root:add(f.pf, r, s)
             v[f[2]] = s
         elseif f then
-            local x = read_uint(r, len, f.bits)
+            local x = read_uint(r, len, f.bool and 8 or f.bits)
+            if x ~= nil and f.bool then x = x ~= 0 end
             if x == nil then
                 return malformed(root, pinfo, string.format("offset %d: field %d (%s): integer field of %d bytes", off, code, f[2], len))
             else
@@ -446,11 +465,13 @@ local function copy(pinfo, tree, sport, dport)
     end
     for _, f in ipairs(pkt_fields) do
         local x = e.v[f[2]]
-        if x == nil then
+        if x == nil and not f.opt then
             -- An absent field is 0 (writers leave zero values out).
             x = f.bits == 64 and UInt64.new(0) or 0
         end
-        t:add(f.pkt_pf, x):set_generated()
+        if x ~= nil then
+            t:add(f.pkt_pf, x):set_generated()
+        end
     end
 end
 
