@@ -64,6 +64,9 @@ type Follower struct {
 	// caughtUp, when set, is called each time every byte available has
 	// been handed on.
 	caughtUp func()
+	// beforeList, when set, is called before each look at the directory
+	// (tests: a writer that rotates right then).
+	beforeList func()
 	// passes finished, and the file and bytes read at the end of the last
 	// one, for tests that wait until what they wrote was read.
 	passDone atomic.Int64
@@ -490,20 +493,29 @@ func (f *Follower) step(ctx context.Context, h Handler, list bool) error {
 		if !list && f.cur != nil {
 			break
 		}
-		files, err := f.src.files()
-		if err != nil {
-			f.logf("%v", err)
+		if f.beforeList != nil {
+			f.beforeList()
 		}
-		var next []string
-		if f.cur != nil {
-			next = f.src.after(f.cur.path, files)
-		} else if f.last != "" {
-			next = f.src.after(f.last, files)
-		} else {
-			next = files
-		}
+		next := f.nextFiles()
 		if len(next) == 0 || !f.finished(f.cur) {
 			break
+		}
+		if f.cur != nil {
+			// The end of the file was seen before the directory was
+			// listed: the writer may have added its last blocks in
+			// between, then rotated. A writer finishes a file before it
+			// creates the next one, so only an end seen after a listing
+			// that shows a newer file is the true end.
+			read := f.cur.cr.n
+			if err := f.drain(ctx, h); err != nil {
+				return err
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			if f.cur.cr.n != read {
+				continue
+			}
 		}
 		if f.cur != nil {
 			f.cur.f.Close()
@@ -519,6 +531,37 @@ func (f *Follower) step(ctx context.Context, h Handler, list bool) error {
 		f.caughtUp()
 	}
 	return nil
+}
+
+// nextFiles lists the files after the current (or last) one. A directory
+// read while files are created may show a newer file but miss an older
+// one (entries come in hash order, not creation order): when the first
+// file listed is not the next number, the directory is read again, and
+// that second listing, started after the newer file was seen, has every
+// file created before it.
+func (f *Follower) nextFiles() []string {
+	cur := f.last
+	if f.cur != nil {
+		cur = f.cur.path
+	}
+	for try := 0; ; try++ {
+		files, err := f.src.files()
+		if err != nil {
+			f.logf("%v", err)
+		}
+		if cur == "" {
+			return files
+		}
+		next := f.src.after(cur, files)
+		if try > 0 || len(next) == 0 {
+			return next
+		}
+		a, ok1 := f.src.seq(cur)
+		b, ok2 := f.src.seq(next[0])
+		if !ok1 || !ok2 || b <= a+1 {
+			return next
+		}
+	}
 }
 
 // finished says whether the follower may leave o for a newer file: o ended
