@@ -111,18 +111,16 @@ type half struct {
 	lossAck   uint32 // ack value of the last triple-dup-ack report
 	lossKnown bool
 
-	// Karn's rule: one timed segment at a time, cancelled if retransmitted.
-	timing     bool
-	timedStart uint32
-	timedEnd   uint32
-	timedTS    int64
-	timedFrame uint64
-	// TSval/TSecr: one TSval timed at a time.
-	tsPending bool
-	tsVal     uint32
-	tsEnd     uint32
-	tsTime    int64
-	tsFrame   uint64
+	// New data not yet cumulatively acknowledged (RTT, Karn's rule, the
+	// original of a retransmission).
+	segs segRing
+	// TSval/TSecr: the first segment that carried each recent TSval.
+	tsq tsQueue
+	// Samples of this direction's data: statistics, and when the last
+	// rtt_sample event was written.
+	rtt        *rttStats
+	lastEmit   int64
+	lastSample int64
 
 	// Gaps the capture skipped (lost_segment), to tell a copy of bytes
 	// already seen from data that fills a gap.
@@ -154,6 +152,10 @@ type flow struct {
 	hsRTT    bool    // handshake RTT already reported
 
 	kcwnd, ksrtt, kssthr uint32 // newest kernel probe
+	ksrttStats           *rttStats
+	kpending             uint32 // µs, newest kernel srtt not yet in ksrttStats
+	kpendingTS           int64
+	kminRTT              uint32 // µs, lowest kernel min_rtt seen
 }
 
 func (f *flow) endpoint(d events.Dir) string {

@@ -75,6 +75,7 @@ func (e *Engine) Kernel(frame uint64, rec *kblock.Record, id uint64, dir events.
 		ev.Type = events.TypeKernelSample
 		if f != nil {
 			f.kcwnd, f.ksrtt, f.kssthr = rec.SndCwnd, rec.SRTTus, rec.Ssthresh
+			f.kernelRTT(rec)
 		}
 	case kblock.KindRetransmit:
 		ev.Type, ev.Severity = events.TypeKernelRetransmit, events.SevWarn
@@ -238,4 +239,30 @@ func (e *Engine) Compare() []KernelComparison {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Flow < out[j].Flow })
 	return out
+}
+
+// kernelRTT keeps the kernel's srtt and min_rtt of the connection's socket
+// for the flow summary. Each srtt stands for the time until the next
+// record, so the median is over time, like the inferred one. A socket that
+// has not measured an RTT yet reports 0, which is no value.
+func (f *flow) kernelRTT(rec *kblock.Record) {
+	f.flushKernelRTT(rec.TS)
+	if rec.SRTTus > 0 {
+		f.kpending, f.kpendingTS = rec.SRTTus, rec.TS
+	}
+	if rec.MinRTTus > 0 && (f.kminRTT == 0 || rec.MinRTTus < f.kminRTT) {
+		f.kminRTT = rec.MinRTTus
+	}
+}
+
+// flushKernelRTT adds the pending kernel srtt with its weight up to now.
+func (f *flow) flushKernelRTT(now int64) {
+	if f.kpending == 0 {
+		return
+	}
+	if f.ksrttStats == nil {
+		f.ksrttStats = &rttStats{}
+	}
+	f.ksrttStats.add(float64(f.kpending)/1000, weight(now-f.kpendingTS))
+	f.kpending = 0
 }

@@ -44,8 +44,10 @@ func (e *Engine) report(f *flow, p *events.Packet, fl uint16) {
 	}
 	resent := fl&(aRetrans|aFastRetrans|aSpurious) != 0
 	copied := false
+	var orig uint64 // frame of the original transmission, when remembered
 	if fl&(aRetrans|aFastRetrans|aSpurious|aOutOfOrder) != 0 && p.Len > 0 {
 		copied = fwd.seenBefore(p.Seq, p.Seq+p.Len)
+		orig = fwd.segs.markResent(p.Seq, p.Seq+p.Len)
 	}
 	if fl&aOutOfOrder != 0 {
 		ev := e.event(f, p, events.TypeOutOfOrder, events.SevInfo)
@@ -64,6 +66,7 @@ func (e *Engine) report(f *flow, p *events.Packet, fl uint16) {
 	}
 	if fl&(aRetrans|aFastRetrans|aSpurious) != 0 {
 		ev := e.event(f, p, events.TypeRetransmission, events.SevWarn)
+		ev.RefFrame = orig
 		switch {
 		case fl&aFastRetrans != 0:
 			ev.Kind = events.RetransFast
@@ -96,62 +99,6 @@ func (e *Engine) report(f *flow, p *events.Packet, fl uint16) {
 	}
 }
 
-// rtt times new data (Karn's rule: a segment that is sent again is never
-// timed) and TSvals, and reports the handshake RTT.
-func (e *Engine) rtt(f *flow, p *events.Packet, fl uint16) {
-	fwd := &f.h[p.Dir]
-	if f.irtt > 0 && !f.hsRTT && f.synAckTS != 0 && p.Flags&(fSYN|fACK) == fACK {
-		f.hsRTT = true
-		e.sample(f, p, p.Dir, events.ReasonHandshake, f.irtt, 0)
-	}
-	advanced := fwd.nextseqFrame == p.Frame && fl&aZeroWindowProbe == 0
-	if fl&(aRetrans|aFastRetrans|aSpurious|aOutOfOrder) != 0 {
-		if fwd.timing && events.SeqLess(p.Seq, fwd.timedEnd) && events.SeqGreater(p.Seq+p.SegLen(), fwd.timedStart) {
-			fwd.timing = false
-		}
-		return
-	}
-	if !advanced || p.Len == 0 {
-		return // SYNs are timed by the handshake sample
-	}
-	// With timestamps, TSval/TSecr times every transmission unambiguously;
-	// without, one segment at a time under Karn's rule. One method per
-	// direction keeps the samples to about one per RTT.
-	if p.Options.HasTS {
-		if !fwd.tsPending {
-			fwd.tsPending = true
-			fwd.tsVal, fwd.tsTime, fwd.tsFrame = p.Options.TSVal, p.TS, p.Frame
-			fwd.tsEnd = p.Seq + p.SegLen()
-		}
-		return
-	}
-	if !fwd.timing {
-		fwd.timing = true
-		fwd.timedStart, fwd.timedEnd = p.Seq, p.Seq+p.SegLen()
-		fwd.timedTS, fwd.timedFrame = p.TS, p.Frame
-	}
-}
-
-// sample records an RTT sample of the data sent in direction d.
-func (e *Engine) sample(f *flow, p *events.Packet, d events.Dir, reason string, rtt int64, ref uint64) {
-	if rtt <= 0 {
-		return
-	}
-	if f.srtt == 0 {
-		f.srtt = float64(rtt)
-	} else {
-		f.srtt += (float64(rtt) - f.srtt) / 8
-	}
-	if !e.cfg.RTTSamples {
-		return
-	}
-	ev := e.event(f, p, events.TypeRTTSample, events.SevInfo)
-	ev.Dir, ev.Src, ev.Dst = d, f.endpoint(d), f.endpoint(d^1)
-	ev.Seq, ev.Len = 0, 0
-	ev.Reason, ev.RTTms, ev.RefFrame = reason, float64(rtt)/1e6, ref
-	e.send(f, ev)
-}
-
 // ackSide follows the ACK field of p against the data of the other
 // direction (never against p's own direction): ACK progress, RTT samples,
 // duplicate-ACK and SACK loss inference.
@@ -162,7 +109,8 @@ func (e *Engine) ackSide(f *flow, p *events.Packet, fl uint16) {
 	d := p.Dir ^ 1 // the direction whose data p acknowledges
 	fwd, data := &f.h[p.Dir], &f.h[d]
 	ack := p.Ack
-	if !fwd.ackKnown || events.SeqGreater(ack, fwd.maxAck) {
+	advanced := fwd.ackKnown && events.SeqGreater(ack, fwd.maxAck)
+	if !fwd.ackKnown || advanced {
 		fwd.ackKnown, fwd.maxAck = true, ack
 		data.stallFired = false
 		data.stallRef = 0
@@ -170,20 +118,8 @@ func (e *Engine) ackSide(f *flow, p *events.Packet, fl uint16) {
 			data.stallRef = p.TS
 		}
 	}
-	if data.timing && events.SeqGEQ(ack, data.timedEnd) {
-		data.timing = false
-		e.sample(f, p, d, events.ReasonDataAck, p.TS-data.timedTS, data.timedFrame)
-	}
-	if data.tsPending && p.Options.HasTS {
-		// TSval clocks tick in milliseconds: many segments share a TSval, so
-		// the echo counts only once the timed segment itself is acknowledged.
-		switch ecr := p.Options.TSEcr; {
-		case ecr == data.tsVal && events.SeqGEQ(ack, data.tsEnd):
-			data.tsPending = false
-			e.sample(f, p, d, events.ReasonTimestamp, p.TS-data.tsTime, data.tsFrame)
-		case events.SeqGreater(ecr, data.tsVal):
-			data.tsPending = false
-		}
+	if advanced {
+		e.ackSample(f, p, d)
 	}
 	outstanding := data.nextKnown && events.SeqLess(ack, data.nextseq)
 	if fl&aDupAck != 0 && fwd.dupacks == e.cfg.DupAckThreshold && outstanding && !(fwd.lossKnown && fwd.lossAck == ack) {

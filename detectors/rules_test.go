@@ -337,14 +337,15 @@ var ruleCases = []ruleCase{
 		never: []want{{6, events.TypeRTTSample, events.ReasonDataAck, 0}, {6, events.TypeRTTSample, events.ReasonTimestamp, 0}},
 	},
 	{
-		name: "TSval/TSecr RTT sample",
+		name: "TSval/TSecr RTT sample of retransmitted data",
 		pkts: func() []events.Packet {
 			c := newConn(1, false, 1000, 5000).handshake()
-			c.after(ms).send(0, PA, 1, 1, 100, 502, tsOpt(10, 1)).after(7*ms).send(1, A, 1, 101, 0, 502, tsOpt(2, 10))
+			c.after(ms).send(0, PA, 1, 1, 100, 502, tsOpt(10, 1)).after(300*ms).send(0, PA, 1, 1, 100, 502, tsOpt(310, 1))
+			c.after(7*ms).send(1, A, 1, 101, 0, 502, tsOpt(2, 310))
 			return c.pkts
 		},
-		want:  []want{{5, events.TypeRTTSample, events.ReasonTimestamp, 0}},
-		never: []want{{5, events.TypeRTTSample, events.ReasonDataAck, 0}},
+		want:  []want{{6, events.TypeRTTSample, events.ReasonTimestamp, 0}},
+		never: []want{{6, events.TypeRTTSample, events.ReasonDataAck, 0}},
 	},
 	{
 		name: "window full against a SYN/ACK's window, which is never scaled",

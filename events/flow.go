@@ -49,10 +49,16 @@ type FlowRecord struct {
 	RTTMinMS      float64        `json:"rtt_min_ms,omitempty"`
 	RTTAvgMS      float64        `json:"rtt_avg_ms,omitempty"`
 	RTTMaxMS      float64        `json:"rtt_max_ms,omitempty"`
+	RTTP50MS      float64        `json:"rtt_p50_ms,omitempty"`
+	RTTP95MS      float64        `json:"rtt_p95_ms,omitempty"`
 	RTTSamples    int            `json:"rtt_samples,omitempty"`
-	PID           uint32         `json:"pid,omitempty"`
-	Comm          string         `json:"comm,omitempty"`
-	KernelRetrans *RetransCheck  `json:"kernel_retrans,omitempty"`
+	// The kernel's view of the same socket, from kernel records: median of
+	// the srtt in its samples, and the lowest min_rtt.
+	KernelSRTTP50MS float64       `json:"kernel_srtt_p50_ms,omitempty"`
+	KernelMinRTTMS  float64       `json:"kernel_min_rtt_ms,omitempty"`
+	PID             uint32        `json:"pid,omitempty"`
+	Comm            string        `json:"comm,omitempty"`
+	KernelRetrans   *RetransCheck `json:"kernel_retrans,omitempty"`
 }
 
 // RetransCheck compares the retransmissions tcpviz inferred from packets with

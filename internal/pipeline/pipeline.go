@@ -32,6 +32,12 @@ type Detector interface {
 	Close(flow uint64)
 }
 
+// FlowFiller is a Detector that adds its own figures (RTT statistics) to a
+// connection's summary before the connection is closed.
+type FlowFiller interface {
+	FillFlow(flow uint64, r *events.FlowRecord)
+}
+
 // Config says how to build a pipeline.
 type Config struct {
 	Flows conntrack.Config
@@ -77,19 +83,13 @@ type Pipeline struct {
 	krec    kblock.Record
 	skipped [8]uint64
 	stats   Stats
-	ctx     map[uint64]*flowExtra
 	// recalled sums recall × kernel segments over connections.
 	recalled float64
 }
 
-// flowExtra is what the pipeline adds to a connection's summary.
-type flowExtra struct {
-	rttSum float64
-}
-
 // New builds a pipeline.
 func New(cfg Config) *Pipeline {
-	p := &Pipeline{cfg: cfg, dec: decode.New(), ctx: make(map[uint64]*flowExtra)}
+	p := &Pipeline{cfg: cfg, dec: decode.New()}
 	p.stats.Events = make(map[string]int)
 	p.table = conntrack.New(cfg.Flows, p.expired)
 	if cfg.NewDetector != nil {
@@ -232,19 +232,6 @@ func (p *Pipeline) emit(e *events.Event) {
 		case events.TypeRetransmission:
 			c.MarkRetransmission(e.Dir)
 			r.Retransmitted += uint64(e.Len)
-		case events.TypeRTTSample:
-			if e.Reason != events.ReasonHandshake && e.RTTms > 0 {
-				x := p.extra(e.Flow)
-				x.rttSum += e.RTTms
-				r.RTTSamples++
-				if r.RTTMinMS == 0 || e.RTTms < r.RTTMinMS {
-					r.RTTMinMS = e.RTTms
-				}
-				if e.RTTms > r.RTTMaxMS {
-					r.RTTMaxMS = e.RTTms
-				}
-				r.RTTAvgMS = x.rttSum / float64(r.RTTSamples)
-			}
 		}
 	}
 	for _, s := range p.sinks {
@@ -252,18 +239,12 @@ func (p *Pipeline) emit(e *events.Event) {
 	}
 }
 
-func (p *Pipeline) extra(flow uint64) *flowExtra {
-	x := p.ctx[flow]
-	if x == nil {
-		x = &flowExtra{}
-		p.ctx[flow] = x
-	}
-	return x
-}
-
 // expired is called by the flow table when a connection leaves it.
 func (p *Pipeline) expired(c *conntrack.Conn) {
 	if p.det != nil {
+		if ff, ok := p.det.(FlowFiller); ok {
+			ff.FillFlow(c.ID, &c.Rec)
+		}
 		p.det.Close(c.ID)
 	}
 	if p.cfg.KernelCheck != nil {
@@ -276,7 +257,6 @@ func (p *Pipeline) expired(c *conntrack.Conn) {
 			p.recalled += rc.Recall * float64(rc.Kernel)
 		}
 	}
-	delete(p.ctx, c.ID)
 	p.stats.Flows++
 	if p.cfg.OnFlow != nil {
 		p.cfg.OnFlow(&c.Rec)

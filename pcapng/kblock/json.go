@@ -22,6 +22,8 @@ type recordJSON struct {
 	Sndbuf          *uint32 `json:"sndbuf,omitempty"`
 	SndWScale       *uint8  `json:"snd_wscale,omitempty"`
 	RcvWScale       *uint8  `json:"rcv_wscale,omitempty"`
+	TimerPending    *uint8  `json:"timer_pending,omitempty"`
+	Retransmits     *uint8  `json:"retransmits,omitempty"`
 }
 
 // MarshalJSON writes the record with its present send-limit fields.
@@ -50,6 +52,9 @@ func (r Record) MarshalJSON() ([]byte, error) {
 	}
 	if r.Has&HasWScale != 0 {
 		j.SndWScale, j.RcvWScale = &r.SndWScale, &r.RcvWScale
+	}
+	if r.HasTimer {
+		j.TimerPending, j.Retransmits = &r.TimerPending, &r.Retransmits
 	}
 	return json.Marshal(j)
 }
@@ -91,6 +96,12 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 	}
 	if j.RcvWScale != nil {
 		r.RcvWScale, r.Has = *j.RcvWScale, r.Has|HasWScale
+	}
+	if j.TimerPending != nil {
+		r.TimerPending, r.HasTimer = *j.TimerPending, true
+	}
+	if j.Retransmits != nil {
+		r.Retransmits = *j.Retransmits
 	}
 	return nil
 }

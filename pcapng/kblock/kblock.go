@@ -129,6 +129,19 @@ const (
 	HasAll = HasChrono | HasCwndLimited | HasAppLimited | HasRate | HasMinRTT | HasUnsent | HasWmem | HasWScale
 )
 
+// Retransmission causes: codes 100-119.
+const (
+	FieldTimerPending uint16 = 100 // icsk_pending at a retransmission
+	FieldRetransmits  uint16 = 101 // icsk_retransmits: RTO backoffs so far
+)
+
+// Timer values of FieldTimerPending (ICSK_TIME_* in the kernel).
+const (
+	TimerRetrans   = 1 // ICSK_TIME_RETRANS (cleared before the RTO handler runs)
+	TimerProbe0    = 3
+	TimerLossProbe = 5 // ICSK_TIME_LOSS_PROBE: the tail-loss probe is being sent
+)
+
 // Record is one kernel record. The 4-tuple is from the socket's point of
 // view: Saddr/Sport are the local end. Zero values of optional fields are
 // omitted from JSON and from the encoding.
@@ -195,6 +208,39 @@ type Record struct {
 	Sndbuf          uint32 `json:"-"` // sk_sndbuf, bytes
 	SndWScale       uint8  `json:"-"` // shift of the peer's advertised windows
 	RcvWScale       uint8  `json:"-"` // shift of this socket's advertised windows
+
+	// TimerPending and Retransmits are read at a retransmission; HasTimer
+	// says the record carries them (files from older writers do not).
+	TimerPending uint8 `json:"-"`
+	Retransmits  uint8 `json:"-"`
+	HasTimer     bool  `json:"-"`
+}
+
+// Retransmission causes the kernel's state tells (RetransCause).
+const (
+	CauseRecovery  = "recovery"   // fast retransmit / SACK or RACK recovery (CA state Recovery)
+	CauseLoss      = "loss"       // retransmission timeout (CA state Loss)
+	CauseLossProbe = "loss_probe" // tail-loss probe (the loss-probe timer fired)
+	CauseOther     = "other"      // any other state (e.g. Open, Disorder)
+)
+
+// RetransCause says why the kernel retransmitted, from a retransmit
+// record: the loss-probe timer being handled, else the congestion state.
+// Empty when the record does not carry the timer (older writers).
+func RetransCause(r *Record) string {
+	if r.Kind != KindRetransmit || !r.HasTimer {
+		return ""
+	}
+	if r.TimerPending == TimerLossProbe {
+		return CauseLossProbe
+	}
+	switch r.CAState {
+	case 4:
+		return CauseLoss
+	case 3:
+		return CauseRecovery
+	}
+	return CauseOther
 }
 
 // TCP states as the kernel numbers them (include/net/tcp_states.h).
@@ -300,6 +346,11 @@ func Append(dst []byte, r *Record) []byte {
 		dst = appendTLV(dst, FieldResetDir, []byte{r.ResetDir})
 	}
 	dst = appendLimits(dst, r)
+	if r.HasTimer {
+		// 0 (no timer pending) is meaningful, so both are written together.
+		dst = appendTLV(dst, FieldTimerPending, []byte{r.TimerPending})
+		dst = appendTLV(dst, FieldRetransmits, []byte{r.Retransmits})
+	}
 	binary.LittleEndian.PutUint32(dst[start+4:], uint32(len(dst)-start))
 	return dst
 }
@@ -516,6 +567,10 @@ func (r *Record) setField(t uint16, b []byte) error {
 		FieldRateDelivered, FieldRateIntervalUS, FieldMinRTTus, FieldUnsent, FieldWmemQueued, FieldSndbuf,
 		FieldSndWScale, FieldRcvWScale:
 		return r.setLimit(t, b)
+	case FieldTimerPending:
+		p8, r.HasTimer = &r.TimerPending, true
+	case FieldRetransmits:
+		p8 = &r.Retransmits
 	default:
 		return nil // unknown field: skipped so newer writers stay readable
 	}

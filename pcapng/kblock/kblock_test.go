@@ -21,6 +21,9 @@ func TestRoundTrip(t *testing.T) {
 			SndUna: 1, SndNxt: 2, RcvNxt: 3, MSS: 1448, CAState: 0, PacingRate: 1 << 33}},
 		{"retransmit v6", Record{Kind: KindRetransmit, TS: 5, Saddr: netip.MustParseAddr("2001:db8::1"),
 			Daddr: netip.MustParseAddr("2001:db8::2"), Sport: 1, Dport: 2, Seq: 0, EndSeq: 2896, TCPFlags: 0x18, Segs: 2}},
+		{"retransmit with cause (RTO: no timer pending, CA state loss)", Record{Kind: KindRetransmit, TS: 6,
+			Saddr: netip.MustParseAddr("10.0.0.1"), Daddr: netip.MustParseAddr("10.0.0.2"), Sport: 1, Dport: 2,
+			Seq: 100, EndSeq: 1548, Segs: 1, CAState: 4, HasTimer: true, TimerPending: 0, Retransmits: 1}},
 		{"state with comm", Record{Kind: KindState, TS: 9, Saddr: netip.MustParseAddr("127.0.0.1"),
 			Daddr: netip.MustParseAddr("127.0.0.1"), Sport: 80, Dport: 81, OldState: 1, NewState: 4, PID: 1234,
 			Comm: "<img src=x>", BytesAcked: 1 << 40, BytesRecv: 3, SpanNS: 12345}},
@@ -146,5 +149,24 @@ func TestLimitsAbsentIsNotZero(t *testing.T) {
 				t.Errorf("JSON round trip %+v, want %+v", back, got)
 			}
 		})
+	}
+}
+
+func TestRetransCause(t *testing.T) {
+	tests := []struct {
+		rec  Record
+		want string
+	}{
+		{Record{Kind: KindRetransmit, CAState: 4, HasTimer: true}, CauseLoss},
+		{Record{Kind: KindRetransmit, CAState: 3, HasTimer: true, TimerPending: TimerRetrans}, CauseRecovery},
+		{Record{Kind: KindRetransmit, CAState: 0, HasTimer: true, TimerPending: TimerLossProbe}, CauseLossProbe},
+		{Record{Kind: KindRetransmit, CAState: 1, HasTimer: true, TimerPending: TimerRetrans}, CauseOther},
+		{Record{Kind: KindRetransmit, CAState: 4}, ""}, // an older writer: no timer field
+		{Record{Kind: KindProbe, CAState: 4, HasTimer: true}, ""},
+	}
+	for _, tc := range tests {
+		if got := RetransCause(&tc.rec); got != tc.want {
+			t.Errorf("%+v: cause %q, want %q", tc.rec, got, tc.want)
+		}
 	}
 }

@@ -1,0 +1,334 @@
+package detectors
+
+import (
+	"math"
+	"time"
+
+	"github.com/tcpviz/tcpviz/events"
+)
+
+// RTT estimation. Every cumulative ACK that advances over the data of a
+// direction may give one sample, as the Linux sender takes them
+// (tcp_clean_rtx_queue, tcp_ack_update_rtt):
+//
+//  1. data_ack: from the oldest segment the ACK newly covers to the ACK,
+//     when none of the newly covered segments was sent twice (Karn's rule);
+//  2. timestamp, otherwise: the ACK's TSecr matched to the first segment of
+//     the direction that carried that TSval. TSval clocks tick in
+//     milliseconds, so many segments share one value; the first carrier is
+//     the one the echo can date back to.
+//
+// Only segments that passed the capture point count, so the sample is the
+// RTT seen from there: the full RTT on the sender's host.
+
+// maxSegs bounds the segments remembered per direction (a window of 512
+// segments); beyond it the oldest are forgotten and only timestamps date.
+const maxSegs = 512
+
+// maxTSvals bounds the TSvals remembered per direction.
+const maxTSvals = 256
+
+type segEntry struct {
+	seq, end uint32
+	ts       int64
+	frame    uint64
+	resent   bool
+}
+
+// segRing holds the new-data segments of a direction not yet cumulatively
+// acknowledged, oldest first. It grows with the window, up to maxSegs.
+type segRing struct {
+	e    []segEntry
+	head int
+}
+
+func (r *segRing) len() int { return len(r.e) - r.head }
+
+func (r *segRing) push(x segEntry) {
+	if r.len() >= maxSegs {
+		r.head++
+	}
+	if r.head >= 64 && 2*r.head >= len(r.e) {
+		n := copy(r.e, r.e[r.head:])
+		r.e, r.head = r.e[:n], 0
+	}
+	r.e = append(r.e, x)
+}
+
+// markResent flags the segments overlapping [seq, end) as sent again and
+// returns the frame of the first of them (its original transmission), 0
+// when none is remembered.
+func (r *segRing) markResent(seq, end uint32) uint64 {
+	var first uint64
+	for i := r.head; i < len(r.e); i++ {
+		s := &r.e[i]
+		if !events.SeqLess(s.seq, end) {
+			break
+		}
+		if events.SeqLess(seq, s.end) {
+			s.resent = true
+			if first == 0 {
+				first = s.frame
+			}
+		}
+	}
+	return first
+}
+
+// ack drops the segments covered by a cumulative ACK and returns the oldest
+// of them and whether any of them was sent twice.
+func (r *segRing) ack(ack uint32) (oldest segEntry, n int, resent bool) {
+	for r.head < len(r.e) && events.SeqLEQ(r.e[r.head].end, ack) {
+		s := r.e[r.head]
+		if n == 0 {
+			oldest = s
+		}
+		n++
+		resent = resent || s.resent
+		r.head++
+	}
+	if r.head == len(r.e) {
+		r.e, r.head = r.e[:0], 0
+	}
+	return oldest, n, resent
+}
+
+type tsEntry struct {
+	val   uint32
+	ts    int64
+	frame uint64
+}
+
+// tsQueue holds the first segment that carried each recent TSval of a
+// direction, oldest first (TSvals only grow within a direction).
+type tsQueue struct {
+	e     []tsEntry
+	head  int
+	last  uint32
+	known bool
+}
+
+func (q *tsQueue) push(val uint32, ts int64, frame uint64) {
+	if q.known && !events.SeqGreater(val, q.last) {
+		return
+	}
+	q.known, q.last = true, val
+	if len(q.e)-q.head >= maxTSvals {
+		q.head++
+	}
+	if q.head >= 32 && 2*q.head >= len(q.e) {
+		n := copy(q.e, q.e[q.head:])
+		q.e, q.head = q.e[:n], 0
+	}
+	q.e = append(q.e, tsEntry{val, ts, frame})
+}
+
+// echo finds the first carrier of val and forgets it and every older
+// TSval (later echoes are never older).
+func (q *tsQueue) echo(val uint32) (tsEntry, bool) {
+	for q.head < len(q.e) {
+		x := q.e[q.head]
+		if events.SeqGreater(x.val, val) {
+			return tsEntry{}, false
+		}
+		q.head++
+		if x.val == val {
+			return x, true
+		}
+	}
+	return tsEntry{}, false
+}
+
+// rtt records what RTT estimation needs from a segment of p's direction
+// and reports the handshake RTT.
+func (e *Engine) rtt(f *flow, p *events.Packet, fl uint16) {
+	fwd := &f.h[p.Dir]
+	if f.irtt > 0 && !f.hsRTT && f.synAckTS != 0 && p.Flags&(fSYN|fACK) == fACK {
+		f.hsRTT = true
+		e.sample(f, p, p.Dir, events.ReasonHandshake, f.irtt, 0)
+	}
+	if p.SegLen() == 0 || fl&aZeroWindowProbe != 0 {
+		return
+	}
+	if p.Options.HasTS {
+		fwd.tsq.push(p.Options.TSVal, p.TS, p.Frame)
+	}
+	if fl&(aRetrans|aFastRetrans|aSpurious|aOutOfOrder) != 0 {
+		return // marked in the segment ring by report
+	}
+	if fwd.nextseqFrame == p.Frame && p.Len > 0 && p.Flags&fSYN == 0 {
+		fwd.segs.push(segEntry{seq: p.Seq, end: p.Seq + p.SegLen(), ts: p.TS, frame: p.Frame})
+	}
+}
+
+// ackSample takes the RTT sample of a cumulative ACK p that advanced over
+// the data of direction d.
+func (e *Engine) ackSample(f *flow, p *events.Packet, d events.Dir) {
+	data := &f.h[d]
+	oldest, n, resent := data.segs.ack(p.Ack)
+	if n > 0 && !resent {
+		e.sample(f, p, d, events.ReasonDataAck, p.TS-oldest.ts, oldest.frame)
+		if p.Options.HasTS {
+			data.tsq.echo(p.Options.TSEcr)
+		}
+		return
+	}
+	if p.Options.HasTS {
+		if x, ok := data.tsq.echo(p.Options.TSEcr); ok {
+			e.sample(f, p, d, events.ReasonTimestamp, p.TS-x.ts, x.frame)
+		}
+	}
+}
+
+// sample records an RTT sample of the data sent in direction d. Every
+// sample feeds the statistics and the smoothed RTT; rtt_sample events are
+// written at most about once per smoothed RTT per direction (the handshake
+// sample always).
+func (e *Engine) sample(f *flow, p *events.Packet, d events.Dir, reason string, rtt int64, ref uint64) {
+	if rtt <= 0 {
+		return
+	}
+	h := &f.h[d]
+	if reason != events.ReasonHandshake {
+		if h.rtt == nil {
+			h.rtt = &rttStats{}
+		}
+		// Each sample stands for the time since the previous one, so the
+		// median is "the RTT half of the time", whatever the ACK rate.
+		w := rtt
+		if h.lastSample != 0 {
+			w = p.TS - h.lastSample
+		}
+		h.lastSample = p.TS
+		h.rtt.add(float64(rtt)/1e6, weight(w))
+	}
+	if f.srtt == 0 {
+		f.srtt = float64(rtt)
+	} else {
+		f.srtt += (float64(rtt) - f.srtt) / 8
+	}
+	if !e.cfg.RTTSamples {
+		return
+	}
+	if reason != events.ReasonHandshake {
+		if h.lastEmit != 0 && p.TS-h.lastEmit < int64(f.srtt) {
+			return
+		}
+		h.lastEmit = p.TS
+	}
+	ev := e.event(f, p, events.TypeRTTSample, events.SevInfo)
+	ev.Dir, ev.Src, ev.Dst = d, f.endpoint(d), f.endpoint(d^1)
+	ev.Seq, ev.Len = 0, 0
+	ev.Reason, ev.RTTms, ev.RefFrame = reason, float64(rtt)/1e6, ref
+	e.send(f, ev)
+}
+
+// rttBuckets per octave of the RTT histogram: a bucket spans 4.4 %, so a
+// quantile read from it is within 2.2 % of the exact one.
+const rttBuckets = 16
+
+// rttOctaves covers 1 µs to 2^27 µs (134 s).
+const rttOctaves = 27
+
+// maxWeight caps the time one sample stands for (an idle connection's
+// last sample must not outweigh its busy minutes).
+const maxWeight = int64(time.Second)
+
+// weight is the time (ns) a sample or kernel record stands for, as the
+// histogram's weight in µs, at least 1.
+func weight(ns int64) float64 {
+	return float64(max(min(ns, maxWeight), 1000)) / 1000
+}
+
+// rttStats summarizes RTT samples in bounded memory: exact count, sum,
+// min and max, and a time-weighted log histogram for quantiles.
+type rttStats struct {
+	n        int
+	sum      float64 // ms
+	min, max float64
+	hist     [rttOctaves * rttBuckets]float64 // weight (µs of capture time) per bucket
+	total    float64
+}
+
+func (s *rttStats) add(ms, w float64) {
+	if s.n == 0 || ms < s.min {
+		s.min = ms
+	}
+	if ms > s.max {
+		s.max = ms
+	}
+	s.n++
+	s.sum += ms
+	s.hist[rttBucket(ms)] += w
+	s.total += w
+}
+
+func rttBucket(ms float64) int {
+	us := ms * 1000
+	if us < 1 {
+		return 0
+	}
+	b := int(math.Log2(us) * rttBuckets)
+	return min(b, rttOctaves*rttBuckets-1)
+}
+
+func (s *rttStats) merge(o *rttStats) {
+	if o == nil || o.n == 0 {
+		return
+	}
+	if s.n == 0 || o.min < s.min {
+		s.min = o.min
+	}
+	s.max = max(s.max, o.max)
+	s.n += o.n
+	s.sum += o.sum
+	s.total += o.total
+	for i, c := range o.hist {
+		s.hist[i] += c
+	}
+}
+
+// quantile returns the time-weighted q-quantile (0 < q ≤ 1) in ms: the
+// geometric middle of its bucket, clamped to [min, max].
+func (s *rttStats) quantile(q float64) float64 {
+	if s.n == 0 {
+		return 0
+	}
+	rank := q * s.total
+	var acc float64
+	for i, c := range s.hist {
+		acc += c
+		if c > 0 && acc >= rank {
+			v := math.Exp2((float64(i)+0.5)/rttBuckets) / 1000
+			return math.Min(math.Max(v, s.min), s.max)
+		}
+	}
+	return s.max
+}
+
+// FillFlow adds what the engine measured on a connection to its summary:
+// RTT statistics of the samples (all directions, handshake excluded) and
+// the kernel's srtt and min_rtt when the capture has kernel records. Call
+// it before Close.
+func (e *Engine) FillFlow(id uint64, r *events.FlowRecord) {
+	f := e.flows[id]
+	if f == nil {
+		return
+	}
+	var all rttStats
+	all.merge(f.h[0].rtt)
+	all.merge(f.h[1].rtt)
+	if all.n > 0 {
+		r.RTTSamples = all.n
+		r.RTTMinMS, r.RTTMaxMS = all.min, all.max
+		r.RTTAvgMS = all.sum / float64(all.n)
+		r.RTTP50MS, r.RTTP95MS = all.quantile(0.5), all.quantile(0.95)
+	}
+	f.flushKernelRTT(f.lastTS)
+	if f.ksrttStats != nil && f.ksrttStats.n > 0 {
+		r.KernelSRTTP50MS = f.ksrttStats.quantile(0.5)
+	}
+	if f.kminRTT > 0 {
+		r.KernelMinRTTMS = float64(f.kminRTT) / 1000
+	}
+}

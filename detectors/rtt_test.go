@@ -1,0 +1,168 @@
+package detectors
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/pcapng/kblock"
+)
+
+// TestRTTSamples checks the value and reason of the first RTT sample of the
+// client's data (the handshake sample aside) and the flow's statistics.
+func TestRTTSamples(t *testing.T) {
+	tests := []struct {
+		name    string
+		build   func(c *tconn)
+		reason  string
+		firstMS float64 // first data sample
+		p50MS   float64 // flow median, 0: not checked
+	}{
+		{
+			name: "oldest newly acknowledged segment, not the newest",
+			build: func(c *tconn) {
+				c.after(ms).data(0, 1, 100).after(ms).data(0, 101, 100).after(8*ms).ack(1, 201)
+			},
+			reason: events.ReasonDataAck, firstMS: 9,
+		},
+		{
+			// A queue of 40 ms behind the capture point; 20 segments per
+			// millisecond share one TSval. The sample must be the queueing
+			// RTT, never the gap between two segments of the same TSval.
+			name: "queueing with millisecond TSvals",
+			build: func(c *tconn) {
+				seq := uint32(1)
+				for i := 0; i < 400; i++ {
+					tsv := uint32(100 + i/20)
+					c.after(50*time.Microsecond).send(0, PA, seq, 1, 100, 502, tsOpt(tsv, 7))
+					seq += 100
+				}
+				// ACKs for every second segment, each 40 ms after it.
+				var acks []events.Packet
+				for i := 1; i < 400; i += 2 {
+					p := c.pkts[3+i]
+					a := events.Packet{TS: p.TS + int64(40*ms)}
+					a.Ack = p.Seq + p.Len
+					a.Options.TSVal = 7
+					a.Options.TSEcr = p.Options.TSVal
+					acks = append(acks, a)
+				}
+				mergeAcks(c, acks)
+			},
+			reason: events.ReasonDataAck, firstMS: 40.05, p50MS: 40.05,
+		},
+		{
+			name: "retransmitted data is timed by the echo of its new TSval",
+			build: func(c *tconn) {
+				c.after(ms).send(0, PA, 1, 1, 100, 502, tsOpt(10, 1)).after(300*ms).send(0, PA, 1, 1, 100, 502, tsOpt(310, 1))
+				c.after(7*ms).send(1, A, 1, 101, 0, 502, tsOpt(2, 310))
+			},
+			reason: events.ReasonTimestamp, firstMS: 7,
+		},
+		{
+			name: "an echo of the original after a retransmission times the original (spurious)",
+			build: func(c *tconn) {
+				c.after(ms).send(0, PA, 1, 1, 100, 502, tsOpt(10, 1)).after(300*ms).send(0, PA, 1, 1, 100, 502, tsOpt(310, 1))
+				c.after(ms).send(1, A, 1, 101, 0, 502, tsOpt(2, 10))
+			},
+			reason: events.ReasonTimestamp, firstMS: 301,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newConn(1, false, 1000, 5000).handshake()
+			tc.build(c)
+			for i := range c.pkts {
+				c.pkts[i].Frame = uint64(i + 1)
+			}
+			var got []events.Event
+			var rec events.FlowRecord
+			e := New(DefaultConfig(), func(ev *events.Event) { got = append(got, *ev) })
+			for i := range c.pkts {
+				e.Packet(&c.pkts[i])
+			}
+			e.FillFlow(1, &rec)
+			var first *events.Event
+			for i := range got {
+				if got[i].Type == events.TypeRTTSample && got[i].Reason != events.ReasonHandshake {
+					first = &got[i]
+					break
+				}
+			}
+			if first == nil {
+				t.Fatalf("no data RTT sample:%s", describe(got))
+			}
+			if first.Reason != tc.reason || math.Abs(first.RTTms-tc.firstMS) > 0.001 {
+				t.Errorf("first sample %s %.3f ms, want %s %.3f ms", first.Reason, first.RTTms, tc.reason, tc.firstMS)
+			}
+			if tc.p50MS > 0 && math.Abs(rec.RTTP50MS-tc.p50MS)/tc.p50MS > 0.025 {
+				t.Errorf("median %.3f ms over %d samples, want %.3f ms ±2.5 %%", rec.RTTP50MS, rec.RTTSamples, tc.p50MS)
+			}
+		})
+	}
+}
+
+// mergeAcks adds server ACKs (TS, Ack, TSval/TSecr set) to c in time order.
+func mergeAcks(c *tconn, acks []events.Packet) {
+	var out []events.Packet
+	i := 0
+	for _, p := range c.pkts {
+		for i < len(acks) && acks[i].TS <= p.TS {
+			out = append(out, c.ackPacket(acks[i]))
+			i++
+		}
+		out = append(out, p)
+	}
+	for ; i < len(acks); i++ {
+		out = append(out, c.ackPacket(acks[i]))
+	}
+	c.pkts = out
+}
+
+func (c *tconn) ackPacket(a events.Packet) events.Packet {
+	saved := c.pkts
+	ts := c.ts
+	c.pkts, c.ts = nil, a.TS
+	c.send(1, A, 1, a.Ack-c.isn[0], 0, 502, tsOpt(a.Options.TSVal, a.Options.TSEcr))
+	p := c.pkts[0]
+	c.pkts, c.ts = saved, ts
+	return p
+}
+
+func TestRTTStatsQuantiles(t *testing.T) {
+	var s rttStats
+	for i := 1; i <= 1000; i++ {
+		s.add(float64(i)/10, 1) // 0.1 .. 100 ms
+	}
+	for _, q := range []struct{ q, want float64 }{{0.5, 50}, {0.95, 95}, {0.01, 1}} {
+		if got := s.quantile(q.q); math.Abs(got-q.want)/q.want > 0.025 {
+			t.Errorf("quantile %.2f = %.3f, want %.3f ±2.5 %%", q.q, got, q.want)
+		}
+	}
+	if s.min != 0.1 || s.max != 100 || s.n != 1000 {
+		t.Errorf("min %.3f max %.3f n %d", s.min, s.max, s.n)
+	}
+}
+
+func TestFillFlowKernelRTT(t *testing.T) {
+	c := newConn(3, false, 1000, 5000).handshake()
+	e := New(DefaultConfig(), func(*events.Event) {})
+	for i := range c.pkts {
+		e.Packet(&c.pkts[i])
+	}
+	// 30 ms for 10 ms, 50 ms for 30 ms, 60 ms for 10 ms: 50 ms half of the time.
+	for i, srtt := range []uint32{0, 30000, 50000, 60000, 60000} {
+		ts := c.ts + int64([]time.Duration{0, 0, 10 * ms, 40 * ms, 50 * ms}[i])
+		e.Kernel(uint64(10+i), &kblock.Record{Kind: kblock.KindProbe, TS: ts, SRTTus: srtt, MinRTTus: 20000 - uint32(i),
+			Saddr: c.addr[0].Addr(), Sport: c.addr[0].Port(), Daddr: c.addr[1].Addr(), Dport: c.addr[1].Port()}, 3, events.DirC2S)
+	}
+	var rec events.FlowRecord
+	e.FillFlow(3, &rec)
+	if math.Abs(rec.KernelSRTTP50MS-50)/50 > 0.025 {
+		t.Errorf("kernel srtt median %.3f ms, want 50 (a socket without an RTT yet reports 0, which is no sample)", rec.KernelSRTTP50MS)
+	}
+	if rec.KernelMinRTTMS != 19.996 {
+		t.Errorf("kernel min_rtt %.3f ms, want 19.996", rec.KernelMinRTTMS)
+	}
+}
