@@ -359,6 +359,10 @@ func appendKernelLimits(b []byte, r *kblock.Record) []byte {
 		b = fU64(b, `,"snd_wscale":`, uint64(r.SndWScale))
 		b = fU64(b, `,"rcv_wscale":`, uint64(r.RcvWScale))
 	}
+	if r.HasTimer {
+		b = fU64(b, `,"timer_pending":`, uint64(r.TimerPending))
+		b = fU64(b, `,"retransmits":`, uint64(r.Retransmits))
+	}
 	return append(b, '}')
 }
 
@@ -516,8 +520,20 @@ func (r *FlowRecord) AppendJSON(b []byte) []byte {
 	if r.RTTMaxMS != 0 {
 		b = fF64(b, `,"rtt_max_ms":`, r.RTTMaxMS)
 	}
+	if r.RTTP50MS != 0 {
+		b = fF64(b, `,"rtt_p50_ms":`, r.RTTP50MS)
+	}
+	if r.RTTP95MS != 0 {
+		b = fF64(b, `,"rtt_p95_ms":`, r.RTTP95MS)
+	}
 	if r.RTTSamples != 0 {
 		b = fI64(b, `,"rtt_samples":`, int64(r.RTTSamples))
+	}
+	if r.KernelSRTTP50MS != 0 {
+		b = fF64(b, `,"kernel_srtt_p50_ms":`, r.KernelSRTTP50MS)
+	}
+	if r.KernelMinRTTMS != 0 {
+		b = fF64(b, `,"kernel_min_rtt_ms":`, r.KernelMinRTTMS)
 	}
 	if r.PID != 0 {
 		b = fU64(b, `,"pid":`, uint64(r.PID))

@@ -229,7 +229,8 @@ func TestAppendJSONRandom(t *testing.T) {
 			Has: uint16(r.IntN(512)), BusyUS: r.Uint64(), RwndLimitedUS: maybe(r, r.Uint64()), SndbufLimitedUS: maybe(r, r.Uint64()),
 			CwndLimited: r.IntN(2) == 0, AppLimited: r.IntN(2) == 0, RateDelivered: maybe(r, r.Uint32()), RateIntervalUS: r.Uint32(),
 			MinRTTus: maybe(r, r.Uint32()), Unsent: maybe(r, r.Uint32()), WmemQueued: r.Uint32(), Sndbuf: r.Uint32(),
-			SndWScale: uint8(r.IntN(15)), RcvWScale: maybe(r, uint8(r.IntN(15)))}
+			SndWScale: uint8(r.IntN(15)), RcvWScale: maybe(r, uint8(r.IntN(15))),
+			HasTimer: r.IntN(2) == 0, TimerPending: maybe(r, uint8(r.IntN(6))), Retransmits: maybe(r, uint8(r.Uint32()))}
 		e := &events.Event{Type: randString(r), Frame: r.Uint64(), TS: events.Timestamp(r.Int64()), Flow: maybe(r, r.Uint64()),
 			Dir: events.Dir(r.IntN(2)), Src: randString(r), Dst: randString(r), Severity: events.Severity(randString(r)),
 			Kind: randString(r), Reason: randString(r), Seq: maybe(r, r.Uint32()), Len: maybe(r, r.Uint32()), Ack: maybe(r, r.Uint32()),
