@@ -209,3 +209,136 @@ func (t *thinned[T]) add(v T) {
 	}
 	t.Items = append(t.Items, v)
 }
+
+// tally counts items per time bin on the same absolute grid as buckets:
+// bin i covers [t0+i*width, t0+(i+1)*width), t0 is a multiple of width, and
+// every width is initialBucketWidth times a power of two. Two tallies (or a
+// tally and a report's columns) therefore always nest: a wider bin is an
+// exact union of narrower ones, so re-binning never splits or guesses.
+//
+// Times are relative to the capture's first packet, so the report's columns
+// start at +0 s; earlier timestamps (clocks stepping back) count in the
+// first bin.
+type tally struct {
+	t0    int64
+	width int64
+	limit int
+	n     []uint32
+}
+
+func newTally(limit int) *tally {
+	return &tally{limit: max(limit, 2), width: initialBucketWidth}
+}
+
+func (s *tally) add(ts int64) {
+	ts = min(max(ts, 0), maxTS)
+	if len(s.n) == 0 {
+		s.t0 = alignDown(ts, s.width)
+	}
+	for ts < s.t0 {
+		// Earlier than the first bin (a flow's packets are not always in
+		// time order): grow to the left by whole bins, coarsening if the
+		// span no longer fits.
+		k := (s.t0 - alignDown(ts, s.width)) / s.width
+		if int64(len(s.n))+k > int64(s.limit) {
+			s.coarsen()
+			continue
+		}
+		s.n = append(make([]uint32, k, int64(len(s.n))+k), s.n...)
+		s.t0 -= k * s.width
+	}
+	i := uint64(ts-s.t0) / uint64(s.width)
+	for i >= uint64(s.limit) {
+		s.coarsen()
+		i = uint64(ts-s.t0) / uint64(s.width)
+	}
+	for uint64(len(s.n)) <= i {
+		s.n = append(s.n, 0)
+	}
+	s.n[i]++
+}
+
+func (s *tally) coarsen() {
+	nw := s.width * 2
+	nt0 := alignDown(s.t0, nw)
+	off := (s.t0 - nt0) / s.width
+	out := make([]uint32, (int64(len(s.n))+off+1)/2)
+	for i, v := range s.n {
+		out[(int64(i)+off)/2] += v
+	}
+	s.n, s.t0, s.width = out, nt0, nw
+}
+
+// total is the number of items counted.
+func (s *tally) total() uint64 {
+	var t uint64
+	for _, v := range s.n {
+		t += uint64(v)
+	}
+	return t
+}
+
+// columns is a grid of equal, aligned time columns for the heatmap.
+type columns struct {
+	t0    int64 // start of column 0 (a multiple of width)
+	width int64
+	n     int
+}
+
+// newColumns divides [first, last] into at most want equal columns. A
+// column is a whole number of cells of the widest series' bin width, and
+// cells start on multiples of it, so every bin of every series (whose widths
+// all divide the widest, on the same grid) lies inside exactly one column.
+func newColumns(first, last int64, want int, widths ...int64) columns {
+	cell := initialBucketWidth
+	for _, x := range widths {
+		cell = max(cell, x)
+	}
+	want = max(want, 1)
+	first = min(max(first, 0), maxTS)
+	last = min(max(last, first), maxTS)
+	t0 := alignDown(first, cell)
+	cells := (alignDown(last, cell)-t0)/cell + 1
+	per := (cells + int64(want) - 1) / int64(want)
+	per = max(min(per, maxTS/cell), 1) // untrusted times: keep width*n within int64
+	return columns{t0: t0, width: per * cell, n: int((cells + per - 1) / per)}
+}
+
+// col is the column of a bin starting at start; bins outside the grid go to
+// its first or last column.
+func (g columns) col(start int64) int {
+	k := int64(0)
+	if start >= g.t0 {
+		k = (start - g.t0) / g.width
+	}
+	return int(max(min(k, int64(g.n-1)), 0))
+}
+
+// counts adds a tally's counts into the grid's columns.
+func (g columns) counts(s *tally) []uint64 {
+	out := make([]uint64, g.n)
+	for i, v := range s.n {
+		if v != 0 {
+			out[g.col(s.t0+int64(i)*s.width)] += uint64(v)
+		}
+	}
+	return out
+}
+
+// sums adds a bucket series' sums into the grid's columns.
+func (g columns) sums(s *buckets) []float64 {
+	out := make([]float64, g.n)
+	if s == nil {
+		return out
+	}
+	for i, a := range s.b {
+		if a.n != 0 {
+			out[g.col(s.t0+int64(i)*s.width)] += a.sum
+		}
+	}
+	return out
+}
+
+// start and mid give column k's start and middle (ns).
+func (g columns) start(k int) int64 { return g.t0 + int64(k)*g.width }
+func (g columns) mid(k int) int64   { return g.start(k) + g.width/2 }

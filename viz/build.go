@@ -80,6 +80,7 @@ type Report struct {
 	Title     string
 	Source    string
 	Generated time.Time
+	Origin    int64 // ns since the epoch of the capture's first packet: time 0 on every chart
 	Overview  Overview
 	Processes []ProcessRow
 	Conns     []ConnRow
@@ -176,6 +177,10 @@ func Build(c *Collector, flows []events.FlowRecord, sum events.Summary, opts Opt
 	r := &Report{Title: opts.Title, Source: opts.Source, Generated: time.Now().UTC(), tips: map[string][][]any{}}
 	if r.Title == "" {
 		r.Title = "tcpviz report"
+	}
+	r.Origin = c.first
+	if r.Origin == 0 {
+		r.Origin = int64(sum.FirstPacket)
 	}
 	conns := mergeConns(c, flows, &opts.Filter)
 	r.Conns = conns

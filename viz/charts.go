@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/opts"
@@ -234,20 +235,23 @@ func fromZero(ch *Chart) {
 }
 
 // ratePoints turns a bucket series into a per-second rate over the whole
-// capture, in bins of about a second (finer for short captures, never more
-// than 500 bins) so bursts read as rates, not as spikes of single buckets.
+// capture, in columns of about a second (finer for short captures, never
+// more than 500) so bursts read as rates, not as spikes of single buckets.
+// Each column is a whole number of buckets: no column is left empty by
+// re-binning.
 func (b *builder) ratePoints(s *buckets, mul float64) points {
-	from, to := b.c.first, b.c.last+1
-	if len(s.b) == 0 || to <= from {
+	from, to := b.c.first, b.c.last
+	if len(s.b) == 0 || to < from {
 		return nil
 	}
 	n := int((to - from) / 1e9)
 	n = min(max(n, 100), 500, b.c.lim.Points)
-	sums := rebin(s, from, to, n)
-	sec := float64(to-from) / 1e9 / float64(n)
-	out := make(points, n)
-	for i, v := range sums {
-		out[i] = point{(float64(from) + (float64(i)+0.5)*float64(to-from)/float64(n)) / 1e6, v * mul / sec}
+	g := newColumns(from, to, n, s.width)
+	sums := g.sums(s)
+	sec := float64(g.width) / 1e9
+	out := make(points, g.n)
+	for k, v := range sums {
+		out[k] = point{float64(g.mid(k)) / 1e6, v * mul / sec}
 	}
 	return out
 }
@@ -381,19 +385,18 @@ func (b *builder) throughputSection() {
 		fd := b.c.flows[row.Flow]
 		dir := dataDir(fd)
 		ds, rev := &fd.detail.dir[dir], &fd.detail.dir[dir^1]
-		from, to := fd.first, fd.last+1
-		// Bins of at least 5 ms: finer rates are mostly noise of ACK clocking.
-		n := int((to - from) / 5e6)
+		// Columns of at least 5 ms: finer rates are mostly noise of ACK
+		// clocking.
+		n := int((fd.last - fd.first) / 5e6)
 		n = min(max(n, 2), b.c.lim.Points/4, 500)
-		sent := rebin(ds.tput, from, to, n)
-		retr := rebin(ds.retr, from, to, n)
-		back := rebin(rev.tput, from, to, n)
-		sec := float64(to-from) / 1e9 / float64(n)
+		g := newColumns(fd.first, fd.last, n, ds.tput.width, ds.retr.width, rev.tput.width)
+		sent, retr, back := g.sums(ds.tput), g.sums(ds.retr), g.sums(rev.tput)
+		sec := float64(g.width) / 1e9
 		var good, bad, other points
-		for i := 0; i < n; i++ {
-			t := (float64(from) + (float64(i)+0.5)*float64(to-from)/float64(n)) / 1e6
-			g := math.Max(sent[i]-retr[i], 0)
-			good = append(good, point{t, g * 8 / sec / 1e6})
+		for i := 0; i < g.n; i++ {
+			t := float64(g.mid(i)) / 1e6
+			gd := math.Max(sent[i]-retr[i], 0)
+			good = append(good, point{t, gd * 8 / sec / 1e6})
 			bad = append(bad, point{t, retr[i] * 8 / sec / 1e6})
 			other = append(other, point{t, back[i] * 8 / sec / 1e6})
 		}
@@ -472,57 +475,69 @@ func (b *builder) summarySection() {
 
 func (b *builder) heatmapSection() {
 	byEvents := b.opts.HeatEvents || b.opts.NoPackets
-	s := b.section(ChartHeatmap, "Heatmap", "Packets per connection and time slice (rows: the busiest connections).")
+	s := b.section(ChartHeatmap, "Heatmap", "Packets per connection and time column (rows: the busiest connections). Each cell counts the packets whose time falls in its column; hover for the column's exact bounds.")
 	if byEvents {
-		s.Note = "Detector events per connection and time slice (rows: the busiest connections)."
+		s.Note = "Detector events per connection and time column (rows: the connections with the most)."
 	}
-	from, to := b.c.first, b.c.last+1
 	var rowsList []ConnRow
 	for _, r := range b.conns {
 		if fd := b.c.flows[r.Flow]; fd != nil {
 			rowsList = append(rowsList, r)
 		}
 	}
-	if len(rowsList) == 0 || to <= from {
+	if len(rowsList) == 0 || b.c.last < b.c.first {
 		b.missing(ChartHeatmap, "no connections over time")
 		return
 	}
-	sort.SliceStable(rowsList, func(i, j int) bool { return rowsList[i].Packets > rowsList[j].Packets })
+	src := func(r ConnRow) *tally {
+		if byEvents {
+			return b.c.flows[r.Flow].heatEvts
+		}
+		return b.c.flows[r.Flow].heatPkts
+	}
+	sort.SliceStable(rowsList, func(i, j int) bool { return src(rowsList[i]).total() > src(rowsList[j]).total() })
 	if len(rowsList) > b.opts.HeatRows {
 		rowsList = rowsList[:b.opts.HeatRows]
 	}
-	n := b.opts.HeatCols
+	ts := make([]*tally, len(rowsList))
+	for i, r := range rowsList {
+		ts[i] = src(r)
+	}
+	g := newColumns(b.c.rel(b.c.selFirst()), b.c.rel(b.c.last), b.opts.HeatCols, widths(ts)...)
 	var data rows
 	var maxV float64
 	ylabels := make([]string, len(rowsList))
+	var rowTips [][]any
 	for y, r := range rowsList {
-		fd := b.c.flows[r.Flow]
-		src := fd.heatPkts
-		if byEvents {
-			src = fd.heatEvts
-		}
-		ylabels[len(rowsList)-1-y] = r.Label()
-		for x, v := range rebin(src, from, to, n) {
+		yy := len(rowsList) - 1 - y // the busiest row on top
+		ylabels[yy] = r.Label()
+		for x, v := range g.counts(ts[y]) {
 			if v == 0 {
 				continue
 			}
-			maxV = math.Max(maxV, v)
-			data = append(data, []float64{float64(x), float64(len(rowsList) - 1 - y), v})
+			maxV = math.Max(maxV, float64(v))
+			data = append(data, []float64{float64(x), float64(yy), float64(v)})
 		}
+		rowTips = append(rowTips, []any{yy, r.Flow})
 	}
-	xlabels := make([]string, n)
-	span := float64(to-from) / 1e9
+	xlabels := make([]string, g.n)
+	cols := make([][]any, g.n)
 	for i := range xlabels {
-		xlabels[i] = fmt.Sprintf("+%.3gs", span*float64(i)/float64(n))
+		xlabels[i] = relSeconds(g.start(i))
+		cols[i] = []any{g.start(i), g.start(i) + g.width}
 	}
+	b.r.tips["c_heatmap"] = cols
+	b.r.tips["c_heatmap_rows"] = rowTips
 	hm := charts.NewHeatMap()
 	title := "Packets per connection over time"
+	unit := "packets"
 	if byEvents {
-		title = "Detector events per connection over time"
+		title, unit = "Detector events per connection over time", "events"
 	}
-	hm.SetGlobalOptions(append(baseOpts("c_heatmap", title, "", opts.Grid{Left: "330", Right: "40", Top: "40", Bottom: "90"}),
-		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "item"}),
-		charts.WithXAxisOpts(opts.XAxis{Type: "category", Data: xlabels, SplitArea: &opts.SplitArea{Show: opts.Bool(true)}}),
+	hm.SetGlobalOptions(append(baseOpts("c_heatmap", title, fmt.Sprintf("columns of %s", durText(g.width)), opts.Grid{Left: "330", Right: "40", Top: "48", Bottom: "90"}),
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "item",
+			Formatter: opts.FuncOpts(`function (p) { return tcpvizHeatTip(p); }`)}),
+		charts.WithXAxisOpts(opts.XAxis{Type: "category", Name: "s", Data: xlabels, SplitArea: &opts.SplitArea{Show: opts.Bool(true)}}),
 		charts.WithYAxisOpts(opts.YAxis{Type: "category", Data: ylabels, AxisLabel: &opts.AxisLabel{FontSize: 10}}),
 		charts.WithVisualMapOpts(opts.VisualMap{Type: "continuous", Calculable: opts.Bool(true), Min: 0,
 			Max: float32(math.Max(maxV, 1)), Orient: "horizontal", Left: "center", Bottom: "0",
@@ -530,10 +545,30 @@ func (b *builder) heatmapSection() {
 	h := 140 + 18*len(rowsList)
 	hm.Initialization.Height = fmt.Sprintf("%dpx", max(h, 260))
 	ch := &Chart{ID: "c_heatmap", Title: "Heatmap", Kind: types.ChartHeatMap, r: hm, rect: &hm.RectChart}
-	name := "packets"
-	if byEvents {
-		name = "events"
-	}
-	ch.add(charts.SingleSeries{Name: name, Type: types.ChartHeatMap, Data: data}, len(data))
+	ch.add(charts.SingleSeries{Name: unit, Type: types.ChartHeatMap, Data: data}, len(data))
 	s.Charts = append(s.Charts, ch)
+}
+
+func widths(ts []*tally) []int64 {
+	out := make([]int64, len(ts))
+	for i, t := range ts {
+		out[i] = t.width
+	}
+	return out
+}
+
+// relSeconds writes a time relative to the first packet (ns) as seconds.
+func relSeconds(ns int64) string {
+	return strconv.FormatFloat(float64(ns)/1e9, 'f', -1, 64)
+}
+
+// durText writes a column width readably (51.2 ms, 1.6384 s).
+func durText(ns int64) string {
+	switch {
+	case ns < 1e6:
+		return strconv.FormatFloat(float64(ns)/1e3, 'f', -1, 64) + " us"
+	case ns < 1e9:
+		return strconv.FormatFloat(float64(ns)/1e6, 'f', -1, 64) + " ms"
+	}
+	return strconv.FormatFloat(float64(ns)/1e9, 'f', -1, 64) + " s"
 }

@@ -38,9 +38,10 @@ func (l Limits) withDefaults() Limits {
 	return d
 }
 
-// heatBuckets is the per-flow resolution kept for the heatmap (re-binned to
-// the report's columns at build time).
-const heatBuckets = 64
+// heatBins is the per-flow resolution kept for the heatmap: at most this
+// many bins over the connection's life, each an exact part of one report
+// column (see tally).
+const heatBins = 256
 
 // Collector is a pipeline sink that keeps what the dashboards draw, already
 // downsampled. Packets and events are reused by the pipeline; the Collector
@@ -49,7 +50,8 @@ type Collector struct {
 	lim    Limits
 	filter Filter
 
-	first, last int64
+	first, last int64 // first record of the capture (the time origin), last one kept
+	kept        int64 // first record kept by the time filter
 	packets     uint64
 	bytes       uint64
 	pktRate     *buckets // packets, for the packets/s line
@@ -106,8 +108,8 @@ type flowData struct {
 	cwndLo, cwndHi uint32
 	kernelSamples  int
 
-	heatPkts *buckets
-	heatEvts *buckets
+	heatPkts *tally
+	heatEvts *tally
 	detail   *flowDetail
 }
 
@@ -252,7 +254,7 @@ func (c *Collector) flow(p *events.Packet) *flowData {
 		return nil
 	}
 	f := &flowData{id: p.Flow, client: client, server: server, first: p.TS,
-		events: map[string]int{}, heatPkts: newBuckets(heatBuckets), heatEvts: newBuckets(heatBuckets)}
+		events: map[string]int{}, heatPkts: newTally(heatBins), heatEvts: newTally(heatBins)}
 	c.flows[p.Flow] = f
 	c.order = append(c.order, p.Flow)
 	c.giveDetail(f, p.TS)
@@ -297,6 +299,7 @@ func (c *Collector) Packet(p *events.Packet) {
 	}
 	c.packets++
 	c.bytes += uint64(p.Len)
+	c.keep(p.TS)
 	if p.TS > c.last {
 		c.last = p.TS
 	}
@@ -312,7 +315,7 @@ func (c *Collector) Packet(p *events.Packet) {
 	if p.Flags&(events.FlagFIN|events.FlagRST) != 0 {
 		f.closed = true
 	}
-	f.heatPkts.add(p.TS, 1)
+	f.heatPkts.add(c.rel(p.TS))
 	if f.detail == nil {
 		return
 	}
@@ -375,6 +378,7 @@ func (c *Collector) Event(e *events.Event) {
 			return
 		}
 	}
+	c.keep(ts)
 	if ts > c.last {
 		c.last = ts
 	}
@@ -413,7 +417,7 @@ func (c *Collector) Event(e *events.Event) {
 	if f == nil {
 		return
 	}
-	f.heatEvts.add(ts, 1)
+	f.heatEvts.add(c.rel(ts))
 	if e.Type == events.TypeRetransmission {
 		f.retransBytes += uint64(e.Len)
 	}
@@ -428,6 +432,31 @@ func (c *Collector) Event(e *events.Event) {
 	case events.TypeOutOfOrder:
 		ds.ooo.add(marker{TS: ts, Seq: ds.seqU.near(e.Seq), Len: e.Len})
 	}
+}
+
+// rel is ts relative to the first record, saturating (untrusted times).
+func (c *Collector) rel(ts int64) int64 {
+	if ts <= c.first {
+		return 0
+	}
+	if d := ts - c.first; d > 0 {
+		return d
+	}
+	return maxTS
+}
+
+func (c *Collector) keep(ts int64) {
+	if c.kept == 0 || ts < c.kept {
+		c.kept = ts
+	}
+}
+
+// selFirst is the first time the report shows: the first record kept.
+func (c *Collector) selFirst() int64 {
+	if c.kept == 0 {
+		return c.first
+	}
+	return c.kept
 }
 
 // near places a relative sequence number next to the highest seen without

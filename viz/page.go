@@ -59,6 +59,9 @@ th.sorted-asc::after { content:" ▲"; } th.sorted-desc::after { content:" ▼";
 <script nonce="{{.Nonce}}">
 "use strict";
 var tcpvizTips = {{.Tips}};
+// Every time axis counts seconds from the capture's first packet (origin);
+// origin_ns is a string because ns since the epoch exceed a JS number.
+var tcpvizClock = {{.Clock}};
 function tcpvizEsc(s) {
   return String(s).replace(/[&<>"']/g, function (c) {
     return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
@@ -81,6 +84,14 @@ function tcpvizTip(p) {
     h += "<b>" + tcpvizEsc(rows[i][0]) + "</b>: " + tcpvizEsc(rows[i][1]) + "<br>";
   }
   return h;
+}
+function tcpvizHeatTip(p) {
+  var unit = p.seriesName;
+  var v = p.value || [], c = (tcpvizTips["c_heatmap"] || [])[v[0]], rows = tcpvizTips["c_heatmap_rows"] || [], flow = "";
+  for (var i = 0; i < rows.length; i++) { if (rows[i][0] === v[1]) { flow = rows[i][1]; } }
+  var h = "<b>connection</b>: #" + tcpvizEsc(flow) + "<br>";
+  if (c) { h += "<b>time</b>: " + tcpvizEsc((c[0] / 1e9).toFixed(6)) + " s to " + tcpvizEsc((c[1] / 1e9).toFixed(6)) + " s<br>"; }
+  return h + "<b>" + tcpvizEsc(unit) + "</b>: " + tcpvizEsc(v[2]);
 }
 function tcpvizSort(th) {
   var table = th.closest("table"), body = table.tBodies[0], idx = th.cellIndex;

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -48,6 +49,12 @@ type sectionView struct {
 	Table           bool // the connections table follows the charts
 }
 
+// clockView is the page's time origin: the capture's first packet.
+type clockView struct {
+	OriginNS string `json:"origin_ns"`
+	Origin   string `json:"origin"`
+}
+
 type pageView struct {
 	Title     string
 	Nonce     string
@@ -56,6 +63,7 @@ type pageView struct {
 	Generated string
 	ECharts   template.JS
 	Tips      map[string][][]any
+	Clock     clockView
 	R         *Report
 	Overview  bool
 	Sections  []sectionView
@@ -68,6 +76,7 @@ func (r *Report) view(kind pageKind) pageView {
 	nonce := newNonce()
 	v := pageView{Title: r.Title, Nonce: nonce, Heading: r.Title, Source: r.Source,
 		Generated: r.Generated.Format(time.RFC3339), ECharts: template.JS(echartsJS), Tips: r.tips, R: r,
+		Clock:   clockView{OriginNS: strconv.FormatInt(r.Origin, 10), Origin: time.Unix(0, r.Origin).UTC().Format(time.RFC3339Nano)},
 		Missing: r.Missing}
 	include := func(id string) bool {
 		switch kind {

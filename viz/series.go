@@ -62,31 +62,6 @@ func (rs rows) MarshalJSON() ([]byte, error) {
 	return append(b, ']'), nil
 }
 
-// rebin sums a bucket series into n equal bins over [from, to) (ns). Each
-// source bucket goes to the bin holding its middle.
-func rebin(s *buckets, from, to int64, n int) []float64 {
-	out := make([]float64, n)
-	if s == nil || to <= from || n == 0 {
-		return out
-	}
-	span := float64(to - from)
-	for i, a := range s.b {
-		if a.n == 0 {
-			continue
-		}
-		mid := s.t0 + int64(i)*s.width + s.width/2
-		k := int(float64(mid-from) / span * float64(n))
-		if k < 0 {
-			k = 0
-		}
-		if k >= n {
-			k = n - 1
-		}
-		out[k] += a.sum
-	}
-	return out
-}
-
 // safeLabel keeps a string from a capture fit for chart options: go-echarts
 // writes options without HTML escaping and rewrites "__f__" markers, so
 // anything outside a conservative character set is replaced. Text shown in

@@ -1,0 +1,256 @@
+package viz
+
+// Every figure a page holds is recomputed here from the data by other means
+// (tshark for packets, the session's JSONL files for events and connections)
+// and compared with what Chromium reads out of the page's chart options.
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// tsharkPacket is one TCP packet as tshark sees it.
+type tsharkPacket struct {
+	ns   int64  // time, ns since the epoch
+	conn string // the two endpoints, sorted: "a|b"
+}
+
+func connKey(a, b string) string {
+	if a > b {
+		a, b = b, a
+	}
+	return a + "|" + b
+}
+
+// tsharkPackets lists the TCP packets of a capture with tshark.
+func tsharkPackets(t *testing.T, path string) []tsharkPacket {
+	t.Helper()
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Skip("needs tshark (Debian package tshark)")
+	}
+	out, err := exec.Command("tshark", "-r", path, "-Y", "tcp", "-T", "fields", "-E", "separator=/t",
+		"-e", "frame.time_epoch", "-e", "ip.src", "-e", "ipv6.src", "-e", "tcp.srcport",
+		"-e", "ip.dst", "-e", "ipv6.dst", "-e", "tcp.dstport").Output()
+	if err != nil {
+		t.Fatalf("tshark %s: %v", path, err)
+	}
+	var pk []tsharkPacket
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) != 7 {
+			t.Fatalf("tshark line %q", line)
+		}
+		src, dst := f[1]+f[2], f[4]+f[5]
+		if strings.Contains(src, ":") {
+			src, dst = "["+src+"]", "["+dst+"]"
+		}
+		pk = append(pk, tsharkPacket{ns: epochNS(t, f[0]), conn: connKey(src+":"+f[3], dst+":"+f[6])})
+	}
+	return pk
+}
+
+// epochNS reads tshark's "1764599012.262476007" exactly.
+func epochNS(t *testing.T, s string) int64 {
+	sec, frac, _ := strings.Cut(s, ".")
+	frac = (frac + "000000000")[:9]
+	a, err1 := strconv.ParseInt(sec, 10, 64)
+	b, err2 := strconv.ParseInt(frac, 10, 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("time %q", s)
+	}
+	return a*1e9 + b
+}
+
+// heatmapPage is what the page holds for the heatmap.
+type heatmapPage struct {
+	Origin string     `json:"origin"`
+	Cols   [][2]int64 `json:"cols"`
+	Rows   [][2]any   `json:"rows"`
+	Labels []string   `json:"labels"`
+	Data   [][3]int   `json:"data"`
+}
+
+const heatmapJS = `(() => {
+  const c = echarts.getInstanceByDom(document.getElementById("c_heatmap"));
+  const o = c.getOption();
+  return JSON.stringify({origin: tcpvizClock.origin_ns, cols: tcpvizTips["c_heatmap"], rows: tcpvizTips["c_heatmap_rows"],
+    labels: o.yAxis[0].data, data: o.series[0].data});
+})()`
+
+// reportOf builds and writes the dashboards of a sample and loads
+// report.html in b.
+func reportOf(t *testing.T, b *browser, sample string, o Options) (*Report, *Input) {
+	t.Helper()
+	in, err := Load(t.Context(), sample, LoadOptions{Pipeline: detectorPipeline(), Filter: o.Filter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Build(in.Collector, in.Flows, in.Summary, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := r.WriteFiles(dir); err != nil {
+		t.Fatal(err)
+	}
+	b.load(t, filepath.Join(dir, FileReport))
+	return r, in
+}
+
+func evalJSON(t *testing.T, b *browser, js string, v any) {
+	t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		t.Fatalf("page data: %v (%.200s)", err, s)
+	}
+}
+
+// TestHeatmapMatchesTshark counts each connection's packets per column with
+// tshark, using the column bounds the page states, and compares every cell
+// (empty ones included) with the heatmap's data.
+func TestHeatmapMatchesTshark(t *testing.T) {
+	b := newBrowser(t)
+	for _, name := range []string{"cubic-loss-sender.pcapng", "rst-teardown.pcap", "handshake-syn-retries.pcap", "ipv6-loss-sender.pcap"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join("..", "samples", name)
+			pk := tsharkPackets(t, path)
+			reportOf(t, b, path, Options{})
+			var hp heatmapPage
+			evalJSON(t, b, heatmapJS, &hp)
+			origin, err := strconv.ParseInt(hp.Origin, 10, 64)
+			if err != nil || origin != pk[0].ns {
+				t.Fatalf("page origin %q, tshark's first packet %d", hp.Origin, pk[0].ns)
+			}
+			if len(hp.Cols) == 0 || len(hp.Cols) > 60 {
+				t.Fatalf("%d columns", len(hp.Cols))
+			}
+			for i := range hp.Cols {
+				if i > 0 && hp.Cols[i][0] != hp.Cols[i-1][1] {
+					t.Fatalf("column %d starts at %d, the previous ends at %d", i, hp.Cols[i][0], hp.Cols[i-1][1])
+				}
+			}
+			last := pk[len(pk)-1].ns - origin
+			if hp.Cols[0][0] > 0 || hp.Cols[len(hp.Cols)-1][1] <= last {
+				t.Fatalf("columns [%d, %d) do not cover the capture [0, %d]", hp.Cols[0][0], hp.Cols[len(hp.Cols)-1][1], last)
+			}
+			// Row y (as drawn) → connection endpoints, from its label.
+			conn := map[int]string{}
+			for y, l := range hp.Labels {
+				_, ends, _ := strings.Cut(l, " ")
+				a, bb, ok := strings.Cut(ends, " → ")
+				if !ok {
+					t.Fatalf("row label %q", l)
+				}
+				conn[y] = connKey(a, bb)
+			}
+			want := map[[2]int]int{}
+			perConn := map[string]int{}
+			for _, p := range pk {
+				perConn[p.conn]++
+				rel := p.ns - origin
+				x := sort.Search(len(hp.Cols), func(i int) bool { return hp.Cols[i][1] > rel })
+				for y, c := range conn {
+					if c == p.conn {
+						want[[2]int{x, y}]++
+					}
+				}
+			}
+			got := map[[2]int]int{}
+			for _, d := range hp.Data {
+				got[[2]int{d[0], d[1]}] = d[2]
+			}
+			cells := 0
+			for y := range hp.Labels {
+				for x := range hp.Cols {
+					k := [2]int{x, y}
+					if got[k] != want[k] {
+						t.Errorf("row %q column %d [%d, %d) ns: page %d packets, tshark %d", hp.Labels[y], x, hp.Cols[x][0], hp.Cols[x][1], got[k], want[k])
+					}
+					if want[k] > 0 {
+						cells++
+					}
+				}
+			}
+			// Rows are the busiest connections, busiest on top.
+			for y := 1; y < len(hp.Labels); y++ {
+				if perConn[conn[y]] > perConn[conn[y-1]] {
+					continue
+				}
+				if perConn[conn[y]] < perConn[conn[y-1]] {
+					t.Errorf("row %d (%d packets) drawn above row %d (%d packets)", y-1, perConn[conn[y-1]], y, perConn[conn[y]])
+				}
+			}
+			t.Logf("%d rows × %d columns, %d non-empty cells, %d packets", len(hp.Labels), len(hp.Cols), cells, len(pk))
+		})
+	}
+}
+
+// TestHeatColumnsExact checks the column arithmetic against brute force on
+// random streams: every item lands in the column that holds its time, and a
+// steady stream leaves no column empty.
+func TestHeatColumnsExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for trial := 0; trial < 200; trial++ {
+		span := int64(1e6) << rng.IntN(30) // 1 ms to ~12 days
+		n := 1 + rng.IntN(3000)
+		steady := trial%2 == 0
+		var times []int64
+		for i := 0; i < n; i++ {
+			if steady {
+				times = append(times, span*int64(i)/int64(n))
+			} else {
+				times = append(times, rng.Int64N(span))
+			}
+		}
+		first, last := times[0], times[0]
+		for _, ts := range times {
+			first, last = min(first, ts), max(last, ts)
+		}
+		var ta []*tally
+		for k := 0; k < 3; k++ {
+			tl := newTally(heatBins)
+			for i, ts := range times {
+				if i%3 == k || k == 0 {
+					tl.add(ts)
+				}
+			}
+			ta = append(ta, tl)
+		}
+		want := 10 + rng.IntN(100)
+		g := newColumns(first, last, want, widths(ta)...)
+		if g.n > want || g.start(0) > first || g.start(g.n-1)+g.width <= last {
+			t.Fatalf("trial %d: %d columns of %d ns from %d for [%d, %d], want at most %d", trial, g.n, g.width, g.t0, first, last, want)
+		}
+		if g.n < want/2 && g.width > initialBucketWidth && g.width > ta[0].width {
+			t.Errorf("trial %d: only %d columns for %d wanted", trial, g.n, want)
+		}
+		for k, tl := range ta {
+			got := g.counts(tl)
+			exp := make([]uint64, g.n)
+			for i, ts := range times {
+				if i%3 == k || k == 0 {
+					exp[(ts-g.t0)/g.width]++
+				}
+			}
+			for c := range exp {
+				if got[c] != exp[c] {
+					t.Fatalf("trial %d tally %d column %d: %d, want %d", trial, k, c, got[c], exp[c])
+				}
+				if steady && k == 0 && n > 4*g.n && exp[c] == 0 {
+					t.Errorf("trial %d: steady stream has an empty column %d", trial, c)
+				}
+			}
+		}
+	}
+}
