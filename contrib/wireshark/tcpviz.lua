@@ -39,6 +39,7 @@ local TCP_STATES = {
 }
 local CA_STATES = { [0] = "open", [1] = "disorder", [2] = "cwr", [3] = "recovery", [4] = "loss" }
 local RESET_DIRS = { [1] = "sent", [2] = "received" }
+local TIMERS = { [0] = "none", [1] = "retransmit", [2] = "delayed ACK", [3] = "zero-window probe", [4] = "reorder", [5] = "loss probe" }
 local FAMILIES = { [4] = "IPv4", [6] = "IPv6" }
 
 -- FIELDS is the TLV table of docs/pcapng-kernel-blocks.md. To add a field,
@@ -96,6 +97,9 @@ local FIELDS = {
     { 90, "sndbuf", "Send buffer size (bytes)", bits = 32, pkt = true, opt = true },
     { 91, "snd_wscale", "Window scale of the peer's windows", bits = 8, pkt = true, opt = true },
     { 92, "rcv_wscale", "Window scale of this socket's windows", bits = 8, pkt = true, opt = true },
+    -- Why a segment was retransmitted (100-119): read at the retransmission.
+    { 100, "timer_pending", "Timer being handled (5 = loss probe)", bits = 8, vals = TIMERS, opt = true },
+    { 101, "retransmits", "RTO backoffs so far", bits = 8, opt = true },
 }
 
 local proto = Proto("tcpviz", "tcpviz kernel TCP record")
