@@ -21,7 +21,7 @@ func init() {
 	register(&command{
 		name:    "analyze",
 		summary: "re-run the detectors (and report) on a session's capture into a new session",
-		usage: `  tcpviz analyze [ID|latest] [--base DIR] [--out DIR] [detector flags] [-p PID] [-L PORTS] [-D PORTS] [--csv|--json]
+		usage: `  tcpviz analyze [ID|latest] [--base DIR] [--out DIR] [--parquet DIR] [detector flags] [-p PID] [-L PORTS] [-D PORTS] [--csv|--json]
 
   Reads the capture a session was made from (a capture file inside the
   session, else summary.json's input) and runs it through the pipeline again,
@@ -49,6 +49,7 @@ func runAnalyze(args []string) error {
 	var tf tableFlags
 	addTableFlags(fs, &tf)
 	of := addOutputFlags(fs)
+	pf := addParquetFlags(fs)
 	addDetectorFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -97,9 +98,19 @@ func runAnalyze(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	progress, clearBar := of.progress()
-	res, err := sessionfiles.Run(ctx, sessionfiles.Options{Input: input, OutDir: dir, Pipeline: cfg, Progress: progress, KeepFlows: true,
-		Sinks: []pipeline.Sink{sides, report.collector}})
+	po := sessionfiles.Options{Input: input, OutDir: dir, Pipeline: cfg, Progress: progress, KeepFlows: true,
+		Sinks: []pipeline.Sink{sides, report.collector}}
+	pq, err := pf.attach(&po)
+	if err != nil {
+		return err
+	}
+	res, err := sessionfiles.Run(ctx, po)
 	clearBar()
+	if err == nil && pq != nil {
+		err = pq.Close()
+	} else if pq != nil {
+		pq.Abort()
+	}
 	if err != nil {
 		if *out == "" {
 			os.Remove(dir) // only succeeds when empty
@@ -111,6 +122,9 @@ func runAnalyze(args []string) error {
 		return err
 	}
 	files := append(res.Files, more...)
+	if pq != nil {
+		files = append(files, pq.Files()...)
+	}
 	rows = filter.Apply(rows)
 	if err := conntable.Sort(rows, tf.sort); err != nil {
 		return usagef("--sort: %v", err)

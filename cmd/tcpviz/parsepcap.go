@@ -20,7 +20,7 @@ func init() {
 	register(&command{
 		name:    "parse-pcap",
 		summary: "normalize a pcap/pcapng capture into JSONL events, flows and a summary",
-		usage: `  tcpviz parse-pcap --in FILE [--out DIR] [--packets]
+		usage: `  tcpviz parse-pcap --in FILE [--out DIR] [--packets] [--parquet DIR [--host NAME]]
 
   FILE is pcap or pcapng, optionally gzip-compressed, or - for standard input.
   Without --out, results go to out/session_YYYYmmdd_HHMMSS/.
@@ -29,6 +29,7 @@ Examples:
   tcpviz parse-pcap --in samples/cubic-loss-sender.pcapng
   tcpviz parse-pcap --in x.pcap.gz --out /tmp/run1
   tcpviz parse-pcap --in x.pcapng --report          # and the HTML dashboards
+  tcpviz parse-pcap --in x.pcapng --parquet /data/tcpviz   # and Parquet tables (docs/parquet.md)
   tcpdump -i eth0 -w - | tcpviz parse-pcap --in - --out /tmp/run2
 `,
 		run: runParsePcap,
@@ -47,6 +48,7 @@ func runParsePcap(args []string) error {
 	packets := fs.Bool("packets", false, "also write one record per TCP packet into events.jsonl")
 	withReport := fs.Bool("report", false, "also build the dashboards (report.html, summary.html, timeline.html)")
 	of := addOutputFlags(fs)
+	pf := addParquetFlags(fs)
 	addDetectorFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -83,8 +85,17 @@ func runParsePcap(args []string) error {
 		po.Sinks = append(po.Sinks, rep.collector)
 		po.KeepFlows = true
 	}
+	pq, err := pf.attach(&po)
+	if err != nil {
+		return err
+	}
 	res, err := sessionfiles.Run(ctx, po)
 	clearBar()
+	if err == nil && pq != nil {
+		err = pq.Close()
+	} else if pq != nil {
+		pq.Abort()
+	}
 	if err != nil {
 		if *out == "" {
 			os.Remove(dir) // only succeeds when empty: never removes results
@@ -92,6 +103,9 @@ func runParsePcap(args []string) error {
 		return err
 	}
 	files := res.Files
+	if pq != nil {
+		files = append(files, pq.Files()...)
+	}
 	if rep != nil {
 		more, err := rep.write(dir, res)
 		if err != nil {

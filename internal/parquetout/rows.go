@@ -1,0 +1,374 @@
+package parquetout
+
+import (
+	"net/netip"
+
+	"github.com/tcpviz/tcpviz/events"
+)
+
+// SchemaVersion is the version of the Parquet tables described in
+// docs/parquet.md. It is written into every file's key-value metadata as
+// "tcpviz.schema" and changes whenever a column changes meaning; new columns
+// may appear without a change.
+const SchemaVersion = 1
+
+// Tables by name, as they appear in the table=NAME partition directory.
+const (
+	TableEvents  = "events"
+	TableFlows   = "flows"
+	TableKernel  = "kernel"
+	TablePackets = "packets"
+)
+
+// The rows below follow the JSON records of package events field for field
+// (schema_test.go checks that every JSON field has its column), with the
+// types every engine reads: signed integers only, timestamps as
+// TIMESTAMP(MICROS, UTC) plus the exact nanoseconds in *_ns, nested objects
+// flattened with their name as a prefix. host is never a column: it is the
+// host=H partition directory.
+
+// EventRow is one row of the events table: a detector event.
+type EventRow struct {
+	CaptureFile string  `parquet:"capture_file,dict"`
+	Frame       int64   `parquet:"frame"`
+	TS          int64   `parquet:"ts,timestamp(microsecond:utc)"`
+	TSNs        int64   `parquet:"ts_ns"`
+	Type        string  `parquet:"type,dict"`
+	Flow        int64   `parquet:"flow"`
+	Dir         string  `parquet:"dir,dict"`
+	Src         string  `parquet:"src,dict"`
+	Dst         string  `parquet:"dst,dict"`
+	ClientAddr  string  `parquet:"client_addr,dict"`
+	ClientPort  int32   `parquet:"client_port"`
+	ServerAddr  string  `parquet:"server_addr,dict"`
+	ServerPort  int32   `parquet:"server_port"`
+	ServerNet   string  `parquet:"server_prefix,dict"`
+	Severity    string  `parquet:"severity,dict"`
+	Kind        string  `parquet:"kind,dict"`
+	Reason      string  `parquet:"reason,dict"`
+	Seq         int64   `parquet:"seq"`
+	Len         int64   `parquet:"len"`
+	Ack         int64   `parquet:"ack"`
+	Count       int64   `parquet:"count"`
+	RefFrame    int64   `parquet:"ref_frame"`
+	RTTms       float64 `parquet:"rtt_ms"`
+	Window      int64   `parquet:"window"`
+	Note        string  `parquet:"note,dict"`
+
+	BytesInFlight int64   `parquet:"context_bytes_in_flight"`
+	SRTTms        float64 `parquet:"context_srtt_ms"`
+	KernelCwnd    int64   `parquet:"context_kernel_cwnd"`
+	KernelSRTTus  int64   `parquet:"context_kernel_srtt_us"`
+	KernelSsthr   int64   `parquet:"context_kernel_ssthresh"`
+}
+
+// FlowRow is one row of the flows table: a connection summary. ts is the
+// first packet, frame the first frame.
+type FlowRow struct {
+	CaptureFile string  `parquet:"capture_file,dict"`
+	Frame       int64   `parquet:"frame"`
+	TS          int64   `parquet:"ts,timestamp(microsecond:utc)"`
+	TSNs        int64   `parquet:"ts_ns"`
+	Last        int64   `parquet:"last,timestamp(microsecond:utc)"`
+	LastNs      int64   `parquet:"last_ns"`
+	DurationMS  float64 `parquet:"duration_ms"`
+	Flow        int64   `parquet:"flow"`
+	FirstFrame  int64   `parquet:"first_frame"`
+	LastFrame   int64   `parquet:"last_frame"`
+	Client      string  `parquet:"client"`
+	Server      string  `parquet:"server,dict"`
+	ClientAddr  string  `parquet:"client_addr,dict"`
+	ServerAddr  string  `parquet:"server_addr,dict"`
+	ClientPort  int32   `parquet:"client_port"`
+	ServerPort  int32   `parquet:"server_port"`
+	ServerNet   string  `parquet:"server_prefix,dict"`
+
+	PacketsC2S int64 `parquet:"packets_c2s"`
+	PacketsS2C int64 `parquet:"packets_s2c"`
+	BytesC2S   int64 `parquet:"bytes_c2s"`
+	BytesS2C   int64 `parquet:"bytes_s2c"`
+	WireC2S    int64 `parquet:"wire_bytes_c2s"`
+	WireS2C    int64 `parquet:"wire_bytes_s2c"`
+
+	HandshakeSeen  bool    `parquet:"handshake_seen"`
+	HandshakeRTTms float64 `parquet:"handshake_rtt_ms"`
+	WScaleC2S      int32   `parquet:"wscale_c2s"`
+	WScaleS2C      int32   `parquet:"wscale_s2c"`
+	MSSC2S         int32   `parquet:"mss_c2s"`
+	MSSS2C         int32   `parquet:"mss_s2c"`
+	SACKPermitted  bool    `parquet:"sack_permitted"`
+	End            string  `parquet:"end,dict"`
+	State          string  `parquet:"state,dict"`
+	History        string  `parquet:"history,dict"`
+
+	Events        map[string]int64 `parquet:"events"`
+	Retransmitted int64            `parquet:"retransmitted_bytes"`
+	RTTMinMS      float64          `parquet:"rtt_min_ms"`
+	RTTAvgMS      float64          `parquet:"rtt_avg_ms"`
+	RTTMaxMS      float64          `parquet:"rtt_max_ms"`
+	RTTSamples    int64            `parquet:"rtt_samples"`
+	PID           int64            `parquet:"pid"`
+	Comm          string           `parquet:"comm,dict"`
+
+	// kernel_retrans, null when the connection had no kernel records.
+	KRKernel    *int64   `parquet:"kernel_retrans_kernel,optional"`
+	KRInferred  *int64   `parquet:"kernel_retrans_inferred,optional"`
+	KRMatched   *int64   `parquet:"kernel_retrans_matched,optional"`
+	KRPrecision *float64 `parquet:"kernel_retrans_precision,optional"`
+	KRRecall    *float64 `parquet:"kernel_retrans_recall,optional"`
+}
+
+// KernelRow is one row of the kernel table: a kernel record from the
+// capture's custom blocks. saddr:sport is the socket's local end.
+type KernelRow struct {
+	CaptureFile string `parquet:"capture_file,dict"`
+	Frame       int64  `parquet:"frame"`
+	TS          int64  `parquet:"ts,timestamp(microsecond:utc)"`
+	TSNs        int64  `parquet:"ts_ns"`
+	Type        string `parquet:"type,dict"`
+	Flow        int64  `parquet:"flow"`
+	Dir         string `parquet:"dir,dict"`
+	Severity    string `parquet:"severity,dict"`
+
+	Record string `parquet:"record,dict"`
+	// Cookie is the socket cookie's 64 bits read as a signed integer.
+	Cookie int64  `parquet:"cookie"`
+	Saddr  string `parquet:"saddr,dict"`
+	Daddr  string `parquet:"daddr,dict"`
+	Sport  int32  `parquet:"sport"`
+	Dport  int32  `parquet:"dport"`
+
+	SndCwnd      int64 `parquet:"snd_cwnd"`
+	Ssthresh     int64 `parquet:"ssthresh"`
+	SRTTus       int64 `parquet:"srtt_us"`
+	RTTVarus     int64 `parquet:"rttvar_us"`
+	SndWnd       int64 `parquet:"snd_wnd"`
+	RcvWnd       int64 `parquet:"rcv_wnd"`
+	PacketsOut   int64 `parquet:"packets_out"`
+	RetransOut   int64 `parquet:"retrans_out"`
+	LostOut      int64 `parquet:"lost_out"`
+	SackedOut    int64 `parquet:"sacked_out"`
+	Delivered    int64 `parquet:"delivered"`
+	TotalRetrans int64 `parquet:"total_retrans"`
+	SndUna       int64 `parquet:"snd_una"`
+	SndNxt       int64 `parquet:"snd_nxt"`
+	RcvNxt       int64 `parquet:"rcv_nxt"`
+	MSS          int64 `parquet:"mss"`
+	CAState      int32 `parquet:"ca_state"`
+	PacingRate   int64 `parquet:"pacing_rate"`
+
+	Seq      int64 `parquet:"seq"`
+	EndSeq   int64 `parquet:"end_seq"`
+	TCPFlags int32 `parquet:"tcp_flags"`
+	Segs     int64 `parquet:"segs"`
+
+	OldState   int32  `parquet:"old_state"`
+	NewState   int32  `parquet:"new_state"`
+	PID        int64  `parquet:"pid"`
+	Comm       string `parquet:"comm,dict"`
+	BytesAcked int64  `parquet:"bytes_acked"`
+	BytesRecv  int64  `parquet:"bytes_received"`
+	SpanNS     int64  `parquet:"span_ns"`
+	ResetDir   int32  `parquet:"reset_dir"`
+
+	BytesInFlight int64   `parquet:"context_bytes_in_flight"`
+	SRTTms        float64 `parquet:"context_srtt_ms"`
+	KernelCwnd    int64   `parquet:"context_kernel_cwnd"`
+	KernelSRTTus  int64   `parquet:"context_kernel_srtt_us"`
+	KernelSsthr   int64   `parquet:"context_kernel_ssthresh"`
+}
+
+// PacketRow is one row of the packets table (written only when asked).
+type PacketRow struct {
+	CaptureFile  string  `parquet:"capture_file,dict"`
+	Frame        int64   `parquet:"frame"`
+	TS           int64   `parquet:"ts,timestamp(microsecond:utc)"`
+	TSNs         int64   `parquet:"ts_ns"`
+	Flow         int64   `parquet:"flow"`
+	Dir          string  `parquet:"dir,dict"`
+	Src          string  `parquet:"src,dict"`
+	Dst          string  `parquet:"dst,dict"`
+	Seq          int64   `parquet:"seq"`
+	Ack          int64   `parquet:"ack"`
+	RelSeq       int64   `parquet:"rel_seq"`
+	RelAck       int64   `parquet:"rel_ack"`
+	Len          int64   `parquet:"len"`
+	Flags        string  `parquet:"flags,dict"`
+	Window       int32   `parquet:"window"`
+	WindowScaled *int64  `parquet:"window_scaled,optional"`
+	MSS          int32   `parquet:"mss"`
+	WScale       *int32  `parquet:"wscale,optional"`
+	SACKPerm     bool    `parquet:"sack_perm"`
+	SACKLeft     []int64 `parquet:"sack_left,list"`
+	SACKRight    []int64 `parquet:"sack_right,list"`
+	TSVal        *int64  `parquet:"tsval,optional"`
+	TSEcr        *int64  `parquet:"tsecr,optional"`
+}
+
+func micros(ns int64) int64 {
+	if ns < 0 {
+		return (ns - 999) / 1000 // floor, so the µs value never lies after ts_ns
+	}
+	return ns / 1000
+}
+
+// endpoints splits an event's src/dst into client and server by direction.
+type endpoints struct {
+	clientAddr, serverAddr string
+	clientPort, serverPort int32
+	serverNet              string
+}
+
+// prefixOf is the address's network as engines group it: /24 for IPv4, /48
+// for IPv6.
+func prefixOf(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	a = a.Unmap()
+	bits := 24
+	if a.Is6() {
+		bits = 48
+	}
+	p, err := a.Prefix(bits)
+	if err != nil {
+		return ""
+	}
+	return p.String()
+}
+
+func splitEndpoints(src, dst string, dir events.Dir) endpoints {
+	s, _ := netip.ParseAddrPort(src)
+	d, _ := netip.ParseAddrPort(dst)
+	c, v := s, d
+	if dir == events.DirS2C {
+		c, v = d, s
+	}
+	var ep endpoints
+	if c.IsValid() {
+		ep.clientAddr, ep.clientPort = c.Addr().String(), int32(c.Port())
+	}
+	if v.IsValid() {
+		ep.serverAddr, ep.serverPort = v.Addr().String(), int32(v.Port())
+		ep.serverNet = prefixOf(v.Addr())
+	}
+	return ep
+}
+
+func eventRow(file string, e *events.Event, ep endpoints) EventRow {
+	return EventRow{
+		CaptureFile: file, Frame: int64(e.Frame), TS: micros(int64(e.TS)), TSNs: int64(e.TS),
+		Type: e.Type, Flow: int64(e.Flow), Dir: e.Dir.String(), Src: e.Src, Dst: e.Dst,
+		ClientAddr: ep.clientAddr, ClientPort: ep.clientPort,
+		ServerAddr: ep.serverAddr, ServerPort: ep.serverPort, ServerNet: ep.serverNet,
+		Severity: string(e.Severity), Kind: e.Kind, Reason: e.Reason,
+		Seq: int64(e.Seq), Len: int64(e.Len), Ack: int64(e.Ack), Count: int64(e.Count),
+		RefFrame: int64(e.RefFrame), RTTms: e.RTTms, Window: e.Window, Note: e.Note,
+		BytesInFlight: e.Context.BytesInFlight, SRTTms: e.Context.SRTTms,
+		KernelCwnd: int64(e.Context.KernelCwnd), KernelSRTTus: int64(e.Context.KernelSRTTus),
+		KernelSsthr: int64(e.Context.KernelSsthr),
+	}
+}
+
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+func kernelRow(file string, e *events.Event) KernelRow {
+	k := e.Kernel
+	return KernelRow{
+		CaptureFile: file, Frame: int64(e.Frame), TS: micros(int64(e.TS)), TSNs: int64(e.TS),
+		Type: e.Type, Flow: int64(e.Flow), Dir: e.Dir.String(), Severity: string(e.Severity),
+		Record: k.Kind.String(), Cookie: int64(k.Cookie),
+		Saddr: addrString(k.Saddr), Daddr: addrString(k.Daddr), Sport: int32(k.Sport), Dport: int32(k.Dport),
+		SndCwnd: int64(k.SndCwnd), Ssthresh: int64(k.Ssthresh), SRTTus: int64(k.SRTTus),
+		RTTVarus: int64(k.RTTVarus), SndWnd: int64(k.SndWnd), RcvWnd: int64(k.RcvWnd),
+		PacketsOut: int64(k.PacketsOut), RetransOut: int64(k.RetransOut), LostOut: int64(k.LostOut),
+		SackedOut: int64(k.SackedOut), Delivered: int64(k.Delivered), TotalRetrans: int64(k.TotalRetrans),
+		SndUna: int64(k.SndUna), SndNxt: int64(k.SndNxt), RcvNxt: int64(k.RcvNxt), MSS: int64(k.MSS),
+		CAState: int32(k.CAState), PacingRate: clampInt64(k.PacingRate),
+		Seq: int64(k.Seq), EndSeq: int64(k.EndSeq), TCPFlags: int32(k.TCPFlags), Segs: int64(k.Segs),
+		OldState: int32(k.OldState), NewState: int32(k.NewState), PID: int64(k.PID), Comm: k.Comm,
+		BytesAcked: clampInt64(k.BytesAcked), BytesRecv: clampInt64(k.BytesRecv), SpanNS: clampInt64(k.SpanNS),
+		ResetDir: int32(k.ResetDir),
+		BytesInFlight: e.Context.BytesInFlight, SRTTms: e.Context.SRTTms,
+		KernelCwnd: int64(e.Context.KernelCwnd), KernelSRTTus: int64(e.Context.KernelSRTTus),
+		KernelSsthr: int64(e.Context.KernelSsthr),
+	}
+}
+
+// clampInt64 keeps counters that cannot reach 2^63 in practice from turning
+// negative if a corrupt record says otherwise.
+func clampInt64(v uint64) int64 {
+	if v > 1<<63-1 {
+		return 1<<63 - 1
+	}
+	return int64(v)
+}
+
+func flowRow(file string, r *events.FlowRecord) FlowRow {
+	row := FlowRow{
+		CaptureFile: file, Frame: int64(r.FirstFrame), TS: micros(int64(r.First)), TSNs: int64(r.First),
+		Last: micros(int64(r.Last)), LastNs: int64(r.Last), DurationMS: r.DurationMS, Flow: int64(r.Flow),
+		FirstFrame: int64(r.FirstFrame), LastFrame: int64(r.LastFrame),
+		Client: r.Client, Server: r.Server, ClientAddr: r.ClientAddr, ServerAddr: r.ServerAddr,
+		ClientPort: int32(r.ClientPort), ServerPort: int32(r.ServerPort),
+		PacketsC2S: clampInt64(r.PacketsC2S), PacketsS2C: clampInt64(r.PacketsS2C),
+		BytesC2S: clampInt64(r.BytesC2S), BytesS2C: clampInt64(r.BytesS2C),
+		WireC2S: clampInt64(r.WireC2S), WireS2C: clampInt64(r.WireS2C),
+		HandshakeSeen: r.HandshakeSeen, HandshakeRTTms: r.HandshakeRTTms,
+		WScaleC2S: int32(r.WScaleC2S), WScaleS2C: int32(r.WScaleS2C),
+		MSSC2S: int32(r.MSSC2S), MSSS2C: int32(r.MSSS2C), SACKPermitted: r.SACKPermitted,
+		End: r.End, State: r.State, History: r.History,
+		Retransmitted: clampInt64(r.Retransmitted), RTTMinMS: r.RTTMinMS, RTTAvgMS: r.RTTAvgMS,
+		RTTMaxMS: r.RTTMaxMS, RTTSamples: int64(r.RTTSamples), PID: int64(r.PID), Comm: r.Comm,
+	}
+	if a, err := netip.ParseAddr(r.ServerAddr); err == nil {
+		row.ServerNet = prefixOf(a)
+	}
+	if len(r.Events) > 0 {
+		row.Events = make(map[string]int64, len(r.Events))
+		for k, v := range r.Events {
+			row.Events[k] = int64(v)
+		}
+	}
+	if k := r.KernelRetrans; k != nil {
+		kn, in, m := int64(k.Kernel), int64(k.Inferred), int64(k.Matched)
+		p, rc := k.Precision, k.Recall
+		row.KRKernel, row.KRInferred, row.KRMatched, row.KRPrecision, row.KRRecall = &kn, &in, &m, &p, &rc
+	}
+	return row
+}
+
+func packetRow(file string, r *events.PacketRecord) PacketRow {
+	row := PacketRow{
+		CaptureFile: file, Frame: int64(r.Frame), TS: micros(int64(r.TS)), TSNs: int64(r.TS),
+		Flow: int64(r.Flow), Dir: r.Dir.String(), Src: r.Src, Dst: r.Dst,
+		Seq: int64(r.Seq), Ack: int64(r.Ack), RelSeq: int64(r.RelSeq), RelAck: int64(r.RelAck),
+		Len: int64(r.Len), Flags: r.Flags, Window: int32(r.Window), WindowScaled: r.WindowScaled,
+		MSS: int32(r.MSS), SACKPerm: r.SACKPerm,
+	}
+	if r.WScale != nil {
+		v := int32(*r.WScale)
+		row.WScale = &v
+	}
+	if r.TSVal != nil {
+		v := int64(*r.TSVal)
+		row.TSVal = &v
+	}
+	if r.TSEcr != nil {
+		v := int64(*r.TSEcr)
+		row.TSEcr = &v
+	}
+	for _, b := range r.SACK {
+		row.SACKLeft = append(row.SACKLeft, int64(b[0]))
+		row.SACKRight = append(row.SACKRight, int64(b[1]))
+	}
+	return row
+}
+
+// kernelKind reports whether an event is a kernel record (kernel table).
+func kernelKind(e *events.Event) bool { return e.Kernel != nil }
