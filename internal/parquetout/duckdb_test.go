@@ -21,6 +21,7 @@ import (
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/internal/sessionfiles"
 	"github.com/tcpviz/tcpviz/internal/testutil/duckdb"
+	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
 
 // fromJSONL is what the JSONL files of one sample hold, per table.
@@ -180,7 +181,7 @@ func TestDuckDBReadsEverySample(t *testing.T) {
 	type check struct{ rows, frames, ms, value, badTS, files int64 }
 	tables := map[string]string{
 		"events":  "sum(CAST(round(rtt_ms * 1000) AS BIGINT))",
-		"kernel":  "sum(snd_cwnd)",
+		"kernel":  "sum(snd_cwnd) + coalesce(sum(busy_us), 0) + count(*) FILTER (WHERE cwnd_limited)",
 		"packets": "sum(len)",
 		"flows":   "sum(bytes_c2s + bytes_s2c)",
 	}
@@ -221,7 +222,14 @@ func TestDuckDBReadsEverySample(t *testing.T) {
 			add("events", s.host, e.Frame, e.TS, int64(math.Round(e.RTTms*1000)))
 		}
 		for _, e := range s.kernel {
-			add("kernel", s.host, e.Frame, e.TS, int64(e.Kernel.SndCwnd))
+			v := int64(e.Kernel.SndCwnd)
+			if e.Kernel.Has&kblock.HasChrono != 0 {
+				v += int64(e.Kernel.BusyUS)
+			}
+			if e.Kernel.Has&kblock.HasCwndLimited != 0 && e.Kernel.CwndLimited {
+				v++
+			}
+			add("kernel", s.host, e.Frame, e.TS, v)
 		}
 		for _, p := range s.packets {
 			add("packets", s.host, p.Frame, p.TS, int64(p.Len))

@@ -73,6 +73,7 @@ func withKernelRecords(t *testing.T, sample string) string {
 			k.Kind, k.Seq, k.EndSeq, k.Segs = kblock.KindRetransmit, pk.Seq, pk.Seq+pk.Len, 1
 		case n%40 == 0:
 			k.Kind, k.SndCwnd, k.Ssthresh, k.SRTTus, k.PacingRate = kblock.KindProbe, uint32(n%97+2), 30, 1500+uint32(n%13), 1<<40
+			k.Has, k.BusyUS, k.RwndLimitedUS, k.CwndLimited = kblock.HasChrono|kblock.HasCwndLimited, uint64(n)*100, uint64(n), n%80 == 0
 		default:
 			continue
 		}

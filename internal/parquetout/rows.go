@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
 
 // SchemaVersion is the version of the Parquet tables described in
@@ -171,6 +172,21 @@ type KernelRow struct {
 	SpanNS     int64  `parquet:"span_ns"`
 	ResetDir   int32  `parquet:"reset_dir"`
 
+	// Send limits: null when the record does not carry the group.
+	BusyUS          *int64 `parquet:"busy_us,optional"`
+	RwndLimitedUS   *int64 `parquet:"rwnd_limited_us,optional"`
+	SndbufLimitedUS *int64 `parquet:"sndbuf_limited_us,optional"`
+	CwndLimited     *bool  `parquet:"cwnd_limited,optional"`
+	AppLimited      *bool  `parquet:"app_limited,optional"`
+	RateDelivered   *int64 `parquet:"rate_delivered,optional"`
+	RateIntervalUS  *int64 `parquet:"rate_interval_us,optional"`
+	MinRTTus        *int64 `parquet:"min_rtt_us,optional"`
+	Unsent          *int64 `parquet:"unsent_bytes,optional"`
+	WmemQueued      *int64 `parquet:"wmem_queued,optional"`
+	Sndbuf          *int64 `parquet:"sndbuf,optional"`
+	SndWScale       *int32 `parquet:"snd_wscale,optional"`
+	RcvWScale       *int32 `parquet:"rcv_wscale,optional"`
+
 	BytesInFlight int64   `parquet:"context_bytes_in_flight"`
 	SRTTms        float64 `parquet:"context_srtt_ms"`
 	KernelCwnd    int64   `parquet:"context_kernel_cwnd"`
@@ -279,7 +295,7 @@ func addrString(a netip.Addr) string {
 
 func kernelRow(file string, e *events.Event) KernelRow {
 	k := e.Kernel
-	return KernelRow{
+	row := KernelRow{
 		CaptureFile: file, Frame: int64(e.Frame), TS: micros(int64(e.TS)), TSNs: int64(e.TS),
 		Type: e.Type, Flow: int64(e.Flow), Dir: e.Dir.String(), Severity: string(e.Severity),
 		Record: k.Kind.String(), Cookie: int64(k.Cookie),
@@ -293,11 +309,39 @@ func kernelRow(file string, e *events.Event) KernelRow {
 		Seq: int64(k.Seq), EndSeq: int64(k.EndSeq), TCPFlags: int32(k.TCPFlags), Segs: int64(k.Segs),
 		OldState: int32(k.OldState), NewState: int32(k.NewState), PID: int64(k.PID), Comm: k.Comm,
 		BytesAcked: clampInt64(k.BytesAcked), BytesRecv: clampInt64(k.BytesRecv), SpanNS: clampInt64(k.SpanNS),
-		ResetDir: int32(k.ResetDir),
+		ResetDir:      int32(k.ResetDir),
 		BytesInFlight: e.Context.BytesInFlight, SRTTms: e.Context.SRTTms,
 		KernelCwnd: int64(e.Context.KernelCwnd), KernelSRTTus: int64(e.Context.KernelSRTTus),
 		KernelSsthr: int64(e.Context.KernelSsthr),
 	}
+	i64 := func(v uint64) *int64 { x := clampInt64(v); return &x }
+	i32 := func(v uint8) *int32 { x := int32(v); return &x }
+	b := func(v bool) *bool { return &v }
+	if k.Has&kblock.HasChrono != 0 {
+		row.BusyUS, row.RwndLimitedUS, row.SndbufLimitedUS = i64(k.BusyUS), i64(k.RwndLimitedUS), i64(k.SndbufLimitedUS)
+	}
+	if k.Has&kblock.HasCwndLimited != 0 {
+		row.CwndLimited = b(k.CwndLimited)
+	}
+	if k.Has&kblock.HasAppLimited != 0 {
+		row.AppLimited = b(k.AppLimited)
+	}
+	if k.Has&kblock.HasRate != 0 {
+		row.RateDelivered, row.RateIntervalUS = i64(uint64(k.RateDelivered)), i64(uint64(k.RateIntervalUS))
+	}
+	if k.Has&kblock.HasMinRTT != 0 {
+		row.MinRTTus = i64(uint64(k.MinRTTus))
+	}
+	if k.Has&kblock.HasUnsent != 0 {
+		row.Unsent = i64(uint64(k.Unsent))
+	}
+	if k.Has&kblock.HasWmem != 0 {
+		row.WmemQueued, row.Sndbuf = i64(uint64(k.WmemQueued)), i64(uint64(k.Sndbuf))
+	}
+	if k.Has&kblock.HasWScale != 0 {
+		row.SndWScale, row.RcvWScale = i32(k.SndWScale), i32(k.RcvWScale)
+	}
+	return row
 }
 
 // clampInt64 keeps counters that cannot reach 2^63 in practice from turning

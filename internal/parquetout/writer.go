@@ -70,8 +70,8 @@ type Writer struct {
 	// bases holds each direction's sequence base, learnt from its packets
 	// (seq - rel_seq), to write the peer's SACK blocks relative as JSON does.
 	bases map[uint64]*[2]seqBase
-	err    error
-	done   []string
+	err   error
+	done  []string
 
 	lastDay  int64
 	lastDate string

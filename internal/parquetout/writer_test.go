@@ -2,6 +2,7 @@ package parquetout
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -101,6 +102,26 @@ func TestEveryJSONFieldHasAColumn(t *testing.T) {
 					t.Errorf("table kernel: no %s column", f)
 				}
 			}
+		}
+	}
+}
+
+// TestEveryKernelJSONFieldHasAColumn covers the kernel fields written by
+// the record's own encoder (the send-limit groups), with every group set.
+func TestEveryKernelJSONFieldHasAColumn(t *testing.T) {
+	r := kblock.Record{Kind: kblock.KindProbe, Has: kblock.HasAll}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	cols := columns(KernelRow{})
+	for k := range m {
+		if !slices.Contains(cols, k) {
+			t.Errorf("kernel JSON field %s has no column", k)
 		}
 	}
 }
