@@ -107,7 +107,11 @@ type FlowRow struct {
 	RTTMinMS      float64          `parquet:"rtt_min_ms"`
 	RTTAvgMS      float64          `parquet:"rtt_avg_ms"`
 	RTTMaxMS      float64          `parquet:"rtt_max_ms"`
+	RTTP50MS      float64          `parquet:"rtt_p50_ms"`
+	RTTP95MS      float64          `parquet:"rtt_p95_ms"`
 	RTTSamples    int64            `parquet:"rtt_samples"`
+	KSRTTP50MS    float64          `parquet:"kernel_srtt_p50_ms"`
+	KMinRTTMS     float64          `parquet:"kernel_min_rtt_ms"`
 	PID           int64            `parquet:"pid"`
 	Comm          string           `parquet:"comm,dict"`
 
@@ -368,7 +372,8 @@ func flowRow(file string, r *events.FlowRecord) FlowRow {
 		MSSC2S: int32(r.MSSC2S), MSSS2C: int32(r.MSSS2C), SACKPermitted: r.SACKPermitted,
 		End: r.End, State: r.State, History: r.History,
 		Retransmitted: clampInt64(r.Retransmitted), RTTMinMS: r.RTTMinMS, RTTAvgMS: r.RTTAvgMS,
-		RTTMaxMS: r.RTTMaxMS, RTTSamples: int64(r.RTTSamples), PID: int64(r.PID), Comm: r.Comm,
+		RTTMaxMS: r.RTTMaxMS, RTTP50MS: r.RTTP50MS, RTTP95MS: r.RTTP95MS, RTTSamples: int64(r.RTTSamples),
+		KSRTTP50MS: r.KernelSRTTP50MS, KMinRTTMS: r.KernelMinRTTMS, PID: int64(r.PID), Comm: r.Comm,
 	}
 	if a, err := netip.ParseAddr(r.ServerAddr); err == nil {
 		row.ServerNet = prefixOf(a)
