@@ -46,6 +46,7 @@ type FollowStats struct {
 	Gaps     int    // files deleted or missing before they were read
 	Restarts int    // files read again from the start (truncated or replaced)
 	Errors   int    // files abandoned on a format or read error
+	Damaged  int    // damaged blocks skipped, the file read on after them
 }
 
 // Handler receives each record with the file it came from. The record is
@@ -259,6 +260,15 @@ type openFile struct {
 	// partialSince is when the file was first seen ending inside a block
 	// while a newer file existed.
 	partialSince time.Time
+	// The block the file ended inside, when first seen so, and the bytes
+	// read then: a block that stays incomplete while the file grows has a
+	// damaged length.
+	pendAt    int64
+	pendSince time.Time
+	pendBytes int64
+	// damaged is the error of a damaged block while no valid block after
+	// it has arrived yet.
+	damaged error
 }
 
 // countingReader counts the bytes read from the file, to notice a file
@@ -306,8 +316,8 @@ func (f *Follower) restart(o *openFile) error {
 	}
 	o.cr.n = 0
 	o.r = pcapng.NewReader(&o.cr, o.path)
-	o.ended, o.failed, o.skip = nil, false, false
-	o.partialSince = time.Time{}
+	o.ended, o.failed, o.skip, o.damaged = nil, false, false, nil
+	o.partialSince, o.pendSince = time.Time{}, time.Time{}
 	f.stats.Restarts++
 	return nil
 }
@@ -497,7 +507,7 @@ func (f *Follower) step(ctx context.Context, h Handler, list bool) error {
 			f.beforeList()
 		}
 		next := f.nextFiles()
-		if len(next) == 0 || !f.finished(f.cur) {
+		if len(next) == 0 {
 			break
 		}
 		if f.cur != nil {
@@ -516,6 +526,9 @@ func (f *Follower) step(ctx context.Context, h Handler, list bool) error {
 			if f.cur.cr.n != read {
 				continue
 			}
+		}
+		if !f.finished(f.cur) {
+			break
 		}
 		if f.cur != nil {
 			f.cur.f.Close()
@@ -571,6 +584,10 @@ func (f *Follower) finished(o *openFile) bool {
 	switch {
 	case o == nil || o.failed || o.ended == io.EOF:
 		return true
+	case o.damaged != nil:
+		f.stats.Errors++
+		f.logf("%s: no valid block after the damaged one at offset %d; moving on to the next file", o.path, o.r.Offset())
+		return true
 	case errors.Is(o.ended, pcapng.ErrNeedMore):
 		now := f.now()
 		if o.partialSince.IsZero() {
@@ -599,8 +616,18 @@ func (f *Follower) drain(ctx context.Context, h Handler) error {
 		rec, err := o.r.Next()
 		if err != nil {
 			o.ended = err
+			var nm *pcapng.NeedMoreError
+			var fe *pcapng.FormatError
 			switch {
-			case err == io.EOF || errors.Is(err, pcapng.ErrNeedMore):
+			case err == io.EOF:
+			case errors.As(err, &nm):
+				if f.stuck(o, nm) && f.resync(o, fmt.Errorf("%w, and the file went on growing: the block's length is damaged", err)) {
+					continue
+				}
+			case errors.As(err, &fe):
+				if f.resync(o, err) {
+					continue
+				}
 			default:
 				o.failed = true
 				f.stats.Errors++
@@ -621,6 +648,44 @@ func (f *Follower) drain(ctx context.Context, h Handler) error {
 			return err
 		}
 	}
+}
+
+// stuck says whether the block the file ends inside has stayed incomplete
+// for two poll intervals while more bytes arrived: a writer finishes the
+// block it started before writing on, so its length is damaged.
+func (f *Follower) stuck(o *openFile, nm *pcapng.NeedMoreError) bool {
+	if o.pendSince.IsZero() || nm.Offset != o.pendAt {
+		o.pendAt, o.pendSince, o.pendBytes = nm.Offset, f.now(), o.cr.n
+		return false
+	}
+	return f.now().Sub(o.pendSince) >= 2*f.cfg.PollInterval && o.cr.n > o.pendBytes
+}
+
+// resync skips a damaged block to the next valid one of the file and says
+// whether reading can go on. Until such a block has arrived the file stays
+// where it is; a file that cannot be resynchronised is abandoned.
+func (f *Follower) resync(o *openFile, cause error) bool {
+	from, skipped, err := o.r.Resync()
+	switch {
+	case err == nil:
+		if o.damaged == nil {
+			f.logf("%v", cause)
+		}
+		f.stats.Damaged++
+		f.logf("%s: skipped %d damaged bytes from offset %d; reading on at offset %d", o.path, skipped, from, o.r.Offset())
+		o.damaged, o.pendSince = nil, time.Time{}
+		return true
+	case errors.Is(err, pcapng.ErrNeedMore):
+		if o.damaged == nil {
+			f.logf("%v; waiting for the next valid block", cause)
+		}
+		o.damaged = cause
+		return false
+	}
+	o.failed = true
+	f.stats.Errors++
+	f.logf("%v; %v; skipping the rest of this file", cause, err)
+	return false
 }
 
 // checkReplaced notices a current file that was truncated (size below what

@@ -60,6 +60,7 @@ type Summary struct {
 	Gaps       int
 	Restarts   int
 	FileErrors int
+	Damaged    int // damaged blocks skipped (the files read on after them)
 	Events     map[string]int
 	Alerts     map[string]int // by level
 	InWindow   map[string]int // kind totals in the window at the end
@@ -214,7 +215,7 @@ func (m *Monitor) summary() Summary {
 	ps := m.p.Stats()
 	s := Summary{Files: fs.Files, Records: fs.Records, Skipped: fs.Skipped, Packets: ps.Packets,
 		TCPPackets: ps.TCPPackets, Kernel: ps.KernelRecords, Gaps: fs.Gaps, Restarts: fs.Restarts,
-		FileErrors: fs.Errors, Events: make(map[string]int, len(m.events)), Alerts: make(map[string]int),
+		FileErrors: fs.Errors, Damaged: fs.Damaged, Events: make(map[string]int, len(m.events)), Alerts: make(map[string]int),
 		InWindow: make(map[string]int), Flows: m.win.Flows(), Current: m.fol.Current(), Warnings: ps.Warnings}
 	for k, v := range m.events {
 		s.Events[k] = v
@@ -253,6 +254,9 @@ func (s Summary) Write(w io.Writer) {
 	}
 	if s.FileErrors > 0 {
 		fmt.Fprintf(w, ", %d abandoned on errors", s.FileErrors)
+	}
+	if s.Damaged > 0 {
+		fmt.Fprintf(w, ", %d damaged block(s) skipped", s.Damaged)
 	}
 	fmt.Fprintln(w)
 	if s.Current != "" {

@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -186,5 +187,43 @@ func countFile(t *testing.T, name string) int {
 		if rec.Type == pcapng.RecordPacket {
 			n++
 		}
+	}
+}
+
+// A block whose length field is damaged (but below the 16 MiB limit) in a
+// file that goes on growing: the follower reports it with its offset and
+// hands on every block written after it.
+func TestFollowDamagedLengthThenMore(t *testing.T) {
+	pkts := scenario(t, 10, 0)
+	head := len(pcapngOf(t, pkts, 0, 0)) // section and interface blocks
+	for _, m := range followModes {
+		t.Run(m.name, func(t *testing.T) {
+			dir := t.TempDir()
+			one := ringName(dir, 1)
+			first := pcapngOf(t, pkts, 0, 10)
+			appendFile(t, one, first)
+			fl := follow(t, FollowConfig{Path: filepath.Join(dir, "ring.pcapng"), FromStart: true,
+				NoNotify: m.noNotify, PollInterval: 20 * time.Millisecond})
+			fl.waitRecords(10)
+			bad := pcapngOf(t, pkts, 10, 1)[head:]
+			bad[4], bad[5], bad[6] = 0, 0, 0x10 // length 1 MiB (little endian)
+			appendFile(t, one, bad)
+			for i := 0; i < 3; i++ {
+				time.Sleep(30 * time.Millisecond)
+				appendFile(t, one, pcapngOf(t, pkts, 11+10*i, 10)[head:])
+			}
+			waitFor(t, "40 records", 10*time.Second, func() bool { return fl.records() >= 40 })
+			fl.stop()
+			if got := fl.records(); got != 40 {
+				t.Errorf("%d records handed on, want 40 (all but the damaged block)", got)
+			}
+			if s := fl.f.Stats(); s.Damaged != 1 {
+				t.Errorf("damaged %d, want 1", s.Damaged)
+			}
+			if want := fmt.Sprintf("%s: offset %d", one, len(first)); !strings.Contains(fl.log.String(), want) ||
+				!strings.Contains(fl.log.String(), "damaged") {
+				t.Errorf("log %q does not report the damaged block at %q", fl.log, want)
+			}
+		})
 	}
 }
