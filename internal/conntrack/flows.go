@@ -44,28 +44,83 @@ func makeKey(src, dst netip.AddrPort) key {
 	return key{dst, src}
 }
 
-// Conn is one connection.
+// Conn is one connection. It keeps counters and flags only; the summary
+// record (events.FlowRecord, with its strings and maps) is built once, when
+// the connection leaves the table, so a live connection costs about 250
+// bytes here.
 type Conn struct {
 	ID     uint64
 	Client netip.AddrPort
 	Server netip.AddrPort
 
-	base     [2]uint32 // sequence base per direction (ISN, or first seq - 1)
-	baseSet  [2]bool
-	synSeq   [2]uint32 // ISN from the SYN, to tell a SYN retry from a new connection
-	synSeen  [2]bool
-	wscale   [2]int // advertised shift per direction, -1 unknown
-	finSeen  [2]bool
-	rstSeen  [2]bool
-	history  [2]uint16 // bit per history letter already recorded
-	synAt    int64
-	synAckAt int64
-	last     int64
+	first, last           int64 // capture time of the first and last packet
+	firstFrame, lastFrame uint64
+	synAt, synAckAt       int64
+	hsRTT                 int64     // SYN → the client's ACK of the SYN/ACK, once seen
+	packets, bytes, wire  [2]uint64 // per direction: packets, payload bytes, frame bytes
+	base                  [2]uint32 // sequence base per direction (ISN, or first seq - 1)
+	synSeq                [2]uint32 // ISN from the SYN, to tell a SYN retry from a new connection
+	mss                   [2]uint16
+	history               [2]uint16 // bit per history letter already recorded
+	wscale                [2]int8   // advertised shift per direction, -1 unknown
+	baseSet               [2]bool
+	synSeen               [2]bool
+	finSeen               [2]bool
+	rstSeen               [2]bool
+	hsSeen, sackPerm      bool
+	nhist                 uint8
+	hist                  [16]byte // Zeek history letters in order (at most 8 per side)
 
-	// Rec is the summary written to flows.jsonl; the pipeline adds event
-	// counts, RTT figures and kernel data to it.
-	Rec events.FlowRecord
+	// Extra is what the pipeline adds to the summary (event counts, the
+	// socket owner); nil until it adds any.
+	Extra *Extra
 }
+
+// Extra is the part of a connection's summary that comes from detector
+// events and kernel records (the detectors add their RTT figures when the
+// connection leaves the table).
+type Extra struct {
+	Events        []EventCount // by type, in order of first occurrence
+	Retransmitted uint64       // payload bytes of retransmission events
+	PID           uint32
+	Comm          string
+}
+
+// EventCount is the number of events of one type.
+type EventCount struct {
+	Type  string
+	Count int
+}
+
+// X returns the connection's Extra, allocating it on first use.
+func (c *Conn) X() *Extra {
+	if c.Extra == nil {
+		c.Extra = &Extra{}
+	}
+	return c.Extra
+}
+
+// CountEvent counts one event of type typ.
+func (x *Extra) CountEvent(typ string) {
+	for i := range x.Events {
+		if x.Events[i].Type == typ {
+			x.Events[i].Count++
+			return
+		}
+	}
+	x.Events = append(x.Events, EventCount{typ, 1})
+}
+
+// Comm returns the socket owner's command name, "" when unknown.
+func (c *Conn) Comm() string {
+	if c.Extra == nil {
+		return ""
+	}
+	return c.Extra.Comm
+}
+
+// Bytes returns the payload bytes a direction carried so far.
+func (c *Conn) Bytes(d events.Dir) uint64 { return c.bytes[d] }
 
 // Closed reports whether both sides sent FIN or either sent RST.
 func (c *Conn) Closed() bool { return (c.finSeen[0] && c.finSeen[1]) || c.rstSeen[0] || c.rstSeen[1] }
@@ -74,7 +129,7 @@ func (c *Conn) Closed() bool { return (c.finSeen[0] && c.finSeen[1]) || c.rstSee
 func (c *Conn) Base(d events.Dir) (uint32, bool) { return c.base[d], c.baseSet[d] }
 
 // WScale returns the window shift a direction advertised, or -1.
-func (c *Conn) WScale(d events.Dir) int { return c.wscale[d] }
+func (c *Conn) WScale(d events.Dir) int { return int(c.wscale[d]) }
 
 // Table is the connection table. It is not safe for concurrent use.
 type Table struct {
@@ -147,7 +202,7 @@ func (t *Table) isNewConnection(c *Conn, src netip.AddrPort, p *events.Packet) b
 	if c.synSeen[0] && c.synSeq[0] == p.Seq {
 		return false // a SYN retry
 	}
-	return c.Closed() || c.Rec.BytesC2S+c.Rec.BytesS2C > 0 || !c.synSeen[0] || p.TS-c.last > int64(time.Second)*30
+	return c.Closed() || c.bytes[0]+c.bytes[1] > 0 || !c.synSeen[0] || p.TS-c.last > int64(time.Second)*30
 }
 
 func (t *Table) newConn(k key, src, dst netip.AddrPort, p *events.Packet) *Conn {
@@ -161,15 +216,8 @@ func (t *Table) newConn(k key, src, dst netip.AddrPort, p *events.Packet) *Conn 
 		client, server = dst, src
 	}
 	t.nextID++
-	c := &Conn{ID: t.nextID, Client: client, Server: server, wscale: [2]int{-1, -1}}
-	c.Rec = events.FlowRecord{
-		Type: "flow", Flow: c.ID,
-		Client: client.String(), Server: server.String(),
-		ClientAddr: client.Addr().String(), ServerAddr: server.Addr().String(),
-		ClientPort: client.Port(), ServerPort: server.Port(),
-		First: events.Timestamp(p.TS), FirstFrame: p.Frame,
-		WScaleC2S: -1, WScaleS2C: -1,
-	}
+	c := &Conn{ID: t.nextID, Client: client, Server: server, wscale: [2]int8{-1, -1},
+		first: p.TS, firstFrame: p.Frame}
 	t.conns[k] = c
 	t.byID[c.ID] = c
 	return c
@@ -195,27 +243,21 @@ func (c *Conn) mark(d events.Dir, bit uint16, letter byte) {
 	if d == events.DirS2C {
 		letter += 'a' - 'A'
 	}
-	c.Rec.History += string(letter)
+	if int(c.nhist) < len(c.hist) {
+		c.hist[c.nhist] = letter
+		c.nhist++
+	}
 }
 
 // MarkRetransmission records a retransmission in the history string.
 func (c *Conn) MarkRetransmission(d events.Dir) { c.mark(d, histRetrans, 'T') }
 
 func (t *Table) update(c *Conn, d events.Dir, p *events.Packet) {
-	r := &c.Rec
 	c.last = p.TS
-	r.Last = events.Timestamp(p.TS)
-	r.LastFrame = p.Frame
-	r.DurationMS = float64(int64(r.Last)-int64(r.First)) / 1e6
-	if d == events.DirC2S {
-		r.PacketsC2S++
-		r.BytesC2S += uint64(p.Len)
-		r.WireC2S += uint64(p.WireLen)
-	} else {
-		r.PacketsS2C++
-		r.BytesS2C += uint64(p.Len)
-		r.WireS2C += uint64(p.WireLen)
-	}
+	c.lastFrame = p.Frame
+	c.packets[d]++
+	c.bytes[d] += uint64(p.Len)
+	c.wire[d] += uint64(p.WireLen)
 
 	f := p.Flags
 	if f&events.FlagSYN != 0 {
@@ -224,13 +266,9 @@ func (t *Table) update(c *Conn, d events.Dir, p *events.Packet) {
 			c.synSeq[d] = p.Seq
 			c.base[d], c.baseSet[d] = p.Seq, true
 			if p.Options.HasWScale {
-				c.wscale[d] = int(p.Options.WScale)
+				c.wscale[d] = int8(p.Options.WScale)
 			}
-			if d == events.DirC2S {
-				r.MSSC2S = p.Options.MSS
-			} else {
-				r.MSSS2C = p.Options.MSS
-			}
+			c.mss[d] = p.Options.MSS
 			if f&events.FlagACK == 0 {
 				c.synAt = p.TS
 			} else {
@@ -266,13 +304,13 @@ func (t *Table) update(c *Conn, d events.Dir, p *events.Packet) {
 		c.mark(d, histZeroWin, 'W')
 	}
 	// The handshake completes with the client's first ACK after the SYN/ACK.
-	if !r.HandshakeSeen && d == events.DirC2S && f&events.FlagSYN == 0 && f&events.FlagACK != 0 &&
+	if !c.hsSeen && d == events.DirC2S && f&events.FlagSYN == 0 && f&events.FlagACK != 0 &&
 		c.synSeen[0] && c.synSeen[1] && c.synAckAt != 0 {
-		r.HandshakeSeen = true
-		r.HandshakeRTTms = float64(p.TS-c.synAt) / 1e6
+		c.hsSeen = true
+		c.hsRTT = p.TS - c.synAt
 	}
 	if c.synSeen[0] && c.synSeen[1] {
-		r.SACKPermitted = r.SACKPermitted || p.Options.SACKPerm
+		c.sackPerm = c.sackPerm || p.Options.SACKPerm
 	}
 
 	p.Flow = c.ID
@@ -291,7 +329,7 @@ func (t *Table) update(c *Conn, d events.Dir, p *events.Packet) {
 	case c.synSeen[0] && c.synSeen[1]:
 		shift := 0
 		if c.wscale[0] >= 0 && c.wscale[1] >= 0 {
-			shift = c.wscale[d] // scaling is on only when both sides offered it
+			shift = int(c.wscale[d]) // scaling is on only when both sides offered it
 		}
 		p.WindowScaled = int64(p.Window) << shift
 	}
@@ -312,7 +350,6 @@ func (t *Table) sweep(now int64) {
 func (t *Table) expire(k key, c *Conn) {
 	delete(t.conns, k)
 	delete(t.byID, c.ID)
-	c.finish()
 	if t.onExpire != nil {
 		t.onExpire(c)
 	}
@@ -330,53 +367,87 @@ func (t *Table) Flush() {
 	}
 }
 
-// finish computes the end state and the Zeek conn_state.
-func (c *Conn) finish() {
-	r := &c.Rec
-	r.WScaleC2S, r.WScaleS2C = c.wscale[0], c.wscale[1]
+// Record fills r with the connection's summary (flows.jsonl): counters,
+// handshake figures, the end state and Zeek conn_state, and what the
+// pipeline added.
+func (c *Conn) Record(r *events.FlowRecord) {
+	*r = events.FlowRecord{
+		Type: "flow", Flow: c.ID,
+		Client: c.Client.String(), Server: c.Server.String(),
+		ClientAddr: c.Client.Addr().String(), ServerAddr: c.Server.Addr().String(),
+		ClientPort: c.Client.Port(), ServerPort: c.Server.Port(),
+		First: events.Timestamp(c.first), Last: events.Timestamp(c.last),
+		DurationMS: float64(c.last-c.first) / 1e6,
+		FirstFrame: c.firstFrame, LastFrame: c.lastFrame,
+		PacketsC2S: c.packets[0], PacketsS2C: c.packets[1],
+		BytesC2S: c.bytes[0], BytesS2C: c.bytes[1],
+		WireC2S: c.wire[0], WireS2C: c.wire[1],
+		HandshakeSeen: c.hsSeen,
+		WScaleC2S:     int(c.wscale[0]), WScaleS2C: int(c.wscale[1]),
+		MSSC2S: c.mss[0], MSSS2C: c.mss[1],
+		SACKPermitted: c.sackPerm,
+		History:       string(c.hist[:c.nhist]),
+	}
+	if c.hsSeen {
+		r.HandshakeRTTms = float64(c.hsRTT) / 1e6
+	}
+	r.End, r.State = c.endState()
+	if x := c.Extra; x != nil {
+		if len(x.Events) > 0 {
+			r.Events = make(map[string]int, len(x.Events))
+			for _, e := range x.Events {
+				r.Events[e.Type] = e.Count
+			}
+		}
+		r.Retransmitted = x.Retransmitted
+		r.PID, r.Comm = x.PID, x.Comm
+	}
+}
+
+// endState is how the connection ended and its Zeek conn_state.
+func (c *Conn) endState() (end, state string) {
 	synC, synAckS := c.history[0]&histSYN != 0, c.history[1]&histSYNACK != 0
 	established := synC && synAckS
 	switch {
 	case synC && !synAckS && c.rstSeen[1]:
-		r.End, r.State = "refused", "REJ"
+		return "refused", "REJ"
 	case synC && !synAckS && c.rstSeen[0]:
-		r.End, r.State = "rst", "RSTOS0"
+		return "rst", "RSTOS0"
 	case synC && !synAckS && c.finSeen[0]:
-		r.End, r.State = "half_closed", "SH"
-	case synC && !synAckS && r.PacketsS2C == 0:
-		r.End, r.State = "no_answer", "S0"
+		return "half_closed", "SH"
+	case synC && !synAckS && c.packets[1] == 0:
+		return "no_answer", "S0"
 	case !synC && synAckS && c.rstSeen[1]:
-		r.End, r.State = "rst", "RSTRH"
+		return "rst", "RSTRH"
 	case !synC && synAckS && c.finSeen[1]:
-		r.End, r.State = "half_closed", "SHR"
+		return "half_closed", "SHR"
 	case c.rstSeen[0] || c.rstSeen[1]:
-		r.End = "rst"
-		r.State = "RSTR"
+		state = "RSTR"
 		if c.rstSeen[0] {
-			r.State = "RSTO"
+			state = "RSTO"
 		}
 		if !established {
-			r.State = "OTH"
+			state = "OTH"
 		}
+		return "rst", state
 	case c.finSeen[0] && c.finSeen[1]:
-		r.End, r.State = "fin", "SF"
 		if !established {
-			r.State = "OTH"
+			return "fin", "OTH"
 		}
+		return "fin", "SF"
 	case c.finSeen[0] || c.finSeen[1]:
-		r.End = "half_closed"
-		r.State = "S2"
+		state = "S2"
 		if c.finSeen[1] {
-			r.State = "S3"
+			state = "S3"
 		}
 		if !established {
-			r.State = "OTH"
+			state = "OTH"
 		}
+		return "half_closed", state
 	default:
-		r.End = "open"
-		r.State = "S1"
 		if !established {
-			r.State = "OTH"
+			return "open", "OTH"
 		}
+		return "open", "S1"
 	}
 }

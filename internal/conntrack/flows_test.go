@@ -46,7 +46,11 @@ func (s seg) packet(frame int) *events.Packet {
 
 func run(segs []seg) ([]*events.Packet, []events.FlowRecord) {
 	var out []events.FlowRecord
-	tb := New(DefaultConfig(), func(c *Conn) { out = append(out, c.Rec) })
+	tb := New(DefaultConfig(), func(c *Conn) {
+		var r events.FlowRecord
+		c.Record(&r)
+		out = append(out, r)
+	})
 	var ps []*events.Packet
 	for i, s := range segs {
 		p := s.packet(i + 1)

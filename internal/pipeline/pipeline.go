@@ -45,7 +45,8 @@ type Config struct {
 	// function; nil runs no detectors.
 	NewDetector func(emit func(*events.Event)) Detector
 	// OnFlow receives each connection's summary once the connection leaves
-	// the table (closed and quiet, idle, or at Finish).
+	// the table (closed and quiet, idle, or at Finish); the record is reused
+	// after the call: copy it to keep it.
 	OnFlow func(r *events.FlowRecord)
 	// KernelCheck, when set, is asked for a connection's inferred-vs-kernel
 	// retransmission comparison just before its summary is handed out.
@@ -83,6 +84,7 @@ type Pipeline struct {
 	krec    kblock.Record
 	skipped [8]uint64
 	stats   Stats
+	rec     events.FlowRecord // reused for OnFlow
 	// recalled sums recall × kernel segments over connections.
 	recalled float64
 }
@@ -194,8 +196,9 @@ func (p *Pipeline) kernel(frame uint64, r *kblock.Record) {
 	var dir events.Dir
 	if c, d, ok := p.table.Lookup(local, remote); ok {
 		flow, dir = c.ID, d
-		if r.Comm != "" && c.Rec.Comm == "" {
-			c.Rec.PID, c.Rec.Comm = r.PID, r.Comm
+		if r.Comm != "" && c.Comm() == "" {
+			x := c.X()
+			x.PID, x.Comm = r.PID, r.Comm
 		}
 	}
 	if p.det != nil {
@@ -223,15 +226,11 @@ func (p *Pipeline) kernel(frame uint64, r *kblock.Record) {
 func (p *Pipeline) emit(e *events.Event) {
 	p.stats.Events[e.Type]++
 	if c := p.table.Get(e.Flow); c != nil {
-		r := &c.Rec
-		if r.Events == nil {
-			r.Events = make(map[string]int)
-		}
-		r.Events[e.Type]++
-		switch e.Type {
-		case events.TypeRetransmission:
+		x := c.X()
+		x.CountEvent(e.Type)
+		if e.Type == events.TypeRetransmission {
 			c.MarkRetransmission(e.Dir)
-			r.Retransmitted += uint64(e.Len)
+			x.Retransmitted += uint64(e.Len)
 		}
 	}
 	for _, s := range p.sinks {
@@ -241,15 +240,17 @@ func (p *Pipeline) emit(e *events.Event) {
 
 // expired is called by the flow table when a connection leaves it.
 func (p *Pipeline) expired(c *conntrack.Conn) {
+	r := &p.rec
+	c.Record(r)
 	if p.det != nil {
 		if ff, ok := p.det.(FlowFiller); ok {
-			ff.FillFlow(c.ID, &c.Rec)
+			ff.FillFlow(c.ID, r)
 		}
 		p.det.Close(c.ID)
 	}
 	if p.cfg.KernelCheck != nil {
 		if rc := p.cfg.KernelCheck(c.ID); rc != nil && (rc.Kernel > 0 || rc.Inferred > 0) {
-			c.Rec.KernelRetrans = rc
+			r.KernelRetrans = rc
 			k := &p.stats.KernelRetrans
 			k.Kernel += rc.Kernel
 			k.Inferred += rc.Inferred
@@ -259,7 +260,7 @@ func (p *Pipeline) expired(c *conntrack.Conn) {
 	}
 	p.stats.Flows++
 	if p.cfg.OnFlow != nil {
-		p.cfg.OnFlow(&c.Rec)
+		p.cfg.OnFlow(r)
 	}
 }
 
