@@ -37,6 +37,11 @@ type Config struct {
 	// RTTSamples turns rtt_sample events on (the srtt in each event's
 	// context is kept either way).
 	RTTSamples bool
+	// Limits turns on the split of each direction's time into what limited
+	// its sender (flows.jsonl "limits", limit_change events); LimitWindow
+	// is the step in which the dominant limit is followed over time.
+	Limits      bool
+	LimitWindow time.Duration
 }
 
 // DefaultConfig returns the documented defaults (docs/detectors.md).
@@ -53,6 +58,8 @@ func DefaultConfig() Config {
 		SYNTimeout:        10 * time.Second,
 		KernelMatchWindow: 200 * time.Millisecond,
 		RTTSamples:        true,
+		Limits:            true,
+		LimitWindow:       500 * time.Millisecond,
 	}
 }
 
@@ -69,6 +76,8 @@ const (
 	EnvSYNTimeout        = "TCPVIZ_SYN_TIMEOUT"
 	EnvKernelMatchWindow = "TCPVIZ_KERNEL_MATCH_WINDOW"
 	EnvRTTSamples        = "TCPVIZ_RTT_SAMPLES"
+	EnvLimits            = "TCPVIZ_LIMITS"
+	EnvLimitWindow       = "TCPVIZ_LIMIT_WINDOW"
 )
 
 // ConfigFromEnv overrides fields of base from TCPVIZ_* environment
@@ -92,7 +101,8 @@ func ConfigFromEnv(base Config) (Config, error) {
 		name string
 		dst  *time.Duration
 	}{{EnvAckStallFloor, &c.AckStallFloor}, {EnvStormWindow, &c.StormWindow}, {EnvDefaultIRTT, &c.DefaultIRTT},
-		{EnvFastRetransWindow, &c.FastRetransWindow}, {EnvSYNTimeout, &c.SYNTimeout}, {EnvKernelMatchWindow, &c.KernelMatchWindow}}
+		{EnvFastRetransWindow, &c.FastRetransWindow}, {EnvSYNTimeout, &c.SYNTimeout}, {EnvKernelMatchWindow, &c.KernelMatchWindow},
+		{EnvLimitWindow, &c.LimitWindow}}
 	for _, x := range durs {
 		if s := os.Getenv(x.name); s != "" {
 			v, err := time.ParseDuration(s)
@@ -115,6 +125,13 @@ func ConfigFromEnv(base Config) (Config, error) {
 			return base, fmt.Errorf("%s=%q: want true or false", EnvRTTSamples, s)
 		}
 		c.RTTSamples = v
+	}
+	if s := os.Getenv(EnvLimits); s != "" {
+		v, err := strconv.ParseBool(s)
+		if err != nil {
+			return base, fmt.Errorf("%s=%q: want true or false", EnvLimits, s)
+		}
+		c.Limits = v
 	}
 	return c, c.Validate()
 }

@@ -36,6 +36,8 @@ type Engine struct {
 
 	rst, fin storm
 	cmp      map[uint64]*comparison
+
+	limWindow int64 // LimitWindow, ns; 0 when limits are off
 }
 
 // New builds an engine that hands every event to emit. The event pointer is
@@ -54,7 +56,18 @@ func New(cfg Config, emit func(*events.Event)) *Engine {
 		rst:         newStorm(cfg.RSTStormCount, int64(cfg.StormWindow)),
 		fin:         newStorm(cfg.FINStormCount, int64(cfg.StormWindow)),
 		cmp:         make(map[uint64]*comparison),
+		limWindow:   limitWindow(cfg),
 	}
+}
+
+func limitWindow(cfg Config) int64 {
+	if !cfg.Limits {
+		return 0
+	}
+	if cfg.LimitWindow <= 0 {
+		return int64(DefaultConfig().LimitWindow)
+	}
+	return int64(cfg.LimitWindow)
 }
 
 // Wireshark's per-direction analysis flags (tcp_acked.flags).
@@ -156,6 +169,10 @@ type flow struct {
 	kpending             uint32 // µs, newest kernel srtt not yet in ksrttStats
 	kpendingTS           int64
 	kminRTT              uint32 // µs, lowest kernel min_rtt seen
+
+	first int64       // time of the first packet
+	mss   [2]uint16   // MSS announced in each direction's SYN
+	lim   *flowLimits // what limits each sender, from the first payload
 }
 
 func (f *flow) endpoint(d events.Dir) string {
@@ -184,7 +201,7 @@ func (e *Engine) lookup(p *events.Packet) *flow {
 	}
 	f := e.flows[p.Flow]
 	if f == nil {
-		f = &flow{id: p.Flow}
+		f = &flow{id: p.Flow, first: p.TS}
 		for i := range f.h {
 			f.h[i].window = -1
 			f.h[i].winScale = -1
@@ -236,6 +253,9 @@ func (e *Engine) Packet(p *events.Packet) {
 	}
 	e.rtt(f, p, fl)
 	e.ackSide(f, p, fl)
+	if e.limWindow > 0 {
+		e.limitsPacket(f, p, fl)
+	}
 	if p.TS >= e.nextScan {
 		e.scan(p.TS)
 	}

@@ -94,6 +94,10 @@ func (e *Engine) Kernel(frame uint64, rec *kblock.Record, id uint64, dir events.
 		ev.Type, ev.Severity = events.TypeKernelReset, events.SevWarn
 	}
 	e.send(f, ev)
+	// After the record's own event: this may raise limit_change.
+	if f != nil && e.limWindow > 0 && (rec.Kind == kblock.KindProbe || rec.Kind == kblock.KindState) {
+		e.limitsKernel(f, f.dirOf(rec.Saddr, rec.Sport, dir), rec)
+	}
 }
 
 // dirOf is the direction whose sender is addr:port.

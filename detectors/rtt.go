@@ -331,4 +331,7 @@ func (e *Engine) FillFlow(id uint64, r *events.FlowRecord) {
 	if f.kminRTT > 0 {
 		r.KernelMinRTTMS = float64(f.kminRTT) / 1000
 	}
+	if e.limWindow > 0 {
+		e.fillLimits(f, r)
+	}
 }

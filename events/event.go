@@ -159,6 +159,7 @@ type Event struct {
 
 	Context Context        `json:"context"`
 	Kernel  *kblock.Record `json:"kernel,omitempty"`
+	Limit   *LimitChange   `json:"limit,omitempty"` // limit_change
 }
 
 // PacketRecord is the JSON form of a Packet (written with --packets).

@@ -59,6 +59,8 @@ type FlowRecord struct {
 	PID             uint32        `json:"pid,omitempty"`
 	Comm            string        `json:"comm,omitempty"`
 	KernelRetrans   *RetransCheck `json:"kernel_retrans,omitempty"`
+	// Limits says what limited each direction that carried data.
+	Limits *FlowLimits `json:"limits,omitempty"`
 }
 
 // RetransCheck compares the retransmissions tcpviz inferred from packets with

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"encoding/json"
 	"math"
 	"net/netip"
 	"slices"
@@ -267,7 +268,20 @@ func (e *Event) AppendJSON(b []byte) []byte {
 		b = append(b, `,"kernel":`...)
 		b = appendKernel(b, e.Kernel)
 	}
+	if e.Limit != nil {
+		b = appendMarshal(b, `,"limit":`, e.Limit) // rare: one per change of a connection's limit
+	}
 	return append(b, '}')
+}
+
+// appendMarshal writes v with encoding/json, for rare parts of a record.
+func appendMarshal(b []byte, name string, v any) []byte {
+	j, err := json.Marshal(v)
+	if err != nil {
+		j = []byte("null") // the values marshalled here are plain numbers and strings
+	}
+	b = append(b, name...)
+	return append(b, j...)
 }
 
 // appendKernel writes a kernel record as encoding/json does (kblock.Record's
@@ -548,6 +562,9 @@ func (r *FlowRecord) AppendJSON(b []byte) []byte {
 		b = fF64(b, `,"precision":`, k.Precision)
 		b = fF64(b, `,"recall":`, k.Recall)
 		b = append(b, '}')
+	}
+	if r.Limits != nil {
+		b = appendMarshal(b, `,"limits":`, r.Limits) // once per connection
 	}
 	return append(b, '}')
 }

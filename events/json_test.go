@@ -237,7 +237,8 @@ func TestAppendJSONRandom(t *testing.T) {
 			Count: maybe(r, int(r.Int32())), RefFrame: maybe(r, r.Uint64()), RTTms: randFloat(r), Window: maybe(r, r.Int64()-r.Int64()),
 			Note: randString(r), Context: events.Context{BytesInFlight: r.Int64() - r.Int64(), SRTTms: randFloat(r),
 				KernelCwnd: maybe(r, r.Uint32()), KernelSRTTus: maybe(r, r.Uint32()), KernelSsthr: maybe(r, r.Uint32())},
-			Kernel: maybe(r, k)}
+			Kernel: maybe(r, k), Limit: maybe(r, &events.LimitChange{Source: randString(r), From: randString(r), To: randString(r),
+				Share: randFloat(r), Start: events.Timestamp(r.Int64()), End: events.Timestamp(r.Int64())})}
 		buf = e.AppendJSON(buf[:0])
 		same(t, "event", buf, marshal(t, e))
 
@@ -263,7 +264,10 @@ func TestAppendJSONRandom(t *testing.T) {
 			HandshakeRTTms: randFloat(r), WScaleC2S: r.IntN(16) - 1, WScaleS2C: r.IntN(16) - 1, MSSC2S: maybe(r, uint16(r.Uint32())),
 			MSSS2C: maybe(r, uint16(r.Uint32())), SACKPermitted: r.IntN(2) == 0, End: randString(r), State: randString(r),
 			History: randString(r), Retransmitted: maybe(r, r.Uint64()), RTTMinMS: randFloat(r), RTTAvgMS: randFloat(r),
-			RTTMaxMS: randFloat(r), RTTSamples: maybe(r, r.IntN(1000)), PID: maybe(r, r.Uint32()), Comm: randString(r)}
+			RTTMaxMS: randFloat(r), RTTSamples: maybe(r, r.IntN(1000)), PID: maybe(r, r.Uint32()), Comm: randString(r),
+			Limits: maybe(r, &events.FlowLimits{S2C: &events.DirLimits{Source: randString(r), Dominant: randString(r),
+				Seconds: events.LimitSeconds{Rwnd: randFloat(r), App: randFloat(r)}, GoodputPeakBps: randFloat(r), MaxWindow: -1,
+				Kernel: maybe(r, &events.KernelChrono{Busy: randFloat(r)}), Packets: maybe(r, &events.PacketLimits{Agreement: randFloat(r)})}})}
 		if n := r.IntN(5); n > 0 {
 			fr.Events = make(map[string]int)
 			for range n {

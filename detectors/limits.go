@@ -1,0 +1,592 @@
+package detectors
+
+import (
+	"strconv"
+
+	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/pcapng/kblock"
+)
+
+// What limited each sender: every direction's time is split into the
+// limits of events.LimitNames. The kernel's chronographs (busy, rwnd- and
+// sndbuf-limited time) are the source when the capture has them for the
+// sending socket; otherwise the split is inferred from packets: the peer's
+// window full or zero (rwnd), nothing outstanding (app), retransmitted data
+// not yet acknowledged or a long silence with data outstanding (recovery),
+// data outstanding otherwise (cwnd). Both are kept per LimitWindow so the
+// dominant limit can be followed over time (limit_change) and the two
+// sources compared.
+
+// Limit indexes, in events.LimitNames order.
+const (
+	limRwnd = iota
+	limCwnd
+	limSndbuf
+	limApp
+	limRecovery
+	limHandshake
+	nLimits
+)
+
+type limVec [nLimits]int64 // ns per limit
+
+func (v *limVec) total() int64 {
+	var t int64
+	for _, x := range v {
+		t += x
+	}
+	return t
+}
+
+// dominant is the index with the most time (-1 when empty) and its share.
+func (v *limVec) dominant() (int, float64) {
+	best := -1
+	for i, x := range v {
+		if x > 0 && (best < 0 || x > v[best]) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return -1, 0
+	}
+	return best, float64(v[best]) / float64(v.total())
+}
+
+func (v *limVec) seconds() events.LimitSeconds {
+	var a [nLimits]float64
+	for i, x := range v {
+		a[i] = float64(x) / 1e9
+	}
+	return events.LimitSecondsOf(a)
+}
+
+// limSlot is one LimitWindow of a direction's timeline.
+type limSlot struct {
+	start     int64
+	pkt, kern limVec
+	kernSeen  bool   // a kernel interval covered part of it
+	acked     uint64 // payload bytes acknowledged
+}
+
+// maxLimSlots bounds the windows a direction keeps open while it waits for
+// kernel records to cover them.
+const maxLimSlots = 16
+
+// chrono is a socket's cumulative chronographs, ns.
+type chrono struct{ busy, rwnd, sndbuf int64 }
+
+type limDir struct {
+	data bool // the direction carried payload
+
+	// Inference from packets.
+	state int8
+	since int64 // accounted up to here
+	// appFrom is the start of the current stretch with nothing outstanding
+	// (0 when none); it is accounted when it ends.
+	appFrom  int64
+	pkt      limVec
+	inRec    bool
+	recUntil uint32 // recovery ends when this is acknowledged
+	maxSeg   uint32
+	peerMSS  uint16 // MSS the receiver announced
+	// peerShift is the window scale of the receiver's windows from kernel
+	// records (-1 unknown), for captures that missed the handshake.
+	peerShift      int8
+	minWin, maxWin int64 // receive windows while data was outstanding (-1 none)
+
+	// Goodput.
+	firstData, lastAck int64
+	ackedTo            uint32
+	acked              uint64
+	peakBps            float64
+
+	// The kernel's accounting of the socket that sends this direction.
+	kSeen          bool
+	kStart, kLast  int64 // the split covers [kStart, kLast]
+	k0, kPrev      chrono
+	kOther         limVec // busy time beyond rwnd/sndbuf, by the state at each record
+	kFromHandshake bool   // k0 is the socket's creation (handshake captured)
+
+	// Timeline.
+	slots                []limSlot
+	closedTo             int64 // end of the last closed window
+	cur                  int   // dominant limit reported last, -1 none
+	agreeSame, agreeSeen int64
+}
+
+// flowLimits is a connection's limits state, made at its first payload.
+type flowLimits struct {
+	d     [2]limDir
+	start int64 // the connection's first packet
+}
+
+// limits returns the connection's limits state, making it (and accounting
+// the time since the first packet) on first use.
+func (e *Engine) limits(f *flow) *flowLimits {
+	if f.lim != nil {
+		return f.lim
+	}
+	L := &flowLimits{start: f.first}
+	for d := range L.d {
+		ld := &L.d[d]
+		ld.state, ld.since, ld.cur, ld.peerShift = limApp, f.first, -1, -1
+		ld.minWin, ld.maxWin = -1, -1
+		ld.peerMSS = f.mss[d^1]
+	}
+	f.lim = L
+	return L
+}
+
+// handshakeSpan is the time the connection spent being set up: from the
+// first SYN to the ACK of the SYN/ACK (end 0 while it lasts; start 0 when
+// no SYN was captured).
+func (f *flow) handshakeSpan() (int64, int64) {
+	start := f.synTS
+	if start == 0 {
+		start = f.synAckTS
+	}
+	if start == 0 || f.irtt == 0 {
+		return start, 0
+	}
+	return start, f.mruSYN + f.irtt
+}
+
+// limitsPacket runs after the other detectors saw p.
+func (e *Engine) limitsPacket(f *flow, p *events.Packet, fl uint16) {
+	if p.Flags&fSYN != 0 && p.Options.HasMSS {
+		f.mss[p.Dir] = p.Options.MSS
+	}
+	if f.lim == nil && p.Len == 0 {
+		return
+	}
+	L := e.limits(f)
+	now := p.TS
+	if p.Len > 0 {
+		ld := &L.d[p.Dir]
+		if !ld.data {
+			ld.data, ld.firstData, ld.ackedTo = true, now, p.Seq
+			ld.peerMSS = f.mss[p.Dir^1]
+		}
+		ld.maxSeg = max(ld.maxSeg, p.Len)
+		if fl&(aRetrans|aFastRetrans|aSpurious) != 0 {
+			ld.inRec, ld.recUntil = true, f.h[p.Dir].nextseq
+		}
+	}
+	for d := events.DirC2S; d <= events.DirS2C; d++ {
+		ld := &L.d[d]
+		e.limAccount(f, L, d, now)
+		if ld.data {
+			e.limGoodput(f, L, d, now)
+		}
+		st := e.limState(f, d)
+		if ld.appFrom != 0 && (st != limApp || (p.Dir == d && p.Len > 0)) {
+			e.limEndApp(f, L, d, now, p.Dir == d && p.Len > 0)
+		}
+		if st == limApp && ld.appFrom == 0 {
+			ld.appFrom = now
+		}
+		ld.state = st
+		e.limFlush(f, L, d, now, false)
+	}
+}
+
+// limEndApp accounts a stretch with nothing outstanding. When new data
+// follows within about an RTT, the sender was not idle: a capture taken at
+// the receiver sees the flight empty between its ACK and the next data,
+// which the sender sent on the ACK before. That stretch is congestion
+// window time.
+func (e *Engine) limEndApp(f *flow, L *flowLimits, d events.Dir, now int64, newData bool) {
+	ld := &L.d[d]
+	from := ld.appFrom
+	ld.appFrom = 0
+	st := limApp
+	if rtt := max(f.irtt, int64(f.srtt)); newData && now-from <= rtt+rtt/4+int64(1e6) {
+		st = limCwnd
+	}
+	e.limAccountSpan(f, L, d, st, from, now)
+}
+
+// limState infers from packets what limits the sender of d right now.
+func (e *Engine) limState(f *flow, d events.Dir) int8 {
+	s, r, ld := &f.h[d], &f.h[d^1], &f.lim.d[d]
+	if start, end := f.handshakeSpan(); start != 0 && end == 0 {
+		return limHandshake
+	}
+	if ld.inRec {
+		if r.ackKnown && events.SeqGEQ(r.maxAck, ld.recUntil) {
+			ld.inRec = false
+		} else {
+			return limRecovery
+		}
+	}
+	if !s.seen || !ld.data {
+		return limApp
+	}
+	if r.window == 0 && r.ackKnown {
+		return limRwnd // zero window: the sender may not send at all
+	}
+	flight := f.inFlight(d)
+	if flight <= 0 {
+		return limApp
+	}
+	if win := ld.scaledWindow(r); win >= 0 {
+		if ld.maxWin < 0 || win > ld.maxWin {
+			ld.maxWin = win
+		}
+		if ld.minWin < 0 || win < ld.minWin {
+			ld.minWin = win
+		}
+		if win-flight < int64(ld.mss()) {
+			return limRwnd
+		}
+	}
+	return limCwnd
+}
+
+// mss is the segment size the sender uses: the receiver's announced MSS,
+// or the largest segment seen (at most 1460 bytes, since a capture before
+// segmentation shows larger ones).
+func (ld *limDir) mss() uint32 {
+	if ld.peerMSS > 0 {
+		return uint32(ld.peerMSS)
+	}
+	if ld.maxSeg > 0 {
+		return min(ld.maxSeg, 1460)
+	}
+	return 1460
+}
+
+// scaledWindow is the receiver's advertised window in bytes, -1 when its
+// scale is unknown.
+func (ld *limDir) scaledWindow(r *half) int64 {
+	if r.window < 0 {
+		return -1
+	}
+	switch {
+	case r.winScale >= 0 && !r.firstAck:
+		return r.window << uint(r.winScale)
+	case r.winScale == -2 || (r.winScale >= 0 && r.firstAck):
+		return r.window
+	case ld.peerShift >= 0:
+		return r.window << uint(ld.peerShift)
+	}
+	return -1
+}
+
+// limAccount gives the time since the last packet to the state inferred
+// then, apart from the handshake, and the part of a long silence with data
+// outstanding beyond twice the RTT, which is a wait for a timeout.
+func (e *Engine) limAccount(f *flow, L *flowLimits, d events.Dir, to int64) {
+	ld := &L.d[d]
+	from := ld.since
+	if to <= from {
+		return
+	}
+	ld.since = to
+	if ld.appFrom != 0 {
+		return // accounted when the stretch ends
+	}
+	e.limAccountSpan(f, L, d, int(ld.state), from, to)
+}
+
+// limAccountSpan gives [from, to) to limit st, apart from the handshake.
+func (e *Engine) limAccountSpan(f *flow, L *flowLimits, d events.Dir, st int, from, to int64) {
+	if hs0, hs1 := f.handshakeSpan(); hs0 != 0 {
+		if hs1 == 0 {
+			hs1 = to
+		}
+		a, b := max(from, hs0), min(to, hs1)
+		if a < b {
+			e.limAdd(L, d, limHandshake, a, b)
+			if from < a {
+				e.limAddState(f, L, d, st, from, a)
+			}
+			if b < to {
+				e.limAddState(f, L, d, st, b, to)
+			}
+			return
+		}
+	}
+	e.limAddState(f, L, d, st, from, to)
+}
+
+func (e *Engine) limAddState(f *flow, L *flowLimits, d events.Dir, st int, from, to int64) {
+	if st == limCwnd {
+		if wait := max(int64(2*f.srtt), int64(10e6)); to-from > wait {
+			e.limAdd(L, d, limCwnd, from, from+wait)
+			e.limAdd(L, d, limRecovery, from+wait, to)
+			return
+		}
+	}
+	e.limAdd(L, d, st, from, to)
+}
+
+// limAdd adds [from, to) to the packet inference of limit i.
+func (e *Engine) limAdd(L *flowLimits, d events.Dir, i int, from, to int64) {
+	ld := &L.d[d]
+	ld.pkt[i] += to - from
+	e.limSpread(L, d, from, to, func(s *limSlot, part int64) { s.pkt[i] += part })
+}
+
+// limSpread hands each LimitWindow its part of [from, to). Time before the
+// oldest open window goes to it.
+func (e *Engine) limSpread(L *flowLimits, d events.Dir, from, to int64, add func(s *limSlot, part int64)) {
+	w := e.limWindow
+	ld := &L.d[d]
+	if from < ld.closedTo {
+		head := min(to, ld.closedTo)
+		add(ld.slot(ld.closedTo), head-from)
+		from = head
+	}
+	for from < to {
+		start := L.start + (from-L.start)/w*w
+		s := ld.slot(start)
+		end := min(to, start+w)
+		add(s, end-from)
+		from = end
+	}
+}
+
+// slot returns the open window that starts at start, opening it (and the
+// ones before it) when needed.
+func (ld *limDir) slot(start int64) *limSlot {
+	n := len(ld.slots)
+	if n > 0 && ld.slots[n-1].start >= start {
+		for i := n - 1; i >= 0; i-- {
+			if ld.slots[i].start == start {
+				return &ld.slots[i]
+			}
+		}
+		return &ld.slots[0]
+	}
+	ld.slots = append(ld.slots, limSlot{start: start})
+	return &ld.slots[len(ld.slots)-1]
+}
+
+// limGoodput counts the payload newly acknowledged in direction d.
+func (e *Engine) limGoodput(f *flow, L *flowLimits, d events.Dir, now int64) {
+	s, r, ld := &f.h[d], &f.h[d^1], &L.d[d]
+	if !r.ackKnown || !events.SeqGreater(r.maxAck, ld.ackedTo) {
+		return
+	}
+	to := r.maxAck
+	if s.nextKnown && events.SeqGreater(to, s.nextseq) {
+		to = s.nextseq
+	}
+	if !events.SeqGreater(to, ld.ackedTo) {
+		return
+	}
+	n := uint64(to - ld.ackedTo)
+	ld.ackedTo, ld.acked, ld.lastAck = to, ld.acked+n, now
+	w := e.limWindow
+	ld.slot(L.start + (now-L.start)/w*w).acked += n
+}
+
+// limitsKernel takes a probe or closing state record of the socket that
+// sends direction d.
+func (e *Engine) limitsKernel(f *flow, d events.Dir, rec *kblock.Record) {
+	if rec.Has&(kblock.HasChrono|kblock.HasWScale) == 0 {
+		return
+	}
+	L := e.limits(f)
+	ld := &L.d[d]
+	if rec.Has&kblock.HasWScale != 0 {
+		// The socket's peer scales the windows it sends by snd_wscale; the
+		// socket scales its own by rcv_wscale.
+		ld.peerShift = int8(rec.SndWScale)
+		L.d[d^1].peerShift = int8(rec.RcvWScale)
+	}
+	if rec.Has&kblock.HasChrono == 0 || rec.TS < ld.kLast {
+		return
+	}
+	c := chrono{busy: int64(rec.BusyUS) * 1000, rwnd: int64(rec.RwndLimitedUS) * 1000, sndbuf: int64(rec.SndbufLimitedUS) * 1000}
+	if !ld.kSeen {
+		ld.kSeen = true
+		if hs0, _ := f.handshakeSpan(); hs0 != 0 {
+			// The chronographs count from the socket's creation: the
+			// handshake, which is in the capture.
+			ld.kFromHandshake, ld.kStart, ld.kLast = true, L.start, L.start
+		} else {
+			ld.k0, ld.kPrev, ld.kStart, ld.kLast = c, c, rec.TS, rec.TS
+			return
+		}
+	}
+	if c.busy < ld.kPrev.busy || c.rwnd < ld.kPrev.rwnd || c.sndbuf < ld.kPrev.sndbuf {
+		return // not the same socket's counters
+	}
+	dB, dR, dS := c.busy-ld.kPrev.busy, c.rwnd-ld.kPrev.rwnd, c.sndbuf-ld.kPrev.sndbuf
+	other := max(dB-dR-dS, 0)
+	cat := limCwnd
+	switch {
+	case rec.CAState >= 3: // recovery or loss
+		cat = limRecovery
+	case rec.Has&(kblock.HasAppLimited|kblock.HasUnsent) == kblock.HasAppLimited|kblock.HasUnsent &&
+		rec.AppLimited && rec.Unsent == 0 && !rec.CwndLimited:
+		cat = limApp // data in flight, but the application wrote nothing more
+	}
+	ld.kOther[cat] += other
+	from, to := ld.kLast, rec.TS
+	if span := to - from; span > 0 {
+		var v limVec
+		v[limRwnd], v[limSndbuf], v[cat] = dR, dS, other
+		v[limApp] += max(span-dB, 0)
+		e.limSpread(L, d, from, to, func(s *limSlot, part int64) {
+			s.kernSeen = true
+			for i := range v {
+				s.kern[i] += v[i] * part / span
+			}
+		})
+	}
+	ld.kPrev, ld.kLast = c, to
+	e.limFlush(f, L, d, e.now, false)
+}
+
+// limFlush closes the windows that ended before now (and, for a direction
+// with kernel records, that the records cover); all closes every window.
+func (e *Engine) limFlush(f *flow, L *flowLimits, d events.Dir, now int64, all bool) {
+	ld := &L.d[d]
+	w := e.limWindow
+	n := 0
+	for n < len(ld.slots) {
+		s := &ld.slots[n]
+		end := s.start + w
+		ready := end <= now && (!ld.kSeen || ld.kLast >= end)
+		if !all && !ready && len(ld.slots)-n <= maxLimSlots {
+			break
+		}
+		e.limClose(f, ld, d, s, all && end > now)
+		ld.closedTo = end
+		n++
+	}
+	if n > 0 {
+		ld.slots = append(ld.slots[:0], ld.slots[n:]...)
+	}
+}
+
+// limClose ends one window: goodput peak, agreement, limit_change.
+func (e *Engine) limClose(f *flow, ld *limDir, d events.Dir, s *limSlot, partial bool) {
+	w := e.limWindow
+	if !partial {
+		if bps := float64(s.acked) * 8 / (float64(w) / 1e9); bps > ld.peakBps {
+			ld.peakBps = bps
+		}
+	}
+	v := s.pkt
+	pd, _ := s.pkt.dominant()
+	if ld.kSeen && s.kernSeen {
+		v = s.kern
+		// The handshake is not in the chronographs: take it from packets.
+		hs := min(s.pkt[limHandshake], v[limApp])
+		v[limApp] -= hs
+		v[limHandshake] += hs
+		if kd, _ := v.dominant(); kd >= 0 && pd >= 0 {
+			t := min(v.total(), s.pkt.total())
+			ld.agreeSeen += t
+			if kd == pd {
+				ld.agreeSame += t
+			}
+		}
+	}
+	dom, share := v.dominant()
+	if !ld.data || dom < 0 || share < 0.5 || dom == ld.cur {
+		return
+	}
+	prev := ld.cur
+	ld.cur = dom
+	if prev < 0 {
+		return // the first limit of a direction is in flows.jsonl
+	}
+	src := events.LimitSourcePackets
+	if ld.kSeen && s.kernSeen {
+		src = events.LimitSourceKernel
+	}
+	ev := e.flowEvent(f, d, events.TypeLimitChange, events.SevInfo)
+	end := min(s.start+w, e.now)
+	ev.TS = events.Timestamp(end)
+	ev.Kind, ev.Reason = events.LimitNames[dom], src
+	ev.Note = events.LimitNames[prev] + " -> " + events.LimitNames[dom] + " (" +
+		strconv.FormatFloat(share*100, 'f', 0, 64) + " % of " +
+		strconv.FormatFloat(float64(end-s.start)/1e9, 'f', 2, 64) + " s)"
+	ev.Limit = &events.LimitChange{Source: src, From: events.LimitNames[prev], To: events.LimitNames[dom],
+		Share: share, Start: events.Timestamp(s.start), End: events.Timestamp(end)}
+	e.send(f, ev)
+}
+
+// fillLimits completes a connection's summary with what limited each
+// direction that carried data (FillFlow, before Close).
+func (e *Engine) fillLimits(f *flow, r *events.FlowRecord) {
+	if f.lim == nil {
+		return
+	}
+	L := f.lim
+	end := f.lastTS
+	for d := range L.d {
+		end = max(end, L.d[d].kLast)
+	}
+	var out events.FlowLimits
+	for d := events.DirC2S; d <= events.DirS2C; d++ {
+		ld := &L.d[d]
+		e.limAccount(f, L, d, end)
+		if ld.appFrom != 0 {
+			e.limEndApp(f, L, d, end, false)
+		}
+		e.limFlush(f, L, d, end, true)
+		if !ld.data {
+			continue
+		}
+		dl := e.limResult(ld, end)
+		if d == events.DirC2S {
+			out.C2S = dl
+		} else {
+			out.S2C = dl
+		}
+	}
+	if out.C2S != nil || out.S2C != nil {
+		r.Limits = &out
+	}
+}
+
+func (e *Engine) limResult(ld *limDir, end int64) *events.DirLimits {
+	dl := &events.DirLimits{Source: events.LimitSourcePackets, MaxWindow: ld.maxWin, MinWindow: ld.minWin}
+	if ld.lastAck > ld.firstData {
+		dl.GoodputAvgBps = float64(ld.acked) * 8 / (float64(ld.lastAck-ld.firstData) / 1e9)
+	}
+	dl.GoodputPeakBps = max(ld.peakBps, dl.GoodputAvgBps)
+	pkt := ld.pkt
+	dl.Seconds = pkt.seconds()
+	dl.Dominant, dl.Share = dl.Seconds.Dominant()
+	if !ld.kSeen || ld.kLast <= ld.kStart {
+		return dl
+	}
+	var k limVec
+	busy := ld.kPrev.busy - ld.k0.busy
+	k[limRwnd] = ld.kPrev.rwnd - ld.k0.rwnd
+	k[limSndbuf] = ld.kPrev.sndbuf - ld.k0.sndbuf
+	// The busy time beyond both limited times, split as the records saw
+	// it: cwnd, recovery, or data in flight with nothing more to send.
+	other := max(busy-k[limRwnd]-k[limSndbuf], 0)
+	split := ld.kOther[limCwnd] + ld.kOther[limRecovery] + ld.kOther[limApp]
+	if split == 0 {
+		k[limCwnd] = other
+	} else {
+		k[limRecovery] = other * ld.kOther[limRecovery] / split
+		k[limApp] = other * ld.kOther[limApp] / split
+		k[limCwnd] = other - k[limRecovery] - k[limApp]
+	}
+	if ld.kFromHandshake {
+		k[limHandshake] = pkt[limHandshake]
+	}
+	total := end - ld.kStart
+	k[limApp] += max(total-busy-k[limHandshake], 0)
+	agreement := -1.0
+	if ld.agreeSeen > 0 {
+		agreement = float64(ld.agreeSame) / float64(ld.agreeSeen)
+	}
+	dl.Packets = &events.PacketLimits{Seconds: dl.Seconds, Dominant: dl.Dominant, Share: dl.Share, Agreement: agreement}
+	dl.Source = events.LimitSourceKernel
+	dl.Seconds = k.seconds()
+	dl.Dominant, dl.Share = dl.Seconds.Dominant()
+	dl.Kernel = &events.KernelChrono{Busy: float64(busy) / 1e9, RwndLimited: float64(k[limRwnd]) / 1e9,
+		SndbufLimited: float64(k[limSndbuf]) / 1e9}
+	return dl
+}

@@ -1,0 +1,141 @@
+package events
+
+// Limit names: what held a sender back, the keys of LimitSeconds and the
+// values of `dominant`.
+const (
+	LimitRwnd      = "rwnd"      // the receiver's advertised window (zero window included)
+	LimitCwnd      = "cwnd"      // the congestion window: the network
+	LimitSndbuf    = "sndbuf"    // the sender's own socket send buffer
+	LimitApp       = "app"       // the application had nothing to send
+	LimitRecovery  = "recovery"  // loss recovery, or waiting for a retransmission timeout
+	LimitHandshake = "handshake" // the connection was being set up
+)
+
+// LimitNames lists the limits in the order of LimitSeconds.Array.
+var LimitNames = [...]string{LimitRwnd, LimitCwnd, LimitSndbuf, LimitApp, LimitRecovery, LimitHandshake}
+
+// Sources of a limits split.
+const (
+	LimitSourceKernel  = "kernel"  // the kernel's chronographs and probe records
+	LimitSourcePackets = "packets" // inferred from the packets alone
+)
+
+// TypeLimitChange marks when the dominant limit of a direction changes.
+const TypeLimitChange = "limit_change"
+
+// LimitSeconds splits a direction's time into what limited its sender.
+type LimitSeconds struct {
+	Rwnd      float64 `json:"rwnd"`
+	Cwnd      float64 `json:"cwnd"`
+	Sndbuf    float64 `json:"sndbuf"`
+	App       float64 `json:"app"`
+	Recovery  float64 `json:"recovery"`
+	Handshake float64 `json:"handshake"`
+}
+
+// Array returns the seconds in LimitNames order.
+func (s LimitSeconds) Array() [6]float64 {
+	return [6]float64{s.Rwnd, s.Cwnd, s.Sndbuf, s.App, s.Recovery, s.Handshake}
+}
+
+// LimitSecondsOf builds LimitSeconds from LimitNames order.
+func LimitSecondsOf(a [6]float64) LimitSeconds {
+	return LimitSeconds{Rwnd: a[0], Cwnd: a[1], Sndbuf: a[2], App: a[3], Recovery: a[4], Handshake: a[5]}
+}
+
+// Total is the time split.
+func (s LimitSeconds) Total() float64 {
+	t := 0.0
+	for _, v := range s.Array() {
+		t += v
+	}
+	return t
+}
+
+// Dominant is the limit with the most time and its share of the total
+// ("" when no time was split).
+func (s LimitSeconds) Dominant() (string, float64) {
+	a := s.Array()
+	best, total := -1, 0.0
+	for i, v := range a {
+		total += v
+		if v > 0 && (best < 0 || v > a[best]) {
+			best = i
+		}
+	}
+	if best < 0 || total <= 0 {
+		return "", 0
+	}
+	return LimitNames[best], a[best] / total
+}
+
+// DirLimits is what limited the sender of one direction.
+type DirLimits struct {
+	// Source is "kernel" when the split comes from the kernel's own
+	// accounting, "packets" when it is inferred from packets alone.
+	Source   string       `json:"source"`
+	Seconds  LimitSeconds `json:"seconds"`
+	Dominant string       `json:"dominant"`
+	Share    float64      `json:"share"` // of the dominant limit, 0..1
+	// Goodput: payload bytes acknowledged, in bits per second, over the
+	// direction's time from its first data to its last acknowledgement, and
+	// the best LimitWindow of it.
+	GoodputAvgBps  float64 `json:"goodput_avg_bps"`
+	GoodputPeakBps float64 `json:"goodput_peak_bps"`
+	// MaxWindow and MinWindow are the largest and smallest receive windows
+	// the peer advertised while data was outstanding, in bytes (scaled; -1 when the scale is unknown).
+	MaxWindow int64 `json:"max_window"`
+	MinWindow int64 `json:"min_window"`
+	// Kernel holds the chronograph totals behind a kernel split, in
+	// seconds, as ss -ti shows them (busy includes both limited times).
+	Kernel *KernelChrono `json:"kernel,omitempty"`
+	// Packets is the inference from packets beside a kernel split.
+	Packets *PacketLimits `json:"packets,omitempty"`
+}
+
+// KernelChrono is a socket's chronographs over the connection.
+type KernelChrono struct {
+	Busy          float64 `json:"busy"`
+	RwndLimited   float64 `json:"rwnd_limited"`
+	SndbufLimited float64 `json:"sndbuf_limited"`
+}
+
+// PacketLimits is the split inferred from packets for a direction whose
+// split came from the kernel, and how often the two named the same limit.
+type PacketLimits struct {
+	Seconds  LimitSeconds `json:"seconds"`
+	Dominant string       `json:"dominant"`
+	Share    float64      `json:"share"`
+	// Agreement is the share of time (in LimitWindow steps) in which the
+	// inference named the same dominant limit as the kernel; -1 when no
+	// window had both.
+	Agreement float64 `json:"agreement"`
+}
+
+// FlowLimits holds the directions that carried data.
+type FlowLimits struct {
+	C2S *DirLimits `json:"c2s,omitempty"`
+	S2C *DirLimits `json:"s2c,omitempty"`
+}
+
+// Dir returns the limits of direction d (nil when it carried no data).
+func (l *FlowLimits) Dir(d Dir) *DirLimits {
+	if l == nil {
+		return nil
+	}
+	if d == DirS2C {
+		return l.S2C
+	}
+	return l.C2S
+}
+
+// LimitChange is the detail of a limit_change event: the dominant limit of
+// the window [Start, End) differs from the one before.
+type LimitChange struct {
+	Source string    `json:"source"`
+	From   string    `json:"from"`
+	To     string    `json:"to"`
+	Share  float64   `json:"share"` // of To within the window
+	Start  Timestamp `json:"start"`
+	End    Timestamp `json:"end"`
+}
