@@ -104,7 +104,7 @@ type limDir struct {
 	kSeen          bool
 	kStart, kLast  int64 // the split covers [kStart, kLast]
 	k0, kPrev      chrono
-	kOther         limVec // busy time beyond rwnd/sndbuf, by the state at each record
+	kOther         limVec // busy time beyond rwnd/sndbuf: cwnd or recovery, by the record
 	kFromHandshake bool   // k0 is the socket's creation (handshake captured)
 
 	// Timeline.
@@ -416,13 +416,13 @@ func (e *Engine) limitsKernel(f *flow, d events.Dir, rec *kblock.Record) {
 	}
 	dB, dR, dS := c.busy-ld.kPrev.busy, c.rwnd-ld.kPrev.rwnd, c.sndbuf-ld.kPrev.sndbuf
 	other := max(dB-dR-dS, 0)
+	// Busy time beyond the two limited chronographs is the network's:
+	// recovery when the record shows the socket in loss recovery, cwnd
+	// otherwise. (Busy time with nothing unsent stays busy, as ss counts it:
+	// app is time with nothing queued at all.)
 	cat := limCwnd
-	switch {
-	case rec.CAState >= 3: // recovery or loss
+	if rec.CAState >= 3 { // recovery or loss
 		cat = limRecovery
-	case rec.Has&(kblock.HasAppLimited|kblock.HasUnsent) == kblock.HasAppLimited|kblock.HasUnsent &&
-		rec.AppLimited && rec.Unsent == 0 && !rec.CwndLimited:
-		cat = limApp // data in flight, but the application wrote nothing more
 	}
 	ld.kOther[cat] += other
 	from, to := ld.kLast, rec.TS
@@ -563,15 +563,13 @@ func (e *Engine) limResult(ld *limDir, end int64) *events.DirLimits {
 	k[limRwnd] = ld.kPrev.rwnd - ld.k0.rwnd
 	k[limSndbuf] = ld.kPrev.sndbuf - ld.k0.sndbuf
 	// The busy time beyond both limited times, split as the records saw
-	// it: cwnd, recovery, or data in flight with nothing more to send.
+	// it: cwnd or recovery.
 	other := max(busy-k[limRwnd]-k[limSndbuf], 0)
-	split := ld.kOther[limCwnd] + ld.kOther[limRecovery] + ld.kOther[limApp]
-	if split == 0 {
+	if split := ld.kOther[limCwnd] + ld.kOther[limRecovery]; split == 0 {
 		k[limCwnd] = other
 	} else {
 		k[limRecovery] = other * ld.kOther[limRecovery] / split
-		k[limApp] = other * ld.kOther[limApp] / split
-		k[limCwnd] = other - k[limRecovery] - k[limApp]
+		k[limCwnd] = other - k[limRecovery]
 	}
 	if ld.kFromHandshake {
 		k[limHandshake] = pkt[limHandshake]

@@ -1,0 +1,364 @@
+//go:build linux
+
+package kernelcheck
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tcpviz/tcpviz/detectors"
+	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/capture"
+	"github.com/tcpviz/tcpviz/internal/conntrack"
+	"github.com/tcpviz/tcpviz/internal/pipeline"
+	"github.com/tcpviz/tcpviz/internal/sessionfiles"
+	"github.com/tcpviz/tcpviz/internal/testutil/lab"
+	"github.com/tcpviz/tcpviz/pcapng"
+)
+
+// ssSock is what `ss -ti` showed of one socket, last poll wins.
+type ssSock struct {
+	first, last               time.Time
+	busy, rwnd, sndbuf        time.Duration
+	bytesAcked                uint64
+	hasBusy, hasRwnd, hasSndb bool
+}
+
+var (
+	ssLocal  = regexp.MustCompile(`^(?:[A-Z][A-Z-]*\s+)?\d+\s+\d+\s+\S+:(\d+)\s+\S+:\d+`)
+	ssBusy   = regexp.MustCompile(`\bbusy:(\d+)ms`)
+	ssRwnd   = regexp.MustCompile(`\brwnd_limited:(\d+)ms`)
+	ssSndbuf = regexp.MustCompile(`\bsndbuf_limited:(\d+)ms`)
+	ssAcked  = regexp.MustCompile(`\bbytes_acked:(\d+)`)
+)
+
+// parseSS reads `ss -tinH` output: a socket line, then its info line.
+func parseSS(out string, now time.Time, socks map[uint16]*ssSock) {
+	var cur *ssSock
+	for _, line := range strings.Split(out, "\n") {
+		if m := ssLocal.FindStringSubmatch(line); m != nil {
+			p, _ := strconv.Atoi(m[1])
+			cur = socks[uint16(p)]
+			if cur == nil {
+				cur = &ssSock{first: now}
+				socks[uint16(p)] = cur
+			}
+			cur.last = now
+			continue
+		}
+		if cur == nil {
+			continue
+		}
+		ms := func(re *regexp.Regexp) (time.Duration, bool) {
+			m := re.FindStringSubmatch(line)
+			if m == nil {
+				return 0, false
+			}
+			v, _ := strconv.ParseInt(m[1], 10, 64)
+			return time.Duration(v) * time.Millisecond, true
+		}
+		if v, ok := ms(ssBusy); ok {
+			cur.busy, cur.hasBusy = v, true
+		}
+		if v, ok := ms(ssRwnd); ok {
+			cur.rwnd, cur.hasRwnd = v, true
+		}
+		if v, ok := ms(ssSndbuf); ok {
+			cur.sndbuf, cur.hasSndb = v, true
+		}
+		if m := ssAcked.FindStringSubmatch(line); m != nil {
+			cur.bytesAcked, _ = strconv.ParseUint(m[1], 10, 64)
+		}
+	}
+}
+
+// pollSS polls `ss -ti` in namespace ns for sockets to dst every 20 ms
+// until stop is closed.
+func pollSS(l *lab.Lab, ns, dst string, stop <-chan struct{}) map[uint16]*ssSock {
+	socks := map[uint16]*ssSock{}
+	for {
+		out, _ := l.RunErr(ns, "ss", "-tinH", "state", "established", "dst", dst)
+		parseSS(out, time.Now(), socks)
+		select {
+		case <-stop:
+			return socks
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+type limitScenario struct {
+	name  string
+	setup func(t *testing.T, l *lab.Lab)
+	// sender runs the transfer in the client namespace and returns when it
+	// is over; server is the receiver's command.
+	server []string
+	ready  string
+	sender []string
+	port   string
+	// want is the limit the scenario forces; network also accepts recovery
+	// for cwnd (a lossy bottleneck keeps a sender in loss recovery much of
+	// the time).
+	want string
+}
+
+// TestLabLimitsMatchSS forces each limit in the namespace lab, captures the
+// sender with tcpviz's own capture, and checks the kernel-sourced split
+// against `ss -ti` polled in the sender's namespace until the connection
+// closed, and the dominant limit inferred from packets alone against the
+// kernel's.
+func TestLabLimitsMatchSS(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: eBPF capture and network namespaces")
+	}
+	for _, tool := range []string{"iperf3", "ss"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s (Debian packages iperf3, iproute2)", tool)
+		}
+	}
+	iperfServer := []string{"iperf3", "-s", "-1", "--forceflush"}
+	iperf := func(args ...string) []string {
+		return append([]string{"iperf3", "-c", lab.ServerAddr.String(), "--connect-timeout", "5000"}, args...)
+	}
+	sysctl := func(ns, kv string) func(t *testing.T, l *lab.Lab) {
+		return func(t *testing.T, l *lab.Lab) {
+			if _, err := l.RunErr(nsOf(l, ns), "sysctl", "-q", "-w", kv); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	scenarios := []limitScenario{
+		{name: "rwnd-small-receive-buffer", setup: sysctl("server", "net.ipv4.tcp_rmem=4096 8192 16384"),
+			server: iperfServer, ready: "Server listening", port: "5201",
+			sender: iperf("-t", "3", "-C", "cubic"), want: events.LimitRwnd},
+		{name: "cwnd-lossy-bottleneck", setup: func(t *testing.T, l *lab.Lab) {
+			if err := l.SetBottleneck(lab.ToServer, lab.Bottleneck{Rate: "50mbit", Burst: "32kbit", Latency: "20ms"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.SetLoss(lab.ToServer, 10); err != nil {
+				t.Fatal(err)
+			}
+		}, server: iperfServer, ready: "Server listening", port: "5201",
+			sender: iperf("-t", "3", "-C", "cubic"), want: events.LimitCwnd},
+		{name: "cwnd-lossy-bottleneck-bbr", setup: func(t *testing.T, l *lab.Lab) {
+			if err := l.SetBottleneck(lab.ToServer, lab.Bottleneck{Rate: "30mbit", Burst: "32kbit", Latency: "20ms"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.SetLoss(lab.ToServer, 20); err != nil {
+				t.Fatal(err)
+			}
+		}, server: iperfServer, ready: "Server listening", port: "5201",
+			sender: iperf("-t", "3", "-C", "bbr"), want: events.LimitCwnd},
+		{name: "app-5mbit", server: iperfServer, ready: "Server listening", port: "5201",
+			sender: iperf("-t", "3", "-b", "5M"), want: events.LimitApp},
+		{name: "sndbuf-small-send-buffer", setup: func(t *testing.T, l *lab.Lab) {
+			sysctl("client", "net.ipv4.tcp_wmem=4096 8192 16384")(t, l)
+			// A queue of up to 100 ms behind a 20 Mbit/s bottleneck: a
+			// bandwidth-delay product far above the 16 kB send buffer.
+			if err := l.SetBottleneck(lab.ToServer, lab.Bottleneck{Rate: "20mbit", Burst: "32kbit", Latency: "100ms"}); err != nil {
+				t.Fatal(err)
+			}
+		}, server: iperfServer, ready: "Server listening", port: "5201",
+			sender: iperf("-t", "3", "-C", "cubic"), want: events.LimitSndbuf},
+	}
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) { runLimitScenario(t, sc) })
+	}
+}
+
+func nsOf(l *lab.Lab, side string) string {
+	if side == "server" {
+		return l.Server
+	}
+	return l.Client
+}
+
+func runLimitScenario(t *testing.T, sc limitScenario) {
+	l := lab.New(t, lab.Options{NoOffload: true})
+	if sc.setup != nil {
+		sc.setup(t, l)
+	}
+	srv, err := l.Start(l.Server, sc.server[0], sc.server[1:]...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.WaitOutput(sc.ready, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "sender.pcapng")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := capture.Run(ctx, capture.Config{Interface: l.ClientIf, Netns: l.Client, Output: out,
+			Ready: func() { close(ready) }})
+		done <- err
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("capture ended before it was ready: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("capture not ready after 20s")
+	}
+	stopSS := make(chan struct{})
+	var socks map[uint16]*ssSock
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		socks = pollSS(l, l.Client, lab.ServerAddr.String()+":"+sc.port, stopSS)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	l.Run(l.Client, sc.sender[0], sc.sender[1:]...)
+	time.Sleep(200 * time.Millisecond)
+	close(stopSS)
+	wg.Wait()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("capture: %v", err)
+	}
+
+	// The data connection: the socket that sent the most.
+	var port uint16
+	var ss *ssSock
+	for p, s := range socks {
+		if ss == nil || s.bytesAcked > ss.bytesAcked {
+			port, ss = p, s
+		}
+	}
+	if ss == nil || !ss.hasBusy {
+		t.Fatalf("ss showed no busy sender: %+v", socks)
+	}
+	withKernel := flowLimits(t, out, true)[port]
+	fromPackets := flowLimits(t, out, false)[port]
+	if withKernel == nil || fromPackets == nil {
+		t.Fatalf("no limits for the connection from port %d", port)
+	}
+	k := withKernel
+	if k.Source != events.LimitSourceKernel || k.Kernel == nil {
+		t.Fatalf("limits source %q, want kernel: %+v", k.Source, k)
+	}
+	if fromPackets.Source != events.LimitSourcePackets {
+		t.Fatalf("without kernel records the source is %q", fromPackets.Source)
+	}
+	// The polls see the socket a little after it opened and before it
+	// closed; busy time cannot exceed its life.
+	life := max(ss.last.Sub(ss.first).Seconds(), ss.busy.Seconds())
+	total := k.Seconds.Total()
+	share := func(a, b float64) float64 {
+		if b <= 0 {
+			return 0
+		}
+		return a / b
+	}
+	ssBusy, ssR, ssS := ss.busy.Seconds(), ss.rwnd.Seconds(), ss.sndbuf.Seconds()
+	checks := []struct {
+		name      string
+		ours, ref float64
+	}{
+		{"busy of lifetime", share(k.Kernel.Busy, total), share(ssBusy, life)},
+		{"rwnd_limited of busy", share(k.Seconds.Rwnd, k.Kernel.Busy), share(ssR, ssBusy)},
+		{"sndbuf_limited of busy", share(k.Seconds.Sndbuf, k.Kernel.Busy), share(ssS, ssBusy)},
+	}
+	t.Logf("ss: life %.3fs busy %.3fs rwnd %.3fs sndbuf %.3fs; ours: total %.3fs %s, kernel %+v",
+		life, ssBusy, ssR, ssS, total, fmtSplit(k), *k.Kernel)
+	t.Logf("packets alone: %s; beside the kernel: %s agreement %.2f", fmtSplit(fromPackets),
+		k.Packets.Dominant, k.Packets.Agreement)
+	for _, c := range checks {
+		t.Logf("%s: ours %.1f %%, ss %.1f %%", c.name, c.ours*100, c.ref*100)
+		if math.Abs(c.ours-c.ref) > 0.05 {
+			t.Errorf("%s: ours %.1f %%, ss %.1f %%: more than 5 points apart", c.name, c.ours*100, c.ref*100)
+		}
+	}
+	// The dominant limit by ss's figures: rwnd, sndbuf, the rest of busy
+	// (the network: cwnd or recovery) or the time not busy (app).
+	ssDom, best := "", -1.0
+	for _, c := range []struct {
+		name string
+		v    float64
+	}{{events.LimitRwnd, ssR}, {events.LimitSndbuf, ssS}, {events.LimitCwnd, ssBusy - ssR - ssS}, {events.LimitApp, life - ssBusy}} {
+		if c.v > best {
+			ssDom, best = c.name, c.v
+		}
+	}
+	if ssDom != sc.want {
+		t.Logf("ss does not show the scenario's limit: %s dominates, not %s", ssDom, sc.want)
+	}
+	if got := network(k.Dominant); got != ssDom {
+		t.Errorf("kernel-sourced dominant %s, ss shows %s", k.Dominant, ssDom)
+	}
+	if network(fromPackets.Dominant) != network(k.Dominant) {
+		t.Errorf("dominant from packets alone %s, from the kernel %s", fromPackets.Dominant, k.Dominant)
+	}
+}
+
+// network folds recovery into cwnd: both are the network's limit, and
+// neither ss nor the packets draw a sharp line between them.
+func network(limit string) string {
+	if limit == events.LimitRecovery {
+		return events.LimitCwnd
+	}
+	return limit
+}
+
+func fmtSplit(d *events.DirLimits) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s %.0f%% [", d.Source, d.Dominant, d.Share*100)
+	for i, v := range d.Seconds.Array() {
+		fmt.Fprintf(&b, " %s %.3f", events.LimitNames[i], v)
+	}
+	return b.String() + " ]"
+}
+
+// flowLimits runs the capture through the pipeline, with or without its
+// kernel records, and returns the client-to-server limits by client port.
+func flowLimits(t *testing.T, file string, kernel bool) map[uint16]*events.DirLimits {
+	t.Helper()
+	in, err := sessionfiles.OpenInput(file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	res := map[uint16]*events.DirLimits{}
+	cfg := pipeline.Config{Flows: conntrack.DefaultConfig(),
+		NewDetector: func(emit func(*events.Event)) pipeline.Detector {
+			return detectors.New(detectors.DefaultConfig(), emit)
+		},
+		OnFlow: func(r *events.FlowRecord) {
+			if r.Limits != nil && r.Limits.C2S != nil {
+				res[r.ClientPort] = r.Limits.C2S
+			}
+		}}
+	p := pipeline.New(cfg)
+	rd := pcapng.NewReader(in, in.Name)
+	for {
+		rec, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Type == pcapng.RecordCustom && !kernel {
+			continue
+		}
+		if err := p.Feed(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Finish()
+	return res
+}
