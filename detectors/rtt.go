@@ -1,7 +1,9 @@
 package detectors
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/tcpviz/tcpviz/events"
@@ -241,13 +243,33 @@ func weight(ns int64) float64 {
 }
 
 // rttStats summarizes RTT samples in bounded memory: exact count, sum,
-// min and max, and a time-weighted log histogram for quantiles.
+// min and max, and a time-weighted log histogram for quantiles. The
+// histogram is sparse (the buckets in use, in bucket order): a connection's
+// samples fall in a handful of buckets, and a dense one would cost 3.5 KB
+// per direction on every connection with a sample.
 type rttStats struct {
 	n        int
 	sum      float64 // ms
 	min, max float64
-	hist     [rttOctaves * rttBuckets]float64 // weight (µs of capture time) per bucket
+	hist     []rttBin
 	total    float64
+}
+
+// rttBin is one used bucket of the histogram: its weight in µs of capture
+// time.
+type rttBin struct {
+	i int
+	w float64
+}
+
+// addBin adds w to bucket i, keeping hist in bucket order.
+func (s *rttStats) addBin(i int, w float64) {
+	j, found := slices.BinarySearchFunc(s.hist, i, func(b rttBin, i int) int { return cmp.Compare(b.i, i) })
+	if found {
+		s.hist[j].w += w
+		return
+	}
+	s.hist = slices.Insert(s.hist, j, rttBin{i, w})
 }
 
 func (s *rttStats) add(ms, w float64) {
@@ -259,7 +281,7 @@ func (s *rttStats) add(ms, w float64) {
 	}
 	s.n++
 	s.sum += ms
-	s.hist[rttBucket(ms)] += w
+	s.addBin(rttBucket(ms), w)
 	s.total += w
 }
 
@@ -283,8 +305,8 @@ func (s *rttStats) merge(o *rttStats) {
 	s.n += o.n
 	s.sum += o.sum
 	s.total += o.total
-	for i, c := range o.hist {
-		s.hist[i] += c
+	for _, b := range o.hist {
+		s.addBin(b.i, b.w)
 	}
 }
 
@@ -296,10 +318,10 @@ func (s *rttStats) quantile(q float64) float64 {
 	}
 	rank := q * s.total
 	var acc float64
-	for i, c := range s.hist {
-		acc += c
-		if c > 0 && acc >= rank {
-			v := math.Exp2((float64(i)+0.5)/rttBuckets) / 1000
+	for _, b := range s.hist {
+		acc += b.w
+		if b.w > 0 && acc >= rank {
+			v := math.Exp2((float64(b.i)+0.5)/rttBuckets) / 1000
 			return math.Min(math.Max(v, s.min), s.max)
 		}
 	}
