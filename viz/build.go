@@ -335,7 +335,7 @@ func (r *Report) overview(c *Collector, conns []ConnRow, sum events.Summary) {
 	}
 	o.Flows = len(conns)
 	o.OtherFlows = c.otherFlows
-	first, last := c.first, c.last
+	first, last := c.earliest, c.last
 	if first == 0 {
 		first, last = int64(sum.FirstPacket), int64(sum.LastPacket)
 	}

@@ -50,7 +50,8 @@ type Collector struct {
 	lim    Limits
 	filter Filter
 
-	first, last int64 // first record of the capture (the time origin), last one kept
+	first, last int64 // first record of the capture (the time origin), latest one kept
+	earliest    int64 // earliest record kept (clocks may step back)
 	kept        int64 // first record kept by the time filter
 	packets     uint64
 	bytes       uint64
@@ -285,6 +286,14 @@ func (c *Collector) giveDetail(f *flowData, ts int64) {
 	}
 }
 
+// span widens the time span kept to ts.
+func (c *Collector) span(ts int64) {
+	if c.earliest == 0 || ts < c.earliest {
+		c.earliest = ts
+	}
+	c.last = max(c.last, ts)
+}
+
 // Packet implements the pipeline sink.
 func (c *Collector) Packet(p *events.Packet) {
 	if c.packets == 0 && c.first == 0 {
@@ -300,18 +309,15 @@ func (c *Collector) Packet(p *events.Packet) {
 	c.packets++
 	c.bytes += uint64(p.Len)
 	c.keep(p.TS)
-	if p.TS > c.last {
-		c.last = p.TS
-	}
+	c.span(p.TS)
 	c.pktRate.add(p.TS, 1)
 	c.bitRate.add(p.TS, float64(p.Len))
 
 	d := p.Dir & 1
 	f.packets[d]++
 	f.bytes[d] += uint64(p.Len)
-	if p.TS > f.last {
-		f.last = p.TS
-	}
+	f.last = max(f.last, p.TS)
+	f.first = min(f.first, p.TS)
 	if p.Flags&(events.FlagFIN|events.FlagRST) != 0 {
 		f.closed = true
 	}
@@ -379,9 +385,7 @@ func (c *Collector) Event(e *events.Event) {
 		}
 	}
 	c.keep(ts)
-	if ts > c.last {
-		c.last = ts
-	}
+	c.span(ts)
 	c.typeCount[e.Type]++
 	if f != nil {
 		f.events[e.Type]++

@@ -255,6 +255,10 @@ func (c *Conn) MarkRetransmission(d events.Dir) { c.mark(d, histRetrans, 'T') }
 func (t *Table) update(c *Conn, d events.Dir, p *events.Packet) {
 	c.last = p.TS
 	c.lastFrame = p.Frame
+	// A clock that stepped back must not make a connection end before it
+	// began: first is the earliest time, last the latest packet's (which
+	// ageing needs), so first <= last whatever the order.
+	c.first = min(c.first, p.TS)
 	c.packets[d]++
 	c.bytes[d] += uint64(p.Len)
 	c.wire[d] += uint64(p.WireLen)
@@ -307,7 +311,9 @@ func (t *Table) update(c *Conn, d events.Dir, p *events.Packet) {
 	if !c.hsSeen && d == events.DirC2S && f&events.FlagSYN == 0 && f&events.FlagACK != 0 &&
 		c.synSeen[0] && c.synSeen[1] && c.synAckAt != 0 {
 		c.hsSeen = true
-		c.hsRTT = p.TS - c.synAt
+		if rtt := p.TS - c.synAt; rtt > 0 { // none when the clock stepped back
+			c.hsRTT = rtt
+		}
 	}
 	if c.synSeen[0] && c.synSeen[1] {
 		c.sackPerm = c.sackPerm || p.Options.SACKPerm

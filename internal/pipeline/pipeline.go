@@ -8,6 +8,7 @@ package pipeline
 import (
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/internal/conntrack"
@@ -66,8 +67,9 @@ type Stats struct {
 	BadKernel     uint64 // kernel records that failed to decode
 	Skipped       map[string]uint64
 	Events        map[string]int
-	FirstTS       int64
-	LastTS        int64
+	FirstTS       int64 // earliest packet timestamp (not the first packet's: clocks step back)
+	LastTS        int64 // latest packet timestamp
+	ClockSteps    int   // timestamps more than a second below one already seen
 	Flows         int
 	KernelRetrans events.RetransCheck // all flows together
 	Warnings      []string
@@ -167,10 +169,7 @@ func (p *Pipeline) FeedPacket(pk *events.Packet) {
 
 func (p *Pipeline) packet(pk *events.Packet) {
 	p.stats.TCPPackets++
-	if p.stats.FirstTS == 0 {
-		p.stats.FirstTS = pk.TS
-	}
-	p.stats.LastTS = pk.TS
+	p.times(pk)
 	p.table.Observe(pk)
 	if p.det != nil {
 		p.det.Packet(pk)
@@ -178,6 +177,28 @@ func (p *Pipeline) packet(pk *events.Packet) {
 	for _, s := range p.sinks {
 		s.Packet(pk)
 	}
+}
+
+// clockStep is how far a timestamp may fall below the latest one seen
+// before it is a clock step (or merged captures) rather than packets
+// written a little out of order.
+const clockStep = int64(time.Second)
+
+// times keeps the earliest and latest packet timestamps and warns when
+// time goes back: durations then span the earliest to the latest time.
+func (p *Pipeline) times(pk *events.Packet) {
+	st := &p.stats
+	if st.FirstTS == 0 && st.LastTS == 0 {
+		st.FirstTS, st.LastTS = pk.TS, pk.TS
+		return
+	}
+	if pk.TS < st.LastTS-clockStep {
+		st.ClockSteps++
+		p.warn(fmt.Sprintf("%sframe %d: timestamp %s is %s before an earlier packet's (a clock step or merged captures); durations span the earliest to the latest timestamp",
+			p.source(), pk.Frame, time.Unix(0, pk.TS).UTC().Format(time.RFC3339Nano), time.Duration(st.LastTS-pk.TS)))
+	}
+	st.FirstTS = min(st.FirstTS, pk.TS)
+	st.LastTS = max(st.LastTS, pk.TS)
 }
 
 // FeedKernel runs one kernel record through the pipeline.
