@@ -256,7 +256,7 @@ func (t *Table) update(c *Conn, d events.Dir, p *events.Packet) {
 	c.last = p.TS
 	c.lastFrame = p.Frame
 	// A clock that stepped back must not make a connection end before it
-	// began: first is the earliest time, last the latest packet's (which
+	// began: first is the earliest time, last the last packet's (which
 	// ageing needs), so first <= last whatever the order.
 	c.first = min(c.first, p.TS)
 	c.packets[d]++
