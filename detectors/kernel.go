@@ -29,6 +29,7 @@ type kernelRetrans struct {
 type wireRetrans struct {
 	ts       int64
 	seq, end uint32
+	segs     int // segments it carries (see comparison.segsOf)
 	matched  bool
 }
 
@@ -39,6 +40,7 @@ type comparison struct {
 	kernelSegs, inferred int
 	matchedInferred      int
 	matchedKernel        int
+	segSize              uint32          // bytes per segment, from the kernel's records
 	kern                 []kernelRetrans // ring of the last pendingLen records
 	kn                   int
 	wire                 []wireRetrans // unmatched, newest last
@@ -118,12 +120,15 @@ func (e *Engine) kernelRetrans(id uint64, rec *kblock.Record) {
 		k.end = k.seq + 1 // a SYN or FIN
 	}
 	c.kernelSegs += k.segs
+	if rec.Segs > 0 && events.SeqGreater(rec.EndSeq, rec.Seq) {
+		c.segSize = max(c.segSize, (rec.EndSeq-rec.Seq+uint32(rec.Segs)-1)/uint32(rec.Segs))
+	}
 	win := int64(e.cfg.KernelMatchWindow)
 	for i := range c.wire {
 		w := &c.wire[i]
 		if !w.matched && abs(w.ts-k.ts) <= win && overlaps(w.seq, w.end, k.seq, k.end) {
 			w.matched = true
-			c.matchedInferred++
+			c.matchedInferred += w.segs
 			c.cover(&k, w.seq, w.end)
 		}
 	}
@@ -143,14 +148,14 @@ func (e *Engine) inferred(f *flow, p *events.Packet) {
 	if c.local.IsValid() && c.local != netip.AddrPortFrom(p.Src, p.SrcPort) {
 		return
 	}
-	w := wireRetrans{ts: p.TS, seq: p.Seq, end: p.Seq + max(p.SegLen(), 1)}
-	c.inferred++
+	w := wireRetrans{ts: p.TS, seq: p.Seq, end: p.Seq + max(p.SegLen(), 1), segs: c.segsOf(p.SegLen())}
+	c.inferred += w.segs
 	win := int64(e.cfg.KernelMatchWindow)
 	for i := range c.kern {
 		k := &c.kern[i]
 		if abs(w.ts-k.ts) <= win && overlaps(w.seq, w.end, k.seq, k.end) {
 			w.matched = true
-			c.matchedInferred++
+			c.matchedInferred += w.segs
 			c.cover(k, w.seq, w.end)
 			break
 		}
@@ -162,6 +167,16 @@ func (e *Engine) inferred(f *flow, p *events.Packet) {
 		c.wire = append(c.wire, w)
 	}
 	c.expire(p.TS - win)
+}
+
+// segsOf is the number of segments a retransmitted range of n bytes
+// carries: one, or as many as the kernel's segment size needs (a TSO/GSO
+// super-segment), so both sides of the comparison count segments.
+func (c *comparison) segsOf(n uint32) int {
+	if c.segSize == 0 || n <= c.segSize {
+		return 1
+	}
+	return int((n + c.segSize - 1) / c.segSize)
 }
 
 // cover counts the kernel segments of k that the wire range [s, e) shows.
@@ -220,7 +235,7 @@ func (e *Engine) KernelCheck(id uint64) *events.RetransCheck {
 }
 
 func (c *comparison) check() events.RetransCheck {
-	r := events.RetransCheck{Kernel: c.kernelSegs, Inferred: c.inferred, Matched: c.matchedInferred, Precision: 1, Recall: 1}
+	r := events.RetransCheck{Kernel: c.kernelSegs, KernelSeen: c.matchedKernel, Inferred: c.inferred, Matched: c.matchedInferred, Precision: 1, Recall: 1}
 	if c.inferred > 0 {
 		r.Precision = float64(c.matchedInferred) / float64(c.inferred)
 	}

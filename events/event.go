@@ -32,6 +32,29 @@ const (
 	TypePacket           = "packet"
 )
 
+// IsFinding reports whether an event type counts as a detector event in
+// every total tcpviz shows (parse-pcap, sessions, dashboards, summary): the
+// detectors' findings, not the records they read (kernel_* records, RTT
+// samples, packets).
+func IsFinding(typ string) bool {
+	switch typ {
+	case TypeRTTSample, TypePacket, TypeKernelSample, TypeKernelRetransmit, TypeKernelState, TypeKernelReset:
+		return false
+	}
+	return len(typ) < 7 || typ[:7] != "kernel_"
+}
+
+// Findings is the total of the types IsFinding counts.
+func Findings(byType map[string]int) int {
+	n := 0
+	for k, v := range byType {
+		if IsFinding(k) {
+			n += v
+		}
+	}
+	return n
+}
+
 // Retransmission kinds (the `kind` field of a retransmission event).
 const (
 	RetransRTO      = "rto"

@@ -1,5 +1,10 @@
 package events
 
+import (
+	"fmt"
+	"strconv"
+)
+
 // FlowRecord is one line of flows.jsonl: a connection from its first to its
 // last packet. "Client" is the side that sent the SYN; when the handshake was
 // not captured it is the sender of the first packet seen (or the receiver of
@@ -64,13 +69,29 @@ type FlowRecord struct {
 }
 
 // RetransCheck compares the retransmissions tcpviz inferred from packets with
-// the kernel's own retransmission records for the same connection.
+// the kernel's own retransmission records for the same connection. Every
+// figure counts segments: a retransmitted super-segment (TSO/GSO) counts
+// once per MSS-sized segment it carries, as the kernel counts it.
 type RetransCheck struct {
-	Kernel    int     `json:"kernel"`    // kernel retransmit records (segments)
-	Inferred  int     `json:"inferred"`  // inferred retransmission events
-	Matched   int     `json:"matched"`   // inferred events matched to a kernel record by time and sequence range
-	Precision float64 `json:"precision"` // matched / inferred
-	Recall    float64 `json:"recall"`    // matched / kernel
+	Kernel     int     `json:"kernel"`      // segments the kernel's records say it retransmitted
+	KernelSeen int     `json:"kernel_seen"` // of those, segments seen retransmitted on the wire
+	Inferred   int     `json:"inferred"`    // segments inferred as retransmitted from packets
+	Matched    int     `json:"matched"`     // of those, segments a kernel record confirms
+	Precision  float64 `json:"precision"`   // matched / inferred
+	Recall     float64 `json:"recall"`      // kernel_seen / kernel
+}
+
+// String is the one-line account parse-pcap, summary and the dashboard show.
+func (r RetransCheck) String() string {
+	pct := func(n, d int) string {
+		if d == 0 {
+			return "n/a"
+		}
+		return strconv.FormatFloat(100*float64(n)/float64(d), 'f', 1, 64) + "%"
+	}
+	return fmt.Sprintf("retransmitted segments: %d in kernel records, %d inferred from packets; "+
+		"recall %s (%d of the kernel's seen on the wire), precision %s (%d of the inferred confirmed by the kernel)",
+		r.Kernel, r.Inferred, pct(r.KernelSeen, r.Kernel), r.KernelSeen, pct(r.Matched, r.Inferred), r.Matched)
 }
 
 // Summary is summary.json: the figures of one run.

@@ -557,6 +557,7 @@ func (r *FlowRecord) AppendJSON(b []byte) []byte {
 	}
 	if k := r.KernelRetrans; k != nil {
 		b = fI64(b, `,"kernel_retrans":{"kernel":`, int64(k.Kernel))
+		b = fI64(b, `,"kernel_seen":`, int64(k.KernelSeen))
 		b = fI64(b, `,"inferred":`, int64(k.Inferred))
 		b = fI64(b, `,"matched":`, int64(k.Matched))
 		b = fF64(b, `,"precision":`, k.Precision)

@@ -382,6 +382,70 @@ if want seq-wrap-sender || want seq-wrap-receiver; then
 	kernel_counters seq-wrap-sender.pcap seq-wrap-receiver.pcapng
 fi
 
+# kcapture FILE: start `tcpviz capture` (packets and kernel records) on the
+# client's interface, inside the client namespace, and wait until it runs.
+kcapture() {
+	local log=$WORK/kcap.$RANDOM
+	"$TCPVIZ" capture --netns "$LAB-cli" -i veth-c -w "$1" --snaplen $SNAP --sample-interval 10ms 2>"$log" &
+	CAPS+=($!)
+	wait_for "$log" "capturing on"
+	sleep 0.5
+}
+
+# Captures made with tcpviz itself: kernel cwnd/srtt/retransmission records
+# inside, taken at the sender (the client).
+if want kernel-lossy-bulk || want kernel-rwnd-limited || want kernel-web; then
+	TCPVIZ=$WORK/tcpviz
+	(cd "$ROOT" && go build -o "$TCPVIZ" ./cmd/tcpviz)
+fi
+
+if want kernel-lossy-bulk; then
+	echo "== kernel-lossy-bulk.pcapng"
+	fresh
+	lab rate 20mbit to-server
+	lab loss 15 to-server
+	rm -f "$OUT/kernel-lossy-bulk.pcapng"
+	kcapture "$OUT/kernel-lossy-bulk.pcapng"
+	server -l :5001 --once
+	client -c $SERVER4:5001 --bytes 2000000 --cc cubic
+	wait "$SRV_PID"
+	stop_captures
+	kernel_counters kernel-lossy-bulk.pcapng
+fi
+
+if want kernel-rwnd-limited; then
+	echo "== kernel-rwnd-limited.pcapng"
+	fresh
+	# A receiver with a small buffer that reads slowly: the sender waits on
+	# the receive window, not on the network.
+	rm -f "$OUT/kernel-rwnd-limited.pcapng"
+	kcapture "$OUT/kernel-rwnd-limited.pcapng"
+	server -l :5001 --once --rcvbuf 16384 --read-size 4096 --read-delay 2ms
+	client -c $SERVER4:5001 --bytes 1000000 --cc cubic
+	wait "$SRV_PID"
+	stop_captures
+	kernel_counters kernel-rwnd-limited.pcapng
+fi
+
+if want kernel-web; then
+	echo "== kernel-web.pcapng"
+	fresh
+	# Short exchanges like page loads: 12 connections of 3-60 kB through a
+	# 20 Mbit/s bottleneck with a little loss.
+	lab rate 20mbit to-server
+	lab loss 10 to-server
+	rm -f "$OUT/kernel-web.pcapng"
+	kcapture "$OUT/kernel-web.pcapng"
+	server -l :5001
+	for b in 3000 60000 12000 40000 5000 25000; do
+		client -c $SERVER4:5001 --bytes $b --cc cubic --conns 2 >/dev/null
+	done
+	stop_captures
+	kill -INT "$SRV_PID" 2>/dev/null || true
+	wait "$SRV_PID" 2>/dev/null || true
+	kernel_counters kernel-web.pcapng
+fi
+
 chmod 644 "$OUT"/*.pcap* 2>/dev/null || true
 
 # tshark-counts.tsv: per file, the number of frames and of frames carrying

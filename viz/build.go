@@ -100,7 +100,8 @@ type Overview struct {
 	Retrans       int
 	RetransRate   float64 // retransmission events per 100 TCP packets
 	KernelSamples bool
-	Worst         []ConnRow // most retransmissions
+	KernelCheck   *events.RetransCheck // retransmitted segments: kernel records against packets
+	Worst         []ConnRow            // most retransmissions
 	EventCounts   []KV
 }
 
@@ -184,7 +185,7 @@ func Build(c *Collector, flows []events.FlowRecord, sum events.Summary, opts Opt
 	}
 	conns := mergeConns(c, flows, &opts.Filter)
 	r.Conns = conns
-	r.overview(c, conns, sum)
+	r.overview(c, conns, sum, opts)
 	r.processes(conns)
 
 	b := builder{c: c, opts: opts, r: r, conns: conns}
@@ -327,7 +328,14 @@ func rttStats(s *buckets) (lo, avg, hi float64) {
 	return
 }
 
-func (r *Report) overview(c *Collector, conns []ConnRow, sum events.Summary) {
+// filtered reports whether a filter narrows what the report shows: figures
+// of the whole capture (from summary.json) then no longer apply.
+func filtered(f Filter) bool {
+	return f.PID != 0 || f.Comm != "" || f.SAddr != "" || f.DAddr != "" || f.SPort != 0 || f.DPort != 0 ||
+		f.Port != 0 || f.CwndMin != 0 || f.CwndMax != 0 || len(f.Flows) > 0 || f.Since.Set || f.Until.Set
+}
+
+func (r *Report) overview(c *Collector, conns []ConnRow, sum events.Summary, opts Options) {
 	o := &r.Overview
 	o.Packets, o.Bytes = c.packets, c.bytes
 	if o.Packets == 0 {
@@ -347,7 +355,7 @@ func (r *Report) overview(c *Collector, conns []ConnRow, sum events.Summary) {
 		counts = sum.Events
 	}
 	for k, v := range counts {
-		if k == events.TypeRTTSample || k == events.TypeKernelSample || k == events.TypePacket {
+		if !events.IsFinding(k) || v == 0 {
 			continue
 		}
 		o.Events += v
@@ -364,6 +372,9 @@ func (r *Report) overview(c *Collector, conns []ConnRow, sum events.Summary) {
 		o.RetransRate = 100 * float64(o.Retrans) / float64(o.Packets)
 	}
 	o.KernelSamples = c.kernelSeen || counts[events.TypeKernelSample] > 0
+	if k := sum.KernelRetrans; k != nil && (k.Kernel > 0 || k.Inferred > 0) && !filtered(opts.Filter) {
+		o.KernelCheck = k
+	}
 	worst := append([]ConnRow(nil), conns...)
 	sort.SliceStable(worst, func(i, j int) bool { return worst[i].Retrans > worst[j].Retrans })
 	for _, w := range worst {

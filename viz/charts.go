@@ -424,7 +424,7 @@ func (b *builder) summarySection() {
 	for _, r := range b.conns {
 		t := 0
 		for k, v := range r.Events {
-			if k == events.TypeRTTSample || k == events.TypeKernelSample || k == events.TypePacket {
+			if !events.IsFinding(k) {
 				continue
 			}
 			t += v

@@ -403,7 +403,9 @@ func (c *Collector) Event(e *events.Event) {
 	case events.TypePacket:
 		return
 	}
-	c.evRate.add(ts, 1)
+	if events.IsFinding(e.Type) {
+		c.evRate.add(ts, 1)
+	}
 	tl := c.timeline[e.Type]
 	if tl == nil {
 		if len(c.timeline) >= 64 {

@@ -5,8 +5,10 @@ package viz
 // and compared with what Chromium reads out of the page's chart options.
 
 import (
+	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -15,6 +17,10 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/session"
+	"github.com/tcpviz/tcpviz/internal/sessionfiles"
 )
 
 // tsharkPacket is one TCP packet as tshark sees it.
@@ -252,5 +258,146 @@ func TestHeatColumnsExact(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// findingsOf counts, from a session's events.jsonl, the detector events
+// (every type except the kernel's records, RTT samples and packets) in all
+// and per connection.
+func findingsOf(t *testing.T, path string) (int, map[uint64]int) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total, per := 0, map[uint64]int{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var e struct {
+			Type string `json:"type"`
+			Flow uint64 `json:"flow"`
+		}
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(e.Type, "kernel_") || e.Type == "rtt_sample" || e.Type == "packet" {
+			continue
+		}
+		total++
+		per[e.Flow]++
+	}
+	return total, per
+}
+
+func linesOf(t *testing.T, path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(b), "\n")
+}
+
+const totalsJS = `(() => {
+  const cards = {};
+  document.querySelectorAll("#headline .card").forEach(c => { cards[c.querySelector(".k").textContent] = c.querySelector(".v").textContent; });
+  const per = {};
+  const el = document.getElementById("c_summary");
+  if (el) {
+    const o = echarts.getInstanceByDom(el).getOption();
+    o.series.forEach(s => s.data.forEach((v, i) => { const k = o.xAxis[0].data[i]; per[k] = (per[k] || 0) + v; }));
+  }
+  return JSON.stringify({cards: cards, per: per, rows: document.querySelectorAll("#connections tbody tr[data-flow]").length});
+})()`
+
+// TestTotalsMatchJSONL checks that the event total is one figure: the
+// session files, the session list, the dashboard's card and bars and the
+// summary's JSON all equal a count made directly from events.jsonl.
+func TestTotalsMatchJSONL(t *testing.T) {
+	b := newBrowser(t)
+	for _, name := range []string{"kernel-lossy-bulk.pcapng", "kernel-web.pcapng", "rst-teardown.pcap", "zero-window.pcapng"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path, _ := filepath.Abs(filepath.Join("..", "samples", name))
+			res, err := sessionfiles.Run(t.Context(), sessionfiles.Options{Input: path, OutDir: dir, Pipeline: detectorPipeline()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			total, per := findingsOf(t, filepath.Join(dir, sessionEvents))
+			if got := events.Findings(res.Summary.Events); got != total {
+				t.Errorf("summary.json: %d detector events, events.jsonl %d", got, total)
+			}
+			info, err := session.Stat(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Events != total {
+				t.Errorf("sessions list: %d events, events.jsonl %d", info.Events, total)
+			}
+			in, err := Load(t.Context(), dir, LoadOptions{Pipeline: detectorPipeline()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := Build(in.Collector, in.Flows, in.Summary, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var js bytes.Buffer
+			if err := r.WriteSummary(&js, FormatJSON); err != nil {
+				t.Fatal(err)
+			}
+			var doc struct {
+				EventsTotal int `json:"events_total"`
+				Conns       []struct {
+					Flow   uint64         `json:"flow"`
+					Events map[string]int `json:"events"`
+				} `json:"connections_list"`
+			}
+			if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+				t.Fatal(err)
+			}
+			if doc.EventsTotal != total {
+				t.Errorf("summary --format json: events_total %d, events.jsonl %d", doc.EventsTotal, total)
+			}
+			for _, c := range doc.Conns {
+				n := 0
+				for _, v := range c.Events {
+					n += v
+				}
+				if n != per[c.Flow] {
+					t.Errorf("summary --format json: connection %d has %d events, events.jsonl %d", c.Flow, n, per[c.Flow])
+				}
+			}
+			if _, err := r.WriteFiles(dir); err != nil {
+				t.Fatal(err)
+			}
+			b.load(t, filepath.Join(dir, FileReport))
+			var pg struct {
+				Cards map[string]string `json:"cards"`
+				Per   map[string]int    `json:"per"`
+				Rows  int               `json:"rows"`
+			}
+			evalJSON(t, b, totalsJS, &pg)
+			if got := pg.Cards["detector events"]; got != strconv.Itoa(total) {
+				t.Errorf("page card: %q detector events, events.jsonl %d", got, total)
+			}
+			for label, n := range pg.Per {
+				id, _ := strconv.ParseUint(strings.TrimPrefix(label, "#"), 10, 64)
+				if n != per[id] {
+					t.Errorf("page bars: connection %s has %d events, events.jsonl %d", label, n, per[id])
+				}
+			}
+			withEvents := 0
+			for id, n := range per {
+				if id != 0 && n > 0 {
+					withEvents++
+				}
+			}
+			if len(pg.Per) != min(withEvents, 20) {
+				t.Errorf("page bars: %d connections, events.jsonl has %d with events", len(pg.Per), withEvents)
+			}
+			if want := linesOf(t, filepath.Join(dir, sessionFlows)); pg.Rows != want {
+				t.Errorf("page table: %d connections, flows.jsonl %d", pg.Rows, want)
+			}
+			t.Logf("%d detector events over %d connections", total, len(per))
+		})
 	}
 }

@@ -1,11 +1,15 @@
 package viz
 
-import "sort"
+import (
+	"sort"
+
+	"github.com/tcpviz/tcpviz/events"
+)
 
 func sortedKeys(m map[string]int) []string {
 	ks := make([]string, 0, len(m))
 	for k, v := range m {
-		if k == "rtt_sample" || k == "kernel_sample" || k == "packet" || v == 0 {
+		if !events.IsFinding(k) || v == 0 {
 			continue
 		}
 		ks = append(ks, k)
@@ -136,6 +140,7 @@ window.addEventListener("resize", function () {
     <div class="card{{if .Retrans}} bad{{end}}"><div class="v">{{.Retrans}}</div><div class="k">retransmissions ({{pct .RetransRate}} of packets)</div></div>
     <div class="card"><div class="v">{{.Events}}</div><div class="k">detector events</div></div>
     <div class="card"><div class="v">{{if .KernelSamples}}yes{{else}}no{{end}}</div><div class="k">kernel cwnd/srtt samples</div></div>
+    {{with .KernelCheck}}<div class="card" id="kernel-check"><div class="v">{{.KernelSeen}} / {{.Kernel}}</div><div class="k">kernel-retransmitted segments seen on the wire; {{.Matched}} / {{.Inferred}} inferred segments confirmed</div></div>{{end}}
   </div>
   <div class="two">
   <div>
@@ -177,7 +182,7 @@ window.addEventListener("resize", function () {
     <th data-sort class="n">bytes c→s</th><th data-sort class="n">bytes s→c</th><th data-sort class="n">duration ms</th>
     <th data-sort class="n">retrans</th><th data-sort class="n">rtt min</th><th data-sort class="n">rtt avg</th><th data-sort class="n">rtt max</th>
     <th data-sort class="n">handshake ms</th><th data-sort>end</th><th data-sort>events</th></tr></thead><tbody>
-  {{range $.R.Conns}}<tr>
+  {{range $.R.Conns}}<tr data-flow="{{.Flow}}">
     <td class="n" data-v="{{.Flow}}">{{.Flow}}</td><td class="n" data-v="{{.PID}}">{{if .PID}}{{.PID}}{{end}}</td><td data-v="{{.Comm}}">{{.Comm}}</td>
     <td data-v="{{.Client}}">{{.Client}}</td><td data-v="{{.Server}}">{{.Server}}</td>
     <td class="n" data-v="{{.BytesC2S}}">{{bytes .BytesC2S}}</td><td class="n" data-v="{{.BytesS2C}}">{{bytes .BytesS2C}}</td>

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"unicode"
+
+	"github.com/tcpviz/tcpviz/events"
 )
 
 // Summary output formats.
@@ -20,20 +22,22 @@ const (
 
 // summaryJSON is the --format json document.
 type summaryJSON struct {
-	Title       string         `json:"title"`
-	Source      string         `json:"source,omitempty"`
-	Packets     uint64         `json:"packets"`
-	Bytes       uint64         `json:"payload_bytes"`
-	Connections int            `json:"connections"`
-	Untracked   uint64         `json:"untracked_connections,omitempty"`
-	DurationMS  float64        `json:"duration_ms"`
-	Events      map[string]int `json:"events"`
-	Retrans     int            `json:"retransmissions"`
-	RetransPct  float64        `json:"retransmission_pct"`
-	Kernel      bool           `json:"kernel_samples"`
-	Processes   []ProcessRow   `json:"processes,omitempty"`
-	Conns       []connRowJSON  `json:"connections_list"`
-	Missing     []string       `json:"missing,omitempty"`
+	Title       string               `json:"title"`
+	Source      string               `json:"source,omitempty"`
+	Packets     uint64               `json:"packets"`
+	Bytes       uint64               `json:"payload_bytes"`
+	Connections int                  `json:"connections"`
+	Untracked   uint64               `json:"untracked_connections,omitempty"`
+	DurationMS  float64              `json:"duration_ms"`
+	EventsTotal int                  `json:"events_total"` // detector events (kernel records and RTT samples not counted)
+	Events      map[string]int       `json:"events"`
+	KernelCheck *events.RetransCheck `json:"kernel_check,omitempty"`
+	Retrans     int                  `json:"retransmissions"`
+	RetransPct  float64              `json:"retransmission_pct"`
+	Kernel      bool                 `json:"kernel_samples"`
+	Processes   []ProcessRow         `json:"processes,omitempty"`
+	Conns       []connRowJSON        `json:"connections_list"`
+	Missing     []string             `json:"missing,omitempty"`
 }
 
 type connRowJSON struct {
@@ -76,7 +80,7 @@ func (r *Report) connsJSON() []connRowJSON {
 		out[i] = connRowJSON{Flow: c.Flow, PID: c.PID, Comm: c.Comm, Client: c.Client, Server: c.Server,
 			BytesC2S: c.BytesC2S, BytesS2C: c.BytesS2C, Packets: c.Packets, DurationMS: c.DurationMS,
 			Retrans: c.Retrans, RetransBytes: c.RetransBytes, RTTMin: c.RTTMin, RTTAvg: c.RTTAvg, RTTMax: c.RTTMax,
-			HandshakeRTT: c.HandshakeRTT, End: c.End, Events: c.Events}
+			HandshakeRTT: c.HandshakeRTT, End: c.End, Events: findings(c.Events)}
 	}
 	return out
 }
@@ -84,8 +88,9 @@ func (r *Report) connsJSON() []connRowJSON {
 func (r *Report) writeJSON(w io.Writer) error {
 	o := r.Overview
 	doc := summaryJSON{Title: r.Title, Source: r.Source, Packets: o.Packets, Bytes: o.Bytes, Connections: o.Flows,
-		Untracked: o.OtherFlows, DurationMS: float64(o.Duration) / 1e6, Events: map[string]int{},
-		Retrans: o.Retrans, RetransPct: o.RetransRate, Kernel: o.KernelSamples, Processes: r.Processes,
+		Untracked: o.OtherFlows, DurationMS: float64(o.Duration) / 1e6, EventsTotal: o.Events, Events: map[string]int{},
+		KernelCheck: o.KernelCheck,
+		Retrans:     o.Retrans, RetransPct: o.RetransRate, Kernel: o.KernelSamples, Processes: r.Processes,
 		Conns: r.connsJSON(), Missing: r.Missing}
 	for _, kv := range o.EventCounts {
 		doc.Events[kv.Name] = kv.Count
@@ -122,6 +127,20 @@ func (r *Report) writeCSV(w io.Writer) error {
 	return cw.Error()
 }
 
+// findings keeps the counts of the types that count as detector events.
+func findings(m map[string]int) map[string]int {
+	out := map[string]int{}
+	for k, v := range m {
+		if events.IsFinding(k) && v > 0 {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
 // csvSafe keeps a spreadsheet from reading a process name as a formula.
 func csvSafe(s string) string {
 	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
@@ -156,7 +175,11 @@ func (r *Report) writeText(w io.Writer) error {
 	}
 	fmt.Fprintf(tw, "\nduration\t%s\n", o.Duration.Round(1e6))
 	fmt.Fprintf(tw, "retransmissions\t%d (%.2f%% of packets)\n", o.Retrans, o.RetransRate)
+	fmt.Fprintf(tw, "detector events\t%d\n", o.Events)
 	fmt.Fprintf(tw, "kernel samples\t%v\n", o.KernelSamples)
+	if o.KernelCheck != nil {
+		fmt.Fprintf(tw, "kernel check\t%s\n", o.KernelCheck)
+	}
 	if len(o.EventCounts) > 0 {
 		fmt.Fprintf(tw, "\nEVENT\tCOUNT\n")
 		for _, kv := range o.EventCounts {

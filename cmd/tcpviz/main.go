@@ -117,3 +117,11 @@ func run(args []string) int {
 	}
 	return exitFailure
 }
+
+// plural writes "1 flow", "2 flows".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/internal/conntable"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/internal/session"
@@ -126,15 +127,11 @@ func runParsePcap(args []string) error {
 func figures(res *sessionfiles.Result) string {
 	s := res.Summary
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d packets, %d TCP, %d flows", s.Packets, s.TCPPackets, s.Flows)
+	fmt.Fprintf(&b, "%s, %d TCP, %s", plural(int(s.Packets), "packet"), s.TCPPackets, plural(s.Flows, "connection"))
 	if s.KernelRecords > 0 {
 		fmt.Fprintf(&b, ", %d kernel records", s.KernelRecords)
 	}
-	nev := 0
-	for _, n := range s.Events {
-		nev += n
-	}
-	fmt.Fprintf(&b, ", %d events", nev)
+	fmt.Fprintf(&b, ", %s", plural(events.Findings(s.Events), "detector event"))
 	if len(s.Skipped) > 0 {
 		keys := make([]string, 0, len(s.Skipped))
 		for k := range s.Skipped {
@@ -154,8 +151,7 @@ func figures(res *sessionfiles.Result) string {
 		fmt.Fprintf(&b, "\nwarning: %s", w)
 	}
 	if k := s.KernelRetrans; k != nil {
-		fmt.Fprintf(&b, "\nkernel check: %d kernel retransmissions, %d inferred, %d matched (precision %.1f%%, recall %.1f%%)",
-			k.Kernel, k.Inferred, k.Matched, 100*k.Precision, 100*k.Recall)
+		fmt.Fprintf(&b, "\nkernel check: %s", k.String())
 	}
 	return b.String()
 }

@@ -87,8 +87,6 @@ type Pipeline struct {
 	skipped [8]uint64
 	stats   Stats
 	rec     events.FlowRecord // reused for OnFlow
-	// recalled sums recall × kernel segments over connections.
-	recalled float64
 }
 
 // New builds a pipeline.
@@ -276,7 +274,7 @@ func (p *Pipeline) expired(c *conntrack.Conn) {
 			k.Kernel += rc.Kernel
 			k.Inferred += rc.Inferred
 			k.Matched += rc.Matched
-			p.recalled += rc.Recall * float64(rc.Kernel)
+			k.KernelSeen += rc.KernelSeen
 		}
 	}
 	p.stats.Flows++
@@ -305,9 +303,7 @@ func (p *Pipeline) Finish() {
 		k.Precision = float64(k.Matched) / float64(k.Inferred)
 	}
 	if k.Kernel > 0 {
-		// Per connection, recall counts kernel segments seen on the wire;
-		// weight each connection's recall by its kernel segments.
-		k.Recall = p.recalled / float64(k.Kernel)
+		k.Recall = float64(k.KernelSeen) / float64(k.Kernel)
 	}
 }
 

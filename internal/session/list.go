@@ -152,11 +152,7 @@ func Stat(dir string) (Info, error) {
 		info.Complete = true
 		info.Summary = &sum
 		info.Packets, info.Flows = sum.Packets, sum.Flows
-		for typ, n := range sum.Events {
-			if typ != events.TypeRTTSample && !strings.HasPrefix(typ, "kernel_") {
-				info.Events += n
-			}
-		}
+		info.Events = events.Findings(sum.Events)
 		if info.Capture == "" && sum.Input != "" && sum.Input != "-" {
 			info.Capture = sum.Input
 			info.CaptureBytes = sum.InputBytes
