@@ -1,5 +1,11 @@
 package events
 
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
 // Limit names: what held a sender back, the keys of LimitSeconds and the
 // values of `dominant`.
 const (
@@ -138,4 +144,120 @@ type LimitChange struct {
 	Share  float64   `json:"share"` // of To within the window
 	Start  Timestamp `json:"start"`
 	End    Timestamp `json:"end"`
+}
+
+// MainLimits returns the limits of the direction that carried more
+// payload (the transfer a user asks about), nil when none was split.
+func (r *FlowRecord) MainLimits() (*DirLimits, Dir) {
+	l := r.Limits
+	if l == nil {
+		return nil, DirC2S
+	}
+	switch {
+	case l.C2S == nil:
+		return l.S2C, DirS2C
+	case l.S2C == nil:
+		return l.C2S, DirC2S
+	case r.BytesS2C > r.BytesC2S:
+		return l.S2C, DirS2C
+	}
+	return l.C2S, DirC2S
+}
+
+// Inferred reports whether the split was inferred from packets.
+func (l *DirLimits) Inferred() bool { return l.Source != LimitSourceKernel }
+
+// Label is the short verdict of the tables: the dominant limit and its
+// share, "~" in front when inferred from packets ("rwnd 61%", "~cwnd 80%").
+func (l *DirLimits) Label() string {
+	if l == nil || l.Dominant == "" {
+		return "-"
+	}
+	s := l.Dominant + " " + strconv.FormatFloat(l.Share*100, 'f', 0, 64) + "%"
+	if l.Inferred() {
+		s = "~" + s
+	}
+	return s
+}
+
+// Held is the time the sender had something to send and was held back:
+// everything but app and handshake.
+func (l *DirLimits) Held() float64 {
+	s := l.Seconds
+	return s.Rwnd + s.Cwnd + s.Sndbuf + s.Recovery
+}
+
+// Sentence says in one plain sentence what limited the direction, e.g.
+// "61 % of 4.0 s limited by the receiver's window (at most 16 KiB
+// advertised): the receiver is not reading fast enough or its buffer is too
+// small".
+func (l *DirLimits) Sentence() string {
+	if l == nil || l.Dominant == "" {
+		return "no data sent"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%.0f %% of %s ", l.Share*100, fmtSeconds(l.Seconds.Total()))
+	switch l.Dominant {
+	case LimitRwnd:
+		b.WriteString("limited by the receiver's window")
+		if l.MaxWindow >= 0 {
+			fmt.Fprintf(&b, " (at most %s advertised)", fmtBytes(l.MaxWindow))
+		}
+		b.WriteString(": the receiver is not reading fast enough or its buffer is too small")
+	case LimitCwnd:
+		b.WriteString("limited by the congestion window: the network path (its bandwidth, queue or losses) set the pace")
+	case LimitSndbuf:
+		b.WriteString("limited by the sender's socket buffer: the send buffer (SO_SNDBUF, net.ipv4.tcp_wmem) is too small for the path")
+	case LimitApp:
+		b.WriteString("with nothing to send: the sending application wrote slower than the connection could carry")
+	case LimitRecovery:
+		b.WriteString("in loss recovery: retransmitting lost segments or waiting for a retransmission timeout")
+	case LimitHandshake:
+		b.WriteString("setting up the connection: the handshake was slow or repeated")
+	default:
+		b.WriteString("limited by " + l.Dominant)
+	}
+	if l.GoodputAvgBps > 0 {
+		fmt.Fprintf(&b, "; goodput %s average, %s peak", fmtRate(l.GoodputAvgBps), fmtRate(l.GoodputPeakBps))
+	}
+	if l.Inferred() {
+		b.WriteString(" (inferred from packets)")
+	} else if l.Packets != nil && l.Packets.Agreement >= 0 {
+		fmt.Fprintf(&b, " (kernel accounting; packets agree %.0f %% of the time)", l.Packets.Agreement*100)
+	} else {
+		b.WriteString(" (kernel accounting)")
+	}
+	return b.String()
+}
+
+func fmtSeconds(s float64) string {
+	switch {
+	case s >= 10:
+		return strconv.FormatFloat(s, 'f', 0, 64) + " s"
+	case s >= 0.1:
+		return strconv.FormatFloat(s, 'f', 1, 64) + " s"
+	}
+	return strconv.FormatFloat(s*1000, 'f', 1, 64) + " ms"
+}
+
+func fmtBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MiB"
+	case n >= 1<<10:
+		return strconv.FormatFloat(float64(n)/(1<<10), 'f', 0, 64) + " KiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
+}
+
+func fmtRate(bps float64) string {
+	switch {
+	case bps >= 1e9:
+		return strconv.FormatFloat(bps/1e9, 'f', 2, 64) + " Gbit/s"
+	case bps >= 1e6:
+		return strconv.FormatFloat(bps/1e6, 'f', 1, 64) + " Mbit/s"
+	case bps >= 1e3:
+		return strconv.FormatFloat(bps/1e3, 'f', 0, 64) + " kbit/s"
+	}
+	return strconv.FormatFloat(bps, 'f', 0, 64) + " bit/s"
 }

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,7 +62,7 @@ func TestFlowsTextTable(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimRight(stdout, "\n"), "\n")
 	t.Log("\n" + stdout)
-	wantHeader := []string{"PID", "COMM", "LADDR", "LPORT", "RADDR", "RPORT", "TX_KB", "RX_KB", "MS", "RETRANS", "RTT_MS", "STATE", "HISTORY"}
+	wantHeader := []string{"PID", "COMM", "LADDR", "LPORT", "RADDR", "RPORT", "TX_KB", "RX_KB", "MS", "RETRANS", "RTT_MS", "LIMIT", "STATE", "HISTORY"}
 	if got := strings.Fields(lines[0]); !slices.Equal(got, wantHeader) {
 		t.Fatalf("header %q, want %q", got, wantHeader)
 	}
@@ -70,8 +71,15 @@ func TestFlowsTextTable(t *testing.T) {
 	}
 	for i, line := range lines[1:] {
 		f := strings.Fields(line)
+		// LIMIT is "-" or two words ("~cwnd 73%"): join them.
+		if len(f) == len(wantHeader)+1 {
+			f = append(f[:11:11], append([]string{f[11] + " " + f[12]}, f[13:]...)...)
+		}
 		if len(f) != len(wantHeader) {
 			t.Fatalf("row %d has %d columns: %q", i, len(f), line)
+		}
+		if lim := f[11]; lim != "-" && !regexp.MustCompile(`^~?(rwnd|cwnd|sndbuf|app|recovery|handshake) \d+%$`).MatchString(lim) {
+			t.Errorf("row %d: LIMIT %q", i, lim)
 		}
 		// Sorted by start time: fixture order.
 		c := fixtureConns[i]
@@ -90,8 +98,8 @@ func TestFlowsTextTable(t *testing.T) {
 		if f[6] != strconv.Itoa(c.wantTX>>10) || f[7] != strconv.Itoa(c.wantRX>>10) {
 			t.Errorf("row %d: TX_KB/RX_KB %s/%s, want %d/%d", i, f[6], f[7], c.wantTX>>10, c.wantRX>>10)
 		}
-		if f[11] != c.wantState {
-			t.Errorf("row %d: STATE %s, want %s", i, f[11], c.wantState)
+		if f[12] != c.wantState {
+			t.Errorf("row %d: STATE %s, want %s", i, f[12], c.wantState)
 		}
 		if retrans := f[9] != "0"; retrans != c.retransS2C {
 			t.Errorf("row %d: RETRANS %s, want retransmissions: %v", i, f[9], c.retransS2C)

@@ -21,8 +21,12 @@ func init() {
   FILE is pcap or pcapng, optionally gzip-compressed, - for standard input,
   or a session directory (its capture is read).
   Columns: PID COMM LADDR LPORT RADDR RPORT TX_KB RX_KB MS, then RETRANS
-  (retransmissions), RTT_MS (average RTT), STATE (Zeek conn_state: SF, REJ,
-  S0, RSTO, ...) and HISTORY (Zeek history). LADDR is the local side: the one
+  (retransmissions), RTT_MS (average RTT), LIMIT (what limited the direction
+  that carried more data, and its share of the time: rwnd, cwnd, sndbuf, app,
+  recovery, handshake; ~ marks a verdict inferred from packets rather than
+  taken from the kernel's accounting), STATE (Zeek conn_state: SF, REJ,
+  S0, RSTO, ...) and HISTORY (Zeek history). --why prints one sentence per
+  connection instead of the table. LADDR is the local side: the one
   that sent the SYN, unless kernel records show the capture was taken on the
   server. TX is what the local side sent. PID and COMM are - unless the
   capture carries kernel records (tcpviz capture). Rows are sorted by start.
@@ -31,6 +35,7 @@ func init() {
 Examples:
   tcpviz flows --in samples/cubic-loss-sender.pcapng
   tcpviz flows --in x.pcapng -w -t -T
+  tcpviz flows --in x.pcapng --why
   tcpviz flows --in x.pcapng --csv > flows.csv
   tcpviz flows --in x.pcapng --json | jq -c 'select(.retrans > 0)'
   tcpviz flows --in x.pcapng -p 181 -L 22,80 -D 443 --sort bytes
@@ -44,6 +49,7 @@ Examples:
 // and analyze.
 type tableFlags struct {
 	wide, seconds, clock, csv, json bool
+	why                             bool
 	pids, lports, rports            string
 	sort                            string
 }
@@ -57,6 +63,7 @@ func addTableFlags(fs interface {
 	fs.BoolVarP(&t.clock, "time", "T", false, "TIME column: HH:MM:SS (local time) when the connection started")
 	fs.BoolVarP(&t.csv, "csv", "", false, "comma-separated values with a header line (every column)")
 	fs.BoolVarP(&t.json, "json", "", false, "JSON Lines: one object per connection (every column)")
+	fs.BoolVarP(&t.why, "why", "", false, "one sentence per connection: what limited it (receiver window, congestion, send buffer, application, recovery)")
 	fs.StringVarP(&t.pids, "pid", "p", "", "only connections of these process ids (comma-separated)")
 	fs.StringVarP(&t.lports, "localport", "L", "", "only these local ports (comma-separated)")
 	fs.StringVarP(&t.rports, "remoteport", "D", "", "only these remote ports (comma-separated)")
@@ -83,7 +90,10 @@ func (t *tableFlags) compile() (conntable.Filter, conntable.Options, error) {
 	if t.csv && t.json {
 		return f, o, usagef("--csv and --json exclude each other")
 	}
-	o = conntable.Options{Format: conntable.FormatText, Wide: t.wide, Seconds: t.seconds, Clock: t.clock, Header: true}
+	if t.why && (t.csv || t.json) {
+		return f, o, usagef("--why prints sentences; --csv and --json carry them in the why column")
+	}
+	o = conntable.Options{Format: conntable.FormatText, Wide: t.wide, Seconds: t.seconds, Clock: t.clock, Header: true, Why: t.why}
 	switch {
 	case t.csv:
 		o.Format = conntable.FormatCSV

@@ -38,6 +38,12 @@ func sampleRows() []Row {
 	f1.PID, f1.Comm = 181, "curl"
 	f1.Events = map[string]int{events.TypeRetransmission: 2}
 	f1.RTTAvgMS = 1.5
+	// The server sent more: its direction's verdict is the connection's.
+	f1.Limits = &events.FlowLimits{
+		C2S: &events.DirLimits{Source: events.LimitSourcePackets, Dominant: events.LimitApp, Share: 0.9, MaxWindow: -1,
+			Seconds: events.LimitSeconds{App: 0.09, Cwnd: 0.01}},
+		S2C: &events.DirLimits{Source: events.LimitSourceKernel, Dominant: events.LimitRwnd, Share: 0.61, MaxWindow: 16384,
+			Seconds: events.LimitSeconds{Rwnd: 0.061, Cwnd: 0.039}}}
 	f2 := flow(2, "10.0.0.1|40001", "10.0.0.2|443", 0, 0, 10, 1)
 	f2.State, f2.History = "REJ", "Sr"
 	f3 := flow(3, "2001:db8::1|50000", "2001:db8::2|22", 9000, 1000, 5, 4000)
@@ -178,11 +184,11 @@ func TestTextColumns(t *testing.T) {
 		row0   []string // the first row's fields (curl)
 	}{
 		{"tcplife columns", Options{Header: true},
-			[]string{"PID", "COMM", "LADDR", "LPORT", "RADDR", "RPORT", "TX_KB", "RX_KB", "MS", "RETRANS", "RTT_MS", "STATE", "HISTORY"},
-			[]string{"181", "curl", "10.0.0.1", "40000", "10.0.0.2", "80", "2", "48", "100.00", "2", "1.500", "SF", "ShADadFf"}},
+			[]string{"PID", "COMM", "LADDR", "LPORT", "RADDR", "RPORT", "TX_KB", "RX_KB", "MS", "RETRANS", "RTT_MS", "LIMIT", "STATE", "HISTORY"},
+			[]string{"181", "curl", "10.0.0.1", "40000", "10.0.0.2", "80", "2", "48", "100.00", "2", "1.500", "rwnd", "61%", "SF", "ShADadFf"}},
 		{"wide with both times", Options{Header: true, Wide: true, Seconds: true, Clock: true},
-			[]string{"TIME", "TIME(s)", "PID", "COMM", "IP", "LADDR", "LPORT", "RADDR", "RPORT", "TX_KB", "RX_KB", "MS", "RETRANS", "RTT_MS", "STATE", "HISTORY"},
-			[]string{"07:08:09", "0.000", "181", "curl", "4", "10.0.0.1", "40000", "10.0.0.2", "80", "2", "48", "100.00", "2", "1.500", "SF", "ShADadFf"}},
+			[]string{"TIME", "TIME(s)", "PID", "COMM", "IP", "LADDR", "LPORT", "RADDR", "RPORT", "TX_KB", "RX_KB", "MS", "RETRANS", "RTT_MS", "LIMIT", "STATE", "HISTORY"},
+			[]string{"07:08:09", "0.000", "181", "curl", "4", "10.0.0.1", "40000", "10.0.0.2", "80", "2", "48", "100.00", "2", "1.500", "rwnd", "61%", "SF", "ShADadFf"}},
 	}
 	for _, c := range cases {
 		out := render(t, sampleRows(), c.o)
@@ -281,4 +287,20 @@ func benchmarkWrite(b *testing.B, o Options) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/row")
+}
+
+func TestWhy(t *testing.T) {
+	out := render(t, sampleRows(), Options{Why: true})
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("%d lines, want one per connection:\n%s", len(lines), out)
+	}
+	want := "#1 10.0.0.1:40000 > 10.0.0.2:80: 61 % of 0.1 s limited by the receiver's window (at most 16 KiB advertised): " +
+		"the receiver is not reading fast enough or its buffer is too small (kernel accounting)"
+	if lines[0] != want {
+		t.Errorf("first sentence\n got %q\nwant %q", lines[0], want)
+	}
+	if !strings.HasPrefix(lines[2], "#3 [2001:db8::1]:50000 > [2001:db8::2]:22: no data sent") {
+		t.Errorf("connection without limits: %q", lines[2])
+	}
 }

@@ -27,6 +27,7 @@ type Options struct {
 	Seconds bool   // text: TIME(s) column, seconds since Origin
 	Clock   bool   // text: TIME column, HH:MM:SS of the connection's start
 	Header  bool   // text and CSV: print the header line
+	Why     bool   // text: one sentence per connection on what limited it, instead of the table
 	Color   bool   // text: ANSI colours (only for terminals; the caller decides)
 	// Origin is what TIME(s) counts from (ns since the epoch); 0 means the
 	// earliest start among the rows.
@@ -157,13 +158,34 @@ func textColumns(o Options) []column {
 			}
 			return strconv.FormatFloat(r.RTTms, 'f', 3, 64)
 		}, nil},
+		column{"LIMIT", -13, func(r *Row) string { return r.Limits.Label() }, nil},
 		column{"STATE", -6, func(r *Row) string { return orDash(r.State) }, func(r *Row) string { return stateColor(r.State) }},
 		column{"HISTORY", 0, func(r *Row) string { return orDash(printable(r.History)) }, nil},
 	)
 	return cols
 }
 
+// writeWhy prints one sentence per connection: what limited the direction
+// that carried more payload.
+func writeWhy(w *bufio.Writer, rows []Row) error {
+	for i := range rows {
+		r := &rows[i]
+		fmt.Fprintf(w, "#%d %s > %s: %s\n", r.Flow, hostPort(r.LAddr, r.LPort), hostPort(r.RAddr, r.RPort), r.Limits.Sentence())
+	}
+	return nil
+}
+
+func hostPort(addr string, port uint16) string {
+	if strings.Contains(addr, ":") {
+		return "[" + addr + "]:" + strconv.Itoa(int(port))
+	}
+	return addr + ":" + strconv.Itoa(int(port))
+}
+
 func writeText(w *bufio.Writer, rows []Row, o Options) error {
+	if o.Why {
+		return writeWhy(w, rows)
+	}
 	cols := textColumns(o)
 	var line strings.Builder
 	for i := range cols {
@@ -258,13 +280,17 @@ type record struct {
 	State      string           `json:"state"`
 	History    string           `json:"history"`
 	LocalIsSrv bool             `json:"local_is_server"`
+	Limit      string           `json:"limit"`        // dominant limit ("" when no data)
+	LimitShare float64          `json:"limit_share"`  // its share, 0..1
+	LimitSrc   string           `json:"limit_source"` // kernel or packets (inferred)
+	Why        string           `json:"why"`
 }
 
 // CSVHeader is the first line of --csv output; the JSON fields have the
 // same names.
 var CSVHeader = []string{"flow", "start", "end", "time_s", "pid", "comm", "laddr", "lport", "raddr", "rport",
 	"tx_kb", "rx_kb", "ms", "tx_bytes", "rx_bytes", "tx_wire_bytes", "rx_wire_bytes", "tx_packets", "rx_packets",
-	"retrans", "retrans_bytes", "rtt_ms", "state", "history", "local_is_server"}
+	"retrans", "retrans_bytes", "rtt_ms", "state", "history", "local_is_server", "limit", "limit_share", "limit_source", "why"}
 
 func toRecord(r *Row, o *Options) record {
 	rec := record{
@@ -276,6 +302,9 @@ func toRecord(r *Row, o *Options) record {
 		TXPackets: r.TXPackets, RXPackets: r.RXPackets,
 		Retrans: r.Retrans, RetransB: r.RetransB, RTTms: r.RTTms,
 		State: r.State, History: r.History, LocalIsSrv: r.LocalIsServer,
+	}
+	if l := r.Limits; l != nil {
+		rec.Limit, rec.LimitShare, rec.LimitSrc, rec.Why = l.Dominant, l.Share, l.Source, l.Sentence()
 	}
 	if r.PID != 0 {
 		pid := r.PID
@@ -321,6 +350,7 @@ func writeCSV(w *bufio.Writer, rows []Row, o Options) error {
 			u(rec.TXKB), u(rec.RXKB), f(rec.MS), u(rec.TXBytes), u(rec.RXBytes), u(rec.TXWire), u(rec.RXWire),
 			u(rec.TXPackets), u(rec.RXPackets), strconv.Itoa(rec.Retrans), u(rec.RetransB), f(rec.RTTms),
 			rec.State, rec.History, strconv.FormatBool(rec.LocalIsSrv),
+			rec.Limit, f(rec.LimitShare), rec.LimitSrc, rec.Why,
 		})
 	}
 	cw.Flush()

@@ -42,6 +42,9 @@ type Row struct {
 	// LocalIsServer is set when the capture showed the server's socket as
 	// the local one (kernel records of the server only).
 	LocalIsServer bool
+	// Limits is what limited the direction that carried more payload
+	// (nil when no direction carried any).
+	Limits *events.DirLimits
 }
 
 // KnownPID reports whether the owning process is known.
@@ -65,6 +68,7 @@ func FromFlow(f *events.FlowRecord, localIsServer bool) Row {
 	if r.RTTms == 0 {
 		r.RTTms = f.HandshakeRTTms
 	}
+	r.Limits, _ = f.MainLimits()
 	if localIsServer {
 		r.LocalIsServer = true
 		r.LAddr, r.RAddr = r.RAddr, r.LAddr

@@ -1,0 +1,52 @@
+package events
+
+import "testing"
+
+func TestLimitVerdict(t *testing.T) {
+	tests := []struct {
+		name      string
+		l         *DirLimits
+		label     string
+		sentence  string
+		dominant  string
+		shareWant float64
+	}{
+		{"receiver window from the kernel",
+			&DirLimits{Source: LimitSourceKernel, Seconds: LimitSeconds{Rwnd: 2.44, Cwnd: 1.2, App: 0.36}, MaxWindow: 16384,
+				GoodputAvgBps: 2.5e6, GoodputPeakBps: 4e6, Packets: &PacketLimits{Agreement: 0.83}},
+			"rwnd 61%",
+			"61 % of 4.0 s limited by the receiver's window (at most 16 KiB advertised): the receiver is not reading fast enough or its buffer is too small; goodput 2.5 Mbit/s average, 4.0 Mbit/s peak (kernel accounting; packets agree 83 % of the time)",
+			LimitRwnd, 0.61},
+		{"application, inferred",
+			&DirLimits{Source: LimitSourcePackets, Seconds: LimitSeconds{App: 0.9, Cwnd: 0.1}, MaxWindow: -1},
+			"~app 90%",
+			"90 % of 1.0 s with nothing to send: the sending application wrote slower than the connection could carry (inferred from packets)",
+			LimitApp, 0.9},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.l.Dominant, tt.l.Share = tt.l.Seconds.Dominant()
+			if tt.l.Dominant != tt.dominant || tt.l.Share < tt.shareWant-1e-9 || tt.l.Share > tt.shareWant+1e-9 {
+				t.Errorf("dominant %s %.3f, want %s %.3f", tt.l.Dominant, tt.l.Share, tt.dominant, tt.shareWant)
+			}
+			if got := tt.l.Label(); got != tt.label {
+				t.Errorf("label %q, want %q", got, tt.label)
+			}
+			if got := tt.l.Sentence(); got != tt.sentence {
+				t.Errorf("sentence\n got %q\nwant %q", got, tt.sentence)
+			}
+		})
+	}
+}
+
+func TestMainLimits(t *testing.T) {
+	c2s, s2c := &DirLimits{Dominant: LimitApp}, &DirLimits{Dominant: LimitCwnd}
+	r := &FlowRecord{BytesC2S: 100, BytesS2C: 5000, Limits: &FlowLimits{C2S: c2s, S2C: s2c}}
+	if l, d := r.MainLimits(); l != s2c || d != DirS2C {
+		t.Errorf("main limits %v %v, want the s2c direction that carried more", l, d)
+	}
+	r.Limits.S2C = nil
+	if l, d := r.MainLimits(); l != c2s || d != DirC2S {
+		t.Errorf("main limits %v %v, want c2s", l, d)
+	}
+}
