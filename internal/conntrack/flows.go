@@ -26,11 +26,16 @@ type Config struct {
 	CloseLinger time.Duration
 	// IdleTimeout expires a connection with no packet for this long.
 	IdleTimeout time.Duration
+	// FinLinger keeps a connection whose FINs were both acknowledged (the
+	// normal end) this long after its last packet: long enough for the
+	// kernel's closing records, short enough that a busy server's finished
+	// connections leave memory at once. Zero means CloseLinger.
+	FinLinger time.Duration
 }
 
 // DefaultConfig returns the defaults documented in docs/events.md.
 func DefaultConfig() Config {
-	return Config{CloseLinger: 60 * time.Second, IdleTimeout: 15 * time.Minute}
+	return Config{CloseLinger: 60 * time.Second, IdleTimeout: 15 * time.Minute, FinLinger: time.Second}
 }
 
 type key struct {
@@ -67,6 +72,10 @@ type Conn struct {
 	synSeen               [2]bool
 	finSeen               [2]bool
 	rstSeen               [2]bool
+	finSeq                [2]uint32 // sequence number of each side's FIN
+	finAcked              [2]bool
+	done                  bool  // both FINs acknowledged: queued in Table.done
+	doneAt                int64 // time of the packet that ended it
 	hsSeen, sackPerm      bool
 	nhist                 uint8
 	hist                  [16]byte // Zeek history letters in order (at most 8 per side)
@@ -139,6 +148,10 @@ type Table struct {
 	nextID    uint64
 	lastSweep int64
 	onExpire  func(*Conn)
+	// done holds the connections that ended normally, in the order they
+	// did; they leave after FinLinger without waiting for a sweep.
+	done     []*Conn
+	doneHead int
 }
 
 // New returns a Table. onExpire is called for every connection that leaves
@@ -172,6 +185,7 @@ func (t *Table) Lookup(src, dst netip.AddrPort) (*Conn, events.Dir, bool) {
 func (t *Table) Observe(p *events.Packet) *Conn {
 	src := netip.AddrPortFrom(p.Src, p.SrcPort)
 	dst := netip.AddrPortFrom(p.Dst, p.DstPort)
+	t.expireDone(p.TS)
 	k := makeKey(src, dst)
 	c := t.conns[k]
 	syn := p.Flags&events.FlagSYN != 0 && p.Flags&events.FlagACK == 0
@@ -292,8 +306,18 @@ func (t *Table) update(c *Conn, d events.Dir, p *events.Packet) {
 		c.base[d^1], c.baseSet[d^1] = p.Ack-1, true
 	}
 	if f&events.FlagFIN != 0 {
+		if !c.finSeen[d] {
+			c.finSeq[d] = p.Seq + p.Len
+		}
 		c.finSeen[d] = true
 		c.mark(d, histFIN, 'F')
+	}
+	if f&events.FlagACK != 0 && c.finSeen[d^1] && !c.finAcked[d^1] && events.SeqGreater(p.Ack, c.finSeq[d^1]) {
+		c.finAcked[d^1] = true
+		if c.finAcked[d] && !c.done && t.cfg.FinLinger > 0 {
+			c.done, c.doneAt = true, p.TS
+			t.done = append(t.done, c)
+		}
 	}
 	if f&events.FlagRST != 0 {
 		c.rstSeen[d] = true
@@ -338,6 +362,34 @@ func (t *Table) update(c *Conn, d events.Dir, p *events.Packet) {
 			shift = int(c.wscale[d]) // scaling is on only when both sides offered it
 		}
 		p.WindowScaled = int64(p.Window) << shift
+	}
+}
+
+// expireDone lets the connections that ended normally leave once they
+// have been quiet for FinLinger. One that saw a packet after its end (a
+// late retransmission) goes back to the sweep and CloseLinger.
+func (t *Table) expireDone(now int64) {
+	linger := int64(t.cfg.FinLinger)
+	for t.doneHead < len(t.done) {
+		c := t.done[t.doneHead]
+		if t.byID[c.ID] == c && c.last == c.doneAt && now-c.last <= linger {
+			break // the oldest is still lingering: so are the others
+		}
+		t.done[t.doneHead] = nil
+		t.doneHead++
+		switch {
+		case t.byID[c.ID] != c:
+			// Already gone (a new connection on the tuple).
+		case c.last != c.doneAt:
+			c.done = false
+		default:
+			t.expire(makeKey(c.Client, c.Server), c)
+		}
+	}
+	if t.doneHead > 0 && t.doneHead*2 >= len(t.done) {
+		n := copy(t.done, t.done[t.doneHead:])
+		clear(t.done[n:])
+		t.done, t.doneHead = t.done[:n], 0
 	}
 }
 

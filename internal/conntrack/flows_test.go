@@ -2,6 +2,7 @@ package conntrack
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -193,5 +194,52 @@ func TestExpiryBoundsTheTable(t *testing.T) {
 	tb.Flush()
 	if expired != 1000 || tb.Len() != 0 {
 		t.Errorf("expired %d, live %d", expired, tb.Len())
+	}
+}
+
+// TestFinishedConnectionsLeaveAfterFinLinger: once both FINs are
+// acknowledged a connection leaves FinLinger after its last packet, at the
+// next packet of any connection; one that sees a packet after its end falls
+// back to CloseLinger.
+func TestFinishedConnectionsLeaveAfterFinLinger(t *testing.T) {
+	ms := time.Millisecond
+	other := netip.MustParseAddrPort("10.0.0.3:50000")
+	tick := func(tb *Table, at time.Duration) {
+		// A packet of an unrelated connection moves the clock.
+		p := &events.Packet{TS: int64(at), Flags: A, Src: other.Addr(), SrcPort: other.Port(), Dst: srv.Addr(), DstPort: srv.Port()}
+		tb.Observe(p)
+	}
+	for _, tc := range []struct {
+		name     string
+		late     bool // a retransmitted FIN within the linger
+		tickAt   time.Duration
+		wantGone bool
+	}{
+		{"quiet less than the linger", false, 900 * ms, false},
+		{"quiet longer than the linger", false, 1100 * ms, true},
+		{"late packet after the end", true, 2500 * ms, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var gone []uint64
+			tb := New(DefaultConfig(), func(c *Conn) { gone = append(gone, c.ID) })
+			segs := []seg{
+				{true, S, 1000, 0, 0, 64240, 7, 0},
+				{false, S | A, 5000, 1001, 0, 65160, 7, 1 * ms},
+				{true, A, 1001, 5001, 0, 502, -1, 2 * ms},
+				{true, F | A, 1001, 5001, 0, 502, -1, 3 * ms},
+				{false, F | A, 5001, 1002, 0, 509, -1, 4 * ms},
+				{true, A, 1002, 5002, 0, 502, -1, 5 * ms},
+			}
+			if tc.late {
+				segs = append(segs, seg{false, F | A, 5001, 1002, 0, 509, -1, 500 * ms})
+			}
+			for i, s := range segs {
+				tb.Observe(s.packet(i + 1))
+			}
+			tick(tb, tc.tickAt)
+			if got := slices.Contains(gone, 1); got != tc.wantGone {
+				t.Errorf("connection gone: %v, want %v (table: %d)", got, tc.wantGone, tb.Len())
+			}
+		})
 	}
 }
