@@ -1,62 +1,84 @@
 #!/usr/bin/env bash
-# Throughput and peak memory of `tcpviz parse-pcap` beside tcptrace and tshark
-# on one capture of at least 500k packets.
+# Throughput and peak memory of `tcpviz parse-pcap` (detectors on, every event
+# written) beside `tcptrace -l` and tshark, on two captures of about 1.5M
+# packets each: a clean bulk transfer and an event-heavy one (random loss at
+# the receiver, so a large share of the packets are duplicate ACKs,
+# retransmissions and RTT samples).
 #
-#   scripts/bench-parse.sh [CAPTURE]
+#   scripts/bench-parse.sh [CLEAN_CAPTURE LOSSY_CAPTURE]
 #
-# Without CAPTURE it records one (needs root): a bulk iperf3 transfer between
-# two network namespaces joined by a veth pair (MTU 1500), captured with
-# tcpdump -s 96. Only the namespaces it creates see any traffic.
+# Without captures it records them (needs root): a bulk iperf3 transfer
+# between two network namespaces joined by a veth pair (MTU 1500, offloads
+# off), captured at the sender with tcpdump -s 96; the lossy one drops
+# BENCH_LOSS/1000 (default 20) of the TCP packets entering the receiver with
+# nftables. Only the namespaces it creates see any traffic. The captures are
+# kept in $TMPDIR (tcpviz-bench-clean.pcap, tcpviz-bench-lossy.pcap) for the
+# next run. BENCH_RUNS=N repeats each tool (best wall time kept);
+# BENCH_TSHARK=0 skips tshark (tens of seconds per capture).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/benchlib.sh
 
-cap=${1:-}
-if [ -z "$cap" ]; then
-  cap=${TMPDIR:-/tmp}/tcpviz-bench-parse.pcap
-  if [ ! -s "$cap" ]; then
-    [ "$(id -u)" = 0 ] || { echo "bench-parse: recording a capture needs root (or pass a capture file)" >&2; exit 2; }
-    a=tvbp-a-$$ b=tvbp-b-$$
-    cleanup() { ip netns del "$a" 2>/dev/null || true; ip netns del "$b" 2>/dev/null || true; }
-    trap cleanup EXIT
-    ip netns add "$a"; ip netns add "$b"
-    ip link add va-$$ netns "$a" type veth peer name vb-$$ netns "$b"
-    ip -n "$a" addr add 10.231.0.1/24 dev va-$$; ip -n "$b" addr add 10.231.0.2/24 dev vb-$$
-    ip -n "$a" link set va-$$ up; ip -n "$b" link set vb-$$ up
-    ip -n "$a" link set lo up; ip -n "$b" link set lo up
-    # Segments of one MTU each, as on a real NIC after segmentation.
-    ip netns exec "$a" ethtool -K va-$$ tso off gso off gro off >/dev/null 2>&1 || true
-    ip netns exec "$b" ethtool -K vb-$$ tso off gso off gro off >/dev/null 2>&1 || true
-    ip netns exec "$b" iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
-    ip netns exec "$a" tcpdump -i va-$$ -s 96 -B 65536 -w "$cap" tcp 2>/dev/null &
-    tdp=$!
-    sleep 1
-    ip netns exec "$a" iperf3 -c 10.231.0.2 -p 5201 -n 900M >/dev/null
-    sleep 1
-    kill -INT "$tdp"; wait "$tdp" || true
-  fi
-fi
+tmp=${TMPDIR:-/tmp}
+clean=${1:-$tmp/tcpviz-bench-clean.pcap}
+lossy=${2:-$tmp/tcpviz-bench-lossy.pcap}
+bytes=${BENCH_BYTES:-1400M}
 
-bin=${TMPDIR:-/tmp}/tcpviz-bench
-go build -o "$bin" ./cmd/tcpviz
-packets=$(capinfos -Mc "$cap" 2>/dev/null | awk -F: '/Number of packets/ {gsub(/ /,"",$2); print $2}')
-[ -n "$packets" ] || packets=$("$bin" parse-pcap --in "$cap" --out "$(mktemp -d)" -q 2>/dev/null >/dev/null; echo 0)
-echo "capture: $cap ($packets packets, $(du -h "$cap" | cut -f1))"
-
-# Run each tool three times on a warm page cache; report the best wall time.
-measure() {
-  local name=$1; shift
-  local best="" mem=""
-  for _ in 1 2 3; do
-    /usr/bin/time -o "$tf" -f "%e %M" "$@" >/dev/null 2>&1
-    read -r t m <"$tf"
-    if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; mem=$m; fi
-  done
-  awk -v n="$name" -v t="$best" -v m="$mem" -v p="$packets" \
-    'BEGIN { pps = (t > 0) ? p / t : 0; printf "%-28s %8.2f s %12.0f packets/s %8.1f MiB peak\n", n, t, pps, m / 1024 }'
+record() { # record FILE LOSS_PER_MILLE
+  local cap=$1 loss=$2
+  [ "$(id -u)" = 0 ] || { echo "bench-parse: recording a capture needs root (or pass two capture files)" >&2; exit 2; }
+  local a=tvbp-a-$$ b=tvbp-b-$$
+  cleanup() { ip netns del "$a" 2>/dev/null || true; ip netns del "$b" 2>/dev/null || true; }
+  trap cleanup EXIT
+  ip netns add "$a"; ip netns add "$b"
+  ip link add va-$$ netns "$a" type veth peer name vb-$$ netns "$b"
+  ip -n "$a" addr add 10.231.0.1/24 dev va-$$; ip -n "$b" addr add 10.231.0.2/24 dev vb-$$
+  ip -n "$a" link set va-$$ up; ip -n "$b" link set vb-$$ up
+  ip -n "$a" link set lo up; ip -n "$b" link set lo up
+  # Segments of one MTU each, as on a real NIC after segmentation.
+  ip netns exec "$a" ethtool -K va-$$ tso off gso off gro off >/dev/null 2>&1 || true
+  ip netns exec "$b" ethtool -K vb-$$ tso off gso off gro off >/dev/null 2>&1 || true
+  if [ "$loss" -gt 0 ]; then
+    ip netns exec "$b" nft -f - <<NFT
+table inet tvbp_loss {
+  chain input {
+    type filter hook input priority filter; policy accept;
+    tcp dport 5201 numgen random mod 1000 < $loss drop
+  }
 }
+NFT
+  fi
+  ip netns exec "$b" iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
+  ip netns exec "$a" tcpdump -i va-$$ -s 96 -B 65536 -w "$cap.tmp" tcp 2>/dev/null &
+  local tdp=$!
+  sleep 1
+  ip netns exec "$a" iperf3 -c 10.231.0.2 -p 5201 -n "$bytes" >/dev/null
+  sleep 1
+  kill -INT "$tdp"; wait "$tdp" || true
+  mv "$cap.tmp" "$cap"
+  cleanup
+  trap - EXIT
+}
+[ -s "$clean" ] || record "$clean" 0
+[ -s "$lossy" ] || record "$lossy" "${BENCH_LOSS:-20}"
+
+bin=$tmp/tcpviz-bench
+go build -o "$bin" ./cmd/tcpviz
 out=$(mktemp -d)
-tf=$out/time
 trap 'rm -rf "$out"' EXIT
-measure "tcpviz parse-pcap" "$bin" parse-pcap --in "$cap" --out "$out/run" -q
-if command -v tcptrace >/dev/null; then measure "tcptrace -l" tcptrace -l "$cap"; fi
-if command -v tshark >/dev/null; then measure "tshark -q -z conv,tcp" tshark -r "$cap" -q -z conv,tcp; fi
+
+for cap in "$clean" "$lossy"; do
+  packets=$(count_packets "$cap")
+  rm -rf "$out/probe"
+  "$bin" parse-pcap --in "$cap" --out "$out/probe" -q >/dev/null
+  evpk=$(python3 -c "import json,sys; s=json.load(open('$out/probe/summary.json')); e=sum(s['events'].values()); print(f\"{e} events, {100*e/max(1,s['packets']):.1f} % of packets\")")
+  echo
+  echo "capture: $cap ($packets packets, $(du -h "$cap" | cut -f1), $evpk)"
+  header
+  i=0
+  measure "tcpviz parse-pcap" "$packets" sh -c "rm -rf '$out/run'; exec '$bin' parse-pcap --in '$cap' --out '$out/run' -q"
+  if command -v tcptrace >/dev/null; then measure "tcptrace -l" "$packets" tcptrace -l "$cap"; fi
+  if [ "${BENCH_TSHARK:-1}" != 0 ] && command -v tshark >/dev/null; then
+    BENCH_RUNS=1 measure "tshark -q -z conv,tcp" "$packets" tshark -r "$cap" -q -z conv,tcp
+  fi
+done
