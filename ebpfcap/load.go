@@ -18,10 +18,6 @@ import (
 	"github.com/cilium/ebpf/rlimit"
 )
 
-// MaxSnaplen is the largest snaplen the kernel programs copy (MAX_SNAPLEN in
-// bpf/capture.c).
-const MaxSnaplen = 1024
-
 // Options configure the programs before they are loaded.
 type Options struct {
 	// Ifindex of the interface whose packets are captured.

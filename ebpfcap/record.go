@@ -9,6 +9,10 @@ import (
 	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
 
+// MaxSnaplen is the largest snaplen the kernel programs copy (MAX_SNAPLEN in
+// bpf/capture.c).
+const MaxSnaplen = 1024
+
 // Directions in Packet.Dir, as the kernel programs write them; the same bits
 // as the pcapng epb_flags direction field.
 const (

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -282,13 +281,6 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.f.Read(p)
 	c.n += int64(n)
 	return n, err
-}
-
-func fileID(st fs.FileInfo) (dev, ino uint64) {
-	if s, ok := st.Sys().(*syscall.Stat_t); ok {
-		return uint64(s.Dev), s.Ino
-	}
-	return 0, 0
 }
 
 func (f *Follower) open(path string, skip bool) (*openFile, error) {

@@ -67,6 +67,9 @@ func (s seconds) Set(v string) error {
 func (s seconds) Type() string { return "seconds" }
 
 func runCapture(args []string) error {
+	if err := needLinux("capture"); err != nil {
+		return err
+	}
 	c := commands["capture"]
 	fs := newFlags(c)
 	var cfg capture.Config

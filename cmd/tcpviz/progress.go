@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 )
 
 // outputFlags are the conventions every reading command shares: a progress
@@ -53,8 +53,7 @@ func (o *outputFlags) progress() (func(done, size int64, records uint64), func()
 
 // isTerminal reports whether f is a terminal.
 func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	return term.IsTerminal(int(f.Fd()))
 }
 
 // useColor reports whether output to f may carry ANSI colours: only on a

@@ -45,6 +45,9 @@ Examples:
 }
 
 func runQuick(args []string) error {
+	if err := needLinux("quick"); err != nil {
+		return err
+	}
 	c := commands["quick"]
 	fs := newFlags(c)
 	iface := fs.StringP("interface", "i", "", "interface to capture on")

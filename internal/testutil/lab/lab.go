@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package lab builds a small network of Linux network namespaces for tests:
 //
 //	client ns            router ns                 server ns

@@ -1,3 +1,5 @@
+//go:build linux
+
 package lab
 
 // sysSetns is setns(2); the syscall package has no constant for it.

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command labtraffic is a small TCP sender/receiver for the network-namespace
 // lab (internal/lab, scripts/lab.sh). It makes the traffic patterns tcpviz's
 // samples and tests need: bulk transfers with a chosen congestion control, a
