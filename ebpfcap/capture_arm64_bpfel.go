@@ -19,53 +19,70 @@ type captureAddrKey struct {
 }
 
 type captureKrec struct {
-	_             structs.HostLayout
-	TsBootNs      uint64
-	Cookie        uint64
-	Kind          uint8
-	Family        uint8
-	OldState      uint8
-	NewState      uint8
-	CaState       uint8
-	TcpFlags      uint8
-	ResetDir      uint8
-	Pad           uint8
-	Sport         uint16
-	Dport         uint16
-	Pid           uint32
-	Saddr         [16]uint8
-	Daddr         [16]uint8
-	SndCwnd       uint32
-	Ssthresh      uint32
-	SrttUs        uint32
-	RttvarUs      uint32
-	SndWnd        uint32
-	RcvWnd        uint32
-	PacketsOut    uint32
-	RetransOut    uint32
-	LostOut       uint32
-	SackedOut     uint32
-	Delivered     uint32
-	TotalRetrans  uint32
-	SndUna        uint32
-	SndNxt        uint32
-	RcvNxt        uint32
-	Mss           uint32
-	Seq           uint32
-	EndSeq        uint32
-	Segs          uint32
-	Pad2          uint32
-	PacingRate    uint64
-	BytesAcked    uint64
-	BytesReceived uint64
-	SpanNs        uint64
-	Comm          [16]int8
+	_               structs.HostLayout
+	TsBootNs        uint64
+	Cookie          uint64
+	Kind            uint8
+	Family          uint8
+	OldState        uint8
+	NewState        uint8
+	CaState         uint8
+	TcpFlags        uint8
+	ResetDir        uint8
+	Pad             uint8
+	Sport           uint16
+	Dport           uint16
+	Pid             uint32
+	Saddr           [16]uint8
+	Daddr           [16]uint8
+	SndCwnd         uint32
+	Ssthresh        uint32
+	SrttUs          uint32
+	RttvarUs        uint32
+	SndWnd          uint32
+	RcvWnd          uint32
+	PacketsOut      uint32
+	RetransOut      uint32
+	LostOut         uint32
+	SackedOut       uint32
+	Delivered       uint32
+	TotalRetrans    uint32
+	SndUna          uint32
+	SndNxt          uint32
+	RcvNxt          uint32
+	Mss             uint32
+	Seq             uint32
+	EndSeq          uint32
+	Segs            uint32
+	Pad2            uint32
+	PacingRate      uint64
+	BytesAcked      uint64
+	BytesReceived   uint64
+	SpanNs          uint64
+	Comm            [16]int8
+	BusyUs          uint64
+	RwndLimitedUs   uint64
+	SndbufLimitedUs uint64
+	RateDelivered   uint32
+	RateIntervalUs  uint32
+	MinRttUs        uint32
+	Unsent          uint32
+	WmemQueued      uint32
+	Sndbuf          uint32
+	Has             uint16
+	SndWscale       uint8
+	RcvWscale       uint8
+	CwndLimited     uint8
+	AppLimited      uint8
+	Pad3            [2]uint8
 }
 
 type captureOwner struct {
-	_    structs.HostLayout
-	Pid  uint32
-	Comm [16]int8
+	_     structs.HostLayout
+	Pid   uint32
+	Comm  [16]int8
+	Match uint8
+	Pad   [3]uint8
 }
 
 type capturePktBuf struct {
@@ -95,7 +112,8 @@ type captureSampleState struct {
 	SrttUs   uint32
 	CaState  uint8
 	Unwanted uint8
-	_        [2]byte
+	Chrono   uint8
+	_        [1]byte
 }
 
 type captureTupleKey struct {
@@ -134,6 +152,7 @@ const (
 	captureVarCfgFilterHosts    = "cfg_filter_hosts"
 	captureVarCfgFilterOwner    = "cfg_filter_owner"
 	captureVarCfgFilterPorts    = "cfg_filter_ports"
+	captureVarCfgJiffyUs        = "cfg_jiffy_us"
 	captureVarCfgL2len          = "cfg_l2len"
 	captureVarCfgNetns          = "cfg_netns"
 	captureVarCfgPid            = "cfg_pid"
@@ -221,6 +240,7 @@ type captureVariableSpecs struct {
 	CfgFilterHosts *ebpf.VariableSpec `ebpf:"cfg_filter_hosts"`
 	CfgFilterOwner *ebpf.VariableSpec `ebpf:"cfg_filter_owner"`
 	CfgFilterPorts *ebpf.VariableSpec `ebpf:"cfg_filter_ports"`
+	CfgJiffyUs     *ebpf.VariableSpec `ebpf:"cfg_jiffy_us"`
 	CfgL2len       *ebpf.VariableSpec `ebpf:"cfg_l2len"`
 	CfgNetns       *ebpf.VariableSpec `ebpf:"cfg_netns"`
 	CfgPid         *ebpf.VariableSpec `ebpf:"cfg_pid"`
@@ -285,6 +305,7 @@ type captureVariables struct {
 	CfgFilterHosts *ebpf.Variable `ebpf:"cfg_filter_hosts"`
 	CfgFilterOwner *ebpf.Variable `ebpf:"cfg_filter_owner"`
 	CfgFilterPorts *ebpf.Variable `ebpf:"cfg_filter_ports"`
+	CfgJiffyUs     *ebpf.Variable `ebpf:"cfg_jiffy_us"`
 	CfgL2len       *ebpf.Variable `ebpf:"cfg_l2len"`
 	CfgNetns       *ebpf.Variable `ebpf:"cfg_netns"`
 	CfgPid         *ebpf.Variable `ebpf:"cfg_pid"`
