@@ -164,15 +164,22 @@ type flow struct {
 	noAnswer bool    // no_syn_ack already reported
 	hsRTT    bool    // handshake RTT already reported
 
-	kcwnd, ksrtt, kssthr uint32 // newest kernel probe
-	ksrttStats           *rttStats
-	kpending             uint32 // µs, newest kernel srtt not yet in ksrttStats
-	kpendingTS           int64
-	kminRTT              uint32 // µs, lowest kernel min_rtt seen
+	kern       [2]kernState // per direction: the state of the socket that sends it
+	ksrttStats *rttStats
+	kpending   uint32 // µs, newest kernel srtt not yet in ksrttStats
+	kpendingTS int64
+	kminRTT    uint32 // µs, lowest kernel min_rtt seen
 
 	first int64       // time of the first packet
 	mss   [2]uint16   // MSS announced in each direction's SYN
 	lim   *flowLimits // what limits each sender, from the first payload
+}
+
+// kernState is the newest congestion state of one socket, from its kernel
+// probe or retransmit records.
+type kernState struct {
+	cwnd, srtt, ssthr uint32
+	ok                bool
 }
 
 func (f *flow) endpoint(d events.Dir) string {
@@ -311,8 +318,15 @@ func (e *Engine) flowEvent(f *flow, d events.Dir, typ string, sev events.Severit
 // send fills the context snapshot and hands the event out.
 func (e *Engine) send(f *flow, ev *events.Event) {
 	if f != nil {
+		// The kernel state of the socket that sends in the event's
+		// direction, else of the other end's socket (a capture usually has
+		// records of one end only).
+		k := f.kern[ev.Dir&1]
+		if !k.ok {
+			k = f.kern[(ev.Dir^1)&1]
+		}
 		ev.Context = events.Context{BytesInFlight: f.inFlight(ev.Dir), SRTTms: f.srtt / 1e6,
-			KernelCwnd: f.kcwnd, KernelSRTTus: f.ksrtt, KernelSsthr: f.kssthr}
+			KernelCwnd: k.cwnd, KernelSRTTus: k.srtt, KernelSsthr: k.ssthr}
 	}
 	e.emit(ev)
 }

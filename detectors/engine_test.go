@@ -58,6 +58,10 @@ func TestContextSnapshot(t *testing.T) {
 	}
 	e.Kernel(100, &kblock.Record{Kind: kblock.KindProbe, TS: c.pkts[2].TS, SndCwnd: 10, SRTTus: 2500, Ssthresh: 7,
 		Saddr: c.addr[0].Addr(), Sport: c.addr[0].Port(), Daddr: c.addr[1].Addr(), Dport: c.addr[1].Port()}, 7, events.DirC2S)
+	// A retransmit record carries the congestion state too, newer than the
+	// probe's.
+	e.Kernel(101, &kblock.Record{Kind: kblock.KindRetransmit, TS: c.pkts[2].TS + 1, SndCwnd: 5, SRTTus: 3000, Ssthresh: 5,
+		Seq: 5000, EndSeq: 6000, Saddr: c.addr[0].Addr(), Sport: c.addr[0].Port(), Daddr: c.addr[1].Addr(), Dport: c.addr[1].Port()}, 7, events.DirC2S)
 	for i := range c.pkts[3:] {
 		e.Packet(&c.pkts[3+i])
 	}
@@ -73,7 +77,7 @@ func TestContextSnapshot(t *testing.T) {
 	if re.Context.BytesInFlight != 1000 {
 		t.Errorf("bytes in flight %d, want 1000", re.Context.BytesInFlight)
 	}
-	if re.Context.KernelCwnd != 10 || re.Context.KernelSRTTus != 2500 || re.Context.KernelSsthr != 7 {
+	if re.Context.KernelCwnd != 5 || re.Context.KernelSRTTus != 3000 || re.Context.KernelSsthr != 5 {
 		t.Errorf("kernel context %+v", re.Context)
 	}
 	if re.Context.SRTTms < 2 || re.Context.SRTTms > 12 {

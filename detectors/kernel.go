@@ -56,9 +56,11 @@ func (e *Engine) comparisonFor(id uint64) *comparison {
 }
 
 // Kernel takes one kernel record matched to a connection (flow 0 when no
-// connection matched) and reports it as an event. Probes refresh the kernel
-// context of the connection's later events; retransmit records are compared
-// with the inferred retransmissions.
+// connection matched) and reports it as an event. Probes, and retransmit
+// records that carry the congestion state, refresh the kernel context of the
+// later events in the direction their socket sends (the Wireshark plugin
+// copies the same record onto packets); retransmit records are compared with
+// the inferred retransmissions.
 func (e *Engine) Kernel(frame uint64, rec *kblock.Record, id uint64, dir events.Dir) {
 	if rec.TS > e.now {
 		e.now = rec.TS
@@ -76,12 +78,17 @@ func (e *Engine) Kernel(frame uint64, rec *kblock.Record, id uint64, dir events.
 	case kblock.KindProbe:
 		ev.Type = events.TypeKernelSample
 		if f != nil {
-			f.kcwnd, f.ksrtt, f.kssthr = rec.SndCwnd, rec.SRTTus, rec.Ssthresh
+			f.kern[f.dirOf(rec.Saddr, rec.Sport, dir)&1] = kernState{rec.SndCwnd, rec.SRTTus, rec.Ssthresh, true}
 			f.kernelRTT(rec)
 		}
 	case kblock.KindRetransmit:
 		ev.Type, ev.Severity = events.TypeKernelRetransmit, events.SevWarn
 		ev.Len = rec.EndSeq - rec.Seq
+		if f != nil && rec.SndCwnd != 0 {
+			// The state at the retransmission is newer than the last probe's
+			// (recovery or loss has just begun).
+			f.kern[f.dirOf(rec.Saddr, rec.Sport, dir)&1] = kernState{rec.SndCwnd, rec.SRTTus, rec.Ssthresh, true}
+		}
 		if f != nil {
 			d := f.dirOf(rec.Saddr, rec.Sport, dir)
 			ev.Seq = rec.Seq - f.h[d].base()

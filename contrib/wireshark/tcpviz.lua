@@ -389,8 +389,11 @@ local function decode(tvb, pinfo, tree)
     local ca = v.ca_state
     if kind == KIND_PROBE and ca == nil then ca = 0 end
 
-    -- Congestion state: compare with the previous record of the socket.
-    if kind == KIND_PROBE or kind == KIND_RETRANSMIT then
+    -- Probes, and retransmit records that carry the congestion state, feed
+    -- the per-packet copy (tcpviz's detectors use the same records for the
+    -- kernel context of their events). A congestion-state change is told
+    -- against the socket's previous such record.
+    if kind == KIND_PROBE or (kind == KIND_RETRANSMIT and v.snd_cwnd) then
         if not seen[frame] then
             seen[frame] = true
             remember(key, { frame = frame, kind = kind, ts = ts, v = v, ca = ca or 0 })

@@ -99,10 +99,10 @@ func (ts *tshark) fields(t *testing.T) map[string]tsharkField {
 
 // table runs tshark -T fields over a capture and returns, per frame number,
 // the value of each field ("" when absent). Fields that occur several times
-// in a frame are joined with ",".
-func (ts *tshark) table(t *testing.T, path, filter string, fields []string) map[string]map[string]string {
+// in a frame are joined with ",". extra are further tshark options.
+func (ts *tshark) table(t *testing.T, path, filter string, fields []string, extra ...string) map[string]map[string]string {
 	t.Helper()
-	args := []string{"-n", "-r", path, "-T", "fields", "-E", "separator=/t", "-E", "quote=n", "-e", "frame.number"}
+	args := append([]string{"-n", "-r", path, "-T", "fields", "-E", "separator=/t", "-E", "quote=n", "-e", "frame.number"}, extra...)
 	if filter != "" {
 		args = append(args, "-Y", filter)
 	}
