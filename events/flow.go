@@ -115,5 +115,9 @@ type Summary struct {
 	LastPacket    Timestamp         `json:"last_packet,omitempty"`
 	Warnings      []string          `json:"warnings,omitempty"`       // e.g. a truncated last block
 	KernelRetrans *RetransCheck     `json:"kernel_retrans,omitempty"` // all flows together
-	Files         []string          `json:"files"`                    // what the run wrote
+	// KernelLimits compares the limits inferred from packets with the
+	// kernel's accounting; Limits are the connections held back longest.
+	KernelLimits *LimitsCheck `json:"kernel_limits,omitempty"`
+	Limits       []Verdict    `json:"limits,omitempty"`
+	Files        []string     `json:"files"` // what the run wrote
 }

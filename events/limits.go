@@ -2,6 +2,7 @@ package events
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -260,4 +261,88 @@ func fmtRate(bps float64) string {
 		return strconv.FormatFloat(bps/1e3, 'f', 0, 64) + " kbit/s"
 	}
 	return strconv.FormatFloat(bps, 'f', 0, 64) + " bit/s"
+}
+
+// LimitsCheck compares, over the directions whose split came from the
+// kernel, the inference from packets with the kernel's accounting.
+type LimitsCheck struct {
+	Directions   int     `json:"directions"`    // directions with both
+	SameDominant int     `json:"same_dominant"` // of those, where both named the same dominant limit
+	Agreement    float64 `json:"agreement"`     // share of their time in which both named the same limit
+	weighted     float64 // Σ agreement × seconds
+	seconds      float64
+}
+
+// Add counts one direction's limits.
+func (c *LimitsCheck) Add(l *DirLimits) {
+	if l == nil || l.Inferred() || l.Packets == nil || l.Packets.Agreement < 0 {
+		return
+	}
+	c.Directions++
+	if l.Packets.Dominant == l.Dominant {
+		c.SameDominant++
+	}
+	t := l.Seconds.Total()
+	c.weighted += l.Packets.Agreement * t
+	c.seconds += t
+	if c.seconds > 0 {
+		c.Agreement = c.weighted / c.seconds
+	}
+}
+
+func (c LimitsCheck) String() string {
+	return fmt.Sprintf("%d directions with the kernel's accounting; the packets named the same dominant limit in %d, the same limit %.1f %% of the time",
+		c.Directions, c.SameDominant, c.Agreement*100)
+}
+
+// Verdict is one connection's answer to "why was it slow".
+type Verdict struct {
+	Flow     uint64  `json:"flow"`
+	Client   string  `json:"client"`
+	Server   string  `json:"server"`
+	Dir      Dir     `json:"dir"`
+	Limit    string  `json:"limit"`
+	Share    float64 `json:"share"`
+	Source   string  `json:"source"`
+	HeldS    float64 `json:"held_s"` // seconds the sender was held back (not app, not handshake)
+	Sentence string  `json:"why"`
+}
+
+// WorstLimits returns the verdicts of at most n connections whose sender
+// was held back longest, longest first.
+func WorstLimits(flows []FlowRecord, n int) []Verdict {
+	w := Worst{N: n}
+	for i := range flows {
+		w.Add(&flows[i])
+	}
+	return w.List
+}
+
+// Worst keeps, in bounded memory, the N connections held back longest.
+type Worst struct {
+	N    int
+	List []Verdict // longest first
+}
+
+// Add considers one connection.
+func (w *Worst) Add(r *FlowRecord) {
+	l, d := r.MainLimits()
+	if l == nil || l.Held() <= 0 || w.N <= 0 {
+		return
+	}
+	held := l.Held()
+	i := sort.Search(len(w.List), func(i int) bool {
+		return w.List[i].HeldS < held || (w.List[i].HeldS == held && w.List[i].Flow > r.Flow)
+	})
+	if i >= w.N {
+		return
+	}
+	v := Verdict{Flow: r.Flow, Client: r.Client, Server: r.Server, Dir: d, Limit: l.Dominant,
+		Share: l.Share, Source: l.Source, HeldS: held, Sentence: l.Sentence()}
+	w.List = append(w.List, Verdict{})
+	copy(w.List[i+1:], w.List[i:])
+	w.List[i] = v
+	if len(w.List) > w.N {
+		w.List = w.List[:w.N]
+	}
 }

@@ -50,3 +50,20 @@ func TestMainLimits(t *testing.T) {
 		t.Errorf("main limits %v %v, want c2s", l, d)
 	}
 }
+
+func TestWorstKeepsLongestHeld(t *testing.T) {
+	mk := func(id uint64, held, app float64) FlowRecord {
+		l := &DirLimits{Source: LimitSourcePackets, Seconds: LimitSeconds{Cwnd: held, App: app}}
+		l.Dominant, l.Share = l.Seconds.Dominant()
+		return FlowRecord{Flow: id, BytesC2S: 1, Limits: &FlowLimits{C2S: l}}
+	}
+	flows := []FlowRecord{mk(1, 1, 0), mk(2, 5, 0), mk(3, 0, 9), mk(4, 3, 1), mk(5, 5, 1), mk(6, 0.5, 0)}
+	got := WorstLimits(flows, 3)
+	var ids []uint64
+	for _, v := range got {
+		ids = append(ids, v.Flow)
+	}
+	if len(ids) != 3 || ids[0] != 2 || ids[1] != 5 || ids[2] != 4 {
+		t.Errorf("worst %v, want [2 5 4] (held 5, 5, 3; app-only flow 3 never)", ids)
+	}
+}

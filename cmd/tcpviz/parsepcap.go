@@ -153,5 +153,8 @@ func figures(res *sessionfiles.Result) string {
 	if k := s.KernelRetrans; k != nil {
 		fmt.Fprintf(&b, "\nkernel check: %s", k.String())
 	}
+	if k := s.KernelLimits; k != nil {
+		fmt.Fprintf(&b, "\nlimits check: %s", k.String())
+	}
 	return b.String()
 }

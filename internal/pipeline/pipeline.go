@@ -72,6 +72,7 @@ type Stats struct {
 	ClockSteps    int   // timestamps more than a second below one already seen
 	Flows         int
 	KernelRetrans events.RetransCheck // all flows together
+	KernelLimits  events.LimitsCheck  // limits from packets against the kernel's, all flows
 	Warnings      []string
 }
 
@@ -276,6 +277,10 @@ func (p *Pipeline) expired(c *conntrack.Conn) {
 			k.Matched += rc.Matched
 			k.KernelSeen += rc.KernelSeen
 		}
+	}
+	if l := r.Limits; l != nil {
+		p.stats.KernelLimits.Add(l.C2S)
+		p.stats.KernelLimits.Add(l.S2C)
 	}
 	p.stats.Flows++
 	if p.cfg.OnFlow != nil {

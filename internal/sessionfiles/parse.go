@@ -85,7 +85,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	cfg := o.Pipeline
 	userOnFlow := cfg.OnFlow
+	worst := events.Worst{N: 3}
 	cfg.OnFlow = func(r *events.FlowRecord) {
+		worst.Add(r)
 		if o.KeepFlows {
 			res.Flows = append(res.Flows, *r)
 		}
@@ -135,6 +137,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if st.KernelRecords > 0 {
 		kr := st.KernelRetrans
 		sum.KernelRetrans = &kr
+	}
+	sum.Limits = worst.List
+	if st.KernelLimits.Directions > 0 {
+		kl := st.KernelLimits
+		sum.KernelLimits = &kl
 	}
 	if err := w.w.Flush(); err != nil {
 		return nil, fmt.Errorf("write %s: %w", evFile.Path(), err)
