@@ -77,6 +77,7 @@ type Decoder struct {
 
 	parsers map[gopacket.LayerType]*gopacket.DecodingLayerParser
 	decoded []gopacket.LayerType
+	slow    bool // tests: gopacket's path for every frame
 }
 
 // New returns a Decoder.
@@ -124,6 +125,9 @@ func firstLayer(linkType uint16, data []byte) (gopacket.LayerType, bool) {
 // and the relative numbers are left for the flow table) and Payload points
 // into data.
 func (d *Decoder) Decode(linkType uint16, data []byte, origLen uint32, p *events.Packet) (bool, SkipReason) {
+	if linkType == LinkEthernet && !d.slow && fastEthIPv4TCP(data, origLen, p) {
+		return true, SkipNone
+	}
 	first, ok := firstLayer(linkType, data)
 	if !ok {
 		return false, SkipLinkType

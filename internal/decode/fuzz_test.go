@@ -18,8 +18,10 @@ func FuzzDecode(f *testing.F) {
 	f.Add(uint16(LinkRaw), serialize(t, ip6(layers.IPProtocolTCP), tcp, pay))
 	f.Add(uint16(LinkSLL2), make([]byte, 20))
 	f.Add(uint16(LinkNull), []byte{2, 0, 0, 0, 0x45})
-	d := New()
+	d, slow := New(), New()
+	slow.slow = true
 	f.Fuzz(func(t *testing.T, link uint16, data []byte) {
+		sameDecode(t, d, slow, link, data, uint32(len(data)))
 		var p events.Packet
 		ok, why := d.Decode(link, data, uint32(len(data)), &p)
 		if !ok {
