@@ -33,6 +33,9 @@ type Config struct {
 	Alerts io.Writer
 	JSON   bool
 	Color  bool
+	// Host is the host label of JSON alerts (Alertmanager shape); empty
+	// leaves it out.
+	Host string
 	// EventsOut, if not nil, receives every detector event as JSON Lines.
 	EventsOut io.Writer
 	// Log receives notices (files, gaps, restarts); nil discards them.
@@ -47,6 +50,12 @@ type Config struct {
 	// OnCaughtUp, if set, is called with the counters each time every byte
 	// written so far has been processed (tests, progress displays).
 	OnCaughtUp func(Summary)
+	// Sinks receive every packet and event besides the alert window
+	// (metrics, Parquet). A sink with an Advance(int64) method is also told
+	// when the idle clock moves capture time on.
+	Sinks []pipeline.Sink
+	// OnFile, if set, is called when records start coming from another file.
+	OnFile func(path string)
 }
 
 // Summary is the account of a run.
@@ -68,7 +77,20 @@ type Summary struct {
 	Current    string         // file being read
 	Elapsed    time.Duration
 	Warnings   []string
+
+	CaptureDrops uint64 // packets the capture itself dropped (statistics blocks)
+	BadRecords   uint64 // kernel records that failed to decode
+	// CaughtUp is when every byte written so far had last been read;
+	// LastPacket the capture time of the newest packet (ns).
+	CaughtUp   time.Time
+	LastPacket int64
+	// Active counts the alerts in force (WARN or CRITICAL, not yet
+	// RECOVERED) by kind and level.
+	Active map[ActiveKey]int
 }
+
+// ActiveKey groups alerts in force.
+type ActiveKey struct{ Kind, Level string }
 
 // Monitor ties a follower, a pipeline and a window together.
 type Monitor struct {
@@ -114,10 +136,13 @@ func New(cfg Config) (*Monitor, error) {
 		return nil, err
 	}
 	m := &Monitor{cfg: cfg, fol: fol, events: make(map[string]int),
-		out: alertWriter{w: cfg.Alerts, json: cfg.JSON, color: cfg.Color}}
+		out: alertWriter{w: cfg.Alerts, json: cfg.JSON, color: cfg.Color, host: cfg.Host}}
 	m.win = NewWindow(cfg.Window, cfg.Thresholds, m.out.write)
 	m.p = pipeline.New(cfg.Pipeline)
 	m.p.AddSink(m)
+	for _, s := range cfg.Sinks {
+		m.p.AddSink(s)
+	}
 	if cfg.EventsOut != nil {
 		m.evOut = events.NewWriter(cfg.EventsOut, 64<<10)
 	}
@@ -143,6 +168,9 @@ func (m *Monitor) Run(ctx context.Context) error {
 func (m *Monitor) handle(file string, rec *pcapng.Record) error {
 	if file != m.file {
 		m.file = file
+		if m.cfg.OnFile != nil {
+			m.cfg.OnFile(file)
+		}
 	}
 	if err := m.p.Feed(rec); err != nil {
 		return fmt.Errorf("%s: offset %d: %w", file, rec.Offset, err)
@@ -194,10 +222,16 @@ func (m *Monitor) caughtUp() {
 			t := m.lastTS + int64(idle)
 			m.win.Advance(t)
 			m.p.Advance(t)
+			for _, s := range m.cfg.Sinks {
+				if a, ok := s.(interface{ Advance(int64) }); ok {
+					a.Advance(t)
+				}
+			}
 		}
 	}
 	m.flush()
 	s := m.summary()
+	s.CaughtUp = time.Now()
 	// Capture drops and bad kernel records, as they are found.
 	for ; m.warned < len(s.Warnings); m.warned++ {
 		fmt.Fprintf(m.cfg.Log, "monitor: %s: %s\n", m.file, s.Warnings[m.warned])
@@ -216,7 +250,8 @@ func (m *Monitor) summary() Summary {
 	s := Summary{Files: fs.Files, Records: fs.Records, Skipped: fs.Skipped, Packets: ps.Packets,
 		TCPPackets: ps.TCPPackets, Kernel: ps.KernelRecords, Gaps: fs.Gaps, Restarts: fs.Restarts,
 		FileErrors: fs.Errors, Damaged: fs.Damaged, Events: make(map[string]int, len(m.events)), Alerts: make(map[string]int),
-		InWindow: make(map[string]int), Flows: m.win.Flows(), Current: m.fol.Current(), Warnings: ps.Warnings}
+		InWindow: make(map[string]int), Flows: m.win.Flows(), Current: m.fol.Current(), Warnings: ps.Warnings,
+		CaptureDrops: ps.CaptureDrops, BadRecords: ps.BadKernel, LastPacket: m.lastTS, Active: m.win.Active()}
 	for k, v := range m.events {
 		s.Events[k] = v
 	}

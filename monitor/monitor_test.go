@@ -95,8 +95,8 @@ func (h *harness) alerts() []Alert {
 		if line == "" {
 			continue
 		}
-		var a Alert
-		if err := json.Unmarshal([]byte(line), &a); err != nil {
+		a, err := ParseAlertmanager([]byte(line))
+		if err != nil {
 			h.t.Fatalf("alert line %q: %v", line, err)
 		}
 		out = append(out, a)

@@ -88,6 +88,7 @@ func fmtMS(ms float64) string {
 type alertWriter struct {
 	w     io.Writer
 	json  bool
+	host  string // the host label of JSON alerts
 	color bool
 	buf   []byte
 	err   error
@@ -98,7 +99,7 @@ func (o *alertWriter) write(a *Alert) {
 		return
 	}
 	if o.json {
-		b, err := json.Marshal(a)
+		b, err := json.Marshal(a.Alertmanager(o.host))
 		if err != nil {
 			o.err = err
 			return

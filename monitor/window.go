@@ -21,6 +21,9 @@ var kindNames = [numKinds]string{"retransmission", "loss", "out_of_order"}
 
 func (k Kind) String() string { return kindNames[k] }
 
+// KindNames lists what the window counts, in order.
+func KindNames() []string { return kindNames[:] }
+
 // kindOf maps an event type to the kind it counts as.
 func kindOf(typ string) (Kind, bool) {
 	switch typ {
@@ -117,6 +120,10 @@ type Alert struct {
 	KernelSRTTms  float64 `json:"kernel_srtt_ms,omitempty"`
 	SRTTms        float64 `json:"srtt_ms,omitempty"`
 	BytesInFlight int64   `json:"bytes_in_flight,omitempty"`
+	// Since is when the connection's alert of this kind started (its first
+	// WARN or CRITICAL); From is the level a RECOVERED alert ends.
+	Since events.Timestamp `json:"since"`
+	From  Level            `json:"from,omitempty"`
 }
 
 // counter counts events in a sliding window. Events closer together than
@@ -164,6 +171,7 @@ func (c *counter) evict(cutoff int64) {
 type flowWindow struct {
 	c              [numKinds]counter
 	level          [numKinds]Level
+	since          [numKinds]int64 // start of the alert at level
 	client, server string
 	ctx            events.Context
 }
@@ -210,6 +218,19 @@ func (w *Window) Flows() int { return len(w.flows) }
 // Total is the count of a kind over all connections in the window.
 func (w *Window) Total(k Kind) int { return w.total[k].n }
 
+// Active counts the alerts in force by kind and level.
+func (w *Window) Active() map[ActiveKey]int {
+	out := make(map[ActiveKey]int)
+	for _, f := range w.flows {
+		for k, l := range f.level {
+			if l == LevelWarn || l == LevelCritical {
+				out[ActiveKey{Kind(k).String(), l.String()}]++
+			}
+		}
+	}
+	return out
+}
+
 // Fired is the number of alerts of a level so far.
 func (w *Window) Fired(l Level) int { return w.fired[l] }
 
@@ -233,8 +254,10 @@ func (w *Window) Advance(now int64) {
 		for k := range f.c {
 			f.c[k].evict(cutoff)
 			if f.level[k] != LevelNone && f.c[k].n < w.th.of(Kind(k)) {
+				from := f.level[k]
 				f.level[k] = LevelNone
-				w.fire(LevelRecovered, Kind(k), id, f, now, "", 0)
+				w.fire(LevelRecovered, Kind(k), id, f, now, "", 0, from)
+				f.since[k] = 0
 			}
 		}
 		if f.idle() {
@@ -275,15 +298,19 @@ func (w *Window) Add(e *events.Event, file string) {
 	crit := th * w.th.CriticalFactor
 	switch {
 	case w.th.CriticalFactor >= 2 && c.n >= crit && f.level[k] < LevelCritical:
+		if f.level[k] == LevelNone {
+			f.since[k] = int64(e.TS)
+		}
 		f.level[k] = LevelCritical
-		w.fire(LevelCritical, k, e.Flow, f, int64(e.TS), file, e.Frame)
+		w.fire(LevelCritical, k, e.Flow, f, int64(e.TS), file, e.Frame, LevelNone)
 	case c.n >= th && f.level[k] < LevelWarn:
+		f.since[k] = int64(e.TS)
 		f.level[k] = LevelWarn
-		w.fire(LevelWarn, k, e.Flow, f, int64(e.TS), file, e.Frame)
+		w.fire(LevelWarn, k, e.Flow, f, int64(e.TS), file, e.Frame, LevelNone)
 	}
 }
 
-func (w *Window) fire(l Level, k Kind, flow uint64, f *flowWindow, ts int64, file string, frame uint64) {
+func (w *Window) fire(l Level, k Kind, flow uint64, f *flowWindow, ts int64, file string, frame uint64, from Level) {
 	w.fired[l]++
 	th := w.th.of(k)
 	if l == LevelCritical {
@@ -292,7 +319,7 @@ func (w *Window) fire(l Level, k Kind, flow uint64, f *flowWindow, ts int64, fil
 	w.alert = Alert{Time: events.Timestamp(ts), Level: l, Kind: k.String(), Count: f.c[k].n, Threshold: th,
 		WindowS: float64(w.span) / 1e9, Flow: flow, Client: f.client, Server: f.server, File: file, Frame: frame,
 		KernelCwnd: f.ctx.KernelCwnd, KernelSRTTms: float64(f.ctx.KernelSRTTus) / 1000, SRTTms: f.ctx.SRTTms,
-		BytesInFlight: f.ctx.BytesInFlight}
+		BytesInFlight: f.ctx.BytesInFlight, Since: events.Timestamp(f.since[k]), From: from}
 	if w.emit != nil {
 		w.emit(&w.alert)
 	}

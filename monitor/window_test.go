@@ -1,7 +1,9 @@
 package monitor
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -110,7 +112,7 @@ func TestWindowAlertFields(t *testing.T) {
 	a := got[0]
 	want := Alert{Time: e.TS, Level: LevelWarn, Kind: "retransmission", Count: 1, Threshold: 1, WindowS: 60, Flow: 9,
 		Client: "10.0.0.1:40009", Server: "10.0.0.2:5201", File: "/cap/ring_00003_20261123093000.pcapng", Frame: 10,
-		KernelCwnd: 7, KernelSRTTms: 25.3, SRTTms: 24, BytesInFlight: 14480}
+		KernelCwnd: 7, KernelSRTTms: 25.3, SRTTms: 24, BytesInFlight: 14480, Since: e.TS}
 	if a != want {
 		t.Errorf("alert\n got %+v\nwant %+v", a, want)
 	}
@@ -145,5 +147,60 @@ func TestWindowMemoryBounded(t *testing.T) {
 	w.Advance(t0 + 3600e9)
 	if w.Flows() != 0 {
 		t.Errorf("%d flows kept after a quiet hour, want 0", w.Flows())
+	}
+}
+
+// TestAlertmanagerShape: WARN and RECOVERED of one connection carry the
+// same labels, startsAt is the start of the alert on both, endsAt only on
+// RECOVERED, the link points at the capture file and frame, and the line
+// reads back into the alert.
+func TestAlertmanagerShape(t *testing.T) {
+	var got []Alert
+	w := NewWindow(time.Minute, Thresholds{Retransmission: 2, CriticalFactor: 2}, func(a *Alert) { got = append(got, *a) })
+	for i := 1; i <= 4; i++ {
+		w.Add(ev("retransmission", 3, float64(i)/10), "/cap/ring 1.pcapng")
+	}
+	w.Advance(int64(ev("retransmission", 3, 0.4).TS) + int64(2*time.Minute))
+	if len(got) != 3 || got[0].Level != LevelWarn || got[1].Level != LevelCritical || got[2].Level != LevelRecovered {
+		t.Fatalf("alerts %+v, want WARN, CRITICAL, RECOVERED", got)
+	}
+	var am []AlertmanagerAlert
+	for i := range got {
+		a := got[i].Alertmanager("web-1")
+		b, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := ParseAlertmanager(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back != got[i] {
+			t.Errorf("round trip\n got %+v\nwant %+v", back, got[i])
+		}
+		var raw map[string]any
+		json.Unmarshal(b, &raw)
+		for _, k := range []string{"labels", "annotations", "startsAt"} {
+			if raw[k] == nil {
+				t.Errorf("line %s: no %s", b, k)
+			}
+		}
+		am = append(am, a)
+	}
+	warn, crit, rec := am[0], am[1], am[2]
+	if warn.StartsAt != rfc3339(got[0].Time) || crit.StartsAt != warn.StartsAt || rec.StartsAt != warn.StartsAt {
+		t.Errorf("startsAt %s %s %s, want all %s", warn.StartsAt, crit.StartsAt, rec.StartsAt, rfc3339(got[0].Time))
+	}
+	if warn.EndsAt != "" || crit.EndsAt != "" || rec.EndsAt != rfc3339(got[2].Time) {
+		t.Errorf("endsAt %q %q %q", warn.EndsAt, crit.EndsAt, rec.EndsAt)
+	}
+	if rec.Labels["severity"] != "critical" || !maps.Equal(rec.Labels, crit.Labels) {
+		t.Errorf("RECOVERED labels %v, want the CRITICAL alert's %v", rec.Labels, crit.Labels)
+	}
+	if warn.Labels["alertname"] != "TCPRetransmissions" || warn.Labels["host"] != "web-1" || warn.Labels["severity"] != "warning" {
+		t.Errorf("labels %v", warn.Labels)
+	}
+	if warn.GeneratorURL != "file:///cap/ring%201.pcapng#frame=2" || rec.GeneratorURL != "" {
+		t.Errorf("generatorURL %q / %q", warn.GeneratorURL, rec.GeneratorURL)
 	}
 }

@@ -9,6 +9,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/metrics"
+	"github.com/tcpviz/tcpviz/internal/parquetout"
 	"github.com/tcpviz/tcpviz/monitor"
 )
 
@@ -17,6 +23,7 @@ func init() {
 		name:    "monitor",
 		summary: "follow rolling capture files and alert on retransmissions, loss and reordering",
 		usage: `  tcpviz monitor --pcap-path PATH [--window SECONDS] [--threshold N] [--json] [--events-out FILE]
+                 [--metrics-addr ADDR] [--parquet DIR]
 
   PATH is a capture file, a glob ('ring_*.pcapng', quoted), a directory, a
   symlink re-pointed at the newest file (rolling-current.pcapng), or the -w
@@ -29,7 +36,10 @@ func init() {
   time. An alert line is printed when a count reaches its threshold (WARN) or
   --critical-factor times it (CRITICAL), once per connection, kind and level,
   and RECOVERED when it falls back below the threshold. A threshold of 0 turns
-  that kind off. Ctrl-C prints a summary and exits 0.
+  that kind off. Ctrl-C prints a summary and exits 0. --json prints each
+  alert in the shape Alertmanager's API takes (labels, annotations,
+  startsAt, endsAt on RECOVERED, generatorURL naming the capture file and
+  frame). --metrics-addr serves Prometheus metrics (docs/prometheus.md).
 
   Environment (flags take precedence): TCPVIZ_WINDOW, TCPVIZ_THRESHOLD,
   TCPVIZ_LOSS_THRESHOLD, TCPVIZ_OOO_THRESHOLD, TCPVIZ_POLL_INTERVAL, NO_COLOR.
@@ -38,6 +48,8 @@ Examples:
   tcpviz monitor --pcap-path rolling.pcapng --window 60 --threshold 10
   tcpviz monitor --pcap-path '/var/cap/ring_*.pcapng' --json | jq .
   tcpviz monitor --pcap-path /var/cap --from-start --events-out events.jsonl
+  tcpviz monitor --pcap-path rolling.pcapng --metrics-addr :9469 --metrics-ports 443,5432
+  tcpviz monitor --pcap-path rolling.pcapng --parquet /data/tcpviz
 `,
 		run: runMonitor,
 	})
@@ -60,6 +72,11 @@ func runMonitor(args []string) error {
 	jsonOut := fs.Bool("json", false, "print one JSON object per alert")
 	eventsOut := fs.String("events-out", "", "append every detector event to FILE as JSON Lines")
 	quiet := fs.BoolP("quiet", "q", false, "no start-up line and no notices on stderr (the summary is still printed)")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on ADDR (e.g. :9469) at /metrics")
+	metricsPorts := fs.String("metrics-ports", "", "service ports kept as the service_port label, comma-separated (default: common server ports); others are \"other\"")
+	parquetDir := fs.String("parquet", "", "also write Parquet tables under DIR, one file per table and hour (docs/parquet.md)")
+	host := fs.String("host", "", "host label of --json alerts and host=NAME partition of --parquet (default: this machine's host name)")
+	parquetPackets := fs.Bool("parquet-packets", false, "also write the packets table with --parquet")
 	addDetectorFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -97,6 +114,47 @@ func runMonitor(args []string) error {
 	if *quiet {
 		cfg.Log = nil
 	}
+	cfg.Host = *host
+	if cfg.Host == "" {
+		cfg.Host, _ = os.Hostname()
+	}
+	var flowSinks []func(*events.FlowRecord)
+	var pq *parquetout.Writer
+	if *parquetDir != "" {
+		pq, err = parquetout.New(parquetout.Config{Dir: *parquetDir, Host: cfg.Host, Packets: *parquetPackets,
+			Stem: fmt.Sprintf("monitor-%s-%d", time.Now().UTC().Format("20060102T150405"), os.Getpid()), Roll: time.Hour})
+		if err != nil {
+			return err
+		}
+		cfg.Sinks = append(cfg.Sinks, pq)
+		cfg.OnFile = pq.SetCaptureFile
+		flowSinks = append(flowSinks, pq.Flow)
+	}
+	var reg *prometheus.Registry
+	if *metricsAddr != "" {
+		ports, err := parsePorts(*metricsPorts)
+		if err != nil {
+			return usagef("--metrics-ports: %v", err)
+		}
+		reg = prometheus.NewRegistry()
+		tr, err := metrics.NewTraffic(reg, ports)
+		if err != nil {
+			return err
+		}
+		cfg.Sinks = append(cfg.Sinks, tr)
+		flowSinks = append(flowSinks, tr.Flow)
+	}
+	if len(flowSinks) > 0 {
+		prev := cfg.Pipeline.OnFlow
+		cfg.Pipeline.OnFlow = func(r *events.FlowRecord) {
+			for _, f := range flowSinks {
+				f(r)
+			}
+			if prev != nil {
+				prev(r)
+			}
+		}
+	}
 	if *eventsOut != "" {
 		f, err := os.OpenFile(*eventsOut, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
 		if err != nil {
@@ -107,7 +165,25 @@ func runMonitor(args []string) error {
 	}
 	m, err := monitor.New(cfg)
 	if err != nil {
+		if pq != nil {
+			pq.Abort()
+		}
 		return err
+	}
+	if reg != nil {
+		reg.MustRegister(metrics.NewHealth(m.Summary), collectors.NewGoCollector(),
+			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		srv, err := startMetrics(*metricsAddr, reg)
+		if err != nil {
+			if pq != nil {
+				pq.Abort()
+			}
+			return err
+		}
+		defer srv.close()
+		if !*quiet {
+			fmt.Fprintf(os.Stderr, "tcpviz monitor: metrics on http://%s/metrics\n", srv.addr)
+		}
 	}
 	if !*quiet {
 		fmt.Fprintf(os.Stderr, "tcpviz monitor: following %s; window %gs; WARN at %s; CRITICAL at %d×\n",
@@ -117,6 +193,11 @@ func runMonitor(args []string) error {
 	defer stop()
 	runErr := m.Run(ctx)
 	m.Final().Write(os.Stderr)
+	if pq != nil {
+		if err := pq.Close(); err != nil && runErr == nil {
+			runErr = fmt.Errorf("--parquet: %w", err)
+		}
+	}
 	return runErr
 }
 
