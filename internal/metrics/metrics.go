@@ -219,8 +219,8 @@ type Health struct {
 	summary func() monitor.Summary
 	now     func() time.Time
 
-	filesRead, records, packets, gaps, restarts, fileErrors, drops, bad, kernel *prometheus.Desc
-	behind, lastPacket, active, alerts                                          *prometheus.Desc
+	filesRead, records, packets, gaps, restarts, fileErrors, drops, bad, kernel, damaged *prometheus.Desc
+	behind, lastPacket, active, alerts                                                   *prometheus.Desc
 }
 
 // NewHealth builds the health collector; summary is monitor.Summary.
@@ -238,6 +238,7 @@ func NewHealth(summary func() monitor.Summary) *Health {
 		fileErrors: d("file_errors_total", "Files abandoned on errors."),
 		drops:      d("capture_dropped_packets_total", "Packets the capture itself reports as dropped (pcapng statistics blocks)."),
 		bad:        d("bad_records_total", "Kernel records that failed to decode."),
+		damaged:    d("damaged_blocks_total", "Damaged blocks skipped in the capture files."),
 		behind:     d("seconds_behind", "Seconds since the monitor last had read every byte written to the files it follows."),
 		lastPacket: d("last_packet_timestamp_seconds", "Capture time of the newest packet read (Unix seconds)."),
 		active:     d("active_alerts", "Alerts in force (WARN or CRITICAL, not yet RECOVERED).", "kind", "level"),
@@ -248,7 +249,7 @@ func NewHealth(summary func() monitor.Summary) *Health {
 // Describe implements prometheus.Collector.
 func (h *Health) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{h.filesRead, h.records, h.packets, h.kernel, h.gaps, h.restarts,
-		h.fileErrors, h.drops, h.bad, h.behind, h.lastPacket, h.active, h.alerts} {
+		h.fileErrors, h.drops, h.bad, h.damaged, h.behind, h.lastPacket, h.active, h.alerts} {
 		ch <- d
 	}
 }
@@ -268,6 +269,7 @@ func (h *Health) Collect(ch chan<- prometheus.Metric) {
 	c(h.fileErrors, float64(s.FileErrors))
 	c(h.drops, float64(s.CaptureDrops))
 	c(h.bad, float64(s.BadRecords))
+	c(h.damaged, float64(s.Damaged))
 	behind := 0.0
 	if !s.CaughtUp.IsZero() {
 		behind = h.now().Sub(s.CaughtUp).Seconds()

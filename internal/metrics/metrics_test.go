@@ -60,7 +60,9 @@ func run(t *testing.T, sample string, ports []uint16) (*prometheus.Registry, *co
 	}
 	c := &counts{retrans: map[string]float64{}}
 	cfg := pipeline.Config{Flows: conntrack.DefaultConfig(),
-		NewDetector: func(emit func(*events.Event)) pipeline.Detector { return detectors.New(detectors.DefaultConfig(), emit) },
+		NewDetector: func(emit func(*events.Event)) pipeline.Detector {
+			return detectors.New(detectors.DefaultConfig(), emit)
+		},
 		OnFlow: func(r *events.FlowRecord) {
 			tr.Flow(r)
 			if r.DurationMS > 0 {

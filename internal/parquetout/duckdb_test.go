@@ -354,18 +354,24 @@ func TestDuckDBReadsEverySample(t *testing.T) {
 		}
 		limited := 0
 		for _, s := range all {
-			var total, lim float64
+			var total, rwnd float64
 			for _, f := range s.flows {
-				total += f.DurationMS
-				if f.Events[events.TypeZeroWindow]+f.Events[events.TypeWindowFull] > 0 {
-					lim += f.DurationMS
+				if f.Limits == nil {
+					continue
+				}
+				for _, d := range []*events.DirLimits{f.Limits.C2S, f.Limits.S2C} {
+					if d != nil {
+						total += d.Seconds.Total()
+						rwnd += d.Seconds.Rwnd
+					}
 				}
 			}
 			r := byHost[s.host]
-			secs, _, _ := r.Float("connection_seconds")
+			secs, _, _ := r.Float("sender_seconds")
+			rw, _, _ := r.Float("rwnd_seconds")
 			share, ok, _ := r.Float("window_limited_share")
-			if !near(secs, total/1000) {
-				t.Errorf("%s: DuckDB %v connection seconds, JSONL %v", s.host, secs, total/1000)
+			if !near(secs, total) || !near(rw, rwnd) {
+				t.Errorf("%s: DuckDB %v s limited by rwnd of %v s, JSONL %v of %v", s.host, rw, secs, rwnd, total)
 			}
 			if total == 0 {
 				if ok {
@@ -373,10 +379,10 @@ func TestDuckDBReadsEverySample(t *testing.T) {
 				}
 				continue
 			}
-			if !ok || !near(share, lim/total) {
-				t.Errorf("%s: DuckDB window-limited share %v, JSONL %v", s.host, share, lim/total)
+			if !ok || !near(share, rwnd/total) {
+				t.Errorf("%s: DuckDB window-limited share %v, JSONL %v", s.host, share, rwnd/total)
 			}
-			if lim > 0 {
+			if rwnd > 0 {
 				limited++
 			}
 		}

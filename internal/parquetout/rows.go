@@ -56,6 +56,14 @@ type EventRow struct {
 	Window      int64   `parquet:"window"`
 	Note        string  `parquet:"note,dict"`
 
+	// limit_change events.
+	LimitSource string  `parquet:"limit_source,dict"`
+	LimitFrom   string  `parquet:"limit_from,dict"`
+	LimitTo     string  `parquet:"limit_to,dict"`
+	LimitShare  float64 `parquet:"limit_share"`
+	LimitStart  *int64  `parquet:"limit_start,optional,timestamp(microsecond:utc)"`
+	LimitEnd    *int64  `parquet:"limit_end,optional,timestamp(microsecond:utc)"`
+
 	BytesInFlight int64   `parquet:"context_bytes_in_flight"`
 	SRTTms        float64 `parquet:"context_srtt_ms"`
 	KernelCwnd    int64   `parquet:"context_kernel_cwnd"`
@@ -121,6 +129,9 @@ type FlowRow struct {
 	KRMatched   *int64   `parquet:"kernel_retrans_matched,optional"`
 	KRPrecision *float64 `parquet:"kernel_retrans_precision,optional"`
 	KRRecall    *float64 `parquet:"kernel_retrans_recall,optional"`
+
+	LimitsC2S *DirLimitsCol `parquet:"limits_c2s,optional"`
+	LimitsS2C *DirLimitsCol `parquet:"limits_s2c,optional"`
 }
 
 // KernelRow is one row of the kernel table: a kernel record from the
@@ -276,7 +287,7 @@ func splitEndpoints(src, dst string, dir events.Dir) endpoints {
 }
 
 func eventRow(file string, e *events.Event, ep endpoints) EventRow {
-	return EventRow{
+	row := EventRow{
 		CaptureFile: file, Frame: int64(e.Frame), TS: micros(int64(e.TS)), TSNs: int64(e.TS),
 		Type: e.Type, Flow: int64(e.Flow), Dir: e.Dir.String(), Src: e.Src, Dst: e.Dst,
 		ClientAddr: ep.clientAddr, ClientPort: ep.clientPort,
@@ -288,6 +299,12 @@ func eventRow(file string, e *events.Event, ep endpoints) EventRow {
 		KernelCwnd: int64(e.Context.KernelCwnd), KernelSRTTus: int64(e.Context.KernelSRTTus),
 		KernelSsthr: int64(e.Context.KernelSsthr),
 	}
+	if l := e.Limit; l != nil {
+		start, end := micros(int64(l.Start)), micros(int64(l.End))
+		row.LimitSource, row.LimitFrom, row.LimitTo, row.LimitShare = l.Source, l.From, l.To, l.Share
+		row.LimitStart, row.LimitEnd = &start, &end
+	}
+	return row
 }
 
 func addrString(a netip.Addr) string {
@@ -383,6 +400,9 @@ func flowRow(file string, r *events.FlowRecord) FlowRow {
 		for k, v := range r.Events {
 			row.Events[k] = int64(v)
 		}
+	}
+	if r.Limits != nil {
+		row.LimitsC2S, row.LimitsS2C = dirLimitsCol(r.Limits.C2S), dirLimitsCol(r.Limits.S2C)
 	}
 	if k := r.KernelRetrans; k != nil {
 		kn, in, m := int64(k.Kernel), int64(k.Inferred), int64(k.Matched)
