@@ -125,6 +125,7 @@ type FlowRow struct {
 
 	// kernel_retrans, null when the connection had no kernel records.
 	KRKernel    *int64   `parquet:"kernel_retrans_kernel,optional"`
+	KRSeen      *int64   `parquet:"kernel_retrans_kernel_seen,optional"`
 	KRInferred  *int64   `parquet:"kernel_retrans_inferred,optional"`
 	KRMatched   *int64   `parquet:"kernel_retrans_matched,optional"`
 	KRPrecision *float64 `parquet:"kernel_retrans_precision,optional"`
@@ -405,9 +406,9 @@ func flowRow(file string, r *events.FlowRecord) FlowRow {
 		row.LimitsC2S, row.LimitsS2C = dirLimitsCol(r.Limits.C2S), dirLimitsCol(r.Limits.S2C)
 	}
 	if k := r.KernelRetrans; k != nil {
-		kn, in, m := int64(k.Kernel), int64(k.Inferred), int64(k.Matched)
+		kn, seen, in, m := int64(k.Kernel), int64(k.KernelSeen), int64(k.Inferred), int64(k.Matched)
 		p, rc := k.Precision, k.Recall
-		row.KRKernel, row.KRInferred, row.KRMatched, row.KRPrecision, row.KRRecall = &kn, &in, &m, &p, &rc
+		row.KRKernel, row.KRSeen, row.KRInferred, row.KRMatched, row.KRPrecision, row.KRRecall = &kn, &seen, &in, &m, &p, &rc
 	}
 	return row
 }
