@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/tcpviz/tcpviz/ebpfcap"
@@ -21,6 +22,9 @@ type Config struct {
 	// is; with rotation, files are named base_NNNNN_YYYYmmddHHMMSS.ext.
 	// "-" writes the pcapng stream to standard output (no rotation).
 	Output string
+	// Stdout is where "-" writes (os.Stdout when nil): `tcpviz top` reads
+	// the stream from a pipe.
+	Stdout *os.File
 
 	// RotateBytes starts a new file when the current one reaches this size
 	// (--rotate-size, in MB of 1,000,000 bytes); 0: no size limit.

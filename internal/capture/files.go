@@ -29,6 +29,7 @@ type fileSet struct {
 	seq      int
 	ring     []string // files of this run still on disk, oldest first
 	all      []string // every file this run created
+	stdout   *os.File // where "-" writes
 }
 
 func newFileSet(output string, rotating bool, maxFiles int) (*fileSet, error) {
@@ -79,6 +80,9 @@ func (f *fileSet) next(now time.Time) (*os.File, string, error) {
 		}
 		if f.output == "-" {
 			f.all = append(f.all, "-")
+			if f.stdout != nil {
+				return f.stdout, "-", nil
+			}
 			return os.Stdout, "-", nil
 		}
 		file, err := create(f.output)

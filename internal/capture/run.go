@@ -129,6 +129,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if s.files, err = newFileSet(cfg.Output, cfg.rotating(), cfg.RotateFiles); err != nil {
 		return s.sum, err
 	}
+	s.files.stdout = cfg.Stdout
 	s.osName = osName()
 	s.clock.measure()
 	s.sum.Start = time.Now()

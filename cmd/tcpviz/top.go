@@ -1,0 +1,320 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/capture"
+	"github.com/tcpviz/tcpviz/internal/livetable"
+	"github.com/tcpviz/tcpviz/internal/pipeline"
+	"github.com/tcpviz/tcpviz/internal/topui"
+	"github.com/tcpviz/tcpviz/monitor"
+	"github.com/tcpviz/tcpviz/pcapng"
+)
+
+func init() {
+	register(&command{
+		name:    "top",
+		summary: "live terminal view of every TCP connection with the kernel's cwnd, srtt and rates",
+		usage: `  tcpviz top [-i IFACE] [--port P]... [--host A]... [--pid PID | --comm NAME] [--netns NS]
+             [--interval D] [--sort COLUMN] [--once | --json]
+  tcpviz top --pcap-path PATH [--from-start] [--interval D] [--once | --json]
+
+  One row per live connection: owner, ends, state, the kernel's cwnd,
+  ssthresh, srtt and rttvar, bytes in flight, send and receive rate over the
+  last interval, delivery and pacing rate, retransmissions (total and in the
+  interval), what limits the sender, and age. Fed straight from the eBPF
+  programs (root; -i defaults to the interface of the default route), or
+  from a running capture's files with --pcap-path (no root).
+
+  Keys: up/down select, enter detail pane (cwnd, srtt and rate over the last
+  minute, recent findings), < and > change the sort column, r reverses it,
+  / filters (every typed word must appear), space pauses, q quits.
+  --once prints one snapshot after one interval and exits; --json prints one
+  JSON object per connection per interval until stopped (docs/top.md).
+
+Examples:
+  sudo tcpviz top
+  sudo tcpviz top -i eth0 --port 443 --sort retr
+  tcpviz top --pcap-path rolling.pcapng
+  sudo tcpviz top --once --interval 2s
+`,
+		run: runTop,
+	})
+}
+
+func runTop(args []string) error {
+	c := commands["top"]
+	fs := newFlags(c)
+	var cfg capture.Config
+	fs.StringVarP(&cfg.Interface, "interface", "i", "", "interface to capture on (default: the default route's)")
+	ports := fs.UintSlice("port", nil, "only connections with this port at either end (repeatable)")
+	hosts := fs.StringSlice("host", nil, "only connections with this address at either end (repeatable)")
+	fs.Uint32Var(&cfg.PID, "pid", 0, "only sockets owned by this process")
+	fs.StringVar(&cfg.Comm, "comm", "", "only sockets owned by processes with this name")
+	fs.StringVar(&cfg.Netns, "netns", "", "capture inside this network namespace (a name under /run/netns or a path)")
+	path := fs.String("pcap-path", "", "follow a running capture's files instead of capturing (no root)")
+	fromStart := fs.Bool("from-start", false, "with --pcap-path: read the existing files first")
+	interval := fs.Duration("interval", time.Second, "refresh interval (100ms or more)")
+	sortBy := fs.String("sort", "send/s", "column to sort by (a column name)")
+	once := fs.Bool("once", false, "print one snapshot as a table and exit")
+	jsonOut := fs.Bool("json", false, "print one JSON object per connection per interval")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if *interval < 100*time.Millisecond {
+		return usagef("--interval %v: at least 100ms", *interval)
+	}
+	if livetable.ColumnIndex(*sortBy) < 0 {
+		return usagef("--sort %q: not a column", *sortBy)
+	}
+	if *once && *jsonOut {
+		return usagef("--once and --json: choose one")
+	}
+	for _, p := range *ports {
+		if p == 0 || p > 65535 {
+			return usagef("--port %d: want 1 to 65535", p)
+		}
+		cfg.Ports = append(cfg.Ports, uint16(p))
+	}
+	for _, h := range *hosts {
+		a, err := netip.ParseAddr(h)
+		if err != nil {
+			return usagef("--host %q: %v", h, err)
+		}
+		cfg.Hosts = append(cfg.Hosts, a)
+	}
+	interactive := !*once && !*jsonOut
+	if interactive && !term.IsTerminal(int(os.Stdout.Fd())) {
+		return usagef("standard output is not a terminal: use --once or --json")
+	}
+	if *path == "" {
+		if err := needLinux("top"); err != nil {
+			return err
+		}
+		if err := checkCapturePrivileges(); err != nil {
+			return fmt.Errorf("top: %w (or follow a capture's files with --pcap-path)", err)
+		}
+		if cfg.Interface == "" {
+			cfg.Interface = defaultRouteInterface()
+		}
+	}
+
+	pcfg, err := newPipelineConfig()
+	if err != nil {
+		return err
+	}
+	p := pipeline.New(pcfg)
+	var drops atomic.Uint64
+	table := livetable.New(drops.Load)
+	p.AddSink(table)
+	if *path == "" && cfg.Netns == "" {
+		table.Owners = func(want map[[2]string]bool) map[[2]string]livetable.Owner {
+			return livetable.ProcOwners("/proc", want)
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	status := make(chan string, 16)
+	feedErr := make(chan error, 1)
+	feedCtx, cancelFeed := context.WithCancel(ctx)
+	defer cancelFeed()
+	var title string
+	if *path != "" {
+		title = "following " + *path
+		go func() {
+			feedErr <- followInto(feedCtx, *path, *fromStart, p, &drops, status)
+		}()
+	} else {
+		title = "live on " + cfg.Interface
+		go func() {
+			feedErr <- captureInto(feedCtx, cfg, p, &drops, status)
+		}()
+	}
+
+	switch {
+	case interactive:
+		m := topui.New(table, *interval, title, *sortBy)
+		err := topui.Run(ctx, m, status)
+		cancelFeed()
+		if ferr := <-feedErr; err == nil && ferr != nil && !errors.Is(ferr, context.Canceled) {
+			err = ferr
+		}
+		return err
+	default:
+		return printSnapshots(ctx, table, *interval, *once, *sortBy, feedErr, status)
+	}
+}
+
+// printSnapshots is --once (one table after one interval) and --json (an
+// object per connection per interval until stopped or the feed ends).
+func printSnapshots(ctx context.Context, table *livetable.Table, interval time.Duration, once bool,
+	sortBy string, feedErr <-chan error, status <-chan string) error {
+	out := bufio.NewWriter(os.Stdout)
+	defer out.Flush()
+	go func() {
+		for s := range status {
+			fmt.Fprintln(os.Stderr, "tcpviz top:", s)
+		}
+	}()
+	table.Snapshot() // starts the first interval now
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	col := livetable.ColumnIndex(sortBy)
+	enc := json.NewEncoder(out)
+	for {
+		var ferr error
+		ended := false
+		select {
+		case <-ctx.Done():
+			return nil
+		case ferr = <-feedErr:
+			ended = true
+		case <-tick.C:
+		}
+		rows, tot := table.Snapshot()
+		livetable.Sort(rows, col, false)
+		if once {
+			width := 200
+			if w, _, err := term.GetSize(int(os.Stdout.Fd())); err == nil && w > 0 {
+				width = w
+			}
+			_, err := io.WriteString(out, livetable.Text(rows, tot, width))
+			return errors.Join(err, feedError(ferr))
+		}
+		now := events.Timestamp(time.Now().UnixNano())
+		for i := range rows {
+			if err := enc.Encode(struct {
+				TS events.Timestamp `json:"ts"`
+				*livetable.Row
+			}{now, &rows[i]}); err != nil {
+				return err
+			}
+		}
+		if err := out.Flush(); err != nil {
+			return err
+		}
+		if ended {
+			return feedError(ferr)
+		}
+	}
+}
+
+func feedError(err error) error {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// captureInto runs the eBPF capture into a pipe and the pipeline over it:
+// the same records a capture file would hold, with no file.
+func captureInto(ctx context.Context, cfg capture.Config, p *pipeline.Pipeline, drops *atomic.Uint64, status chan<- string) error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	cfg.Output, cfg.Stdout = "-", w
+	cfg.Log = statusWriter{status}
+	done := make(chan error, 1)
+	go func() {
+		sum, err := capture.Run(ctx, cfg)
+		drops.Store(sum.Drops())
+		w.Close()
+		done <- err
+	}()
+	rerr := feedPipeline(ctx, pcapng.NewReader(r, "live capture"), p, drops)
+	r.Close()
+	cerr := <-done
+	if cerr != nil {
+		return fmt.Errorf("capture: %w", cerr)
+	}
+	return rerr
+}
+
+func feedPipeline(ctx context.Context, rd *pcapng.Reader, p *pipeline.Pipeline, drops *atomic.Uint64) error {
+	for n := 0; ctx.Err() == nil; n++ {
+		rec, err := rd.Next()
+		if err == io.EOF || errors.Is(err, pcapng.ErrNeedMore) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := p.Feed(rec); err != nil {
+			return err
+		}
+		if n%4096 == 0 || rec.Type == pcapng.RecordStats {
+			drops.Store(max(drops.Load(), p.Stats().CaptureDrops))
+		}
+	}
+	return ctx.Err()
+}
+
+// followInto feeds the pipeline from a running capture's files.
+func followInto(ctx context.Context, path string, fromStart bool, p *pipeline.Pipeline, drops *atomic.Uint64, status chan<- string) error {
+	f, err := monitor.NewFollower(monitor.FollowConfig{Path: path, FromStart: fromStart, Log: statusWriter{status}})
+	if err != nil {
+		return err
+	}
+	n := 0
+	return f.Run(ctx, func(file string, rec *pcapng.Record) error {
+		if err := p.Feed(rec); err != nil {
+			return err
+		}
+		if n++; n%4096 == 0 || rec.Type == pcapng.RecordStats {
+			drops.Store(p.Stats().CaptureDrops)
+		}
+		return nil
+	})
+}
+
+// statusWriter turns notices into status lines for the view.
+type statusWriter struct{ ch chan<- string }
+
+func (s statusWriter) Write(b []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if line == "" {
+			continue
+		}
+		select {
+		case s.ch <- line:
+		default: // the view is behind: drop the notice rather than block the feed
+		}
+	}
+	return len(b), nil
+}
+
+// defaultRouteInterface is the interface of the IPv4 default route, "lo"
+// when there is none.
+func defaultRouteInterface() string {
+	b, err := os.ReadFile("/proc/net/route")
+	if err != nil {
+		return "lo"
+	}
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 2 && f[1] == "00000000" {
+			return f[0]
+		}
+	}
+	return "lo"
+}
