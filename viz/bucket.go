@@ -1,6 +1,9 @@
 package viz
 
-import "math"
+import (
+	"math"
+	"sort"
+)
 
 // agg is what one time bucket remembers of the values added to it.
 type agg struct {
@@ -43,10 +46,11 @@ func (a *agg) merge(b agg) {
 // limit whatever the length of the capture, and the result is min/max per
 // bucket, which keeps spikes visible (unlike averaging or striding).
 type buckets struct {
-	t0    int64 // start of bucket 0, ns
-	width int64 // ns per bucket
-	limit int
-	b     []agg
+	lo, hi int64 // earliest and latest time added
+	t0     int64 // start of bucket 0, ns
+	width  int64 // ns per bucket
+	limit  int
+	b      []agg
 }
 
 // initialBucketWidth is fine enough for sub-millisecond loopback transfers;
@@ -71,7 +75,9 @@ func (s *buckets) add(ts int64, v float64) {
 	ts = min(max(ts, 0), maxTS)
 	if len(s.b) == 0 {
 		s.t0 = alignDown(ts, s.width)
+		s.lo, s.hi = ts, ts
 	}
+	s.lo, s.hi = min(s.lo, ts), max(s.hi, ts)
 	if ts < s.t0 {
 		// Capture timestamps can step backwards a little; fold into bucket 0
 		// rather than growing the series to the left.
@@ -102,26 +108,38 @@ func (s *buckets) coarsen() {
 	s.b, s.t0, s.width = out, nt0, nw
 }
 
-// point is one plotted value: time in ms since the epoch (what ECharts' time
-// axis wants) and the value.
+// point is one plotted value: time in seconds since the capture's first
+// packet (every chart's x axis) and the value.
 type point struct {
 	T float64
 	V float64
 }
 
-func (s *buckets) mid(i int) float64 {
-	return float64(s.t0+int64(i)*s.width+s.width/2) / 1e6
+// relSec is ts (ns) in seconds from origin, exact to the nanosecond for any
+// capture shorter than 104 days; untrusted times saturate.
+func relSec(ts, origin int64) float64 {
+	d := ts - origin
+	if (ts > origin) != (d > 0) && ts != origin {
+		return (float64(ts) - float64(origin)) / 1e9
+	}
+	return float64(d) / 1e9
+}
+
+// mid is where bucket i is drawn: its middle, but never before the first or
+// after the last time added (a point must not leave the capture's range).
+func (s *buckets) mid(i int) int64 {
+	return min(max(s.t0+int64(i)*s.width+s.width/2, s.lo), s.hi)
 }
 
 // minMax returns two points per non-empty bucket (min then max), the form
 // that draws a faithful envelope at any zoom level up to the bucket width.
-func (s *buckets) minMax() []point {
+func (s *buckets) minMax(origin int64) []point {
 	var out []point
 	for i, a := range s.b {
 		if a.n == 0 {
 			continue
 		}
-		t := s.mid(i)
+		t := relSec(s.mid(i), origin)
 		out = append(out, point{t, a.min})
 		if a.max != a.min {
 			out = append(out, point{t, a.max})
@@ -131,23 +149,40 @@ func (s *buckets) minMax() []point {
 }
 
 // maxes returns one point per non-empty bucket with its maximum.
-func (s *buckets) maxes() []point {
+func (s *buckets) maxes(origin int64) []point {
 	var out []point
 	for i, a := range s.b {
 		if a.n != 0 {
-			out = append(out, point{s.mid(i), a.max})
+			out = append(out, point{relSec(s.mid(i), origin), a.max})
 		}
 	}
 	return out
 }
 
-// rates returns sum/second for every bucket, empty ones included (a rate of
-// zero is information), scaled by mul.
-func (s *buckets) rates(mul float64) []point {
-	out := make([]point, 0, len(s.b))
-	sec := float64(s.width) / 1e9
-	for i, a := range s.b {
-		out = append(out, point{s.mid(i), a.sum * mul / sec})
+// breakGaps inserts a gap (a null value) where consecutive points are much
+// further apart than usual, so a line is not drawn across a stretch with no
+// samples (an idle connection's srtt is unknown, not the average of its ends).
+func breakGaps(ps []point) []point {
+	if len(ps) < 3 {
+		return ps
+	}
+	gaps := make([]float64, 0, len(ps)-1)
+	for i := 1; i < len(ps); i++ {
+		if d := ps[i].T - ps[i-1].T; d > 0 {
+			gaps = append(gaps, d)
+		}
+	}
+	if len(gaps) == 0 {
+		return ps
+	}
+	sort.Float64s(gaps)
+	limit := max(10*gaps[len(gaps)/2], 0.2) // 10 typical gaps, at least 200 ms
+	out := make([]point, 0, len(ps)+8)
+	for i, p := range ps {
+		if i > 0 && p.T-ps[i-1].T > limit {
+			out = append(out, point{(p.T + ps[i-1].T) / 2, math.NaN()})
+		}
+		out = append(out, p)
 	}
 	return out
 }

@@ -86,6 +86,7 @@ type Report struct {
 	Conns     []ConnRow
 	Sections  []*Section
 	Missing   []string // charts not drawn, with the reason
+	NoMatch   string   // set when the filters select nothing: says so
 	tips      map[string][][]any
 }
 
@@ -101,6 +102,8 @@ type Overview struct {
 	RetransRate   float64 // retransmission events per 100 TCP packets
 	KernelSamples bool
 	KernelCheck   *events.RetransCheck // retransmitted segments: kernel records against packets
+	Headline      string               // the one-line story of the capture
+	HeadlineBad   bool                 // the headline names a problem
 	Worst         []ConnRow            // most retransmissions
 	EventCounts   []KV
 }
@@ -138,6 +141,7 @@ type ConnRow struct {
 	RTTMax       float64
 	HandshakeRTT float64
 	End          string
+	State        string // Zeek conn_state
 	Events       map[string]int
 	first        int64
 }
@@ -179,6 +183,7 @@ func Build(c *Collector, flows []events.FlowRecord, sum events.Summary, opts Opt
 	if r.Title == "" {
 		r.Title = "tcpviz report"
 	}
+	c.finish()
 	r.Origin = c.first
 	if r.Origin == 0 {
 		r.Origin = int64(sum.FirstPacket)
@@ -261,7 +266,7 @@ func mergeConns(c *Collector, flows []events.FlowRecord, f *Filter) []ConnRow {
 			Packets: fr.PacketsC2S + fr.PacketsS2C, DurationMS: fr.DurationMS,
 			Retrans: fr.Events[events.TypeRetransmission], RetransBytes: fr.Retransmitted,
 			RTTMin: fr.RTTMinMS, RTTAvg: fr.RTTAvgMS, RTTMax: fr.RTTMaxMS, HandshakeRTT: fr.HandshakeRTTms,
-			End: fr.End, Events: fr.Events, first: int64(fr.First)}
+			End: fr.End, State: fr.State, Events: fr.Events, first: int64(fr.First)}
 		if fd != nil {
 			if row.Events == nil {
 				row.Events = fd.events
@@ -338,20 +343,21 @@ func filtered(f Filter) bool {
 func (r *Report) overview(c *Collector, conns []ConnRow, sum events.Summary, opts Options) {
 	o := &r.Overview
 	o.Packets, o.Bytes = c.packets, c.bytes
-	if o.Packets == 0 {
+	narrowed := filtered(opts.Filter)
+	if o.Packets == 0 && !narrowed {
 		o.Packets = sum.TCPPackets
 	}
 	o.Flows = len(conns)
 	o.OtherFlows = c.otherFlows
 	first, last := c.earliest, c.last
-	if first == 0 {
+	if first == 0 && !narrowed {
 		first, last = int64(sum.FirstPacket), int64(sum.LastPacket)
 	}
 	if last > first {
 		o.Duration = time.Duration(last - first)
 	}
 	counts := c.typeCount
-	if len(counts) == 0 && len(sum.Events) > 0 {
+	if len(counts) == 0 && len(sum.Events) > 0 && !narrowed {
 		counts = sum.Events
 	}
 	for k, v := range counts {
@@ -372,9 +378,13 @@ func (r *Report) overview(c *Collector, conns []ConnRow, sum events.Summary, opt
 		o.RetransRate = 100 * float64(o.Retrans) / float64(o.Packets)
 	}
 	o.KernelSamples = c.kernelSeen || counts[events.TypeKernelSample] > 0
-	if k := sum.KernelRetrans; k != nil && (k.Kernel > 0 || k.Inferred > 0) && !filtered(opts.Filter) {
+	if narrowed && len(conns) == 0 && c.packets == 0 && len(c.typeCount) == 0 {
+		r.NoMatch = "the filters (" + opts.Filter.String() + ") match no packet, event or connection of this capture"
+	}
+	if k := sum.KernelRetrans; k != nil && (k.Kernel > 0 || k.Inferred > 0) && !narrowed {
 		o.KernelCheck = k
 	}
+	o.Headline, o.HeadlineBad = headline(o, conns)
 	worst := append([]ConnRow(nil), conns...)
 	sort.SliceStable(worst, func(i, j int) bool { return worst[i].Retrans > worst[j].Retrans })
 	for _, w := range worst {
@@ -414,4 +424,56 @@ func (r *Report) processes(conns []ConnRow) {
 		}
 		return r.Processes[i].PID < r.Processes[j].PID
 	})
+}
+
+// findingsOf is a connection's detector event count.
+func findingsOf(r *ConnRow) int { return events.Findings(r.Events) }
+
+// headline names the capture's main problem in words, most serious first:
+// connections that never opened, refused ones, a receiver that closed its
+// window, a sender held back by the receiver's window, retransmissions.
+func headline(o *Overview, conns []ConnRow) (string, bool) {
+	var never, refused []ConnRow
+	for _, c := range conns {
+		switch c.State {
+		case "S0":
+			never = append(never, c)
+		case "REJ":
+			refused = append(refused, c)
+		}
+	}
+	count := func(typ string) int {
+		for _, kv := range o.EventCounts {
+			if kv.Name == typ {
+				return kv.Count
+			}
+		}
+		return 0
+	}
+	switch {
+	case len(never) == 1:
+		c := never[0]
+		return fmt.Sprintf("connection never established: %s over %.1f s, no answer", plural(int(c.Packets), "SYN"), c.DurationMS/1000), true
+	case len(never) > 1:
+		return fmt.Sprintf("%d of %d connections never established (SYNs without an answer)", len(never), len(conns)), true
+	case len(refused) > 0:
+		return fmt.Sprintf("%d of %d connections refused (answered with RST)", len(refused), len(conns)), true
+	case count(events.TypeZeroWindow) > 0:
+		return fmt.Sprintf("the receiver closed its window: %s, the sender waited on a zero receive window", plural(count(events.TypeZeroWindow), "zero-window advertisement")), true
+	case count(events.TypeWindowFull) >= 10 && count(events.TypeWindowFull) >= count(events.TypeRetransmission):
+		return fmt.Sprintf("sender limited by the receiver's window: %s (data filled the advertised window)", plural(count(events.TypeWindowFull), "window-full event")), true
+	case o.Retrans > 0:
+		return fmt.Sprintf("%s (%.2f%% of packets)", plural(o.Retrans, "retransmission"), o.RetransRate), true
+	case o.Events > 0:
+		return fmt.Sprintf("%s, no retransmission", plural(o.Events, "detector event")), false
+	}
+	return fmt.Sprintf("no problem found: %s, %s of payload", plural(len(conns), "connection"), humanBytes(o.Bytes)), false
+}
+
+// plural writes "1 SYN", "7 SYNs".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

@@ -49,7 +49,12 @@ var kindColor = map[string]string{
 
 const chartHeight = "360px"
 
-var defaultGrid = opts.Grid{Left: "70", Right: "70", Top: "64", Bottom: "70"}
+// timeGrid is the plot area of every chart over time: the same margins on
+// all of them, so their time axes line up down the page (the left margin
+// holds the timeline's lane names, the right one a second y axis).
+var timeGrid = opts.Grid{Left: "160", Right: "90", Top: "86", Bottom: "70"}
+
+var defaultGrid = opts.Grid{Left: "70", Right: "70", Top: "86", Bottom: "70"}
 
 func baseOpts(id, title, sub string, grid opts.Grid) []charts.GlobalOpts {
 	return []charts.GlobalOpts{
@@ -57,29 +62,46 @@ func baseOpts(id, title, sub string, grid opts.Grid) []charts.GlobalOpts {
 		charts.WithTitleOpts(opts.Title{Title: safeLabel(title), Subtitle: safeLabel(sub), Left: "left",
 			TitleStyle: &opts.TextStyle{FontSize: 14}}),
 		charts.WithAnimation(false),
-		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Type: "scroll", Top: "4", Right: "10", Width: "50%"}),
+		// A plain legend wraps onto more lines instead of paging, so no
+		// series is hidden behind a page arrow.
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Type: "plain", Top: "44", Left: "10", Width: "95%"}),
 		charts.WithGridOpts(grid),
 	}
 }
 
-// newTimeChart is a chart over a time x axis with zooming.
-func newTimeChart(id, title, sub, yName string) *Chart {
-	return newTimeChartGrid(id, title, sub, yName, defaultGrid)
-}
-
-func newTimeChartGrid(id, title, sub, yName string, grid opts.Grid) *Chart {
+// timeChart is a chart over time: the x axis counts seconds from the
+// capture's first packet and is pinned to the selected range, the same on
+// every chart of the report.
+func (b *builder) timeChart(id, title, sub, yName string) *Chart {
 	l := charts.NewLine()
-	o := append(baseOpts(id, title, sub, grid),
-		charts.WithXAxisOpts(opts.XAxis{Type: "time", Scale: opts.Bool(true)}),
-		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: yName, Scale: opts.Bool(true)}),
+	lo, hi := b.span()
+	o := append(baseOpts(id, title, sub, timeGrid),
+		charts.WithXAxisOpts(opts.XAxis{Type: "value", Name: "s", Min: lo, Max: hi,
+			AxisLabel: &opts.AxisLabel{Formatter: opts.FuncOpts(`function (v) { return tcpvizSec(v); }`)}}),
+		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: yName, Scale: opts.Bool(true),
+			AxisLabel: &opts.AxisLabel{Formatter: opts.FuncOpts(`function (v) { return tcpvizNum(v); }`)}}),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis",
-			AxisPointer: &opts.AxisPointer{Type: "cross"}}),
+			AxisPointer: &opts.AxisPointer{Type: "cross"},
+			Formatter:   opts.FuncOpts(`function (ps) { return tcpvizAxisTip(ps); }`)}),
 		charts.WithDataZoomOpts(opts.DataZoom{Type: "inside", XAxisIndex: 0, FilterMode: "filter"},
 			opts.DataZoom{Type: "slider", XAxisIndex: 0, FilterMode: "filter"}),
 	)
 	l.SetGlobalOptions(o...)
 	return &Chart{ID: id, Title: title, Kind: types.ChartLine, r: l, rect: &l.RectChart}
 }
+
+// span is the x range of every time axis: the first and last record the
+// report shows, in seconds from the first packet of the capture.
+func (b *builder) span() (lo, hi float64) {
+	lo, hi = relSec(b.c.selFirst(), b.c.first), relSec(b.c.last, b.c.first)
+	if hi <= lo {
+		hi = lo + 0.001 // one packet: a millisecond-wide axis, not a default of days
+	}
+	return lo, hi
+}
+
+// x places a capture time on the time axes.
+func (b *builder) x(ts int64) float64 { return relSec(ts, b.c.first) }
 
 func lineSeries(name, color string, pts points, step bool) charts.SingleSeries {
 	s := charts.SingleSeries{Name: name, Type: types.ChartLine, Data: pts, ShowSymbol: opts.Bool(false),
@@ -116,19 +138,35 @@ func (b *builder) missing(chart, why string) {
 	b.r.Missing = append(b.r.Missing, chart+": "+why)
 }
 
-// topDetailed returns the largest connections that have time series.
+// topDetailed returns the connections the per-connection charts are for:
+// those with the most detector events first, then the largest. Connections
+// that never carried data, and small ones without events (a control
+// connection, a refused SYN), get no chart: it would be empty.
 func (b *builder) topDetailed() []ConnRow {
-	var out []ConnRow
+	var cand []ConnRow
 	for _, row := range b.conns {
-		if fd := b.c.flows[row.Flow]; fd != nil && fd.detail != nil {
-			out = append(out, row)
-			if len(out) == b.opts.TopFlows {
-				break
-			}
+		fd := b.c.flows[row.Flow]
+		if fd == nil || fd.detail == nil || row.BytesC2S+row.BytesS2C == 0 {
+			continue
 		}
+		if row.Packets < minChartPackets && findingsOf(&row) == 0 {
+			continue
+		}
+		cand = append(cand, row)
 	}
-	return out
+	sort.SliceStable(cand, func(i, j int) bool {
+		fi, fj := findingsOf(&cand[i]), findingsOf(&cand[j])
+		if fi != fj {
+			return fi > fj
+		}
+		return cand[i].BytesC2S+cand[i].BytesS2C > cand[j].BytesC2S+cand[j].BytesS2C
+	})
+	return cand[:min(len(cand), b.opts.TopFlows)]
 }
+
+// minChartPackets is the size below which a connection without events gets
+// no per-connection chart.
+const minChartPackets = 20
 
 // dataDir is the direction that carried more payload: the one whose
 // sequence graph is worth drawing.
@@ -139,17 +177,17 @@ func dataDir(fd *flowData) events.Dir {
 	return events.DirC2S
 }
 
-func markerPoints(ms []marker) points {
+func markerPoints(ms []marker, origin int64) points {
 	out := make(points, len(ms))
 	for i, m := range ms {
-		out[i] = point{float64(m.TS) / 1e6, m.Seq}
+		out[i] = point{relSec(m.TS, origin), m.Seq}
 	}
 	return out
 }
 
 func (b *builder) overviewSection() {
 	s := b.section(ChartOverview, "Overview", "")
-	ch := newTimeChart("c_overview_rate", "Traffic", "all selected connections", "packets/s")
+	ch := b.timeChart("c_overview_rate", "Traffic", "all selected connections", "packets/s")
 	fromZero(ch)
 	ch.rect.ExtendYAxis(opts.YAxis{Type: "value", Name: "Mbit/s", Position: "right", Min: 0})
 	pr := b.ratePoints(b.c.pktRate, 1)
@@ -180,7 +218,7 @@ func (b *builder) timelineSection() {
 	for i, n := range names {
 		lanes[i] = safeLabel(n)
 	}
-	ch := newTimeChartGrid("c_timeline", "Events by type", "", "", opts.Grid{Left: "150", Right: "40", Top: "64", Bottom: "70"})
+	ch := b.timeChart("c_timeline", "Events by type", "", "")
 	ch.Kind = types.ChartScatter
 	ch.rect.SetGlobalOptions(
 		charts.WithYAxisOpts(opts.YAxis{Type: "category", Data: lanes}),
@@ -188,6 +226,7 @@ func (b *builder) timelineSection() {
 			Formatter: opts.FuncOpts(`function (p) { return tcpvizTip(p); }`)}),
 	)
 	var tips [][]any
+	lo, hi := b.span()
 	for lane, name := range names {
 		tl := b.c.timeline[name]
 		data := make(rows, 0, len(tl.Items))
@@ -195,9 +234,12 @@ func (b *builder) timelineSection() {
 			if !b.flowSelected(m.Flow) {
 				continue
 			}
-			data = append(data, []float64{float64(m.TS) / 1e6, float64(lane), float64(len(tips))})
+			// A kernel record just before the first or after the last packet
+			// is drawn at the edge of the axis; its tooltip has the exact time.
+			data = append(data, []float64{min(max(b.x(m.TS), lo), hi), float64(lane), float64(len(tips))})
 			tips = append(tips, []any{name, m.Frame, m.Flow, m.Dir.String(), string(m.Sev), b.c.strs.str(m.Detail),
-				m.Seq, m.Len, m.RTTms, m.Ctx.BytesInFlight, m.Ctx.SRTTms, m.Ctx.KernelCwnd, m.Ctx.KernelSRTTus})
+				m.Seq, m.Len, m.RTTms, m.Ctx.BytesInFlight, m.Ctx.SRTTms, m.Ctx.KernelCwnd, m.Ctx.KernelSRTTus,
+				strconv.FormatFloat(b.x(m.TS), 'f', 6, 64)})
 		}
 		color := kindColor[name]
 		if color == "" {
@@ -212,7 +254,7 @@ func (b *builder) timelineSection() {
 	b.r.tips["c_timeline"] = tips
 	s.Charts = append(s.Charts, ch)
 
-	rate := newTimeChart("c_timeline_rate", "Event rate", "detector events per second", "events/s")
+	rate := b.timeChart("c_timeline_rate", "Event rate", "detector events per second", "events/s")
 	fromZero(rate)
 	er := b.ratePoints(b.c.evRate, 1)
 	rate.add(lineSeries("events/s", "#d62728", er, false), len(er))
@@ -251,7 +293,7 @@ func (b *builder) ratePoints(s *buckets, mul float64) points {
 	sec := float64(g.width) / 1e9
 	out := make(points, g.n)
 	for k, v := range sums {
-		out[k] = point{float64(g.mid(k)) / 1e6, v * mul / sec}
+		out[k] = point{b.x(min(max(g.mid(k), from), to)), v * mul / sec}
 	}
 	return out
 }
@@ -283,14 +325,15 @@ func (b *builder) congestionSection() {
 		fd := b.c.flows[row.Flow]
 		d := fd.detail
 		dir := dataDir(fd)
-		retr := markerPoints(d.dir[dir].retrans.Items)
+		retr := markerPoints(d.dir[dir].retrans.Items, b.c.first)
 		id := fmt.Sprintf("c_cong_%d", row.Flow)
 		var ch *Chart
 		if len(d.cwnd.b) > 0 || len(d.srtt.b) > 0 {
-			ch = newTimeChart(id, "Kernel cwnd and srtt "+row.Label(), "from kernel samples (tcp_probe)", "cwnd (segments)")
-			ch.rect.ExtendYAxis(opts.YAxis{Type: "value", Name: "srtt (ms)", Position: "right", Scale: opts.Bool(true)})
-			cw := points(d.cwnd.minMax())
-			sr := points(d.srtt.minMax())
+			ch = b.timeChart(id, "Kernel cwnd and srtt "+row.Label(), "from kernel samples (tcp_probe)", "cwnd (segments)")
+			fromZero(ch)
+			ch.rect.ExtendYAxis(opts.YAxis{Type: "value", Name: "srtt (ms)", Position: "right", Min: 0})
+			cw := points(d.cwnd.minMax(b.c.first))
+			sr := points(breakGaps(d.srtt.minMax(b.c.first)))
 			ch.add(lineSeries("kernel cwnd", "#5470c6", cw, true), len(cw))
 			ss := lineSeries("kernel srtt ms", "#fac858", sr, false)
 			ss.YAxisIndex = 1
@@ -301,12 +344,14 @@ func (b *builder) congestionSection() {
 			}
 		} else {
 			anyInferred = true
-			ch = newTimeChart(id, "Inferred bytes in flight and RTT "+row.Label(),
+			ch = b.timeChart(id, "Inferred bytes in flight and RTT "+row.Label(),
 				"INFERRED from packets, not kernel state (no kernel samples in this capture)", "bytes in flight (inferred)")
 			ch.Inferred = true
-			ch.rect.ExtendYAxis(opts.YAxis{Type: "value", Name: "RTT ms (inferred)", Position: "right", Scale: opts.Bool(true)})
-			fl := points(d.dir[dir].flight.minMax())
-			rt := points(d.rtt.minMax())
+			fromZero(ch)
+			ch.rect.YAxisList[0].AxisLabel = &opts.AxisLabel{Formatter: opts.FuncOpts(`function (v) { return tcpvizIEC(v); }`)}
+			ch.rect.ExtendYAxis(opts.YAxis{Type: "value", Name: "RTT ms (inferred)", Position: "right", Min: 0})
+			fl := points(d.dir[dir].flight.minMax(b.c.first))
+			rt := points(d.rtt.minMax(b.c.first))
 			ch.add(lineSeries("bytes in flight (inferred)", "#5470c6", fl, false), len(fl))
 			rs := scatterSeries("RTT sample ms (inferred)", "#fac858", rt, 3, "circle")
 			rs.YAxisIndex = 1
@@ -340,24 +385,25 @@ func (b *builder) tsgSection() {
 		fd := b.c.flows[row.Flow]
 		dir := dataDir(fd)
 		ds := &fd.detail.dir[dir]
-		ch := newTimeChart(fmt.Sprintf("c_tsg_%d", row.Flow), "Time-sequence "+row.Label(), dirText(dir)+" - the wheel zooms time and sequence", "relative sequence")
+		ch := b.timeChart(fmt.Sprintf("c_tsg_%d", row.Flow), "Time-sequence "+row.Label(), dirText(dir)+" - the wheel zooms time and sequence", "relative sequence")
+		ch.rect.YAxisList[0].AxisLabel = &opts.AxisLabel{Formatter: opts.FuncOpts(`function (v) { return tcpvizIEC(v); }`)}
 		// The wheel zooms both axes around the cursor, like tcptrace's zoom box.
 		ch.rect.SetGlobalOptions(charts.WithDataZoomOpts(opts.DataZoom{Type: "inside", YAxisIndex: 0, FilterMode: "empty"}))
-		seq := points(ds.seq.minMax())
-		ack := points(ds.ack.maxes())
-		win := points(ds.win.maxes())
+		seq := points(ds.seq.minMax(b.c.first))
+		ack := points(ds.ack.maxes(b.c.first))
+		win := points(ds.win.maxes(b.c.first))
 		// Lines first so the segments are drawn over them.
 		ch.add(lineSeries("ACK", "#3ba272", ack, true), len(ack))
 		ch.add(lineSeries("receive window", "#fac858", win, true), len(win))
 		ch.add(scatterSeries("data", "#5470c6", seq, 3, "rect"), len(seq))
-		rt := markerPoints(ds.retrans.Items)
+		rt := markerPoints(ds.retrans.Items, b.c.first)
 		ch.add(scatterSeries("retransmission", kindColor[events.TypeRetransmission], rt, 7, "diamond"), len(rt))
-		oo := markerPoints(ds.ooo.Items)
+		oo := markerPoints(ds.ooo.Items, b.c.first)
 		ch.add(scatterSeries("out-of-order", kindColor[events.TypeOutOfOrder], oo, 7, "triangle"), len(oo))
 		if len(ds.sack.Items) > 0 {
 			sk := make(rows, 0, 3*len(ds.sack.Items))
 			for _, m := range ds.sack.Items {
-				t := float64(m.TS) / 1e6
+				t := b.x(m.TS)
 				sk = append(sk, []float64{t, m.Left}, []float64{t, m.Right}, nil)
 			}
 			ls := lineSeries("SACK", "#9a60b4", nil, false)
@@ -394,13 +440,13 @@ func (b *builder) throughputSection() {
 		sec := float64(g.width) / 1e9
 		var good, bad, other points
 		for i := 0; i < g.n; i++ {
-			t := float64(g.mid(i)) / 1e6
+			t := b.x(min(max(g.mid(i), b.c.selFirst()), b.c.last))
 			gd := math.Max(sent[i]-retr[i], 0)
 			good = append(good, point{t, gd * 8 / sec / 1e6})
 			bad = append(bad, point{t, retr[i] * 8 / sec / 1e6})
 			other = append(other, point{t, back[i] * 8 / sec / 1e6})
 		}
-		ch := newTimeChart(fmt.Sprintf("c_tput_%d", row.Flow), "Throughput "+row.Label(), dirText(dir), "Mbit/s")
+		ch := b.timeChart(fmt.Sprintf("c_tput_%d", row.Flow), "Throughput "+row.Label(), dirText(dir), "Mbit/s")
 		fromZero(ch)
 		gs := lineSeries("goodput Mbit/s", "#3ba272", good, false)
 		gs.AreaStyle = &opts.AreaStyle{Opacity: opts.Float(0.25)}

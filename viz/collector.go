@@ -50,9 +50,12 @@ type Collector struct {
 	lim    Limits
 	filter Filter
 
-	first, last int64 // first record of the capture (the time origin), latest one kept
-	earliest    int64 // earliest record kept (clocks may step back)
-	kept        int64 // first record kept by the time filter
+	first, last int64          // first packet of the capture (time 0), latest one kept
+	started     bool           // first is known
+	packetClock bool           // first is a packet's time (not an event's)
+	early       []events.Event // records before the first packet, held until it comes
+	earliest    int64          // earliest record kept (clocks may step back)
+	kept        int64          // first record kept by the time filter
 	packets     uint64
 	bytes       uint64
 	pktRate     *buckets // packets, for the packets/s line
@@ -296,8 +299,9 @@ func (c *Collector) span(ts int64) {
 
 // Packet implements the pipeline sink.
 func (c *Collector) Packet(p *events.Packet) {
-	if c.packets == 0 && c.first == 0 {
-		c.first = p.TS
+	if !c.started {
+		c.packetClock = true
+		c.start(p.TS)
 	}
 	if !c.filter.MatchTime(p.TS, c.first) {
 		return
@@ -367,10 +371,21 @@ func (c *Collector) Packet(p *events.Packet) {
 
 // Event implements the pipeline sink.
 func (c *Collector) Event(e *events.Event) {
-	ts := int64(e.TS)
-	if c.first == 0 {
-		c.first = ts
+	if !c.started {
+		// Time 0 is the first packet: hold records that come before it
+		// (kernel records of a connect()) until it is known.
+		if len(c.early) < maxEarly {
+			ec := *e
+			if e.Kernel != nil {
+				k := *e.Kernel
+				ec.Kernel = &k
+			}
+			c.early = append(c.early, ec)
+			return
+		}
+		c.start(int64(c.early[0].TS)) // events only: the first event is time 0
 	}
+	ts := int64(e.TS)
 	if !c.filter.MatchTime(ts, c.first) {
 		return
 	}
@@ -384,8 +399,12 @@ func (c *Collector) Event(e *events.Event) {
 			return
 		}
 	}
-	c.keep(ts)
-	c.span(ts)
+	if !c.packetClock {
+		// Built from events only: their times are the range. With packets,
+		// the time axes span the first to the last packet.
+		c.keep(ts)
+		c.span(ts)
+	}
 	c.typeCount[e.Type]++
 	if f != nil {
 		f.events[e.Type]++
@@ -437,6 +456,27 @@ func (c *Collector) Event(e *events.Event) {
 		ds.retrans.add(marker{TS: ts, Seq: ds.seqU.near(e.Seq), Len: e.Len})
 	case events.TypeOutOfOrder:
 		ds.ooo.add(marker{TS: ts, Seq: ds.seqU.near(e.Seq), Len: e.Len})
+	}
+}
+
+// maxEarly bounds the records held while waiting for the first packet.
+const maxEarly = 4096
+
+// start fixes time 0 and replays the records held until then.
+func (c *Collector) start(first int64) {
+	c.started, c.first = true, first
+	early := c.early
+	c.early = nil
+	for i := range early {
+		c.Event(&early[i])
+	}
+}
+
+// finish ends collection: records still held (a capture without packets)
+// are placed with the first of them as time 0.
+func (c *Collector) finish() {
+	if !c.started && len(c.early) > 0 {
+		c.start(int64(c.early[0].TS))
 	}
 }
 

@@ -7,6 +7,7 @@ package viz
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -261,10 +263,10 @@ func TestHeatColumnsExact(t *testing.T) {
 	}
 }
 
-// findingsOf counts, from a session's events.jsonl, the detector events
+// jsonlFindings counts, from a session's events.jsonl, the detector events
 // (every type except the kernel's records, RTT samples and packets) in all
 // and per connection.
-func findingsOf(t *testing.T, path string) (int, map[uint64]int) {
+func jsonlFindings(t *testing.T, path string) (int, map[uint64]int) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -321,7 +323,7 @@ func TestTotalsMatchJSONL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			total, per := findingsOf(t, filepath.Join(dir, sessionEvents))
+			total, per := jsonlFindings(t, filepath.Join(dir, sessionEvents))
 			if got := events.Findings(res.Summary.Events); got != total {
 				t.Errorf("summary.json: %d detector events, events.jsonl %d", got, total)
 			}
@@ -399,5 +401,139 @@ func TestTotalsMatchJSONL(t *testing.T) {
 			}
 			t.Logf("%d detector events over %d connections", total, len(per))
 		})
+	}
+}
+
+const axesJS = `(() => {
+  const out = [];
+  document.querySelectorAll("[_echarts_instance_]").forEach(el => {
+    const o = echarts.getInstanceByDom(el).getOption();
+    const xs = [];
+    o.series.forEach(s => (s.data || []).forEach(d => { if (Array.isArray(d) && typeof d[0] === "number") xs.push(d[0]); }));
+    out.push({id: el.id, type: o.xAxis[0].type, min: o.xAxis[0].min, max: o.xAxis[0].max, labels: o.xAxis[0].data || null,
+      lo: xs.length ? Math.min(...xs) : null, hi: xs.length ? Math.max(...xs) : null});
+  });
+  return JSON.stringify(out);
+})()`
+
+// TestTimeAxesPinned checks that every chart over time counts seconds from
+// the first packet and spans exactly the capture's first to last packet as
+// tshark reports them, and that no data point lies outside that range.
+func TestTimeAxesPinned(t *testing.T) {
+	b := newBrowser(t)
+	for _, name := range []string{"kernel-lossy-bulk.pcapng", "handshake-refused.pcap", "rst-teardown.pcap"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join("..", "samples", name)
+			pk := tsharkPackets(t, path)
+			reportOf(t, b, path, Options{})
+			var axes []struct {
+				ID     string   `json:"id"`
+				Type   string   `json:"type"`
+				Min    *float64 `json:"min"`
+				Max    *float64 `json:"max"`
+				Labels []string `json:"labels"`
+				Lo, Hi *float64
+			}
+			evalJSON(t, b, axesJS, &axes)
+			first, last := pk[0].ns, pk[0].ns
+			for _, p := range pk {
+				first, last = min(first, p.ns), max(last, p.ns)
+			}
+			wantMax := float64(last-pk[0].ns) / 1e9
+			timeCharts := 0
+			for _, a := range axes {
+				switch {
+				case a.ID == "c_summary":
+					continue // connections on x
+				case a.ID == "c_heatmap":
+					if len(a.Labels) == 0 || a.Labels[0] != "0" {
+						t.Errorf("heatmap columns start at %v, want 0 s (the first packet)", a.Labels)
+					}
+					continue
+				}
+				timeCharts++
+				if a.Type != "value" || a.Min == nil || a.Max == nil {
+					t.Errorf("%s: x axis %s from %v to %v, want seconds pinned to the capture", a.ID, a.Type, a.Min, a.Max)
+					continue
+				}
+				if *a.Min != float64(first-pk[0].ns)/1e9 || math.Abs(*a.Max-wantMax) > 1e-9 && !(wantMax == 0 && *a.Max == 0.001) {
+					t.Errorf("%s: x axis [%v, %v] s, tshark's packets span [0, %v] s", a.ID, *a.Min, *a.Max, wantMax)
+				}
+				if a.Lo != nil && (*a.Lo < *a.Min-1e-9 || *a.Hi > *a.Max+1e-9) {
+					t.Errorf("%s: data at [%v, %v] s outside the axis [%v, %v]", a.ID, *a.Lo, *a.Hi, *a.Min, *a.Max)
+				}
+			}
+			if timeCharts == 0 {
+				t.Fatal("no chart over time")
+			}
+			t.Logf("%d charts over time, all on [0, %.6f] s", timeCharts, wantMax)
+		})
+	}
+}
+
+// TestTimeFilterAppliesToEveryFigure narrows a report with --since/--until
+// and checks the cards, the heatmap and the table against tshark's packets
+// in that range; a range with nothing in it must say so.
+func TestTimeFilterAppliesToEveryFigure(t *testing.T) {
+	b := newBrowser(t)
+	path := filepath.Join("..", "samples", "rst-teardown.pcap")
+	pk := tsharkPackets(t, path)
+	since, until := 5*time.Millisecond, 15*time.Millisecond // of a 27 ms capture
+	f := Filter{Since: TimeBound{Set: true, Rel: true, Off: since}, Until: TimeBound{Set: true, Rel: true, Off: until}}
+	if err := f.Compile(); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := reportOf(t, b, path, Options{Filter: f})
+	want, conns := 0, map[string]bool{}
+	for _, p := range pk {
+		if rel := p.ns - pk[0].ns; rel >= int64(since) && rel <= int64(until) {
+			want++
+			conns[p.conn] = true
+		}
+	}
+	if want == 0 || want == len(pk) {
+		t.Fatalf("%d of %d packets in the range: pick another", want, len(pk))
+	}
+	var pg struct {
+		Cards map[string]string `json:"cards"`
+		Rows  int               `json:"rows"`
+	}
+	evalJSON(t, b, totalsJS, &pg)
+	if pg.Cards["TCP packets"] != strconv.Itoa(want) {
+		t.Errorf("card: %q TCP packets in [%v, %v], tshark %d", pg.Cards["TCP packets"], since, until, want)
+	}
+	if pg.Rows != len(conns) || r.Overview.Flows != len(conns) {
+		t.Errorf("table: %d connections (overview %d) in [%v, %v], tshark %d", pg.Rows, r.Overview.Flows, since, until, len(conns))
+	}
+	for _, m := range r.Missing {
+		if strings.HasPrefix(m, ChartHeatmap) {
+			t.Fatalf("not drawn: %s", m)
+		}
+	}
+	var hp heatmapPage
+	evalJSON(t, b, heatmapJS, &hp)
+	cells := 0
+	for _, d := range hp.Data {
+		cells += d[2]
+	}
+	if cells != want {
+		t.Errorf("heatmap: %d packets in its cells, tshark %d in the range", cells, want)
+	}
+
+	// Past the end of the capture: nothing, and the page says so.
+	none := Filter{Since: TimeBound{Set: true, Rel: true, Off: time.Hour}}
+	if err := none.Compile(); err != nil {
+		t.Fatal(err)
+	}
+	r, _ = reportOf(t, b, path, Options{Filter: none})
+	if r.Overview.Packets != 0 || r.Overview.Events != 0 || len(r.Conns) != 0 {
+		t.Errorf("filter past the end: %d packets, %d events, %d connections", r.Overview.Packets, r.Overview.Events, len(r.Conns))
+	}
+	text, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`(document.getElementById("nomatch") || {}).innerText || ""`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, "--since 1h0m0s") || !strings.Contains(text, "match no packet") {
+		t.Errorf("page does not say the filter matches nothing: %q", text)
 	}
 }

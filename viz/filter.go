@@ -33,6 +33,61 @@ type Filter struct {
 	compiled     bool
 }
 
+// String lists the filters in their command-line form.
+func (f *Filter) String() string {
+	var p []string
+	add := func(flag, v string) { p = append(p, "--"+flag+" "+v) }
+	if f.PID != 0 {
+		add("pid", strconv.FormatUint(uint64(f.PID), 10))
+	}
+	if f.Comm != "" {
+		add("comm", f.Comm)
+	}
+	if f.SAddr != "" {
+		add("saddr", f.SAddr)
+	}
+	if f.DAddr != "" {
+		add("daddr", f.DAddr)
+	}
+	if f.SPort != 0 {
+		add("sport", strconv.Itoa(int(f.SPort)))
+	}
+	if f.DPort != 0 {
+		add("dport", strconv.Itoa(int(f.DPort)))
+	}
+	if f.Port != 0 {
+		add("port", strconv.Itoa(int(f.Port)))
+	}
+	if f.CwndMin != 0 {
+		add("cwnd-min", strconv.FormatUint(uint64(f.CwndMin), 10))
+	}
+	if f.CwndMax != 0 {
+		add("cwnd-max", strconv.FormatUint(uint64(f.CwndMax), 10))
+	}
+	if len(f.Flows) > 0 {
+		ids := make([]string, len(f.Flows))
+		for i, id := range f.Flows {
+			ids[i] = strconv.FormatUint(id, 10)
+		}
+		add("flow", strings.Join(ids, ","))
+	}
+	if f.Since.Set {
+		add("since", f.Since.String())
+	}
+	if f.Until.Set {
+		add("until", f.Until.String())
+	}
+	return strings.Join(p, " ")
+}
+
+// String writes the bound as it was given (a duration or a time).
+func (b TimeBound) String() string {
+	if b.Rel {
+		return b.Off.String()
+	}
+	return time.Unix(0, b.Abs).UTC().Format(time.RFC3339Nano)
+}
+
 // TimeBound is an absolute time or an offset from the first packet.
 type TimeBound struct {
 	Set bool

@@ -46,6 +46,8 @@ section h2 { font-size:16px; margin:0 0 4px; }
 .card .v { font-size:21px; font-weight:600; }
 .card .k { color:var(--muted); font-size:12px; }
 .card.bad .v { color:var(--bad); }
+.headline { font-size:17px; font-weight:600; margin:4px 0 8px; }
+.headline.bad { color:var(--bad); }
 .chart { margin:8px 0 14px; }
 .chart .container { display:block; }
 .inferred { display:inline-block; background:#fff4e5; color:#8a4b00; border:1px solid #f5c37a; border-radius:4px; font-size:11.5px; padding:1px 7px; margin-bottom:2px; }
@@ -71,9 +73,35 @@ function tcpvizEsc(s) {
     return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
   });
 }
+// Times are seconds from the first packet: six decimals (µs) in tooltips,
+// as few as the axis step needs on axis labels.
+function tcpvizSec(v) { return Number(v.toFixed(6)).toString(); }
+function tcpvizNum(v) {
+  if (typeof v !== "number" || !isFinite(v)) { return "–"; }
+  var a = Math.abs(v);
+  if (a >= 1e6) { return v.toExponential(3); }
+  if (a >= 100) { return Math.round(v).toString(); }
+  return Number(v.toPrecision(3)).toString();
+}
+// Sizes in IEC units, as everywhere in tcpviz.
+function tcpvizIEC(v) {
+  var u = ["B", "KiB", "MiB", "GiB", "TiB"], i = 0, a = Math.abs(v);
+  while (a >= 1024 && i < u.length - 1) { a /= 1024; v /= 1024; i++; }
+  return (i === 0 ? Math.round(v) : Number(v.toFixed(a >= 100 ? 0 : a >= 10 ? 1 : 2))) + " " + u[i];
+}
+function tcpvizAxisTip(ps) {
+  if (!ps || !ps.length) { return ""; }
+  var h = "<b>" + tcpvizEsc(tcpvizSec(ps[0].axisValue)) + " s</b>";
+  for (var i = 0; i < ps.length; i++) {
+    var v = ps[i].value;
+    if (!v || v[1] === null || v[1] === undefined) { continue; }
+    h += "<br>" + ps[i].marker + tcpvizEsc(ps[i].seriesName) + ": " + tcpvizEsc(tcpvizNum(v[1]));
+  }
+  return h;
+}
 function tcpvizTip(p) {
   var v = p.value || [], tips = tcpvizTips["c_timeline"] || [], t = tips[v[2]];
-  var when = new Date(v[0]).toISOString().replace("T", " ").replace("Z", "");
+  var when = (t && t[13] !== undefined ? t[13] : tcpvizSec(v[0])) + " s";
   if (!t) { return tcpvizEsc(p.seriesName) + "<br>" + when; }
   var rows = [["type", t[0]], ["time", when], ["frame", t[1]], ["flow", t[2] + " " + t[3]], ["severity", t[4]]];
   if (t[5]) rows.push(["reason", t[5]]);
@@ -125,19 +153,21 @@ window.addEventListener("resize", function () {
 <body>
 <header>
   <h1>{{.Heading}}</h1>
-  <span class="meta">{{if .Source}}source: {{.Source}} · {{end}}generated {{.Generated}} · ECharts inlined, works offline</span>
+  <span class="meta">{{if .Source}}source: {{.Source}} · {{end}}time 0 s = first packet, {{.Clock.Origin}} · generated {{.Generated}} · ECharts inlined, works offline</span>
   <nav>{{range .Links}}<a href="{{.}}">{{.}}</a>{{end}}</nav>
 </header>
 <main>
+{{with .R.NoMatch}}<section id="nomatch"><h2>Nothing selected</h2><p class="missing">{{.}}.</p></section>{{end}}
 {{if .Overview}}{{with .R.Overview}}
 <section id="headline">
   <h2>At a glance</h2>
+  <p class="headline{{if .HeadlineBad}} bad{{end}}" id="story">{{.Headline}}</p>
   <div class="cards">
     <div class="card"><div class="v">{{.Packets}}</div><div class="k">TCP packets</div></div>
     <div class="card"><div class="v">{{bytes .Bytes}}</div><div class="k">payload</div></div>
     <div class="card"><div class="v">{{.Flows}}</div><div class="k">connections{{if .OtherFlows}} (+{{.OtherFlows}} untracked){{end}}</div></div>
     <div class="card"><div class="v">{{dur .Duration}}</div><div class="k">duration</div></div>
-    <div class="card{{if .Retrans}} bad{{end}}"><div class="v">{{.Retrans}}</div><div class="k">retransmissions ({{pct .RetransRate}} of packets)</div></div>
+    <div class="card{{if and .Retrans .HeadlineBad}} bad{{end}}"><div class="v">{{.Retrans}}</div><div class="k">retransmissions ({{pct .RetransRate}} of packets)</div></div>
     <div class="card"><div class="v">{{.Events}}</div><div class="k">detector events</div></div>
     <div class="card"><div class="v">{{if .KernelSamples}}yes{{else}}no{{end}}</div><div class="k">kernel cwnd/srtt samples</div></div>
     {{with .KernelCheck}}<div class="card" id="kernel-check"><div class="v">{{.KernelSeen}} / {{.Kernel}}</div><div class="k">kernel-retransmitted segments seen on the wire; {{.Matched}} / {{.Inferred}} inferred segments confirmed</div></div>{{end}}
@@ -176,7 +206,7 @@ window.addEventListener("resize", function () {
   {{.Script}}
   </div>{{end}}
   {{if .Table}}
-  <h2 style="margin-top:10px">Connections</h2>
+  {{if ne .Title "Connections"}}<h2 style="margin-top:10px">Connections</h2>{{end}}
   <div class="tablewrap"><table id="connections"><thead><tr>
     <th data-sort class="n">flow</th><th data-sort class="n">pid</th><th data-sort>comm</th><th data-sort>client</th><th data-sort>server</th>
     <th data-sort class="n">bytes c→s</th><th data-sort class="n">bytes s→c</th><th data-sort class="n">duration ms</th>

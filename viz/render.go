@@ -76,7 +76,7 @@ func (r *Report) view(kind pageKind) pageView {
 	nonce := newNonce()
 	v := pageView{Title: r.Title, Nonce: nonce, Heading: r.Title, Source: r.Source,
 		Generated: r.Generated.Format(time.RFC3339), ECharts: template.JS(echartsJS), Tips: r.tips, R: r,
-		Clock:   clockView{OriginNS: strconv.FormatInt(r.Origin, 10), Origin: time.Unix(0, r.Origin).UTC().Format(time.RFC3339Nano)},
+		Clock:   clockView{OriginNS: strconv.FormatInt(r.Origin, 10), Origin: time.Unix(0, r.Origin).UTC().Format("2006-01-02 15:04:05.000000000 UTC")},
 		Missing: r.Missing}
 	include := func(id string) bool {
 		switch kind {
@@ -185,16 +185,18 @@ var pageTpl = template.Must(template.New("page").Funcs(template.FuncMap{
 	"evlist": evList,
 }).Parse(pageHTML))
 
+// humanBytes writes a size in IEC units (KiB, MiB, GiB), the one unit
+// system of every tcpviz output.
 func humanBytes(v uint64) string {
 	f := float64(v)
-	for _, u := range []string{"B", "KB", "MB", "GB"} {
-		if f < 1000 || u == "GB" {
+	for _, u := range []string{"B", "KiB", "MiB", "GiB", "TiB"} {
+		if f < 1024 || u == "TiB" {
 			if u == "B" {
 				return fmt.Sprintf("%d B", v)
 			}
 			return fmt.Sprintf("%.1f %s", f, u)
 		}
-		f /= 1000
+		f /= 1024
 	}
 	return ""
 }

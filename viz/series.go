@@ -9,15 +9,31 @@ import (
 // points marshals as [[t,v],...], the most compact data form ECharts takes.
 type points []point
 
-func appendNum(b []byte, v float64) []byte {
+// appendNum writes v with at most prec decimals (trailing zeros dropped).
+func appendNum(b []byte, v float64, prec int) []byte {
 	switch {
 	case math.IsNaN(v) || math.IsInf(v, 0):
 		return append(b, "null"...)
 	case v == math.Trunc(v) && math.Abs(v) < 1e15:
 		return strconv.AppendInt(b, int64(v), 10)
 	}
-	return strconv.AppendFloat(b, v, 'f', 3, 64)
+	n := len(b)
+	b = strconv.AppendFloat(b, v, 'f', prec, 64)
+	for len(b) > n && b[len(b)-1] == '0' {
+		b = b[:len(b)-1]
+	}
+	if b[len(b)-1] == '.' {
+		b = b[:len(b)-1]
+	}
+	return b
 }
+
+// Decimals kept in chart data: times in seconds to the nanosecond's
+// thousandth (µs is too coarse for loopback), values to three places.
+const (
+	timePrec  = 9
+	valuePrec = 3
+)
 
 func (ps points) MarshalJSON() ([]byte, error) {
 	b := make([]byte, 0, len(ps)*24+2)
@@ -27,16 +43,17 @@ func (ps points) MarshalJSON() ([]byte, error) {
 			b = append(b, ',')
 		}
 		b = append(b, '[')
-		b = appendNum(b, p.T)
+		b = appendNum(b, p.T, timePrec)
 		b = append(b, ',')
-		b = appendNum(b, p.V)
+		b = appendNum(b, p.V, valuePrec)
 		b = append(b, ']')
 	}
 	return append(b, ']'), nil
 }
 
-// rows marshals as [[a,b,c...],...]; NaN cells become null, which breaks a
-// line (used for SACK blocks drawn as separate vertical strokes).
+// rows marshals as [[t,b,c...],...] (t a time in seconds); NaN cells become
+// null, which breaks a line (used for SACK blocks drawn as separate vertical
+// strokes).
 type rows [][]float64
 
 func (rs rows) MarshalJSON() ([]byte, error) {
@@ -55,7 +72,11 @@ func (rs rows) MarshalJSON() ([]byte, error) {
 			if j > 0 {
 				b = append(b, ',')
 			}
-			b = appendNum(b, v)
+			prec := valuePrec
+			if j == 0 {
+				prec = timePrec
+			}
+			b = appendNum(b, v, prec)
 		}
 		b = append(b, ']')
 	}

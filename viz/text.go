@@ -29,6 +29,7 @@ type summaryJSON struct {
 	Connections int                  `json:"connections"`
 	Untracked   uint64               `json:"untracked_connections,omitempty"`
 	DurationMS  float64              `json:"duration_ms"`
+	Headline    string               `json:"headline"`
 	EventsTotal int                  `json:"events_total"` // detector events (kernel records and RTT samples not counted)
 	Events      map[string]int       `json:"events"`
 	KernelCheck *events.RetransCheck `json:"kernel_check,omitempty"`
@@ -38,6 +39,7 @@ type summaryJSON struct {
 	Processes   []ProcessRow         `json:"processes,omitempty"`
 	Conns       []connRowJSON        `json:"connections_list"`
 	Missing     []string             `json:"missing,omitempty"`
+	NoMatch     string               `json:"no_match,omitempty"`
 }
 
 type connRowJSON struct {
@@ -88,10 +90,10 @@ func (r *Report) connsJSON() []connRowJSON {
 func (r *Report) writeJSON(w io.Writer) error {
 	o := r.Overview
 	doc := summaryJSON{Title: r.Title, Source: r.Source, Packets: o.Packets, Bytes: o.Bytes, Connections: o.Flows,
-		Untracked: o.OtherFlows, DurationMS: float64(o.Duration) / 1e6, EventsTotal: o.Events, Events: map[string]int{},
+		Untracked: o.OtherFlows, DurationMS: float64(o.Duration) / 1e6, Headline: o.Headline, EventsTotal: o.Events, Events: map[string]int{},
 		KernelCheck: o.KernelCheck,
 		Retrans:     o.Retrans, RetransPct: o.RetransRate, Kernel: o.KernelSamples, Processes: r.Processes,
-		Conns: r.connsJSON(), Missing: r.Missing}
+		Conns: r.connsJSON(), Missing: r.Missing, NoMatch: r.NoMatch}
 	for _, kv := range o.EventCounts {
 		doc.Events[kv.Name] = kv.Count
 	}
@@ -167,6 +169,10 @@ func (r *Report) writeText(w io.Writer) error {
 	if r.Source != "" {
 		fmt.Fprintf(tw, "source\t%s\n", termSafe(r.Source))
 	}
+	if r.NoMatch != "" {
+		fmt.Fprintf(tw, "nothing selected: %s\n", termSafe(r.NoMatch))
+	}
+	fmt.Fprintf(tw, "headline\t%s\n", o.Headline)
 	fmt.Fprintf(tw, "packets\t%d\n", o.Packets)
 	fmt.Fprintf(tw, "payload\t%s\n", humanBytes(o.Bytes))
 	fmt.Fprintf(tw, "connections\t%d", o.Flows)

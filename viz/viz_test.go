@@ -48,7 +48,7 @@ func TestBucketsStayBoundedAndKeepExtremes(t *testing.T) {
 				t.Errorf("total %v, want %v", got, sum)
 			}
 			maxV := 0.0
-			for _, p := range s.minMax() {
+			for _, p := range s.minMax(0) {
 				maxV = math.Max(maxV, p.V)
 			}
 			if maxV != 1e6 {

@@ -191,6 +191,9 @@ func runReport(args []string) error {
 	for _, n := range in.Notes {
 		fmt.Fprintln(os.Stderr, "note:", n)
 	}
+	if r.NoMatch != "" {
+		fmt.Fprintln(os.Stderr, "note:", r.NoMatch)
+	}
 	for _, m := range r.Missing {
 		fmt.Fprintln(os.Stderr, "not drawn:", m)
 	}
