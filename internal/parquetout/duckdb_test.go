@@ -35,7 +35,7 @@ type fromJSONL struct {
 
 // parseSample runs a sample through the pipeline with JSONL and Parquet
 // written from the same pass, and reads the JSONL back.
-func parseSample(t *testing.T, input, root, host string) fromJSONL {
+func parseSample(t testing.TB, input, root, host string) fromJSONL {
 	t.Helper()
 	w, err := parquetout.New(parquetout.Config{Dir: root, Host: host, Stem: parquetout.StemFor(input), Packets: true})
 	if err != nil {
@@ -90,7 +90,7 @@ func parseSample(t *testing.T, input, root, host string) fromJSONL {
 	return got
 }
 
-func eachJSON(t *testing.T, path string, fn func([]byte)) {
+func eachJSON(t testing.TB, path string, fn func([]byte)) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -109,7 +109,7 @@ func eachJSON(t *testing.T, path string, fn func([]byte)) {
 
 // docQueries reads the DuckDB queries of docs/parquet.md (```sql blocks
 // whose first line is "-- duckdb: NAME"), pointed at root.
-func docQueries(t *testing.T, root string) map[string]string {
+func docQueries(t testing.TB, root string) map[string]string {
 	t.Helper()
 	b, err := os.ReadFile("../../docs/parquet.md")
 	if err != nil {
