@@ -32,7 +32,9 @@ func BenchmarkTrafficOverhead(b *testing.B) {
 			var packets uint64
 			for range b.N {
 				cfg := pipeline.Config{Flows: conntrack.DefaultConfig(),
-					NewDetector: func(emit func(*events.Event)) pipeline.Detector { return detectors.New(detectors.DefaultConfig(), emit) }}
+					NewDetector: func(emit func(*events.Event)) pipeline.Detector {
+						return detectors.New(detectors.DefaultConfig(), emit)
+					}}
 				o := sessionfiles.Options{Input: in, OutDir: b.TempDir(), Pipeline: cfg}
 				if withMetrics {
 					tr, err := NewTraffic(prometheus.NewRegistry(), []uint16{5001, 5201})
