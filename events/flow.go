@@ -99,6 +99,7 @@ type Summary struct {
 	Schema        int               `json:"schema"`
 	Tool          string            `json:"tool"`
 	Input         string            `json:"input"`
+	Inputs        []string          `json:"inputs,omitempty"` // the files read, when Input named several (a directory or a pattern)
 	InputBytes    int64             `json:"input_bytes"`
 	Format        string            `json:"format"` // pcap, pcapng, with "+gzip"
 	Started       Timestamp         `json:"started"`

@@ -24,11 +24,15 @@ func init() {
 		usage: `  tcpviz parse-pcap --in FILE [--out DIR] [--packets] [--parquet DIR [--host NAME]]
 
   FILE is pcap or pcapng, optionally gzip-compressed, or - for standard input.
+  A directory or a quoted glob is read as one capture, its files in name order
+  (a rotated ring): connections continue from file to file, files are read and
+  decoded in parallel, and one summary covers them all.
   Without --out, results go to out/session_YYYYmmdd_HHMMSS/.
 
 Examples:
   tcpviz parse-pcap --in samples/cubic-loss-sender.pcapng
   tcpviz parse-pcap --in x.pcap.gz --out /tmp/run1
+  tcpviz parse-pcap --in '/var/tmp/ring_*.pcapng'      # a capture ring, as one
   tcpviz parse-pcap --in x.pcapng --report          # and the HTML dashboards
   tcpviz parse-pcap --in x.pcapng --parquet /data/tcpviz   # and Parquet tables (docs/parquet.md)
   tcpdump -i eth0 -w - | tcpviz parse-pcap --in - --out /tmp/run2
@@ -44,7 +48,7 @@ var pipelineHooks []func(cfg *pipeline.Config)
 func runParsePcap(args []string) error {
 	c := commands["parse-pcap"]
 	fs := newFlags(c)
-	in := fs.String("in", "", "capture file (pcap, pcapng, gzip'd), or - for stdin")
+	in := fs.String("in", "", "capture file (pcap, pcapng, gzip'd), - for stdin, or a directory or quoted glob of files read as one capture (a rotated ring)")
 	out := fs.String("out", "", "output directory (default: a new out/session_YYYYmmdd_HHMMSS)")
 	packets := fs.Bool("packets", false, "also write one record per TCP packet into events.jsonl")
 	withReport := fs.Bool("report", false, "also build the dashboards (report.html, summary.html, timeline.html)")

@@ -114,21 +114,11 @@ func (p *Pipeline) Feed(rec *pcapng.Record) error {
 	}
 	switch rec.Type {
 	case pcapng.RecordPacket:
-		p.stats.Packets++
-		var lt uint16
-		if rec.Interface != nil {
-			lt = rec.Interface.LinkType
+		ok, why := p.dec.Decode(LinkType(rec), rec.Data, rec.OrigLen, &p.pkt)
+		if ok {
+			why = decode.SkipNone
 		}
-		pk := &p.pkt
-		ok, why := p.dec.Decode(lt, rec.Data, rec.OrigLen, pk)
-		if !ok {
-			p.skipped[why]++
-			return nil
-		}
-		pk.Frame = rec.Frame
-		pk.TS = rec.TS
-		pk.Interface = int(rec.InterfaceID)
-		p.packet(pk)
+		return p.FeedDecoded(rec, &p.pkt, why)
 	case pcapng.RecordCustom:
 		if rec.PEN != kblock.PEN {
 			p.stats.OtherCustom++
@@ -153,6 +143,38 @@ func (p *Pipeline) Feed(rec *pcapng.Record) error {
 			p.warn(fmt.Sprintf("%soffset %d: %s: the capture dropped %d packets (interface %d, capture %d)", p.source(), rec.Offset, name, n, st.Dropped, st.OSDropped))
 		}
 	}
+	return nil
+}
+
+// LinkType is the link type of a packet record's interface (0 when the
+// record names none).
+func LinkType(rec *pcapng.Record) uint16 {
+	if rec.Interface == nil {
+		return 0
+	}
+	return rec.Interface.LinkType
+}
+
+// FeedDecoded is Feed for a record whose packet a decode.Decoder already
+// decoded, on another goroutine (sessionfiles reads and decodes ahead): why
+// is the decoder's verdict, SkipNone when pk holds the packet. Records that
+// are not packets go to Feed.
+func (p *Pipeline) FeedDecoded(rec *pcapng.Record, pk *events.Packet, why decode.SkipReason) error {
+	if rec.Type != pcapng.RecordPacket {
+		return p.Feed(rec)
+	}
+	if rec.Frame > p.stats.Frames {
+		p.stats.Frames = rec.Frame
+	}
+	p.stats.Packets++
+	if why != decode.SkipNone {
+		p.skipped[why]++
+		return nil
+	}
+	pk.Frame = rec.Frame
+	pk.TS = rec.TS
+	pk.Interface = int(rec.InterfaceID)
+	p.packet(pk)
 	return nil
 }
 

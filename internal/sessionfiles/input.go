@@ -3,8 +3,13 @@ package sessionfiles
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
 
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/pcapng"
@@ -37,6 +42,70 @@ func OpenInput(path string, stdin io.Reader) (*Input, error) {
 	return in, nil
 }
 
+// Inputs expands an input argument into the captures to read, in order,
+// with their sizes (0 when unknown): "-" (standard input) and a file are
+// themselves; a directory stands for the capture files in it (names ending
+// in .pcap, .pcapng or .cap, each optionally .gz); a pattern with * ? or [
+// for the files it matches. Several files are sorted by name, which is time
+// order for rotated rings (ring_00001_..., ring_00002_...).
+func Inputs(arg string) ([]string, []int64, error) {
+	if arg == "-" {
+		return []string{"-"}, []int64{0}, nil
+	}
+	var paths []string
+	st, err := os.Stat(arg)
+	switch {
+	case err == nil && st.IsDir():
+		ents, err := os.ReadDir(arg)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, e := range ents {
+			if e.Type().IsRegular() && isCaptureName(e.Name()) {
+				paths = append(paths, filepath.Join(arg, e.Name()))
+			}
+		}
+		if len(paths) == 0 {
+			return nil, nil, fmt.Errorf("%s: no capture files (.pcap, .pcapng, .cap, optionally .gz) in the directory", arg)
+		}
+	case err == nil:
+		return []string{arg}, []int64{st.Size()}, nil
+	case strings.ContainsAny(arg, "*?["):
+		m, gerr := filepath.Glob(arg)
+		if gerr != nil {
+			return nil, nil, fmt.Errorf("%s: %w", arg, gerr)
+		}
+		for _, f := range m {
+			if fi, err := os.Stat(f); err == nil && fi.Mode().IsRegular() {
+				paths = append(paths, f)
+			}
+		}
+		if len(paths) == 0 {
+			return nil, nil, fmt.Errorf("%s: no file matches", arg)
+		}
+	default:
+		return nil, nil, err
+	}
+	slices.Sort(paths)
+	sizes := make([]int64, len(paths))
+	for i, f := range paths {
+		if fi, err := os.Stat(f); err == nil {
+			sizes[i] = fi.Size()
+		}
+	}
+	return paths, sizes, nil
+}
+
+func isCaptureName(name string) bool {
+	name = strings.TrimSuffix(strings.ToLower(name), ".gz")
+	for _, ext := range []string{".pcap", ".pcapng", ".cap"} {
+		if strings.HasSuffix(name, ext) {
+			return true
+		}
+	}
+	return false
+}
+
 // Close closes the file; standard input is left open.
 func (in *Input) Close() error {
 	if in.file == nil {
@@ -49,51 +118,110 @@ func (in *Input) Close() error {
 // inside a block (a crash, a copy in progress) counts up to its last complete
 // block, with a warning. Every 64k records it checks ctx, reports progress
 // (bytes consumed, size or 0 when unknown, records) and calls check, so a
-// sink's write error stops the run early.
+// sink's write error stops the run early. Reading and decoding run ahead on
+// another goroutine; the pipeline sees the records in file order.
 func Feed(ctx context.Context, r *pcapng.Reader, size int64, p *pipeline.Pipeline,
 	progress func(done, size int64, records uint64), check func() error) error {
-	total := func() int64 {
-		if r.Compressed() {
-			return 0 // offsets count decompressed bytes
-		}
-		return size
+	open := func(int) (*pcapng.Reader, io.Closer, error) { return r, io.NopCloser(nil), nil }
+	if r.Compressed() {
+		size = 0 // offsets count decompressed bytes
 	}
-	var n uint64
-	for ; ; n++ {
-		if n&0xffff == 0 && n > 0 {
-			if err := ctx.Err(); err != nil {
-				return err
+	_, err := FeedFiles(ctx, open, []int64{size}, p, progress, check)
+	return err
+}
+
+// FeedFiles is Feed over several captures read as one, in the order given
+// (a rotated ring, a day of files): connections that cross from one file to
+// the next continue. open(i) opens the i-th; sizes are their sizes (0 when
+// unknown). Up to GOMAXPROCS files are read and decoded at once, ahead of
+// the pipeline, which still sees every record in order, so the output is the
+// same as reading the files one after the other on one goroutine. It
+// returns the frames of all files together (each file numbers its frames
+// from 1, as Wireshark does).
+func FeedFiles(ctx context.Context, open func(i int) (*pcapng.Reader, io.Closer, error), sizes []int64, p *pipeline.Pipeline,
+	progress func(done, size int64, records uint64), check func() error) (uint64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var total int64
+	for _, n := range sizes {
+		total += n
+	}
+	free := make(chan *ahead, 8)
+	outs := make([]chan *ahead, len(sizes))
+	started := 0
+	start := func(upTo int) {
+		for ; started < len(sizes) && started <= upTo; started++ {
+			out := make(chan *ahead, 4)
+			outs[started] = out
+			go func(i int) {
+				r, c, err := open(i)
+				if err != nil {
+					out <- &ahead{end: err}
+					close(out)
+					return
+				}
+				defer c.Close()
+				readAhead(ctx, r, out, free)
+			}(started)
+		}
+	}
+	par := max(1, runtime.GOMAXPROCS(0))
+	var n, frames uint64
+	var done int64 // bytes of the files already finished
+	for i := range sizes {
+		start(i + par - 1)
+		var last uint64
+		for a := range outs[i] {
+			if a.compressed {
+				total = 0 // offsets count decompressed bytes: no fraction to show
 			}
-			if progress != nil {
-				progress(r.Offset(), total(), n)
-			}
-			if check != nil {
-				if err := check(); err != nil {
-					return err
+			for j := range a.items {
+				it := &a.items[j]
+				if n&0xffff == 0 && n > 0 {
+					if err := ctx.Err(); err != nil {
+						return 0, err
+					}
+					if progress != nil {
+						progress(done+a.offset, total, n)
+					}
+					if check != nil {
+						if err := check(); err != nil {
+							return 0, err
+						}
+					}
+				}
+				n++
+				last = it.rec.Frame
+				if err := p.FeedDecoded(&it.rec, &it.pkt, it.why); err != nil {
+					return 0, err
 				}
 			}
+			switch {
+			case a.end == nil || a.end == io.EOF:
+			case errors.Is(a.end, pcapng.ErrNeedMore):
+				p.Warn(a.end.Error())
+			default:
+				return 0, a.end
+			}
+			if a.end != nil {
+				done += a.offset
+			}
+			select {
+			case free <- a:
+			default:
+			}
 		}
-		rec, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if errors.Is(err, pcapng.ErrNeedMore) {
-			p.Warn(err.Error())
-			break
-		}
-		if err != nil {
-			return err
-		}
-		if err := p.Feed(rec); err != nil {
-			return err
-		}
+		frames += last
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
 	}
 	p.Finish()
 	if progress != nil {
-		progress(r.Offset(), total(), n)
+		progress(done, total, n)
 	}
 	if check != nil {
-		return check()
+		return frames, check()
 	}
-	return nil
+	return frames, nil
 }

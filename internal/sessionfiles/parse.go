@@ -27,7 +27,10 @@ const (
 
 // Options for one run.
 type Options struct {
-	Input   string // path, or "-" for standard input
+	// Input is a capture file, "-" for standard input, a directory or a
+	// glob pattern (the files read as one capture, in name order: see
+	// Inputs).
+	Input   string
 	OutDir  string // session directory; created if missing
 	Packets bool   // also write one record per TCP packet into events.jsonl
 	// Pipeline is the pipeline configuration (detectors, flow table).
@@ -58,12 +61,18 @@ type Result struct {
 // file is left under its final name.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	start := time.Now()
-	in, err := OpenInput(o.Input, o.Stdin)
+	paths, sizes, err := Inputs(o.Input)
 	if err != nil {
 		return nil, err
 	}
-	defer in.Close()
-	name, size := in.Name, in.Size
+	name := o.Input
+	if name == "-" {
+		name = "stdin"
+	}
+	var size int64
+	for _, n := range sizes {
+		size += n
+	}
 	if err := session.EnsureDir(o.OutDir); err != nil {
 		return nil, err
 	}
@@ -104,7 +113,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		p.AddSink(s)
 	}
 
-	r := pcapng.NewReader(in, name)
+	readers := make([]*pcapng.Reader, len(paths))
+	open := func(i int) (*pcapng.Reader, io.Closer, error) {
+		in, err := OpenInput(paths[i], o.Stdin)
+		if err != nil {
+			return nil, nil, err
+		}
+		readers[i] = pcapng.NewReader(in, in.Name)
+		return readers[i], in, nil
+	}
 	check := func() error {
 		if err := w.w.Err(); err != nil {
 			return fmt.Errorf("write %s: %w", evFile.Path(), err)
@@ -114,22 +131,29 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		return nil
 	}
-	if err := Feed(ctx, r, size, p, o.Progress, check); err != nil {
+	frames, err := FeedFiles(ctx, open, sizes, p, o.Progress, check)
+	if err != nil {
 		return nil, err
 	}
+	r := readers[0]
 
 	st := p.Stats()
 	secs := time.Since(start).Seconds()
 	sum := events.Summary{
 		Schema: events.SchemaVersion, Tool: "tcpviz", Input: absPath(o.Input), InputBytes: size,
 		Format: r.Format().String(), Started: events.Timestamp(start.UnixNano()), Seconds: secs,
-		Frames: st.Frames, Packets: st.Packets, TCPPackets: st.TCPPackets, KernelRecords: st.KernelRecords,
+		Frames: frames, Packets: st.Packets, TCPPackets: st.TCPPackets, KernelRecords: st.KernelRecords,
 		Skipped: st.Skipped, Flows: st.Flows, Events: st.Events,
 		FirstPacket: events.Timestamp(st.FirstTS), LastPacket: events.Timestamp(st.LastTS),
 		Warnings: st.Warnings,
 	}
 	if r.Compressed() {
 		sum.Format += "+gzip"
+	}
+	if len(paths) > 1 {
+		for _, f := range paths {
+			sum.Inputs = append(sum.Inputs, absPath(f))
+		}
 	}
 	if secs > 0 {
 		sum.PacketsPerSec = float64(st.Packets) / secs
