@@ -99,8 +99,17 @@ func runCapture(args []string) error {
 	if cfg.Interface == "" || cfg.Output == "" {
 		return usagef("-i IFACE and -w FILE are required")
 	}
-	if *rotateMB < 0 {
+	if *rotateMB <= 0 && fs.Changed("rotate-size") {
 		return usagef("--rotate-size %d: want a positive number of MB", *rotateMB)
+	}
+	// A limit given as 0 or below is a mistake, not "no limit".
+	for name, bad := range map[string]bool{
+		"rotate-seconds": cfg.RotateInterval <= 0, "rotate-files": cfg.RotateFiles <= 0,
+		"duration": cfg.Duration <= 0, "count": cfg.Count == 0, "sample-interval": cfg.SampleInterval <= 0,
+	} {
+		if bad && fs.Changed(name) {
+			return usagef("--%s %s: want a positive value (leave it out for no limit)", name, fs.Lookup(name).Value)
+		}
 	}
 	cfg.RotateBytes = *rotateMB * 1_000_000
 	cfg.Snaplen = *snap
@@ -117,19 +126,21 @@ func runCapture(args []string) error {
 		}
 		cfg.Hosts = append(cfg.Hosts, a)
 	}
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
 	if !*quiet {
 		cfg.Log = os.Stderr
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	sum, err := capture.Run(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	if !*quiet {
+	// A capture that ran and then failed (disk full, interface gone) still
+	// accounts for what it wrote.
+	if !*quiet && !sum.Start.IsZero() {
 		fmt.Fprint(os.Stderr, sum.String())
 	}
-	return nil
+	return err
 }
 
 var _ pflag.Value = seconds{}

@@ -39,6 +39,18 @@ func TestCaptureUsageErrors(t *testing.T) {
 		{"-i", "lo", "-w", "x", "--port", "0"}, // port out of range
 		{"-i", "lo", "-w", "x", "--host", "not-an-address"},
 		{"-i", "lo", "-w", "x", "--rotate-size", "-1"},
+		{"-i", "lo", "-w", "x", "--rotate-size", "0"},
+		{"-i", "lo", "-w", "x", "--rotate-seconds", "0"},
+		{"-i", "lo", "-w", "x", "--rotate-size", "1", "--rotate-files", "-3"},
+		{"-i", "lo", "-w", "x", "--rotate-size", "1", "--rotate-files", "0"},
+		{"-i", "lo", "-w", "x", "--rotate-files", "3"}, // without rotation
+		{"-i", "lo", "-w", "x", "--duration", "0"},
+		{"-i", "lo", "-w", "x", "--count", "0"},
+		{"-i", "lo", "-w", "x", "--snaplen", "63"},
+		{"-i", "lo", "-w", "x", "--snaplen", "1025"},
+		{"-i", "lo", "-w", "x", "--comm", "a-22-character-name-xx"},
+		{"-i", "lo", "-w", "x", "--pid", "1", "--comm", "sshd"},
+		{"-i", "lo", "-w", "x", "--sample-interval", "0"},
 		{"-i", "lo", "-w", "x", "extra"},
 	}
 	for _, args := range tests {
@@ -46,6 +58,18 @@ func TestCaptureUsageErrors(t *testing.T) {
 		if _, ok := err.(usageError); !ok {
 			t.Errorf("capture %v: err = %v, want a usage error", args, err)
 		}
+	}
+	// Through the binary: exit 2, the reason on stderr, nothing created
+	// (usage is checked before capabilities, output files or BPF).
+	dir := t.TempDir()
+	for _, args := range tests[4:] {
+		_, stderr, code := runToolWith(t, toolRun{dir: dir}, append([]string{"capture"}, args...)...)
+		if code != 2 || stderr == "" {
+			t.Errorf("tcpviz capture %v: exit %d, stderr %q; want 2 and a reason", args, code, stderr)
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("usage errors left files behind: %v", ents)
 	}
 }
 

@@ -88,7 +88,27 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// ConfigError is a configuration that cannot run: a usage error, found
+// before anything is loaded or created.
+type ConfigError struct{ Msg string }
+
+func (e *ConfigError) Error() string { return e.Msg }
+
+// Validate checks the configuration as Run does first (defaults applied),
+// so a command line can report a usage error before any side effect.
+func (c Config) Validate() error {
+	c.setDefaults()
+	return c.validate()
+}
+
 func (c *Config) validate() error {
+	if err := c.check(); err != nil {
+		return &ConfigError{Msg: err.Error()}
+	}
+	return nil
+}
+
+func (c *Config) check() error {
 	switch {
 	case c.Interface == "":
 		return fmt.Errorf("capture: no interface given (-i)")
@@ -106,6 +126,9 @@ func (c *Config) validate() error {
 		return fmt.Errorf("capture: cannot rotate standard output (-w -)")
 	case c.PID != 0 && c.Comm != "":
 		return fmt.Errorf("capture: give --pid or --comm, not both")
+	case len(c.Comm) > maxComm:
+		// The kernel keeps 15 bytes of a process name: a longer one never matches.
+		return fmt.Errorf("capture: --comm %q is %d bytes; process names are at most %d", c.Comm, len(c.Comm), maxComm)
 	case c.SampleInterval < time.Millisecond:
 		return fmt.Errorf("capture: sample interval %v below 1ms", c.SampleInterval)
 	}
@@ -120,5 +143,8 @@ func (c *Config) validate() error {
 	}
 	return nil
 }
+
+// maxComm is TASK_COMM_LEN - 1.
+const maxComm = 15
 
 func (c *Config) rotating() bool { return c.RotateBytes > 0 || c.RotateInterval > 0 }

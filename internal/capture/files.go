@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // fileMode of capture files: packets are sensitive, so not world-readable.
@@ -30,6 +32,7 @@ type fileSet struct {
 	ring     []string // files of this run still on disk, oldest first
 	all      []string // every file this run created
 	stdout   *os.File // where "-" writes
+	lockFile *os.File // held for the run by a rotating capture
 }
 
 func newFileSet(output string, rotating bool, maxFiles int) (*fileSet, error) {
@@ -40,8 +43,12 @@ func newFileSet(output string, rotating bool, maxFiles int) (*fileSet, error) {
 	f := &fileSet{output: output, rotating: rotating, maxFiles: maxFiles,
 		base: strings.TrimSuffix(output, filepath.Ext(output)), ext: ext}
 	if rotating {
+		if err := f.lock(); err != nil {
+			return nil, err
+		}
 		seq, err := f.lastSeq()
 		if err != nil {
+			f.unlock()
 			return nil, err
 		}
 		f.seq = seq
@@ -140,6 +147,40 @@ func (f *fileSet) point(name string) error {
 		return fmt.Errorf("capture: current-file symlink: %w", err)
 	}
 	return nil
+}
+
+// lockName is the hidden file a rotating capture locks: .NAME.lock beside
+// the -w name.
+func (f *fileSet) lockName() string {
+	return filepath.Join(filepath.Dir(f.output), "."+filepath.Base(f.output)+".lock")
+}
+
+// lock takes the ring's lock for the run, so that two rotating captures
+// never write one ring (interleaved numbers, every packet stored twice).
+// The lock file stays behind: removing it could let a third capture lock
+// a new file while a second still holds the old one.
+func (f *fileSet) lock() error {
+	name := f.lockName()
+	lf, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, fileMode)
+	if err != nil {
+		return fmt.Errorf("capture: lock %s: %w", name, err)
+	}
+	if err := unix.Flock(int(lf.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		lf.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return fmt.Errorf("capture: another capture is writing %s (it holds %s); give another -w name", f.output, name)
+		}
+		return fmt.Errorf("capture: lock %s: %w", name, err)
+	}
+	f.lockFile = lf
+	return nil
+}
+
+func (f *fileSet) unlock() {
+	if f.lockFile != nil {
+		f.lockFile.Close() // releases the flock
+		f.lockFile = nil
+	}
 }
 
 // create makes a new file, refusing to replace an existing one.

@@ -6,9 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/cilium/ebpf/ringbuf"
@@ -88,13 +92,23 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err := checkCaps(); err != nil {
 		return Summary{}, err
 	}
+	// The output is checked (and a ring locked) before anything is loaded.
 	if !cfg.rotating() && cfg.Output != "-" {
-		// Refuse before loading anything; create() checks again, atomically.
+		// create() checks again, atomically.
 		if _, err := os.Lstat(cfg.Output); err == nil {
 			return Summary{}, fmt.Errorf("capture: %s already exists; not overwriting it", cfg.Output)
 		}
+		if st, err := os.Stat(filepath.Dir(cfg.Output)); err != nil || !st.IsDir() {
+			return Summary{}, fmt.Errorf("capture: output directory %s: not a directory or missing", filepath.Dir(cfg.Output))
+		}
 	}
-	s := &session{cfg: &cfg, pause: minPause}
+	files, err := newFileSet(cfg.Output, cfg.rotating(), cfg.RotateFiles)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer files.unlock()
+	files.stdout = cfg.Stdout
+	s := &session{cfg: &cfg, pause: minPause, files: files}
 	s.sum = Summary{Interface: cfg.Interface, KernelRecords: map[string]uint64{}, Unavailable: map[string]string{}}
 
 	if err := inNetns(cfg.Netns, s.attach); err != nil {
@@ -126,10 +140,6 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	runtime.GC()
 	debug.FreeOSMemory()
 
-	if s.files, err = newFileSet(cfg.Output, cfg.rotating(), cfg.RotateFiles); err != nil {
-		return s.sum, err
-	}
-	s.files.stdout = cfg.Stdout
 	s.osName = osName()
 	s.clock.measure()
 	s.sum.Start = time.Now()
@@ -151,7 +161,12 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	closeErr := s.closeFile(s.sum.End)
 	s.readCounters()
 	s.sum.Files = s.files.all
-	return s.sum, errors.Join(loopErr, detachErr, closeErr)
+	if loopErr != nil {
+		// Closing after a failed write (a full disk) fails for the same
+		// reason: the first error says it.
+		return s.sum, errors.Join(loopErr, detachErr)
+	}
+	return s.sum, errors.Join(detachErr, closeErr)
 }
 
 // attach finds the interface and loads and attaches the programs; it runs
@@ -207,6 +222,7 @@ func (s *session) loop(ctx context.Context, pr, kr *ringbuf.Reader) error {
 	}
 	past := time.Unix(1, 0)
 	nextClock := time.Now().Add(clockPeriod)
+	nextLink := time.Now().Add(linkPeriod)
 	var rec ringbuf.Record
 	for !s.stop {
 		if ctx.Err() != nil {
@@ -219,6 +235,12 @@ func (s *session) loop(ctx context.Context, pr, kr *ringbuf.Reader) error {
 		if now.After(nextClock) {
 			s.clock.measure()
 			nextClock = now.Add(clockPeriod)
+		}
+		if now.After(nextLink) {
+			if err := s.linkGone(); err != nil {
+				return err
+			}
+			nextLink = now.Add(linkPeriod)
 		}
 		if err := s.rotateByTime(now); err != nil {
 			return err
@@ -308,6 +330,26 @@ func (s *session) loop(ctx context.Context, pr, kr *ringbuf.Reader) error {
 		time.Sleep(min(s.pause, wait))
 	}
 	return nil
+}
+
+// linkPeriod is how often the capture checks that its interface exists.
+const linkPeriod = time.Second
+
+// linkGone reports an interface that no longer exists (deleted, or its
+// namespace destroyed): its hooks went with it and nothing more can come.
+// An interface that is down, or renamed, keeps its index and its hooks.
+func (s *session) linkGone() error {
+	var gone error
+	err := inNetns(s.cfg.Netns, func() error {
+		if _, err := net.InterfaceByIndex(s.link.index); err != nil && strings.Contains(err.Error(), "no such network interface") {
+			gone = fmt.Errorf("capture: interface %s disappeared (deleted, or moved to another namespace); stopping", s.link.name)
+		}
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("capture: network namespace %s of interface %s disappeared; stopping", s.cfg.Netns, s.link.name)
+	}
+	return gone
 }
 
 // drainAll empties both rings after the programs were detached.

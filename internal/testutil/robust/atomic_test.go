@@ -247,10 +247,12 @@ func grown(dir string) bool {
 // fails this test until it is reviewed here.
 func TestOutputWritesAudited(t *testing.T) {
 	reviewed := map[string]string{
-		"internal/session/session.go:Create": "temporary file, renamed by Commit",
-		"viz/render.go:writeAtomic":          "temporary file, renamed",
-		"internal/capture/files.go:create":   "O_EXCL: never overwrites; a capture is valid up to its last block",
-		"cmd/tcpviz/monitor.go:runMonitor":   "--events-out: an append-only live log (O_APPEND, 0640), not a result file",
+		"internal/session/session.go:Create":          "temporary file, renamed by Commit",
+		"viz/render.go:writeAtomic":                   "temporary file, renamed",
+		"internal/capture/files.go:create":            "O_EXCL: never overwrites; a capture is valid up to its last block",
+		"internal/capture/files.go:lock":              "the ring's lock file: empty, O_NOFOLLOW, held with flock",
+		"internal/testutil/capgen/gencap/main.go:run": "test tool: writes NAME.tmp, renamed when complete",
+		"cmd/tcpviz/monitor.go:runMonitor":            "--events-out: an append-only live log (O_APPEND, 0640), not a result file",
 	}
 	root := filepath.Join("..", "..", "..")
 	creators := map[string]bool{"Create": true, "CreateTemp": true, "WriteFile": true, "OpenFile": true}

@@ -1,0 +1,68 @@
+package robust
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tcpviz/tcpviz/internal/testutil/lab"
+)
+
+// startCLICapture runs `tcpviz capture` on the lab client's interface and
+// waits until it is capturing.
+func startCLICapture(t *testing.T, l *lab.Lab, args ...string) *captureProc {
+	t.Helper()
+	argv := append([]string{"capture", "-i", l.ClientIf, "--netns", l.Client}, args...)
+	p := &captureProc{cmd: exec.Command(tcpvizBinary(t), argv...), done: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.err
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.exit = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+	})
+	deadline := time.After(30 * time.Second)
+	for !strings.Contains(p.err.String(), "capturing on") {
+		select {
+		case <-p.done:
+			t.Fatalf("capture exited before it was ready (%v): %s", p.exit, p.err.String())
+		case <-deadline:
+			t.Fatalf("capture not ready after 30s: %s", p.err.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // the first file is opened after the notice
+	return p
+}
+
+// A full disk ends `tcpviz capture` with exit 1, one line naming the file
+// and the cause, and the capture's summary.
+func TestCaptureDiskFullCommand(t *testing.T) {
+	needRoot(t, "mounts a tmpfs, loads eBPF programs and builds a lab")
+	l := lab.New(t, lab.Options{NoOffload: true})
+	transfer := labTraffic(t, l)
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m,mode=0750", "tcpviz-robust", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	out := filepath.Join(dir, "full.pcapng")
+	p := startCLICapture(t, l, "-w", out)
+	client := transfer(400_000_000)
+	err := p.wait(t, 60*time.Second)
+	l.Stop(client)
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("capture on a full disk: %v, want exit 1: %s", err, p.err.String())
+	}
+	msg := p.err.String()
+	if n := strings.Count(msg, "no space left on device"); n != 1 || !strings.Contains(msg, out) {
+		t.Errorf("want one line naming the file and the cause, got %d mentions:\n%s", n, msg)
+	}
+	if !summaryPackets.MatchString(msg) {
+		t.Errorf("no capture summary after the error:\n%s", msg)
+	}
+}
