@@ -262,7 +262,9 @@ func TestRotateSecondsKeepsNewest(t *testing.T) {
 	}
 	var names []string
 	for _, e := range entries {
-		names = append(names, e.Name())
+		if e.Name() != ".t.pcapng.lock" { // the ring's lock stays
+			names = append(names, e.Name())
+		}
 	}
 	if len(names) != 3 { // two files and the -current symlink
 		t.Errorf("directory holds %v, want the two newest files and t-current.pcapng", names)

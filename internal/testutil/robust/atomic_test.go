@@ -250,7 +250,7 @@ func TestOutputWritesAudited(t *testing.T) {
 		"internal/session/session.go:Create":          "temporary file, renamed by Commit",
 		"viz/render.go:writeAtomic":                   "temporary file, renamed",
 		"internal/capture/files.go:create":            "O_EXCL: never overwrites; a capture is valid up to its last block",
-		"internal/capture/files.go:lock":              "the ring's lock file: empty, O_NOFOLLOW, held with flock",
+		"internal/capture/lock_linux.go:lock":         "the ring's lock file: empty, O_NOFOLLOW, held with flock",
 		"internal/testutil/capgen/gencap/main.go:run": "test tool: writes NAME.tmp, renamed when complete",
 		"cmd/tcpviz/monitor.go:runMonitor":            "--events-out: an append-only live log (O_APPEND, 0640), not a result file",
 	}
