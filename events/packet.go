@@ -88,6 +88,12 @@ type Packet struct {
 	// Payload is the captured TCP payload (may be shorter than Len when the
 	// snapshot length cut it). It points into the reader's buffer.
 	Payload []byte
+	// Encap is the encapsulation path outside the TCP header, outermost
+	// first, e.g. "eth/vlan:100/ip/udp/vxlan/eth/ip". The decoder shares one
+	// string per distinct path.
+	Encap string
+	// Tunnel is the innermost identified tunnel (VNI, GRE key, TEID), or 0.
+	Tunnel Tunnel
 
 	// Filled by the flow table.
 	Flow         uint64 // connection id, the same for both directions

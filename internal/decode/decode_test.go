@@ -210,7 +210,7 @@ func TestDecodeSkips(t *testing.T) {
 	}{
 		{"udp", LinkEthernet, udp, SkipNotTCP, 0},
 		{"arp", LinkEthernet, arp, SkipNotIP, 0},
-		{"fragment", LinkEthernet, frag, SkipFragment, 0},
+		{"fragment not in 8-byte units", LinkEthernet, frag, SkipFragmentDropped, 0},
 		{"ihl below 5", LinkEthernet, ihl, SkipMalformed, 0},
 		{"tcp data offset below 5", LinkEthernet, doff, SkipMalformed, 0},
 		{"tcp data offset past packet", LinkEthernet, doffPast, SkipMalformed, 0},

@@ -42,6 +42,9 @@ type FlowFiller interface {
 // Config says how to build a pipeline.
 type Config struct {
 	Flows conntrack.Config
+	// Decode holds the decoder's settings (tunnel ports, reassembly
+	// limits); the zero value means decode.DefaultConfig.
+	Decode *decode.Config
 	// NewDetector builds the detector engine around the pipeline's emit
 	// function; nil runs no detectors.
 	NewDetector func(emit func(*events.Event)) Detector
@@ -62,10 +65,11 @@ type Stats struct {
 	Packets       uint64 // packet records
 	TCPPackets    uint64
 	KernelRecords uint64
-	CaptureDrops  uint64 // drops reported by the capture's statistics blocks
-	OtherCustom   uint64 // custom blocks of other writers
-	BadKernel     uint64 // kernel records that failed to decode
-	Skipped       map[string]uint64
+	CaptureDrops  uint64            // drops reported by the capture's statistics blocks
+	OtherCustom   uint64            // custom blocks of other writers
+	BadKernel     uint64            // kernel records that failed to decode
+	Skipped       map[string]uint64 // by reason; unsupported encapsulations and link types by name
+	Fragments     decode.FragStats
 	Events        map[string]int
 	FirstTS       int64 // earliest packet timestamp (not the first packet's: clocks step back)
 	LastTS        int64 // latest packet timestamp
@@ -85,14 +89,20 @@ type Pipeline struct {
 	sinks   []Sink
 	pkt     events.Packet
 	krec    kblock.Record
-	skipped [8]uint64
+	skipped [decode.NumSkipReasons]uint64
+	details map[decode.Detail]uint64 // unsupported encapsulations and link types
+	frags   decode.FragStats         // reassembly by decoders outside the pipeline (AddFragStats)
 	stats   Stats
 	rec     events.FlowRecord // reused for OnFlow
 }
 
 // New builds a pipeline.
 func New(cfg Config) *Pipeline {
-	p := &Pipeline{cfg: cfg, dec: decode.New()}
+	dcfg := decode.DefaultConfig()
+	if cfg.Decode != nil {
+		dcfg = *cfg.Decode
+	}
+	p := &Pipeline{cfg: cfg, dec: decode.NewWithConfig(dcfg)}
 	p.stats.Events = make(map[string]int)
 	p.table = conntrack.New(cfg.Flows, p.expired)
 	if cfg.NewDetector != nil {
@@ -114,11 +124,12 @@ func (p *Pipeline) Feed(rec *pcapng.Record) error {
 	}
 	switch rec.Type {
 	case pcapng.RecordPacket:
+		p.pkt.TS = rec.TS // the decoder's fragment timeout runs on capture time
 		ok, why := p.dec.Decode(LinkType(rec), rec.Data, rec.OrigLen, &p.pkt)
 		if ok {
 			why = decode.SkipNone
 		}
-		return p.FeedDecoded(rec, &p.pkt, why)
+		return p.FeedDecoded(rec, &p.pkt, why, p.dec.Detail())
 	case pcapng.RecordCustom:
 		if rec.PEN != kblock.PEN {
 			p.stats.OtherCustom++
@@ -146,6 +157,16 @@ func (p *Pipeline) Feed(rec *pcapng.Record) error {
 	return nil
 }
 
+// AddFragStats adds the reassembly counters of a decoder that decoded
+// records for FeedDecoded, once it has been flushed.
+func (p *Pipeline) AddFragStats(f decode.FragStats) { p.frags.Add(f) }
+
+func (p *Pipeline) fragStats() decode.FragStats {
+	f := p.dec.FragStats()
+	f.Add(p.frags)
+	return f
+}
+
 // LinkType is the link type of a packet record's interface (0 when the
 // record names none).
 func LinkType(rec *pcapng.Record) uint16 {
@@ -157,9 +178,10 @@ func LinkType(rec *pcapng.Record) uint16 {
 
 // FeedDecoded is Feed for a record whose packet a decode.Decoder already
 // decoded, on another goroutine (sessionfiles reads and decodes ahead): why
-// is the decoder's verdict, SkipNone when pk holds the packet. Records that
+// is the decoder's verdict, SkipNone when pk holds the packet, and detail
+// its Detail for an unsupported encapsulation or link type. Records that
 // are not packets go to Feed.
-func (p *Pipeline) FeedDecoded(rec *pcapng.Record, pk *events.Packet, why decode.SkipReason) error {
+func (p *Pipeline) FeedDecoded(rec *pcapng.Record, pk *events.Packet, why decode.SkipReason, detail decode.Detail) error {
 	if rec.Type != pcapng.RecordPacket {
 		return p.Feed(rec)
 	}
@@ -169,6 +191,14 @@ func (p *Pipeline) FeedDecoded(rec *pcapng.Record, pk *events.Packet, why decode
 	p.stats.Packets++
 	if why != decode.SkipNone {
 		p.skipped[why]++
+		if why == decode.SkipUnsupported || why == decode.SkipLinkType {
+			if p.details == nil {
+				p.details = make(map[decode.Detail]uint64)
+			}
+			if len(p.details) < maxDetails {
+				p.details[detail]++
+			}
+		}
 		return nil
 	}
 	pk.Frame = rec.Frame
@@ -324,6 +354,11 @@ func (p *Pipeline) Finish() {
 	if p.det != nil {
 		p.det.Finish()
 	}
+	p.dec.Flush()
+	if f := p.fragStats(); f.Expired+f.Evicted+f.Overlaps > 0 {
+		p.warn(fmt.Sprintf("%s%d fragmented IP datagrams were never completed (%d timed out or cut off by the end of the input, %d dropped at the memory limits, %d with overlapping IPv6 fragments)",
+			p.source(), f.Expired+f.Evicted+f.Overlaps, f.Expired, f.Evicted, f.Overlaps))
+	}
 	p.table.Flush()
 	k := &p.stats.KernelRetrans
 	if k.Inferred > 0 {
@@ -340,6 +375,10 @@ func (p *Pipeline) source() string {
 	}
 	return p.cfg.Source + ": "
 }
+
+// maxDetails bounds the distinct unsupported protocols named; the rest are
+// counted under the reason alone.
+const maxDetails = 64
 
 // maxWarnings bounds the warnings kept, so a long monitor run stays small.
 const maxWarnings = 100
@@ -365,5 +404,17 @@ func (p *Pipeline) Stats() Stats {
 			s.Skipped[r.String()] = n
 		}
 	}
+	// Unsupported encapsulations are named: "unsupported_encapsulation:gre-proto-0x88be".
+	for d, n := range p.details {
+		r := decode.SkipUnsupported
+		if d.Field == "linktype" {
+			r = decode.SkipLinkType
+		}
+		s.Skipped[r.String()+":"+d.String()] += n
+		if s.Skipped[r.String()] -= n; s.Skipped[r.String()] == 0 {
+			delete(s.Skipped, r.String())
+		}
+	}
+	s.Fragments = p.fragStats()
 	return s
 }

@@ -31,12 +31,15 @@ type ahead struct {
 	end    error // the reader's error after the last record; nil when more follow
 	// compressed: the file is gzip'd, offset counts decompressed bytes.
 	compressed bool
+	// frag is the decoder's reassembly counters, in the file's last batch.
+	frag decode.FragStats
 }
 
 type item struct {
-	rec pcapng.Record
-	pkt events.Packet
-	why decode.SkipReason
+	rec    pcapng.Record
+	pkt    events.Packet
+	why    decode.SkipReason
+	detail decode.Detail // what was unsupported, for SkipUnsupported and SkipLinkType
 }
 
 // keep copies b into the batch's arena: the reader reuses its buffer.
@@ -78,14 +81,19 @@ func readAhead(ctx context.Context, r *pcapng.Reader, out chan<- *ahead, free ch
 			it.rec.CustomData = a.keep(rec.CustomData)
 			it.rec.Comment = a.keep(rec.Comment)
 			if rec.Type == pcapng.RecordPacket {
+				it.pkt.TS = rec.TS // fragment reassembly times out on capture time
 				if ok, why := dec.Decode(pipeline.LinkType(rec), it.rec.Data, rec.OrigLen, &it.pkt); ok {
 					it.why = decode.SkipNone
 				} else {
-					it.why = why
+					it.why, it.detail = why, dec.Detail()
 				}
 			}
 		}
 		a.offset, a.compressed = r.Offset(), r.Compressed()
+		if a.end != nil {
+			dec.Flush() // datagrams never completed in this file
+			a.frag = dec.FragStats()
+		}
 		select {
 		case out <- a:
 		case <-ctx.Done():

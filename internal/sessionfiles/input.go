@@ -192,7 +192,7 @@ func FeedFiles(ctx context.Context, open func(i int) (*pcapng.Reader, io.Closer,
 				}
 				n++
 				last = it.rec.Frame
-				if err := p.FeedDecoded(&it.rec, &it.pkt, it.why); err != nil {
+				if err := p.FeedDecoded(&it.rec, &it.pkt, it.why, it.detail); err != nil {
 					return 0, err
 				}
 			}
@@ -205,6 +205,7 @@ func FeedFiles(ctx context.Context, open func(i int) (*pcapng.Reader, io.Closer,
 			}
 			if a.end != nil {
 				done += a.offset
+				p.AddFragStats(a.frag)
 			}
 			select {
 			case free <- a:

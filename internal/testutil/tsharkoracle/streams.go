@@ -1,0 +1,114 @@
+package tsharkoracle
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+
+	"github.com/tcpviz/tcpviz/internal/conntrack"
+	"github.com/tcpviz/tcpviz/internal/pipeline"
+	"github.com/tcpviz/tcpviz/pcapng"
+)
+
+// RunAll runs tshark once on a capture and returns its flags (as Run), the
+// number of TCP connections (distinct tcp.stream values) and the number of
+// frames it decodes as TCP.
+func RunAll(ctx context.Context, path string) (fr Frames, streams, tcpFrames int, err error) {
+	args := []string{"-r", path, "-n", "-o", "tcp.analyze_sequence_numbers:TRUE",
+		"-Y", "tcp", "-T", "fields", "-E", "occurrence=f", "-E", "separator=|", "-e", "frame.number", "-e", "tcp.stream"}
+	for _, f := range tsharkFields {
+		args = append(args, "-e", f)
+	}
+	cmd := exec.CommandContext(ctx, "tshark", args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("tshark -r %s: %w: %s", path, err, strings.TrimSpace(stderr.String()))
+	}
+	fr = make(Frames)
+	seen := make(map[string]bool)
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		cols := strings.Split(sc.Text(), "|")
+		if len(cols) != 2+len(tsharkFields) {
+			return nil, 0, 0, fmt.Errorf("tshark -r %s: unexpected line %q", path, sc.Text())
+		}
+		n, err := strconv.ParseUint(cols[0], 10, 64)
+		if err != nil {
+			return nil, 0, 0, fmt.Errorf("tshark -r %s: frame number %q: %w", path, cols[0], err)
+		}
+		tcpFrames++
+		seen[cols[1]] = true
+		var bits uint16
+		for i, c := range cols[2:] {
+			if c != "" {
+				bits |= 1 << i
+			}
+		}
+		if bits != 0 {
+			fr[n] = bits
+		}
+	}
+	return fr, len(seen), tcpFrames, sc.Err()
+}
+
+// Streams returns the number of TCP connections tshark finds in a capture
+// (distinct tcp.stream values) and the number of frames it decodes as TCP.
+func Streams(ctx context.Context, path string) (streams, tcpFrames int, err error) {
+	cmd := exec.CommandContext(ctx, "tshark", "-r", path, "-n", "-Y", "tcp", "-T", "fields", "-e", "tcp.stream")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return 0, 0, fmt.Errorf("tshark -r %s: %w: %s", path, err, strings.TrimSpace(stderr.String()))
+	}
+	seen := make(map[string]bool)
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		if s := strings.TrimSpace(sc.Text()); s != "" {
+			seen[s] = true
+			tcpFrames++
+		}
+	}
+	return len(seen), tcpFrames, sc.Err()
+}
+
+// RunStats runs a capture through tcpviz's pipeline like RunPipeline and
+// returns the pipeline's counters (flows, TCP packets, skipped frames).
+func RunStats(path string, det NewDetector, sinks ...pipeline.Sink) (pipeline.Stats, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return pipeline.Stats{}, err
+	}
+	defer f.Close()
+	p := pipeline.New(pipeline.Config{Flows: conntrack.DefaultConfig(), NewDetector: det})
+	for _, s := range sinks {
+		p.AddSink(s)
+	}
+	r := pcapng.NewReader(f, path)
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return pipeline.Stats{}, fmt.Errorf("%s: %w", path, err)
+		}
+		if err := p.Feed(rec); err != nil {
+			return pipeline.Stats{}, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	p.Finish()
+	return p.Stats(), nil
+}
+
+// FrameSink collects the compared flags of the events it receives.
+func FrameSink(fr Frames) pipeline.Sink { return frameSink(fr) }
