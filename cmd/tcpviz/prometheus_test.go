@@ -183,3 +183,73 @@ func tail(s string, n int) string {
 	}
 	return strings.TrimSpace(s)
 }
+
+// scrape sums a metric's series in a /metrics page.
+func scrape(t *testing.T, addr, metric string) (float64, bool) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0, false
+	}
+	defer resp.Body.Close()
+	b := new(bytes.Buffer)
+	b.ReadFrom(resp.Body)
+	sum, found := 0.0, false
+	for _, line := range strings.Split(b.String(), "\n") {
+		if strings.HasPrefix(line, metric+"{") || strings.HasPrefix(line, metric+" ") {
+			var v float64
+			fields := strings.Fields(line)
+			fmt.Sscan(fields[len(fields)-1], &v)
+			sum += v
+			found = true
+		}
+	}
+	return sum, found
+}
+
+// TestTopServesMetrics: `top --metrics-addr` counts the same
+// retransmissions parse-pcap finds in the capture it follows.
+func TestTopServesMetrics(t *testing.T) {
+	tmp := t.TempDir()
+	sample := "../../samples/bbr-loss-sender.pcapng"
+	if _, errOut, code := runTool(t, "parse-pcap", "-q", "--in", sample, "--out", filepath.Join(tmp, "s")); code != 0 {
+		t.Fatal(errOut)
+	}
+	var sum struct {
+		Events map[string]float64 `json:"events"`
+	}
+	b, _ := os.ReadFile(filepath.Join(tmp, "s", "summary.json"))
+	json.Unmarshal(b, &sum)
+	want := sum.Events["retransmission"]
+	if want == 0 {
+		t.Fatal("no retransmissions in the sample")
+	}
+	capDir := filepath.Join(tmp, "cap")
+	os.Mkdir(capDir, 0o755)
+	data, _ := os.ReadFile(sample)
+	os.WriteFile(filepath.Join(capDir, "x.pcapng"), data, 0o644)
+	addr := freePort(t)
+	top := exec.Command(toolPath, "top", "--pcap-path", capDir, "--from-start", "--json", "--interval", "200ms",
+		"--metrics-addr", addr, "--metrics-ports", "5001")
+	if err := top.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		top.Process.Signal(os.Interrupt)
+		top.Wait()
+	}()
+	var got float64
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if v, ok := scrape(t, addr, "tcpviz_retransmitted_segments_total"); ok {
+			if got = v; got == want {
+				break
+			}
+		}
+	}
+	if got != want {
+		t.Fatalf("top's metrics count %v retransmissions, parse-pcap %v", got, want)
+	}
+	if v, _ := scrape(t, addr, "tcpviz_data_segments_total"); v == 0 {
+		t.Error("no data segments counted")
+	}
+}

@@ -15,11 +15,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/term"
 
 	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/internal/capture"
 	"github.com/tcpviz/tcpviz/internal/livetable"
+	"github.com/tcpviz/tcpviz/internal/metrics"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/internal/topui"
 	"github.com/tcpviz/tcpviz/monitor"
@@ -46,12 +49,15 @@ func init() {
   / filters (every typed word must appear), space pauses, q quits.
   --once prints one snapshot after one interval and exits; --json prints one
   JSON object per connection per interval until stopped (docs/top.md).
+  --metrics-addr serves the same Prometheus metrics as the monitor's traffic
+  counters (docs/prometheus.md).
 
 Examples:
   sudo tcpviz top
   sudo tcpviz top -i eth0 --port 443 --sort retr
   tcpviz top --pcap-path rolling.pcapng
   sudo tcpviz top --once --interval 2s
+  sudo tcpviz top --json --metrics-addr :9469 > /dev/null
 `,
 		run: runTop,
 	})
@@ -73,6 +79,8 @@ func runTop(args []string) error {
 	sortBy := fs.String("sort", "send/s", "column to sort by (a column name)")
 	once := fs.Bool("once", false, "print one snapshot as a table and exit")
 	jsonOut := fs.Bool("json", false, "print one JSON object per connection per interval")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on ADDR (e.g. :9469) at /metrics (docs/prometheus.md)")
+	metricsPorts := fs.String("metrics-ports", "", "service ports kept as the service_port label, comma-separated (default: common server ports)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -121,7 +129,39 @@ func runTop(args []string) error {
 	if err != nil {
 		return err
 	}
+	var reg *prometheus.Registry
+	var sinks []pipeline.Sink
+	if *metricsAddr != "" {
+		mports, err := parsePorts(*metricsPorts)
+		if err != nil {
+			return usagef("--metrics-ports: %v", err)
+		}
+		reg = prometheus.NewRegistry()
+		tr, err := metrics.NewTraffic(reg, mports)
+		if err != nil {
+			return err
+		}
+		sinks = append(sinks, tr)
+		prev := pcfg.OnFlow
+		pcfg.OnFlow = func(r *events.FlowRecord) {
+			tr.Flow(r)
+			if prev != nil {
+				prev(r)
+			}
+		}
+	}
 	p := pipeline.New(pcfg)
+	for _, s := range sinks {
+		p.AddSink(s)
+	}
+	if reg != nil {
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		srv, err := startMetrics(*metricsAddr, reg)
+		if err != nil {
+			return err
+		}
+		defer srv.close()
+	}
 	var drops atomic.Uint64
 	table := livetable.New(drops.Load)
 	p.AddSink(table)
