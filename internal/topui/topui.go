@@ -179,7 +179,7 @@ func (m Model) Render() string {
 	b.WriteString(fmt.Sprintf("tcpviz top — %s — %s\n", m.title, time.Now().Format("15:04:05")))
 	b.WriteString(headStyle.Render(pad(livetable.Header(cols, m.sortCol, m.ascending), m.width)))
 	b.WriteByte('\n')
-	room := m.height - 4
+	room := m.height - 5
 	var sel *livetable.Row
 	for i := range rows {
 		if rows[i].Flow == m.selected {
@@ -214,12 +214,13 @@ func (m Model) Render() string {
 	}
 	b.WriteString(livetable.Footer(m.totals, m.paused))
 	b.WriteByte('\n')
-	switch {
-	case m.typing:
-		fmt.Fprintf(&b, "filter: %s▏ (enter to keep, esc to clear)", m.filter)
-	case m.status != "":
+	if m.status != "" {
 		b.WriteString(livetable.Printable(m.status))
-	default:
+		b.WriteByte('\n')
+	}
+	if m.typing {
+		fmt.Fprintf(&b, "filter: %s▏ (enter to keep, esc to clear)", m.filter)
+	} else {
 		b.WriteString("keys: ↑↓ select  enter detail  </> sort column  r reverse  / filter  space pause  q quit")
 		if m.filter != "" {
 			fmt.Fprintf(&b, "  [filter: %s]", m.filter)
