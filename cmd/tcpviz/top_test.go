@@ -32,7 +32,7 @@ func TestTopUsage(t *testing.T) {
 }
 
 // topLab is two transfers from the client namespace of a lab, port 5001
-// clean and port 5002 through 2 % loss, with tcpviz top watching the
+// without loss and port 5002 through 2 % loss, with tcpviz top watching the
 // client's interface.
 type topLab struct {
 	*lab.Lab
@@ -47,20 +47,19 @@ func newTopLab(t *testing.T) *topLab {
 		t.Skip("needs tmux (Debian package tmux) to drive the terminal view")
 	}
 	l := lab.New(t, lab.Options{})
-	if err := l.SetBottleneck(lab.ToServer, lab.Bottleneck{Rate: "40mbit", Burst: "32kbit", Latency: "20ms"}); err != nil {
-		t.Fatal(err)
-	}
 	if err := l.AddRule("tcp dport 5002 numgen random mod 1000 < 20 counter drop"); err != nil {
 		t.Fatal(err)
 	}
 	return &topLab{Lab: l}
 }
 
-// start begins both transfers of n bytes each (40 Mbit/s shared).
+// start begins both transfers of n bytes each; the receivers read 64 KiB
+// every 20 ms (about 3 MB/s), so only port 5002's random loss drops
+// packets.
 func (tl *topLab) start(t *testing.T, n int) {
 	bin := lab.BuildTraffic(t)
 	for _, port := range []string{"5001", "5002"} {
-		srv, err := tl.Start(tl.Server, bin, "server", "-l", tl.ServerAddr.String()+":"+port)
+		srv, err := tl.Start(tl.Server, bin, "server", "-l", tl.ServerAddr.String()+":"+port, "--read-delay", "20ms")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,16 +111,17 @@ func TestTopScreen(t *testing.T) {
 		}
 	}
 	waitFor("the capture", func(s string) bool { return strings.Contains(s, "tcpviz top — live on") })
-	tl.start(t, 150_000_000)
+	tl.start(t, 100_000_000)
 	pid := func(p *lab.Proc) string { return strconv.Itoa(p.Cmd.Process.Pid) }
 	s := waitFor("both connections with their owners", func(s string) bool {
 		return strings.Contains(rowOf(s, ":5001"), pid(tl.clean)) && strings.Contains(rowOf(s, ":5002"), pid(tl.lossy))
 	})
 	first := retrans(s, ":5002")
 	waitFor("the lossy connection's retransmissions rising", func(s string) bool { return retrans(s, ":5002") > first })
-	// Both share the bottleneck's queue; only 5002 has random loss on top.
-	if s := screen(); retrans(s, ":5001") >= retrans(s, ":5002") {
-		t.Errorf("the connection without random loss shows %d retransmissions, the lossy one %d", retrans(s, ":5001"), retrans(s, ":5002"))
+	// Without random loss the kernel may still retransmit a few segments
+	// (tail-loss probes while the receiver's window is shut).
+	if s := screen(); 5*retrans(s, ":5001") >= retrans(s, ":5002") {
+		t.Errorf("the connection without loss shows %d retransmissions, the lossy one %d", retrans(s, ":5001"), retrans(s, ":5002"))
 	}
 
 	keys("/", "5002", "Enter")
