@@ -165,7 +165,7 @@ func Build(c *Collector, flows []events.FlowRecord, sum events.Summary, opts Opt
 	if c == nil {
 		return nil, fmt.Errorf("build report: no collector")
 	}
-	if !opts.Filter.compiled {
+	if !opts.Filter.Compiled() {
 		if err := opts.Filter.Compile(); err != nil {
 			return nil, fmt.Errorf("build report: %w", err)
 		}
@@ -244,6 +244,13 @@ func mergeConns(c *Collector, flows []events.FlowRecord, f *Filter) []ConnRow {
 		if !f.MatchCwnd(lo, hi, known) {
 			return
 		}
+		if f.NeedsSides() {
+			cl, err1 := netip.ParseAddrPort(row.Client)
+			sv, err2 := netip.ParseAddrPort(row.Server)
+			if err1 != nil || err2 != nil || !f.MatchSides(cl.Port(), sv.Port(), fd != nil && fd.sockets == 2) {
+				return
+			}
+		}
 		out = append(out, row)
 	}
 	for i := range flows {
@@ -257,7 +264,7 @@ func mergeConns(c *Collector, flows []events.FlowRecord, f *Filter) []ConnRow {
 		if !f.MatchConn(fr.Flow, client, server) {
 			continue
 		}
-		if !f.overlaps(int64(fr.First), int64(fr.Last), c.first) {
+		if !f.Overlaps(int64(fr.First), int64(fr.Last), c.first) {
 			continue
 		}
 		seen[fr.Flow] = true
@@ -333,17 +340,10 @@ func rttStats(s *buckets) (lo, avg, hi float64) {
 	return
 }
 
-// filtered reports whether a filter narrows what the report shows: figures
-// of the whole capture (from summary.json) then no longer apply.
-func filtered(f Filter) bool {
-	return f.PID != 0 || f.Comm != "" || f.SAddr != "" || f.DAddr != "" || f.SPort != 0 || f.DPort != 0 ||
-		f.Port != 0 || f.CwndMin != 0 || f.CwndMax != 0 || len(f.Flows) > 0 || f.Since.Set || f.Until.Set
-}
-
 func (r *Report) overview(c *Collector, conns []ConnRow, sum events.Summary, opts Options) {
 	o := &r.Overview
 	o.Packets, o.Bytes = c.packets, c.bytes
-	narrowed := filtered(opts.Filter)
+	narrowed := opts.Filter.Narrows()
 	if o.Packets == 0 && !narrowed {
 		o.Packets = sum.TCPPackets
 	}

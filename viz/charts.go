@@ -302,7 +302,7 @@ func (b *builder) ratePoints(s *buckets, mul float64) points {
 // (events of connections the collector never saw are kept).
 func (b *builder) flowSelected(id uint64) bool {
 	if id == 0 {
-		return !b.opts.Filter.NeedsProcess() && !b.opts.Filter.NeedsCwnd() && len(b.opts.Filter.Flows) == 0
+		return !b.opts.Filter.NeedsProcess() && !b.opts.Filter.NeedsCwnd() && !b.opts.Filter.NeedsSides() && len(b.opts.Filter.Flows) == 0
 	}
 	if b.selected == nil {
 		b.selected = make(map[uint64]bool, len(b.conns))

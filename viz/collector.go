@@ -111,6 +111,7 @@ type flowData struct {
 	retransBytes   uint64
 	cwndLo, cwndHi uint32
 	kernelSamples  int
+	sockets        uint8 // kernel records seen from bit 0: the client's socket, bit 1: the server's
 
 	heatPkts *tally
 	heatEvts *tally
@@ -540,6 +541,13 @@ func (c *Collector) flowFromEvent(e *events.Event) *flowData {
 func (c *Collector) noteKernel(f *flowData, e *events.Event) {
 	k := e.Kernel
 	if k != nil {
+		// A kernel record comes from the capturing host's socket; its
+		// direction says which side that is (see conntable.Sides).
+		if e.Dir == events.DirS2C {
+			f.sockets |= 2
+		} else {
+			f.sockets |= 1
+		}
 		if k.PID != 0 && f.pid == 0 {
 			f.pid = k.PID
 		}

@@ -108,16 +108,16 @@ func TestFilter(t *testing.T) {
 		want bool
 	}{
 		{"empty", Filter{}, true},
-		{"saddr exact", Filter{SAddr: "10.0.0.7"}, true},
-		{"saddr other", Filter{SAddr: "10.0.0.8"}, false},
-		{"saddr cidr", Filter{SAddr: "10.0.0.0/24"}, true},
-		{"daddr cidr miss", Filter{DAddr: "10.0.0.0/8"}, false},
-		{"daddr glob", Filter{DAddr: "192.168.*"}, true},
-		{"daddr glob miss", Filter{DAddr: "192.169.*"}, false},
-		{"sport", Filter{SPort: 40000}, true},
-		{"dport miss", Filter{DPort: 80}, false},
-		{"port either", Filter{Port: 443}, true},
-		{"port none", Filter{Port: 22}, false},
+		{"saddr exact", Filter{SAddrs: []string{"10.0.0.7"}}, true},
+		{"saddr other", Filter{SAddrs: []string{"10.0.0.8"}}, false},
+		{"saddr cidr", Filter{SAddrs: []string{"10.0.0.0/24"}}, true},
+		{"daddr cidr miss", Filter{DAddrs: []string{"10.0.0.0/8"}}, false},
+		{"daddr glob", Filter{DAddrs: []string{"192.168.*"}}, true},
+		{"daddr glob miss", Filter{DAddrs: []string{"192.169.*"}}, false},
+		{"sport", Filter{SPorts: []uint16{40000}}, true},
+		{"dport miss", Filter{DPorts: []uint16{80}}, false},
+		{"port either", Filter{Ports: []uint16{443}}, true},
+		{"port none", Filter{Ports: []uint16{22}}, false},
 		{"flow", Filter{Flows: []uint64{3, 9}}, true},
 		{"flow miss", Filter{Flows: []uint64{4}}, false},
 	} {
@@ -140,8 +140,8 @@ func TestFilter(t *testing.T) {
 		wantCwnd  bool
 		errSubstr string
 	}{
-		{f: Filter{PID: 7}, pid: 7, wantProc: true, wantCwnd: true},
-		{f: Filter{PID: 7}, pid: 8, wantProc: false, wantCwnd: true},
+		{f: Filter{PIDs: []uint32{7}}, pid: 7, wantProc: true, wantCwnd: true},
+		{f: Filter{PIDs: []uint32{7}}, pid: 8, wantProc: false, wantCwnd: true},
 		{f: Filter{Comm: "curl*"}, comm: "curl-7", wantProc: true, wantCwnd: true},
 		{f: Filter{Comm: "curl"}, comm: "", wantProc: false, wantCwnd: true},
 		{f: Filter{CwndMin: 20}, lo: 10, hi: 30, known: true, wantProc: true, wantCwnd: true},
@@ -149,7 +149,7 @@ func TestFilter(t *testing.T) {
 		{f: Filter{CwndMax: 5}, lo: 10, hi: 30, known: true, wantProc: true, wantCwnd: false},
 		{f: Filter{CwndMax: 50}, known: false, wantProc: true, wantCwnd: false},
 		{f: Filter{CwndMin: 9, CwndMax: 3}, errSubstr: "cwnd-min"},
-		{f: Filter{SAddr: "not an address"}, errSubstr: "--saddr"},
+		{f: Filter{SAddrs: []string{"not an address"}}, errSubstr: "--saddr"},
 	} {
 		err := tc.f.Compile()
 		if tc.errSubstr != "" {
@@ -300,8 +300,8 @@ func TestFilterSelectsConnections(t *testing.T) {
 		flows []uint64
 	}{
 		{"all", Filter{}, []uint64{1, 2, 3, 4}},
-		{"sport", Filter{SPort: 40002}, []uint64{3}},
-		{"saddr", Filter{SAddr: "10.0.0.2"}, []uint64{2}},
+		{"sport", Filter{SPorts: []uint16{40002}}, []uint64{3}},
+		{"saddr", Filter{SAddrs: []string{"10.0.0.2"}}, []uint64{2}},
 		{"flow", Filter{Flows: []uint64{1, 4}}, []uint64{1, 4}},
 		{"comm", Filter{Comm: "iperf*"}, []uint64{1, 2, 3, 4}},
 		{"comm miss", Filter{Comm: "curl"}, nil},

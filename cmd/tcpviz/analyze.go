@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tcpviz/tcpviz/internal/connfilter"
 	"github.com/tcpviz/tcpviz/internal/conntable"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/internal/session"
@@ -36,7 +37,8 @@ Examples:
   tcpviz analyze session_20260102_030405 --dupack-threshold 2
   tcpviz analyze latest -D 443 --sort retrans
   tcpviz analyze latest --json --out /tmp/again
-`,
+
+` + filterHelp,
 		run: runAnalyze,
 	})
 }
@@ -125,7 +127,7 @@ func runAnalyze(args []string) error {
 	if pq != nil {
 		files = append(files, pq.Files()...)
 	}
-	rows = filter.Apply(rows)
+	rows = conntable.Select(&filter, rows, int64(res.Summary.FirstPacket))
 	if err := conntable.Sort(rows, tf.sort); err != nil {
 		return usagef("--sort: %v", err)
 	}
@@ -150,27 +152,13 @@ type sessionReport struct {
 	collector *viz.Collector
 }
 
-// newSessionReport maps the table filters onto the report's filter where the
-// report can express them (one PID, one local and one remote port); lists
-// leave the report unfiltered.
-func newSessionReport(f conntable.Filter) (*sessionReport, error) {
-	var vf viz.Filter
-	if len(f.PIDs) == 1 {
-		vf.PID = f.PIDs[0]
-	}
-	if len(f.LocalPorts) == 1 {
-		vf.SPort = f.LocalPorts[0]
-	}
-	if len(f.RemotePorts) == 1 {
-		vf.DPort = f.RemotePorts[0]
-	}
-	if len(f.PIDs) > 1 || len(f.LocalPorts) > 1 || len(f.RemotePorts) > 1 {
-		slog.Warn("the report takes one PID and one port per side: lists filter the table only")
-	}
-	if err := vf.Compile(); err != nil {
+// newSessionReport returns the dashboards' collector, with the same filter
+// as the connection table.
+func newSessionReport(f connfilter.Filter) (*sessionReport, error) {
+	if err := f.Compile(); err != nil {
 		return nil, err
 	}
-	return &sessionReport{filter: vf, collector: viz.NewCollector(viz.DefaultLimits, vf)}, nil
+	return &sessionReport{filter: f, collector: viz.NewCollector(viz.DefaultLimits, f)}, nil
 }
 
 // finish writes the dashboards and returns their paths with the run's

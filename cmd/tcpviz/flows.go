@@ -8,6 +8,9 @@ import (
 	"os/signal"
 	"strings"
 
+	"github.com/spf13/pflag"
+
+	"github.com/tcpviz/tcpviz/internal/connfilter"
 	"github.com/tcpviz/tcpviz/internal/conntable"
 	"github.com/tcpviz/tcpviz/internal/session"
 )
@@ -40,7 +43,8 @@ Examples:
   tcpviz flows --in x.pcapng --json | jq -c 'select(.retrans > 0)'
   tcpviz flows --in x.pcapng -p 181 -L 22,80 -D 443 --sort bytes
   tcpdump -i lo -w - | tcpviz flows --in -
-`,
+
+` + filterHelp,
 		run: runFlows,
 	})
 }
@@ -50,39 +54,27 @@ Examples:
 type tableFlags struct {
 	wide, seconds, clock, csv, json bool
 	why                             bool
-	pids, lports, rports            string
 	sort                            string
+	filter                          *filterFlags
 }
 
-func addTableFlags(fs interface {
-	BoolVarP(*bool, string, string, bool, string)
-	StringVarP(*string, string, string, string, string)
-}, t *tableFlags) {
+func addTableFlags(fs *pflag.FlagSet, t *tableFlags) {
 	fs.BoolVarP(&t.wide, "wide", "w", false, "wide columns (IPv6 addresses fit, IP version column, full COMM)")
 	fs.BoolVarP(&t.seconds, "timestamp", "t", false, "TIME(s) column: seconds since the first connection started")
 	fs.BoolVarP(&t.clock, "time", "T", false, "TIME column: HH:MM:SS (local time) when the connection started")
 	fs.BoolVarP(&t.csv, "csv", "", false, "comma-separated values with a header line (every column)")
 	fs.BoolVarP(&t.json, "json", "", false, "JSON Lines: one object per connection (every column)")
 	fs.BoolVarP(&t.why, "why", "", false, "one sentence per connection: what limited it (receiver window, congestion, send buffer, application, recovery)")
-	fs.StringVarP(&t.pids, "pid", "p", "", "only connections of these process ids (comma-separated)")
-	fs.StringVarP(&t.lports, "localport", "L", "", "only these local ports (comma-separated)")
-	fs.StringVarP(&t.rports, "remoteport", "D", "", "only these remote ports (comma-separated)")
 	fs.StringVarP(&t.sort, "sort", "", conntable.SortStart, "order: "+strings.Join(conntable.SortKeys, ", "))
+	t.filter = addFilterFlags(fs, true)
 }
 
 // compile checks the flags and returns the filter and render options.
-func (t *tableFlags) compile() (conntable.Filter, conntable.Options, error) {
-	var f conntable.Filter
+func (t *tableFlags) compile() (connfilter.Filter, conntable.Options, error) {
 	var o conntable.Options
-	var err error
-	if f.PIDs, err = conntable.ParsePIDs(t.pids); err != nil {
-		return f, o, usagef("-p: %v", err)
-	}
-	if f.LocalPorts, err = conntable.ParsePorts(t.lports); err != nil {
-		return f, o, usagef("-L: %v", err)
-	}
-	if f.RemotePorts, err = conntable.ParsePorts(t.rports); err != nil {
-		return f, o, usagef("-D: %v", err)
+	f, err := t.filter.compile(false)
+	if err != nil {
+		return f, o, err
 	}
 	if err := conntable.Sort(nil, t.sort); err != nil {
 		return f, o, usagef("--sort: %v", err)
@@ -159,7 +151,7 @@ func runFlows(args []string) error {
 		slog.Warn(w)
 	}
 
-	rows := filter.Apply(res.Rows)
+	rows := conntable.Select(&filter, res.Rows, st.FirstTS)
 	if err := conntable.Sort(rows, tf.sort); err != nil {
 		return usagef("--sort: %v", err)
 	}

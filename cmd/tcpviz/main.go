@@ -12,7 +12,9 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -56,11 +58,61 @@ func newFlags(c *command) *pflag.FlagSet {
 
 // parseFlags parses args and turns pflag errors into usage errors.
 func parseFlags(fs *pflag.FlagSet, args []string) error {
+	plainFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return err
 		}
 		return usageError{err}
+	}
+	return nil
+}
+
+// plainFlags makes every command's flags read and parse the same way:
+// boolean flags show as --json in help (pflag prints --json[=true|false]),
+// and every duration also takes a plain number of seconds (60 and 60s), as
+// does --window (seconds, which also takes 1m).
+func plainFlags(fs *pflag.FlagSet) {
+	fs.VisitAll(func(f *pflag.Flag) {
+		switch v := f.Value; {
+		case v.Type() == "bool":
+			if _, ok := v.(plainBool); !ok {
+				f.Value = plainBool{v}
+			}
+		case v.Type() == "duration":
+			f.Value = secondsOrDuration{v}
+		case v.Type() == "float64" && f.Name == "window":
+			f.Value = durationOrSeconds{v}
+		}
+	})
+}
+
+// plainBool hides IsBoolFlag from pflag's help; NoOptDefVal ("true") still
+// lets the flag stand alone.
+type plainBool struct{ pflag.Value }
+
+// secondsOrDuration is a duration flag that also takes seconds.
+type secondsOrDuration struct{ pflag.Value }
+
+func (s secondsOrDuration) Set(v string) error {
+	if _, err := strconv.ParseFloat(v, 64); err == nil {
+		v += "s"
+	}
+	if err := s.Value.Set(v); err != nil {
+		return fmt.Errorf("want seconds (60) or a duration (60s, 2m)")
+	}
+	return nil
+}
+
+// durationOrSeconds is a seconds flag that also takes a duration.
+type durationOrSeconds struct{ pflag.Value }
+
+func (s durationOrSeconds) Set(v string) error {
+	if d, err := time.ParseDuration(v); err == nil {
+		v = strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
+	}
+	if err := s.Value.Set(v); err != nil {
+		return fmt.Errorf("want seconds (60) or a duration (60s, 2m)")
 	}
 	return nil
 }
@@ -89,10 +141,13 @@ func run(args []string) int {
 	switch name {
 	case "help", "-h", "--help":
 		if len(args) > 1 {
-			if c := commands[args[1]]; c != nil {
-				newFlags(c).Usage()
-				return exitOK
+			c := commands[args[1]]
+			if c == nil {
+				fmt.Fprintf(os.Stderr, "tcpviz help: unknown command %q (try 'tcpviz help')\n", args[1])
+				return exitUsage
 			}
+			// The command's own --help lists its flags.
+			return run([]string{args[1], "--help"})
 		}
 		printHelp(os.Stdout)
 		return exitOK

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/internal/conntable"
+	"github.com/tcpviz/tcpviz/internal/connfilter"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/internal/session"
 	"github.com/tcpviz/tcpviz/internal/sessionfiles"
@@ -84,7 +84,7 @@ func runParsePcap(args []string) error {
 	var rep *sessionReport
 	if *withReport {
 		// The dashboards collect from the same pass: the capture is read once.
-		if rep, err = newSessionReport(conntable.Filter{}); err != nil {
+		if rep, err = newSessionReport(connfilter.Filter{}); err != nil {
 			return err
 		}
 		po.Sinks = append(po.Sinks, rep.collector)

@@ -39,7 +39,8 @@ Examples:
   sudo tcpviz quick -i eth0
   sudo tcpviz quick -i eth0 --duration 5m --port 443
   sudo tcpviz quick -i lo --duration 10s --out /tmp/lo-run
-`,
+
+` + filterHelp,
 		run: runQuick,
 	})
 }
@@ -56,6 +57,7 @@ func runQuick(args []string) error {
 	netns := fs.String("netns", "", "capture inside this network namespace (a name under /run/netns or a path)")
 	base := fs.String("base", session.DefaultBase, "directory that holds the sessions")
 	out := fs.String("out", "", "output directory (default: a new session under --base)")
+	ff := addFilterFlags(fs, false) // --port above is the capture's filter: the same meaning
 	of := addOutputFlags(fs)
 	addDetectorFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -91,7 +93,11 @@ func runQuick(args []string) error {
 	if err != nil {
 		return err
 	}
-	report, err := newSessionReport(conntable.Filter{})
+	flt, err := ff.compile(true)
+	if err != nil {
+		return err
+	}
+	report, err := newSessionReport(flt)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -29,19 +28,12 @@ func init() {
   if the capture is gone, the report is built from events.jsonl and
   flows.jsonl and says which charts are missing.
 
-Filters (connections are kept when all given filters match):
-  --saddr/--daddr  client/server address: 10.0.0.1, 10.0.0.0/24 or 10.0.*
-  --sport/--dport  client/server port; --port either
-  --pid, --comm    owning process (needs kernel records; --comm takes a glob)
-  --cwnd-min/--cwnd-max  kernel cwnd (segments) seen within the range
-  --flow           connection ids (comma-separated)
-  --since/--until  RFC 3339 time, epoch seconds, or a duration from the first packet (30s)
-
 Examples:
   tcpviz report --in out/session_20260101_120000/
   tcpviz report --in x.pcapng --out /tmp/r --charts timeline,tsg --dport 443
   tcpviz report --in out/s1/events.jsonl --comm 'curl*' --open
-`,
+
+` + filterHelp,
 		run: runReport,
 	})
 }
@@ -49,11 +41,7 @@ Examples:
 // reportFlags are the input, filter and chart flags report and summary share.
 type reportFlags struct {
 	in, out                  string
-	pid                      uint32
-	comm, saddr, daddr       string
-	sport, dport, port       uint16
-	cwndMin, cwndMax         uint32
-	flows, since, until      string
+	filter                   *filterFlags
 	charts                   string
 	topFlows                 int
 	maxPoints, eventsPerType int
@@ -63,18 +51,7 @@ type reportFlags struct {
 func addReportFlags(fs *pflag.FlagSet, withCharts bool) *reportFlags {
 	f := &reportFlags{}
 	fs.StringVar(&f.in, "in", "", "session directory, capture file (pcap/pcapng, gzip'd) or events.jsonl")
-	fs.Uint32Var(&f.pid, "pid", 0, "only connections of this process id")
-	fs.StringVar(&f.comm, "comm", "", "only connections of this process name (glob)")
-	fs.StringVar(&f.saddr, "saddr", "", "client address, CIDR prefix or glob")
-	fs.StringVar(&f.daddr, "daddr", "", "server address, CIDR prefix or glob")
-	fs.Uint16Var(&f.sport, "sport", 0, "client port")
-	fs.Uint16Var(&f.dport, "dport", 0, "server port")
-	fs.Uint16Var(&f.port, "port", 0, "either port")
-	fs.Uint32Var(&f.cwndMin, "cwnd-min", 0, "only connections whose kernel cwnd reached at least this (segments)")
-	fs.Uint32Var(&f.cwndMax, "cwnd-max", 0, "only connections whose kernel cwnd was at most this at some sample")
-	fs.StringVar(&f.flows, "flow", "", "only these connection ids (comma-separated)")
-	fs.StringVar(&f.since, "since", "", "start time: RFC 3339, epoch seconds, or offset from the first packet (10s)")
-	fs.StringVar(&f.until, "until", "", "end time, same forms as --since")
+	f.filter = addFilterFlags(fs, true)
 	if withCharts {
 		fs.StringVar(&f.charts, "charts", "all", "sections to draw: "+strings.Join(viz.AllCharts, ","))
 		fs.IntVar(&f.topFlows, "top", 4, "connections drawn in the per-connection charts (largest first)")
@@ -87,27 +64,10 @@ func addReportFlags(fs *pflag.FlagSet, withCharts bool) *reportFlags {
 
 // compile checks the flags and returns the filter and report options.
 func (f *reportFlags) compile() (viz.Filter, viz.Options, error) {
-	flt := viz.Filter{PID: f.pid, Comm: f.comm, SAddr: f.saddr, DAddr: f.daddr, SPort: f.sport, DPort: f.dport,
-		Port: f.port, CwndMin: f.cwndMin, CwndMax: f.cwndMax}
 	var o viz.Options
-	if f.flows != "" {
-		for _, s := range strings.Split(f.flows, ",") {
-			id, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
-			if err != nil {
-				return flt, o, usagef("--flow %q: want connection ids", f.flows)
-			}
-			flt.Flows = append(flt.Flows, id)
-		}
-	}
-	var err error
-	if flt.Since, err = viz.ParseTimeBound(f.since); err != nil {
-		return flt, o, usagef("--since: %v", err)
-	}
-	if flt.Until, err = viz.ParseTimeBound(f.until); err != nil {
-		return flt, o, usagef("--until: %v", err)
-	}
-	if err := flt.Compile(); err != nil {
-		return flt, o, usageError{err}
+	flt, err := f.filter.compile(true)
+	if err != nil {
+		return flt, o, err
 	}
 	charts, err := viz.ParseCharts(f.charts)
 	if err != nil {
@@ -129,7 +89,8 @@ func (f *reportFlags) limits() viz.Limits {
 }
 
 // loadReport reads the input and builds the report.
-func loadReport(f *reportFlags, flt viz.Filter, o viz.Options) (*viz.Report, *viz.Input, error) {
+// kind ("report", "summary") titles it.
+func loadReport(f *reportFlags, flt viz.Filter, o viz.Options, kind string) (*viz.Report, *viz.Input, error) {
 	cfg, err := newPipelineConfig() // detectors as parse-pcap runs them
 	if err != nil {
 		return nil, nil, err
@@ -141,7 +102,7 @@ func loadReport(f *reportFlags, flt viz.Filter, o viz.Options) (*viz.Report, *vi
 		return nil, nil, err
 	}
 	o.Source, o.NoPackets = in.Source, in.NoPackets
-	o.Title = "tcpviz report: " + filepath.Base(strings.TrimRight(in.Source, "/"))
+	o.Title = "tcpviz " + kind + ": " + filepath.Base(strings.TrimRight(in.Source, "/"))
 	r, err := viz.Build(in.Collector, in.Flows, in.Summary, o)
 	if err != nil {
 		return nil, nil, err
@@ -155,6 +116,7 @@ func runReport(args []string) error {
 	f := addReportFlags(fs, true)
 	out := fs.String("out", "", "output directory (default: the session directory, or a new out/session_* for a capture)")
 	open := fs.Bool("open", false, "open report.html with xdg-open when a display is available")
+	of := addOutputFlags(fs)
 	addDetectorFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -167,11 +129,12 @@ func runReport(args []string) error {
 	if f.in == "" {
 		return usagef("--in is required (a session directory, a capture file or events.jsonl)")
 	}
+	of.setupLogging()
 	flt, o, err := f.compile()
 	if err != nil {
 		return err
 	}
-	r, in, err := loadReport(f, flt, o)
+	r, in, err := loadReport(f, flt, o, "report")
 	if err != nil {
 		return err
 	}
@@ -189,13 +152,17 @@ func runReport(args []string) error {
 		return err
 	}
 	for _, n := range in.Notes {
-		fmt.Fprintln(os.Stderr, "note:", n)
+		if !of.quiet {
+			fmt.Fprintln(os.Stderr, "note:", n)
+		}
 	}
 	if r.NoMatch != "" {
-		fmt.Fprintln(os.Stderr, "note:", r.NoMatch)
+		fmt.Fprintln(os.Stderr, "note:", r.NoMatch) // even with -q: the pages are empty
 	}
 	for _, m := range r.Missing {
-		fmt.Fprintln(os.Stderr, "not drawn:", m)
+		if !of.quiet {
+			fmt.Fprintln(os.Stderr, "not drawn:", m)
+		}
 	}
 	for _, p := range files {
 		fmt.Println(p)

@@ -21,7 +21,8 @@ Examples:
   tcpviz summary --in out/session_20260101_120000/
   tcpviz summary --in x.pcapng --format csv --dport 443 > conns.csv
   tcpviz summary --in x.pcapng --format json | jq .retransmission_pct
-`,
+
+` + filterHelp,
 		run: runSummary,
 	})
 }
@@ -31,6 +32,7 @@ func runSummary(args []string) error {
 	fs := newFlags(c)
 	f := addReportFlags(fs, false)
 	format := fs.String("format", viz.FormatText, "output format: text, json or csv")
+	of := addOutputFlags(fs)
 	addDetectorFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -50,11 +52,12 @@ func runSummary(args []string) error {
 	}
 	// The summary needs no charts: build only the overview.
 	f.charts = viz.ChartOverview
+	of.setupLogging()
 	flt, o, err := f.compile()
 	if err != nil {
 		return err
 	}
-	r, _, err := loadReport(f, flt, o)
+	r, _, err := loadReport(f, flt, o, "summary")
 	if err != nil {
 		return err
 	}

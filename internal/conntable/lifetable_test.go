@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"github.com/tcpviz/tcpviz/internal/connfilter"
 	"io"
 	"slices"
 	"strings"
@@ -105,18 +106,26 @@ func flowIDs(rows []Row) []uint64 {
 func TestFilter(t *testing.T) {
 	cases := []struct {
 		name string
-		f    Filter
+		f    connfilter.Filter
 		want []uint64
 	}{
-		{"everything", Filter{}, []uint64{1, 2, 3, 4}},
-		{"pid", Filter{PIDs: []uint32{181}}, []uint64{1}},
-		{"pids", Filter{PIDs: []uint32{181, 99}}, []uint64{1, 4}},
-		{"local ports", Filter{LocalPorts: []uint16{40001, 8080}}, []uint64{2, 4}},
-		{"remote port", Filter{RemotePorts: []uint16{22}}, []uint64{3}},
-		{"all must match", Filter{PIDs: []uint32{181}, RemotePorts: []uint16{443}}, nil},
+		{"everything", connfilter.Filter{}, []uint64{1, 2, 3, 4}},
+		{"pid", connfilter.Filter{PIDs: []uint32{181}}, []uint64{1}},
+		{"pids", connfilter.Filter{PIDs: []uint32{181, 99}}, []uint64{1, 4}},
+		{"local ports", connfilter.Filter{LocalPorts: []uint16{40001, 8080}}, []uint64{2, 4}},
+		{"remote port", connfilter.Filter{RemotePorts: []uint16{22}}, []uint64{3}},
+		{"all must match", connfilter.Filter{PIDs: []uint32{181}, RemotePorts: []uint16{443}}, nil},
+		// The server of flow 4 is the local side: --dport names the server
+		// whichever side the capture was taken on.
+		{"server port", connfilter.Filter{DPorts: []uint16{8080}}, []uint64{4}},
+		{"client address", connfilter.Filter{SAddrs: []string{"2001:db8::/32"}}, []uint64{3}},
+		{"cwnd: no kernel figures in rows", connfilter.Filter{CwndMin: 1}, nil},
 	}
 	for _, c := range cases {
-		got := flowIDs(c.f.Apply(sampleRows()))
+		if err := c.f.Compile(); err != nil {
+			t.Fatal(err)
+		}
+		got := flowIDs(Select(&c.f, sampleRows(), 0))
 		if !slices.Equal(got, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
@@ -124,19 +133,13 @@ func TestFilter(t *testing.T) {
 }
 
 func TestParseLists(t *testing.T) {
-	if p, err := ParsePorts(" 22, 80,,443 "); err != nil || !slices.Equal(p, []uint16{22, 80, 443}) {
-		t.Errorf("ParsePorts: %v %v", p, err)
+	if p, err := connfilter.ParseList[uint16](" 22, 80,,443 ", "port", 65535); err != nil || !slices.Equal(p, []uint16{22, 80, 443}) {
+		t.Errorf("ParseList: %v %v", p, err)
 	}
 	for _, bad := range []string{"0", "65536", "http", "-1"} {
-		if _, err := ParsePorts(bad); err == nil {
-			t.Errorf("ParsePorts(%q) accepted", bad)
+		if _, err := connfilter.ParseList[uint16](bad, "port", 65535); err == nil {
+			t.Errorf("ParseList(%q) accepted", bad)
 		}
-	}
-	if p, err := ParsePIDs("1,4194304"); err != nil || !slices.Equal(p, []uint32{1, 4194304}) {
-		t.Errorf("ParsePIDs: %v %v", p, err)
-	}
-	if _, err := ParsePIDs("x"); err == nil {
-		t.Errorf("ParsePIDs(x) accepted")
 	}
 }
 

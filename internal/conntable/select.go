@@ -3,70 +3,40 @@ package conntable
 import (
 	"cmp"
 	"fmt"
+	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
+
+	"github.com/tcpviz/tcpviz/internal/connfilter"
 )
 
-// Filter selects rows. Empty lists select everything; within a list any
-// value matches, and all non-empty lists must match.
-type Filter struct {
-	PIDs        []uint32 // owning process; rows with an unknown PID never match
-	LocalPorts  []uint16
-	RemotePorts []uint16
+// Select keeps, in place, the rows the filter selects (the filter language
+// of every tcpviz command, package connfilter). origin is the capture's first
+// packet, for relative --since/--until. Rows carry no kernel cwnd: a cwnd
+// filter selects nothing here (the command refuses it before).
+func Select(f *connfilter.Filter, rows []Row, origin int64) []Row {
+	return slices.DeleteFunc(rows, func(r Row) bool { return !Match(f, &r, origin) })
 }
 
-// Match reports whether r passes the filter.
-func (f *Filter) Match(r *Row) bool {
-	if len(f.PIDs) > 0 && !slices.Contains(f.PIDs, r.PID) {
-		return false
-	}
-	if len(f.LocalPorts) > 0 && !slices.Contains(f.LocalPorts, r.LPort) {
-		return false
-	}
-	if len(f.RemotePorts) > 0 && !slices.Contains(f.RemotePorts, r.RPort) {
-		return false
-	}
-	return true
+// Match reports whether one row passes the filter.
+func Match(f *connfilter.Filter, r *Row, origin int64) bool {
+	client, server := r.ends()
+	return f.MatchConn(r.Flow, client, server) &&
+		f.MatchSides(client.Port(), server.Port(), r.LocalIsServer) &&
+		f.MatchProcess(r.PID, r.Comm) &&
+		f.MatchCwnd(0, 0, false) &&
+		f.Overlaps(r.Start, r.End, origin)
 }
 
-// Apply keeps the rows that match, in place.
-func (f *Filter) Apply(rows []Row) []Row {
-	return slices.DeleteFunc(rows, func(r Row) bool { return !f.Match(&r) })
-}
-
-// ParsePorts reads a comma-separated list of ports ("22,80,443").
-func ParsePorts(s string) ([]uint16, error) {
-	var out []uint16
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
-		}
-		n, err := strconv.ParseUint(f, 10, 16)
-		if err != nil || n == 0 {
-			return nil, fmt.Errorf("port %q: want a number from 1 to 65535", f)
-		}
-		out = append(out, uint16(n))
+// ends returns the client's and the server's endpoint.
+func (r *Row) ends() (client, server netip.AddrPort) {
+	l, _ := netip.ParseAddr(r.LAddr)
+	rm, _ := netip.ParseAddr(r.RAddr)
+	local, remote := netip.AddrPortFrom(l, r.LPort), netip.AddrPortFrom(rm, r.RPort)
+	if r.LocalIsServer {
+		return remote, local
 	}
-	return out, nil
-}
-
-// ParsePIDs reads a comma-separated list of process ids.
-func ParsePIDs(s string) ([]uint32, error) {
-	var out []uint32
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
-		}
-		n, err := strconv.ParseUint(f, 10, 32)
-		if err != nil || n == 0 {
-			return nil, fmt.Errorf("pid %q: want a positive number", f)
-		}
-		out = append(out, uint32(n))
-	}
-	return out, nil
+	return local, remote
 }
 
 // Sort orders.
