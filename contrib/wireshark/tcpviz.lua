@@ -175,8 +175,10 @@ local ef = {
         expert.group.SEQUENCE, expert.severity.WARN),
 }
 
-local hf_list = {}
-for _, v in pairs(pf) do hf_list[#hf_list + 1] = v end
+local hf_list, hf_names = {}, {}
+for name in pairs(pf) do hf_names[#hf_names + 1] = name end
+table.sort(hf_names)
+for _, name in ipairs(hf_names) do hf_list[#hf_list + 1] = pf[name] end
 proto.fields = hf_list
 proto.experts = { ef.malformed, ef.version, ef.retransmit, ef.ca_change, ef.reset }
 
@@ -442,6 +444,9 @@ end
 
 -- copy adds the newest congestion state of the packet's connection.
 local function copy(pinfo, tree, sport, dport)
+    if next(history) == nil then
+        return -- no kernel record so far: most captures cost nothing here
+    end
     local src, dst = last(f_ip_src), last(f_ip_dst)
     local family = 4
     if not src then

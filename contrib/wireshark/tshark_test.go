@@ -3,10 +3,12 @@ package wireshark
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -14,44 +16,79 @@ import (
 // directory, so the user's own Wireshark configuration plays no part and
 // the plugin loads the way Wireshark loads any personal plugin.
 type tshark struct {
-	env []string
+	home string
+	env  []string
 }
 
 // rootNotice is what tshark prints on every run as root; anything else on
 // stderr is a problem (a plugin that fails to load says so there).
 const rootNotice = `Running as user "root" and group "root". This could be dangerous.`
 
+// shared is the tshark set up once for all tests of the package.
+var shared struct {
+	once   sync.Once
+	ts     *tshark
+	fields map[string]tsharkField
+	err    error
+}
+
+// TestMain removes the scratch home directory of the shared tshark.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.ts != nil {
+		os.RemoveAll(shared.ts.home)
+	}
+	os.Exit(code)
+}
+
+// newTshark returns the shared tshark, the plugin installed with Install
+// into the folder tshark names for personal Lua plugins.
 func newTshark(t *testing.T) *tshark {
 	t.Helper()
 	if _, err := exec.LookPath("tshark"); err != nil {
 		t.Skip("tshark not installed (Debian package tshark): the Wireshark plugin tests need it")
 	}
-	home := t.TempDir()
-	ts := &tshark{env: append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"))}
-	dir := ts.luaPluginDir(t)
-	if !strings.HasPrefix(dir, home) {
-		t.Fatalf("tshark's personal Lua plugin folder %q is not under HOME=%s", dir, home)
+	shared.once.Do(func() {
+		home, err := os.MkdirTemp("", "tcpviz-wireshark-test-")
+		if err != nil {
+			shared.err = err
+			return
+		}
+		ts := &tshark{home: home, env: append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"))}
+		shared.ts = ts
+		dir, err := ts.luaPluginDir()
+		if err != nil {
+			shared.err = err
+			return
+		}
+		if !strings.HasPrefix(dir, home) {
+			shared.err = fmt.Errorf("tshark's personal Lua plugin folder %q is not under HOME=%s", dir, home)
+			return
+		}
+		if _, _, err := Install(dir); err != nil {
+			shared.err = err
+		}
+	})
+	if shared.err != nil {
+		t.Fatal(shared.err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, PluginName), Plugin, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return ts
+	return shared.ts
 }
 
 // luaPluginDir asks tshark where personal Lua plugins go.
-func (ts *tshark) luaPluginDir(t *testing.T) string {
-	t.Helper()
-	out := ts.run(t, "-G", "folders")
-	for _, line := range strings.Split(out, "\n") {
+func (ts *tshark) luaPluginDir() (string, error) {
+	cmd := exec.Command("tshark", "-G", "folders")
+	cmd.Env = ts.env
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("tshark -G folders: %w", err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
 		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "Personal Lua Plugins" {
-			return strings.TrimSpace(v)
+			return strings.TrimSpace(v), nil
 		}
 	}
-	t.Fatalf("tshark -G folders names no personal Lua plugin folder:\n%s", out)
-	return ""
+	return "", fmt.Errorf("tshark -G folders names no personal Lua plugin folder:\n%s", out)
 }
 
 // run runs tshark and returns its standard output. Anything on standard
@@ -83,6 +120,9 @@ type tsharkField struct {
 // fields lists the fields the plugin registers.
 func (ts *tshark) fields(t *testing.T) map[string]tsharkField {
 	t.Helper()
+	if shared.fields != nil {
+		return shared.fields
+	}
 	out := ts.run(t, "-G", "fields")
 	m := make(map[string]tsharkField)
 	for _, line := range strings.Split(out, "\n") {
@@ -94,6 +134,7 @@ func (ts *tshark) fields(t *testing.T) map[string]tsharkField {
 	if len(m) == 0 {
 		t.Fatal("tshark -G fields lists no tcpviz field: the plugin did not load")
 	}
+	shared.fields = m
 	return m
 }
 

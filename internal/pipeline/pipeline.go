@@ -131,7 +131,7 @@ func (p *Pipeline) Feed(rec *pcapng.Record) error {
 		}
 		return p.FeedDecoded(rec, &p.pkt, why, p.dec.Detail())
 	case pcapng.RecordCustom:
-		if rec.PEN != kblock.PEN {
+		if !kblock.IsPEN(rec.PEN) {
 			p.stats.OtherCustom++
 			return nil
 		}

@@ -12,10 +12,18 @@ import (
 	"net/netip"
 )
 
-// PEN is the Private Enterprise Number in every tcpviz custom block. 32473 is
-// set aside for documentation by RFC 5612; it stays here, in one place, until
-// the project has a number of its own.
-const PEN = 32473
+// DocumentationPEN is the Private Enterprise Number RFC 5612 sets aside for
+// documentation. tcpviz writes it until it has a registered number.
+const DocumentationPEN = 32473
+
+// PEN is the Private Enterprise Number tcpviz writes in every custom block,
+// in this one place. A registered number, once assigned, replaces
+// DocumentationPEN here; readers go through IsPEN (and the Wireshark
+// plugin's PENS table), which then accept both, so older files stay readable.
+const PEN = DocumentationPEN
+
+// IsPEN reports whether a custom block with this PEN holds a tcpviz record.
+func IsPEN(pen uint32) bool { return pen == PEN || pen == DocumentationPEN }
 
 // Version is the record format version written in byte 0.
 const Version = 1

@@ -170,3 +170,14 @@ func TestRetransCause(t *testing.T) {
 		}
 	}
 }
+
+func TestIsPEN(t *testing.T) {
+	for _, c := range []struct {
+		pen  uint32
+		want bool
+	}{{PEN, true}, {DocumentationPEN, true}, {10949, false}, {0, false}} {
+		if got := IsPEN(c.pen); got != c.want {
+			t.Errorf("IsPEN(%d) = %v, want %v", c.pen, got, c.want)
+		}
+	}
+}
