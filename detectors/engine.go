@@ -23,6 +23,12 @@ type Engine struct {
 
 	flows map[uint64]*flow
 	last  *flow // cache: consecutive packets usually share a connection
+	// syns holds connections that have sent nothing but their first SYN
+	// (port scans, SYN floods, servers that never answer): the SYN itself,
+	// about 200 bytes, instead of a flow's state of about 1 KB. The flow is
+	// grown by replaying the SYN when anything else arrives.
+	syns    map[uint64]*embryo
+	scratch flow // where a SYN is tried before it is kept as an embryo
 
 	ev    events.Event // reused for every emitted event
 	now   int64        // capture time of the newest input
@@ -49,6 +55,7 @@ func New(cfg Config, emit func(*events.Event)) *Engine {
 	return &Engine{
 		cfg: cfg, emit: emit,
 		flows:       make(map[uint64]*flow),
+		syns:        make(map[uint64]*embryo),
 		irttDefault: int64(cfg.DefaultIRTT),
 		fastWindow:  int64(cfg.FastRetransWindow),
 		stallFloor:  int64(cfg.AckStallFloor),
@@ -208,11 +215,11 @@ func (e *Engine) lookup(p *events.Packet) *flow {
 	}
 	f := e.flows[p.Flow]
 	if f == nil {
-		f = &flow{id: p.Flow, first: p.TS}
-		for i := range f.h {
-			f.h[i].window = -1
-			f.h[i].winScale = -1
-			f.h[i].firstAck = true
+		if s := e.syns[p.Flow]; s != nil {
+			f = e.grow(s)
+		} else {
+			f = &flow{}
+			initFlow(f, p)
 		}
 		e.flows[p.Flow] = f
 	}
@@ -224,6 +231,91 @@ func (e *Engine) lookup(p *events.Packet) *flow {
 	return f
 }
 
+// initFlow makes f the state of a connection whose first packet is p.
+func initFlow(f *flow, p *events.Packet) {
+	*f = flow{id: p.Flow, first: p.TS}
+	for i := range f.h {
+		f.h[i].window = -1
+		f.h[i].winScale = -1
+		f.h[i].firstAck = true
+	}
+	f.addr[p.Dir], f.port[p.Dir] = p.Src, p.SrcPort
+	f.addr[p.Dir^1], f.port[p.Dir^1] = p.Dst, p.DstPort
+}
+
+// embryo is a connection that has sent only its first SYN.
+type embryo struct {
+	syn      events.Packet
+	now      int64 // the engine's clock when the SYN came
+	noAnswer bool  // no_syn_ack already reported
+}
+
+// keepAsEmbryo keeps the first packet of a connection as an embryo when it
+// is a bare SYN whose analysis raises no event (so replaying it later gives
+// the same state, and nothing is reported out of order).
+func (e *Engine) keepAsEmbryo(p *events.Packet) bool {
+	if p.Flags&(fSYN|fACK|fRST|fFIN) != fSYN || p.Len != 0 || e.flows[p.Flow] != nil || e.syns[p.Flow] != nil {
+		return false
+	}
+	emit := e.emit
+	quiet := true
+	e.emit = func(*events.Event) { quiet = false }
+	f := &e.scratch
+	initFlow(f, p)
+	e.process(f, p)
+	e.emit = emit
+	if !quiet {
+		return false
+	}
+	s := &embryo{syn: *p, now: e.now}
+	s.syn.Payload = nil
+	e.syns[p.Flow] = s
+	return true
+}
+
+// grow turns an embryo into a flow by replaying its SYN, and forgets it.
+func (e *Engine) grow(s *embryo) *flow {
+	f := &flow{}
+	e.replay(f, s)
+	delete(e.syns, s.syn.Flow)
+	return f
+}
+
+// replay makes f the state the embryo's SYN left.
+func (e *Engine) replay(f *flow, s *embryo) {
+	now, frame := e.now, e.frame
+	e.now, e.frame = s.now, s.syn.Frame
+	initFlow(f, &s.syn)
+	e.process(f, &s.syn)
+	f.noAnswer = s.noAnswer
+	e.now, e.frame = now, frame
+}
+
+// embryoNoAnswer raises no_syn_ack for an embryo whose SYN has waited the
+// SYN timeout (checkNoAnswer on the flow it would grow into).
+func (e *Engine) embryoNoAnswer(s *embryo, now int64, final bool) {
+	if s.noAnswer || now-s.syn.TS < e.synTimeout {
+		return
+	}
+	f := &e.scratch
+	e.replay(f, s)
+	e.checkNoAnswer(f, now, final)
+	s.noAnswer = f.noAnswer
+}
+
+// flowOf returns the live state of a connection, growing an embryo.
+func (e *Engine) flowOf(id uint64) *flow {
+	if f := e.flows[id]; f != nil {
+		return f
+	}
+	if s := e.syns[id]; s != nil {
+		f := e.grow(s)
+		e.flows[id] = f
+		return f
+	}
+	return nil
+}
+
 // Close forgets a finished connection. Its kernel comparison is kept for
 // Compare and KernelCheck.
 func (e *Engine) Close(id uint64) {
@@ -231,6 +323,7 @@ func (e *Engine) Close(id uint64) {
 		e.last = nil
 	}
 	delete(e.flows, id)
+	delete(e.syns, id)
 	// Keep the comparison only when the kernel reported on this connection.
 	if c := e.cmp[id]; c != nil {
 		if !c.local.IsValid() {
@@ -248,7 +341,16 @@ func (e *Engine) Packet(p *events.Packet) {
 		e.now = p.TS
 	}
 	e.frame = p.Frame
-	f := e.lookup(p)
+	if !e.keepAsEmbryo(p) {
+		e.process(e.lookup(p), p)
+	}
+	if p.TS >= e.nextScan {
+		e.scan(p.TS)
+	}
+}
+
+// process runs p through every detector on its connection's state f.
+func (e *Engine) process(f *flow, p *events.Packet) {
 	f.lastTS, f.lastFrm = p.TS, p.Frame
 	e.checkStall(f, p.Dir, p)
 	e.checkStall(f, p.Dir^1, p)
@@ -262,9 +364,6 @@ func (e *Engine) Packet(p *events.Packet) {
 	e.ackSide(f, p, fl)
 	if e.limWindow > 0 {
 		e.limitsPacket(f, p, fl)
-	}
-	if p.TS >= e.nextScan {
-		e.scan(p.TS)
 	}
 }
 
@@ -288,12 +387,18 @@ func (e *Engine) scan(now int64) {
 		e.checkStall(f, events.DirS2C, nil)
 		e.checkNoAnswer(f, now, false)
 	}
+	for _, s := range e.syns {
+		e.embryoNoAnswer(s, now, false)
+	}
 }
 
 // Finish reports what is pending at the end of the input.
 func (e *Engine) Finish() {
 	for _, f := range e.flows {
 		e.checkNoAnswer(f, e.now, true)
+	}
+	for _, s := range e.syns {
+		e.embryoNoAnswer(s, e.now, true)
 	}
 }
 

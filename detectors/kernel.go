@@ -66,7 +66,7 @@ func (e *Engine) Kernel(frame uint64, rec *kblock.Record, id uint64, dir events.
 		e.now = rec.TS
 	}
 	e.frame = frame
-	f := e.flows[id]
+	f := e.flowOf(id)
 	if id == 0 {
 		f = nil
 	}

@@ -333,7 +333,7 @@ func (s *rttStats) quantile(q float64) float64 {
 // the kernel's srtt and min_rtt when the capture has kernel records. Call
 // it before Close.
 func (e *Engine) FillFlow(id uint64, r *events.FlowRecord) {
-	f := e.flows[id]
+	f := e.flowOf(id)
 	if f == nil {
 		return
 	}
