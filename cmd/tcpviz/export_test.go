@@ -78,3 +78,38 @@ func TestExportMatchesParseParquet(t *testing.T) {
 		t.Errorf("--format csv: exit %d, %q", code, errOut)
 	}
 }
+
+// TestParquetNamesEachFileOfADirectory: parse-pcap --in DIR reads several
+// captures as one; each Parquet row names the file its frame is in.
+func TestParquetNamesEachFileOfADirectory(t *testing.T) {
+	tmp := t.TempDir()
+	in := filepath.Join(tmp, "in")
+	os.Mkdir(in, 0o755)
+	for _, s := range []string{"cubic-loss-sender.pcapng", "zero-window.pcapng"} {
+		b, err := os.ReadFile("../../samples/" + s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(in, s), b, 0o644)
+	}
+	pq := filepath.Join(tmp, "pq")
+	if _, errOut, code := runTool(t, "parse-pcap", "-q", "--in", in, "--out", filepath.Join(tmp, "s"), "--parquet", pq); code != 0 {
+		t.Fatalf("parse-pcap: %s", errOut)
+	}
+	byFile := map[string]int{}
+	for _, f := range parquetFiles(t, pq) {
+		if strings.HasPrefix(f, "table=events/") {
+			for _, r := range readRows[parquetout.EventRow](t, filepath.Join(pq, f)) {
+				byFile[r.CaptureFile]++
+			}
+		}
+	}
+	for _, s := range []string{"cubic-loss-sender.pcapng", "zero-window.pcapng"} {
+		if byFile[filepath.Join(in, s)] == 0 {
+			t.Errorf("no events name %s: %v", s, byFile)
+		}
+	}
+	if len(byFile) != 2 {
+		t.Errorf("capture_file values %v, want the two files", byFile)
+	}
+}

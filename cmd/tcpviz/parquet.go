@@ -65,6 +65,14 @@ func (f *parquetFlags) attach(o *sessionfiles.Options) (*parquetout.Writer, erro
 		return nil, err
 	}
 	w.SetCaptureFile(captureName(o.Input))
+	// A directory or pattern names several captures: each row names its own.
+	prevFile := o.OnFile
+	o.OnFile = func(path string) {
+		w.SetCaptureFile(captureName(path))
+		if prevFile != nil {
+			prevFile(path)
+		}
+	}
 	o.Sinks = append(o.Sinks, w)
 	prev := o.Pipeline.OnFlow
 	o.Pipeline.OnFlow = func(r *events.FlowRecord) {

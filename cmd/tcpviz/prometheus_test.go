@@ -65,8 +65,9 @@ scrape_configs:
 	capDir := filepath.Join(tmp, "cap")
 	os.Mkdir(capDir, 0o755)
 	var monErr bytes.Buffer
+	pq := filepath.Join(tmp, "parquet")
 	mon := exec.Command(toolPath, "monitor", "--pcap-path", capDir, "--metrics-addr", metricsAddr,
-		"--metrics-ports", "5001", "--poll-interval", "200ms")
+		"--metrics-ports", "5001", "--poll-interval", "200ms", "--parquet", pq, "--host", "lab-1")
 	mon.Stderr = &monErr
 	if err := mon.Start(); err != nil {
 		t.Fatal(err)
@@ -76,6 +77,11 @@ scrape_configs:
 		mon.Wait()
 		if t.Failed() {
 			t.Logf("monitor stderr:\n%s", monErr.String())
+		}
+		// The monitor's Parquet events, complete once it stopped.
+		files, _ := filepath.Glob(filepath.Join(pq, "table=events", "date=2026-11-23", "host=lab-1", "part-monitor-*.parquet"))
+		if len(files) != 1 {
+			t.Errorf("monitor --parquet wrote %v, want one events file", files)
 		}
 	}()
 	var promOut bytes.Buffer

@@ -140,6 +140,13 @@ func Feed(ctx context.Context, r *pcapng.Reader, size int64, p *pipeline.Pipelin
 // from 1, as Wireshark does).
 func FeedFiles(ctx context.Context, open func(i int) (*pcapng.Reader, io.Closer, error), sizes []int64, p *pipeline.Pipeline,
 	progress func(done, size int64, records uint64), check func() error) (uint64, error) {
+	return feedFiles(ctx, open, sizes, p, progress, check, nil)
+}
+
+// feedFiles is FeedFiles that calls onFile(i) before the first record of
+// the i-th file reaches the pipeline (nil: no call).
+func feedFiles(ctx context.Context, open func(i int) (*pcapng.Reader, io.Closer, error), sizes []int64, p *pipeline.Pipeline,
+	progress func(done, size int64, records uint64), check func() error, onFile func(i int)) (uint64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var total int64
@@ -170,6 +177,9 @@ func FeedFiles(ctx context.Context, open func(i int) (*pcapng.Reader, io.Closer,
 	var done int64 // bytes of the files already finished
 	for i := range sizes {
 		start(i + par - 1)
+		if onFile != nil {
+			onFile(i)
+		}
 		var last uint64
 		for a := range outs[i] {
 			if a.compressed {

@@ -44,6 +44,9 @@ type Options struct {
 	KeepFlows bool
 	// Stdin is read when Input is "-" (os.Stdin when nil).
 	Stdin io.Reader
+	// OnFile, when set, is called with each input file's path ("-" for
+	// standard input) before its first record reaches the sinks.
+	OnFile func(path string)
 	// Progress, when set, is called about every 64k records and once at the
 	// end with the input bytes consumed, the input size (0 when unknown, e.g.
 	// stdin or gzip) and the records read.
@@ -131,7 +134,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		return nil
 	}
-	frames, err := FeedFiles(ctx, open, sizes, p, o.Progress, check)
+	var onFile func(int)
+	if o.OnFile != nil {
+		onFile = func(i int) { o.OnFile(paths[i]) }
+	}
+	frames, err := feedFiles(ctx, open, sizes, p, o.Progress, check, onFile)
 	if err != nil {
 		return nil, err
 	}
