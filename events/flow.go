@@ -23,6 +23,12 @@ type FlowRecord struct {
 	DurationMS float64   `json:"duration_ms"`
 	FirstFrame uint64    `json:"first_frame"`
 	LastFrame  uint64    `json:"last_frame"`
+	// Encap is the encapsulation path of the connection's first packet,
+	// outermost first ("eth/ip", "eth/vlan:100/ip/gre/eth/ip").
+	Encap string `json:"encap,omitempty"`
+	// Tunnel is the overlay the connection travelled in, when it has an
+	// identifier (VXLAN/Geneve VNI, GRE key, GTP-U TEID).
+	Tunnel *FlowTunnel `json:"tunnel,omitempty"`
 
 	PacketsC2S uint64 `json:"packets_c2s"`
 	PacketsS2C uint64 `json:"packets_s2c"`

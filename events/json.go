@@ -494,6 +494,17 @@ func (r *FlowRecord) AppendJSON(b []byte) []byte {
 	b = fF64(b, `,"duration_ms":`, r.DurationMS)
 	b = fU64(b, `,"first_frame":`, r.FirstFrame)
 	b = fU64(b, `,"last_frame":`, r.LastFrame)
+	if r.Encap != "" {
+		b = fStr(b, `,"encap":`, r.Encap)
+	}
+	if t := r.Tunnel; t != nil {
+		b = fStr(b, `,"tunnel":{"kind":`, t.Kind)
+		b = fU64(b, `,"id":`, uint64(t.ID))
+		if t.PeerID != nil {
+			b = fU64(b, `,"peer_id":`, uint64(*t.PeerID))
+		}
+		b = append(b, '}')
+	}
 	b = fU64(b, `,"packets_c2s":`, r.PacketsC2S)
 	b = fU64(b, `,"packets_s2c":`, r.PacketsS2C)
 	b = fU64(b, `,"bytes_c2s":`, r.BytesC2S)

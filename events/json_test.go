@@ -274,6 +274,14 @@ func TestAppendJSONRandom(t *testing.T) {
 				fr.Events[randString(r)] = r.IntN(1 << 20)
 			}
 		}
+		fr.Encap = maybe(r, randString(r))
+		if r.IntN(2) == 0 {
+			fr.Tunnel = &events.FlowTunnel{Kind: randString(r), ID: r.Uint32()}
+			if r.IntN(2) == 0 {
+				id := r.Uint32()
+				fr.Tunnel.PeerID = &id
+			}
+		}
 		if r.IntN(2) == 0 {
 			fr.KernelRetrans = &events.RetransCheck{Kernel: r.IntN(100), Inferred: r.IntN(100), Matched: r.IntN(100),
 				Precision: randFloat(r), Recall: randFloat(r)}

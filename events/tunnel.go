@@ -47,3 +47,12 @@ func (t Tunnel) String() string {
 	}
 	return fmt.Sprintf("%s:%d", t.Kind(), t.ID())
 }
+
+// FlowTunnel is a connection's tunnel in flows.jsonl.
+type FlowTunnel struct {
+	Kind string `json:"kind"` // vxlan, vxlan-gpe, geneve, gre, gtpu
+	ID   uint32 `json:"id"`   // VNI, GRE key or TEID, as seen on the client's packets (the first packet's when none)
+	// PeerID is the identifier seen on the server's packets when it differs
+	// (GTP-U: each end chooses the TEID it receives on).
+	PeerID *uint32 `json:"peer_id,omitempty"`
+}

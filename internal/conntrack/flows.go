@@ -6,7 +6,9 @@
 // connection"), so flow N is usually Wireshark's tcp.stream N-1.
 // Connections are told apart the way Wireshark's tcp.stream does: by the
 // 4-tuple, with a new connection when a fresh SYN (a new ISN) reuses the
-// tuple of a closed one. Closed and idle connections are expired on capture
+// tuple of a closed one. Unlike Wireshark, the tunnel identifier (VXLAN or
+// Geneve VNI, GRE key) is part of the key: overlays reuse addresses per
+// tenant, so the same 4-tuple in two VNIs is two connections. Closed and idle connections are expired on capture
 // time so memory stays bounded by live connections, not by file length.
 package conntrack
 
@@ -40,13 +42,17 @@ func DefaultConfig() Config {
 
 type key struct {
 	a, b netip.AddrPort // a < b, so both directions share a key
+	tun  events.Tunnel  // a tenant's tunnel identifier, 0 outside overlays
 }
 
-func makeKey(src, dst netip.AddrPort) key {
-	if src.Compare(dst) < 0 {
-		return key{src, dst}
+func makeKey(src, dst netip.AddrPort, tun events.Tunnel) key {
+	if !tun.Tenant() {
+		tun = 0
 	}
-	return key{dst, src}
+	if src.Compare(dst) < 0 {
+		return key{src, dst, tun}
+	}
+	return key{dst, src, tun}
 }
 
 // Conn is one connection. It keeps counters and flags only; the summary
@@ -78,7 +84,9 @@ type Conn struct {
 	doneAt                int64 // time of the packet that ended it
 	hsSeen, sackPerm      bool
 	nhist                 uint8
-	hist                  [16]byte // Zeek history letters in order (at most 8 per side)
+	hist                  [16]byte         // Zeek history letters in order (at most 8 per side)
+	encap                 string           // the first packet's encapsulation path (shared with the decoder)
+	tunnel                [2]events.Tunnel // per direction, the first packet's tunnel
 
 	// Extra is what the pipeline adds to the summary (event counts, the
 	// socket owner); nil until it adds any.
@@ -167,10 +175,10 @@ func (t *Table) Len() int { return len(t.conns) }
 // Get returns a live connection by id.
 func (t *Table) Get(id uint64) *Conn { return t.byID[id] }
 
-// Lookup finds the live connection of a 4-tuple and the direction of a
-// packet from src to dst.
+// Lookup finds the live connection of a 4-tuple outside any tunnel and the
+// direction of a packet from src to dst.
 func (t *Table) Lookup(src, dst netip.AddrPort) (*Conn, events.Dir, bool) {
-	c := t.conns[makeKey(src, dst)]
+	c := t.conns[makeKey(src, dst, 0)]
 	if c == nil {
 		return nil, 0, false
 	}
@@ -186,7 +194,7 @@ func (t *Table) Observe(p *events.Packet) *Conn {
 	src := netip.AddrPortFrom(p.Src, p.SrcPort)
 	dst := netip.AddrPortFrom(p.Dst, p.DstPort)
 	t.expireDone(p.TS)
-	k := makeKey(src, dst)
+	k := makeKey(src, dst, p.Tunnel)
 	c := t.conns[k]
 	syn := p.Flags&events.FlagSYN != 0 && p.Flags&events.FlagACK == 0
 	if c != nil && syn && t.isNewConnection(c, src, p) {
@@ -216,6 +224,11 @@ func (t *Table) isNewConnection(c *Conn, src netip.AddrPort, p *events.Packet) b
 	if c.synSeen[0] && c.synSeq[0] == p.Seq {
 		return false // a SYN retry
 	}
+	if !c.synSeen[0] && c.synSeen[1] && c.base[0] == p.Seq {
+		// The SYN that the SYN/ACK already captured answers (multi-queue
+		// NICs reorder them): the same connection, as in Wireshark.
+		return false
+	}
 	return c.Closed() || c.bytes[0]+c.bytes[1] > 0 || !c.synSeen[0] || p.TS-c.last > int64(time.Second)*30
 }
 
@@ -225,16 +238,32 @@ func (t *Table) newConn(k key, src, dst netip.AddrPort, p *events.Packet) *Conn 
 	case p.Flags&events.FlagSYN != 0 && p.Flags&events.FlagACK != 0:
 		client, server = dst, src // a SYN/ACK comes from the server
 	case p.Flags&events.FlagSYN != 0:
-	case src.Port() < 1024 && dst.Port() >= 1024:
-		// Mid-stream with no handshake: a well-known source port marks the server.
+	case serverPort(src.Port(), dst.Port()):
+		// Mid-stream with no handshake: the source port looks like the
+		// service's, the destination's like a client's.
 		client, server = dst, src
 	}
 	t.nextID++
 	c := &Conn{ID: t.nextID, Client: client, Server: server, wscale: [2]int8{-1, -1},
-		first: p.TS, firstFrame: p.Frame}
+		first: p.TS, firstFrame: p.Frame, encap: p.Encap}
 	t.conns[k] = c
 	t.byID[c.ID] = c
 	return c
+}
+
+// serverPort reports whether port a is more likely a server's than port b,
+// for connections whose handshake was not captured: a well-known port
+// (below 1024) against any other, or a registered port against one from
+// the ephemeral ranges (Linux 32768-60999, IANA 49152-65535). Otherwise the
+// sender of the first packet stays the client.
+func serverPort(a, b uint16) bool {
+	switch {
+	case a < 1024 && b >= 1024:
+		return true
+	case b < 1024:
+		return false
+	}
+	return a < 32768 && b >= 32768
 }
 
 // History letters (Zeek): upper case for the client, lower for the server.
@@ -273,6 +302,9 @@ func (t *Table) update(c *Conn, d events.Dir, p *events.Packet) {
 	// began: first is the earliest time, last the last packet's (which
 	// ageing needs), so first <= last whatever the order.
 	c.first = min(c.first, p.TS)
+	if c.packets[d] == 0 {
+		c.tunnel[d] = p.Tunnel
+	}
 	c.packets[d]++
 	c.bytes[d] += uint64(p.Len)
 	c.wire[d] += uint64(p.WireLen)
@@ -383,7 +415,7 @@ func (t *Table) expireDone(now int64) {
 		case c.last != c.doneAt:
 			c.done = false
 		default:
-			t.expire(makeKey(c.Client, c.Server), c)
+			t.expire(c.key(), c)
 		}
 	}
 	if t.doneHead > 0 && t.doneHead*2 >= len(t.done) {
@@ -421,9 +453,14 @@ func (t *Table) Flush() {
 	}
 	slices.SortFunc(cs, func(a, b *Conn) int { return cmp.Compare(a.ID, b.ID) })
 	for _, c := range cs {
-		t.expire(makeKey(c.Client, c.Server), c)
+		t.expire(c.key(), c)
 	}
 }
+
+// key is the connection's key in the table. A tenant's identifier is the
+// same both ways (one direction may not have been seen yet); makeKey drops
+// identifiers that are not a tenant's.
+func (c *Conn) key() key { return makeKey(c.Client, c.Server, c.tunnel[0]|c.tunnel[1]) }
 
 // Record fills r with the connection's summary (flows.jsonl): counters,
 // handshake figures, the end state and Zeek conn_state, and what the
@@ -449,6 +486,8 @@ func (c *Conn) Record(r *events.FlowRecord) {
 	if c.hsSeen {
 		r.HandshakeRTTms = float64(c.hsRTT) / 1e6
 	}
+	r.Encap = c.encap
+	r.Tunnel = c.flowTunnel()
 	r.End, r.State = c.endState()
 	if x := c.Extra; x != nil {
 		if len(x.Events) > 0 {
@@ -460,6 +499,23 @@ func (c *Conn) Record(r *events.FlowRecord) {
 		r.Retransmitted = x.Retransmitted
 		r.PID, r.Comm = x.PID, x.Comm
 	}
+}
+
+// flowTunnel is the connection's tunnel for its record, nil outside one.
+func (c *Conn) flowTunnel() *events.FlowTunnel {
+	t, peer := c.tunnel[0], c.tunnel[1]
+	if t == 0 {
+		t, peer = peer, 0
+	}
+	if t == 0 {
+		return nil
+	}
+	ft := &events.FlowTunnel{Kind: t.Kind(), ID: t.ID()}
+	if peer != 0 && peer != t {
+		id := peer.ID()
+		ft.PeerID = &id
+	}
+	return ft
 }
 
 // endState is how the connection ended and its Zeek conn_state.

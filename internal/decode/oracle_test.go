@@ -1,7 +1,6 @@
 package decode_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,14 +18,31 @@ import (
 // capture fails (the same floor as the detectors' oracle test).
 const oracleFloor = 0.97
 
-// rewrapSources are real lab captures: IPv4 with loss (retransmissions,
-// duplicate ACKs) and 30 short connections (stream count), and IPv6 with
-// loss for the encapsulations that carry IPv6.
-// maxRewrap bounds the packets taken from each source, to keep the test
-// short: the first 1200 hold handshakes, losses and their retransmissions.
-const maxRewrap = 1200
+// maxRewrap bounds the packets taken from each transfer, to keep the test
+// short: the first 600 hold the handshake, losses and their
+// retransmissions.
+const maxRewrap = 600
 
-var rewrapSources = []string{"loss-both-nano.pcap", "rst-teardown.pcap", "ipv6-loss-sender.pcap"}
+// rewrapSources reads the real lab captures the encapsulations are applied
+// to: an IPv4 transfer with loss (retransmissions, duplicate ACKs) followed
+// by 30 short connections (the stream count), and an IPv6 transfer with loss.
+func rewrapSources(t *testing.T) map[string][]rewrap.Packet {
+	read := func(name string) []rewrap.Packet {
+		pk, err := rewrap.ReadIP(filepath.Join("..", "..", "samples", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pk
+	}
+	v4 := read("loss-both-nano.pcap")[:maxRewrap]
+	more := read("rst-teardown.pcap")
+	shift := v4[len(v4)-1].TS + int64(time.Second) - more[0].TS
+	for _, p := range more {
+		p.TS += shift
+		v4 = append(v4, p)
+	}
+	return map[string][]rewrap.Packet{"ipv4": v4, "ipv6": read("ipv6-loss-sender.pcap")[:maxRewrap]}
+}
 
 // TestRewrappedCapturesMatchTshark wraps every frame of real captures in
 // every encapsulation and checks that tcpviz finds the same connections as
@@ -38,20 +54,13 @@ func TestRewrappedCapturesMatchTshark(t *testing.T) {
 	if v, err := tsharkoracle.Version(t.Context()); err == nil {
 		t.Log(v)
 	}
-	srcs := make(map[string][]rewrap.Packet)
-	for _, name := range rewrapSources {
-		pk, err := rewrap.ReadIP(filepath.Join("..", "..", "samples", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		srcs[name] = pk[:min(len(pk), maxRewrap)]
-	}
+	srcs := rewrapSources(t)
 	dir := t.TempDir()
 	det := func(emit func(*events.Event)) pipeline.Detector {
 		return detectors.New(detectors.DefaultConfig(), emit)
 	}
 	for _, e := range rewrap.All() {
-		for _, name := range rewrapSources {
+		for _, name := range []string{"ipv4", "ipv6"} {
 			pkts := srcs[name]
 			v6 := pkts[0].V6
 			if (v6 && e.V4Only) || (!v6 && e.V6Only) {
@@ -118,41 +127,7 @@ func TestFragmentedCapturesMatchTshark(t *testing.T) {
 	}
 }
 
-// checkAgainstTshark compares one capture: connection count, TCP frame
-// count and per-frame flags.
 func checkAgainstTshark(t *testing.T, path string, det tsharkoracle.NewDetector) pipeline.Stats {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
-	ours := make(tsharkoracle.Frames)
-	st, err := tsharkoracle.RunStats(path, det, tsharkoracle.FrameSink(ours))
-	if err != nil {
-		t.Fatal(err)
-	}
-	theirs, streams, tcpFrames, err := tsharkoracle.RunAll(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tcpFrames == 0 {
-		t.Error("tshark found no TCP: the capture is not what the test means it to be")
-	}
-	if st.Flows != streams || int(st.TCPPackets) != tcpFrames {
-		t.Errorf("tcpviz: %d flows, %d TCP packets (skipped %v); tshark: %d streams, %d TCP frames",
-			st.Flows, st.TCPPackets, st.Skipped, streams, tcpFrames)
-	}
-	for _, r := range tsharkoracle.Compare(ours, theirs) {
-		if r.Precision < oracleFloor || r.Recall < oracleFloor {
-			t.Errorf("%v: ours only %v, tshark only %v", r, head(r.OursOnly), head(r.TsharkOnly))
-		} else if len(r.OursOnly)+len(r.TsharkOnly) > 0 {
-			t.Logf("%v", r)
-		}
-	}
-	return st
-}
-
-func head(s []uint64) []uint64 {
-	if len(s) > 10 {
-		return s[:10]
-	}
-	return s
+	return tsharkoracle.CheckAll(t, path, det, oracleFloor)
 }

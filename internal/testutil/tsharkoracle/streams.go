@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"testing"
+	"time"
 
 	"github.com/tcpviz/tcpviz/internal/conntrack"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
@@ -112,3 +114,44 @@ func RunStats(path string, det NewDetector, sinks ...pipeline.Sink) (pipeline.St
 
 // FrameSink collects the compared flags of the events it receives.
 func FrameSink(fr Frames) pipeline.Sink { return frameSink(fr) }
+
+// CheckAll compares tcpviz with tshark on one capture: the same number of
+// connections, the same frames decoded as TCP, and per-frame flags with
+// precision and recall of at least floor per kind. It returns tcpviz's
+// counters.
+func CheckAll(t testing.TB, path string, det NewDetector, floor float64) pipeline.Stats {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	ours := make(Frames)
+	st, err := RunStats(path, det, FrameSink(ours))
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, streams, tcpFrames, err := RunAll(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tcpFrames == 0 {
+		t.Error("tshark found no TCP: the capture is not what the test means it to be")
+	}
+	if st.Flows != streams || int(st.TCPPackets) != tcpFrames {
+		t.Errorf("tcpviz: %d flows, %d TCP packets (skipped %v); tshark: %d streams, %d TCP frames",
+			st.Flows, st.TCPPackets, st.Skipped, streams, tcpFrames)
+	}
+	for _, r := range Compare(ours, theirs) {
+		if r.Precision < floor || r.Recall < floor {
+			t.Errorf("%v: ours only %v, tshark only %v", r, first10(r.OursOnly), first10(r.TsharkOnly))
+		} else if len(r.OursOnly)+len(r.TsharkOnly) > 0 {
+			t.Logf("%v", r)
+		}
+	}
+	return st
+}
+
+func first10(s []uint64) []uint64 {
+	if len(s) > 10 {
+		return s[:10]
+	}
+	return s
+}
