@@ -74,6 +74,49 @@ type FlowRecord struct {
 	Limits *FlowLimits `json:"limits,omitempty"`
 }
 
+// ConnStateText says in a plain word how a connection went, for a Zeek
+// conn_state (the client is Zeek's originator): one token, so text tables
+// stay easy to cut. Outputs show both side by side: "S0 no-reply".
+func ConnStateText(state string) string {
+	switch state {
+	case "SF":
+		return "normal-close"
+	case "S0":
+		return "no-reply"
+	case "REJ":
+		return "refused"
+	case "S1":
+		return "open"
+	case "S2":
+		return "client-closed"
+	case "S3":
+		return "server-closed"
+	case "RSTO":
+		return "reset-by-client"
+	case "RSTR":
+		return "reset-by-server"
+	case "RSTOS0":
+		return "syn-then-reset"
+	case "RSTRH":
+		return "synack-then-reset"
+	case "SH":
+		return "syn-fin-no-reply"
+	case "SHR":
+		return "synack-fin-only"
+	case "OTH":
+		return "mid-stream"
+	}
+	return ""
+}
+
+// ConnState writes a conn_state with its plain word ("S0 no-reply").
+func ConnState(state string) string {
+	if t := ConnStateText(state); t != "" {
+		return state + " " + t
+	}
+	return state
+}
+
 // RetransCheck compares the retransmissions tcpviz inferred from packets with
 // the kernel's own retransmission records for the same connection. Every
 // figure counts segments: a retransmitted super-segment (TSO/GSO) counts

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tcpviz/tcpviz/events"
 )
 
 // EChartsVersion is the vendored ECharts release (viz/assets/README.md).
@@ -183,6 +185,7 @@ var pageTpl = template.Must(template.New("page").Funcs(template.FuncMap{
 	"dur":    func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 	"upper":  strings.ToUpper,
 	"evlist": evList,
+	"state":  events.ConnState,
 }).Parse(pageHTML))
 
 // humanBytes writes a size in IEC units (KiB, MiB, GiB), the one unit

@@ -51,14 +51,16 @@ type connRowJSON struct {
 	BytesC2S     uint64         `json:"bytes_c2s"`
 	BytesS2C     uint64         `json:"bytes_s2c"`
 	Packets      uint64         `json:"packets"`
-	DurationMS   float64        `json:"duration_ms"`
-	Retrans      int            `json:"retransmissions"`
-	RetransBytes uint64         `json:"retransmitted_bytes,omitempty"`
+	DurationMS   float64        `json:"ms"`
+	Retrans      int            `json:"retrans"`
+	RetransBytes uint64         `json:"retrans_bytes"`
 	RTTMin       float64        `json:"rtt_min_ms,omitempty"`
 	RTTAvg       float64        `json:"rtt_avg_ms,omitempty"`
 	RTTMax       float64        `json:"rtt_max_ms,omitempty"`
 	HandshakeRTT float64        `json:"handshake_rtt_ms,omitempty"`
-	End          string         `json:"end"`
+	State        string         `json:"state"`
+	StateText    string         `json:"state_text"`
+	End          string         `json:"ended"` // how the capture saw it end (fin, rst, ...); "end" is a time in flows --json
 	Events       map[string]int `json:"events,omitempty"`
 }
 
@@ -82,7 +84,8 @@ func (r *Report) connsJSON() []connRowJSON {
 		out[i] = connRowJSON{Flow: c.Flow, PID: c.PID, Comm: c.Comm, Client: c.Client, Server: c.Server,
 			BytesC2S: c.BytesC2S, BytesS2C: c.BytesS2C, Packets: c.Packets, DurationMS: c.DurationMS,
 			Retrans: c.Retrans, RetransBytes: c.RetransBytes, RTTMin: c.RTTMin, RTTAvg: c.RTTAvg, RTTMax: c.RTTMax,
-			HandshakeRTT: c.HandshakeRTT, End: c.End, Events: findings(c.Events)}
+			HandshakeRTT: c.HandshakeRTT, State: c.State, StateText: events.ConnStateText(c.State), End: c.End,
+			Events: findings(c.Events)}
 	}
 	return out
 }
@@ -102,9 +105,11 @@ func (r *Report) writeJSON(w io.Writer) error {
 	return enc.Encode(doc)
 }
 
+// csvHeader names each field as the connection table (tcpviz flows --csv)
+// names the same field.
 var csvHeader = []string{"flow", "pid", "comm", "client", "server", "bytes_c2s", "bytes_s2c", "packets",
-	"duration_ms", "retransmissions", "retransmitted_bytes", "rtt_min_ms", "rtt_avg_ms", "rtt_max_ms",
-	"handshake_rtt_ms", "end", "events"}
+	"ms", "retrans", "retrans_bytes", "rtt_min_ms", "rtt_avg_ms", "rtt_max_ms",
+	"handshake_rtt_ms", "state", "state_text", "ended", "events"}
 
 func (r *Report) writeCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
@@ -120,13 +125,20 @@ func (r *Report) writeCSV(w io.Writer) error {
 		}
 		rec := []string{u(c.Flow), pid, csvSafe(c.Comm), c.Client, c.Server, u(c.BytesC2S), u(c.BytesS2C),
 			u(c.Packets), f(c.DurationMS), strconv.Itoa(c.Retrans), u(c.RetransBytes), f(c.RTTMin), f(c.RTTAvg),
-			f(c.RTTMax), f(c.HandshakeRTT), c.End, evList(c.Events)}
+			f(c.RTTMax), f(c.HandshakeRTT), c.State, events.ConnStateText(c.State), c.End, evList(c.Events)}
 		if err := cw.Write(rec); err != nil {
 			return err
 		}
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return termSafe(s)
 }
 
 // findings keeps the counts of the types that count as detector events.
@@ -199,7 +211,7 @@ func (r *Report) writeText(w io.Writer) error {
 		}
 	}
 	if len(r.Conns) > 0 {
-		fmt.Fprintf(tw, "\nFLOW\tPID\tCOMM\tCLIENT\tSERVER\tTX\tRX\tMS\tRETRANS\tRTT_AVG\tEND\n")
+		fmt.Fprintf(tw, "\nFLOW\tPID\tCOMM\tCLIENT\tSERVER\tC2S\tS2C\tMS\tRETRANS\tRTT_AVG\tSTATE\tEND\n")
 		for i, c := range r.Conns {
 			if i == 50 {
 				fmt.Fprintf(tw, "... %d more (use --format csv for all)\n", len(r.Conns)-50)
@@ -213,9 +225,9 @@ func (r *Report) writeText(w io.Writer) error {
 			if comm == "" {
 				comm = "-"
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%d\t%s\t%s\n", c.Flow, pid, termSafe(comm),
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%d\t%s\t%s\t%s\n", c.Flow, pid, termSafe(comm),
 				termSafe(c.Client), termSafe(c.Server), humanBytes(c.BytesC2S), humanBytes(c.BytesS2C),
-				c.DurationMS, c.Retrans, fmtMS(c.RTTAvg), termSafe(c.End))
+				c.DurationMS, c.Retrans, fmtMS(c.RTTAvg), orDash(c.State), orDash(events.ConnStateText(c.State)))
 		}
 	}
 	for _, m := range r.Missing {

@@ -62,7 +62,7 @@ func TestFlowsTextTable(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimRight(stdout, "\n"), "\n")
 	t.Log("\n" + stdout)
-	wantHeader := []string{"PID", "COMM", "LADDR", "LPORT", "RADDR", "RPORT", "TX_KB", "RX_KB", "MS", "RETRANS", "RTT_MS", "LIMIT", "STATE", "HISTORY"}
+	wantHeader := []string{"PID", "COMM", "LADDR", "LPORT", "RADDR", "RPORT", "TX_KiB", "RX_KiB", "MS", "RETRANS", "RTT_MS", "LIMIT", "STATE", "END", "HISTORY"}
 	if got := strings.Fields(lines[0]); !slices.Equal(got, wantHeader) {
 		t.Fatalf("header %q, want %q", got, wantHeader)
 	}
@@ -96,7 +96,7 @@ func TestFlowsTextTable(t *testing.T) {
 			t.Errorf("row %d: PID/COMM %s %s, want %s %s", i, f[0], f[1], wantPID, wantComm)
 		}
 		if f[6] != strconv.Itoa(c.wantTX>>10) || f[7] != strconv.Itoa(c.wantRX>>10) {
-			t.Errorf("row %d: TX_KB/RX_KB %s/%s, want %d/%d", i, f[6], f[7], c.wantTX>>10, c.wantRX>>10)
+			t.Errorf("row %d: TX_KiB/RX_KiB %s/%s, want %d/%d", i, f[6], f[7], c.wantTX>>10, c.wantRX>>10)
 		}
 		if f[12] != c.wantState {
 			t.Errorf("row %d: STATE %s, want %s", i, f[12], c.wantState)

@@ -23,7 +23,7 @@ func init() {
 
   FILE is pcap or pcapng, optionally gzip-compressed, - for standard input,
   or a session directory (its capture is read).
-  Columns: PID COMM LADDR LPORT RADDR RPORT TX_KB RX_KB MS, then RETRANS
+  Columns: PID COMM LADDR LPORT RADDR RPORT TX_KiB RX_KiB MS, then RETRANS
   (retransmissions), RTT_MS (average RTT), LIMIT (what limited the direction
   that carried more data, and its share of the time: rwnd, cwnd, sndbuf, app,
   recovery, handshake; ~ marks a verdict inferred from packets rather than

@@ -187,11 +187,11 @@ func TestTextColumns(t *testing.T) {
 		row0   []string // the first row's fields (curl)
 	}{
 		{"tcplife columns", Options{Header: true},
-			[]string{"PID", "COMM", "LADDR", "LPORT", "RADDR", "RPORT", "TX_KB", "RX_KB", "MS", "RETRANS", "RTT_MS", "LIMIT", "STATE", "HISTORY"},
-			[]string{"181", "curl", "10.0.0.1", "40000", "10.0.0.2", "80", "2", "48", "100.00", "2", "1.500", "rwnd", "61%", "SF", "ShADadFf"}},
+			[]string{"PID", "COMM", "LADDR", "LPORT", "RADDR", "RPORT", "TX_KiB", "RX_KiB", "MS", "RETRANS", "RTT_MS", "LIMIT", "STATE", "END", "HISTORY"},
+			[]string{"181", "curl", "10.0.0.1", "40000", "10.0.0.2", "80", "2", "48", "100.00", "2", "1.500", "rwnd", "61%", "SF", "normal-close", "ShADadFf"}},
 		{"wide with both times", Options{Header: true, Wide: true, Seconds: true, Clock: true},
-			[]string{"TIME", "TIME(s)", "PID", "COMM", "IP", "LADDR", "LPORT", "RADDR", "RPORT", "TX_KB", "RX_KB", "MS", "RETRANS", "RTT_MS", "LIMIT", "STATE", "HISTORY"},
-			[]string{"07:08:09", "0.000", "181", "curl", "4", "10.0.0.1", "40000", "10.0.0.2", "80", "2", "48", "100.00", "2", "1.500", "rwnd", "61%", "SF", "ShADadFf"}},
+			[]string{"TIME", "TIME(s)", "PID", "COMM", "IP", "LADDR", "LPORT", "RADDR", "RPORT", "TX_KiB", "RX_KiB", "MS", "RETRANS", "RTT_MS", "LIMIT", "STATE", "END", "HISTORY"},
+			[]string{"07:08:09", "0.000", "181", "curl", "4", "10.0.0.1", "40000", "10.0.0.2", "80", "2", "48", "100.00", "2", "1.500", "rwnd", "61%", "SF", "normal-close", "ShADadFf"}},
 	}
 	for _, c := range cases {
 		out := render(t, sampleRows(), c.o)

@@ -143,8 +143,8 @@ func textColumns(o Options) []column {
 		column{"LPORT", -5, func(r *Row) string { return strconv.Itoa(int(r.LPort)) }, nil},
 		column{"RADDR", -addrWidth, func(r *Row) string { return r.RAddr }, nil},
 		column{"RPORT", -5, func(r *Row) string { return strconv.Itoa(int(r.RPort)) }, nil},
-		column{"TX_KB", kbWidth, func(r *Row) string { return strconv.FormatUint(r.TXBytes>>10, 10) }, nil},
-		column{"RX_KB", kbWidth, func(r *Row) string { return strconv.FormatUint(r.RXBytes>>10, 10) }, nil},
+		column{"TX_KiB", kbWidth, func(r *Row) string { return strconv.FormatUint(r.TXBytes>>10, 10) }, nil},
+		column{"RX_KiB", kbWidth, func(r *Row) string { return strconv.FormatUint(r.RXBytes>>10, 10) }, nil},
 		column{"MS", 10, func(r *Row) string { return strconv.FormatFloat(r.DurationMS, 'f', 2, 64) }, nil},
 		column{"RETRANS", 7, func(r *Row) string { return strconv.Itoa(r.Retrans) }, func(r *Row) string {
 			if r.Retrans > 0 {
@@ -160,6 +160,7 @@ func textColumns(o Options) []column {
 		}, nil},
 		column{"LIMIT", -13, func(r *Row) string { return r.Limits.Label() }, nil},
 		column{"STATE", -6, func(r *Row) string { return orDash(r.State) }, func(r *Row) string { return stateColor(r.State) }},
+		column{"END", -15, func(r *Row) string { return orDash(events.ConnStateText(r.State)) }, nil},
 		column{"HISTORY", 0, func(r *Row) string { return orDash(printable(r.History)) }, nil},
 	)
 	return cols
@@ -265,8 +266,8 @@ type record struct {
 	LPort      uint16           `json:"lport"`
 	RAddr      string           `json:"raddr"`
 	RPort      uint16           `json:"rport"`
-	TXKB       uint64           `json:"tx_kb"`
-	RXKB       uint64           `json:"rx_kb"`
+	TXKB       uint64           `json:"tx_kib"`
+	RXKB       uint64           `json:"rx_kib"`
 	MS         float64          `json:"ms"`
 	TXBytes    uint64           `json:"tx_bytes"`
 	RXBytes    uint64           `json:"rx_bytes"`
@@ -278,6 +279,7 @@ type record struct {
 	RetransB   uint64           `json:"retrans_bytes"`
 	RTTms      float64          `json:"rtt_ms"`
 	State      string           `json:"state"`
+	StateText  string           `json:"state_text"` // the state in plain words
 	History    string           `json:"history"`
 	LocalIsSrv bool             `json:"local_is_server"`
 	Limit      string           `json:"limit"`        // dominant limit ("" when no data)
@@ -289,8 +291,8 @@ type record struct {
 // CSVHeader is the first line of --csv output; the JSON fields have the
 // same names.
 var CSVHeader = []string{"flow", "start", "end", "time_s", "pid", "comm", "laddr", "lport", "raddr", "rport",
-	"tx_kb", "rx_kb", "ms", "tx_bytes", "rx_bytes", "tx_wire_bytes", "rx_wire_bytes", "tx_packets", "rx_packets",
-	"retrans", "retrans_bytes", "rtt_ms", "state", "history", "local_is_server", "limit", "limit_share", "limit_source", "why"}
+	"tx_kib", "rx_kib", "ms", "tx_bytes", "rx_bytes", "tx_wire_bytes", "rx_wire_bytes", "tx_packets", "rx_packets",
+	"retrans", "retrans_bytes", "rtt_ms", "state", "state_text", "history", "local_is_server", "limit", "limit_share", "limit_source", "why"}
 
 func toRecord(r *Row, o *Options) record {
 	rec := record{
@@ -301,7 +303,7 @@ func toRecord(r *Row, o *Options) record {
 		TXBytes: r.TXBytes, RXBytes: r.RXBytes, TXWire: r.TXWire, RXWire: r.RXWire,
 		TXPackets: r.TXPackets, RXPackets: r.RXPackets,
 		Retrans: r.Retrans, RetransB: r.RetransB, RTTms: r.RTTms,
-		State: r.State, History: r.History, LocalIsSrv: r.LocalIsServer,
+		State: r.State, StateText: events.ConnStateText(r.State), History: r.History, LocalIsSrv: r.LocalIsServer,
 	}
 	if l := r.Limits; l != nil {
 		rec.Limit, rec.LimitShare, rec.LimitSrc, rec.Why = l.Dominant, l.Share, l.Source, l.Sentence()
@@ -349,7 +351,7 @@ func writeCSV(w *bufio.Writer, rows []Row, o Options) error {
 			rec.LAddr, u(uint64(rec.LPort)), rec.RAddr, u(uint64(rec.RPort)),
 			u(rec.TXKB), u(rec.RXKB), f(rec.MS), u(rec.TXBytes), u(rec.RXBytes), u(rec.TXWire), u(rec.RXWire),
 			u(rec.TXPackets), u(rec.RXPackets), strconv.Itoa(rec.Retrans), u(rec.RetransB), f(rec.RTTms),
-			rec.State, rec.History, strconv.FormatBool(rec.LocalIsSrv),
+			rec.State, rec.StateText, rec.History, strconv.FormatBool(rec.LocalIsSrv),
 			rec.Limit, f(rec.LimitShare), rec.LimitSrc, rec.Why,
 		})
 	}

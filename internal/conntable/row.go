@@ -1,5 +1,5 @@
 // Package conntable renders connection lifespans the way bcc's tcplife does
-// (PID COMM LADDR LPORT RADDR RPORT TX_KB RX_KB MS), from the connection
+// (PID COMM LADDR LPORT RADDR RPORT TX_KiB RX_KiB MS), from the connection
 // summaries of a capture, plus what a capture can tell beyond tcplife:
 // retransmissions, RTT, the Zeek connection state and history.
 //
