@@ -382,30 +382,15 @@ if want seq-wrap-sender || want seq-wrap-receiver; then
 	kernel_counters seq-wrap-sender.pcap seq-wrap-receiver.pcapng
 fi
 
-# kcapture FILE: start `tcpviz capture` (packets and kernel records) on the
-# client's interface, inside the client namespace, and wait until it runs.
-kcapture() {
-	local log=$WORK/kcap.$RANDOM
-	"$TCPVIZ" capture --netns "$LAB-cli" -i veth-c -w "$1" --snaplen $SNAP --sample-interval 10ms 2>"$log" &
-	CAPS+=($!)
-	wait_for "$log" "capturing on"
-	sleep 0.5
-}
-
-# Captures made with tcpviz itself: kernel cwnd/srtt/retransmission records
-# inside, taken at the sender (the client).
-if want kernel-lossy-bulk || want kernel-rwnd-limited || want kernel-web; then
-	TCPVIZ=$WORK/tcpviz
-	(cd "$ROOT" && go build -o "$TCPVIZ" ./cmd/tcpviz)
-fi
-
+# More captures made with tcpviz itself, at the sender (the client), with
+# cwnd/srtt samples every 10 ms so the dashboards' kernel overlay is dense.
 if want kernel-lossy-bulk; then
 	echo "== kernel-lossy-bulk.pcapng"
 	fresh
 	lab rate 20mbit to-server
 	lab loss 15 to-server
 	rm -f "$OUT/kernel-lossy-bulk.pcapng"
-	kcapture "$OUT/kernel-lossy-bulk.pcapng"
+	capture cli veth-c "$OUT/kernel-lossy-bulk.pcapng" tcpviz --sample-interval 10ms
 	server -l :5001 --once
 	client -c $SERVER4:5001 --bytes 2000000 --cc cubic
 	wait "$SRV_PID"
@@ -419,7 +404,7 @@ if want kernel-rwnd-limited; then
 	# A receiver with a small buffer that reads slowly: the sender waits on
 	# the receive window, not on the network.
 	rm -f "$OUT/kernel-rwnd-limited.pcapng"
-	kcapture "$OUT/kernel-rwnd-limited.pcapng"
+	capture cli veth-c "$OUT/kernel-rwnd-limited.pcapng" tcpviz --sample-interval 10ms
 	server -l :5001 --once --rcvbuf 16384 --read-size 4096 --read-delay 2ms
 	client -c $SERVER4:5001 --bytes 1000000 --cc cubic
 	wait "$SRV_PID"
@@ -435,7 +420,7 @@ if want kernel-web; then
 	lab rate 20mbit to-server
 	lab loss 10 to-server
 	rm -f "$OUT/kernel-web.pcapng"
-	kcapture "$OUT/kernel-web.pcapng"
+	capture cli veth-c "$OUT/kernel-web.pcapng" tcpviz --sample-interval 10ms
 	server -l :5001
 	for b in 3000 60000 12000 40000 5000 25000; do
 		client -c $SERVER4:5001 --bytes $b --cc cubic --conns 2 >/dev/null
