@@ -423,8 +423,10 @@ local function decode(tvb, pinfo, tree)
         if v.segs and v.segs > 1 then add("segs=" .. v.segs) end
         if v.snd_cwnd then add("cwnd=" .. v.snd_cwnd) end
         if ca then add("ca=" .. (CA_STATES[ca] or ca)) end
-        root:add_proto_expert_info(ef.retransmit, string.format("Kernel retransmission: seq %d, %d bytes, %d segment(s)%s",
-            seq, len, v.segs or 1, ca and (", congestion state " .. (CA_STATES[ca] or ca)) or ""))
+        -- One message per congestion state, so Expert Information groups
+        -- them; sequence and length are in the record's fields.
+        root:add_proto_expert_info(ef.retransmit, "Kernel retransmission" ..
+            (ca and (", congestion state " .. (CA_STATES[ca] or ca)) or ""))
     elseif kind == KIND_STATE then
         add((TCP_STATES[v.old_state] or tostring(v.old_state)) .. " -> " .. (TCP_STATES[v.new_state] or tostring(v.new_state)))
     elseif kind == KIND_RESET then
