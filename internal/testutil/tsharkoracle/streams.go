@@ -118,13 +118,13 @@ func FrameSink(fr Frames) pipeline.Sink { return frameSink(fr) }
 // CheckAll compares tcpviz with tshark on one capture: the same number of
 // connections, the same frames decoded as TCP, and per-frame flags with
 // precision and recall of at least floor per kind. It returns tcpviz's
-// counters.
-func CheckAll(t testing.TB, path string, det NewDetector, floor float64) pipeline.Stats {
+// counters; sinks also receive the run's packets and events.
+func CheckAll(t testing.TB, path string, det NewDetector, floor float64, sinks ...pipeline.Sink) pipeline.Stats {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	ours := make(Frames)
-	st, err := RunStats(path, det, FrameSink(ours))
+	st, err := RunStats(path, det, append(sinks, FrameSink(ours))...)
 	if err != nil {
 		t.Fatal(err)
 	}
