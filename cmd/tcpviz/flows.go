@@ -20,6 +20,7 @@ func init() {
 		name:    "flows",
 		summary: "connection lifespans from a capture, like tcplife (one line per connection)",
 		usage: `  tcpviz flows --in FILE [-w] [-t] [-T] [--csv|--json] [-p PID] [-L PORTS] [-D PORTS] [--sort KEY]
+  tcpviz flows --follow PATH [--from-start] | --live [-i IFACE] [--netns NS]  (same columns and formats)
 
   FILE is pcap or pcapng, optionally gzip-compressed, - for standard input,
   or a session directory (its capture is read).
@@ -42,6 +43,8 @@ Examples:
   tcpviz flows --in x.pcapng --csv > flows.csv
   tcpviz flows --in x.pcapng --json | jq -c 'select(.retrans > 0)'
   tcpviz flows --in x.pcapng -p 181 -L 22,80 -D 443 --sort bytes
+  tcpviz flows --follow rolling.pcapng                 # a row as each connection closes
+  sudo tcpviz flows --live -i eth0 --csv
   tcpdump -i lo -w - | tcpviz flows --in -
 
 ` + filterHelp,
@@ -102,6 +105,12 @@ func runFlows(args []string) error {
 	outPath := fs.StringP("output", "o", "-", "write the table to this file instead of stdout (-)")
 	var tf tableFlags
 	addTableFlags(fs, &tf)
+	var lf liveFlows
+	fs.StringVar(&lf.follow, "follow", "", "follow a running capture's files (file, glob, directory or rotating -w name): a row as each connection closes")
+	fs.BoolVar(&lf.fromStart, "from-start", false, "with --follow: read the existing files first")
+	fs.BoolVar(&lf.live, "live", false, "capture with eBPF (root) and print a row as each connection closes")
+	fs.StringVarP(&lf.capture.Interface, "interface", "i", "", "with --live: interface (default: the default route's)")
+	fs.StringVar(&lf.capture.Netns, "netns", "", "with --live: capture inside this network namespace")
 	of := addOutputFlags(fs)
 	addDetectorFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -111,6 +120,23 @@ func runFlows(args []string) error {
 		*in = fs.Arg(0) // tcpviz flows x.pcapng
 	} else if fs.NArg() > 0 {
 		return usagef("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if lf.enabled() {
+		if *in != "" || (lf.follow != "" && lf.live) {
+			return usagef("--in, --follow and --live: choose one")
+		}
+		if *outPath != "-" {
+			return usagef("--follow and --live write to standard output")
+		}
+		filter, opts, err := tf.compile()
+		if err != nil {
+			return err
+		}
+		if tf.sort != conntable.SortStart {
+			return usagef("--sort: rows are printed as connections close")
+		}
+		of.setupLogging()
+		return lf.run(filter, opts)
 	}
 	if *in == "" {
 		return usagef("--in is required (a capture file, or - for stdin)")

@@ -281,7 +281,7 @@ func captureInto(ctx context.Context, cfg capture.Config, p *pipeline.Pipeline, 
 		w.Close()
 		done <- err
 	}()
-	rerr := feedPipeline(ctx, pcapng.NewReader(r, "live capture"), p, drops)
+	rerr := feedPipeline(pcapng.NewReader(r, "live capture"), p, drops)
 	r.Close()
 	cerr := <-done
 	if cerr != nil {
@@ -290,8 +290,10 @@ func captureInto(ctx context.Context, cfg capture.Config, p *pipeline.Pipeline, 
 	return rerr
 }
 
-func feedPipeline(ctx context.Context, rd *pcapng.Reader, p *pipeline.Pipeline, drops *atomic.Uint64) error {
-	for n := 0; ctx.Err() == nil; n++ {
+// feedPipeline reads the capture's stream to its end: the capture stops on
+// ctx and closes the pipe, so what it wrote before is still read.
+func feedPipeline(rd *pcapng.Reader, p *pipeline.Pipeline, drops *atomic.Uint64) error {
+	for n := 0; ; n++ {
 		rec, err := rd.Next()
 		if err == io.EOF || errors.Is(err, pcapng.ErrNeedMore) {
 			return nil
@@ -306,7 +308,6 @@ func feedPipeline(ctx context.Context, rd *pcapng.Reader, p *pipeline.Pipeline, 
 			drops.Store(max(drops.Load(), p.Stats().CaptureDrops))
 		}
 	}
-	return ctx.Err()
 }
 
 // followInto feeds the pipeline from a running capture's files.

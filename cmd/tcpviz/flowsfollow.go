@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/capture"
+	"github.com/tcpviz/tcpviz/internal/conntable"
+	"github.com/tcpviz/tcpviz/internal/pipeline"
+)
+
+// liveFlows is `flows --follow PATH` (a running capture's files) and
+// `flows --live` (straight from eBPF): a tcplife row for each connection
+// as it closes, with the offline table's columns and formats.
+type liveFlows struct {
+	follow    string
+	fromStart bool
+	live      bool
+	capture   capture.Config
+}
+
+func (lf *liveFlows) enabled() bool { return lf.follow != "" || lf.live }
+
+func (lf *liveFlows) run(filter conntable.Filter, opts conntable.Options) error {
+	if lf.live {
+		if err := needLinux("flows --live"); err != nil {
+			return err
+		}
+		if err := checkCapturePrivileges(); err != nil {
+			return err
+		}
+		if lf.capture.Interface == "" {
+			lf.capture.Interface = defaultRouteInterface()
+		}
+	}
+	cfg, err := newPipelineConfig()
+	if err != nil {
+		return err
+	}
+	// A reset connection is printed 2 s after its end instead of after the
+	// minute the table keeps it for late duplicates in files.
+	cfg.Flows.CloseLinger = 2 * time.Second
+	sides := conntable.NewSides()
+	opts.Color = opts.Format == conntable.FormatText && useColor(os.Stdout)
+	var werr error
+	cfg.OnFlow = func(r *events.FlowRecord) {
+		row := conntable.FromFlow(r, sides.LocalIsServer(r.Flow))
+		if werr != nil || !filter.Match(&row) {
+			return
+		}
+		if opts.Origin == 0 {
+			opts.Origin = row.Start
+		}
+		werr = conntable.Write(os.Stdout, []conntable.Row{row}, opts)
+		opts.Header = false
+	}
+	p := pipeline.New(cfg)
+	p.AddSink(sides)
+	if opts.Header && opts.Format != conntable.FormatJSON && !opts.Why {
+		// The header goes out at once, so a user sees the command is ready.
+		if werr = conntable.Write(os.Stdout, nil, opts); werr != nil {
+			return werr
+		}
+		opts.Header = false
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var drops atomic.Uint64
+	status := make(chan string, 16)
+	go func() {
+		for s := range status {
+			os.Stderr.WriteString("tcpviz flows: " + s + "\n")
+		}
+	}()
+	if lf.live {
+		err = captureInto(ctx, lf.capture, p, &drops, status)
+	} else {
+		err = followInto(ctx, lf.follow, lf.fromStart, p, &drops, status)
+	}
+	// Connections still in the table are printed too: closed ones waiting
+	// out their linger and, with their state, those still open.
+	p.Finish()
+	if werr != nil {
+		return werr
+	}
+	return feedError(err)
+}
