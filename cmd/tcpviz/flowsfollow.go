@@ -10,6 +10,7 @@ import (
 
 	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/internal/capture"
+	"github.com/tcpviz/tcpviz/internal/connfilter"
 	"github.com/tcpviz/tcpviz/internal/conntable"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 )
@@ -26,7 +27,7 @@ type liveFlows struct {
 
 func (lf *liveFlows) enabled() bool { return lf.follow != "" || lf.live }
 
-func (lf *liveFlows) run(filter conntable.Filter, opts conntable.Options) error {
+func (lf *liveFlows) run(filter connfilter.Filter, opts conntable.Options) error {
 	if lf.live {
 		if err := needLinux("flows --live"); err != nil {
 			return err
@@ -50,11 +51,11 @@ func (lf *liveFlows) run(filter conntable.Filter, opts conntable.Options) error 
 	var werr error
 	cfg.OnFlow = func(r *events.FlowRecord) {
 		row := conntable.FromFlow(r, sides.LocalIsServer(r.Flow))
-		if werr != nil || !filter.Match(&row) {
-			return
-		}
 		if opts.Origin == 0 {
 			opts.Origin = row.Start
+		}
+		if werr != nil || !conntable.Match(&filter, &row, opts.Origin) {
+			return
 		}
 		werr = conntable.Write(os.Stdout, []conntable.Row{row}, opts)
 		opts.Header = false
