@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/capture"
 	"github.com/tcpviz/tcpviz/internal/metrics"
 	"github.com/tcpviz/tcpviz/internal/parquetout"
 	"github.com/tcpviz/tcpviz/monitor"
@@ -87,7 +88,15 @@ func runMonitor(args []string) error {
 		return usagef("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	if *path == "" {
-		return usagef("--pcap-path is required (a file, glob, directory or rotating capture name)")
+		// No path: follow the capture tcpviz capture is writing on this host.
+		p, pid, err := capture.Running()
+		if err != nil {
+			return usagef("no --pcap-path, and %v: give a file, glob, directory or rotating capture name, or start `tcpviz capture -w FILE`", err)
+		}
+		*path = p
+		if !*quiet {
+			fmt.Fprintf(os.Stderr, "following the running capture %s (tcpviz capture, pid %d)\n", p, pid)
+		}
 	}
 	set.Window = time.Duration(*window * float64(time.Second))
 	if err := set.ApplyEnv(os.LookupEnv, fs.Changed); err != nil {

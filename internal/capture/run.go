@@ -146,6 +146,14 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err := s.openFile(s.sum.Start); err != nil {
 		return s.sum, err
 	}
+	if cfg.Output != "-" {
+		// Where `tcpviz monitor` without a path finds this capture.
+		remove, err := recordRun(cfg.Output)
+		if err != nil && cfg.Log != nil {
+			fmt.Fprintf(cfg.Log, "%v: tcpviz monitor needs --pcap-path %s\n", err, cfg.Output)
+		}
+		defer remove()
+	}
 	if cfg.Ready != nil {
 		cfg.Ready()
 	}
