@@ -28,6 +28,8 @@ type Engine struct {
 	// about 200 bytes, instead of a flow's state of about 1 KB. The flow is
 	// grown by replaying the SYN when anything else arrives.
 	syns    map[uint64]*embryo
+	synq    []*embryo // embryos in order of arrival, for the SYN timeout
+	synHead int
 	scratch flow // where a SYN is tried before it is kept as an embryo
 
 	ev    events.Event // reused for every emitted event
@@ -270,6 +272,7 @@ func (e *Engine) keepAsEmbryo(p *events.Packet) bool {
 	s := &embryo{syn: *p, now: e.now}
 	s.syn.Payload = nil
 	e.syns[p.Flow] = s
+	e.synq = append(e.synq, s)
 	return true
 }
 
@@ -387,8 +390,23 @@ func (e *Engine) scan(now int64) {
 		e.checkStall(f, events.DirS2C, nil)
 		e.checkNoAnswer(f, now, false)
 	}
-	for _, s := range e.syns {
-		e.embryoNoAnswer(s, now, false)
+	// Embryos wait in arrival order: only those past the SYN timeout are
+	// looked at, so a scan costs nothing per half-open connection.
+	for e.synHead < len(e.synq) {
+		s := e.synq[e.synHead]
+		if e.syns[s.syn.Flow] == s && !s.noAnswer {
+			if now-s.syn.TS < e.synTimeout {
+				break
+			}
+			e.embryoNoAnswer(s, now, false)
+		}
+		e.synq[e.synHead] = nil
+		e.synHead++
+	}
+	if e.synHead > 0 && e.synHead*2 >= len(e.synq) {
+		n := copy(e.synq, e.synq[e.synHead:])
+		clear(e.synq[n:])
+		e.synq, e.synHead = e.synq[:n], 0
 	}
 }
 

@@ -10,7 +10,7 @@
 # Without captures it records them (needs root): a bulk iperf3 transfer
 # between two network namespaces joined by a veth pair (MTU 1500, offloads
 # off), captured at the sender with tcpdump -s 96; the lossy one drops
-# BENCH_LOSS/1000 (default 20) of the TCP packets entering the receiver with
+# BENCH_LOSS/1000 (default 80) of the TCP packets entering the receiver with
 # nftables. Only the namespaces it creates see any traffic. The captures are
 # kept in $TMPDIR (tcpviz-bench-clean.pcap, tcpviz-bench-lossy.pcap) for the
 # next run. BENCH_RUNS=N repeats each tool (best wall time kept);
@@ -60,7 +60,7 @@ NFT
   trap - EXIT
 }
 [ -s "$clean" ] || record "$clean" 0
-[ -s "$lossy" ] || record "$lossy" "${BENCH_LOSS:-20}"
+[ -s "$lossy" ] || record "$lossy" "${BENCH_LOSS:-80}"
 
 bin=$tmp/tcpviz-bench
 go build -o "$bin" ./cmd/tcpviz

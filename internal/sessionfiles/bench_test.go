@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -79,4 +81,64 @@ func peakRSS() float64 {
 		}
 	}
 	return 0
+}
+
+// BenchmarkLiveConnBytes reports what one live connection costs in memory
+// (heap after a collection, divided by the connections in the table), for a
+// connection that has sent only its SYN (a scan) and for an established
+// one that has exchanged data (detectors on):
+//
+//	go test ./internal/sessionfiles -run XXX -bench LiveConnBytes -benchtime 1x
+func BenchmarkLiveConnBytes(b *testing.B) {
+	const n = 100_000
+	for _, shape := range []string{"syn-only", "established"} {
+		b.Run(shape, func(b *testing.B) {
+			for b.Loop() {
+				cfg := pipeline.Config{Flows: conntrack.DefaultConfig(),
+					NewDetector: func(emit func(*events.Event)) pipeline.Detector {
+						return detectors.New(detectors.DefaultConfig(), emit)
+					}}
+				before := heapAfterGC()
+				p := pipeline.New(cfg)
+				var frame uint64
+				ts := capgen.Start
+				feed := func(i int, fromClient bool, flags uint16, seq, ack, n uint32) {
+					frame++
+					ts += 1000
+					pk := events.Packet{Frame: frame, TS: ts, Flags: flags, Seq: seq, Ack: ack, Len: n, Window: 502, WireLen: 66 + n}
+					cli := netip.AddrFrom4([4]byte{10, 4, byte(i >> 8), byte(i)})
+					srv := netip.AddrFrom4([4]byte{10, 3, 0, 1})
+					pk.Src, pk.SrcPort, pk.Dst, pk.DstPort = cli, uint16(1024+i%50000), srv, 80
+					if !fromClient {
+						pk.Src, pk.SrcPort, pk.Dst, pk.DstPort = pk.Dst, pk.DstPort, pk.Src, pk.SrcPort
+					}
+					if flags&events.FlagSYN != 0 {
+						pk.Options = events.Options{MSS: 1460, HasMSS: true, WScale: 7, HasWScale: true, SACKPerm: true}
+					}
+					p.FeedPacket(&pk)
+				}
+				for i := range n {
+					feed(i, true, events.FlagSYN, 1000, 0, 0)
+					if shape == "established" {
+						feed(i, false, events.FlagSYN|events.FlagACK, 5000, 1001, 0)
+						feed(i, true, events.FlagACK, 1001, 5001, 0)
+						feed(i, true, events.FlagACK|events.FlagPSH, 1001, 5001, 100)
+						feed(i, false, events.FlagACK|events.FlagPSH, 5001, 1101, 1000)
+						feed(i, true, events.FlagACK, 1101, 6001, 0)
+					}
+				}
+				live := p.Table().Len()
+				used := heapAfterGC() - before
+				b.ReportMetric(float64(used)/float64(live), "B/live-conn")
+				runtime.KeepAlive(p)
+			}
+		})
+	}
+}
+
+func heapAfterGC() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
 }
