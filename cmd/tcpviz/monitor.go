@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -97,6 +99,9 @@ func runMonitor(args []string) error {
 		if !*quiet {
 			fmt.Fprintf(os.Stderr, "following the running capture %s (tcpviz capture, pid %d)\n", p, pid)
 		}
+	}
+	if !*quiet {
+		startNotice(os.Stderr, *path, *fromStart)
 	}
 	set.Window = time.Duration(*window * float64(time.Second))
 	if err := set.ApplyEnv(os.LookupEnv, fs.Changed); err != nil {
@@ -224,4 +229,24 @@ func thresholdList(th monitor.Thresholds) string {
 		return "nothing (every threshold is 0)"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// startNotice tells at once what following path will do: wait for a path
+// that matches nothing yet, or skip what an existing file already holds.
+func startNotice(w io.Writer, path string, fromStart bool) {
+	st, err := os.Stat(path)
+	switch {
+	case err == nil && st.Mode().IsRegular() && !fromStart:
+		fmt.Fprintf(w, "%s exists: what it holds now is skipped; waiting for new data (read it all with --from-start, or tcpviz summary --in %s)\n", path, path)
+		return
+	case err == nil:
+		return
+	}
+	if m, _ := filepath.Glob(path); len(m) > 0 {
+		return
+	}
+	if m, _ := filepath.Glob(path + "*"); len(m) > 0 {
+		return // a rotating capture's name: its files carry a suffix
+	}
+	fmt.Fprintf(w, "warning: %s matches no file yet; waiting for it to appear (Ctrl-C stops)\n", path)
 }
