@@ -177,9 +177,13 @@ func runTop(args []string) error {
 	feedErr := make(chan error, 1)
 	feedCtx, cancelFeed := context.WithCancel(ctx)
 	defer cancelFeed()
+	// Printed intervals start once packets flow (live: the capture takes a
+	// moment to attach and fill its first buffer) or at once (--pcap-path).
+	ready := table.Started()
 	var title string
 	if *path != "" {
 		title = "following " + *path
+		ready = nil
 		go func() {
 			feedErr <- followInto(feedCtx, *path, *fromStart, p, &drops, status)
 		}()
@@ -200,6 +204,13 @@ func runTop(args []string) error {
 		}
 		return err
 	default:
+		select {
+		case <-orNow(ready):
+		case err := <-feedErr:
+			return feedError(err)
+		case <-ctx.Done():
+			return nil
+		}
 		return printSnapshots(ctx, table, *interval, *once, *sortBy, feedErr, status)
 	}
 }
@@ -256,6 +267,16 @@ func printSnapshots(ctx context.Context, table *livetable.Table, interval time.D
 			return feedError(ferr)
 		}
 	}
+}
+
+// orNow is ch, or a closed channel when ch is nil.
+func orNow(ch <-chan struct{}) <-chan struct{} {
+	if ch == nil {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return ch
 }
 
 func feedError(err error) error {

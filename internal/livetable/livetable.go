@@ -102,6 +102,7 @@ type Table struct {
 	packets uint64
 	drops   func() uint64
 	now     func() time.Time
+	started chan struct{} // closed at the first packet
 
 	// Owners, if set, finds the process of connections whose records name
 	// none (ProcOwners in live mode); asked at most three times for each.
@@ -111,7 +112,7 @@ type Table struct {
 // New returns an empty table. drops, if not nil, reports capture drops for
 // the footer.
 func New(drops func() uint64) *Table {
-	return &Table{conns: make(map[uint64]*conn), drops: drops, now: time.Now}
+	return &Table{conns: make(map[uint64]*conn), drops: drops, now: time.Now, started: make(chan struct{})}
 }
 
 func (t *Table) get(flow uint64) *conn {
@@ -124,6 +125,9 @@ func (t *Table) get(flow uint64) *conn {
 	return c
 }
 
+// Started is closed when the first packet reaches the table.
+func (t *Table) Started() <-chan struct{} { return t.started }
+
 // Packet implements the pipeline's Sink.
 func (t *Table) Packet(p *events.Packet) {
 	if p.Flow == 0 {
@@ -131,6 +135,9 @@ func (t *Table) Packet(p *events.Packet) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.packets == 0 {
+		close(t.started)
+	}
 	t.packets++
 	c := t.get(p.Flow)
 	if c.row.Local == "" {
