@@ -19,6 +19,10 @@ char __license[] SEC("license") = "Dual MIT/GPL";
 #define AF_INET 2
 #define AF_INET6 10
 #define IPPROTO_TCP 6
+#define IPPROTO_IPIP 4
+#define IPPROTO_UDP 17
+#define IPPROTO_IPV6 41
+#define IPPROTO_GRE 47
 #define TC_NEXT (-1) /* TCX_NEXT and TC_ACT_UNSPEC: let the packet go on */
 
 #define DIR_INBOUND 1
@@ -300,6 +304,30 @@ static __always_inline bool tuple_selected(const __u8 s[16], const __u8 d[16], _
 
 /* ---- packets ---------------------------------------------------------- */
 
+/* The UDP ports of the overlays tcpviz decodes: VXLAN, VXLAN-GPE, Geneve,
+ * GTP-U, Teredo, AYIYA (the decoder's defaults). */
+static __always_inline bool tunnel_port(__u16 p)
+{
+	return p == 4789 || p == 4790 || p == 6081 || p == 2152 || p == 3544 || p == 5072;
+}
+
+/* A packet whose TCP, if any, is inside a tunnel: GRE, IP in IP, or UDP to
+ * an overlay port. The program does not parse the inner headers, so such a
+ * packet is written as it is, when no filter asks for inner fields. */
+static __always_inline bool tunnelled(struct __sk_buff *skb, __u8 l4proto, __u32 l4)
+{
+	if (cfg_filter_ports || cfg_filter_hosts || cfg_filter_owner)
+		return false;
+	if (l4proto == IPPROTO_GRE || l4proto == IPPROTO_IPIP || l4proto == IPPROTO_IPV6)
+		return true;
+	if (l4proto != IPPROTO_UDP)
+		return false;
+	__be16 pp[2];
+	if (bpf_skb_load_bytes(skb, l4, pp, sizeof(pp)) < 0)
+		return false;
+	return tunnel_port(bpf_ntohs(pp[0])) || tunnel_port(bpf_ntohs(pp[1]));
+}
+
 static __always_inline int capture_skb(struct __sk_buff *skb, __u8 dir)
 {
 	__u32 l3 = cfg_l2len;
@@ -318,7 +346,7 @@ static __always_inline int capture_skb(struct __sk_buff *skb, __u8 dir)
 		__u8 iph[20];
 		if (bpf_skb_load_bytes(skb, l3, iph, sizeof(iph)) < 0)
 			return TC_NEXT;
-		if ((iph[0] >> 4) != 4 || iph[9] != IPPROTO_TCP)
+		if ((iph[0] >> 4) != 4)
 			return TC_NEXT;
 		/* Later fragments carry no TCP header. */
 		if (((iph[6] & 0x1f) | iph[7]) != 0)
@@ -326,15 +354,23 @@ static __always_inline int capture_skb(struct __sk_buff *skb, __u8 dir)
 		map4(s, *(__be32 *)&iph[12]);
 		map4(d, *(__be32 *)&iph[16]);
 		l4 = l3 + (iph[0] & 0x0f) * 4;
+		if (iph[9] != IPPROTO_TCP) {
+			if (tunnelled(skb, iph[9], l4))
+				goto write;
+			return TC_NEXT;
+		}
 	} else if (proto == bpf_htons(ETH_P_IPV6)) {
 		__u8 ip6h[40];
 		if (bpf_skb_load_bytes(skb, l3, ip6h, sizeof(ip6h)) < 0)
 			return TC_NEXT;
-		if (ip6h[6] != IPPROTO_TCP)
-			return TC_NEXT; /* extension headers are not followed */
 		__builtin_memcpy(s, &ip6h[8], 16);
 		__builtin_memcpy(d, &ip6h[24], 16);
 		l4 = l3 + 40;
+		if (ip6h[6] != IPPROTO_TCP) { /* extension headers are not followed */
+			if (tunnelled(skb, ip6h[6], l4))
+				goto write;
+			return TC_NEXT;
+		}
 	} else {
 		return TC_NEXT;
 	}
@@ -370,6 +406,7 @@ static __always_inline int capture_skb(struct __sk_buff *skb, __u8 dir)
 		bpf_map_update_elem(&selected, &k, &c, BPF_ANY);
 	}
 
+write:
 	count(CNT_PKT_SEEN);
 
 	__u32 zero = 0;
