@@ -134,7 +134,7 @@ func (r *Report) RenderReport(w io.Writer) error { return r.render(w, pageReport
 // WriteFiles writes timeline.html, summary.html and report.html into dir,
 // each through a temporary file renamed into place, and returns their paths.
 func (r *Report) WriteFiles(dir string) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("report directory: %w", err)
 	}
 	var out []string

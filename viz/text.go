@@ -6,11 +6,10 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"text/tabwriter"
-	"unicode"
 
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/textsafe"
 )
 
 // Summary output formats.
@@ -123,7 +122,7 @@ func (r *Report) writeCSV(w io.Writer) error {
 		if c.PID != 0 {
 			pid = strconv.FormatUint(uint64(c.PID), 10)
 		}
-		rec := []string{u(c.Flow), pid, csvSafe(c.Comm), c.Client, c.Server, u(c.BytesC2S), u(c.BytesS2C),
+		rec := []string{u(c.Flow), pid, textsafe.CSVField(c.Comm), c.Client, c.Server, u(c.BytesC2S), u(c.BytesS2C),
 			u(c.Packets), f(c.DurationMS), strconv.Itoa(c.Retrans), u(c.RetransBytes), f(c.RTTMin), f(c.RTTAvg),
 			f(c.RTTMax), f(c.HandshakeRTT), c.State, events.ConnStateText(c.State), c.End, evList(c.Events)}
 		if err := cw.Write(rec); err != nil {
@@ -138,7 +137,7 @@ func orDash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return termSafe(s)
+	return textsafe.Printable(s)
 }
 
 // findings keeps the counts of the types that count as detector events.
@@ -155,34 +154,15 @@ func findings(m map[string]int) map[string]int {
 	return out
 }
 
-// csvSafe keeps a spreadsheet from reading a process name as a formula.
-func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
-
-// termSafe replaces control characters so a process name cannot drive the
-// terminal.
-func termSafe(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return '?'
-		}
-		return r
-	}, s)
-}
-
 func (r *Report) writeText(w io.Writer) error {
 	o := r.Overview
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "%s\n", termSafe(r.Title))
+	fmt.Fprintf(tw, "%s\n", textsafe.Printable(r.Title))
 	if r.Source != "" {
-		fmt.Fprintf(tw, "source\t%s\n", termSafe(r.Source))
+		fmt.Fprintf(tw, "source\t%s\n", textsafe.Printable(r.Source))
 	}
 	if r.NoMatch != "" {
-		fmt.Fprintf(tw, "nothing selected: %s\n", termSafe(r.NoMatch))
+		fmt.Fprintf(tw, "nothing selected: %s\n", textsafe.Printable(r.NoMatch))
 	}
 	fmt.Fprintf(tw, "headline\t%s\n", o.Headline)
 	fmt.Fprintf(tw, "packets\t%d\n", o.Packets)
@@ -201,13 +181,13 @@ func (r *Report) writeText(w io.Writer) error {
 	if len(o.EventCounts) > 0 {
 		fmt.Fprintf(tw, "\nEVENT\tCOUNT\n")
 		for _, kv := range o.EventCounts {
-			fmt.Fprintf(tw, "%s\t%d\n", termSafe(kv.Name), kv.Count)
+			fmt.Fprintf(tw, "%s\t%d\n", textsafe.Printable(kv.Name), kv.Count)
 		}
 	}
 	if len(r.Processes) > 0 {
 		fmt.Fprintf(tw, "\nPID\tCOMM\tCONNS\tBYTES\tRETRANS\n")
 		for _, p := range r.Processes {
-			fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%d\n", p.PID, termSafe(p.Comm), p.Flows, humanBytes(p.Bytes), p.Retrans)
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%d\n", p.PID, textsafe.Printable(p.Comm), p.Flows, humanBytes(p.Bytes), p.Retrans)
 		}
 	}
 	if len(r.Conns) > 0 {
@@ -225,8 +205,8 @@ func (r *Report) writeText(w io.Writer) error {
 			if comm == "" {
 				comm = "-"
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%d\t%s\t%s\t%s\n", c.Flow, pid, termSafe(comm),
-				termSafe(c.Client), termSafe(c.Server), humanBytes(c.BytesC2S), humanBytes(c.BytesS2C),
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%d\t%s\t%s\t%s\n", c.Flow, pid, textsafe.Printable(comm),
+				textsafe.Printable(c.Client), textsafe.Printable(c.Server), humanBytes(c.BytesC2S), humanBytes(c.BytesS2C),
 				c.DurationMS, c.Retrans, fmtMS(c.RTTAvg), orDash(c.State), orDash(events.ConnStateText(c.State)))
 		}
 	}

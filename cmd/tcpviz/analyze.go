@@ -48,6 +48,7 @@ func runAnalyze(args []string) error {
 	fs := newFlags(c)
 	base := fs.String("base", session.DefaultBase, "directory that holds the sessions")
 	out := fs.String("out", "", "output directory (default: a new session under --base)")
+	force := fs.Bool("force", false, "write into an existing, non-empty --out directory (its tcpviz files are replaced)")
 	var tf tableFlags
 	addTableFlags(fs, &tf)
 	of := addOutputFlags(fs)
@@ -88,7 +89,7 @@ func runAnalyze(args []string) error {
 		if dir, err = session.NewDir(*base, time.Now()); err != nil {
 			return err
 		}
-	} else if err := checkFreshOut(dir); err != nil {
+	} else if _, err := session.OutDir(dir, *force, false); err != nil {
 		return err
 	}
 	slog.Debug("analyze", "session", src.Dir, "capture", input, "out", dir)
@@ -184,12 +185,3 @@ func (r *sessionReport) write(dir string, res *sessionfiles.Result) ([]string, e
 	return rep.WriteFiles(dir)
 }
 
-// checkFreshOut refuses an --out directory that already holds files: results
-// are never written over an earlier run's.
-func checkFreshOut(dir string) error {
-	ents, err := os.ReadDir(dir)
-	if err != nil || len(ents) == 0 {
-		return nil // missing (created later) or empty
-	}
-	return fmt.Errorf("--out %s is not empty: choose a new directory (results are never overwritten)", dir)
-}

@@ -170,11 +170,22 @@ func runMonitor(args []string) error {
 		}
 	}
 	if *eventsOut != "" {
+		// Never through a symlink (it could point anywhere), and 0640 like
+		// every output, even for a file that existed with other bits.
+		if st, err := os.Lstat(*eventsOut); err == nil && st.Mode()&os.ModeSymlink != 0 {
+			return fmt.Errorf("--events-out %s is a symbolic link: not following it", *eventsOut)
+		}
 		f, err := os.OpenFile(*eventsOut, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
 		if err != nil {
 			return fmt.Errorf("--events-out: %w", err)
 		}
 		defer f.Close()
+		if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+			return fmt.Errorf("--events-out %s: not a regular file", *eventsOut)
+		}
+		if err := f.Chmod(0o640); err != nil {
+			return fmt.Errorf("--events-out: %w", err)
+		}
 		cfg.EventsOut = f
 	}
 	m, err := monitor.New(cfg)

@@ -116,6 +116,10 @@ func runExport(args []string) error {
 	if fs.NArg() == 0 {
 		return usagef("name at least one session (a directory, an ID, or latest)")
 	}
+	// A dataset root gathers sessions by design: only a symlink is refused.
+	if _, err := session.OutDir(*out, false, true); err != nil {
+		return err
+	}
 	var files []string
 	for _, arg := range fs.Args() {
 		dir, err := sessionDir(*base, arg)

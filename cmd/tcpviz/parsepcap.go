@@ -50,6 +50,7 @@ func runParsePcap(args []string) error {
 	fs := newFlags(c)
 	in := fs.String("in", "", "capture file (pcap, pcapng, gzip'd), - for stdin, or a directory or quoted glob of files read as one capture (a rotated ring)")
 	out := fs.String("out", "", "output directory (default: a new out/session_YYYYmmdd_HHMMSS)")
+	force := fs.Bool("force", false, "write into an existing, non-empty --out directory (its tcpviz files are replaced)")
 	packets := fs.Bool("packets", false, "also write one record per TCP packet into events.jsonl")
 	withReport := fs.Bool("report", false, "also build the dashboards (report.html, summary.html, timeline.html)")
 	of := addOutputFlags(fs)
@@ -65,9 +66,16 @@ func runParsePcap(args []string) error {
 		return usagef("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	dir := *out
+	created := false
 	if dir == "" {
 		var err error
 		if dir, err = session.NewDir(session.DefaultBase, time.Now()); err != nil {
+			return err
+		}
+		created = true
+	} else {
+		var err error
+		if created, err = session.OutDir(dir, *force, false); err != nil {
 			return err
 		}
 	}
@@ -102,7 +110,7 @@ func runParsePcap(args []string) error {
 		pq.Abort()
 	}
 	if err != nil {
-		if *out == "" {
+		if created {
 			os.Remove(dir) // only succeeds when empty: never removes results
 		}
 		return err

@@ -58,6 +58,7 @@ func runQuick(args []string) error {
 	base := fs.String("base", session.DefaultBase, "directory that holds the sessions")
 	out := fs.String("out", "", "output directory (default: a new session under --base)")
 	ff := addFilterFlags(fs, false) // --port above is the capture's filter: the same meaning
+	force := fs.Bool("force", false, "write into an existing, non-empty --out directory (its tcpviz files are replaced)")
 	of := addOutputFlags(fs)
 	addDetectorFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -107,9 +108,7 @@ func runQuick(args []string) error {
 		if dir, err = session.NewDir(*base, time.Now()); err != nil {
 			return err
 		}
-	} else if err := checkFreshOut(dir); err != nil {
-		return err
-	} else if err := session.EnsureDir(dir); err != nil {
+	} else if _, err := session.OutDir(dir, *force, false); err != nil {
 		return err
 	}
 	capFile := filepath.Join(dir, "capture.pcapng")

@@ -115,6 +115,7 @@ func runReport(args []string) error {
 	fs := newFlags(c)
 	f := addReportFlags(fs, true)
 	out := fs.String("out", "", "output directory (default: the session directory, or a new out/session_* for a capture)")
+	force := fs.Bool("force", false, "write into an existing, non-empty --out directory (its tcpviz files are replaced)")
 	open := fs.Bool("open", false, "open report.html with xdg-open when a display is available")
 	of := addOutputFlags(fs)
 	addDetectorFlags(fs)
@@ -139,7 +140,11 @@ func runReport(args []string) error {
 		return err
 	}
 	dir := *out
-	if dir == "" {
+	if dir != "" {
+		if _, err := session.OutDir(dir, *force, false); err != nil {
+			return err
+		}
+	} else {
 		dir = in.Dir
 	}
 	if dir == "" {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/textsafe"
 )
 
 // Output formats.
@@ -129,7 +130,7 @@ func textColumns(o Options) []column {
 			if r.Comm == "" {
 				return "-"
 			}
-			c := []rune(printable(r.Comm))
+			c := []rune(textsafe.Printable(r.Comm))
 			if len(c) > commWidth {
 				c = c[:commWidth]
 			}
@@ -161,7 +162,7 @@ func textColumns(o Options) []column {
 		column{"LIMIT", -13, func(r *Row) string { return r.Limits.Label() }, nil},
 		column{"STATE", -6, func(r *Row) string { return orDash(r.State) }, func(r *Row) string { return stateColor(r.State) }},
 		column{"END", -15, func(r *Row) string { return orDash(events.ConnStateText(r.State)) }, nil},
-		column{"HISTORY", 0, func(r *Row) string { return orDash(printable(r.History)) }, nil},
+		column{"HISTORY", 0, func(r *Row) string { return orDash(textsafe.Printable(r.History)) }, nil},
 	)
 	return cols
 }
@@ -241,17 +242,6 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// printable replaces control characters: process names come from the
-// captured host and must not drive the terminal.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return '?'
-		}
-		return r
-	}, s)
 }
 
 // record is one row in machine-readable form (CSV columns, JSON fields).
@@ -343,7 +333,7 @@ func writeCSV(w *bufio.Writer, rows []Row, o Options) error {
 			pid = u(uint64(*rec.PID))
 		}
 		if rec.Comm != nil {
-			comm = *rec.Comm
+			comm = textsafe.CSVField(*rec.Comm)
 		}
 		cw.Write([]string{
 			u(rec.Flow), rec.Start.Time().Format(time.RFC3339Nano), rec.End.Time().Format(time.RFC3339Nano),

@@ -7,7 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
+
+	"github.com/tcpviz/tcpviz/internal/textsafe"
 )
 
 // Column is one column of the live table. Drop is the order in which
@@ -201,14 +202,7 @@ func Bytes(v float64) string {
 
 // Printable replaces control characters (a process name is untrusted: a
 // terminal must not obey it).
-func Printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return '?'
-		}
-		return r
-	}, s)
-}
+func Printable(s string) string { return textsafe.Printable(s) }
 
 func num(v uint32) string {
 	if v == 0 {

@@ -42,6 +42,39 @@ func NewDir(base string, t time.Time) (string, error) {
 	return "", fmt.Errorf("create session directory: too many sessions named %s in %s", name, base)
 }
 
+// OutDir checks an explicit output directory (--out) and creates it (0750)
+// when missing; created says whether it did, so a failed run can remove
+// it. A symbolic link is never followed (it could point anywhere, /etc
+// included), a path that is not a directory is refused, and so is a
+// directory that already holds files unless force is set: results are
+// never replaced without being asked. allowFull skips that last check, for
+// outputs that accumulate by design (a Parquet dataset root).
+func OutDir(dir string, force, allowFull bool) (created bool, err error) {
+	st, err := os.Lstat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return false, fmt.Errorf("create output directory: %w", err)
+		}
+		return true, os.Chmod(dir, 0o750) // whatever the umask
+	case err != nil:
+		return false, fmt.Errorf("--out %s: %w", dir, err)
+	case st.Mode()&fs.ModeSymlink != 0:
+		return false, fmt.Errorf("--out %s is a symbolic link: not following it (give the directory itself)", dir)
+	case !st.IsDir():
+		return false, fmt.Errorf("--out %s is not a directory", dir)
+	}
+	if allowFull || force {
+		return false, nil
+	}
+	if ents, err := os.ReadDir(dir); err != nil {
+		return false, fmt.Errorf("--out %s: %w", dir, err)
+	} else if len(ents) > 0 {
+		return false, fmt.Errorf("--out %s is not empty: choose a new directory, or --force to write into it (tcpviz's files there are replaced)", dir)
+	}
+	return false, nil
+}
+
 // EnsureDir creates an explicit output directory (--out) if needed.
 func EnsureDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
