@@ -184,4 +184,3 @@ func (r *sessionReport) write(dir string, res *sessionfiles.Result) ([]string, e
 	}
 	return rep.WriteFiles(dir)
 }
-
