@@ -251,6 +251,7 @@ func TestOutputWritesAudited(t *testing.T) {
 		"viz/render.go:writeAtomic":                   "temporary file, renamed",
 		"internal/capture/files.go:create":            "O_EXCL: never overwrites; a capture is valid up to its last block",
 		"internal/capture/lock_linux.go:lock":         "the ring's lock file: empty, O_NOFOLLOW, held with flock",
+		"contrib/wireshark/wireshark.go:Install":      "temporary file, renamed: the Lua plugin into Wireshark's plugin folder",
 		"internal/testutil/capgen/gencap/main.go:run": "test tool: writes NAME.tmp, renamed when complete",
 		"cmd/tcpviz/monitor.go:runMonitor":            "--events-out: an append-only live log (O_APPEND, 0640), not a result file",
 	}
