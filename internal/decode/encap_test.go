@@ -204,3 +204,29 @@ func (r raw) SerializeTo(b gopacket.SerializeBuffer, _ gopacket.SerializeOptions
 }
 
 func (raw) LayerType() gopacket.LayerType { return gopacket.LayerTypePayload }
+
+// BenchmarkDecodeEncapsulations decodes a 100-byte segment in each
+// encapsulation (IPv4 inside).
+func BenchmarkDecodeEncapsulations(b *testing.B) {
+	t := &testing.T{}
+	for _, e := range rewrap.All() {
+		if e.V6Only {
+			continue
+		}
+		tcp, pay := tcpLayer(100)
+		frame, err := rewrap.Frame(e, serialize(t, ip4(layers.IPProtocolTCP), tcp, pay), false, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(e.Name, func(b *testing.B) {
+			d := New()
+			var p events.Packet
+			b.ReportAllocs()
+			for b.Loop() {
+				if ok, why := d.Decode(e.LinkType, frame, uint32(len(frame)), &p); !ok {
+					b.Fatal(why)
+				}
+			}
+		})
+	}
+}
