@@ -113,3 +113,24 @@ func TestParquetNamesEachFileOfADirectory(t *testing.T) {
 		t.Errorf("capture_file values %v, want the two files", byFile)
 	}
 }
+
+// TestParquetInsteadOfJSONL: --no-jsonl writes the Parquet tables and the
+// summary, no events.jsonl or flows.jsonl.
+func TestParquetInsteadOfJSONL(t *testing.T) {
+	tmp := t.TempDir()
+	sess, pq := filepath.Join(tmp, "s"), filepath.Join(tmp, "pq")
+	if _, errOut, code := runTool(t, "parse-pcap", "-q", "--in", "../../samples/zero-window.pcapng", "--out", sess,
+		"--parquet", pq, "--no-jsonl"); code != 0 {
+		t.Fatalf("parse-pcap: %s", errOut)
+	}
+	ents, _ := os.ReadDir(sess)
+	if len(ents) != 1 || ents[0].Name() != "summary.json" {
+		t.Errorf("session holds %v, want summary.json alone", ents)
+	}
+	if got := parquetFiles(t, pq); len(got) != 2 {
+		t.Errorf("Parquet files %v, want events and flows", got)
+	}
+	if _, errOut, code := runTool(t, "parse-pcap", "--in", "../../samples/zero-window.pcapng", "--out", filepath.Join(tmp, "x"), "--no-jsonl"); code != 2 || !strings.Contains(errOut, "--parquet") {
+		t.Errorf("--no-jsonl without --parquet: exit %d, %q", code, errOut)
+	}
+}

@@ -21,7 +21,7 @@ func init() {
 	register(&command{
 		name:    "parse-pcap",
 		summary: "normalize a pcap/pcapng capture into JSONL events, flows and a summary",
-		usage: `  tcpviz parse-pcap --in FILE [--out DIR] [--packets] [--parquet DIR [--host NAME]]
+		usage: `  tcpviz parse-pcap --in FILE [--out DIR] [--packets] [--parquet DIR [--host NAME] [--no-jsonl]]
 
   FILE is pcap or pcapng, optionally gzip-compressed, or - for standard input.
   A directory or a quoted glob is read as one capture, its files in name order
@@ -55,6 +55,7 @@ func runParsePcap(args []string) error {
 	withReport := fs.Bool("report", false, "also build the dashboards (report.html, summary.html, timeline.html)")
 	of := addOutputFlags(fs)
 	pf := addParquetFlags(fs)
+	noJSONL := fs.Bool("no-jsonl", false, "with --parquet: write the Parquet tables instead of events.jsonl and flows.jsonl (summary.json is still written)")
 	addDetectorFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -98,6 +99,10 @@ func runParsePcap(args []string) error {
 		po.Sinks = append(po.Sinks, rep.collector)
 		po.KeepFlows = true
 	}
+	if *noJSONL && *pf.dir == "" {
+		return usagef("--no-jsonl needs --parquet DIR (the results must go somewhere)")
+	}
+	po.NoJSONL = *noJSONL
 	pq, err := pf.attach(&po)
 	if err != nil {
 		return err

@@ -44,6 +44,9 @@ type Options struct {
 	KeepFlows bool
 	// Stdin is read when Input is "-" (os.Stdin when nil).
 	Stdin io.Reader
+	// NoJSONL writes summary.json only: events and flows reach the other
+	// sinks (Parquet) and are not written as JSON Lines.
+	NoJSONL bool
 	// OnFile, when set, is called with each input file's path ("-" for
 	// standard input) before its first record reaches the sinks.
 	OnFile func(path string)
@@ -80,19 +83,22 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 
-	evFile, err := session.Create(filepath.Join(o.OutDir, EventsFile))
-	if err != nil {
-		return nil, err
+	var evFile, flFile *session.File
+	evOut, flOut := io.Discard, io.Discard
+	if !o.NoJSONL {
+		if evFile, err = session.Create(filepath.Join(o.OutDir, EventsFile)); err != nil {
+			return nil, err
+		}
+		defer evFile.Abort()
+		if flFile, err = session.Create(filepath.Join(o.OutDir, FlowsFile)); err != nil {
+			return nil, err
+		}
+		defer flFile.Abort()
+		evOut, flOut = evFile, flFile
 	}
-	defer evFile.Abort()
-	flFile, err := session.Create(filepath.Join(o.OutDir, FlowsFile))
-	if err != nil {
-		return nil, err
-	}
-	defer flFile.Abort()
 
-	w := &jsonlSink{w: events.NewWriter(evFile, 256<<10), packets: o.Packets}
-	flw := events.NewWriter(flFile, 64<<10)
+	w := &jsonlSink{w: events.NewWriter(evOut, 256<<10), packets: o.Packets}
+	flw := events.NewWriter(flOut, 64<<10)
 	res := &Result{}
 
 	cfg := o.Pipeline
@@ -103,7 +109,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if o.KeepFlows {
 			res.Flows = append(res.Flows, *r)
 		}
-		flw.Flow(r)
+		if !o.NoJSONL {
+			flw.Flow(r)
+		}
 		if userOnFlow != nil {
 			userOnFlow(r)
 		}
@@ -111,7 +119,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	cfg.Source = name
 	p := pipeline.New(cfg)
 	w.table = p.Table()
-	p.AddSink(w)
+	if !o.NoJSONL {
+		p.AddSink(w)
+	}
 	for _, s := range o.Sinks {
 		p.AddSink(s)
 	}
@@ -174,19 +184,22 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		kl := st.KernelLimits
 		sum.KernelLimits = &kl
 	}
-	if err := w.w.Flush(); err != nil {
-		return nil, fmt.Errorf("write %s: %w", evFile.Path(), err)
-	}
-	if err := flw.Flush(); err != nil {
-		return nil, fmt.Errorf("write %s: %w", flFile.Path(), err)
-	}
 	sumPath := filepath.Join(o.OutDir, SummaryFile)
-	sum.Files = []string{evFile.Path(), flFile.Path(), sumPath}
-	if err := evFile.Commit(); err != nil {
-		return nil, err
-	}
-	if err := flFile.Commit(); err != nil {
-		return nil, err
+	sum.Files = []string{sumPath}
+	if !o.NoJSONL {
+		if err := w.w.Flush(); err != nil {
+			return nil, fmt.Errorf("write %s: %w", evFile.Path(), err)
+		}
+		if err := flw.Flush(); err != nil {
+			return nil, fmt.Errorf("write %s: %w", flFile.Path(), err)
+		}
+		sum.Files = []string{evFile.Path(), flFile.Path(), sumPath}
+		if err := evFile.Commit(); err != nil {
+			return nil, err
+		}
+		if err := flFile.Commit(); err != nil {
+			return nil, err
+		}
 	}
 	b, err := json.MarshalIndent(sum, "", "  ")
 	if err != nil {
