@@ -92,6 +92,11 @@ type FlowRow struct {
 	ServerPort  int32   `parquet:"server_port"`
 	ServerNet   string  `parquet:"server_prefix,dict"`
 
+	Encap        string `parquet:"encap,dict"`
+	TunnelKind   string `parquet:"tunnel_kind,dict"` // '' when not in an overlay
+	TunnelID     *int64 `parquet:"tunnel_id,optional"`
+	TunnelPeerID *int64 `parquet:"tunnel_peer_id,optional"`
+
 	PacketsC2S int64 `parquet:"packets_c2s"`
 	PacketsS2C int64 `parquet:"packets_s2c"`
 	BytesC2S   int64 `parquet:"bytes_c2s"`
@@ -400,6 +405,15 @@ func flowRow(file string, r *events.FlowRecord) FlowRow {
 		row.Events = make(map[string]int64, len(r.Events))
 		for k, v := range r.Events {
 			row.Events[k] = int64(v)
+		}
+	}
+	row.Encap = r.Encap
+	if tn := r.Tunnel; tn != nil {
+		id := int64(tn.ID)
+		row.TunnelKind, row.TunnelID = tn.Kind, &id
+		if tn.PeerID != nil {
+			peer := int64(*tn.PeerID)
+			row.TunnelPeerID = &peer
 		}
 	}
 	if r.Limits != nil {
