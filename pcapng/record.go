@@ -1,6 +1,9 @@
 package pcapng
 
-import "math/bits"
+import (
+	"math"
+	"math/bits"
+)
 
 // MaxBlockLen caps the size of one block (or classic pcap record) so that a
 // corrupt length field cannot drive a large allocation.
@@ -158,7 +161,13 @@ func (ifc *Interface) setResol(b uint8) bool {
 	return true
 }
 
-// nanos converts a timestamp in interface ticks to ns since the epoch.
+// TSOutOfRange is the timestamp of a record whose time does not fit in
+// int64 nanoseconds since the epoch (after the year 2262): callers warn
+// rather than show a wrapped-around date.
+const TSOutOfRange = math.MaxInt64
+
+// nanos converts a timestamp in interface ticks to ns since the epoch;
+// TSOutOfRange when it does not fit.
 func (ifc *Interface) nanos(ticks uint64) int64 {
 	var ns uint64
 	switch {
@@ -166,18 +175,39 @@ func (ifc *Interface) nanos(ticks uint64) int64 {
 		hi, lo := bits.Mul64(ticks, 1e9)
 		switch s := uint(ifc.tsShift); {
 		case s == 0:
+			if hi != 0 {
+				return TSOutOfRange
+			}
 			ns = lo
 		case s < 64:
+			if hi>>s != 0 {
+				return TSOutOfRange
+			}
 			ns = lo>>s | hi<<(64-s)
 		default:
 			ns = hi >> (s - 64)
 		}
 	case ifc.tsDiv == 1:
-		ns = ticks * ifc.tsMul
+		hi, lo := bits.Mul64(ticks, ifc.tsMul)
+		if hi != 0 {
+			return TSOutOfRange
+		}
+		ns = lo
 	default:
 		ns = ticks / ifc.tsDiv
 	}
-	return int64(ns) + ifc.TSOffset*1e9
+	if ns > math.MaxInt64 {
+		return TSOutOfRange
+	}
+	const maxOff = math.MaxInt64 / 1_000_000_000
+	if ifc.TSOffset > maxOff || ifc.TSOffset < -maxOff {
+		return TSOutOfRange
+	}
+	off := ifc.TSOffset * 1e9
+	if off > 0 && int64(ns) > math.MaxInt64-off {
+		return TSOutOfRange
+	}
+	return int64(ns) + off
 }
 
 // StatsKnown flags the counters an Interface Statistics Block carried.

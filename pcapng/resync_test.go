@@ -147,3 +147,34 @@ func TestResyncClassicPcap(t *testing.T) {
 		t.Fatalf("Resync on classic pcap: %v, want an error", err)
 	}
 }
+
+// A timestamp that does not fit in int64 nanoseconds is TSOutOfRange, not
+// a wrapped-around date (2^64 - 1 seconds at if_tsresol 10^0 read as 2131).
+func TestTimestampOutOfRange(t *testing.T) {
+	frame := bytes.Repeat([]byte{0xab}, 60)
+	for _, tc := range []struct {
+		resol byte
+		ticks uint64
+		want  int64
+	}{
+		{0, ^uint64(0), TSOutOfRange},                 // seconds
+		{0, 1 << 34, TSOutOfRange},                    // 545 years of seconds
+		{0, 1_700_000_000, 1_700_000_000_000_000_000}, // 2023, fine
+		{0x80 | 0, ^uint64(0), TSOutOfRange},          // 2^0 ticks per second
+		{0x80 | 10, 1 << 60, TSOutOfRange},
+		{9, ^uint64(0), TSOutOfRange}, // ns: 2^64-1 is past int64 too
+	} {
+		w := &builder{bo: binary.LittleEndian}
+		w.shb()
+		w.idb(1, 0, w.opt(9, []byte{tc.resol}))
+		w.epb(0, tc.ticks, frame, 60)
+		r := NewReader(bytes.NewReader(w.b), "f")
+		rec, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.TS != tc.want {
+			t.Errorf("resolution %#x, ticks %d: TS %d, want %d", tc.resol, tc.ticks, rec.TS, tc.want)
+		}
+	}
+}

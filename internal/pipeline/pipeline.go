@@ -74,6 +74,7 @@ type Stats struct {
 	FirstTS       int64 // earliest packet timestamp (not the first packet's: clocks step back)
 	LastTS        int64 // latest packet timestamp
 	ClockSteps    int   // timestamps more than a second below one already seen
+	BadTimes      int   // packets whose timestamp is out of range
 	Flows         int
 	KernelRetrans events.RetransCheck // all flows together
 	KernelLimits  events.LimitsCheck  // limits from packets against the kernel's, all flows
@@ -239,6 +240,13 @@ const clockStep = int64(time.Second)
 // time goes back: durations then span the earliest to the latest time.
 func (p *Pipeline) times(pk *events.Packet) {
 	st := &p.stats
+	if pk.TS < 0 || pk.TS == pcapng.TSOutOfRange {
+		st.BadTimes++
+		if st.BadTimes == 1 {
+			p.warn(fmt.Sprintf("%sframe %d: timestamp out of range (before 1970 or past 2262); such packets are left out of the time span", p.source(), pk.Frame))
+		}
+		return
+	}
 	if st.FirstTS == 0 && st.LastTS == 0 {
 		st.FirstTS, st.LastTS = pk.TS, pk.TS
 		return
