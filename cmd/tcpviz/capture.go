@@ -131,10 +131,18 @@ func runCapture(args []string) error {
 	}
 	if !*quiet {
 		cfg.Log = os.Stderr
+		if isTerminal(os.Stderr) && cfg.Output != "-" {
+			line := &statusLine{w: os.Stderr}
+			cfg.Log, cfg.Status = line, line.update
+			defer line.clear()
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	sum, err := capture.Run(ctx, cfg)
+	if l, ok := cfg.Log.(*statusLine); ok {
+		l.clear()
+	}
 	// A capture that ran and then failed (disk full, interface gone) still
 	// accounts for what it wrote.
 	if !*quiet && !sum.Start.IsZero() {

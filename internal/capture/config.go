@@ -74,6 +74,17 @@ type Config struct {
 	// Ready, if not nil, is called once the programs are attached and the
 	// first file is open: packets from then on are captured.
 	Ready func()
+	// Status, if not nil, is called about once a second with the figures
+	// so far (the command's live status line).
+	Status func(Status)
+}
+
+// Status is a running capture's progress.
+type Status struct {
+	Packets uint64 // packets written
+	Bytes   int64  // bytes written to every file so far
+	Drops   uint64 // records lost in the kernel
+	File    string // the file being written
 }
 
 func (c *Config) setDefaults() {

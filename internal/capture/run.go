@@ -59,6 +59,8 @@ type session struct {
 	clock bootClock
 	files *fileSet
 	sum   Summary
+	// closedBytes is what the files closed so far hold (Status.Bytes).
+	closedBytes int64
 
 	file     *os.File
 	w        *pcapng.Writer
@@ -249,6 +251,7 @@ func (s *session) loop(ctx context.Context, pr, kr *ringbuf.Reader) error {
 				return err
 			}
 			nextLink = now.Add(linkPeriod)
+			s.status()
 		}
 		if err := s.rotateByTime(now); err != nil {
 			return err
@@ -625,6 +628,7 @@ func (s *session) closeFile(now time.Time) error {
 	if err == nil {
 		err = s.w.Close()
 	}
+	s.closedBytes += s.w.Size()
 	if cerr := s.file.Close(); err == nil {
 		err = cerr
 	}
@@ -633,6 +637,16 @@ func (s *session) closeFile(now time.Time) error {
 		return fmt.Errorf("capture: finish %s: %w", name, err)
 	}
 	return nil
+}
+
+// status reports progress to Config.Status.
+func (s *session) status() {
+	if s.cfg.Status == nil || s.w == nil {
+		return
+	}
+	s.readCounters()
+	s.cfg.Status(Status{Packets: s.sum.Packets, Bytes: s.closedBytes + s.w.Size(),
+		Drops: s.sum.Drops(), File: s.file.Name()})
 }
 
 func (s *session) readCounters() {
