@@ -93,6 +93,7 @@ type Pipeline struct {
 	skipped [decode.NumSkipReasons]uint64
 	details map[decode.Detail]uint64 // unsupported encapsulations and link types
 	frags   decode.FragStats         // reassembly by decoders outside the pipeline (AddFragStats)
+	dcfg    decode.Config
 	stats   Stats
 	rec     events.FlowRecord // reused for OnFlow
 }
@@ -103,7 +104,7 @@ func New(cfg Config) *Pipeline {
 	if cfg.Decode != nil {
 		dcfg = *cfg.Decode
 	}
-	p := &Pipeline{cfg: cfg, dec: decode.NewWithConfig(dcfg)}
+	p := &Pipeline{cfg: cfg, dcfg: dcfg, dec: decode.NewWithConfig(dcfg)}
 	p.stats.Events = make(map[string]int)
 	p.table = conntrack.New(cfg.Flows, p.expired)
 	if cfg.NewDetector != nil {
@@ -157,6 +158,10 @@ func (p *Pipeline) Feed(rec *pcapng.Record) error {
 	}
 	return nil
 }
+
+// NewDecoder returns a decoder with the pipeline's decoding settings, for
+// callers that decode ahead on other goroutines (FeedDecoded).
+func (p *Pipeline) NewDecoder() *decode.Decoder { return decode.NewWithConfig(p.dcfg) }
 
 // AddFragStats adds the reassembly counters of a decoder that decoded
 // records for FeedDecoded, once it has been flushed.

@@ -56,11 +56,10 @@ func (a *ahead) keep(b []byte) []byte {
 }
 
 // readAhead reads r to its end (or its first error) into batches on out,
-// decoding packets with its own decoder, then closes out. It stops early
+// decoding packets with dec (its own), then closes out. It stops early
 // when ctx is done. free returns batches the pipeline has finished with.
-func readAhead(ctx context.Context, r *pcapng.Reader, out chan<- *ahead, free chan *ahead) {
+func readAhead(ctx context.Context, r *pcapng.Reader, dec *decode.Decoder, out chan<- *ahead, free chan *ahead) {
 	defer close(out)
-	dec := decode.New()
 	for {
 		var a *ahead
 		select {

@@ -168,7 +168,7 @@ func feedFiles(ctx context.Context, open func(i int) (*pcapng.Reader, io.Closer,
 					return
 				}
 				defer c.Close()
-				readAhead(ctx, r, out, free)
+				readAhead(ctx, r, p.NewDecoder(), out, free)
 			}(started)
 		}
 	}
