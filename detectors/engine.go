@@ -151,6 +151,11 @@ type half struct {
 	holesLost bool
 	long      bool // the stream passed 1 GiB: "before the first byte" no longer makes sense
 
+	// Holes the peer reported in this side's data, until closed.
+	suspects  [maxSuspects]suspect
+	nSuspects int
+	maxSeg    uint32 // largest payload sent
+
 	// ACK stall of the data this side sent.
 	stallRef   int64
 	stallFired bool

@@ -94,6 +94,12 @@ func (e *Engine) report(f *flow, p *events.Packet, fl uint16) {
 	if resent {
 		e.inferred(f, p)
 	}
+	if fwd.nSuspects > 0 && fl&(aRetrans|aFastRetrans|aSpurious|aOutOfOrder) != 0 {
+		e.confirmHoles(f, p, fl, copied)
+	}
+	if p.Len > fwd.maxSeg {
+		fwd.maxSeg = p.Len
+	}
 	if p.Options.HasTS && (!fwd.tsKnown || events.SeqGreater(p.Options.TSVal, fwd.maxTSval)) {
 		fwd.tsKnown, fwd.maxTSval = true, p.Options.TSVal
 	}
@@ -120,29 +126,41 @@ func (e *Engine) ackSide(f *flow, p *events.Packet, fl uint16) {
 	}
 	if advanced {
 		e.ackSample(f, p, d)
+		if data.nSuspects > 0 {
+			e.closeHoles(f, p, d)
+		}
 	}
 	outstanding := data.nextKnown && events.SeqLess(ack, data.nextseq)
 	if fl&aDupAck != 0 && fwd.dupacks == e.cfg.DupAckThreshold && outstanding && !(fwd.lossKnown && fwd.lossAck == ack) {
 		fwd.lossKnown, fwd.lossAck = true, ack
 		ev := e.lossEvent(f, p, d)
 		ev.Reason, ev.Count, ev.RefFrame = events.ReasonTripleDupAck, fwd.dupacks, fwd.lastNonDup
+		e.suspectHole(f, p, d, ack, ack+1, ack, ev)
 		e.send(f, ev)
 	}
 	fwd.sackAbove = false
 	if n := int(p.Options.NumSACK); n > 0 && outstanding {
 		var left uint32
+		top := ack
 		found := false
 		for i := 0; i < n && i < len(p.Options.SACK); i++ {
 			b := p.Options.SACK[i]
 			if events.SeqGreater(b.Left, ack) && (!found || events.SeqLess(b.Left, left)) {
 				left, found = b.Left, true
 			}
+			if events.SeqGreater(b.Left, ack) && events.SeqGreater(b.Right, top) {
+				top = b.Right
+			}
 		}
 		fwd.sackAbove = found
-		if found && !(fwd.sackKnown && fwd.sackHole == ack) {
+		if found {
+			data.sackTop(top)
+		}
+		if found && !(fwd.sackKnown && fwd.sackHole == ack) && !data.suspected(ack, left) {
 			fwd.sackKnown, fwd.sackHole = true, ack
 			ev := e.lossEvent(f, p, d)
 			ev.Reason, ev.Len = events.ReasonSACKHole, left-ack
+			e.suspectHole(f, p, d, ack, left, top, ev)
 			e.send(f, ev)
 		}
 	}

@@ -77,6 +77,21 @@ func (r *segRing) markResent(seq, end uint32) uint64 {
 	return first
 }
 
+// resentIn reports whether a remembered segment overlapping [seq, end) was
+// sent again.
+func (r *segRing) resentIn(seq, end uint32) bool {
+	for i := r.head; i < len(r.e); i++ {
+		s := &r.e[i]
+		if !events.SeqLess(s.seq, end) {
+			break
+		}
+		if s.resent && events.SeqLess(seq, s.end) {
+			return true
+		}
+	}
+	return false
+}
+
 // ack drops the segments covered by a cumulative ACK and returns the oldest
 // of them and whether any of them was sent twice.
 func (r *segRing) ack(ack uint32) (oldest segEntry, n int, resent bool) {

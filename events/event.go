@@ -29,6 +29,8 @@ const (
 	TypeKernelRetransmit = "kernel_retransmit"
 	TypeKernelState      = "kernel_state"
 	TypeKernelReset      = "kernel_reset"
+	TypeReordering       = "reordering"
+	TypeSpuriousRetrans  = "spurious_retransmission"
 	TypePacket           = "packet"
 )
 
@@ -62,6 +64,13 @@ const (
 	RetransSpurious = "spurious"
 	RetransSYN      = "syn"
 	RetransFIN      = "fin"
+	RetransTLP      = "tlp" // tail-loss probe: the last segment resent by a timer before the RTO
+)
+
+// True and False are the values of Event.Confirmed.
+var (
+	True  = func() *bool { b := true; return &b }()
+	False = func() *bool { b := false; return &b }()
 )
 
 // Reasons for loss_infer, handshake_anomaly and teardown_anomaly.
@@ -179,6 +188,19 @@ type Event struct {
 	RTTms    float64 `json:"rtt_ms,omitempty"`
 	Window   int64   `json:"window,omitempty"` // scaled window when it matters
 	Note     string  `json:"note,omitempty"`
+
+	// Confirmed is set on loss_infer events about a hole the receiver
+	// reported: false until a retransmission of the hole confirms the loss
+	// (a later loss_infer with true); a hole that closes by itself is
+	// reordering instead.
+	Confirmed *bool `json:"confirmed,omitempty"`
+	// DegreeSegs and DegreeMS measure a reordering: segments that overtook
+	// the late data and how long the hole stayed open.
+	DegreeSegs int     `json:"degree_segs,omitempty"`
+	DegreeMS   float64 `json:"degree_ms,omitempty"`
+	// Cause is the kernel's reason for a retransmission (kernel_retransmit:
+	// recovery, loss, loss_probe, other) when the record tells it.
+	Cause string `json:"cause,omitempty"`
 
 	Context Context        `json:"context"`
 	Kernel  *kblock.Record `json:"kernel,omitempty"`

@@ -249,6 +249,19 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	if e.Note != "" {
 		b = fStr(b, `,"note":`, e.Note)
 	}
+	if e.Confirmed != nil {
+		b = append(b, `,"confirmed":`...)
+		b = strconv.AppendBool(b, *e.Confirmed)
+	}
+	if e.DegreeSegs != 0 {
+		b = fI64(b, `,"degree_segs":`, int64(e.DegreeSegs))
+	}
+	if e.DegreeMS != 0 {
+		b = fF64(b, `,"degree_ms":`, e.DegreeMS)
+	}
+	if e.Cause != "" {
+		b = fStr(b, `,"cause":`, e.Cause)
+	}
 	c := &e.Context
 	b = fI64(b, `,"context":{"bytes_in_flight":`, c.BytesInFlight)
 	if c.SRTTms != 0 {

@@ -235,7 +235,8 @@ func TestAppendJSONRandom(t *testing.T) {
 			Dir: events.Dir(r.IntN(2)), Src: randString(r), Dst: randString(r), Severity: events.Severity(randString(r)),
 			Kind: randString(r), Reason: randString(r), Seq: maybe(r, r.Uint32()), Len: maybe(r, r.Uint32()), Ack: maybe(r, r.Uint32()),
 			Count: maybe(r, int(r.Int32())), RefFrame: maybe(r, r.Uint64()), RTTms: randFloat(r), Window: maybe(r, r.Int64()-r.Int64()),
-			Note: randString(r), Context: events.Context{BytesInFlight: r.Int64() - r.Int64(), SRTTms: randFloat(r),
+			Note: randString(r), Confirmed: []*bool{nil, events.True, events.False}[r.IntN(3)],
+			DegreeSegs: maybe(r, int(r.Int32())), DegreeMS: randFloat(r), Cause: randString(r), Context: events.Context{BytesInFlight: r.Int64() - r.Int64(), SRTTms: randFloat(r),
 				KernelCwnd: maybe(r, r.Uint32()), KernelSRTTus: maybe(r, r.Uint32()), KernelSsthr: maybe(r, r.Uint32())},
 			Kernel: maybe(r, k), Limit: maybe(r, &events.LimitChange{Source: randString(r), From: randString(r), To: randString(r),
 				Share: randFloat(r), Start: events.Timestamp(r.Int64()), End: events.Timestamp(r.Int64())})}

@@ -8,11 +8,12 @@ import (
 
 // Environment variables of `tcpviz monitor` (flags take precedence).
 const (
-	EnvWindow        = "TCPVIZ_WINDOW"
-	EnvThreshold     = "TCPVIZ_THRESHOLD"
-	EnvLossThreshold = "TCPVIZ_LOSS_THRESHOLD"
-	EnvOOOThreshold  = "TCPVIZ_OOO_THRESHOLD"
-	EnvPollInterval  = "TCPVIZ_POLL_INTERVAL"
+	EnvWindow           = "TCPVIZ_WINDOW"
+	EnvThreshold        = "TCPVIZ_THRESHOLD"
+	EnvLossThreshold    = "TCPVIZ_LOSS_THRESHOLD"
+	EnvOOOThreshold     = "TCPVIZ_OOO_THRESHOLD"
+	EnvReorderThreshold = "TCPVIZ_REORDER_THRESHOLD"
+	EnvPollInterval     = "TCPVIZ_POLL_INTERVAL"
 )
 
 // Settings are the monitor's tunables that flags and environment share.
@@ -29,11 +30,12 @@ func DefaultSettings() Settings {
 
 // Flag names matching the environment variables.
 const (
-	FlagWindow        = "window"
-	FlagThreshold     = "threshold"
-	FlagLossThreshold = "loss-threshold"
-	FlagOOOThreshold  = "ooo-threshold"
-	FlagPollInterval  = "poll-interval"
+	FlagWindow           = "window"
+	FlagThreshold        = "threshold"
+	FlagLossThreshold    = "loss-threshold"
+	FlagOOOThreshold     = "ooo-threshold"
+	FlagReorderThreshold = "reorder-threshold"
+	FlagPollInterval     = "poll-interval"
 )
 
 // ApplyEnv sets from the environment (lookup, e.g. os.LookupEnv) every
@@ -58,7 +60,8 @@ func (s *Settings) ApplyEnv(lookup func(string) (string, bool), changed func(fla
 		env, flag string
 		dst       *int
 	}{{EnvThreshold, FlagThreshold, &s.Thresholds.Retransmission}, {EnvLossThreshold, FlagLossThreshold, &s.Thresholds.Loss},
-		{EnvOOOThreshold, FlagOOOThreshold, &s.Thresholds.OutOfOrder}}
+		{EnvOOOThreshold, FlagOOOThreshold, &s.Thresholds.OutOfOrder},
+		{EnvReorderThreshold, FlagReorderThreshold, &s.Thresholds.Reordering}}
 	for _, x := range ints {
 		v, ok := lookup(x.env)
 		if !ok || changed(x.flag) {

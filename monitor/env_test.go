@@ -16,10 +16,10 @@ func TestSettingsApplyEnv(t *testing.T) {
 	}{
 		{"defaults", nil, nil, DefaultSettings(), ""},
 		{"all from the environment",
-			map[string]string{EnvWindow: "30", EnvPollInterval: "250ms", EnvThreshold: "3", EnvLossThreshold: "0", EnvOOOThreshold: "7"},
+			map[string]string{EnvWindow: "30", EnvPollInterval: "250ms", EnvThreshold: "3", EnvLossThreshold: "0", EnvOOOThreshold: "7", EnvReorderThreshold: "4"},
 			nil,
 			Settings{Window: 30 * time.Second, PollInterval: 250 * time.Millisecond,
-				Thresholds: Thresholds{Retransmission: 3, Loss: 0, OutOfOrder: 7, CriticalFactor: 5}}, ""},
+				Thresholds: Thresholds{Retransmission: 3, Loss: 0, OutOfOrder: 7, Reordering: 4, CriticalFactor: 5}}, ""},
 		{"flags win over the environment",
 			map[string]string{EnvWindow: "30", EnvThreshold: "3", EnvPollInterval: "2s"},
 			[]string{FlagWindow, FlagThreshold},

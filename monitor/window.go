@@ -12,27 +12,34 @@ type Kind uint8
 
 const (
 	KindRetransmission Kind = iota // retransmission events (any kind)
-	KindLoss                       // loss_infer and lost_segment
+	KindLoss                       // loss_infer (not the unconfirmed ones) and lost_segment
 	KindOutOfOrder                 // out_of_order
+	KindReordering                 // reordering: holes that closed without a retransmission
 	numKinds
 )
 
-var kindNames = [numKinds]string{"retransmission", "loss", "out_of_order"}
+var kindNames = [numKinds]string{"retransmission", "loss", "out_of_order", "reordering"}
 
 func (k Kind) String() string { return kindNames[k] }
 
 // KindNames lists what the window counts, in order.
 func KindNames() []string { return kindNames[:] }
 
-// kindOf maps an event type to the kind it counts as.
-func kindOf(typ string) (Kind, bool) {
-	switch typ {
+// kindOf maps an event to the kind it counts as. A loss_infer that is
+// still a suspect ("confirmed": false) is not counted: it may be
+// reordering, which is counted when the hole closes.
+func kindOf(e *events.Event) (Kind, bool) {
+	switch e.Type {
 	case events.TypeRetransmission:
 		return KindRetransmission, true
-	case events.TypeLossInfer, events.TypeLostSegment:
+	case events.TypeLossInfer:
+		return KindLoss, e.Confirmed == nil || *e.Confirmed
+	case events.TypeLostSegment:
 		return KindLoss, true
 	case events.TypeOutOfOrder:
 		return KindOutOfOrder, true
+	case events.TypeReordering:
+		return KindReordering, true
 	}
 	return 0, false
 }
@@ -44,12 +51,13 @@ type Thresholds struct {
 	Retransmission int
 	Loss           int
 	OutOfOrder     int
+	Reordering     int
 	CriticalFactor int
 }
 
 // DefaultThresholds are the documented defaults (docs/monitor.md).
 func DefaultThresholds() Thresholds {
-	return Thresholds{Retransmission: 10, Loss: 10, OutOfOrder: 20, CriticalFactor: 5}
+	return Thresholds{Retransmission: 10, Loss: 10, OutOfOrder: 20, Reordering: 10, CriticalFactor: 5}
 }
 
 func (t Thresholds) of(k Kind) int {
@@ -58,14 +66,16 @@ func (t Thresholds) of(k Kind) int {
 		return t.Retransmission
 	case KindLoss:
 		return t.Loss
+	case KindReordering:
+		return t.Reordering
 	}
 	return t.OutOfOrder
 }
 
 // Validate reports thresholds that cannot work.
 func (t Thresholds) Validate() error {
-	if t.Retransmission < 0 || t.Loss < 0 || t.OutOfOrder < 0 {
-		return fmt.Errorf("thresholds %d/%d/%d: must not be negative", t.Retransmission, t.Loss, t.OutOfOrder)
+	if t.Retransmission < 0 || t.Loss < 0 || t.OutOfOrder < 0 || t.Reordering < 0 {
+		return fmt.Errorf("thresholds %d/%d/%d/%d: must not be negative", t.Retransmission, t.Loss, t.OutOfOrder, t.Reordering)
 	}
 	if t.CriticalFactor < 0 {
 		return fmt.Errorf("critical factor %d: must not be negative", t.CriticalFactor)
@@ -270,7 +280,7 @@ func (w *Window) Advance(now int64) {
 func (w *Window) Add(e *events.Event, file string) {
 	ts := int64(e.TS)
 	w.Advance(ts)
-	k, ok := kindOf(e.Type)
+	k, ok := kindOf(e)
 	if !ok {
 		return
 	}

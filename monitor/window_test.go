@@ -17,6 +17,9 @@ func ev(typ string, flow uint64, sec float64) *events.Event {
 		Src: fmt.Sprintf("10.0.0.1:%d", 40000+flow), Dst: "10.0.0.2:5201", Dir: events.DirC2S, Frame: uint64(sec * 10)}
 }
 
+func unconfirmed(e *events.Event) *events.Event { e.Confirmed = events.False; return e }
+func confirmed(e *events.Event) *events.Event   { e.Confirmed = events.True; return e }
+
 func TestWindowAlerts(t *testing.T) {
 	type step struct {
 		ev      *events.Event // nil: advance to at
@@ -25,7 +28,7 @@ func TestWindowAlerts(t *testing.T) {
 		flows   int    // connections kept after the step (-1: not checked)
 		retrans int    // total retransmissions in the window (-1: not checked)
 	}
-	th := Thresholds{Retransmission: 3, Loss: 2, OutOfOrder: 0, CriticalFactor: 2}
+	th := Thresholds{Retransmission: 3, Loss: 2, OutOfOrder: 0, Reordering: 2, CriticalFactor: 2}
 	cases := []struct {
 		name  string
 		steps []step
@@ -52,6 +55,15 @@ func TestWindowAlerts(t *testing.T) {
 			{ev: ev("lost_segment", 2, 3), want: ""},
 			{ev: ev("lost_segment", 2, 4), want: "CRITICAL loss flow 2 count 4 th 4"},
 			{at: 13.5, want: "RECOVERED loss flow 2 count 1 th 2"},
+		}},
+		{"an unconfirmed loss_infer is not loss; reordering counts on its own", []step{
+			{ev: unconfirmed(ev("loss_infer", 5, 1)), want: ""},
+			{ev: unconfirmed(ev("loss_infer", 5, 1.5)), want: ""},
+			{ev: unconfirmed(ev("loss_infer", 5, 1.6)), want: ""},
+			{ev: ev("reordering", 5, 2), want: ""},
+			{ev: ev("reordering", 5, 2.5), want: "WARN reordering flow 5 count 2 th 2"},
+			{ev: confirmed(ev("loss_infer", 5, 3)), want: ""},
+			{ev: confirmed(ev("loss_infer", 5, 3.5)), want: "WARN loss flow 5 count 2 th 2"},
 		}},
 		{"a level is not raised again until recovered", []step{
 			{ev: ev("retransmission", 4, 1), want: ""},

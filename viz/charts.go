@@ -45,6 +45,7 @@ var kindColor = map[string]string{
 	events.TypeZeroWindowProbe: "#17becf", events.TypeWindowFull: "#2ca02c", events.TypeKeepAlive: "#7f7f7f",
 	events.TypeHandshakeAnomaly: "#bcbd22", events.TypeTeardownAnomaly: "#393b79",
 	events.TypeKernelRetransmit: "#a50f15", events.TypeKernelState: "#31a354", events.TypeKernelReset: "#636363",
+	events.TypeReordering: "#fdae6b", LossSuspect: "#f7b6d2", events.TypeSpuriousRetrans: "#ff9896",
 }
 
 const chartHeight = "360px"

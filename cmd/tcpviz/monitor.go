@@ -68,6 +68,7 @@ func runMonitor(args []string) error {
 	fs.IntVar(&th.Retransmission, monitor.FlagThreshold, th.Retransmission, "retransmissions in the window that raise a WARN (env "+monitor.EnvThreshold+")")
 	fs.IntVar(&th.Loss, monitor.FlagLossThreshold, th.Loss, "inferred losses (loss_infer, lost_segment) that raise a WARN (env "+monitor.EnvLossThreshold+")")
 	fs.IntVar(&th.OutOfOrder, monitor.FlagOOOThreshold, th.OutOfOrder, "out-of-order segments that raise a WARN (env "+monitor.EnvOOOThreshold+")")
+	fs.IntVar(&th.Reordering, monitor.FlagReorderThreshold, th.Reordering, "reorderings (holes that closed without a retransmission) that raise a WARN (env "+monitor.EnvReorderThreshold+")")
 	fs.IntVar(&th.CriticalFactor, "critical-factor", th.CriticalFactor, "CRITICAL at this many times a threshold (below 2: no CRITICAL)")
 	fs.DurationVar(&set.PollInterval, monitor.FlagPollInterval, set.PollInterval, "how often files are checked without a notification (env "+monitor.EnvPollInterval+")")
 	noNotify := fs.Bool("no-notify", false, "do not use file system notifications: poll only (network file systems)")
@@ -231,7 +232,7 @@ func thresholdList(th monitor.Thresholds) string {
 	for _, x := range []struct {
 		name string
 		n    int
-	}{{"retransmission", th.Retransmission}, {"loss", th.Loss}, {"out_of_order", th.OutOfOrder}} {
+	}{{"retransmission", th.Retransmission}, {"loss", th.Loss}, {"out_of_order", th.OutOfOrder}, {"reordering", th.Reordering}} {
 		if x.n > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", x.name, x.n))
 		}

@@ -1,0 +1,84 @@
+package detectors
+
+import (
+	"testing"
+
+	"github.com/tcpviz/tcpviz/events"
+)
+
+func sackOpt(isn, left, right uint32) opt {
+	return func(o *events.Options) {
+		o.NumSACK, o.SACK[0] = 1, events.SACKBlock{Left: isn + left, Right: isn + right}
+	}
+}
+
+// TestReorderingToldFromLoss: a hole the receiver reports is a suspect
+// (loss_infer confirmed false); it becomes reordering when it closes by
+// itself and confirmed loss when a retransmission fills it.
+func TestReorderingToldFromLoss(t *testing.T) {
+	type outcome struct {
+		unconfirmed, confirmed, reordering int
+		degreeSegs                         int
+	}
+	tests := []struct {
+		name  string
+		build func(c *tconn)
+		want  outcome
+	}{
+		{
+			name: "segment 2 overtaken by 3 and 4, then arrives",
+			build: func(c *tconn) {
+				c.after(ms).data(0, 1, 100).after(ms).data(0, 101, 100).after(ms).data(0, 201, 100).after(ms).data(0, 301, 100)
+				c.after(ms).ack(1, 101)
+				c.after(ms).send(1, A, 1, 101, 0, 502, sackOpt(1000, 201, 301))
+				c.after(ms).send(1, A, 1, 101, 0, 502, sackOpt(1000, 201, 401))
+				c.after(ms).ack(1, 401)
+			},
+			want: outcome{unconfirmed: 1, reordering: 1, degreeSegs: 2},
+		},
+		{
+			name: "segment 2 lost and retransmitted",
+			build: func(c *tconn) {
+				c.after(ms).data(0, 1, 100).after(ms).data(0, 101, 100).after(ms).data(0, 201, 100).after(ms).data(0, 301, 100)
+				c.after(ms).ack(1, 101)
+				c.after(ms).send(1, A, 1, 101, 0, 502, sackOpt(1000, 201, 301))
+				c.after(ms).send(1, A, 1, 101, 0, 502, sackOpt(1000, 201, 401))
+				c.after(ms).data(0, 101, 100)
+				c.after(ms).ack(1, 401)
+			},
+			want: outcome{unconfirmed: 1, confirmed: 1},
+		},
+		{
+			name: "retransmitted before the report came back: confirmed at once",
+			build: func(c *tconn) {
+				c.after(ms).data(0, 1, 100).after(ms).data(0, 101, 100).after(ms).data(0, 201, 100)
+				c.after(300 * ms).data(0, 101, 100)
+				c.after(ms).send(1, A, 1, 101, 0, 502, sackOpt(1000, 201, 301))
+				c.after(ms).ack(1, 301)
+			},
+			want: outcome{confirmed: 1},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newConn(1, false, 1000, 5000).handshake()
+			tc.build(c)
+			evs, _ := runEngine(DefaultConfig(), c.pkts, 0)
+			var got outcome
+			for _, e := range evs {
+				switch {
+				case e.Type == events.TypeLossInfer && e.Reason == events.ReasonSACKHole && e.Confirmed != nil && !*e.Confirmed:
+					got.unconfirmed++
+				case e.Type == events.TypeLossInfer && e.Confirmed != nil && *e.Confirmed:
+					got.confirmed++
+				case e.Type == events.TypeReordering:
+					got.reordering++
+					got.degreeSegs = e.DegreeSegs
+				}
+			}
+			if got != tc.want {
+				t.Errorf("got %+v, want %+v:%s", got, tc.want, describe(evs))
+			}
+		})
+	}
+}
