@@ -52,7 +52,7 @@ func TestReorderingToldFromLoss(t *testing.T) {
 			name: "retransmitted before the report came back: confirmed at once",
 			build: func(c *tconn) {
 				c.after(ms).data(0, 1, 100).after(ms).data(0, 101, 100).after(ms).data(0, 201, 100)
-				c.after(300 * ms).data(0, 101, 100)
+				c.after(300*ms).data(0, 101, 100)
 				c.after(ms).send(1, A, 1, 101, 0, 502, sackOpt(1000, 201, 301))
 				c.after(ms).ack(1, 301)
 			},
