@@ -23,6 +23,7 @@ func (e *Engine) handshake(f *flow, p *events.Packet) {
 		if p.Options.HasWScale {
 			fwd.winScale = int8(min(p.Options.WScale, 14))
 		}
+		fwd.sackPerm = p.Options.SACKPerm
 		synack := p.Flags&fACK != 0
 		// Wireshark's verify_tcp_window_scaling.
 		if fwd.winScale == -1 {

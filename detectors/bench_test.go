@@ -87,9 +87,14 @@ func TestBulkTransferFindings(t *testing.T) {
 	count := map[string]int{}
 	for _, e := range evs {
 		k := e.Type + "/" + e.Kind + e.Reason
+		if e.Confirmed != nil && *e.Confirmed {
+			k += "/confirmed"
+		}
 		count[k]++
 	}
-	if count["retransmission/fast"] != 200 || count["dup_ack/"] != 600 || count["loss_infer/triple_duplicate_ack"] != 200 {
+	// Each hole is reported (unconfirmed), then confirmed by the retransmission.
+	if count["retransmission/fast"] != 200 || count["dup_ack/"] != 600 || count["loss_infer/triple_duplicate_ack"] != 200 ||
+		count["loss_infer/triple_duplicate_ack/confirmed"] != 200 {
 		t.Errorf("findings %v", count)
 	}
 	if count["out_of_order/"] != 0 || count["retransmission/rto"] != 0 || count["lost_segment/"] != 0 {

@@ -155,6 +155,17 @@ type half struct {
 	suspects  [maxSuspects]suspect
 	nSuspects int
 	maxSeg    uint32 // largest payload sent
+	sackPerm  bool   // its SYN permitted SACK
+
+	// Recovery state of this side's data (cause.go).
+	recov      uint8
+	recovPoint uint32
+	tlpOut     bool
+	tlpHigh    uint32
+
+	// Recent retransmissions, until acknowledged (spurious.go).
+	resends  [maxResends]resend
+	nResends int
 
 	// ACK stall of the data this side sent.
 	stallRef   int64

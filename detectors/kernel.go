@@ -24,6 +24,8 @@ type kernelRetrans struct {
 	segs       int
 	coveredLen uint32 // bytes of the range seen retransmitted on the wire
 	counted    int    // segments already counted as matched
+	cause      string // kblock.RetransCause, "" when the record does not tell
+	kindDone   bool   // its cause was compared with a wire retransmission's
 }
 
 type wireRetrans struct {
@@ -31,6 +33,8 @@ type wireRetrans struct {
 	seq, end uint32
 	segs     int // segments it carries (see comparison.segsOf)
 	matched  bool
+	cause    string // the inferred cause (cause.go)
+	frame    uint64
 }
 
 // comparison matches the two streams online: each side keeps its recent
@@ -44,6 +48,13 @@ type comparison struct {
 	kern                 []kernelRetrans // ring of the last pendingLen records
 	kn                   int
 	wire                 []wireRetrans // unmatched, newest last
+	// Loss episodes: entries into recovery or loss (the kernel's CA state
+	// 3 or 4 from a lower one; the inferred state machine of cause.go).
+	kernelEpisodes, inferredEpisodes int
+	lastCA                           uint8
+	// Kinds: kernel segments whose cause was compared with the matching
+	// wire retransmission's, and those that agreed.
+	kindsCompared, kindsAgreed int
 }
 
 func (e *Engine) comparisonFor(id uint64) *comparison {
@@ -77,6 +88,9 @@ func (e *Engine) Kernel(frame uint64, rec *kblock.Record, id uint64, dir events.
 	switch rec.Kind {
 	case kblock.KindProbe:
 		ev.Type = events.TypeKernelSample
+		if id != 0 {
+			e.kernelCA(id, rec)
+		}
 		if f != nil {
 			f.kern[f.dirOf(rec.Saddr, rec.Sport, dir)&1] = kernState{rec.SndCwnd, rec.SRTTus, rec.Ssthresh, true}
 			f.kernelRTT(rec)
@@ -93,8 +107,10 @@ func (e *Engine) Kernel(frame uint64, rec *kblock.Record, id uint64, dir events.
 			d := f.dirOf(rec.Saddr, rec.Sport, dir)
 			ev.Seq = rec.Seq - f.h[d].base()
 		}
+		ev.Cause = kblock.RetransCause(rec)
 		if id != 0 {
-			e.kernelRetrans(id, rec)
+			e.kernelCA(id, rec)
+			ev.RefFrame = e.kernelRetrans(id, rec)
 		}
 	case kblock.KindState:
 		ev.Type = events.TypeKernelState
@@ -119,10 +135,27 @@ func (f *flow) dirOf(addr netip.Addr, port uint16, fallback events.Dir) events.D
 	return fallback
 }
 
-func (e *Engine) kernelRetrans(id uint64, rec *kblock.Record) {
+// kernelCA counts the kernel's loss episodes from the CA state in its
+// records, for the connection's socket that retransmits (or will).
+func (e *Engine) kernelCA(id uint64, rec *kblock.Record) {
+	c := e.comparisonFor(id)
+	if c.local.IsValid() && c.local != netip.AddrPortFrom(rec.Saddr, rec.Sport) {
+		return
+	}
+	if rec.CAState >= 3 && c.lastCA < 3 {
+		c.kernelEpisodes++
+	}
+	c.lastCA = rec.CAState
+}
+
+// kernelRetrans compares a retransmit record with the inferred
+// retransmissions and returns the frame of the first wire retransmission
+// it matched (0 if none yet).
+func (e *Engine) kernelRetrans(id uint64, rec *kblock.Record) uint64 {
 	c := e.comparisonFor(id)
 	c.local = netip.AddrPortFrom(rec.Saddr, rec.Sport)
-	k := kernelRetrans{ts: rec.TS, seq: rec.Seq, end: rec.EndSeq, segs: max(1, int(rec.Segs))}
+	k := kernelRetrans{ts: rec.TS, seq: rec.Seq, end: rec.EndSeq, segs: max(1, int(rec.Segs)), cause: kblock.RetransCause(rec)}
+	var frame uint64
 	if !events.SeqGreater(k.end, k.seq) {
 		k.end = k.seq + 1 // a SYN or FIN
 	}
@@ -137,6 +170,10 @@ func (e *Engine) kernelRetrans(id uint64, rec *kblock.Record) {
 			w.matched = true
 			c.matchedInferred += w.segs
 			c.cover(&k, w.seq, w.end)
+			c.compareKind(&k, w.cause)
+			if frame == 0 {
+				frame = w.frame
+			}
 		}
 	}
 	if len(c.kern) < pendingLen {
@@ -146,17 +183,48 @@ func (e *Engine) kernelRetrans(id uint64, rec *kblock.Record) {
 	}
 	c.kn++
 	c.expire(rec.TS - win)
+	return frame
 }
 
-// inferred records a retransmission seen on the wire for the comparison.
-// Only connections whose sending side has kernel records are compared.
-func (e *Engine) inferred(f *flow, p *events.Packet) {
+// compareKind compares the cause of a kernel record with the inferred cause
+// of the first wire retransmission that matched it, in kernel segments.
+func (c *comparison) compareKind(k *kernelRetrans, inferred string) {
+	if k.kindDone || k.cause == "" {
+		return
+	}
+	k.kindDone = true
+	c.kindsCompared += k.segs
+	if causeAgrees(k.cause, inferred) {
+		c.kindsAgreed += k.segs
+	}
+}
+
+// causeAgrees maps the kernel's cause to the inferred kinds.
+func causeAgrees(kernel, inferred string) bool {
+	switch kernel {
+	case kblock.CauseRecovery:
+		return inferred == events.RetransFast
+	case kblock.CauseLoss:
+		return inferred == events.RetransRTO
+	case kblock.CauseLossProbe:
+		return inferred == events.RetransTLP
+	}
+	return false
+}
+
+// inferred records a retransmission seen on the wire for the comparison,
+// with its inferred cause; newEpisode says it started a loss episode. Only
+// connections whose sending side has kernel records are compared.
+func (e *Engine) inferred(f *flow, p *events.Packet, cause string, newEpisode bool) {
 	c := e.comparisonFor(f.id)
 	if c.local.IsValid() && c.local != netip.AddrPortFrom(p.Src, p.SrcPort) {
 		return
 	}
-	w := wireRetrans{ts: p.TS, seq: p.Seq, end: p.Seq + max(p.SegLen(), 1), segs: c.segsOf(p.SegLen())}
+	w := wireRetrans{ts: p.TS, seq: p.Seq, end: p.Seq + max(p.SegLen(), 1), segs: c.segsOf(p.SegLen()), cause: cause, frame: p.Frame}
 	c.inferred += w.segs
+	if newEpisode {
+		c.inferredEpisodes++
+	}
 	win := int64(e.cfg.KernelMatchWindow)
 	for i := range c.kern {
 		k := &c.kern[i]
@@ -164,6 +232,7 @@ func (e *Engine) inferred(f *flow, p *events.Packet) {
 			w.matched = true
 			c.matchedInferred += w.segs
 			c.cover(k, w.seq, w.end)
+			c.compareKind(k, w.cause)
 			break
 		}
 	}
@@ -242,7 +311,9 @@ func (e *Engine) KernelCheck(id uint64) *events.RetransCheck {
 }
 
 func (c *comparison) check() events.RetransCheck {
-	r := events.RetransCheck{Kernel: c.kernelSegs, KernelSeen: c.matchedKernel, Inferred: c.inferred, Matched: c.matchedInferred, Precision: 1, Recall: 1}
+	r := events.RetransCheck{Kernel: c.kernelSegs, KernelSeen: c.matchedKernel, Inferred: c.inferred, Matched: c.matchedInferred, Precision: 1, Recall: 1,
+		KernelLossEpisodes: c.kernelEpisodes, InferredLossEpisodes: c.inferredEpisodes,
+		KindsCompared: c.kindsCompared, KindsAgreed: c.kindsAgreed}
 	if c.inferred > 0 {
 		r.Precision = float64(c.matchedInferred) / float64(c.inferred)
 	}

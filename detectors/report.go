@@ -64,25 +64,24 @@ func (e *Engine) report(f *flow, p *events.Packet, fl uint16) {
 		}
 		e.send(f, ev)
 	}
+	cause, episode := "", false
+	if resent {
+		before := fwd.recov
+		cause = e.retransCause(f, p, fl)
+		episode = before == stOpen && fwd.recov != stOpen
+	}
 	if fl&(aRetrans|aFastRetrans|aSpurious) != 0 {
 		ev := e.event(f, p, events.TypeRetransmission, events.SevWarn)
 		ev.RefFrame = orig
 		switch {
-		case fl&aFastRetrans != 0:
-			ev.Kind = events.RetransFast
 		case fl&aSpurious != 0:
 			ev.Kind, ev.Severity = events.RetransSpurious, events.SevInfo
 		case p.Flags&fSYN != 0:
 			ev.Kind = events.RetransSYN
 		case p.Flags&fFIN != 0 && p.Len == 0:
 			ev.Kind = events.RetransFIN
-		case (rev.dupacks > 0 || rev.sackAbove) && since(p.TS, rev.lastackTime) < e.fastWindow:
-			// ACK-clocked recovery (SACK, RACK): the peer's last ACK, just
-			// before, reported the loss. Wireshark's fast rule wants the
-			// segment at the cumulative ACK and two duplicates.
-			ev.Kind = events.RetransFast
 		default:
-			ev.Kind = events.RetransRTO
+			ev.Kind = cause
 		}
 		e.send(f, ev)
 		if ev.Kind == events.RetransRTO && rev.dupacks <= 0 {
@@ -92,7 +91,10 @@ func (e *Engine) report(f *flow, p *events.Packet, fl uint16) {
 		}
 	}
 	if resent {
-		e.inferred(f, p)
+		e.inferred(f, p, cause, episode)
+		if fl&aSpurious == 0 {
+			fwd.rememberResend(p)
+		}
 	}
 	if fwd.nSuspects > 0 && fl&(aRetrans|aFastRetrans|aSpurious|aOutOfOrder) != 0 {
 		e.confirmHoles(f, p, fl, copied)
@@ -124,7 +126,9 @@ func (e *Engine) ackSide(f *flow, p *events.Packet, fl uint16) {
 			data.stallRef = p.TS
 		}
 	}
+	e.spuriousChecks(f, p, d, advanced)
 	if advanced {
+		data.recovered(ack)
 		e.ackSample(f, p, d)
 		if data.nSuspects > 0 {
 			e.closeHoles(f, p, d)

@@ -75,6 +75,10 @@ type captureKrec struct {
 	CwndLimited     uint8
 	AppLimited      uint8
 	Pad3            [2]uint8
+	TimerPending    uint8
+	Retransmits     uint8
+	TimerRead       uint8
+	Pad4            [5]uint8
 }
 
 type captureOwner struct {

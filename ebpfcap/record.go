@@ -24,7 +24,7 @@ const (
 // struct krec in bpf/capture.c.
 const (
 	PacketHeaderLen = 40
-	KernelRecordLen = 248
+	KernelRecordLen = 256
 )
 
 // Packet is one record of the packet ring buffer.
@@ -138,6 +138,9 @@ func ParseKernel(raw []byte, r *kblock.Record) (bootNS uint64, err error) {
 	}
 	r.CwndLimited = has(kblock.HasCwndLimited) && raw[244] != 0
 	r.AppLimited = has(kblock.HasAppLimited) && raw[245] != 0
+	if raw[250] != 0 {
+		r.HasTimer, r.TimerPending, r.Retransmits = true, raw[248], raw[249]
+	}
 	switch r.Kind {
 	case kblock.KindProbe, kblock.KindRetransmit, kblock.KindState, kblock.KindReset:
 	default:

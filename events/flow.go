@@ -128,6 +128,15 @@ type RetransCheck struct {
 	Matched    int     `json:"matched"`     // of those, segments a kernel record confirms
 	Precision  float64 `json:"precision"`   // matched / inferred
 	Recall     float64 `json:"recall"`      // kernel_seen / kernel
+	// Loss episodes: the kernel's entries into recovery or loss (CA state),
+	// and the inferred ones (docs/detectors.md).
+	KernelLossEpisodes   int `json:"kernel_loss_episodes"`
+	InferredLossEpisodes int `json:"inferred_loss_episodes"`
+	// Retransmission kinds: kernel segments whose cause (recovery, loss,
+	// loss probe) was compared with the matching inferred kind (fast, rto,
+	// tlp), and those that agreed.
+	KindsCompared int `json:"kinds_compared"`
+	KindsAgreed   int `json:"kinds_agreed"`
 }
 
 // String is the one-line account parse-pcap, summary and the dashboard show.

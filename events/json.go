@@ -586,6 +586,10 @@ func (r *FlowRecord) AppendJSON(b []byte) []byte {
 		b = fI64(b, `,"matched":`, int64(k.Matched))
 		b = fF64(b, `,"precision":`, k.Precision)
 		b = fF64(b, `,"recall":`, k.Recall)
+		b = fI64(b, `,"kernel_loss_episodes":`, int64(k.KernelLossEpisodes))
+		b = fI64(b, `,"inferred_loss_episodes":`, int64(k.InferredLossEpisodes))
+		b = fI64(b, `,"kinds_compared":`, int64(k.KindsCompared))
+		b = fI64(b, `,"kinds_agreed":`, int64(k.KindsAgreed))
 		b = append(b, '}')
 	}
 	if r.Limits != nil {

@@ -137,6 +137,14 @@ struct krec {
 	__u8 cwnd_limited;
 	__u8 app_limited;
 	__u8 pad3[2];
+	/* Why a segment was retransmitted (retransmit records, timer_read
+	 * set): the timer being handled (icsk_pending; ICSK_TIME_LOSS_PROBE
+	 * while a tail-loss probe is sent, cleared before the RTO handler
+	 * retransmits) and the RTO backoffs so far. ca_state is above. */
+	__u8 timer_pending;
+	__u8 retransmits;
+	__u8 timer_read;
+	__u8 pad4[5];
 };
 
 #define LIM_CHRONO (1 << 0)
@@ -780,6 +788,10 @@ static __always_inline int on_retransmit(const struct sock *sk, const struct sk_
 	if (r->segs == 0)
 		r->segs = 1;
 	r->tcp_flags = BPF_CORE_READ_BITFIELD_PROBED(cb, tcp_flags);
+	const struct inet_connection_sock *icsk = (const void *)sk;
+	r->timer_pending = BPF_CORE_READ(icsk, icsk_pending);
+	r->retransmits = BPF_CORE_READ(icsk, icsk_retransmits);
+	r->timer_read = 1;
 	fill_tcp(r, sk);
 	fill_owner(r);
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);

@@ -48,6 +48,8 @@ struct inet_sock {
 
 struct inet_connection_sock {
 	__u8 icsk_ca_state : 5;
+	__u8 icsk_retransmits;
+	__u8 icsk_pending;
 };
 
 struct minmax_sample {

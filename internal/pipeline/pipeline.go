@@ -341,6 +341,10 @@ func (p *Pipeline) expired(c *conntrack.Conn) {
 			k.Inferred += rc.Inferred
 			k.Matched += rc.Matched
 			k.KernelSeen += rc.KernelSeen
+			k.KernelLossEpisodes += rc.KernelLossEpisodes
+			k.InferredLossEpisodes += rc.InferredLossEpisodes
+			k.KindsCompared += rc.KindsCompared
+			k.KindsAgreed += rc.KindsAgreed
 		}
 	}
 	if l := r.Limits; l != nil {

@@ -233,20 +233,23 @@ const (
 )
 
 // RetransCause says why the kernel retransmitted, from a retransmit
-// record: the loss-probe timer being handled, else the congestion state.
-// Empty when the record does not carry the timer (older writers).
+// record: the congestion state (Recovery after fast retransmit, SACK or
+// RACK loss detection; Loss after a timeout), else, in the Open or CWR
+// state, the loss-probe timer (a probe is only sent there; in Recovery the
+// pending timer may still be a loss probe scheduled before the ACK that
+// started recovery). Empty when the record does not carry the timer
+// (older writers).
 func RetransCause(r *Record) string {
 	if r.Kind != KindRetransmit || !r.HasTimer {
 		return ""
 	}
-	if r.TimerPending == TimerLossProbe {
-		return CauseLossProbe
-	}
-	switch r.CAState {
-	case 4:
+	switch {
+	case r.CAState == 4:
 		return CauseLoss
-	case 3:
+	case r.CAState == 3:
 		return CauseRecovery
+	case r.TimerPending == TimerLossProbe:
+		return CauseLossProbe
 	}
 	return CauseOther
 }

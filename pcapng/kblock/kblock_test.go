@@ -159,6 +159,7 @@ func TestRetransCause(t *testing.T) {
 	}{
 		{Record{Kind: KindRetransmit, CAState: 4, HasTimer: true}, CauseLoss},
 		{Record{Kind: KindRetransmit, CAState: 3, HasTimer: true, TimerPending: TimerRetrans}, CauseRecovery},
+		{Record{Kind: KindRetransmit, CAState: 3, HasTimer: true, TimerPending: TimerLossProbe}, CauseRecovery},
 		{Record{Kind: KindRetransmit, CAState: 0, HasTimer: true, TimerPending: TimerLossProbe}, CauseLossProbe},
 		{Record{Kind: KindRetransmit, CAState: 1, HasTimer: true, TimerPending: TimerRetrans}, CauseOther},
 		{Record{Kind: KindRetransmit, CAState: 4}, ""}, // an older writer: no timer field

@@ -1,0 +1,260 @@
+//go:build linux
+
+package kernelcheck
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tcpviz/tcpviz/detectors"
+	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/capture"
+	"github.com/tcpviz/tcpviz/internal/conntrack"
+	"github.com/tcpviz/tcpviz/internal/pipeline"
+	"github.com/tcpviz/tcpviz/internal/testutil/lab"
+	"github.com/tcpviz/tcpviz/pcapng"
+	"github.com/tcpviz/tcpviz/pcapng/kblock"
+)
+
+// truthScenario is one lab transfer captured by tcpviz's capture on the
+// sender (the client), with the kernel's records in the file.
+type truthScenario struct {
+	name  string
+	setup func(l *lab.Lab) error
+	args  []string // labtraffic client arguments besides -c and --cc
+	check func(t *testing.T, r *truthResult)
+}
+
+// truthResult is what the detectors found in a scenario's capture.
+type truthResult struct {
+	flows  []events.FlowRecord
+	events map[string]int // by type, kind or reason, and "confirmed"
+	causes map[string]int // kernel retransmit records by cause (segments)
+	check  events.RetransCheck
+}
+
+// captureScenario runs s and returns the capture file. With
+// TCPVIZ_TRUTH_DIR set the file is kept there.
+func captureScenario(t *testing.T, s truthScenario) string {
+	t.Helper()
+	l := lab.New(t, lab.Options{NoOffload: true})
+	if err := s.setup(l); err != nil {
+		t.Fatal(err)
+	}
+	traffic := lab.BuildTraffic(t)
+	dir := os.Getenv("TCPVIZ_TRUTH_DIR")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	out := filepath.Join(dir, s.name+".pcapng")
+	srv, err := l.Start(l.Server, traffic, "server", "-l", ":5001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.WaitOutput("listening on", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := capture.Run(ctx, capture.Config{Interface: l.ClientIf, Netns: l.Client, Output: out,
+			SampleInterval: 50 * time.Millisecond, Ready: func() { close(ready) }})
+		done <- err
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("capture ended before it was ready: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("capture not ready after 20s")
+	}
+	time.Sleep(50 * time.Millisecond)
+	args := append([]string{"client", "-c", l.ServerAddr.String() + ":5001", "--cc", "cubic"}, s.args...)
+	l.Run(l.Client, traffic, args...)
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("capture: %v", err)
+	}
+	return out
+}
+
+// analyze runs the capture through the pipeline as parse-pcap does.
+func analyze(t *testing.T, path string) *truthResult {
+	t.Helper()
+	res := &truthResult{events: map[string]int{}, causes: map[string]int{}}
+	var eng *detectors.Engine
+	cfg := pipeline.Config{Flows: conntrack.DefaultConfig(),
+		NewDetector: func(emit func(*events.Event)) pipeline.Detector {
+			eng = detectors.New(detectors.DefaultConfig(), emit)
+			return eng
+		},
+		KernelCheck: func(flow uint64) *events.RetransCheck { return eng.KernelCheck(flow) },
+		OnFlow:      func(r *events.FlowRecord) { res.flows = append(res.flows, *r) },
+	}
+	p := pipeline.New(cfg)
+	p.AddSink(sinkFunc(func(e *events.Event) {
+		res.events[e.Type]++
+		switch {
+		case e.Type == events.TypeRetransmission:
+			res.events[e.Type+"/"+e.Kind]++
+		case e.Type == events.TypeLossInfer && e.Confirmed != nil:
+			res.events[fmt.Sprintf("%s/%s/confirmed=%t", e.Type, e.Reason, *e.Confirmed)]++
+		case e.Type == events.TypeLossInfer:
+			res.events[e.Type+"/"+e.Reason]++
+		case e.Type == events.TypeKernelRetransmit:
+			res.causes[kblock.RetransCause(e.Kernel)] += max(1, int(e.Kernel.Segs))
+		}
+	}))
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := pcapng.NewReader(f, path)
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Feed(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Finish()
+	res.check = p.Stats().KernelRetrans
+	return res
+}
+
+type sinkFunc func(e *events.Event)
+
+func (s sinkFunc) Packet(*events.Packet) {}
+func (s sinkFunc) Event(e *events.Event) { s(e) }
+
+// checkRTT: on every connection with kernel records, the time-weighted
+// median of the inferred RTT is within 10 % of the kernel's srtt median.
+func checkRTT(t *testing.T, r *truthResult) {
+	n := 0
+	for _, f := range r.flows {
+		if f.KernelSRTTP50MS == 0 || f.BytesC2S < 100000 {
+			continue
+		}
+		n++
+		dev := math.Abs(f.RTTP50MS-f.KernelSRTTP50MS) / f.KernelSRTTP50MS
+		t.Logf("flow %d: RTT median inferred %.3f ms (%d samples), kernel srtt median %.3f ms, off by %.1f %%",
+			f.Flow, f.RTTP50MS, f.RTTSamples, f.KernelSRTTP50MS, 100*dev)
+		if dev > 0.10 {
+			t.Errorf("flow %d: inferred RTT median %.3f ms is %.1f %% off the kernel's %.3f ms", f.Flow, f.RTTP50MS, 100*dev, f.KernelSRTTP50MS)
+		}
+	}
+	if n == 0 {
+		t.Error("no connection with kernel srtt to compare")
+	}
+}
+
+// checkKinds: the inferred kinds agree with the kernel's causes on ≥ 95 %
+// of the kernel's retransmitted segments.
+func checkKinds(t *testing.T, r *truthResult) {
+	k := r.check
+	t.Logf("retransmissions: kernel %d segments, inferred %d, matched %d (precision %.3f, recall %.3f); kinds agreed %d of %d segments; loss episodes kernel %d, inferred %d; kernel causes %v",
+		k.Kernel, k.Inferred, k.Matched, k.Precision, k.Recall, k.KindsAgreed, k.KindsCompared, k.KernelLossEpisodes, k.InferredLossEpisodes, r.causes)
+	if k.KindsCompared > 0 && float64(k.KindsAgreed) < 0.95*float64(k.KindsCompared) {
+		t.Errorf("kinds agree on %d of %d kernel segments, below 95 %%", k.KindsAgreed, k.KindsCompared)
+	}
+}
+
+func logEvents(t *testing.T, r *truthResult) {
+	var parts []string
+	for k, v := range r.events {
+		if strings.Contains(k, "/") || k == events.TypeReordering || k == events.TypeSpuriousRetrans {
+			parts = append(parts, fmt.Sprintf("%s=%d", k, v))
+		}
+	}
+	t.Logf("events: %s", strings.Join(parts, " "))
+}
+
+// TestDetectorTruth runs the lab scenarios of docs/detectors.md ("Checked
+// against the kernel") and scores the detectors against the kernel records
+// in each capture.
+func TestDetectorTruth(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: eBPF capture and network namespaces")
+	}
+	bulk := []string{"--bytes", "4000000"}
+	scenarios := []truthScenario{
+		{name: "deep-buffer", args: bulk,
+			setup: func(l *lab.Lab) error {
+				return l.SetBottleneck(lab.ToServer, lab.Bottleneck{Rate: "20mbit", Burst: "32kb", Latency: "150ms"})
+			},
+			check: func(t *testing.T, r *truthResult) { checkRTT(t, r) }},
+		{name: "reordering", args: bulk,
+			setup: func(l *lab.Lab) error {
+				return l.SetReorder(lab.ToServer, lab.Reorder{Permille: 20, Rate: "50mbit", SlowRate: "300mbit"})
+			},
+			check: func(t *testing.T, r *truthResult) {
+				checkRTT(t, r)
+				if n := r.events[events.TypeReordering]; n == 0 {
+					t.Error("no reordering event")
+				}
+				for k, v := range r.events {
+					if strings.HasPrefix(k, events.TypeLossInfer+"/") && !strings.HasSuffix(k, "confirmed=false") {
+						t.Errorf("%d loss_infer %s on a path that only reorders", v, k)
+					}
+				}
+			}},
+		{name: "random-loss", args: bulk,
+			setup: func(l *lab.Lab) error {
+				if err := l.SetBottleneck(lab.ToServer, lab.Bottleneck{Rate: "50mbit", Burst: "32kb", Latency: "20ms"}); err != nil {
+					return err
+				}
+				return l.SetLoss(lab.ToServer, 10)
+			},
+			check: func(t *testing.T, r *truthResult) { checkRTT(t, r); checkKinds(t, r) }},
+		{name: "tail-loss", args: []string{"--bytes", "30000", "--write-size", "30000", "--conns", "30"},
+			setup: func(l *lab.Lab) error {
+				if err := l.SetBottleneck(lab.ToServer, lab.Bottleneck{Rate: "50mbit", Burst: "32kb", Latency: "20ms"}); err != nil {
+					return err
+				}
+				// The last segment of each write carries PSH: drop half of them.
+				return l.AddRule(`oifname "veth-rs" tcp dport 5001 tcp flags & psh == psh numgen random mod 1000 < 500 counter drop`)
+			},
+			check: func(t *testing.T, r *truthResult) {
+				checkKinds(t, r)
+				if r.causes[kblock.CauseLossProbe] == 0 || r.causes[kblock.CauseLoss] == 0 {
+					t.Errorf("kernel causes %v: want tail-loss probes and timeouts", r.causes)
+				}
+			}},
+		{name: "spurious", args: bulk,
+			setup: func(l *lab.Lab) error {
+				return l.SetReorder(lab.ToServer, lab.Reorder{Permille: 10, Rate: "50mbit", SlowRate: "2mbit"})
+			},
+			check: func(t *testing.T, r *truthResult) {
+				checkRTT(t, r)
+				checkKinds(t, r)
+				if r.events[events.TypeSpuriousRetrans] == 0 {
+					t.Error("no spurious_retransmission found")
+				}
+			}},
+	}
+	for _, s := range scenarios {
+		t.Run(s.name, func(t *testing.T) {
+			path := captureScenario(t, s)
+			r := analyze(t, path)
+			logEvents(t, r)
+			s.check(t, r)
+		})
+	}
+}
