@@ -39,6 +39,11 @@ func (e *Engine) handshake(f *flow, p *events.Packet) {
 			fwd.synSeen, fwd.isn, fwd.synCount = true, p.Seq, 1
 			if synack {
 				f.synAckTS = p.TS
+				// The client's first RTT, as its kernel takes it: SYN to
+				// SYN/ACK (the smoothed RTT of its data starts there).
+				if f.mruSYN != 0 && p.TS > f.mruSYN {
+					rev.smooth(p.TS - f.mruSYN)
+				}
 			} else {
 				f.synTS = p.TS
 			}
@@ -55,6 +60,10 @@ func (e *Engine) handshake(f *flow, p *events.Packet) {
 		fwd.firstAck = false
 		if f.mruSYN != 0 && f.irtt == 0 {
 			f.irtt = p.TS - f.mruSYN
+			// The server's first RTT: SYN/ACK to the ACK.
+			if f.synAckTS != 0 && p.TS > f.synAckTS {
+				rev.smooth(p.TS - f.synAckTS)
+			}
 		}
 	}
 	if p.Flags&fRST != 0 && !fwd.rstSeen {

@@ -143,6 +143,7 @@ type half struct {
 	rtt        *rttStats
 	lastEmit   int64
 	lastSample int64
+	srtt       float64 // ns, smoothed over this direction's samples as the kernel does
 
 	// Gaps the capture skipped (lost_segment), to tell a copy of bytes
 	// already seen from data that fills a gap.
@@ -189,11 +190,8 @@ type flow struct {
 	noAnswer bool    // no_syn_ack already reported
 	hsRTT    bool    // handshake RTT already reported
 
-	kern       [2]kernState // per direction: the state of the socket that sends it
-	ksrttStats *rttStats
-	kpending   uint32 // µs, newest kernel srtt not yet in ksrttStats
-	kpendingTS int64
-	kminRTT    uint32 // µs, lowest kernel min_rtt seen
+	kern    [2]kernState // per direction: the state of the socket that sends it
+	kminRTT uint32       // µs, lowest kernel min_rtt seen
 
 	first int64       // time of the first packet
 	mss   [2]uint16   // MSS announced in each direction's SYN
@@ -338,6 +336,9 @@ func (e *Engine) flowOf(id uint64) *flow {
 // Close forgets a finished connection. Its kernel comparison is kept for
 // Compare and KernelCheck.
 func (e *Engine) Close(id uint64) {
+	if f := e.flows[id]; f != nil {
+		e.settleHoles(f)
+	}
 	if e.last != nil && e.last.id == id {
 		e.last = nil
 	}
@@ -430,6 +431,7 @@ func (e *Engine) scan(now int64) {
 func (e *Engine) Finish() {
 	for _, f := range e.flows {
 		e.checkNoAnswer(f, e.now, true)
+		e.settleHoles(f)
 	}
 	for _, s := range e.syns {
 		e.embryoNoAnswer(s, e.now, true)

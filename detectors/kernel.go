@@ -55,6 +55,11 @@ type comparison struct {
 	// Kinds: kernel segments whose cause was compared with the matching
 	// wire retransmission's, and those that agreed.
 	kindsCompared, kindsAgreed int
+	// RTT: the kernel's srtt and the inferred one at the kernel's records.
+	kSRTT, iSRTT *rttStats
+	rttRecords   int
+	pendK, pendI float64 // ms
+	pendTS       int64
 }
 
 func (e *Engine) comparisonFor(id uint64) *comparison {
@@ -94,6 +99,7 @@ func (e *Engine) Kernel(frame uint64, rec *kblock.Record, id uint64, dir events.
 		if f != nil {
 			f.kern[f.dirOf(rec.Saddr, rec.Sport, dir)&1] = kernState{rec.SndCwnd, rec.SRTTus, rec.Ssthresh, true}
 			f.kernelRTT(rec)
+			e.kernelSRTT(f, rec, dir)
 		}
 	case kblock.KindRetransmit:
 		ev.Type, ev.Severity = events.TypeKernelRetransmit, events.SevWarn
@@ -133,6 +139,18 @@ func (f *flow) dirOf(addr netip.Addr, port uint16, fallback events.Dir) events.D
 		}
 	}
 	return fallback
+}
+
+// kernelSRTT pairs a record's srtt with the inferred one of the socket's
+// own data.
+func (e *Engine) kernelSRTT(f *flow, rec *kblock.Record, dir events.Dir) {
+	c := e.comparisonFor(f.id)
+	local := netip.AddrPortFrom(rec.Saddr, rec.Sport)
+	if c.local.IsValid() && c.local != local {
+		return
+	}
+	c.local = local
+	c.rttRecord(rec.TS, rec.SRTTus, f.h[f.dirOf(rec.Saddr, rec.Sport, dir)].srtt)
 }
 
 // kernelCA counts the kernel's loss episodes from the CA state in its
@@ -313,7 +331,13 @@ func (e *Engine) KernelCheck(id uint64) *events.RetransCheck {
 func (c *comparison) check() events.RetransCheck {
 	r := events.RetransCheck{Kernel: c.kernelSegs, KernelSeen: c.matchedKernel, Inferred: c.inferred, Matched: c.matchedInferred, Precision: 1, Recall: 1,
 		KernelLossEpisodes: c.kernelEpisodes, InferredLossEpisodes: c.inferredEpisodes,
-		KindsCompared: c.kindsCompared, KindsAgreed: c.kindsAgreed}
+		KindsCompared: c.kindsCompared, KindsAgreed: c.kindsAgreed, RTTRecords: c.rttRecords}
+	if c.kSRTT != nil && c.kSRTT.n > 0 {
+		r.KernelSRTTP50MS = c.kSRTT.quantile(0.5)
+	}
+	if c.iSRTT != nil && c.iSRTT.n > 0 {
+		r.InferredSRTTP50MS = c.iSRTT.quantile(0.5)
+	}
 	if c.inferred > 0 {
 		r.Precision = float64(c.matchedInferred) / float64(c.inferred)
 	}
@@ -338,28 +362,40 @@ func (e *Engine) Compare() []KernelComparison {
 	return out
 }
 
-// kernelRTT keeps the kernel's srtt and min_rtt of the connection's socket
-// for the flow summary. Each srtt stands for the time until the next
-// record, so the median is over time, like the inferred one. A socket that
-// has not measured an RTT yet reports 0, which is no value.
+// kernelRTT keeps the lowest kernel min_rtt of the connection's socket.
 func (f *flow) kernelRTT(rec *kblock.Record) {
-	f.flushKernelRTT(rec.TS)
-	if rec.SRTTus > 0 {
-		f.kpending, f.kpendingTS = rec.SRTTus, rec.TS
-	}
 	if rec.MinRTTus > 0 && (f.kminRTT == 0 || rec.MinRTTus < f.kminRTT) {
 		f.kminRTT = rec.MinRTTus
 	}
 }
 
-// flushKernelRTT adds the pending kernel srtt with its weight up to now.
-func (f *flow) flushKernelRTT(now int64) {
-	if f.kpending == 0 {
+// rttRecord pairs the kernel's srtt in a record with the inferred smoothed
+// RTT of the same socket's data at the same moment. Each pair stands for
+// the time until the next record, so both medians are over the same
+// instants and weights, whatever the kernel's sampling policy. A socket
+// that has not measured an RTT yet reports 0, which is no value.
+func (c *comparison) rttRecord(ts int64, kernelUS uint32, inferredNS float64) {
+	c.flushRTT(ts)
+	c.pendK, c.pendI, c.pendTS = 0, 0, 0
+	if kernelUS == 0 {
 		return
 	}
-	if f.ksrttStats == nil {
-		f.ksrttStats = &rttStats{}
+	c.pendK, c.pendI, c.pendTS = float64(kernelUS)/1000, inferredNS/1e6, ts
+	c.rttRecords++
+}
+
+// flushRTT adds the pending pair with its weight up to now.
+func (c *comparison) flushRTT(now int64) {
+	if c.pendTS == 0 || now <= c.pendTS {
+		return
 	}
-	f.ksrttStats.add(float64(f.kpending)/1000, weight(now-f.kpendingTS))
-	f.kpending = 0
+	if c.kSRTT == nil {
+		c.kSRTT, c.iSRTT = &rttStats{}, &rttStats{}
+	}
+	w := weight(now - c.pendTS)
+	c.kSRTT.add(c.pendK, w)
+	if c.pendI > 0 {
+		c.iSRTT.add(c.pendI, w)
+	}
+	c.pendTS = now
 }

@@ -49,14 +49,39 @@ func TestReorderingToldFromLoss(t *testing.T) {
 			want: outcome{unconfirmed: 1, confirmed: 1},
 		},
 		{
-			name: "retransmitted before the report came back: confirmed at once",
+			name: "retransmitted before the report came back",
 			build: func(c *tconn) {
 				c.after(ms).data(0, 1, 100).after(ms).data(0, 101, 100).after(ms).data(0, 201, 100)
 				c.after(300*ms).data(0, 101, 100)
 				c.after(ms).send(1, A, 1, 101, 0, 502, sackOpt(1000, 201, 301))
 				c.after(ms).ack(1, 301)
 			},
-			want: outcome{confirmed: 1},
+			want: outcome{unconfirmed: 1, confirmed: 1},
+		},
+		{
+			name: "retransmitted, but a D-SACK says the original arrived too",
+			build: func(c *tconn) {
+				c.after(ms).data(0, 1, 100).after(ms).data(0, 101, 100).after(ms).data(0, 201, 100).after(ms).data(0, 301, 100)
+				c.after(ms).ack(1, 101)
+				c.after(ms).send(1, A, 1, 101, 0, 502, sackOpt(1000, 201, 301))
+				c.after(ms).send(1, A, 1, 101, 0, 502, sackOpt(1000, 201, 401))
+				c.after(ms).data(0, 101, 100)
+				c.after(ms).ack(1, 401)
+				c.after(ms).send(1, A, 1, 401, 0, 502, sackOpt(1000, 101, 201))
+			},
+			want: outcome{unconfirmed: 1, reordering: 1, degreeSegs: 2},
+		},
+		{
+			name: "retransmitted, but the first ACK covering it echoes the original's TSval",
+			build: func(c *tconn) {
+				c.after(ms).send(0, PA, 1, 1, 100, 502, tsOpt(10, 1)).after(ms).send(0, PA, 101, 1, 100, 502, tsOpt(11, 1))
+				c.after(ms).send(0, PA, 201, 1, 100, 502, tsOpt(12, 1))
+				c.after(ms).send(1, A, 1, 101, 0, 502, tsOpt(5, 10))
+				c.after(ms).send(1, A, 1, 101, 0, 502, tsOpt(5, 10), sackOpt(1000, 201, 301))
+				c.after(ms).send(0, PA, 101, 1, 100, 502, tsOpt(16, 1))
+				c.after(ms).send(1, A, 1, 301, 0, 502, tsOpt(6, 11))
+			},
+			want: outcome{unconfirmed: 1, reordering: 1, degreeSegs: 1},
 		},
 	}
 	for _, tc := range tests {

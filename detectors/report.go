@@ -97,7 +97,7 @@ func (e *Engine) report(f *flow, p *events.Packet, fl uint16) {
 		}
 	}
 	if fwd.nSuspects > 0 && fl&(aRetrans|aFastRetrans|aSpurious|aOutOfOrder) != 0 {
-		e.confirmHoles(f, p, fl, copied)
+		e.fillHoles(f, p, fl, copied)
 	}
 	if p.Len > fwd.maxSeg {
 		fwd.maxSeg = p.Len
@@ -127,12 +127,14 @@ func (e *Engine) ackSide(f *flow, p *events.Packet, fl uint16) {
 		}
 	}
 	e.spuriousChecks(f, p, d, advanced)
+	if data.nSuspects > 0 {
+		e.holesACK(f, p, d, advanced)
+	}
+	if advanced || p.Options.NumSACK > 0 {
+		e.ackSample(f, p, d, advanced)
+	}
 	if advanced {
 		data.recovered(ack)
-		e.ackSample(f, p, d)
-		if data.nSuspects > 0 {
-			e.closeHoles(f, p, d)
-		}
 	}
 	outstanding := data.nextKnown && events.SeqLess(ack, data.nextseq)
 	if fl&aDupAck != 0 && fwd.dupacks == e.cfg.DupAckThreshold && outstanding && !(fwd.lossKnown && fwd.lossAck == ack) {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"sort"
 	"time"
 
 	"github.com/tcpviz/tcpviz/events"
@@ -35,6 +36,7 @@ type segEntry struct {
 	ts       int64
 	frame    uint64
 	resent   bool
+	sacked   bool
 }
 
 // segRing holds the new-data segments of a direction not yet cumulatively
@@ -77,6 +79,31 @@ func (r *segRing) markResent(seq, end uint32) uint64 {
 	return first
 }
 
+// sack marks the segments the SACK blocks of p cover (above its cumulative
+// ACK) and returns the first one newly SACKed, when it was sent once.
+func (r *segRing) sack(p *events.Packet) (first segEntry, ok bool) {
+	live := r.e[r.head:]
+	found := false
+	for i := 0; i < int(p.Options.NumSACK) && i < len(p.Options.SACK); i++ {
+		b := p.Options.SACK[i]
+		if !events.SeqGreater(b.Left, p.Ack) {
+			continue // D-SACK
+		}
+		j := sort.Search(len(live), func(j int) bool { return events.SeqGEQ(live[j].seq, b.Left) })
+		for ; j < len(live) && events.SeqLEQ(live[j].end, b.Right); j++ {
+			s := &live[j]
+			if s.sacked {
+				continue
+			}
+			s.sacked = true
+			if !found || events.SeqLess(s.seq, first.seq) {
+				first, found = *s, true
+			}
+		}
+	}
+	return first, found && !first.resent
+}
+
 // resentIn reports whether a remembered segment overlapping [seq, end) was
 // sent again.
 func (r *segRing) resentIn(seq, end uint32) bool {
@@ -93,14 +120,17 @@ func (r *segRing) resentIn(seq, end uint32) bool {
 }
 
 // ack drops the segments covered by a cumulative ACK and returns the oldest
-// of them and whether any of them was sent twice.
+// of them not SACKed before (n counts those) and whether any of them was
+// sent twice.
 func (r *segRing) ack(ack uint32) (oldest segEntry, n int, resent bool) {
 	for r.head < len(r.e) && events.SeqLEQ(r.e[r.head].end, ack) {
 		s := r.e[r.head]
-		if n == 0 {
-			oldest = s
+		if !s.sacked {
+			if n == 0 {
+				oldest = s
+			}
+			n++
 		}
-		n++
 		resent = resent || s.resent
 		r.head++
 	}
@@ -178,22 +208,37 @@ func (e *Engine) rtt(f *flow, p *events.Packet, fl uint16) {
 	}
 }
 
-// ackSample takes the RTT sample of a cumulative ACK p that advanced over
-// the data of direction d.
-func (e *Engine) ackSample(f *flow, p *events.Packet, d events.Dir) {
+// ackSample takes the RTT sample of an ACK p of the data of direction d,
+// in the kernel's order of preference: the oldest segment the cumulative
+// ACK newly covers (advanced) that was not SACKed before, unless any of
+// them was sent twice; else the first segment newly SACKed, never sent
+// twice; else, on an advancing ACK, the timestamp echo.
+func (e *Engine) ackSample(f *flow, p *events.Packet, d events.Dir, advanced bool) {
 	data := &f.h[d]
-	oldest, n, resent := data.segs.ack(p.Ack)
-	if n > 0 && !resent {
-		e.sample(f, p, d, events.ReasonDataAck, p.TS-oldest.ts, oldest.frame)
-		if p.Options.HasTS {
-			data.tsq.echo(p.Options.TSEcr)
+	var seq, sack segEntry
+	seqOK, sackOK := false, false
+	if advanced {
+		var n int
+		var resent bool
+		seq, n, resent = data.segs.ack(p.Ack)
+		seqOK = n > 0 && !resent
+	}
+	if p.Options.NumSACK > 0 {
+		sack, sackOK = data.segs.sack(p)
+	}
+	switch {
+	case seqOK:
+		e.sample(f, p, d, events.ReasonDataAck, p.TS-seq.ts, seq.frame)
+	case sackOK:
+		e.sample(f, p, d, events.ReasonSACK, p.TS-sack.ts, sack.frame)
+	case advanced && p.Options.HasTS:
+		if x, ok := data.tsq.echo(p.Options.TSEcr); ok {
+			e.sample(f, p, d, events.ReasonTimestamp, p.TS-x.ts, x.frame)
 		}
 		return
 	}
 	if p.Options.HasTS {
-		if x, ok := data.tsq.echo(p.Options.TSEcr); ok {
-			e.sample(f, p, d, events.ReasonTimestamp, p.TS-x.ts, x.frame)
-		}
+		data.tsq.echo(p.Options.TSEcr)
 	}
 }
 
@@ -224,6 +269,9 @@ func (e *Engine) sample(f *flow, p *events.Packet, d events.Dir, reason string, 
 	} else {
 		f.srtt += (float64(rtt) - f.srtt) / 8
 	}
+	if reason != events.ReasonHandshake {
+		h.smooth(rtt)
+	}
 	if !e.cfg.RTTSamples {
 		return
 	}
@@ -238,6 +286,16 @@ func (e *Engine) sample(f *flow, p *events.Packet, d events.Dir, reason string, 
 	ev.Seq, ev.Len = 0, 0
 	ev.Reason, ev.RTTms, ev.RefFrame = reason, float64(rtt)/1e6, ref
 	e.send(f, ev)
+}
+
+// smooth updates the direction's smoothed RTT as the kernel does its srtt
+// (gain 1/8, the first sample taken as is).
+func (h *half) smooth(rtt int64) {
+	if h.srtt == 0 {
+		h.srtt = float64(rtt)
+	} else {
+		h.srtt += (float64(rtt) - h.srtt) / 8
+	}
 }
 
 // rttBuckets per octave of the RTT histogram: a bucket spans 1/16 of its
@@ -372,9 +430,11 @@ func (e *Engine) FillFlow(id uint64, r *events.FlowRecord) {
 		r.RTTAvgMS = all.sum / float64(all.n)
 		r.RTTP50MS, r.RTTP95MS = all.quantile(0.5), all.quantile(0.95)
 	}
-	f.flushKernelRTT(f.lastTS)
-	if f.ksrttStats != nil && f.ksrttStats.n > 0 {
-		r.KernelSRTTP50MS = f.ksrttStats.quantile(0.5)
+	if c := e.cmp[id]; c != nil {
+		c.flushRTT(f.lastTS)
+		if c.kSRTT != nil && c.kSRTT.n > 0 {
+			r.KernelSRTTP50MS = c.kSRTT.quantile(0.5)
+		}
 	}
 	if f.kminRTT > 0 {
 		r.KernelMinRTTMS = float64(f.kminRTT) / 1000

@@ -87,6 +87,7 @@ const (
 	ReasonHandshake        = "handshake" // rtt_sample from SYN to the ACK of the SYN/ACK
 	ReasonDataAck          = "data_ack"  // rtt_sample from data to the ACK that covers it
 	ReasonTimestamp        = "timestamp" // rtt_sample from TSval to the TSecr that echoes it
+	ReasonSACK             = "sack"      // rtt_sample from data to the ACK that first SACKs it
 )
 
 // Severity grades an event for the monitor and the dashboards.

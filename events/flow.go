@@ -137,6 +137,13 @@ type RetransCheck struct {
 	// tlp), and those that agreed.
 	KindsCompared int `json:"kinds_compared"`
 	KindsAgreed   int `json:"kinds_agreed"`
+	// RTT at the kernel's records (each standing for the time until the
+	// next): the kernel's srtt and the inferred smoothed RTT (the samples
+	// smoothed with the kernel's gain of 1/8), time-weighted medians. In
+	// summary.json: the medians over connections.
+	RTTRecords        int     `json:"rtt_records"`
+	KernelSRTTP50MS   float64 `json:"kernel_srtt_p50_ms"`
+	InferredSRTTP50MS float64 `json:"inferred_srtt_p50_ms"`
 }
 
 // String is the one-line account parse-pcap, summary and the dashboard show.
@@ -147,9 +154,19 @@ func (r RetransCheck) String() string {
 		}
 		return strconv.FormatFloat(100*float64(n)/float64(d), 'f', 1, 64) + "%"
 	}
-	return fmt.Sprintf("retransmitted segments: %d in kernel records, %d inferred from packets; "+
+	s := fmt.Sprintf("retransmitted segments: %d in kernel records, %d inferred from packets; "+
 		"recall %s (%d of the kernel's seen on the wire), precision %s (%d of the inferred confirmed by the kernel)",
 		r.Kernel, r.Inferred, pct(r.KernelSeen, r.Kernel), r.KernelSeen, pct(r.Matched, r.Inferred), r.Matched)
+	// The rest of the scorecard, each figure in the same unit on both sides.
+	s += fmt.Sprintf("; loss episodes: %d kernel, %d inferred", r.KernelLossEpisodes, r.InferredLossEpisodes)
+	if r.KernelSRTTP50MS > 0 {
+		s += fmt.Sprintf("; RTT median: kernel srtt %.3f ms, inferred %.3f ms", r.KernelSRTTP50MS, r.InferredSRTTP50MS)
+	}
+	if r.KindsCompared > 0 {
+		s += fmt.Sprintf("; retransmission kinds agree with the kernel's cause on %d of %d segments (%s)",
+			r.KindsAgreed, r.KindsCompared, pct(r.KindsAgreed, r.KindsCompared))
+	}
+	return s
 }
 
 // Summary is summary.json: the figures of one run.

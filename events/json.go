@@ -590,6 +590,9 @@ func (r *FlowRecord) AppendJSON(b []byte) []byte {
 		b = fI64(b, `,"inferred_loss_episodes":`, int64(k.InferredLossEpisodes))
 		b = fI64(b, `,"kinds_compared":`, int64(k.KindsCompared))
 		b = fI64(b, `,"kinds_agreed":`, int64(k.KindsAgreed))
+		b = fI64(b, `,"rtt_records":`, int64(k.RTTRecords))
+		b = fF64(b, `,"kernel_srtt_p50_ms":`, k.KernelSRTTP50MS)
+		b = fF64(b, `,"inferred_srtt_p50_ms":`, k.InferredSRTTP50MS)
 		b = append(b, '}')
 	}
 	if r.Limits != nil {

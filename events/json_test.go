@@ -286,7 +286,8 @@ func TestAppendJSONRandom(t *testing.T) {
 		if r.IntN(2) == 0 {
 			fr.KernelRetrans = &events.RetransCheck{Kernel: r.IntN(100), Inferred: r.IntN(100), Matched: r.IntN(100),
 				Precision: randFloat(r), Recall: randFloat(r), KernelLossEpisodes: r.IntN(9), InferredLossEpisodes: r.IntN(9),
-				KindsCompared: r.IntN(50), KindsAgreed: r.IntN(50)}
+				KindsCompared: r.IntN(50), KindsAgreed: r.IntN(50), RTTRecords: r.IntN(50), KernelSRTTP50MS: randFloat(r),
+				InferredSRTTP50MS: randFloat(r)}
 		}
 		buf = fr.AppendJSON(buf[:0])
 		same(t, "flow", buf, marshal(t, fr))

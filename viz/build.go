@@ -381,7 +381,7 @@ func (r *Report) overview(c *Collector, conns []ConnRow, sum events.Summary, opt
 	if narrowed && len(conns) == 0 && c.packets == 0 && len(c.typeCount) == 0 {
 		r.NoMatch = "the filters (" + opts.Filter.String() + ") match no packet, event or connection of this capture"
 	}
-	if k := sum.KernelRetrans; k != nil && (k.Kernel > 0 || k.Inferred > 0) && !narrowed {
+	if k := sum.KernelRetrans; k != nil && (k.Kernel > 0 || k.Inferred > 0 || k.RTTRecords > 0) && !narrowed {
 		o.KernelCheck = k
 	}
 	o.Headline, o.HeadlineBad = headline(o, conns)

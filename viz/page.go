@@ -172,6 +172,7 @@ window.addEventListener("resize", function () {
     <div class="card"><div class="v">{{if .KernelSamples}}yes{{else}}no{{end}}</div><div class="k">kernel cwnd/srtt samples</div></div>
     {{with .KernelCheck}}<div class="card" id="kernel-check"><div class="v">{{.KernelSeen}} / {{.Kernel}}</div><div class="k">kernel-retransmitted segments seen on the wire; {{.Matched}} / {{.Inferred}} inferred segments confirmed</div></div>{{end}}
   </div>
+  {{with .KernelCheck}}<p id="kernel-scorecard">Kernel check: {{.String}}</p>{{end}}
   <div class="two">
   <div>
     <h2>Events by type</h2>

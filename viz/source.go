@@ -160,7 +160,7 @@ func loadCapture(ctx context.Context, path string, o LoadOptions) (*Input, error
 		Frames: st.Frames, Packets: st.Packets, TCPPackets: st.TCPPackets, KernelRecords: st.KernelRecords,
 		Skipped: st.Skipped, Flows: st.Flows, Events: st.Events, FirstPacket: events.Timestamp(st.FirstTS),
 		LastPacket: events.Timestamp(st.LastTS), Warnings: st.Warnings}
-	if k := st.KernelRetrans; k.Kernel > 0 || k.Inferred > 0 {
+	if k := st.KernelRetrans; k.Kernel > 0 || k.Inferred > 0 || k.RTTRecords > 0 {
 		in.Summary.KernelRetrans = &k
 	}
 	in.Notes = append(in.Notes, st.Warnings...)

@@ -197,7 +197,7 @@ func writeHeadline(w io.Writer, capSum capture.Summary, res *sessionfiles.Result
 	}
 	fmt.Fprintf(w, "events:   %s\n", evs)
 	if k := s.KernelRetrans; k != nil {
-		fmt.Fprintf(w, "kernel:   %d kernel retransmissions, %d inferred, %d matched\n", k.Kernel, k.Inferred, k.Matched)
+		fmt.Fprintf(w, "kernel:   %s\n", k.String())
 	}
 	// The connections that suffered most.
 	worst := append([]conntable.Row(nil), rows...)

@@ -7,6 +7,7 @@ package pipeline
 
 import (
 	"fmt"
+	"sort"
 	"net/netip"
 	"time"
 
@@ -96,6 +97,9 @@ type Pipeline struct {
 	dcfg    decode.Config
 	stats   Stats
 	rec     events.FlowRecord // reused for OnFlow
+	// Per connection with both, the kernel's and the inferred srtt medians
+	// (summary: their medians over connections).
+	kernelRTT, inferredRTT []float64
 }
 
 // New builds a pipeline.
@@ -334,7 +338,7 @@ func (p *Pipeline) expired(c *conntrack.Conn) {
 		p.det.Close(c.ID)
 	}
 	if p.cfg.KernelCheck != nil {
-		if rc := p.cfg.KernelCheck(c.ID); rc != nil && (rc.Kernel > 0 || rc.Inferred > 0) {
+		if rc := p.cfg.KernelCheck(c.ID); rc != nil && (rc.Kernel > 0 || rc.Inferred > 0 || rc.RTTRecords > 0) {
 			r.KernelRetrans = rc
 			k := &p.stats.KernelRetrans
 			k.Kernel += rc.Kernel
@@ -345,6 +349,11 @@ func (p *Pipeline) expired(c *conntrack.Conn) {
 			k.InferredLossEpisodes += rc.InferredLossEpisodes
 			k.KindsCompared += rc.KindsCompared
 			k.KindsAgreed += rc.KindsAgreed
+			k.RTTRecords += rc.RTTRecords
+			if rc.KernelSRTTP50MS > 0 && rc.InferredSRTTP50MS > 0 {
+				p.kernelRTT = append(p.kernelRTT, rc.KernelSRTTP50MS)
+				p.inferredRTT = append(p.inferredRTT, rc.InferredSRTTP50MS)
+			}
 		}
 	}
 	if l := r.Limits; l != nil {
@@ -384,6 +393,7 @@ func (p *Pipeline) Finish() {
 	if k.Kernel > 0 {
 		k.Recall = float64(k.KernelSeen) / float64(k.Kernel)
 	}
+	k.KernelSRTTP50MS, k.InferredSRTTP50MS = median(p.kernelRTT), median(p.inferredRTT)
 }
 
 func (p *Pipeline) source() string {
@@ -434,4 +444,16 @@ func (p *Pipeline) Stats() Stats {
 	}
 	s.Fragments = p.fragStats()
 	return s
+}
+
+// median of xs (0 for none); sorts xs.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	sort.Float64s(xs)
+	if n := len(xs); n%2 == 0 {
+		return (xs[n/2-1] + xs[n/2]) / 2
+	}
+	return xs[len(xs)/2]
 }
