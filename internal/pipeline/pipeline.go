@@ -7,8 +7,8 @@ package pipeline
 
 import (
 	"fmt"
-	"sort"
 	"net/netip"
+	"sort"
 	"time"
 
 	"github.com/tcpviz/tcpviz/events"
