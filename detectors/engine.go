@@ -12,6 +12,7 @@ package detectors
 
 import (
 	"net/netip"
+	"slices"
 
 	"github.com/tcpviz/tcpviz/events"
 )
@@ -144,6 +145,7 @@ type half struct {
 	lastEmit   int64
 	lastSample int64
 	srtt       float64 // ns, smoothed over this direction's samples as the kernel does
+	srttPre    float64 // srtt before the peer's latest ACK
 
 	// Gaps the capture skipped (lost_segment), to tell a copy of bytes
 	// already seen from data that fills a gap.
@@ -429,7 +431,14 @@ func (e *Engine) scan(now int64) {
 
 // Finish reports what is pending at the end of the input.
 func (e *Engine) Finish() {
-	for _, f := range e.flows {
+	// In connection order, so the output does not depend on map order.
+	ids := make([]uint64, 0, len(e.flows))
+	for id := range e.flows {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		f := e.flows[id]
 		e.checkNoAnswer(f, e.now, true)
 		e.settleHoles(f)
 	}

@@ -150,7 +150,10 @@ func (e *Engine) kernelSRTT(f *flow, rec *kblock.Record, dir events.Dir) {
 		return
 	}
 	c.local = local
-	c.rttRecord(rec.TS, rec.SRTTus, f.h[f.dirOf(rec.Saddr, rec.Sport, dir)].srtt)
+	// A probe record reads the socket as it was before the segment that
+	// triggered it (the packet just before the record): compare with the
+	// inferred srtt before that ACK too.
+	c.rttRecord(rec.TS, rec.SRTTus, f.h[f.dirOf(rec.Saddr, rec.Sport, dir)].srttPre)
 }
 
 // kernelCA counts the kernel's loss episodes from the CA state in its

@@ -13,9 +13,9 @@ import (
 //   - a retransmission filled it, but the ACK echoes a TSval older than the
 //     retransmission's (Eifel): the original arrived, reordering too;
 //   - otherwise the loss is confirmed (a second loss_infer, "confirmed":
-//     true, ref_frame the first) once about one smoothed RTT passed without
-//     a D-SACK for the hole; a D-SACK (the receiver got the bytes twice)
-//     makes it reordering.
+//     true, ref_frame the first) once two smoothed RTTs passed since the
+//     retransmission (and the close) without a D-SACK for the hole; a D-SACK
+//     (the receiver got the bytes twice) makes it reordering.
 
 // maxSuspects bounds the reported holes followed per direction.
 const maxSuspects = 8
@@ -32,6 +32,7 @@ type suspect struct {
 	resent    bool   // a retransmission went into it
 	rTS       uint32 // the newest TSval of those retransmissions
 	rHasTS    bool
+	rAt       int64 // when the newest of them was sent
 	closed    bool  // covered by the cumulative ACK, waiting for a D-SACK
 	closedAt  int64 // when
 	closeMS   float64
@@ -60,7 +61,7 @@ func (e *Engine) suspectHole(f *flow, p *events.Packet, d events.Dir, lo, hi, to
 		s.resent = true
 		for _, r := range h.resends[:h.nResends] {
 			if overlaps(r.seq, r.end, lo, hi) {
-				s.rTS, s.rHasTS = r.tsval, r.hasTS
+				s.rTS, s.rHasTS, s.rAt = r.tsval, r.hasTS, r.ts
 			}
 		}
 	}
@@ -88,7 +89,7 @@ func (e *Engine) fillHoles(f *flow, p *events.Packet, fl uint16, copied bool) {
 		if !copied && !newer && !same {
 			continue
 		}
-		s.resent, s.rTS, s.rHasTS = true, p.Options.TSVal, p.Options.HasTS
+		s.resent, s.rTS, s.rHasTS, s.rAt = true, p.Options.TSVal, p.Options.HasTS, p.TS
 	}
 }
 
@@ -115,7 +116,9 @@ func (e *Engine) holesACK(f *flow, p *events.Packet, d events.Dir, advanced bool
 			dsack, dl, dr = true, b.Left, b.Right
 		}
 	}
-	wait := max(int64(h.srtt), int64(1e6))
+	// A D-SACK comes back about one RTT after the second copy was sent;
+	// allow two, and at least 1 ms.
+	wait := max(2*int64(h.srtt), int64(1e6))
 	j := 0
 	for i := 0; i < h.nSuspects; i++ {
 		s := h.suspects[i]
@@ -123,7 +126,7 @@ func (e *Engine) holesACK(f *flow, p *events.Packet, d events.Dir, advanced bool
 		case s.closed && dsack && overlaps(dl, dr, s.origLo, s.hi):
 			e.reordered(f, p, d, &s)
 			continue
-		case s.closed && p.TS-s.closedAt >= wait:
+		case s.closed && p.TS-max(s.closedAt, s.rAt) >= wait:
 			e.confirmed(f, p, d, &s)
 			continue
 		case s.closed || !advanced || !events.SeqGreater(ack, s.lo):

@@ -116,6 +116,9 @@ func (e *Engine) ackSide(f *flow, p *events.Packet, fl uint16) {
 	}
 	d := p.Dir ^ 1 // the direction whose data p acknowledges
 	fwd, data := &f.h[p.Dir], &f.h[d]
+	// The kernel's tcp_probe reads the socket before it processes the
+	// segment that triggered it: its srtt is the one before this ACK.
+	data.srttPre = data.srtt
 	ack := p.Ack
 	advanced := fwd.ackKnown && events.SeqGreater(ack, fwd.maxAck)
 	if !fwd.ackKnown || advanced {

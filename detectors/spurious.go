@@ -22,6 +22,7 @@ const maxResends = 16
 
 type resend struct {
 	seq, end uint32
+	ts       int64
 	frame    uint64
 	tsval    uint32
 	hasTS    bool
@@ -36,7 +37,7 @@ func (h *half) rememberResend(p *events.Packet) {
 		copy(h.resends[:], h.resends[1:])
 		h.nResends--
 	}
-	h.resends[h.nResends] = resend{seq: p.Seq, end: p.Seq + p.Len, frame: p.Frame, tsval: p.Options.TSVal, hasTS: p.Options.HasTS}
+	h.resends[h.nResends] = resend{seq: p.Seq, end: p.Seq + p.Len, ts: p.TS, frame: p.Frame, tsval: p.Options.TSVal, hasTS: p.Options.HasTS}
 	h.nResends++
 }
 
