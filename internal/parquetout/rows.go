@@ -55,6 +55,10 @@ type EventRow struct {
 	RTTms       float64 `parquet:"rtt_ms"`
 	Window      int64   `parquet:"window"`
 	Note        string  `parquet:"note,dict"`
+	Confirmed   *bool   `parquet:"confirmed,optional"` // loss_infer about a reported hole
+	DegreeSegs  int64   `parquet:"degree_segs"`
+	DegreeMS    float64 `parquet:"degree_ms"`
+	Cause       string  `parquet:"cause,dict"`
 
 	// limit_change events.
 	LimitSource string  `parquet:"limit_source,dict"`
@@ -135,6 +139,13 @@ type FlowRow struct {
 	KRMatched   *int64   `parquet:"kernel_retrans_matched,optional"`
 	KRPrecision *float64 `parquet:"kernel_retrans_precision,optional"`
 	KRRecall    *float64 `parquet:"kernel_retrans_recall,optional"`
+	KRKEpisodes *int64   `parquet:"kernel_retrans_kernel_loss_episodes,optional"`
+	KRIEpisodes *int64   `parquet:"kernel_retrans_inferred_loss_episodes,optional"`
+	KRKinds     *int64   `parquet:"kernel_retrans_kinds_compared,optional"`
+	KRKindsOK   *int64   `parquet:"kernel_retrans_kinds_agreed,optional"`
+	KRRTTRecs   *int64   `parquet:"kernel_retrans_rtt_records,optional"`
+	KRKSRTT     *float64 `parquet:"kernel_retrans_kernel_srtt_p50_ms,optional"`
+	KRISRTT     *float64 `parquet:"kernel_retrans_inferred_srtt_p50_ms,optional"`
 
 	LimitsC2S *DirLimitsCol `parquet:"limits_c2s,optional"`
 	LimitsS2C *DirLimitsCol `parquet:"limits_s2c,optional"`
@@ -301,6 +312,7 @@ func eventRow(file string, e *events.Event, ep endpoints) EventRow {
 		Severity: string(e.Severity), Kind: e.Kind, Reason: e.Reason,
 		Seq: int64(e.Seq), Len: int64(e.Len), Ack: int64(e.Ack), Count: int64(e.Count),
 		RefFrame: int64(e.RefFrame), RTTms: e.RTTms, Window: e.Window, Note: e.Note,
+		Confirmed: e.Confirmed, DegreeSegs: int64(e.DegreeSegs), DegreeMS: e.DegreeMS, Cause: e.Cause,
 		BytesInFlight: e.Context.BytesInFlight, SRTTms: e.Context.SRTTms,
 		KernelCwnd: int64(e.Context.KernelCwnd), KernelSRTTus: int64(e.Context.KernelSRTTus),
 		KernelSsthr: int64(e.Context.KernelSsthr),
@@ -423,6 +435,11 @@ func flowRow(file string, r *events.FlowRecord) FlowRow {
 		kn, seen, in, m := int64(k.Kernel), int64(k.KernelSeen), int64(k.Inferred), int64(k.Matched)
 		p, rc := k.Precision, k.Recall
 		row.KRKernel, row.KRSeen, row.KRInferred, row.KRMatched, row.KRPrecision, row.KRRecall = &kn, &seen, &in, &m, &p, &rc
+		ke, ie, kc, ka, rr := int64(k.KernelLossEpisodes), int64(k.InferredLossEpisodes), int64(k.KindsCompared),
+			int64(k.KindsAgreed), int64(k.RTTRecords)
+		ks, is := k.KernelSRTTP50MS, k.InferredSRTTP50MS
+		row.KRKEpisodes, row.KRIEpisodes, row.KRKinds, row.KRKindsOK, row.KRRTTRecs = &ke, &ie, &kc, &ka, &rr
+		row.KRKSRTT, row.KRISRTT = &ks, &is
 	}
 	return row
 }
