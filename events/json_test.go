@@ -43,11 +43,10 @@ func same(t *testing.T, what string, got, want []byte) {
 // checkSink compares the hand-written encoders with encoding/json on every
 // record a pipeline produces.
 type checkSink struct {
-	t      *testing.T
-	table  *conntrack.Table
-	n      [3]int
-	buf    []byte
-	lastTS []byte
+	t     *testing.T
+	table *conntrack.Table
+	n     [3]int
+	buf   []byte
 }
 
 func (s *checkSink) Packet(p *events.Packet) {

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -71,11 +70,10 @@ func tcpFrame(t testing.TB, src, dst netip.AddrPort, seq, ack uint32, syn, fin b
 
 // conn builds the packets of one connection.
 type conn struct {
-	t           testing.TB
-	c           netip.AddrPort
-	cseq, sseq  uint32
-	out         *[]pkt
-	established bool
+	t          testing.TB
+	c          netip.AddrPort
+	cseq, sseq uint32
+	out        *[]pkt
 }
 
 func (c *conn) add(ts int64, fromClient bool, seq, ack uint32, syn bool, n int, retrans bool) {
@@ -272,24 +270,6 @@ func detectorPipeline() pipeline.Config {
 		NewDetector: func(emit func(*events.Event)) pipeline.Detector {
 			return detectors.New(detectors.DefaultConfig(), emit)
 		}}
-}
-
-// alertLog collects alerts safely across goroutines.
-type alertLog struct {
-	mu     sync.Mutex
-	alerts []Alert
-}
-
-func (l *alertLog) add(a *Alert) {
-	l.mu.Lock()
-	l.alerts = append(l.alerts, *a)
-	l.mu.Unlock()
-}
-
-func (l *alertLog) get() []Alert {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]Alert(nil), l.alerts...)
 }
 
 // waitFor polls cond until it holds or the timeout passes.

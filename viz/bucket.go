@@ -196,18 +196,6 @@ func (s *buckets) total() float64 {
 	return t
 }
 
-// sumBetween adds the sums of the buckets whose start lies in [from, to).
-func (s *buckets) sumBetween(from, to int64) float64 {
-	var t float64
-	for i, a := range s.b {
-		st := s.t0 + int64(i)*s.width
-		if st >= from && st < to {
-			t += a.sum
-		}
-	}
-	return t
-}
-
 // thinned keeps at most limit items of a stream, spread evenly over it: it
 // keeps every stride-th item and, when full, drops every other kept item and
 // doubles the stride. Seen counts everything offered.

@@ -40,7 +40,7 @@ Examples:
 
 // reportFlags are the input, filter and chart flags report and summary share.
 type reportFlags struct {
-	in, out                  string
+	in                       string
 	filter                   *filterFlags
 	charts                   string
 	topFlows                 int

@@ -470,6 +470,3 @@ func packetRow(file string, r *events.PacketRecord) PacketRow {
 	}
 	return row
 }
-
-// kernelKind reports whether an event is a kernel record (kernel table).
-func kernelKind(e *events.Event) bool { return e.Kernel != nil }

@@ -55,10 +55,9 @@ func usage() {
 // sockopts are applied to a socket before listen/connect, so that buffer
 // sizes shape the window scale announced in the SYN.
 type sockopts struct {
-	cc      string
-	sndbuf  int
-	rcvbuf  int
-	nodelay bool
+	cc     string
+	sndbuf int
+	rcvbuf int
 }
 
 func (o sockopts) control(network, address string, c syscall.RawConn) error {
