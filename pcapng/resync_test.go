@@ -160,7 +160,7 @@ func TestTimestampOutOfRange(t *testing.T) {
 		{0, ^uint64(0), TSOutOfRange},                 // seconds
 		{0, 1 << 34, TSOutOfRange},                    // 545 years of seconds
 		{0, 1_700_000_000, 1_700_000_000_000_000_000}, // 2023, fine
-		{0x80 | 0, ^uint64(0), TSOutOfRange},          // 2^0 ticks per second
+		{0x80, ^uint64(0), TSOutOfRange},              // 2^-0: one tick per second
 		{0x80 | 10, 1 << 60, TSOutOfRange},
 		{9, ^uint64(0), TSOutOfRange}, // ns: 2^64-1 is past int64 too
 	} {
