@@ -210,10 +210,10 @@ func feedFiles(ctx context.Context, open func(i int) (*pcapng.Reader, io.Closer,
 			case a.end == nil || a.end == io.EOF:
 			case errors.Is(a.end, pcapng.ErrNeedMore):
 				var nm *pcapng.NeedMoreError
-				if errors.As(a.end, &nm) && nm.Offset == 0 && nm.Have < 4 {
+				if errors.As(a.end, &nm) && nm.Offset == 0 && nm.Have == 0 {
 					// Not even a file magic: an empty file, /dev/null, a
 					// closed stdin. Saying "0 packets" would hide it.
-					return 0, fmt.Errorf("%s: not a capture: %d bytes, no pcap or pcapng header", nm.File, nm.Have)
+					return 0, fmt.Errorf("%s: not a capture: empty (0 bytes)", nm.File)
 				}
 				p.Warn(a.end.Error())
 			default:
