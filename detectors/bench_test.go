@@ -105,7 +105,13 @@ func TestBulkTransferFindings(t *testing.T) {
 // BenchmarkPipeline reads a pcap of the bulk transfer from memory through
 // the whole pipeline, without and with the detectors: the difference is the
 // detectors' share (budget: at most 30 %).
-func BenchmarkPipeline(b *testing.B) {
+func BenchmarkPipeline(b *testing.B) { benchPipeline(b, false) }
+
+// BenchmarkPipelineLimits is BenchmarkPipeline with the detectors on, with
+// and without the limits analysis (budget: at most 10 % more).
+func BenchmarkPipelineLimits(b *testing.B) { benchPipeline(b, true) }
+
+func benchPipeline(b *testing.B, limits bool) {
 	pkts := bulkTransfer(200000, 100)
 	path := filepath.Join(b.TempDir(), "bulk.pcap")
 	writeCapture(b, path, pkts, false)
@@ -113,17 +119,23 @@ func BenchmarkPipeline(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, withDet := range []bool{false, true} {
-		name := "without-detectors"
-		if withDet {
-			name = "with-detectors"
-		}
-		b.Run(name, func(b *testing.B) {
+	type variant struct {
+		name        string
+		det, limits bool
+	}
+	variants := []variant{{"without-detectors", false, false}, {"with-detectors", true, true}}
+	if limits {
+		variants = []variant{{"limits-off", true, false}, {"limits-on", true, true}}
+	}
+	for _, v := range variants {
+		b.Run(v.name, func(b *testing.B) {
 			b.ReportAllocs()
+			dc := DefaultConfig()
+			dc.Limits = v.limits
 			for i := 0; i < b.N; i++ {
 				cfg := pipeline.Config{Flows: conntrack.DefaultConfig()}
-				if withDet {
-					cfg.NewDetector = func(emit func(*events.Event)) pipeline.Detector { return New(DefaultConfig(), emit) }
+				if v.det {
+					cfg.NewDetector = func(emit func(*events.Event)) pipeline.Detector { return New(dc, emit) }
 				}
 				p := pipeline.New(cfg)
 				r := pcapng.NewReader(bytes.NewReader(data), path)
@@ -140,6 +152,33 @@ func BenchmarkPipeline(b *testing.B) {
 					}
 				}
 				p.Finish()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(pkts)), "ns/packet")
+		})
+	}
+}
+
+// BenchmarkEngineLimits is BenchmarkEngine with and without the limits
+// analysis: the difference is its per-packet cost.
+func BenchmarkEngineLimits(b *testing.B) {
+	pkts := bulkTransfer(200000, 100)
+	for _, on := range []bool{false, true} {
+		name := "limits-off"
+		if on {
+			name = "limits-on"
+		}
+		b.Run(name, func(b *testing.B) {
+			cfg := DefaultConfig()
+			cfg.Limits = on
+			b.ReportAllocs()
+			for b.Loop() {
+				e := New(cfg, func(*events.Event) {})
+				for j := range pkts {
+					e.Packet(&pkts[j])
+				}
+				var r events.FlowRecord
+				e.FillFlow(1, &r)
+				e.Finish()
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(pkts)), "ns/packet")
 		})

@@ -46,7 +46,8 @@ type Engine struct {
 	rst, fin storm
 	cmp      map[uint64]*comparison
 
-	limWindow int64 // LimitWindow, ns; 0 when limits are off
+	limWindow int64         // LimitWindow, ns; 0 when limits are off
+	limPool   []*flowLimits // limits state of closed connections, for reuse
 }
 
 // New builds an engine that hands every event to emit. The event pointer is
@@ -343,6 +344,9 @@ func (e *Engine) Close(id uint64) {
 	}
 	if e.last != nil && e.last.id == id {
 		e.last = nil
+	}
+	if f := e.flows[id]; f != nil && f.lim != nil && len(e.limPool) < 1024 {
+		e.limPool = append(e.limPool, f.lim)
 	}
 	delete(e.flows, id)
 	delete(e.syns, id)

@@ -1,6 +1,7 @@
 package detectors
 
 import (
+	"math"
 	"strconv"
 
 	"github.com/tcpviz/tcpviz/events"
@@ -52,10 +53,12 @@ func (v *limVec) dominant() (int, float64) {
 	return best, float64(v[best]) / float64(v.total())
 }
 
+// seconds converts to seconds, to the microsecond: finer is noise, and the
+// figures are written for every connection.
 func (v *limVec) seconds() events.LimitSeconds {
 	var a [nLimits]float64
 	for i, x := range v {
-		a[i] = float64(x) / 1e9
+		a[i] = float64(x/1e3) / 1e6
 	}
 	return events.LimitSecondsOf(a)
 }
@@ -79,11 +82,17 @@ type limDir struct {
 	data bool // the direction carried payload
 
 	// Inference from packets.
-	state int8
-	since int64 // accounted up to here
+	// The current state holds since `since` (accounted up to there); the
+	// newest packet was at `last`; the next window ends at flushAt.
+	state   int8
+	since   int64
+	last    int64
+	flushAt int64
 	// appFrom is the start of the current stretch with nothing outstanding
-	// (0 when none); it is accounted when it ends.
+	// (0 when none); it is accounted when it ends, or at a window's end
+	// once it is long enough to be sure (appSure).
 	appFrom  int64
+	appSure  bool
 	pkt      limVec
 	inRec    bool
 	recUntil uint32 // recovery ends when this is acknowledged
@@ -126,10 +135,20 @@ func (e *Engine) limits(f *flow) *flowLimits {
 	if f.lim != nil {
 		return f.lim
 	}
-	L := &flowLimits{start: f.first}
+	var L *flowLimits
+	if n := len(e.limPool); n > 0 {
+		// A closed connection's state, its windows' storage kept.
+		L, e.limPool = e.limPool[n-1], e.limPool[:n-1]
+		s0, s1 := L.d[0].slots[:0], L.d[1].slots[:0]
+		*L = flowLimits{}
+		L.d[0].slots, L.d[1].slots = s0, s1
+	} else {
+		L = &flowLimits{}
+	}
+	L.start = f.first
 	for d := range L.d {
 		ld := &L.d[d]
-		ld.state, ld.since, ld.cur, ld.peerShift = limApp, f.first, -1, -1
+		ld.state, ld.since, ld.last, ld.cur, ld.peerShift = limApp, f.first, f.first, -1, -1
 		ld.minWin, ld.maxWin = -1, -1
 		ld.peerMSS = f.mss[d^1]
 	}
@@ -172,22 +191,64 @@ func (e *Engine) limitsPacket(f *flow, p *events.Packet, fl uint16) {
 			ld.inRec, ld.recUntil = true, f.h[p.Dir].nextseq
 		}
 	}
+	w := e.limWindow
 	for d := events.DirC2S; d <= events.DirS2C; d++ {
 		ld := &L.d[d]
-		e.limAccount(f, L, d, now)
-		if ld.data {
+		if !ld.data {
+			// Nothing to report for this direction yet; its first data
+			// accounts the time before as a whole (the first run below).
+			continue
+		}
+		if d != p.Dir {
 			e.limGoodput(f, L, d, now)
 		}
+		e.limGap(f, L, d, now)
 		st := e.limState(f, d)
-		if ld.appFrom != 0 && (st != limApp || (p.Dir == d && p.Len > 0)) {
-			e.limEndApp(f, L, d, now, p.Dir == d && p.Len > 0)
+		newData := p.Dir == d && p.Len > 0
+		// Time is accounted in runs: when the state changes, and at the end
+		// of each window.
+		if ld.appFrom != 0 {
+			if st != limApp || newData {
+				e.limEndApp(f, L, d, now, newData)
+			}
+		} else if st != ld.state || now >= ld.flushAt {
+			e.limAccountSpan(f, L, d, int(ld.state), ld.since, now)
+			ld.since = now
 		}
 		if st == limApp && ld.appFrom == 0 {
-			ld.appFrom = now
+			ld.appFrom, ld.appSure = now, false
 		}
-		ld.state = st
-		e.limFlush(f, L, d, now, false)
+		ld.state, ld.last = st, now
+		if now >= ld.flushAt {
+			if ld.appFrom != 0 && now-ld.appFrom > appWait(f) {
+				e.limAccountSpan(f, L, d, limApp, ld.appFrom, now)
+				ld.appFrom, ld.appSure, ld.since = now, true, now
+			}
+			e.limFlush(f, L, d, now, false)
+			ld.flushAt = L.start + ((now-L.start)/w+1)*w
+		}
 	}
+}
+
+// appWait is how soon new data must follow a stretch with nothing
+// outstanding for the stretch to count as the sender's, not the
+// application's (see limEndApp).
+func appWait(f *flow) int64 {
+	rtt := max(f.irtt, int64(f.srtt))
+	return rtt + rtt/4 + int64(1e6)
+}
+
+// limGap handles a silence with data outstanding: beyond max(2 × srtt,
+// 10 ms) without a packet, the sender is waiting for a timeout.
+func (e *Engine) limGap(f *flow, L *flowLimits, d events.Dir, now int64) {
+	ld := &L.d[d]
+	wait := max(int64(2*f.srtt), int64(10e6))
+	if ld.appFrom != 0 || ld.state != limCwnd || now-ld.last <= wait {
+		return
+	}
+	e.limAccountSpan(f, L, d, limCwnd, ld.since, ld.last+wait)
+	e.limAccountSpan(f, L, d, limRecovery, ld.last+wait, now)
+	ld.since = now
 }
 
 // limEndApp accounts a stretch with nothing outstanding. When new data
@@ -200,10 +261,11 @@ func (e *Engine) limEndApp(f *flow, L *flowLimits, d events.Dir, now int64, newD
 	from := ld.appFrom
 	ld.appFrom = 0
 	st := limApp
-	if rtt := max(f.irtt, int64(f.srtt)); newData && now-from <= rtt+rtt/4+int64(1e6) {
+	if newData && !ld.appSure && now-from <= appWait(f) {
 		st = limCwnd
 	}
 	e.limAccountSpan(f, L, d, st, from, now)
+	ld.since = now
 }
 
 // limState infers from packets what limits the sender of d right now.
@@ -273,22 +335,6 @@ func (ld *limDir) scaledWindow(r *half) int64 {
 	return -1
 }
 
-// limAccount gives the time since the last packet to the state inferred
-// then, apart from the handshake, and the part of a long silence with data
-// outstanding beyond twice the RTT, which is a wait for a timeout.
-func (e *Engine) limAccount(f *flow, L *flowLimits, d events.Dir, to int64) {
-	ld := &L.d[d]
-	from := ld.since
-	if to <= from {
-		return
-	}
-	ld.since = to
-	if ld.appFrom != 0 {
-		return // accounted when the stretch ends
-	}
-	e.limAccountSpan(f, L, d, int(ld.state), from, to)
-}
-
 // limAccountSpan gives [from, to) to limit st, apart from the handshake.
 func (e *Engine) limAccountSpan(f *flow, L *flowLimits, d events.Dir, st int, from, to int64) {
 	if hs0, hs1 := f.handshakeSpan(); hs0 != 0 {
@@ -299,22 +345,11 @@ func (e *Engine) limAccountSpan(f *flow, L *flowLimits, d events.Dir, st int, fr
 		if a < b {
 			e.limAdd(L, d, limHandshake, a, b)
 			if from < a {
-				e.limAddState(f, L, d, st, from, a)
+				e.limAdd(L, d, st, from, a)
 			}
 			if b < to {
-				e.limAddState(f, L, d, st, b, to)
+				e.limAdd(L, d, st, b, to)
 			}
-			return
-		}
-	}
-	e.limAddState(f, L, d, st, from, to)
-}
-
-func (e *Engine) limAddState(f *flow, L *flowLimits, d events.Dir, st int, from, to int64) {
-	if st == limCwnd {
-		if wait := max(int64(2*f.srtt), int64(10e6)); to-from > wait {
-			e.limAdd(L, d, limCwnd, from, from+wait)
-			e.limAdd(L, d, limRecovery, from+wait, to)
 			return
 		}
 	}
@@ -526,9 +561,12 @@ func (e *Engine) fillLimits(f *flow, r *events.FlowRecord) {
 	var out events.FlowLimits
 	for d := events.DirC2S; d <= events.DirS2C; d++ {
 		ld := &L.d[d]
-		e.limAccount(f, L, d, end)
+		e.limGap(f, L, d, end)
 		if ld.appFrom != 0 {
 			e.limEndApp(f, L, d, end, false)
+		} else {
+			e.limAccountSpan(f, L, d, int(ld.state), ld.since, end)
+			ld.since = end
 		}
 		e.limFlush(f, L, d, end, true)
 		if !ld.data {
@@ -546,15 +584,20 @@ func (e *Engine) fillLimits(f *flow, r *events.FlowRecord) {
 	}
 }
 
+// round4 keeps four decimals of a share.
+func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }
+
 func (e *Engine) limResult(ld *limDir, end int64) *events.DirLimits {
 	dl := &events.DirLimits{Source: events.LimitSourcePackets, MaxWindow: ld.maxWin, MinWindow: ld.minWin}
 	if ld.lastAck > ld.firstData {
 		dl.GoodputAvgBps = float64(ld.acked) * 8 / (float64(ld.lastAck-ld.firstData) / 1e9)
 	}
-	dl.GoodputPeakBps = max(ld.peakBps, dl.GoodputAvgBps)
+	dl.GoodputAvgBps = math.Round(dl.GoodputAvgBps)
+	dl.GoodputPeakBps = math.Round(max(ld.peakBps, dl.GoodputAvgBps))
 	pkt := ld.pkt
 	dl.Seconds = pkt.seconds()
 	dl.Dominant, dl.Share = dl.Seconds.Dominant()
+	dl.Share = round4(dl.Share)
 	if !ld.kSeen || ld.kLast <= ld.kStart {
 		return dl
 	}
@@ -578,13 +621,13 @@ func (e *Engine) limResult(ld *limDir, end int64) *events.DirLimits {
 	k[limApp] += max(total-busy-k[limHandshake], 0)
 	agreement := -1.0
 	if ld.agreeSeen > 0 {
-		agreement = float64(ld.agreeSame) / float64(ld.agreeSeen)
+		agreement = round4(float64(ld.agreeSame) / float64(ld.agreeSeen))
 	}
 	dl.Packets = &events.PacketLimits{Seconds: dl.Seconds, Dominant: dl.Dominant, Share: dl.Share, Agreement: agreement}
 	dl.Source = events.LimitSourceKernel
 	dl.Seconds = k.seconds()
 	dl.Dominant, dl.Share = dl.Seconds.Dominant()
-	dl.Kernel = &events.KernelChrono{Busy: float64(busy) / 1e9, RwndLimited: float64(k[limRwnd]) / 1e9,
-		SndbufLimited: float64(k[limSndbuf]) / 1e9}
+	dl.Share = round4(dl.Share)
+	dl.Kernel = &events.KernelChrono{Busy: float64(busy/1e3) / 1e6, RwndLimited: dl.Seconds.Rwnd, SndbufLimited: dl.Seconds.Sndbuf}
 	return dl
 }

@@ -596,7 +596,7 @@ func (r *FlowRecord) AppendJSON(b []byte) []byte {
 		b = append(b, '}')
 	}
 	if r.Limits != nil {
-		b = appendMarshal(b, `,"limits":`, r.Limits) // once per connection
+		b = appendFlowLimits(append(b, `,"limits":`...), r.Limits)
 	}
 	return append(b, '}')
 }
@@ -618,6 +618,56 @@ func appendCounts(b []byte, m map[string]int) []byte {
 		b = jsonString(b, k)
 		b = append(b, ':')
 		b = strconv.AppendInt(b, int64(m[k]), 10)
+	}
+	return append(b, '}')
+}
+
+// appendFlowLimits writes l as encoding/json does.
+func appendFlowLimits(b []byte, l *FlowLimits) []byte {
+	b = append(b, '{')
+	if l.C2S != nil {
+		b = appendDirLimits(append(b, `"c2s":`...), l.C2S)
+	}
+	if l.S2C != nil {
+		if l.C2S != nil {
+			b = append(b, ',')
+		}
+		b = appendDirLimits(append(b, `"s2c":`...), l.S2C)
+	}
+	return append(b, '}')
+}
+
+func appendLimitSeconds(b []byte, s *LimitSeconds) []byte {
+	b = fF64(b, `{"rwnd":`, s.Rwnd)
+	b = fF64(b, `,"cwnd":`, s.Cwnd)
+	b = fF64(b, `,"sndbuf":`, s.Sndbuf)
+	b = fF64(b, `,"app":`, s.App)
+	b = fF64(b, `,"recovery":`, s.Recovery)
+	b = fF64(b, `,"handshake":`, s.Handshake)
+	return append(b, '}')
+}
+
+func appendDirLimits(b []byte, l *DirLimits) []byte {
+	b = fStr(b, `{"source":`, l.Source)
+	b = appendLimitSeconds(append(b, `,"seconds":`...), &l.Seconds)
+	b = fStr(b, `,"dominant":`, l.Dominant)
+	b = fF64(b, `,"share":`, l.Share)
+	b = fF64(b, `,"goodput_avg_bps":`, l.GoodputAvgBps)
+	b = fF64(b, `,"goodput_peak_bps":`, l.GoodputPeakBps)
+	b = fI64(b, `,"max_window":`, l.MaxWindow)
+	b = fI64(b, `,"min_window":`, l.MinWindow)
+	if k := l.Kernel; k != nil {
+		b = fF64(b, `,"kernel":{"busy":`, k.Busy)
+		b = fF64(b, `,"rwnd_limited":`, k.RwndLimited)
+		b = fF64(b, `,"sndbuf_limited":`, k.SndbufLimited)
+		b = append(b, '}')
+	}
+	if p := l.Packets; p != nil {
+		b = appendLimitSeconds(append(b, `,"packets":{"seconds":`...), &p.Seconds)
+		b = fStr(b, `,"dominant":`, p.Dominant)
+		b = fF64(b, `,"share":`, p.Share)
+		b = fF64(b, `,"agreement":`, p.Agreement)
+		b = append(b, '}')
 	}
 	return append(b, '}')
 }

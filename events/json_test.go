@@ -265,9 +265,7 @@ func TestAppendJSONRandom(t *testing.T) {
 			MSSS2C: maybe(r, uint16(r.Uint32())), SACKPermitted: r.IntN(2) == 0, End: randString(r), State: randString(r),
 			History: randString(r), Retransmitted: maybe(r, r.Uint64()), RTTMinMS: randFloat(r), RTTAvgMS: randFloat(r),
 			RTTMaxMS: randFloat(r), RTTSamples: maybe(r, r.IntN(1000)), PID: maybe(r, r.Uint32()), Comm: randString(r),
-			Limits: maybe(r, &events.FlowLimits{S2C: &events.DirLimits{Source: randString(r), Dominant: randString(r),
-				Seconds: events.LimitSeconds{Rwnd: randFloat(r), App: randFloat(r)}, GoodputPeakBps: randFloat(r), MaxWindow: -1,
-				Kernel: maybe(r, &events.KernelChrono{Busy: randFloat(r)}), Packets: maybe(r, &events.PacketLimits{Agreement: randFloat(r)})}})}
+			Limits: maybe(r, &events.FlowLimits{C2S: maybe(r, randDirLimits(r)), S2C: maybe(r, randDirLimits(r))})}
 		if n := r.IntN(5); n > 0 {
 			fr.Events = make(map[string]int)
 			for range n {
@@ -325,4 +323,15 @@ func BenchmarkEventJSON(b *testing.B) {
 			_ = enc.Encode(e)
 		}
 	})
+}
+
+func randDirLimits(r *rand.Rand) *events.DirLimits {
+	sec := func() events.LimitSeconds {
+		return events.LimitSeconds{Rwnd: randFloat(r), Cwnd: randFloat(r), Sndbuf: randFloat(r), App: randFloat(r),
+			Recovery: randFloat(r), Handshake: randFloat(r)}
+	}
+	return &events.DirLimits{Source: randString(r), Dominant: randString(r), Share: randFloat(r), Seconds: sec(),
+		GoodputAvgBps: randFloat(r), GoodputPeakBps: randFloat(r), MaxWindow: r.Int64N(1<<30) - 1, MinWindow: maybe(r, r.Int64N(1<<20)),
+		Kernel:  maybe(r, &events.KernelChrono{Busy: randFloat(r), RwndLimited: randFloat(r), SndbufLimited: randFloat(r)}),
+		Packets: maybe(r, &events.PacketLimits{Seconds: sec(), Dominant: randString(r), Share: randFloat(r), Agreement: randFloat(r)})}
 }

@@ -104,8 +104,12 @@ type Overview struct {
 	KernelCheck   *events.RetransCheck // retransmitted segments: kernel records against packets
 	Headline      string               // the one-line story of the capture
 	HeadlineBad   bool                 // the headline names a problem
-	Worst         []ConnRow            // most retransmissions
-	EventCounts   []KV
+	// Limits are the verdicts of the connections held back longest;
+	// LimitsCheck compares the inferred limits with the kernel's.
+	Limits      []events.Verdict
+	LimitsCheck *events.LimitsCheck
+	Worst       []ConnRow // most retransmissions
+	EventCounts []KV
 }
 
 // KV is a name and a count.
@@ -143,7 +147,10 @@ type ConnRow struct {
 	End          string
 	State        string // Zeek conn_state
 	Events       map[string]int
-	first        int64
+	// Limit is what limited the direction that carried more payload
+	// (events.DirLimits.Label: "rwnd 61%", "~cwnd 80%" when inferred).
+	Limit string
+	first int64
 }
 
 // Label names a connection in charts ("#3 10.0.0.1:5000 → 10.0.0.2:80").
@@ -191,6 +198,7 @@ func Build(c *Collector, flows []events.FlowRecord, sum events.Summary, opts Opt
 	conns := mergeConns(c, flows, &opts.Filter)
 	r.Conns = conns
 	r.overview(c, conns, sum, opts)
+	r.limits(flows, conns, sum, opts)
 	r.processes(conns)
 
 	b := builder{c: c, opts: opts, r: r, conns: conns}
@@ -274,6 +282,9 @@ func mergeConns(c *Collector, flows []events.FlowRecord, f *Filter) []ConnRow {
 			Retrans: fr.Events[events.TypeRetransmission], RetransBytes: fr.Retransmitted,
 			RTTMin: fr.RTTMinMS, RTTAvg: fr.RTTAvgMS, RTTMax: fr.RTTMaxMS, HandshakeRTT: fr.HandshakeRTTms,
 			End: fr.End, State: fr.State, Events: fr.Events, first: int64(fr.First)}
+		if l, _ := fr.MainLimits(); l != nil {
+			row.Limit = l.Label()
+		}
 		if fd != nil {
 			if row.Events == nil {
 				row.Events = fd.events
@@ -392,6 +403,27 @@ func (r *Report) overview(c *Collector, conns []ConnRow, sum events.Summary, opt
 			break
 		}
 		o.Worst = append(o.Worst, w)
+	}
+}
+
+// limits picks the verdicts of the selected connections held back longest.
+func (r *Report) limits(flows []events.FlowRecord, conns []ConnRow, sum events.Summary, opts Options) {
+	shown := make(map[uint64]bool, len(conns))
+	for _, c := range conns {
+		shown[c.Flow] = true
+	}
+	w := events.Worst{N: 3}
+	for i := range flows {
+		if shown[flows[i].Flow] {
+			w.Add(&flows[i])
+		}
+	}
+	r.Overview.Limits = w.List
+	if len(flows) == 0 && !opts.Filter.Narrows() {
+		r.Overview.Limits = sum.Limits // built from events only: the run's own list
+	}
+	if k := sum.KernelLimits; k != nil && k.Directions > 0 && !opts.Filter.Narrows() {
+		r.Overview.LimitsCheck = k
 	}
 }
 

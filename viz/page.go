@@ -173,6 +173,15 @@ window.addEventListener("resize", function () {
     {{with .KernelCheck}}<div class="card" id="kernel-check"><div class="v">{{.KernelSeen}} / {{.Kernel}}</div><div class="k">kernel-retransmitted segments seen on the wire; {{.Matched}} / {{.Inferred}} inferred segments confirmed</div></div>{{end}}
   </div>
   {{with .KernelCheck}}<p id="kernel-scorecard">Kernel check: {{.String}}</p>{{end}}
+  {{with .Limits}}
+  <div id="limits-verdict">
+    <h2>Why was it slow?</h2>
+    <ul class="verdicts">
+    {{range .}}<li><b>#{{.Flow}}</b> {{.Client}} → {{.Server}} ({{.Dir}}): {{.Sentence}}</li>
+    {{end}}</ul>
+    {{with $.R.Overview.LimitsCheck}}<p class="note">Limits check: {{.}}.</p>{{end}}
+  </div>
+  {{end}}
   <div class="two">
   <div>
     <h2>Events by type</h2>

@@ -32,13 +32,17 @@ type summaryJSON struct {
 	EventsTotal int                  `json:"events_total"` // detector events (kernel records and RTT samples not counted)
 	Events      map[string]int       `json:"events"`
 	KernelCheck *events.RetransCheck `json:"kernel_check,omitempty"`
-	Retrans     int                  `json:"retransmissions"`
-	RetransPct  float64              `json:"retransmission_pct"`
-	Kernel      bool                 `json:"kernel_samples"`
-	Processes   []ProcessRow         `json:"processes,omitempty"`
-	Conns       []connRowJSON        `json:"connections_list"`
-	Missing     []string             `json:"missing,omitempty"`
-	NoMatch     string               `json:"no_match,omitempty"`
+	// Limits: the connections held back longest and what limited them;
+	// LimitsCheck: the inferred limits against the kernel's accounting.
+	Limits      []events.Verdict    `json:"limits,omitempty"`
+	LimitsCheck *events.LimitsCheck `json:"limits_check,omitempty"`
+	Retrans     int                 `json:"retransmissions"`
+	RetransPct  float64             `json:"retransmission_pct"`
+	Kernel      bool                `json:"kernel_samples"`
+	Processes   []ProcessRow        `json:"processes,omitempty"`
+	Conns       []connRowJSON       `json:"connections_list"`
+	Missing     []string            `json:"missing,omitempty"`
+	NoMatch     string              `json:"no_match,omitempty"`
 }
 
 type connRowJSON struct {
@@ -61,6 +65,7 @@ type connRowJSON struct {
 	StateText    string         `json:"state_text"`
 	End          string         `json:"ended"` // how the capture saw it end (fin, rst, ...); "end" is a time in flows --json
 	Events       map[string]int `json:"events,omitempty"`
+	Limit        string         `json:"limit,omitempty"` // "rwnd 61%"; "~" in front when inferred from packets
 }
 
 // WriteSummary writes the report's figures for a terminal (text), a program
@@ -84,7 +89,7 @@ func (r *Report) connsJSON() []connRowJSON {
 			BytesC2S: c.BytesC2S, BytesS2C: c.BytesS2C, Packets: c.Packets, DurationMS: c.DurationMS,
 			Retrans: c.Retrans, RetransBytes: c.RetransBytes, RTTMin: c.RTTMin, RTTAvg: c.RTTAvg, RTTMax: c.RTTMax,
 			HandshakeRTT: c.HandshakeRTT, State: c.State, StateText: events.ConnStateText(c.State), End: c.End,
-			Events: findings(c.Events)}
+			Events: findings(c.Events), Limit: c.Limit}
 	}
 	return out
 }
@@ -93,8 +98,8 @@ func (r *Report) writeJSON(w io.Writer) error {
 	o := r.Overview
 	doc := summaryJSON{Title: r.Title, Source: r.Source, Packets: o.Packets, Bytes: o.Bytes, Connections: o.Flows,
 		Untracked: o.OtherFlows, DurationMS: float64(o.Duration) / 1e6, Headline: o.Headline, EventsTotal: o.Events, Events: map[string]int{},
-		KernelCheck: o.KernelCheck,
-		Retrans:     o.Retrans, RetransPct: o.RetransRate, Kernel: o.KernelSamples, Processes: r.Processes,
+		KernelCheck: o.KernelCheck, Limits: o.Limits, LimitsCheck: o.LimitsCheck,
+		Retrans: o.Retrans, RetransPct: o.RetransRate, Kernel: o.KernelSamples, Processes: r.Processes,
 		Conns: r.connsJSON(), Missing: r.Missing, NoMatch: r.NoMatch}
 	for _, kv := range o.EventCounts {
 		doc.Events[kv.Name] = kv.Count
@@ -108,7 +113,7 @@ func (r *Report) writeJSON(w io.Writer) error {
 // names the same field.
 var csvHeader = []string{"flow", "pid", "comm", "client", "server", "bytes_c2s", "bytes_s2c", "packets",
 	"ms", "retrans", "retrans_bytes", "rtt_min_ms", "rtt_avg_ms", "rtt_max_ms",
-	"handshake_rtt_ms", "state", "state_text", "ended", "events"}
+	"handshake_rtt_ms", "state", "state_text", "ended", "events", "limit"}
 
 func (r *Report) writeCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
@@ -124,7 +129,7 @@ func (r *Report) writeCSV(w io.Writer) error {
 		}
 		rec := []string{u(c.Flow), pid, textsafe.CSVField(c.Comm), c.Client, c.Server, u(c.BytesC2S), u(c.BytesS2C),
 			u(c.Packets), f(c.DurationMS), strconv.Itoa(c.Retrans), u(c.RetransBytes), f(c.RTTMin), f(c.RTTAvg),
-			f(c.RTTMax), f(c.HandshakeRTT), c.State, events.ConnStateText(c.State), c.End, evList(c.Events)}
+			f(c.RTTMax), f(c.HandshakeRTT), c.State, events.ConnStateText(c.State), c.End, evList(c.Events), c.Limit}
 		if err := cw.Write(rec); err != nil {
 			return err
 		}
@@ -178,6 +183,15 @@ func (r *Report) writeText(w io.Writer) error {
 	if o.KernelCheck != nil {
 		fmt.Fprintf(tw, "kernel check\t%s\n", o.KernelCheck)
 	}
+	if o.LimitsCheck != nil {
+		fmt.Fprintf(tw, "limits check\t%s\n", o.LimitsCheck)
+	}
+	if len(o.Limits) > 0 {
+		fmt.Fprintf(tw, "\nWHY (connections held back longest)\n")
+		for _, v := range o.Limits {
+			fmt.Fprintf(tw, "#%d %s → %s (%s): %s\n", v.Flow, textsafe.Printable(v.Client), textsafe.Printable(v.Server), v.Dir, v.Sentence)
+		}
+	}
 	if len(o.EventCounts) > 0 {
 		fmt.Fprintf(tw, "\nEVENT\tCOUNT\n")
 		for _, kv := range o.EventCounts {
@@ -191,7 +205,7 @@ func (r *Report) writeText(w io.Writer) error {
 		}
 	}
 	if len(r.Conns) > 0 {
-		fmt.Fprintf(tw, "\nFLOW\tPID\tCOMM\tCLIENT\tSERVER\tC2S\tS2C\tMS\tRETRANS\tRTT_AVG\tSTATE\tEND\n")
+		fmt.Fprintf(tw, "\nFLOW\tPID\tCOMM\tCLIENT\tSERVER\tC2S\tS2C\tMS\tRETRANS\tRTT_AVG\tSTATE\tEND\tLIMIT\n")
 		for i, c := range r.Conns {
 			if i == 50 {
 				fmt.Fprintf(tw, "... %d more (use --format csv for all)\n", len(r.Conns)-50)
@@ -205,9 +219,9 @@ func (r *Report) writeText(w io.Writer) error {
 			if comm == "" {
 				comm = "-"
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%d\t%s\t%s\t%s\n", c.Flow, pid, textsafe.Printable(comm),
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%d\t%s\t%s\t%s\t%s\n", c.Flow, pid, textsafe.Printable(comm),
 				textsafe.Printable(c.Client), textsafe.Printable(c.Server), humanBytes(c.BytesC2S), humanBytes(c.BytesS2C),
-				c.DurationMS, c.Retrans, fmtMS(c.RTTAvg), orDash(c.State), orDash(events.ConnStateText(c.State)))
+				c.DurationMS, c.Retrans, fmtMS(c.RTTAvg), orDash(c.State), orDash(events.ConnStateText(c.State)), orDash(c.Limit))
 		}
 	}
 	for _, m := range r.Missing {
