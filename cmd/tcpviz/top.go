@@ -204,6 +204,11 @@ func runTop(args []string) error {
 		}
 		return err
 	default:
+		go func() {
+			for s := range status {
+				fmt.Fprintln(os.Stderr, "tcpviz top:", s)
+			}
+		}()
 		select {
 		case <-orNow(ready):
 		case err := <-feedErr:
@@ -221,11 +226,6 @@ func printSnapshots(ctx context.Context, table *livetable.Table, interval time.D
 	sortBy string, feedErr <-chan error, status <-chan string) error {
 	out := bufio.NewWriter(os.Stdout)
 	defer out.Flush()
-	go func() {
-		for s := range status {
-			fmt.Fprintln(os.Stderr, "tcpviz top:", s)
-		}
-	}()
 	table.Snapshot() // starts the first interval now
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
