@@ -254,6 +254,7 @@ func TestOutputWritesAudited(t *testing.T) {
 		"contrib/wireshark/wireshark.go:Install":      "temporary file, renamed: the Lua plugin into Wireshark's plugin folder",
 		"internal/testutil/capgen/gencap/main.go:run": "test tool: writes NAME.tmp, renamed when complete",
 		"cmd/tcpviz/monitor.go:runMonitor":            "--events-out: an append-only live log (O_APPEND, 0640), not a result file",
+		"internal/capture/runfile.go:recordRun":       "the running capture's run file: NAME.tmpPID, renamed",
 	}
 	root := filepath.Join("..", "..", "..")
 	creators := map[string]bool{"Create": true, "CreateTemp": true, "WriteFile": true, "OpenFile": true}
