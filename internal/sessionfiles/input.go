@@ -213,7 +213,7 @@ func feedFiles(ctx context.Context, open func(i int) (*pcapng.Reader, io.Closer,
 				if errors.As(a.end, &nm) && nm.Offset == 0 && nm.Have == 0 {
 					// Not even a file magic: an empty file, /dev/null, a
 					// closed stdin. Saying "0 packets" would hide it.
-					return 0, fmt.Errorf("%s: not a capture: empty (0 bytes)", nm.File)
+					return 0, fmt.Errorf("%s: offset 0: not a capture: empty (0 bytes)", nm.File)
 				}
 				p.Warn(a.end.Error())
 			default:
