@@ -87,12 +87,9 @@ func (e *Engine) Kernel(frame uint64, rec *kblock.Record, id uint64, dir events.
 		f = nil
 	}
 	ev := &e.ev
-	*ev = events.Event{Frame: frame, TS: events.Timestamp(rec.TS), Flow: id, Dir: dir,
-		Src: events.Endpoint(rec.Saddr, rec.Sport), Dst: events.Endpoint(rec.Daddr, rec.Dport),
-		Severity: events.SevInfo, Kernel: rec}
+	*ev = events.KernelEvent(frame, rec, id, dir)
 	switch rec.Kind {
 	case kblock.KindProbe:
-		ev.Type = events.TypeKernelSample
 		if id != 0 {
 			e.kernelCA(id, rec)
 		}
@@ -102,8 +99,6 @@ func (e *Engine) Kernel(frame uint64, rec *kblock.Record, id uint64, dir events.
 			e.kernelSRTT(f, rec, dir)
 		}
 	case kblock.KindRetransmit:
-		ev.Type, ev.Severity = events.TypeKernelRetransmit, events.SevWarn
-		ev.Len = rec.EndSeq - rec.Seq
 		if f != nil && rec.SndCwnd != 0 {
 			// The state at the retransmission is newer than the last probe's
 			// (recovery or loss has just begun).
@@ -113,16 +108,10 @@ func (e *Engine) Kernel(frame uint64, rec *kblock.Record, id uint64, dir events.
 			d := f.dirOf(rec.Saddr, rec.Sport, dir)
 			ev.Seq = rec.Seq - f.h[d].base()
 		}
-		ev.Cause = kblock.RetransCause(rec)
 		if id != 0 {
 			e.kernelCA(id, rec)
 			ev.RefFrame = e.kernelRetrans(id, rec)
 		}
-	case kblock.KindState:
-		ev.Type = events.TypeKernelState
-		ev.Note = kblock.StateName(rec.OldState) + " -> " + kblock.StateName(rec.NewState)
-	default:
-		ev.Type, ev.Severity = events.TypeKernelReset, events.SevWarn
 	}
 	e.send(f, ev)
 	// After the record's own event: this may raise limit_change.

@@ -295,19 +295,7 @@ func (p *Pipeline) kernel(frame uint64, r *kblock.Record) {
 		return
 	}
 	// Without detectors, kernel records still reach the sinks as events.
-	e := events.Event{Frame: frame, TS: events.Timestamp(r.TS), Flow: flow, Dir: dir,
-		Src: events.Endpoint(r.Saddr, r.Sport), Dst: events.Endpoint(r.Daddr, r.Dport),
-		Severity: events.SevInfo, Kernel: r}
-	switch r.Kind {
-	case kblock.KindProbe:
-		e.Type = events.TypeKernelSample
-	case kblock.KindRetransmit:
-		e.Type = events.TypeKernelRetransmit
-	case kblock.KindState:
-		e.Type = events.TypeKernelState
-	default:
-		e.Type = events.TypeKernelReset
-	}
+	e := events.KernelEvent(frame, r, flow, dir)
 	p.emit(&e)
 }
 
