@@ -13,7 +13,7 @@ import (
 
 type eventLog []events.Event
 
-func (l *eventLog) Packet(*events.Packet)  {}
+func (l *eventLog) Packet(*events.Packet) {}
 func (l *eventLog) Event(e *events.Event) { *l = append(*l, *e) }
 
 // TestKernelEventsSameWithoutDetectors: a kernel record becomes the same
