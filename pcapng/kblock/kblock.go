@@ -581,7 +581,7 @@ func (r *Record) setField(t uint16, b []byte) error {
 	case FieldTimerPending:
 		p8, r.HasTimer = &r.TimerPending, true
 	case FieldRetransmits:
-		p8 = &r.Retransmits
+		p8, r.HasTimer = &r.Retransmits, true
 	default:
 		return nil // unknown field: skipped so newer writers stay readable
 	}
