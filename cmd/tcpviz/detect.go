@@ -1,6 +1,8 @@
 package main
 
 import (
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -8,6 +10,7 @@ import (
 	"github.com/tcpviz/tcpviz/detectors"
 	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/internal/conntrack"
+	"github.com/tcpviz/tcpviz/internal/decode"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 )
 
@@ -26,6 +29,7 @@ var detectorFlagValues struct {
 	noRTT         bool
 	noDetectors   bool
 	kernelMatchIn time.Duration
+	tunnelPorts   []string
 }
 
 // addDetectorFlags adds the detector thresholds to a command. Precedence:
@@ -43,7 +47,35 @@ func addDetectorFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&v.kernelMatchIn, "kernel-match-window", d.KernelMatchWindow, "time tolerance when matching inferred and kernel retransmissions (env "+detectors.EnvKernelMatchWindow+")")
 	fs.BoolVar(&v.noRTT, "no-rtt-samples", false, "do not write rtt_sample events (env "+detectors.EnvRTTSamples+"=false)")
 	fs.BoolVar(&v.noDetectors, "no-detectors", false, "decode and summarize only: run no detectors")
+	fs.StringArrayVar(&v.tunnelPorts, "tunnel-port", nil, "also decode UDP to PORT as this tunnel: vxlan, vxlan-gpe, geneve, gtpu, teredo or ayiya=PORT[,PORT] (repeatable; the IANA ports always count)")
 	detectorFlagSet = fs
+}
+
+// decodeConfig adds the --tunnel-port values to the default tunnel ports.
+func decodeConfig(specs []string) (*decode.Config, error) {
+	if len(specs) == 0 {
+		return nil, nil
+	}
+	dc := decode.DefaultConfig()
+	lists := map[string]*[]uint16{
+		"vxlan": &dc.VXLANPorts, "vxlan-gpe": &dc.VXLANGPEPorts, "geneve": &dc.GenevePorts,
+		"gtpu": &dc.GTPUPorts, "teredo": &dc.TeredoPorts, "ayiya": &dc.AYIYAPorts,
+	}
+	for _, spec := range specs {
+		name, ports, ok := strings.Cut(spec, "=")
+		list := lists[strings.ToLower(name)]
+		if !ok || list == nil {
+			return nil, usagef("--tunnel-port %q: want NAME=PORT[,PORT] with NAME one of vxlan, vxlan-gpe, geneve, gtpu, teredo, ayiya", spec)
+		}
+		for _, p := range strings.Split(ports, ",") {
+			n, err := strconv.ParseUint(strings.TrimSpace(p), 10, 16)
+			if err != nil || n == 0 {
+				return nil, usagef("--tunnel-port %q: %q is not a port (1 to 65535)", spec, p)
+			}
+			*list = append(*list, uint16(n))
+		}
+	}
+	return &dc, nil
 }
 
 // detectorConfig resolves defaults, environment and flags.
@@ -82,6 +114,11 @@ func detectorConfig() (detectors.Config, error) {
 // commands add.
 func newPipelineConfig() (pipeline.Config, error) {
 	cfg := pipeline.Config{Flows: conntrack.DefaultConfig()}
+	dc, err := decodeConfig(detectorFlagValues.tunnelPorts)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Decode = dc
 	if !detectorFlagValues.noDetectors {
 		dc, err := detectorConfig()
 		if err != nil {

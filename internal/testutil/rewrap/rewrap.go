@@ -529,3 +529,11 @@ func split6(pkt []byte, size int, id uint32) [][]byte {
 	}
 	return out
 }
+
+// VXLANOnPort is VXLAN to a UDP port of the caller's choice (Linux's own
+// VXLAN devices default to 8472, not IANA's 4789).
+func VXLANOnPort(port uint16) Encap {
+	return Encap{Name: fmt.Sprintf("vxlan-%d", port), LinkType: 1, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
+		return with(udp(up, port), &layers.VXLAN{ValidIDFlag: true, VNI: 4242}, innerEth(up, v6))
+	}}
+}
