@@ -86,6 +86,10 @@ func looksLikeJSONL(path string) (bool, error) {
 	defer f.Close()
 	b := make([]byte, 1)
 	if _, err := io.ReadFull(f, b); err != nil {
+		if err == io.EOF {
+			// Empty: the capture reader names it (offset 0, not a capture).
+			return false, nil
+		}
 		return false, fmt.Errorf("report input %s: %w", path, err)
 	}
 	return b[0] == '{', nil

@@ -144,6 +144,19 @@ func TestEmptyInputs(t *testing.T) {
 		if msg, code := runBin(t, closed, "flows", "--in", in); code != 1 || !strings.Contains(msg, "not a capture") {
 			t.Errorf("flows --in %s: exit %d: %s", in, code, msg)
 		}
+		if in == "-" {
+			continue // summary and report read files and sessions
+		}
+		if msg, code := runBin(t, closed, "summary", "--in", in); code != 1 || !strings.Contains(msg, "not a capture") {
+			t.Errorf("summary --in %s: exit %d: %s", in, code, msg)
+		}
+		rep := filepath.Join(dir, "report", strings.Repeat("x", i+1))
+		if msg, code := runBin(t, closed, "report", "--in", in, "--out", rep); code != 1 || !strings.Contains(msg, "not a capture") {
+			t.Errorf("report --in %s: exit %d: %s", in, code, msg)
+		}
+		if _, err := os.Stat(rep); err == nil {
+			t.Errorf("report --in %s left %s behind", in, rep)
+		}
 	}
 }
 
