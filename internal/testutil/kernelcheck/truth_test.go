@@ -246,8 +246,14 @@ func TestDetectorTruth(t *testing.T) {
 				// kernel a handful of records, held through the RTO waits.
 				rttDeviation(t, r)
 				checkKinds(t, r)
-				if r.causes[kblock.CauseLossProbe] == 0 || r.causes[kblock.CauseLoss] == 0 {
-					t.Errorf("kernel causes %v: want tail-loss probes and timeouts", r.causes)
+				if r.causes[kblock.CauseLoss] == 0 {
+					t.Errorf("kernel causes %v: want timeouts", r.causes)
+				}
+				// Whether the kernel probes before its RTO fires depends on
+				// timer races at sub-millisecond RTTs: some runs have none.
+				// When it does, checkKinds holds our tlp to its count.
+				if r.causes[kblock.CauseLossProbe] == 0 {
+					t.Logf("kernel causes %v: no tail-loss probe this run", r.causes)
 				}
 			}},
 		{name: "spurious", args: bulk,
