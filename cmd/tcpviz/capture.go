@@ -113,18 +113,8 @@ func runCapture(args []string) error {
 	}
 	cfg.RotateBytes = *rotateMB * 1_000_000
 	cfg.Snaplen = *snap
-	for _, p := range *ports {
-		if p == 0 || p > 65535 {
-			return usagef("--port %d: want 1 to 65535", p)
-		}
-		cfg.Ports = append(cfg.Ports, uint16(p))
-	}
-	for _, h := range *hosts {
-		a, err := netip.ParseAddr(h)
-		if err != nil {
-			return usagef("--host %q: %v", h, err)
-		}
-		cfg.Hosts = append(cfg.Hosts, a)
+	if err := setCaptureFilters(&cfg, *ports, *hosts); err != nil {
+		return err
 	}
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
@@ -152,3 +142,22 @@ func runCapture(args []string) error {
 }
 
 var _ pflag.Value = seconds{}
+
+// setCaptureFilters checks --port and --host values (capture and top take
+// the same ones) and puts them into cfg.
+func setCaptureFilters(cfg *capture.Config, ports []uint, hosts []string) error {
+	for _, p := range ports {
+		if p == 0 || p > 65535 {
+			return usagef("--port %d: want 1 to 65535", p)
+		}
+		cfg.Ports = append(cfg.Ports, uint16(p))
+	}
+	for _, h := range hosts {
+		a, err := netip.ParseAddr(h)
+		if err != nil {
+			return usagef("--host %q: %v", h, err)
+		}
+		cfg.Hosts = append(cfg.Hosts, a)
+	}
+	return nil
+}

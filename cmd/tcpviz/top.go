@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -96,18 +95,8 @@ func runTop(args []string) error {
 	if *once && *jsonOut {
 		return usagef("--once and --json: choose one")
 	}
-	for _, p := range *ports {
-		if p == 0 || p > 65535 {
-			return usagef("--port %d: want 1 to 65535", p)
-		}
-		cfg.Ports = append(cfg.Ports, uint16(p))
-	}
-	for _, h := range *hosts {
-		a, err := netip.ParseAddr(h)
-		if err != nil {
-			return usagef("--host %q: %v", h, err)
-		}
-		cfg.Hosts = append(cfg.Hosts, a)
+	if err := setCaptureFilters(&cfg, *ports, *hosts); err != nil {
+		return err
 	}
 	interactive := !*once && !*jsonOut
 	if interactive && !term.IsTerminal(int(os.Stdout.Fd())) {
