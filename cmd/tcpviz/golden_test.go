@@ -1,79 +1,258 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strings"
 	"testing"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite testdata/golden/")
 
-// goldenSamples are the real captures the CLI outputs are pinned on: the
-// three made with tcpviz capture (kernel records inside) and the handshake,
-// teardown and window cases.
+// goldenSamples are the samples TestSharedVocabulary compares flows and
+// summary on: the three made with tcpviz capture (kernel records inside) and
+// the handshake, teardown and window cases.
 var goldenSamples = []string{"kernel-lossy-bulk.pcapng", "kernel-rwnd-limited.pcapng", "kernel-web.pcapng",
 	"handshake-syn-retries.pcap", "handshake-refused.pcap", "rst-teardown.pcap", "zero-window.pcapng"}
 
-// TestGoldenOutputs pins what flows and summary print for each sample, in
-// every format. Run with -update after a deliberate change and read the diff.
+// allSamples lists every capture in samples/.
+func allSamples(t *testing.T) []string {
+	t.Helper()
+	var names []string
+	for _, pat := range []string{"*.pcap", "*.pcapng", "*.pcap.gz", "*.pcapng.gz"} {
+		m, err := filepath.Glob(filepath.Join("..", "..", "samples", pat))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range m {
+			names = append(names, filepath.Base(p))
+		}
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		t.Fatal("no samples in ../../samples")
+	}
+	return names
+}
+
+// The figures of a run that depend on the clock, not on the capture: they
+// are replaced by a fixed text before comparing.
+var (
+	clockJSON    = regexp.MustCompile(`(?m)^(  "(?:started|seconds|packets_per_sec)": ).*?(,?)$`)
+	clockFigures = regexp.MustCompile(`, [0-9.]+ s, [0-9]+ packets/s`)
+)
+
+// TestGoldenOutputs pins, byte for byte, every output file and every printed
+// table of each sample: parse-pcap's session files and what it prints, and
+// flows and summary in every format. The clock-dependent figures of
+// summary.json (started, seconds, packets_per_sec) and of parse-pcap's
+// figures line are the only ones masked. Each sample's outputs are kept in
+// one gzip'd file, testdata/golden/SAMPLE.golden.gz, sections headed
+// "-- NAME --". Run with -update after a deliberate change: it lists the
+// first changed lines of every output it rewrites.
 func TestGoldenOutputs(t *testing.T) {
-	for _, name := range goldenSamples {
-		sample := filepath.Join("..", "..", "samples", name)
-		for _, run := range []struct {
-			suffix string
-			args   []string
-		}{
-			{"flows.txt", []string{"flows", "--in", sample}},
-			{"flows.csv", []string{"flows", "--in", sample, "--csv"}},
-			{"flows.jsonl", []string{"flows", "--in", sample, "--json"}},
-			{"summary.txt", []string{"summary", "--in", sample}},
-			{"summary.csv", []string{"summary", "--in", sample, "--format", "csv"}},
-			{"summary.json", []string{"summary", "--in", sample, "--format", "json"}},
-		} {
-			stdout, stderr, code := runTool(t, run.args...)
-			if code != 0 {
-				t.Fatalf("%v: exit %d: %s", run.args, code, stderr)
-			}
-			path := filepath.Join("testdata", "golden", strings.TrimSuffix(name, filepath.Ext(name))+"."+run.suffix)
-			if *updateGolden {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(stdout), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				continue
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
+	for _, name := range allSamples(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got := sampleOutputs(t, name)
+			path := filepath.Join("testdata", "golden", name+".golden.gz")
+			want, err := readGolden(path)
+			if err != nil && !*updateGolden {
 				t.Fatalf("%v (go test -run TestGoldenOutputs -update writes it)", err)
 			}
-			if stdout != string(want) {
-				t.Errorf("%s: output differs from %s:\n%s", strings.Join(run.args, " "), path, firstDiff(string(want), stdout))
+			diffs := goldenDiffs(want, got)
+			if *updateGolden {
+				if len(diffs) == 0 {
+					return
+				}
+				for _, d := range diffs {
+					t.Logf("rewrote %s", d)
+				}
+				if err := writeGolden(path, got); err != nil {
+					t.Fatal(err)
+				}
+				return
 			}
-		}
+			for _, d := range diffs {
+				t.Errorf("%s differs from %s: %s", name, path, d)
+			}
+		})
 	}
 }
 
-func firstDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var a, b string
-		if i < len(w) {
-			a = w[i]
+// goldenSection is one output of a run: a session file or a printed table.
+type goldenSection struct {
+	name string
+	data string
+}
+
+// sampleOutputs runs every pinned command on one sample.
+func sampleOutputs(t *testing.T, name string) []goldenSection {
+	sample := filepath.Join("..", "..", "samples", name)
+	samples, err := filepath.Abs(filepath.Dir(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "session")
+	// Where the worktree and the test's directory are is no output.
+	paths := strings.NewReplacer(dir, "OUT", samples, "SAMPLES")
+	var out []goldenSection
+	run := func(section string, args ...string) string {
+		stdout, stderr, code := runTool(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
 		}
-		if i < len(g) {
-			b = g[i]
+		out = append(out, goldenSection{section, paths.Replace(stdout)})
+		return stderr
+	}
+
+	stderr := run("parse-pcap stdout", "parse-pcap", "--in", sample, "--out", dir)
+	out = append(out, goldenSection{"parse-pcap stderr", clockFigures.ReplaceAllString(paths.Replace(stderr), ", T s, R packets/s")})
+	files, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(dir, f.Name()))
+		if err != nil {
+			t.Fatal(err)
 		}
-		if a != b {
-			return fmt.Sprintf("line %d:\n want %s\n  got %s", i+1, a, b)
+		s := paths.Replace(string(b))
+		if f.Name() == "summary.json" {
+			s = clockJSON.ReplaceAllString(s, `${1}"(clock)"${2}`)
+		}
+		out = append(out, goldenSection{"parse-pcap " + f.Name(), s})
+	}
+
+	run("flows", "flows", "--in", sample)
+	run("flows --csv", "flows", "--in", sample, "--csv")
+	run("flows --json", "flows", "--in", sample, "--json")
+	run("summary", "summary", "--in", sample)
+	run("summary --format csv", "summary", "--in", sample, "--format", "csv")
+	run("summary --format json", "summary", "--in", sample, "--format", "json")
+	return out
+}
+
+const goldenHead = "-- %s --\n"
+
+func writeGolden(path string, secs []goldenSection) error {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf) // no name, no time: the same outputs give the same bytes
+	for _, s := range secs {
+		fmt.Fprintf(zw, goldenHead, s.name)
+		io.WriteString(zw, s.data)
+		if !strings.HasSuffix(s.data, "\n") {
+			io.WriteString(zw, "\n-- (no newline at end) --\n")
 		}
 	}
-	return ""
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+func readGolden(path string) ([]goldenSection, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var secs []goldenSection
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		var name string
+		if strings.HasPrefix(line, "-- ") && strings.HasSuffix(line, " --\n") {
+			name = strings.TrimSuffix(strings.TrimPrefix(line, "-- "), " --\n")
+		}
+		switch {
+		case name == "(no newline at end)" && len(secs) > 0:
+			last := &secs[len(secs)-1]
+			last.data = strings.TrimSuffix(last.data, "\n")
+		case name != "":
+			secs = append(secs, goldenSection{name: name})
+		case len(secs) > 0:
+			secs[len(secs)-1].data += line
+		default:
+			return nil, fmt.Errorf("%s: text before the first section", path)
+		}
+	}
+	return secs, nil
+}
+
+// goldenDiffs names every output that differs, with its first differing
+// lines.
+func goldenDiffs(want, got []goldenSection) []string {
+	w := map[string]string{}
+	for _, s := range want {
+		w[s.name] = s.data
+	}
+	var diffs []string
+	seen := map[string]bool{}
+	for _, s := range got {
+		seen[s.name] = true
+		old, ok := w[s.name]
+		switch {
+		case !ok:
+			diffs = append(diffs, fmt.Sprintf("%s: new output", s.name))
+		case old != s.data:
+			diffs = append(diffs, fmt.Sprintf("%s: %s", s.name, firstDiff(old, s.data)))
+		}
+	}
+	for _, s := range want {
+		if !seen[s.name] {
+			diffs = append(diffs, fmt.Sprintf("%s: no longer written", s.name))
+		}
+	}
+	return diffs
+}
+
+// firstDiff shows the first differing line of two texts with the lines
+// around it.
+func firstDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	line := func(ls []string, i int) string {
+		if i < len(ls) {
+			return ls[i]
+		}
+		return "(end)"
+	}
+	for i := 0; i < len(w) || i < len(g); i++ {
+		if line(w, i) == line(g, i) {
+			continue
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "line %d:", i+1)
+		if i > 0 {
+			fmt.Fprintf(&b, "\n      %s", line(w, i-1))
+		}
+		for j := i; j < i+3 && (j < len(w) || j < len(g)); j++ {
+			if line(w, j) == line(g, j) && j > i {
+				fmt.Fprintf(&b, "\n      %s", line(w, j))
+				continue
+			}
+			fmt.Fprintf(&b, "\n want %s\n  got %s", line(w, j), line(g, j))
+		}
+		return b.String()
+	}
+	return "(same lines, different bytes)"
 }
 
 // TestSharedVocabulary checks that flows and summary, which show the same
