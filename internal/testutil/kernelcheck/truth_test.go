@@ -231,29 +231,36 @@ func TestDetectorTruth(t *testing.T) {
 				return l.SetLoss(lab.ToServer, 10)
 			},
 			check: func(t *testing.T, r *truthResult) { checkRTT(t, r); checkKinds(t, r) }},
-		{name: "tail-loss", args: []string{"--bytes", "30000", "--write-size", "30000", "--conns", "30"},
+		{name: "tail-loss",
+			// Application-limited bursts: 15 kB writes 600 ms apart (longer
+			// than a probe, a timeout and a backed-off timeout), idle before
+			// the FIN so that the last burst's tail is not SACKed by it.
+			args: []string{"--bytes", "120000", "--write-size", "15000", "--write-gap", "600ms", "--idle", "700ms",
+				"--conns", "2"},
 			setup: func(l *lab.Lab) error {
-				// 5 Mbit/s: a 30 kB burst queues for tens of ms, an RTT the
-				// kernel's sparse records of a short connection still catch.
-				if err := l.SetBottleneck(lab.ToServer, lab.Bottleneck{Rate: "5mbit", Burst: "16kb", Latency: "100ms"}); err != nil {
+				// 4 Mbit/s with a small bucket: a burst queues for up to
+				// 30 ms, an RTT of milliseconds rather than the lab's tens
+				// of microseconds.
+				if err := l.SetBottleneck(lab.ToServer, lab.Bottleneck{Rate: "4mbit", Burst: "3kb", Latency: "200ms"}); err != nil {
 					return err
 				}
-				// The last segment of each write carries PSH: drop half of them.
-				return l.AddRule(`oifname "veth-rs" tcp dport 5001 tcp flags & psh == psh numgen random mod 1000 < 500 counter drop`)
+				// A write is 10 full segments and a 520-byte tail (IP length
+				// 572 with the timestamp option; PSH is no marker, Linux
+				// pushes every half window). The probe and the timeout
+				// retransmission resend the tail alone. Of every six tail
+				// segments drop the 1st, 3rd and 4th: a tail recovered by a
+				// loss probe, then one whose probe is lost too (recovered by
+				// a timeout), then a clean one.
+				return l.AddRule(`oifname "veth-rs" tcp dport 5001 ip length 572 numgen inc mod 6 { 0, 2, 3 } counter drop`)
 			},
 			check: func(t *testing.T, r *truthResult) {
-				// Logged, not held to 10 %: each 30 kB connection gives the
-				// kernel a handful of records, held through the RTO waits.
 				rttDeviation(t, r)
 				checkKinds(t, r)
-				if r.causes[kblock.CauseLoss] == 0 {
-					t.Errorf("kernel causes %v: want timeouts", r.causes)
+				if r.causes[kblock.CauseLoss] == 0 || r.causes[kblock.CauseLossProbe] == 0 {
+					t.Errorf("kernel causes %v: want loss probes and timeouts", r.causes)
 				}
-				// Whether the kernel probes before its RTO fires depends on
-				// timer races at sub-millisecond RTTs: some runs have none.
-				// When it does, checkKinds holds our tlp to its count.
-				if r.causes[kblock.CauseLossProbe] == 0 {
-					t.Logf("kernel causes %v: no tail-loss probe this run", r.causes)
+				if got, want := r.events[events.TypeRetransmission+"/"+events.RetransTLP], r.causes[kblock.CauseLossProbe]; got != want {
+					t.Errorf("%d retransmissions of kind tlp, kernel sent %d loss probes", got, want)
 				}
 			}},
 		{name: "spurious", args: bulk,

@@ -8,9 +8,12 @@
 //
 //	labtraffic server -l addr:port [--rcvbuf N] [--read-delay D] [--pause-after N --no-read-for D] [--once]
 //	labtraffic client -c addr:port --bytes N [--cc cubic|bbr|reno] [--sndbuf N]
+//	                  [--write-size N] [--write-gap D]
 //	                  [--keepalive D --idle D] [--connect-timeout D] [--conns N] [--rst]
 //
-// The client sends --bytes bytes, then (with --idle) keeps the connection open
+// The client sends --bytes bytes (with --write-gap, in writes of --write-size
+// separated by silences: an application-limited sender whose every burst
+// ends in a tail), then (with --idle) keeps the connection open
 // and silent for --idle, then closes. The server reads and discards. Both
 // print one summary line; the server prints "listening on ADDR" when ready.
 package main
@@ -198,6 +201,7 @@ func runClient(args []string) error {
 	fs.DurationVar(&cl.idle, "idle", 0, "after sending, keep the connection open and silent this long")
 	connTimeout := fs.Duration("connect-timeout", 10*time.Second, "give up connecting after this long")
 	fs.IntVar(&cl.writeSize, "write-size", 64<<10, "bytes per write")
+	fs.DurationVar(&cl.writeGap, "write-gap", 0, "sleep this long between writes (application-limited bursts)")
 	fs.BoolVar(&cl.reset, "rst", false, "end the connection with a RST (SO_LINGER 0) instead of a FIN")
 	conns := fs.Int("conns", 1, "connections to make, one after the other")
 	_ = fs.Parse(args)
@@ -227,6 +231,7 @@ type client struct {
 	bytes     int64
 	idle      time.Duration
 	writeSize int
+	writeGap  time.Duration
 	reset     bool
 }
 
@@ -243,6 +248,9 @@ func (cl *client) run() error {
 	}
 	var sent int64
 	for sent < cl.bytes {
+		if sent > 0 && cl.writeGap > 0 {
+			time.Sleep(cl.writeGap)
+		}
 		n := int64(len(buf))
 		if rest := cl.bytes - sent; rest < n {
 			n = rest
