@@ -81,10 +81,14 @@ type Packet struct {
 	Seq, Ack uint32
 	Flags    uint16
 	Window   uint16 // raw window field
-	Len      uint32 // TCP payload length (from the IP length, not the snapshot)
-	CapLen   uint32 // bytes captured of the frame
-	WireLen  uint32 // original frame length
-	Options  Options
+	// IPID is the innermost IPv4 header's identification (0 for IPv6). Two
+	// transmissions of the same bytes differ in it on most stacks, which
+	// tells them apart when two captures are paired.
+	IPID    uint16
+	Len     uint32 // TCP payload length (from the IP length, not the snapshot)
+	CapLen  uint32 // bytes captured of the frame
+	WireLen uint32 // original frame length
+	Options Options
 	// Payload is the captured TCP payload (may be shorter than Len when the
 	// snapshot length cut it). It points into the reader's buffer.
 	Payload []byte

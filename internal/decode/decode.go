@@ -904,7 +904,9 @@ func (d *Decoder) finishTCP(b []byte, p *events.Packet) (bool, SkipReason) {
 	if d.v6 {
 		p.Src = netip.AddrFrom16([16]byte(d.ip6.SrcIP))
 		p.Dst = netip.AddrFrom16([16]byte(d.ip6.DstIP))
+		p.IPID = 0
 	} else {
+		p.IPID = d.ip4.Id
 		p.Src = netip.AddrFrom4([4]byte(d.ip4.SrcIP.To4()))
 		p.Dst = netip.AddrFrom4([4]byte(d.ip4.DstIP.To4()))
 	}

@@ -157,6 +157,17 @@ func TestDecodeLengthFromIPHeader(t *testing.T) {
 	if p.Len != 1000 || p.WireLen != uint32(len(full)) || p.CapLen != 96 {
 		t.Errorf("len %d wire %d cap %d", p.Len, p.WireLen, p.CapLen)
 	}
+	// The IPv4 identification is kept, on the fast path and gopacket's.
+	ip := ip4(layers.IPProtocolTCP)
+	ip.Id = 0xbeef
+	withID := serialize(t, &layers.Ethernet{SrcMAC: mac1, DstMAC: mac2, EthernetType: layers.EthernetTypeIPv4}, ip, tcp, pay)
+	for _, slow := range []bool{false, true} {
+		d := New()
+		d.slow = slow
+		if ok, why := d.Decode(LinkEthernet, withID, uint32(len(withID)), &p); !ok || p.IPID != 0xbeef {
+			t.Errorf("slow=%v: ok %v %v, IP ID %#x, want 0xbeef", slow, ok, why, p.IPID)
+		}
+	}
 	// Ethernet padding after a short segment is not payload.
 	tcp, pay = tcpLayer(0)
 	small := serialize(t, &layers.Ethernet{SrcMAC: mac1, DstMAC: mac2, EthernetType: layers.EthernetTypeIPv4}, ip4(layers.IPProtocolTCP), tcp, pay)

@@ -46,6 +46,7 @@ func fastEthIPv4TCP(data []byte, origLen uint32, p *events.Packet) bool {
 	p.Ack = binary.BigEndian.Uint32(tcp[8:])
 	p.Flags = tcpFlags(tcp)
 	p.Window = binary.BigEndian.Uint16(tcp[14:])
+	p.IPID = binary.BigEndian.Uint16(ip[4:])
 	p.Len = uint32(payLen)
 	p.CapLen = uint32(len(data))
 	p.WireLen = origLen

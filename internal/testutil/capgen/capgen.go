@@ -54,6 +54,10 @@ type Segment struct {
 	Window           uint16
 	Len              int  // payload bytes (on the wire; the capture keeps what fits)
 	SYNOptions       bool // MSS 1460, SACK permitted, window scale 7
+	// IPID is the IPv4 identification when SetIPID; otherwise the frame's
+	// index in the file is written.
+	IPID    uint16
+	SetIPID bool
 }
 
 // Write appends one frame.
@@ -74,7 +78,11 @@ func (g *Writer) Write(s *Segment) error {
 	ip := b[14:34]
 	ip[0], ip[1] = 0x45, 0
 	binary.BigEndian.PutUint16(ip[2:], uint16(ipLen))
-	binary.BigEndian.PutUint16(ip[4:], uint16(g.N))
+	id := uint16(g.N)
+	if s.SetIPID {
+		id = s.IPID
+	}
+	binary.BigEndian.PutUint16(ip[4:], id)
 	ip[6], ip[7] = 0x40, 0 // DF
 	ip[8], ip[9] = 64, 6
 	ip[10], ip[11] = 0, 0
