@@ -28,10 +28,13 @@ type Engine struct {
 	// (port scans, SYN floods, servers that never answer): the SYN itself,
 	// about 200 bytes, instead of a flow's state of about 1 KB. The flow is
 	// grown by replaying the SYN when anything else arrives.
-	syns    map[uint64]*embryo
-	synq    []*embryo // embryos in order of arrival, for the SYN timeout
+	syns    map[uint64]embryo
+	synq    []uint64 // embryos' ids in order of arrival, for the SYN timeout
 	synHead int
-	scratch flow // where a SYN is tried before it is kept as an embryo
+	scratch flow          // where a SYN is tried before it is kept as an embryo
+	synPkt  events.Packet // an embryo's SYN, rebuilt for a replay
+	mute    func(*events.Event)
+	spoke   bool // an event was emitted while muted
 
 	ev    events.Event // reused for every emitted event
 	now   int64        // capture time of the newest input
@@ -56,10 +59,10 @@ func New(cfg Config, emit func(*events.Event)) *Engine {
 	if cfg.DupAckThreshold < 1 {
 		cfg.DupAckThreshold = 3
 	}
-	return &Engine{
+	e := &Engine{
 		cfg: cfg, emit: emit,
 		flows:       make(map[uint64]*flow),
-		syns:        make(map[uint64]*embryo),
+		syns:        make(map[uint64]embryo),
 		irttDefault: int64(cfg.DefaultIRTT),
 		fastWindow:  int64(cfg.FastRetransWindow),
 		stallFloor:  int64(cfg.AckStallFloor),
@@ -69,6 +72,8 @@ func New(cfg Config, emit func(*events.Event)) *Engine {
 		cmp:         make(map[uint64]*comparison),
 		limWindow:   limitWindow(cfg),
 	}
+	e.mute = func(*events.Event) { e.spoke = true }
+	return e
 }
 
 func limitWindow(cfg Config) int64 {
@@ -156,7 +161,7 @@ type half struct {
 	long      bool // the stream passed 1 GiB: "before the first byte" no longer makes sense
 
 	// Holes the peer reported in this side's data, until closed.
-	suspects  [maxSuspects]suspect
+	suspects  []suspect // maxSuspects long from the first hole: most connections have none
 	nSuspects int
 	maxSeg    uint32 // largest payload sent
 	sackPerm  bool   // its SYN permitted SACK
@@ -168,7 +173,7 @@ type half struct {
 	tlpHigh    uint32
 
 	// Recent retransmissions, until acknowledged (spurious.go).
-	resends  [maxResends]resend
+	resends  []resend // maxResends long from the first retransmission
 	nResends int
 
 	// ACK stall of the data this side sent.
@@ -232,14 +237,10 @@ func (e *Engine) lookup(p *events.Packet) *flow {
 	if f := e.last; f != nil && f.id == p.Flow {
 		return f
 	}
-	f := e.flows[p.Flow]
+	f := e.flowOf(p.Flow)
 	if f == nil {
-		if s := e.syns[p.Flow]; s != nil {
-			f = e.grow(s)
-		} else {
-			f = &flow{}
-			initFlow(f, p)
-		}
+		f = &flow{}
+		initFlow(f, p)
 		e.flows[p.Flow] = f
 	}
 	if !f.addr[p.Dir].IsValid() {
@@ -262,65 +263,129 @@ func initFlow(f *flow, p *events.Packet) {
 	f.addr[p.Dir^1], f.port[p.Dir^1] = p.Dst, p.DstPort
 }
 
-// embryo is a connection that has sent only its first SYN.
+// embryo is a connection that has sent only its first SYN, kept as the
+// fields of that SYN the detectors read (the payload is empty; encapsulation
+// and frame sizes are not looked at). It holds no pointers, so a port scan's
+// half-open connections cost the garbage collector nothing to scan.
 type embryo struct {
-	syn      events.Packet
-	now      int64 // the engine's clock when the SYN came
-	noAnswer bool  // no_syn_ack already reported
+	frame          uint64
+	ts, now        int64 // the SYN's time; the engine's clock when it came
+	windowScaled   int64
+	seq, ack       uint32
+	relSeq, relAck uint32
+	tsVal, tsEcr   uint32
+	src, dst       [16]byte
+	srcPort        uint16
+	dstPort        uint16
+	flags, window  uint16
+	mss            uint16
+	wscale         uint8
+	bits           uint8 // embryo* flags below
+	dir            events.Dir
+	noAnswer       bool // no_syn_ack already reported
+}
+
+const (
+	embryoHasMSS = 1 << iota
+	embryoHasWScale
+	embryoSACKPerm
+	embryoHasTS
+	embryoSrc4
+	embryoDst4
+)
+
+// embryoFits reports whether p is a SYN an embryo holds exactly.
+func embryoFits(p *events.Packet) bool {
+	return p.Flags&(fSYN|fACK|fRST|fFIN) == fSYN && p.Len == 0 && p.Options.NumSACK == 0 &&
+		p.Src.Zone() == "" && p.Dst.Zone() == "" && p.Src.IsValid() && p.Dst.IsValid()
+}
+
+func newEmbryo(p *events.Packet, now int64) embryo {
+	o := &p.Options
+	s := embryo{frame: p.Frame, ts: p.TS, now: now, windowScaled: p.WindowScaled,
+		seq: p.Seq, ack: p.Ack, relSeq: p.RelSeq, relAck: p.RelAck, tsVal: o.TSVal, tsEcr: o.TSEcr,
+		src: p.Src.As16(), dst: p.Dst.As16(), srcPort: p.SrcPort, dstPort: p.DstPort,
+		flags: p.Flags, window: p.Window, mss: o.MSS, wscale: o.WScale, dir: p.Dir}
+	for _, b := range [...]struct {
+		on  bool
+		bit uint8
+	}{{o.HasMSS, embryoHasMSS}, {o.HasWScale, embryoHasWScale}, {o.SACKPerm, embryoSACKPerm},
+		{o.HasTS, embryoHasTS}, {p.Src.Is4(), embryoSrc4}, {p.Dst.Is4(), embryoDst4}} {
+		if b.on {
+			s.bits |= b.bit
+		}
+	}
+	return s
+}
+
+// packet rebuilds the SYN of connection id.
+func (s *embryo) packet(id uint64, p *events.Packet) {
+	addr := func(a [16]byte, v4 bool) netip.Addr {
+		x := netip.AddrFrom16(a)
+		if v4 {
+			return x.Unmap()
+		}
+		return x
+	}
+	*p = events.Packet{Frame: s.frame, TS: s.ts, Src: addr(s.src, s.bits&embryoSrc4 != 0), Dst: addr(s.dst, s.bits&embryoDst4 != 0),
+		SrcPort: s.srcPort, DstPort: s.dstPort, Seq: s.seq, Ack: s.ack, Flags: s.flags, Window: s.window,
+		Options: events.Options{MSS: s.mss, WScale: s.wscale, HasMSS: s.bits&embryoHasMSS != 0,
+			HasWScale: s.bits&embryoHasWScale != 0, SACKPerm: s.bits&embryoSACKPerm != 0,
+			HasTS: s.bits&embryoHasTS != 0, TSVal: s.tsVal, TSEcr: s.tsEcr},
+		Flow: id, Dir: s.dir, RelSeq: s.relSeq, RelAck: s.relAck, WindowScaled: s.windowScaled}
 }
 
 // keepAsEmbryo keeps the first packet of a connection as an embryo when it
 // is a bare SYN whose analysis raises no event (so replaying it later gives
 // the same state, and nothing is reported out of order).
 func (e *Engine) keepAsEmbryo(p *events.Packet) bool {
-	if p.Flags&(fSYN|fACK|fRST|fFIN) != fSYN || p.Len != 0 || e.flows[p.Flow] != nil || e.syns[p.Flow] != nil {
+	if !embryoFits(p) || e.flows[p.Flow] != nil {
+		return false
+	}
+	if _, ok := e.syns[p.Flow]; ok {
 		return false
 	}
 	emit := e.emit
-	quiet := true
-	e.emit = func(*events.Event) { quiet = false }
+	e.spoke = false
+	e.emit = e.mute
 	f := &e.scratch
 	initFlow(f, p)
 	e.process(f, p)
 	e.emit = emit
-	if !quiet {
+	if e.spoke {
 		return false
 	}
-	s := &embryo{syn: *p, now: e.now}
-	s.syn.Payload = nil
-	e.syns[p.Flow] = s
-	e.synq = append(e.synq, s)
+	e.syns[p.Flow] = newEmbryo(p, e.now)
+	e.synq = append(e.synq, p.Flow)
 	return true
 }
 
-// grow turns an embryo into a flow by replaying its SYN, and forgets it.
-func (e *Engine) grow(s *embryo) *flow {
-	f := &flow{}
-	e.replay(f, s)
-	delete(e.syns, s.syn.Flow)
-	return f
-}
-
 // replay makes f the state the embryo's SYN left.
-func (e *Engine) replay(f *flow, s *embryo) {
+func (e *Engine) replay(f *flow, id uint64, s *embryo) {
 	now, frame := e.now, e.frame
-	e.now, e.frame = s.now, s.syn.Frame
-	initFlow(f, &s.syn)
-	e.process(f, &s.syn)
+	e.now, e.frame = s.now, s.frame
+	syn := &e.synPkt
+	s.packet(id, syn)
+	initFlow(f, syn)
+	e.process(f, syn)
 	f.noAnswer = s.noAnswer
 	e.now, e.frame = now, frame
 }
 
 // embryoNoAnswer raises no_syn_ack for an embryo whose SYN has waited the
 // SYN timeout (checkNoAnswer on the flow it would grow into).
-func (e *Engine) embryoNoAnswer(s *embryo, now int64, final bool) {
-	if s.noAnswer || now-s.syn.TS < e.synTimeout {
+func (e *Engine) embryoNoAnswer(id uint64, now int64, final bool) {
+	s, ok := e.syns[id]
+	if !ok || s.noAnswer || now-s.ts < e.synTimeout {
 		return
 	}
 	f := &e.scratch
-	e.replay(f, s)
+	e.replay(f, id, &s)
 	e.checkNoAnswer(f, now, final)
-	s.noAnswer = f.noAnswer
+	if f.noAnswer {
+		s.noAnswer = true
+		e.syns[id] = s
+	}
 }
 
 // flowOf returns the live state of a connection, growing an embryo.
@@ -328,10 +393,26 @@ func (e *Engine) flowOf(id uint64) *flow {
 	if f := e.flows[id]; f != nil {
 		return f
 	}
-	if s := e.syns[id]; s != nil {
-		f := e.grow(s)
+	if s, ok := e.syns[id]; ok {
+		f := &flow{}
+		e.replay(f, id, &s)
+		delete(e.syns, id)
 		e.flows[id] = f
 		return f
+	}
+	return nil
+}
+
+// peek returns the state of a connection without growing an embryo: an
+// embryo's is rebuilt in the engine's scratch flow, valid until the next
+// packet.
+func (e *Engine) peek(id uint64) *flow {
+	if f := e.flows[id]; f != nil {
+		return f
+	}
+	if s, ok := e.syns[id]; ok {
+		e.replay(&e.scratch, id, &s)
+		return &e.scratch
 	}
 	return nil
 }
@@ -416,19 +497,17 @@ func (e *Engine) scan(now int64) {
 	// Embryos wait in arrival order: only those past the SYN timeout are
 	// looked at, so a scan costs nothing per half-open connection.
 	for e.synHead < len(e.synq) {
-		s := e.synq[e.synHead]
-		if e.syns[s.syn.Flow] == s && !s.noAnswer {
-			if now-s.syn.TS < e.synTimeout {
+		id := e.synq[e.synHead]
+		if s, ok := e.syns[id]; ok && !s.noAnswer {
+			if now-s.ts < e.synTimeout {
 				break
 			}
-			e.embryoNoAnswer(s, now, false)
+			e.embryoNoAnswer(id, now, false)
 		}
-		e.synq[e.synHead] = nil
 		e.synHead++
 	}
 	if e.synHead > 0 && e.synHead*2 >= len(e.synq) {
 		n := copy(e.synq, e.synq[e.synHead:])
-		clear(e.synq[n:])
 		e.synq, e.synHead = e.synq[:n], 0
 	}
 }
@@ -446,8 +525,10 @@ func (e *Engine) Finish() {
 		e.checkNoAnswer(f, e.now, true)
 		e.settleHoles(f)
 	}
-	for _, s := range e.syns {
-		e.embryoNoAnswer(s, e.now, true)
+	// Embryos in arrival order (those before synHead have been reported
+	// or have left).
+	for _, id := range e.synq[e.synHead:] {
+		e.embryoNoAnswer(id, e.now, true)
 	}
 }
 

@@ -50,8 +50,11 @@ func (e *Engine) suspectHole(f *flow, p *events.Packet, d events.Dir, lo, hi, to
 			return
 		}
 	}
+	if h.suspects == nil {
+		h.suspects = make([]suspect, maxSuspects)
+	}
 	if h.nSuspects == maxSuspects {
-		copy(h.suspects[:], h.suspects[1:])
+		copy(h.suspects, h.suspects[1:])
 		h.nSuspects--
 	}
 	s := suspect{lo: lo, hi: hi, origLo: lo, top: top, ts: p.TS, frame: p.Frame,

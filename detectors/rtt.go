@@ -417,7 +417,7 @@ func (s *rttStats) quantile(q float64) float64 {
 // the kernel's srtt and min_rtt when the capture has kernel records. Call
 // it before Close.
 func (e *Engine) FillFlow(id uint64, r *events.FlowRecord) {
-	f := e.flowOf(id)
+	f := e.peek(id) // a connection that sent only its SYN is not grown for this
 	if f == nil {
 		return
 	}

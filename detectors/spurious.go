@@ -33,8 +33,11 @@ func (h *half) rememberResend(p *events.Packet) {
 	if p.Len == 0 {
 		return
 	}
+	if h.resends == nil {
+		h.resends = make([]resend, maxResends)
+	}
 	if h.nResends == maxResends {
-		copy(h.resends[:], h.resends[1:])
+		copy(h.resends, h.resends[1:])
 		h.nResends--
 	}
 	h.resends[h.nResends] = resend{seq: p.Seq, end: p.Seq + p.Len, ts: p.TS, frame: p.Frame, tsval: p.Options.TSVal, hasTS: p.Options.HasTS}

@@ -1,0 +1,38 @@
+package sessionfiles
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/tcpviz/tcpviz/detectors"
+	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/conntrack"
+	"github.com/tcpviz/tcpviz/internal/pipeline"
+)
+
+// BenchmarkParseFile runs parse-pcap's whole path (detectors on, every event
+// written) over the capture named by TCPVIZ_BENCH_PCAP, for profiles of a
+// real or generated capture:
+//
+//	TCPVIZ_BENCH_PCAP=/tmp/x.pcap go test ./internal/sessionfiles -run XXX \
+//	  -bench ParseFile -benchtime 3x -cpuprofile cpu.out
+func BenchmarkParseFile(b *testing.B) {
+	in := os.Getenv("TCPVIZ_BENCH_PCAP")
+	if in == "" {
+		b.Skip("TCPVIZ_BENCH_PCAP names no capture")
+	}
+	dir := b.TempDir()
+	for i := 0; b.Loop(); i++ {
+		cfg := pipeline.Config{Flows: conntrack.DefaultConfig(),
+			NewDetector: func(emit func(*events.Event)) pipeline.Detector {
+				return detectors.New(detectors.DefaultConfig(), emit)
+			}}
+		if _, err := Run(context.Background(), Options{Input: in, OutDir: filepath.Join(dir, "out"+strconv.Itoa(i)), Pipeline: cfg}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(peakRSS()/(1<<20), "MiB-peak-RSS")
+}
