@@ -62,29 +62,105 @@ func TestGoldenOutputs(t *testing.T) {
 	for _, name := range allSamples(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			got := sampleOutputs(t, name)
-			path := filepath.Join("testdata", "golden", name+".golden.gz")
-			want, err := readGolden(path)
-			if err != nil && !*updateGolden {
-				t.Fatalf("%v (go test -run TestGoldenOutputs -update writes it)", err)
-			}
-			diffs := goldenDiffs(want, got)
-			if *updateGolden {
-				if len(diffs) == 0 {
-					return
-				}
-				for _, d := range diffs {
-					t.Logf("rewrote %s", d)
-				}
-				if err := writeGolden(path, got); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			for _, d := range diffs {
-				t.Errorf("%s differs from %s: %s", name, path, d)
-			}
+			compareGolden(t, filepath.Join("testdata", "golden", name+".golden.gz"), sampleOutputs(t, name))
 		})
+	}
+}
+
+// reportData finds the data of the report's charts: the chart options and
+// the tooltips' table, one JSON value a line.
+var reportData = regexp.MustCompile(`(?m)^\s*(?:let option_(\w+)|var (tcpvizTips)) = (.*?);?$`)
+
+// TestGoldenReport pins the data of report.html on every sample: each
+// chart's options (its series' points included) and the tooltips' table,
+// byte for byte, indented so a difference shows the value that changed. The
+// page's markup is left to viz's tests. testdata/golden/SAMPLE.report.gz;
+// -update rewrites them.
+func TestGoldenReport(t *testing.T) {
+	for _, name := range allSamples(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := filepath.Join(t.TempDir(), "report")
+			sample := filepath.Join("..", "..", "samples", name)
+			if _, stderr, code := runTool(t, "report", "--in", sample, "--out", dir); code != 0 {
+				t.Fatalf("report: exit %d: %s", code, stderr)
+			}
+			page, err := os.ReadFile(filepath.Join(dir, "report.html"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []goldenSection
+			for _, m := range reportData.FindAllSubmatch(page, -1) {
+				got = append(got, goldenSection{"report.html " + string(m[1]) + string(m[2]), reflow(m[3])})
+			}
+			if len(got) == 0 {
+				t.Fatal("report.html has no chart data")
+			}
+			compareGolden(t, filepath.Join("testdata", "golden", name+".report.gz"), got)
+		})
+	}
+}
+
+// reflow breaks a chart's options (JSON with a few JavaScript functions)
+// into lines without changing a byte of them: after every comma of an
+// object, and of an array that is an object's value, so a series' points
+// get a line each.
+func reflow(js []byte) string {
+	var b strings.Builder
+	var stack []byte
+	inString, escaped := false, false
+	for _, c := range js {
+		b.WriteByte(c)
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			stack = append(stack, c)
+		case (c == '}' || c == ']') && len(stack) > 0:
+			stack = stack[:len(stack)-1]
+		case c == ',' && len(stack) > 0:
+			n := len(stack)
+			if stack[n-1] == '{' || n == 1 || stack[n-2] == '{' {
+				b.WriteString("\n" + strings.Repeat(" ", n))
+			}
+		}
+	}
+	b.WriteByte('\n')
+	return b.String()
+}
+
+// compareGolden compares outputs with a golden file, or rewrites it with
+// -update.
+func compareGolden(t *testing.T, path string, got []goldenSection) {
+	t.Helper()
+	want, err := readGolden(path)
+	if err != nil && !*updateGolden {
+		t.Fatalf("%v (go test -run TestGolden -update writes it)", err)
+	}
+	diffs := goldenDiffs(want, got)
+	if *updateGolden {
+		if len(diffs) == 0 {
+			return
+		}
+		for _, d := range diffs {
+			t.Logf("rewrote %s", d)
+		}
+		if err := writeGolden(path, got); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	for _, d := range diffs {
+		t.Errorf("%s: %s", path, d)
 	}
 }
 
