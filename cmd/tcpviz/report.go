@@ -40,7 +40,9 @@ Examples:
 
 // reportFlags are the input, filter and chart flags report and summary share.
 type reportFlags struct {
-	in                       string
+	ins                      []string
+	in                       string // the first --in
+	pair                     string // a second --in: the same connections captured at another point
 	filter                   *filterFlags
 	charts                   string
 	topFlows                 int
@@ -50,7 +52,7 @@ type reportFlags struct {
 
 func addReportFlags(fs *pflag.FlagSet, withCharts bool) *reportFlags {
 	f := &reportFlags{}
-	fs.StringVar(&f.in, "in", "", "session directory, capture file (pcap/pcapng, gzip'd) or events.jsonl")
+	fs.StringArrayVar(&f.ins, "in", nil, "session directory, capture file (pcap/pcapng, gzip'd) or events.jsonl; twice: two captures of the same connections to pair (docs/pairing.md)")
 	f.filter = addFilterFlags(fs, true)
 	if withCharts {
 		fs.StringVar(&f.charts, "charts", "all", "sections to draw: "+strings.Join(viz.AllCharts, ","))
@@ -60,6 +62,28 @@ func addReportFlags(fs *pflag.FlagSet, withCharts bool) *reportFlags {
 		fs.StringVar(&f.heat, "heat", "packets", "heatmap intensity: packets or events")
 	}
 	return f
+}
+
+// inputs takes the inputs from --in (once, or twice to pair two captures)
+// or the one positional argument.
+func (f *reportFlags) inputs(fs *pflag.FlagSet) error {
+	ins := f.ins
+	if len(ins) == 0 && fs.NArg() == 1 {
+		ins = fs.Args()
+	} else if fs.NArg() > 0 {
+		return usagef("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	switch len(ins) {
+	case 0:
+		return usagef("--in is required (a session directory, a capture file or events.jsonl)")
+	case 1:
+		f.in = ins[0]
+	case 2:
+		f.in, f.pair = ins[0], ins[1]
+	default:
+		return usagef("--in given %d times: once, or twice to pair two captures of the same connections", len(ins))
+	}
+	return nil
 }
 
 // compile checks the flags and returns the filter and report options.
@@ -122,13 +146,11 @@ func runReport(args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if f.in == "" && fs.NArg() == 1 {
-		f.in = fs.Arg(0)
-	} else if fs.NArg() > 0 {
-		return usagef("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	if err := f.inputs(fs); err != nil {
+		return err
 	}
-	if f.in == "" {
-		return usagef("--in is required (a session directory, a capture file or events.jsonl)")
+	if f.pair != "" {
+		return usagef("report draws one capture; pair two with summary --in A --in B")
 	}
 	of.setupLogging()
 	flt, o, err := f.compile()

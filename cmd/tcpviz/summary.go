@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"strings"
 
 	"github.com/tcpviz/tcpviz/viz"
 )
@@ -12,15 +11,23 @@ func init() {
 		name:    "summary",
 		summary: "headline figures, events and connections of a session or capture, for a terminal",
 		usage: `  tcpviz summary --in SESSION_DIR|CAPTURE|events.jsonl [--format text|json|csv] [filters]
+  tcpviz summary --in A.pcapng --in B.pcapng [--format text|json|csv] [filters]
 
   The figures of the dashboards without a browser: packets, connections,
   retransmission rate, events by type, processes and the connections table.
   csv writes the connections table only. The filters are those of report.
 
+  With two captures of the same connections taken at two points (e.g. on
+  the sender and on the receiver) it pairs them instead: per connection and
+  direction the segments sent and lost between the two points (data and
+  pure ACKs) and the one-way delay, which includes the offset between the
+  two capture clocks (docs/pairing.md). Connection filters apply to A.
+
 Examples:
   tcpviz summary --in out/session_20260101_120000/
   tcpviz summary --in x.pcapng --format csv --dport 443 > conns.csv
   tcpviz summary --in x.pcapng --format json | jq .retransmission_pct
+  tcpviz summary --in sender.pcapng --in receiver.pcapng
 
 ` + filterHelp,
 		run: runSummary,
@@ -37,13 +44,8 @@ func runSummary(args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if f.in == "" && fs.NArg() == 1 {
-		f.in = fs.Arg(0)
-	} else if fs.NArg() > 0 {
-		return usagef("unexpected arguments: %s", strings.Join(fs.Args(), " "))
-	}
-	if f.in == "" {
-		return usagef("--in is required (a session directory, a capture file or events.jsonl)")
+	if err := f.inputs(fs); err != nil {
+		return err
 	}
 	switch *format {
 	case viz.FormatText, viz.FormatJSON, viz.FormatCSV:
@@ -53,6 +55,9 @@ func runSummary(args []string) error {
 	// The summary needs no charts: build only the overview.
 	f.charts = viz.ChartOverview
 	of.setupLogging()
+	if f.pair != "" {
+		return summaryPair(f, *format)
+	}
 	flt, o, err := f.compile()
 	if err != nil {
 		return err

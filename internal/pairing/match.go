@@ -51,10 +51,11 @@ type ConnResult struct {
 	Match   string `json:"match"`
 	// NearClient is "a" or "b": the capture taken nearer the client, i.e.
 	// upstream of the client's data; Position says how it was found.
-	NearClient string      `json:"near_client"`
-	Position   string      `json:"position"`
-	Start      int64       `json:"-"` // the connection's first packet in capture A (ns)
-	Dirs       [2]DirStats `json:"directions"`
+	NearClient string            `json:"near_client"`
+	Position   string            `json:"position"`
+	Start      int64             `json:"-"` // the connection's first packet in capture A (ns)
+	Dirs       [2]DirStats       `json:"directions"`
+	ends       [2]netip.AddrPort // client and server as A saw them
 }
 
 // DirStats are one direction's figures: what the upstream capture saw sent
@@ -203,7 +204,8 @@ func nearClient(a, b *Conn) (aNear bool, how string) {
 }
 
 func compare(a, b *Conn, how string) ConnResult {
-	r := ConnResult{FlowA: a.Flow, FlowB: b.Flow, Client: a.Client.String(), Server: a.Server.String(), Match: how}
+	r := ConnResult{FlowA: a.Flow, FlowB: b.Flow, Client: a.Client.String(), Server: a.Server.String(), Match: how,
+		ends: [2]netip.AddrPort{a.Client, a.Server}}
 	if a.Client != b.Client || a.Server != b.Server {
 		r.ClientB, r.ServerB = b.Client.String(), b.Server.String()
 	}
@@ -388,6 +390,12 @@ func (r *Result) Totals() [2]DirStats {
 		}
 	}
 	return t
+}
+
+// Keep keeps the connections for which keep (given A's flow id, client and
+// server) is true, e.g. a connection filter's MatchConn.
+func (r *Result) Keep(keep func(flowA uint64, client, server netip.AddrPort) bool) {
+	r.Conns = slices.DeleteFunc(r.Conns, func(c ConnResult) bool { return !keep(c.FlowA, c.ends[0], c.ends[1]) })
 }
 
 // String names the connection for messages: "flow 3/5 10.0.0.1:40000 → 10.0.0.2:443".

@@ -35,7 +35,7 @@ func WriteText(w io.Writer, r *Result) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "pairing: A = %s, B = %s\n", textsafe.Printable(r.A), textsafe.Printable(r.B))
 	fmt.Fprintf(&b, "%s\n", DelayNote)
-	fmt.Fprintf(&b, "%d connections in both captures, %d only in A, %d only in B\n", len(r.Conns), len(r.OnlyA), len(r.OnlyB))
+	fmt.Fprintf(&b, "%s in both captures, %d only in A, %d only in B\n", plural(len(r.Conns), "connection"), len(r.OnlyA), len(r.OnlyB))
 	if r.Truncated {
 		fmt.Fprintf(&b, "warning: a capture holds more than %d segments: the figures cover the first ones\n", DefaultLimit)
 	}
@@ -129,4 +129,11 @@ func pct(n, of int) string {
 		return "0%"
 	}
 	return strconv.FormatFloat(100*float64(n)/float64(of), 'f', 2, 64) + "%"
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.Itoa(n) + " " + word + "s"
 }
