@@ -2,6 +2,7 @@ package events
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 )
 
@@ -54,6 +55,13 @@ type FlowRecord struct {
 	// History is the Zeek history string (S h A D F R, upper case from the client, lower from the server).
 	History string `json:"history"`
 
+	// ZeroWindowMS is the time during which either side advertised a zero
+	// receive window (the sender could send nothing new), and
+	// ZeroWindowShare its share of the connection's duration, 0..1
+	// (docs/figures.md).
+	ZeroWindowMS    float64 `json:"zero_window_ms,omitempty"`
+	ZeroWindowShare float64 `json:"zero_window_share,omitempty"`
+
 	// Filled from detector events and kernel records when present.
 	Events        map[string]int `json:"events,omitempty"` // count by event type
 	Retransmitted uint64         `json:"retransmitted_bytes,omitempty"`
@@ -72,6 +80,40 @@ type FlowRecord struct {
 	KernelRetrans   *RetransCheck `json:"kernel_retrans,omitempty"`
 	// Limits says what limited each direction that carried data.
 	Limits *FlowLimits `json:"limits,omitempty"`
+}
+
+// SetZeroWindow sets the zero-window figures from the time in ns: the
+// milliseconds to the microsecond and the share to four decimals.
+func (r *FlowRecord) SetZeroWindow(ns int64) {
+	r.ZeroWindowMS, r.ZeroWindowShare = 0, 0
+	if ns <= 0 {
+		return
+	}
+	r.ZeroWindowMS = float64(ns/1e3) / 1e3
+	if d := int64(r.Last) - int64(r.First); d > 0 {
+		r.ZeroWindowShare = math.Round(float64(ns)/float64(d)*1e4) / 1e4
+	}
+}
+
+// ZeroWindowLabel is how the tables show the zero-window figures: the share
+// of the connection's time and the time, one word ("62%/2.5s"), "-" when
+// none.
+func ZeroWindowLabel(ms, share float64) string {
+	if ms <= 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(share*100, 'f', 0, 64) + "%/" + fmtSecondsShort(ms/1000)
+}
+
+// fmtSecondsShort writes a duration without a space, for table cells.
+func fmtSecondsShort(s float64) string {
+	switch {
+	case s >= 10:
+		return strconv.FormatFloat(s, 'f', 0, 64) + "s"
+	case s >= 0.1:
+		return strconv.FormatFloat(s, 'f', 1, 64) + "s"
+	}
+	return strconv.FormatFloat(s*1000, 'f', 1, 64) + "ms"
 }
 
 // ConnStateText says in a plain word how a connection went, for a Zeek
@@ -195,5 +237,10 @@ type Summary struct {
 	// kernel's accounting; Limits are the connections held back longest.
 	KernelLimits *LimitsCheck `json:"kernel_limits,omitempty"`
 	Limits       []Verdict    `json:"limits,omitempty"`
-	Files        []string     `json:"files"` // what the run wrote
+	// ZeroWindowMS adds up the connections' zero-window time
+	// (FlowRecord.ZeroWindowMS); ZeroWindowFlows counts the connections
+	// that had any.
+	ZeroWindowMS    float64  `json:"zero_window_ms,omitempty"`
+	ZeroWindowFlows int      `json:"zero_window_flows,omitempty"`
+	Files           []string `json:"files"` // what the run wrote
 }

@@ -542,6 +542,12 @@ func (r *FlowRecord) AppendJSON(b []byte) []byte {
 	b = fStr(b, `,"end":`, r.End)
 	b = fStr(b, `,"state":`, r.State)
 	b = fStr(b, `,"history":`, r.History)
+	if r.ZeroWindowMS != 0 {
+		b = fF64(b, `,"zero_window_ms":`, r.ZeroWindowMS)
+	}
+	if r.ZeroWindowShare != 0 {
+		b = fF64(b, `,"zero_window_share":`, r.ZeroWindowShare)
+	}
 	if len(r.Events) > 0 {
 		b = append(b, `,"events":`...)
 		b = appendCounts(b, r.Events)

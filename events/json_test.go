@@ -263,7 +263,7 @@ func TestAppendJSONRandom(t *testing.T) {
 			BytesS2C: r.Uint64(), WireC2S: r.Uint64(), WireS2C: r.Uint64(), HandshakeSeen: r.IntN(2) == 0,
 			HandshakeRTTms: randFloat(r), WScaleC2S: r.IntN(16) - 1, WScaleS2C: r.IntN(16) - 1, MSSC2S: maybe(r, uint16(r.Uint32())),
 			MSSS2C: maybe(r, uint16(r.Uint32())), SACKPermitted: r.IntN(2) == 0, End: randString(r), State: randString(r),
-			History: randString(r), Retransmitted: maybe(r, r.Uint64()), RTTMinMS: randFloat(r), RTTAvgMS: randFloat(r),
+			History: randString(r), ZeroWindowMS: randFloat(r), ZeroWindowShare: randFloat(r), Retransmitted: maybe(r, r.Uint64()), RTTMinMS: randFloat(r), RTTAvgMS: randFloat(r),
 			RTTMaxMS: randFloat(r), RTTSamples: maybe(r, r.IntN(1000)), PID: maybe(r, r.Uint32()), Comm: randString(r),
 			Limits: maybe(r, &events.FlowLimits{C2S: maybe(r, randDirLimits(r)), S2C: maybe(r, randDirLimits(r))})}
 		if n := r.IntN(5); n > 0 {

@@ -144,7 +144,10 @@ type ConnRow struct {
 	RTTAvg       float64
 	RTTMax       float64
 	HandshakeRTT float64
-	End          string
+	// Zero-window time and its share of the connection (events.FlowRecord).
+	ZeroWindowMS    float64
+	ZeroWindowShare float64
+	End             string
 	State        string // Zeek conn_state
 	Events       map[string]int
 	// Limit is what limited the direction that carried more payload
@@ -281,6 +284,7 @@ func mergeConns(c *Collector, flows []events.FlowRecord, f *Filter) []ConnRow {
 			Packets: fr.PacketsC2S + fr.PacketsS2C, DurationMS: fr.DurationMS,
 			Retrans: fr.Events[events.TypeRetransmission], RetransBytes: fr.Retransmitted,
 			RTTMin: fr.RTTMinMS, RTTAvg: fr.RTTAvgMS, RTTMax: fr.RTTMaxMS, HandshakeRTT: fr.HandshakeRTTms,
+			ZeroWindowMS: fr.ZeroWindowMS, ZeroWindowShare: fr.ZeroWindowShare,
 			End: fr.End, State: fr.State, Events: fr.Events, first: int64(fr.First)}
 		if l, _ := fr.MainLimits(); l != nil {
 			row.Limit = l.Label()
@@ -474,6 +478,18 @@ func headline(o *Overview, conns []ConnRow) (string, bool) {
 			refused = append(refused, c)
 		}
 	}
+	// The connection that waited longest on a zero window.
+	var zw *ConnRow
+	zwN, zwMS := 0, 0.0
+	for i := range conns {
+		if ms := conns[i].ZeroWindowMS; ms > 0 {
+			zwN++
+			zwMS += ms
+			if zw == nil || ms > zw.ZeroWindowMS {
+				zw = &conns[i]
+			}
+		}
+	}
 	count := func(typ string) int {
 		for _, kv := range o.EventCounts {
 			if kv.Name == typ {
@@ -490,8 +506,12 @@ func headline(o *Overview, conns []ConnRow) (string, bool) {
 		return fmt.Sprintf("%d of %d connections never established (SYNs without an answer)", len(never), len(conns)), true
 	case len(refused) > 0:
 		return fmt.Sprintf("%d of %d connections refused (answered with RST)", len(refused), len(conns)), true
-	case count(events.TypeZeroWindow) > 0:
-		return fmt.Sprintf("the receiver closed its window: %s, the sender waited on a zero receive window", plural(count(events.TypeZeroWindow), "zero-window advertisement")), true
+	case zw != nil && zw.ZeroWindowShare >= zeroWindowStory && zwN == 1:
+		return fmt.Sprintf("waiting on a zero receive window %.0f %% of the time: #%d for %s of %s",
+			zw.ZeroWindowShare*100, zw.Flow, seconds(zw.ZeroWindowMS), seconds(zw.DurationMS)), true
+	case zw != nil && zw.ZeroWindowShare >= zeroWindowStory:
+		return fmt.Sprintf("waiting on a zero receive window: %d of %d connections, %s in all; #%d %.0f %% of its %s",
+			zwN, len(conns), seconds(zwMS), zw.Flow, zw.ZeroWindowShare*100, seconds(zw.DurationMS)), true
 	case count(events.TypeWindowFull) >= 10 && count(events.TypeWindowFull) >= count(events.TypeRetransmission):
 		return fmt.Sprintf("sender limited by the receiver's window: %s (data filled the advertised window)", plural(count(events.TypeWindowFull), "window-full event")), true
 	case o.Retrans > 0:
@@ -500,6 +520,18 @@ func headline(o *Overview, conns []ConnRow) (string, bool) {
 		return fmt.Sprintf("%s, no retransmission", plural(o.Events, "detector event")), false
 	}
 	return fmt.Sprintf("no problem found: %s, %s of payload", plural(len(conns), "connection"), humanBytes(o.Bytes)), false
+}
+
+// zeroWindowStory is the share of a connection's time on a zero window
+// from which the headline tells it.
+const zeroWindowStory = 0.1
+
+// seconds writes milliseconds as the headline says them ("2.5 s", "40 ms").
+func seconds(ms float64) string {
+	if ms >= 100 {
+		return fmt.Sprintf("%.1f s", ms/1000)
+	}
+	return fmt.Sprintf("%.0f ms", ms)
 }
 
 // plural writes "1 SYN", "7 SYNs".

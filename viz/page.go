@@ -221,15 +221,15 @@ window.addEventListener("resize", function () {
     <th data-sort class="n">flow</th><th data-sort class="n">pid</th><th data-sort>comm</th><th data-sort>client</th><th data-sort>server</th>
     <th data-sort class="n">bytes c→s</th><th data-sort class="n">bytes s→c</th><th data-sort class="n">duration ms</th>
     <th data-sort class="n">retrans</th><th data-sort class="n">rtt min</th><th data-sort class="n">rtt avg</th><th data-sort class="n">rtt max</th>
-    <th data-sort class="n">handshake ms</th><th data-sort>state</th><th data-sort>events</th></tr></thead><tbody>
+    <th data-sort class="n">handshake ms</th><th data-sort class="n">zero window</th><th data-sort>state</th><th data-sort>events</th></tr></thead><tbody>
   {{range $.R.Conns}}<tr data-flow="{{.Flow}}">
     <td class="n" data-v="{{.Flow}}">{{.Flow}}</td><td class="n" data-v="{{.PID}}">{{if .PID}}{{.PID}}{{end}}</td><td data-v="{{.Comm}}">{{.Comm}}</td>
     <td data-v="{{.Client}}">{{.Client}}</td><td data-v="{{.Server}}">{{.Server}}</td>
     <td class="n" data-v="{{.BytesC2S}}">{{bytes .BytesC2S}}</td><td class="n" data-v="{{.BytesS2C}}">{{bytes .BytesS2C}}</td>
     <td class="n" data-v="{{.DurationMS}}">{{printf "%.1f" .DurationMS}}</td><td class="n" data-v="{{.Retrans}}">{{.Retrans}}</td>
     <td class="n" data-v="{{.RTTMin}}">{{ms .RTTMin}}</td><td class="n" data-v="{{.RTTAvg}}">{{ms .RTTAvg}}</td><td class="n" data-v="{{.RTTMax}}">{{ms .RTTMax}}</td>
-    <td class="n" data-v="{{.HandshakeRTT}}">{{ms .HandshakeRTT}}</td><td data-v="{{.State}}">{{state .State}}</td><td>{{evlist .Events}}</td></tr>
-  {{else}}<tr><td colspan="15">no connections</td></tr>{{end}}
+    <td class="n" data-v="{{.HandshakeRTT}}">{{ms .HandshakeRTT}}</td><td class="n" data-v="{{.ZeroWindowMS}}">{{zerowin .ZeroWindowMS .ZeroWindowShare}}</td><td data-v="{{.State}}">{{state .State}}</td><td>{{evlist .Events}}</td></tr>
+  {{else}}<tr><td colspan="16">no connections</td></tr>{{end}}
   </tbody></table></div>
   {{end}}
 </section>

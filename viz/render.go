@@ -179,13 +179,14 @@ func writeAtomic(path string, data []byte) error {
 }
 
 var pageTpl = template.Must(template.New("page").Funcs(template.FuncMap{
-	"bytes":  humanBytes,
-	"ms":     func(v float64) string { return fmtMS(v) },
-	"pct":    func(v float64) string { return fmt.Sprintf("%.2f%%", v) },
-	"dur":    func(d time.Duration) string { return d.Round(time.Millisecond).String() },
-	"upper":  strings.ToUpper,
-	"evlist": evList,
-	"state":  events.ConnState,
+	"bytes":   humanBytes,
+	"ms":      func(v float64) string { return fmtMS(v) },
+	"pct":     func(v float64) string { return fmt.Sprintf("%.2f%%", v) },
+	"dur":     func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+	"upper":   strings.ToUpper,
+	"evlist":  evList,
+	"state":   events.ConnState,
+	"zerowin": events.ZeroWindowLabel,
 }).Parse(pageHTML))
 
 // humanBytes writes a size in IEC units (KiB, MiB, GiB), the one unit

@@ -61,6 +61,8 @@ type connRowJSON struct {
 	RTTAvg       float64        `json:"rtt_avg_ms,omitempty"`
 	RTTMax       float64        `json:"rtt_max_ms,omitempty"`
 	HandshakeRTT float64        `json:"handshake_rtt_ms,omitempty"`
+	ZeroWinMS    float64        `json:"zero_window_ms"`
+	ZeroWinShare float64        `json:"zero_window_share"`
 	State        string         `json:"state"`
 	StateText    string         `json:"state_text"`
 	End          string         `json:"ended"` // how the capture saw it end (fin, rst, ...); "end" is a time in flows --json
@@ -88,7 +90,7 @@ func (r *Report) connsJSON() []connRowJSON {
 		out[i] = connRowJSON{Flow: c.Flow, PID: c.PID, Comm: c.Comm, Client: c.Client, Server: c.Server,
 			BytesC2S: c.BytesC2S, BytesS2C: c.BytesS2C, Packets: c.Packets, DurationMS: c.DurationMS,
 			Retrans: c.Retrans, RetransBytes: c.RetransBytes, RTTMin: c.RTTMin, RTTAvg: c.RTTAvg, RTTMax: c.RTTMax,
-			HandshakeRTT: c.HandshakeRTT, State: c.State, StateText: events.ConnStateText(c.State), End: c.End,
+			HandshakeRTT: c.HandshakeRTT, ZeroWinMS: c.ZeroWindowMS, ZeroWinShare: c.ZeroWindowShare, State: c.State, StateText: events.ConnStateText(c.State), End: c.End,
 			Events: findings(c.Events), Limit: c.Limit}
 	}
 	return out
@@ -113,7 +115,7 @@ func (r *Report) writeJSON(w io.Writer) error {
 // names the same field.
 var csvHeader = []string{"flow", "pid", "comm", "client", "server", "bytes_c2s", "bytes_s2c", "packets",
 	"ms", "retrans", "retrans_bytes", "rtt_min_ms", "rtt_avg_ms", "rtt_max_ms",
-	"handshake_rtt_ms", "state", "state_text", "ended", "events", "limit"}
+	"handshake_rtt_ms", "zero_window_ms", "zero_window_share", "state", "state_text", "ended", "events", "limit"}
 
 func (r *Report) writeCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
@@ -129,7 +131,7 @@ func (r *Report) writeCSV(w io.Writer) error {
 		}
 		rec := []string{u(c.Flow), pid, textsafe.CSVField(c.Comm), c.Client, c.Server, u(c.BytesC2S), u(c.BytesS2C),
 			u(c.Packets), f(c.DurationMS), strconv.Itoa(c.Retrans), u(c.RetransBytes), f(c.RTTMin), f(c.RTTAvg),
-			f(c.RTTMax), f(c.HandshakeRTT), c.State, events.ConnStateText(c.State), c.End, evList(c.Events), c.Limit}
+			f(c.RTTMax), f(c.HandshakeRTT), f(c.ZeroWindowMS), f(c.ZeroWindowShare), c.State, events.ConnStateText(c.State), c.End, evList(c.Events), c.Limit}
 		if err := cw.Write(rec); err != nil {
 			return err
 		}
@@ -205,7 +207,7 @@ func (r *Report) writeText(w io.Writer) error {
 		}
 	}
 	if len(r.Conns) > 0 {
-		fmt.Fprintf(tw, "\nFLOW\tPID\tCOMM\tCLIENT\tSERVER\tC2S\tS2C\tMS\tRETRANS\tRTT_AVG\tSTATE\tEND\tLIMIT\n")
+		fmt.Fprintf(tw, "\nFLOW\tPID\tCOMM\tCLIENT\tSERVER\tC2S\tS2C\tMS\tRETRANS\tRTT_AVG\tSTATE\tEND\tLIMIT\tZERO_WIN\n")
 		for i, c := range r.Conns {
 			if i == 50 {
 				fmt.Fprintf(tw, "... %d more (use --format csv for all)\n", len(r.Conns)-50)
@@ -219,9 +221,10 @@ func (r *Report) writeText(w io.Writer) error {
 			if comm == "" {
 				comm = "-"
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%d\t%s\t%s\t%s\t%s\n", c.Flow, pid, textsafe.Printable(comm),
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%d\t%s\t%s\t%s\t%s\t%s\n", c.Flow, pid, textsafe.Printable(comm),
 				textsafe.Printable(c.Client), textsafe.Printable(c.Server), humanBytes(c.BytesC2S), humanBytes(c.BytesS2C),
-				c.DurationMS, c.Retrans, fmtMS(c.RTTAvg), orDash(c.State), orDash(events.ConnStateText(c.State)), orDash(c.Limit))
+				c.DurationMS, c.Retrans, fmtMS(c.RTTAvg), orDash(c.State), orDash(events.ConnStateText(c.State)), orDash(c.Limit),
+				events.ZeroWindowLabel(c.ZeroWindowMS, c.ZeroWindowShare))
 		}
 	}
 	for _, m := range r.Missing {

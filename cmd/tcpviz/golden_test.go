@@ -360,7 +360,7 @@ func TestSharedVocabulary(t *testing.T) {
 				t.Errorf("%s: connection %v missing from summary", name, f["flow"])
 				continue
 			}
-			for _, k := range []string{"ms", "retrans", "retrans_bytes", "state", "state_text"} {
+			for _, k := range []string{"ms", "retrans", "retrans_bytes", "state", "state_text", "zero_window_ms", "zero_window_share"} {
 				if f[k] != s[k] {
 					t.Errorf("%s connection %v: %s is %v in flows, %v in summary", name, f["flow"], k, f[k], s[k])
 				}

@@ -39,6 +39,7 @@ func sampleRows() []Row {
 	f1.PID, f1.Comm = 181, "curl"
 	f1.Events = map[string]int{events.TypeRetransmission: 2}
 	f1.RTTAvgMS = 1.5
+	f1.SetZeroWindow(40e6) // 40 ms of 100
 	// The server sent more: its direction's verdict is the connection's.
 	f1.Limits = &events.FlowLimits{
 		C2S: &events.DirLimits{Source: events.LimitSourcePackets, Dominant: events.LimitApp, Share: 0.9, MaxWindow: -1,
@@ -187,11 +188,11 @@ func TestTextColumns(t *testing.T) {
 		row0   []string // the first row's fields (curl)
 	}{
 		{"tcplife columns", Options{Header: true},
-			[]string{"PID", "COMM", "LADDR", "LPORT", "RADDR", "RPORT", "TX_KiB", "RX_KiB", "MS", "RETRANS", "RTT_MS", "LIMIT", "STATE", "END", "HISTORY"},
-			[]string{"181", "curl", "10.0.0.1", "40000", "10.0.0.2", "80", "2", "48", "100.00", "2", "1.500", "rwnd", "61%", "SF", "normal-close", "ShADadFf"}},
+			[]string{"PID", "COMM", "LADDR", "LPORT", "RADDR", "RPORT", "TX_KiB", "RX_KiB", "MS", "RETRANS", "RTT_MS", "LIMIT", "ZERO_WIN", "STATE", "END", "HISTORY"},
+			[]string{"181", "curl", "10.0.0.1", "40000", "10.0.0.2", "80", "2", "48", "100.00", "2", "1.500", "rwnd", "61%", "40%/40.0ms", "SF", "normal-close", "ShADadFf"}},
 		{"wide with both times", Options{Header: true, Wide: true, Seconds: true, Clock: true},
-			[]string{"TIME", "TIME(s)", "PID", "COMM", "IP", "LADDR", "LPORT", "RADDR", "RPORT", "TX_KiB", "RX_KiB", "MS", "RETRANS", "RTT_MS", "LIMIT", "STATE", "END", "HISTORY"},
-			[]string{"07:08:09", "0.000", "181", "curl", "4", "10.0.0.1", "40000", "10.0.0.2", "80", "2", "48", "100.00", "2", "1.500", "rwnd", "61%", "SF", "normal-close", "ShADadFf"}},
+			[]string{"TIME", "TIME(s)", "PID", "COMM", "IP", "LADDR", "LPORT", "RADDR", "RPORT", "TX_KiB", "RX_KiB", "MS", "RETRANS", "RTT_MS", "LIMIT", "ZERO_WIN", "STATE", "END", "HISTORY"},
+			[]string{"07:08:09", "0.000", "181", "curl", "4", "10.0.0.1", "40000", "10.0.0.2", "80", "2", "48", "100.00", "2", "1.500", "rwnd", "61%", "40%/40.0ms", "SF", "normal-close", "ShADadFf"}},
 	}
 	for _, c := range cases {
 		out := render(t, sampleRows(), c.o)

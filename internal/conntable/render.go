@@ -160,6 +160,7 @@ func textColumns(o Options) []column {
 			return strconv.FormatFloat(r.RTTms, 'f', 3, 64)
 		}, nil},
 		column{"LIMIT", -13, func(r *Row) string { return r.Limits.Label() }, nil},
+		column{"ZERO_WIN", -11, func(r *Row) string { return events.ZeroWindowLabel(r.ZeroWindowMS, r.ZeroWindowShare) }, nil},
 		column{"STATE", -6, func(r *Row) string { return orDash(r.State) }, func(r *Row) string { return stateColor(r.State) }},
 		column{"END", -15, func(r *Row) string { return orDash(events.ConnStateText(r.State)) }, nil},
 		column{"HISTORY", 0, func(r *Row) string { return orDash(textsafe.Printable(r.History)) }, nil},
@@ -268,6 +269,8 @@ type record struct {
 	Retrans    int              `json:"retrans"`
 	RetransB   uint64           `json:"retrans_bytes"`
 	RTTms      float64          `json:"rtt_ms"`
+	ZeroWinMS  float64          `json:"zero_window_ms"`
+	ZeroWinSh  float64          `json:"zero_window_share"`
 	State      string           `json:"state"`
 	StateText  string           `json:"state_text"` // the state in plain words
 	History    string           `json:"history"`
@@ -282,7 +285,7 @@ type record struct {
 // same names.
 var CSVHeader = []string{"flow", "start", "end", "time_s", "pid", "comm", "laddr", "lport", "raddr", "rport",
 	"tx_kib", "rx_kib", "ms", "tx_bytes", "rx_bytes", "tx_wire_bytes", "rx_wire_bytes", "tx_packets", "rx_packets",
-	"retrans", "retrans_bytes", "rtt_ms", "state", "state_text", "history", "local_is_server", "limit", "limit_share", "limit_source", "why"}
+	"retrans", "retrans_bytes", "rtt_ms", "zero_window_ms", "zero_window_share", "state", "state_text", "history", "local_is_server", "limit", "limit_share", "limit_source", "why"}
 
 func toRecord(r *Row, o *Options) record {
 	rec := record{
@@ -293,6 +296,7 @@ func toRecord(r *Row, o *Options) record {
 		TXBytes: r.TXBytes, RXBytes: r.RXBytes, TXWire: r.TXWire, RXWire: r.RXWire,
 		TXPackets: r.TXPackets, RXPackets: r.RXPackets,
 		Retrans: r.Retrans, RetransB: r.RetransB, RTTms: r.RTTms,
+		ZeroWinMS: r.ZeroWindowMS, ZeroWinSh: r.ZeroWindowShare,
 		State: r.State, StateText: events.ConnStateText(r.State), History: r.History, LocalIsSrv: r.LocalIsServer,
 	}
 	if l := r.Limits; l != nil {
@@ -341,6 +345,7 @@ func writeCSV(w *bufio.Writer, rows []Row, o Options) error {
 			rec.LAddr, u(uint64(rec.LPort)), rec.RAddr, u(uint64(rec.RPort)),
 			u(rec.TXKB), u(rec.RXKB), f(rec.MS), u(rec.TXBytes), u(rec.RXBytes), u(rec.TXWire), u(rec.RXWire),
 			u(rec.TXPackets), u(rec.RXPackets), strconv.Itoa(rec.Retrans), u(rec.RetransB), f(rec.RTTms),
+			f(rec.ZeroWinMS), f(rec.ZeroWinSh),
 			rec.State, rec.StateText, rec.History, strconv.FormatBool(rec.LocalIsSrv),
 			rec.Limit, f(rec.LimitShare), rec.LimitSrc, rec.Why,
 		})

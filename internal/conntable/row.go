@@ -37,8 +37,11 @@ type Row struct {
 	Retrans    int    // retransmission events (both directions)
 	RetransB   uint64 // retransmitted payload bytes
 	RTTms      float64
-	State      string // Zeek conn_state
-	History    string // Zeek history (upper case: the client)
+	// Zero-window time and its share of the connection (events.FlowRecord).
+	ZeroWindowMS    float64
+	ZeroWindowShare float64
+	State           string // Zeek conn_state
+	History         string // Zeek history (upper case: the client)
 	// LocalIsServer is set when the capture showed the server's socket as
 	// the local one (kernel records of the server only).
 	LocalIsServer bool
@@ -59,11 +62,12 @@ func FromFlow(f *events.FlowRecord, localIsServer bool) Row {
 		LAddr: f.ClientAddr, LPort: f.ClientPort, RAddr: f.ServerAddr, RPort: f.ServerPort,
 		TXBytes: f.BytesC2S, RXBytes: f.BytesS2C, TXWire: f.WireC2S, RXWire: f.WireS2C,
 		TXPackets: f.PacketsC2S, RXPackets: f.PacketsS2C,
-		DurationMS: f.DurationMS,
-		Retrans:    f.Events[events.TypeRetransmission],
-		RetransB:   f.Retransmitted,
-		RTTms:      f.RTTAvgMS,
-		State:      f.State, History: f.History,
+		DurationMS:   f.DurationMS,
+		Retrans:      f.Events[events.TypeRetransmission],
+		RetransB:     f.Retransmitted,
+		RTTms:        f.RTTAvgMS,
+		ZeroWindowMS: f.ZeroWindowMS, ZeroWindowShare: f.ZeroWindowShare,
+		State: f.State, History: f.History,
 	}
 	if r.RTTms == 0 {
 		r.RTTms = f.HandshakeRTTms

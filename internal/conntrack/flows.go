@@ -88,6 +88,12 @@ type Conn struct {
 	encap                 string           // the first packet's encapsulation path (shared with the decoder)
 	tunnel                [2]events.Tunnel // per direction, the first packet's tunnel
 
+	// Zero window: zw[d] while side d's last advertisement was a zero
+	// window; zwFrom is when either side's began (the union), zwTotal the
+	// time of the periods already ended (ns).
+	zw              [2]bool
+	zwFrom, zwTotal int64
+
 	// Extra is what the pipeline adds to the summary (event counts, the
 	// socket owner); nil until it adds any.
 	Extra *Extra
@@ -363,6 +369,7 @@ func (t *Table) update(c *Conn, d events.Dir, p *events.Packet) {
 	if p.Window == 0 && f&(events.FlagSYN|events.FlagFIN|events.FlagRST) == 0 {
 		c.mark(d, histZeroWin, 'W')
 	}
+	c.zeroWindow(d, p)
 	// The handshake completes with the client's first ACK after the SYN/ACK.
 	if !c.hsSeen && d == events.DirC2S && f&events.FlagSYN == 0 && f&events.FlagACK != 0 &&
 		c.synSeen[0] && c.synSeen[1] && c.synAckAt != 0 {
@@ -395,6 +402,38 @@ func (t *Table) update(c *Conn, d events.Dir, p *events.Packet) {
 		}
 		p.WindowScaled = int64(p.Window) << shift
 	}
+}
+
+// zeroWindow follows the time a side's receive window was zero: from a
+// packet advertising a zero window (as the detectors' zero_window: never a
+// SYN, FIN or RST) to that side's next packet with an open window (an RST's
+// window means nothing). Both sides' periods are joined, so time when both
+// were zero counts once.
+func (c *Conn) zeroWindow(d events.Dir, p *events.Packet) {
+	f := p.Flags
+	switch {
+	case f&(events.FlagSYN|events.FlagRST) != 0:
+	case p.Window == 0 && f&events.FlagFIN == 0 && !c.zw[d]:
+		if !c.zw[d^1] {
+			c.zwFrom = p.TS
+		}
+		c.zw[d] = true
+	case p.Window != 0 && c.zw[d]:
+		c.zw[d] = false
+		if !c.zw[d^1] && p.TS > c.zwFrom {
+			c.zwTotal += p.TS - c.zwFrom
+		}
+	}
+}
+
+// ZeroWindow is the time (ns) during which either side advertised a zero
+// window, up to the last packet for a window still closed.
+func (c *Conn) ZeroWindow() int64 {
+	t := c.zwTotal
+	if (c.zw[0] || c.zw[1]) && c.last > c.zwFrom {
+		t += c.last - c.zwFrom
+	}
+	return t
 }
 
 // expireDone lets the connections that ended normally leave once they
@@ -489,6 +528,7 @@ func (c *Conn) Record(r *events.FlowRecord) {
 	r.Encap = c.encap
 	r.Tunnel = c.flowTunnel()
 	r.End, r.State = c.endState()
+	r.SetZeroWindow(c.ZeroWindow())
 	if x := c.Extra; x != nil {
 		if len(x.Events) > 0 {
 			r.Events = make(map[string]int, len(x.Events))

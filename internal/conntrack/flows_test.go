@@ -243,3 +243,55 @@ func TestFinishedConnectionsLeaveAfterFinLinger(t *testing.T) {
 		})
 	}
 }
+
+// TestZeroWindowTime checks the zero-window time: from a zero-window
+// advertisement to the same side's next open window, both sides joined,
+// open periods closed at the last packet, SYN/FIN/RST windows ignored.
+func TestZeroWindowTime(t *testing.T) {
+	ms := time.Millisecond
+	hs := []seg{
+		{true, S, 1000, 0, 0, 64240, -1, 0},
+		{false, S | A, 5000, 1001, 0, 65160, -1, 0},
+		{true, A, 1001, 5001, 0, 502, -1, 0},
+	}
+	for _, tc := range []struct {
+		name   string
+		segs   []seg
+		wantMS float64
+		share  float64
+	}{
+		{"none", []seg{{true, A, 1001, 5001, 10, 502, -1, 100 * ms}}, 0, 0},
+		{"closed then opened", []seg{
+			{false, A, 5001, 1011, 0, 0, -1, 20 * ms},
+			{false, A, 5001, 1011, 0, 0, -1, 30 * ms}, // still zero: the period goes on
+			{false, A, 5001, 1011, 0, 100, -1, 60 * ms},
+			{true, A, 1011, 5001, 10, 502, -1, 100 * ms},
+		}, 40, 0.4},
+		{"still closed at the end", []seg{
+			{false, A, 5001, 1011, 0, 0, -1, 50 * ms},
+			{true, A, 1011, 5001, 0, 502, -1, 100 * ms},
+		}, 50, 0.5},
+		{"both sides overlap once", []seg{
+			{false, A, 5001, 1011, 0, 0, -1, 10 * ms},
+			{true, A, 1011, 5001, 0, 0, -1, 20 * ms},
+			{false, A, 5001, 1011, 0, 10, -1, 30 * ms},
+			{true, A, 1011, 5001, 0, 10, -1, 40 * ms},
+			{true, A, 1011, 5001, 0, 10, -1, 100 * ms},
+		}, 30, 0.3},
+		{"an RST or FIN with window 0 is no zero window", []seg{
+			{true, A | F, 1001, 5001, 0, 0, -1, 10 * ms},
+			{false, R, 5001, 0, 0, 0, -1, 100 * ms},
+		}, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, recs := run(append(slices.Clone(hs), tc.segs...))
+			if len(recs) != 1 {
+				t.Fatalf("%d flows", len(recs))
+			}
+			r := recs[0]
+			if r.ZeroWindowMS != tc.wantMS || r.ZeroWindowShare != tc.share {
+				t.Errorf("zero window %v ms, share %v; want %v ms, %v", r.ZeroWindowMS, r.ZeroWindowShare, tc.wantMS, tc.share)
+			}
+		})
+	}
+}

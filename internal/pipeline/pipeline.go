@@ -79,6 +79,9 @@ type Stats struct {
 	Flows         int
 	KernelRetrans events.RetransCheck // all flows together
 	KernelLimits  events.LimitsCheck  // limits from packets against the kernel's, all flows
+	// Zero-window time of all connections (ms) and the connections with any.
+	ZeroWindowMS    float64
+	ZeroWindowFlows int
 	Warnings      []string
 }
 
@@ -347,6 +350,10 @@ func (p *Pipeline) expired(c *conntrack.Conn) {
 	if l := r.Limits; l != nil {
 		p.stats.KernelLimits.Add(l.C2S)
 		p.stats.KernelLimits.Add(l.S2C)
+	}
+	if r.ZeroWindowMS > 0 {
+		p.stats.ZeroWindowMS += r.ZeroWindowMS
+		p.stats.ZeroWindowFlows++
 	}
 	p.stats.Flows++
 	if p.cfg.OnFlow != nil {

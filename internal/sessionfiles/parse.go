@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"time"
 
@@ -180,6 +181,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		sum.KernelRetrans = &kr
 	}
 	sum.Limits = worst.List
+	sum.ZeroWindowMS, sum.ZeroWindowFlows = math.Round(st.ZeroWindowMS*1e3)/1e3, st.ZeroWindowFlows
 	if st.KernelLimits.Directions > 0 {
 		kl := st.KernelLimits
 		sum.KernelLimits = &kl
