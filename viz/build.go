@@ -148,8 +148,8 @@ type ConnRow struct {
 	ZeroWindowMS    float64
 	ZeroWindowShare float64
 	End             string
-	State        string // Zeek conn_state
-	Events       map[string]int
+	State           string // Zeek conn_state
+	Events          map[string]int
 	// Limit is what limited the direction that carried more payload
 	// (events.DirLimits.Label: "rwnd 61%", "~cwnd 80%" when inferred).
 	Limit string

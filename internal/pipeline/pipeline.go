@@ -82,7 +82,7 @@ type Stats struct {
 	// Zero-window time of all connections (ms) and the connections with any.
 	ZeroWindowMS    float64
 	ZeroWindowFlows int
-	Warnings      []string
+	Warnings        []string
 }
 
 // Pipeline is not safe for concurrent use.
