@@ -62,7 +62,7 @@ func TestFlowsTextTable(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimRight(stdout, "\n"), "\n")
 	t.Log("\n" + stdout)
-	wantHeader := []string{"PID", "COMM", "LADDR", "LPORT", "RADDR", "RPORT", "TX_KiB", "RX_KiB", "MS", "RETRANS", "RTT_MS", "LIMIT", "STATE", "END", "HISTORY"}
+	wantHeader := []string{"PID", "COMM", "LADDR", "LPORT", "RADDR", "RPORT", "TX_KiB", "RX_KiB", "MS", "RETRANS", "RTT_MS", "LIMIT", "ZERO_WIN", "STATE", "END", "HISTORY"}
 	if got := strings.Fields(lines[0]); !slices.Equal(got, wantHeader) {
 		t.Fatalf("header %q, want %q", got, wantHeader)
 	}
@@ -98,8 +98,11 @@ func TestFlowsTextTable(t *testing.T) {
 		if f[6] != strconv.Itoa(c.wantTX>>10) || f[7] != strconv.Itoa(c.wantRX>>10) {
 			t.Errorf("row %d: TX_KiB/RX_KiB %s/%s, want %d/%d", i, f[6], f[7], c.wantTX>>10, c.wantRX>>10)
 		}
-		if f[12] != c.wantState {
-			t.Errorf("row %d: STATE %s, want %s", i, f[12], c.wantState)
+		if f[12] != "-" {
+			t.Errorf("row %d: ZERO_WIN %s, want - (no zero window in the fixture)", i, f[12])
+		}
+		if f[13] != c.wantState {
+			t.Errorf("row %d: STATE %s, want %s", i, f[13], c.wantState)
 		}
 		if retrans := f[9] != "0"; retrans != c.retransS2C {
 			t.Errorf("row %d: RETRANS %s, want retransmissions: %v", i, f[9], c.retransS2C)
