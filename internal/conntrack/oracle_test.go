@@ -72,7 +72,7 @@ func TestRealCaptureShapesMatchTshark(t *testing.T) {
 			if err := f.Close(); err != nil {
 				t.Fatal(err)
 			}
-			st := tsharkoracle.CheckAll(t, path, det, 0.97)
+			st := tsharkoracle.CheckAll(t, path, det, 0.99)
 			t.Logf("%d flows, %d TCP packets", st.Flows, st.TCPPackets)
 		})
 	}

@@ -14,9 +14,11 @@ import (
 	"github.com/tcpviz/tcpviz/internal/testutil/tsharkoracle"
 )
 
-// oracleFloor is the per-kind precision and recall below which a rewrapped
-// capture fails (the same floor as the detectors' oracle test).
-const oracleFloor = 0.97
+// oracleFloor is the per-kind F1 score below which a rewrapped capture
+// fails. Re-wrapping must not change a single flag, and on these captures it
+// does not (every kind agrees at 100 %); the floor leaves room for tshark
+// versions that judge an ambiguous frame differently.
+const oracleFloor = 0.99
 
 // maxRewrap bounds the packets taken from each transfer, to keep the test
 // short: the first 600 hold the handshake, losses and their

@@ -111,11 +111,15 @@ type KindResult struct {
 	TsharkOnly []uint64 // frames tshark flags and we do not
 	Precision  float64  // Both / (Both + len(OursOnly)); 1 when we flag nothing
 	Recall     float64  // Both / (Both + len(TsharkOnly)); 1 when tshark flags nothing
+	// F1 is the harmonic mean of Precision and Recall:
+	// 2·Both / (2·Both + len(OursOnly) + len(TsharkOnly)); 1 when neither
+	// side flags the kind.
+	F1 float64
 }
 
 func (r KindResult) String() string {
-	return fmt.Sprintf("%-16s both %6d  ours-only %5d  tshark-only %5d  precision %.4f  recall %.4f",
-		r.Kind, r.Both, len(r.OursOnly), len(r.TsharkOnly), r.Precision, r.Recall)
+	return fmt.Sprintf("%-16s both %6d  ours-only %5d  tshark-only %5d  precision %.4f  recall %.4f  F1 %.4f",
+		r.Kind, r.Both, len(r.OursOnly), len(r.TsharkOnly), r.Precision, r.Recall, r.F1)
 }
 
 // Compare compares our flags with tshark's, kind by kind.
@@ -148,7 +152,10 @@ func Compare(ours, tshark Frames) []KindResult {
 				r.TsharkOnly = append(r.TsharkOnly, n)
 			}
 		}
-		r.Precision, r.Recall = 1, 1
+		r.Precision, r.Recall, r.F1 = 1, 1, 1
+		if n := 2*r.Both + len(r.OursOnly) + len(r.TsharkOnly); n > 0 {
+			r.F1 = float64(2*r.Both) / float64(n)
+		}
 		if n := r.Both + len(r.OursOnly); n > 0 {
 			r.Precision = float64(r.Both) / float64(n)
 		}

@@ -22,18 +22,19 @@ func TestCompare(t *testing.T) {
 		both              int
 		oursOnly, tshOnly []uint64
 		precision, recall float64
+		f1                float64
 	}{
-		events.TypeRetransmission: {2, nil, nil, 1, 1},
-		events.TypeOutOfOrder:     {0, []uint64{3}, []uint64{4}, 0, 0},
-		events.TypeDupAck:         {1, []uint64{2}, nil, 0.5, 1},
-		events.TypeKeepAlive:      {0, nil, nil, 1, 1},
+		events.TypeRetransmission: {2, nil, nil, 1, 1, 1},
+		events.TypeOutOfOrder:     {0, []uint64{3}, []uint64{4}, 0, 0, 0},
+		events.TypeDupAck:         {1, []uint64{2}, nil, 0.5, 1, 2.0 / 3},
+		events.TypeKeepAlive:      {0, nil, nil, 1, 1, 1},
 	}
 	for _, r := range res {
 		w, ok := want[r.Kind]
 		if !ok {
 			continue
 		}
-		if r.Both != w.both || !slices.Equal(r.OursOnly, w.oursOnly) || !slices.Equal(r.TsharkOnly, w.tshOnly) || r.Precision != w.precision || r.Recall != w.recall {
+		if r.Both != w.both || !slices.Equal(r.OursOnly, w.oursOnly) || !slices.Equal(r.TsharkOnly, w.tshOnly) || r.Precision != w.precision || r.Recall != w.recall || r.F1 != w.f1 {
 			t.Errorf("%s: got %v ours %v tshark %v", r.Kind, r, r.OursOnly, r.TsharkOnly)
 		}
 	}

@@ -116,8 +116,8 @@ func RunStats(path string, det NewDetector, sinks ...pipeline.Sink) (pipeline.St
 func FrameSink(fr Frames) pipeline.Sink { return frameSink(fr) }
 
 // CheckAll compares tcpviz with tshark on one capture: the same number of
-// connections, the same frames decoded as TCP, and per-frame flags with
-// precision and recall of at least floor per kind. It returns tcpviz's
+// connections, the same frames decoded as TCP, and per-frame flags with an
+// F1 score (and so precision or recall) of at least floor per kind. It returns tcpviz's
 // counters; sinks also receive the run's packets and events.
 func CheckAll(t testing.TB, path string, det NewDetector, floor float64, sinks ...pipeline.Sink) pipeline.Stats {
 	t.Helper()
@@ -140,7 +140,7 @@ func CheckAll(t testing.TB, path string, det NewDetector, floor float64, sinks .
 			st.Flows, st.TCPPackets, st.Skipped, streams, tcpFrames)
 	}
 	for _, r := range Compare(ours, theirs) {
-		if r.Precision < floor || r.Recall < floor {
+		if r.F1 < floor {
 			t.Errorf("%v: ours only %v, tshark only %v", r, first10(r.OursOnly), first10(r.TsharkOnly))
 		} else if len(r.OursOnly)+len(r.TsharkOnly) > 0 {
 			t.Logf("%v", r)
