@@ -197,26 +197,31 @@ func TestFragmentOverlap(t *testing.T) {
 // TestFragmentNeverCompleted: an incomplete datagram is dropped after the
 // timeout and its memory returned; at Flush the rest are counted.
 func TestFragmentNeverCompleted(t *testing.T) {
-	seg := segment(t, false, 3000)
-	fr := fragments4(t, seg, 1480)
-	d := New()
-	var p events.Packet
-	feed(d, fr[:2], &p, 0)
-	if s := d.FragStats(); s.Held == 0 {
-		t.Fatalf("nothing held: %+v", s)
-	}
-	// The last fragment 31 s later: the datagram has expired, so this one
-	// starts a new datagram that never completes.
-	if got := feed(d, fr[2:], &p, 31*time.Second); got[0] != SkipFragment {
-		t.Fatalf("late fragment: %v", got)
-	}
-	s := d.FragStats()
-	if s.Expired != 1 || s.Reassembled != 0 {
-		t.Errorf("stats %+v", s)
-	}
-	d.Flush()
-	if s := d.FragStats(); s.Expired != 2 || s.Held != 0 {
-		t.Errorf("after flush %+v", s)
+	for _, v6 := range []bool{false, true} {
+		seg := segment(t, v6, 3000)
+		fr := fragments4(t, seg, 1480)
+		if v6 {
+			fr = fragments6(t, seg, 1232, 5)
+		}
+		d := New()
+		var p events.Packet
+		feed(d, fr[:2], &p, 0)
+		if s := d.FragStats(); s.Held == 0 {
+			t.Fatalf("v6=%v: nothing held: %+v", v6, s)
+		}
+		// The last fragment 31 s later: the datagram has expired, so this one
+		// starts a new datagram that never completes.
+		if got := feed(d, fr[2:], &p, 31*time.Second); got[0] != SkipFragment {
+			t.Fatalf("v6=%v: late fragment: %v", v6, got)
+		}
+		s := d.FragStats()
+		if s.Expired != 1 || s.Reassembled != 0 {
+			t.Errorf("v6=%v: stats %+v", v6, s)
+		}
+		d.Flush()
+		if s := d.FragStats(); s.Expired != 2 || s.Held != 0 {
+			t.Errorf("v6=%v: after flush %+v", v6, s)
+		}
 	}
 }
 
@@ -224,37 +229,47 @@ func TestFragmentNeverCompleted(t *testing.T) {
 // senders never holds more than MaxBytes, one sender never more than
 // MaxPairBytes, and a complete datagram still gets through afterwards.
 func TestFragmentMemoryBounded(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.Fragments.MaxBytes = 256 << 10
-	cfg.Fragments.MaxPairBytes = 32 << 10
-	d := NewWithConfig(cfg)
-	seg := segment(t, false, 3000)
-	first := fragments4(t, seg, 1480)[0]
-	var p events.Packet
-	for i := range 5000 {
-		f := append([]byte(nil), first...)
-		binary.BigEndian.PutUint16(f[4:], uint16(i)) // a new datagram each time
-		f[12], f[13] = 10, byte(i%50)                // from 50 senders
-		p.TS = int64(i) * int64(time.Microsecond)
-		if ok, why := d.Decode(LinkRaw, f, uint32(len(f)), &p); ok || (why != SkipFragment && why != SkipFragmentDropped) {
-			t.Fatalf("datagram %d: %v %v", i, ok, why)
+	for _, v6 := range []bool{false, true} {
+		cfg := DefaultConfig()
+		cfg.Fragments.MaxBytes = 256 << 10
+		cfg.Fragments.MaxPairBytes = 32 << 10
+		d := NewWithConfig(cfg)
+		seg := segment(t, v6, 3000)
+		whole := fragments4(t, seg, 1480)
+		if v6 {
+			whole = fragments6(t, seg, 1232, 1)
 		}
-		if s := d.FragStats(); s.Held > cfg.Fragments.MaxBytes {
-			t.Fatalf("held %d > %d", s.Held, cfg.Fragments.MaxBytes)
+		var p events.Packet
+		for i := range 5000 {
+			f := append([]byte(nil), whole[0]...)
+			if v6 {
+				binary.BigEndian.PutUint32(f[40+4:], uint32(i)) // a new datagram each time
+				f[8+15] = byte(i % 50)                          // from 50 senders
+			} else {
+				binary.BigEndian.PutUint16(f[4:], uint16(i))
+				f[12], f[13] = 10, byte(i%50)
+			}
+			p.TS = int64(i) * int64(time.Microsecond)
+			if ok, why := d.Decode(LinkRaw, f, uint32(len(f)), &p); ok || (why != SkipFragment && why != SkipFragmentDropped) {
+				t.Fatalf("v6=%v: datagram %d: %v %v", v6, i, ok, why)
+			}
+			if s := d.FragStats(); s.Held > cfg.Fragments.MaxBytes {
+				t.Fatalf("v6=%v: held %d > %d", v6, s.Held, cfg.Fragments.MaxBytes)
+			}
 		}
-	}
-	for pk, n := range d.frag.pairs {
-		if n > cfg.Fragments.MaxPairBytes {
-			t.Errorf("pair %v holds %d", net.IP(pk.src[:4]), n)
+		for pk, n := range d.frag.pairs {
+			if n > cfg.Fragments.MaxPairBytes {
+				t.Errorf("v6=%v: pair %v holds %d", v6, net.IP(pk.src[:]), n)
+			}
 		}
-	}
-	s := d.FragStats()
-	if s.Evicted == 0 || s.MaxHeld > cfg.Fragments.MaxBytes {
-		t.Errorf("stats %+v", s)
-	}
-	got := feed(d, fragments4(t, seg, 1480), &p, time.Second)
-	if got[2] != SkipNone || p.Len != 3000 {
-		t.Errorf("after the flood: %v", got)
+		s := d.FragStats()
+		if s.Evicted == 0 || s.MaxHeld > cfg.Fragments.MaxBytes {
+			t.Errorf("v6=%v: stats %+v", v6, s)
+		}
+		got := feed(d, whole, &p, time.Second)
+		if got[len(got)-1] != SkipNone || p.Len != 3000 {
+			t.Errorf("v6=%v: after the flood: %v", v6, got)
+		}
 	}
 }
 
