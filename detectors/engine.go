@@ -48,6 +48,9 @@ type Engine struct {
 
 	rst, fin storm
 	cmp      map[uint64]*comparison
+	// cmpClosed lists the closed connections whose comparison is kept,
+	// oldest first, at most maxClosedComparisons of them.
+	cmpClosed []uint64
 
 	limWindow int64         // LimitWindow, ns; 0 when limits are off
 	limPool   []*flowLimits // limits state of closed connections, for reuse
@@ -417,8 +420,13 @@ func (e *Engine) peek(id uint64) *flow {
 	return nil
 }
 
+// maxClosedComparisons bounds the kernel comparisons of closed connections
+// kept for Compare, so a long monitor run does not keep one per connection
+// it ever saw.
+const maxClosedComparisons = 1024
+
 // Close forgets a finished connection. Its kernel comparison is kept for
-// Compare and KernelCheck.
+// KernelCheck and Compare (the last maxClosedComparisons closed ones).
 func (e *Engine) Close(id uint64) {
 	if f := e.flows[id]; f != nil {
 		e.settleHoles(f)
@@ -437,6 +445,11 @@ func (e *Engine) Close(id uint64) {
 			delete(e.cmp, id)
 		} else {
 			c.kern, c.wire = nil, nil
+			if len(e.cmpClosed) == maxClosedComparisons {
+				delete(e.cmp, e.cmpClosed[0])
+				e.cmpClosed = append(e.cmpClosed[:0], e.cmpClosed[1:]...)
+			}
+			e.cmpClosed = append(e.cmpClosed, id)
 		}
 	}
 }

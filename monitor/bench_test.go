@@ -4,18 +4,24 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tcpviz/tcpviz/internal/pipeline"
+	"github.com/tcpviz/tcpviz/internal/testutil/capgen"
 	"github.com/tcpviz/tcpviz/pcapng"
 )
 
@@ -281,4 +287,108 @@ func fileSize(tb testing.TB, f *os.File) int64 {
 		tb.Fatal(err)
 	}
 	return st.Size()
+}
+
+// BenchmarkMonitorConnChurn follows a capture of many short connections
+// (capgen's reset and short shapes: ended by the client's RST, or by FINs
+// both ways) arriving at a fixed rate for 90 s of capture time, longer than
+// the 60 s a closed connection may be kept, and reports the peak live heap
+// (the heap the garbage collector found live, sampled every 20 ms) and the
+// peak RSS of the run (VmHWM, reset after the capture is written).
+// Memory must follow the connections alive at once, not the rate:
+//
+//	go test ./monitor -run '^$' -bench ConnChurn -benchtime 1x
+func BenchmarkMonitorConnChurn(b *testing.B) {
+	const seconds = 90
+	for _, shape := range []string{"reset", "short"} {
+		for _, rate := range []int{2000, 4000} {
+			b.Run(fmt.Sprintf("%s/%d-per-s", shape, rate), func(b *testing.B) {
+				n := rate * seconds
+				path := filepath.Join(b.TempDir(), shape+".pcap")
+				f, err := os.Create(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				gen, packets := capgen.Reset, 6*n
+				if shape == "short" {
+					gen, packets = capgen.Short, 8*n
+				}
+				if err := gen(f, n, int64(time.Second)/int64(rate), int64(time.Millisecond)); err != nil {
+					b.Fatal(err)
+				}
+				f.Close()
+				var heap, rss float64
+				for b.Loop() {
+					h, r := churnRun(b, path, uint64(packets))
+					heap, rss = max(heap, h), max(rss, r)
+				}
+				b.ReportMetric(heap/(1<<20), "MiB-peak-heap")
+				b.ReportMetric(rss/(1<<20), "MiB-peak-RSS")
+			})
+		}
+	}
+}
+
+// churnRun follows path from the start until every packet is processed
+// and returns the peak live heap and peak RSS meanwhile.
+func churnRun(b *testing.B, path string, packets uint64) (heap, rss float64) {
+	runtime.GC()
+	debug.FreeOSMemory()
+	// "5" resets the peak RSS (VmHWM) to the current RSS.
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		b.Logf("peak RSS not reset (%v): it includes writing the capture", err)
+	}
+	done := make(chan struct{})
+	var once sync.Once
+	m, err := New(Config{Follow: FollowConfig{Path: path, FromStart: true}, Pipeline: detectorPipeline(),
+		Thresholds: DefaultThresholds(), OnCaughtUp: func(s Summary) {
+			if s.Packets >= packets {
+				once.Do(func() { close(done) })
+			}
+		}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- m.Run(ctx) }()
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	timeout := time.After(10 * time.Minute)
+wait:
+	for {
+		select {
+		case <-done:
+			break wait
+		case <-tick.C:
+			metrics.Read(sample)
+			heap = max(heap, float64(sample[0].Value.Uint64()))
+		case <-timeout:
+			b.Fatalf("monitor did not catch up in 10 minutes: %+v", m.Summary())
+		}
+	}
+	cancel()
+	if err := <-ran; err != nil {
+		b.Fatal(err)
+	}
+	if s := m.Final(); s.Packets != packets {
+		b.Fatalf("%d packets processed, want %d", s.Packets, packets)
+	}
+	return heap, peakRSS()
+}
+
+// peakRSS is the process's high-water resident set (VmHWM), in bytes.
+func peakRSS() float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.Fields(v)[0], 64)
+			return kb * 1024
+		}
+	}
+	return 0
 }

@@ -23,22 +23,33 @@ import (
 
 // Config bounds the table.
 type Config struct {
-	// CloseLinger keeps a closed connection (FIN both ways, or RST) this long
+	// CloseLinger keeps a closed connection whose end was not clean (FINs
+	// not both acknowledged, or a packet after the normal end) this long
 	// after its last packet, so late retransmissions still find it.
 	CloseLinger time.Duration
 	// IdleTimeout expires a connection with no packet for this long.
 	IdleTimeout time.Duration
-	// FinLinger keeps a connection whose FINs were both acknowledged (the
-	// normal end) this long after its last packet: long enough for the
-	// kernel's closing records, short enough that a busy server's finished
-	// connections leave memory at once. Zero means CloseLinger.
+	// FinLinger keeps a connection that ended (both FINs acknowledged, or a
+	// RST) this long after its last packet: long enough for the kernel's
+	// closing records and the peer's packets still in flight, short enough
+	// that a busy server's finished connections leave memory at once. A
+	// packet after a RST starts the linger again. Zero means CloseLinger.
 	FinLinger time.Duration
+	// MaxClosed bounds the closed connections (FIN both ways, or RST) kept
+	// for late packets: past it, the one that closed longest ago leaves at
+	// once. It bounds memory whatever the rate at which connections close.
+	// Zero means no bound.
+	MaxClosed int
 }
 
 // DefaultConfig returns the defaults documented in docs/events.md.
 func DefaultConfig() Config {
-	return Config{CloseLinger: 60 * time.Second, IdleTimeout: 15 * time.Minute, FinLinger: time.Second}
+	return Config{CloseLinger: 60 * time.Second, IdleTimeout: 15 * time.Minute, FinLinger: time.Second, MaxClosed: DefaultMaxClosed}
 }
+
+// DefaultMaxClosed is the default bound on closed connections kept: about
+// 30 MB of connection and detector state.
+const DefaultMaxClosed = 8192
 
 type key struct {
 	a, b netip.AddrPort // a < b, so both directions share a key
@@ -80,8 +91,8 @@ type Conn struct {
 	rstSeen               [2]bool
 	finSeq                [2]uint32 // sequence number of each side's FIN
 	finAcked              [2]bool
-	done                  bool  // both FINs acknowledged: queued in Table.done
-	doneAt                int64 // time of the packet that ended it
+	done                  bool  // both FINs acknowledged, or a RST: queued in Table.done
+	doneAt                int64 // time of the packet that ended it (or of the last one, after a RST)
 	hsSeen, sackPerm      bool
 	nhist                 uint8
 	hist                  [16]byte         // Zeek history letters in order (at most 8 per side)
@@ -162,10 +173,16 @@ type Table struct {
 	nextID    uint64
 	lastSweep int64
 	onExpire  func(*Conn)
-	// done holds the connections that ended normally, in the order they
-	// did; they leave after FinLinger without waiting for a sweep.
+	// done holds the connections that ended (both FINs acknowledged, or a
+	// RST), in the order they did; they leave after FinLinger without
+	// waiting for a sweep.
 	done     []*Conn
 	doneHead int
+	// closed holds the connections that closed, in the order they did,
+	// and nclosed counts those still in the table (MaxClosed).
+	closed     []*Conn
+	closedHead int
+	nclosed    int
 }
 
 // New returns a Table. onExpire is called for every connection that leaves
@@ -200,6 +217,7 @@ func (t *Table) Observe(p *events.Packet) *Conn {
 	src := netip.AddrPortFrom(p.Src, p.SrcPort)
 	dst := netip.AddrPortFrom(p.Dst, p.DstPort)
 	t.expireDone(p.TS)
+	t.boundClosed()
 	k := makeKey(src, dst, p.Tunnel)
 	c := t.conns[k]
 	syn := p.Flags&events.FlagSYN != 0 && p.Flags&events.FlagACK == 0
@@ -214,7 +232,12 @@ func (t *Table) Observe(p *events.Packet) *Conn {
 	if src != c.Client {
 		d = events.DirS2C
 	}
+	wasClosed := c.Closed()
 	t.update(c, d, p)
+	if !wasClosed && c.Closed() {
+		t.closed = append(t.closed, c)
+		t.nclosed++
+	}
 	if p.TS-t.lastSweep > int64(time.Second) {
 		t.sweep(p.TS)
 	}
@@ -360,6 +383,10 @@ func (t *Table) update(c *Conn, d events.Dir, p *events.Packet) {
 	if f&events.FlagRST != 0 {
 		c.rstSeen[d] = true
 		c.mark(d, histRST, 'R')
+		if !c.done && t.cfg.FinLinger > 0 {
+			c.done, c.doneAt = true, p.TS
+			t.done = append(t.done, c)
+		}
 	}
 	if p.Len > 0 {
 		c.mark(d, histData, 'D')
@@ -436,9 +463,11 @@ func (c *Conn) ZeroWindow() int64 {
 	return t
 }
 
-// expireDone lets the connections that ended normally leave once they
-// have been quiet for FinLinger. One that saw a packet after its end (a
-// late retransmission) goes back to the sweep and CloseLinger.
+// expireDone lets the connections that ended leave once they have been
+// quiet for FinLinger. One that saw a packet after a normal end (a late
+// retransmission) goes back to the sweep and CloseLinger; one reset waits
+// FinLinger again from its last packet (the peer's packets still in flight
+// draw more resets).
 func (t *Table) expireDone(now int64) {
 	linger := int64(t.cfg.FinLinger)
 	for t.doneHead < len(t.done) {
@@ -450,18 +479,54 @@ func (t *Table) expireDone(now int64) {
 		t.doneHead++
 		switch {
 		case t.byID[c.ID] != c:
-			// Already gone (a new connection on the tuple).
+			// Already gone (a new connection on the tuple, MaxClosed).
+		case c.last != c.doneAt && (c.rstSeen[0] || c.rstSeen[1]):
+			c.doneAt = c.last
+			t.done = append(t.done, c)
 		case c.last != c.doneAt:
 			c.done = false
 		default:
 			t.expire(c.key(), c)
 		}
 	}
-	if t.doneHead > 0 && t.doneHead*2 >= len(t.done) {
-		n := copy(t.done, t.done[t.doneHead:])
-		clear(t.done[n:])
-		t.done, t.doneHead = t.done[:n], 0
+	t.done, t.doneHead = compact(t.done, t.doneHead)
+}
+
+// boundClosed expires the connections that closed longest ago while more
+// than MaxClosed closed ones are in the table.
+func (t *Table) boundClosed() {
+	for t.cfg.MaxClosed > 0 && t.nclosed > t.cfg.MaxClosed && t.closedHead < len(t.closed) {
+		c := t.closed[t.closedHead]
+		t.closed[t.closedHead] = nil
+		t.closedHead++
+		if t.byID[c.ID] == c {
+			t.expire(c.key(), c)
+		}
 	}
+	t.closed, t.closedHead = compact(t.closed, t.closedHead)
+	// Most closed connections leave by the linger, not from the head:
+	// drop the queue's entries for them once they outnumber the rest.
+	if n := len(t.closed) - t.closedHead; n > 2*t.nclosed+64 {
+		live := t.closed[:0]
+		for _, c := range t.closed[t.closedHead:] {
+			if t.byID[c.ID] == c {
+				live = append(live, c)
+			}
+		}
+		clear(t.closed[len(live):])
+		t.closed, t.closedHead = live, 0
+	}
+}
+
+// compact moves a queue's entries from head to the front once half of it
+// is spent.
+func compact(q []*Conn, head int) ([]*Conn, int) {
+	if head == 0 || head*2 < len(q) {
+		return q, head
+	}
+	n := copy(q, q[head:])
+	clear(q[n:])
+	return q[:n], 0
 }
 
 // sweep expires closed and idle connections.
@@ -477,6 +542,9 @@ func (t *Table) sweep(now int64) {
 }
 
 func (t *Table) expire(k key, c *Conn) {
+	if c.Closed() {
+		t.nclosed--
+	}
 	delete(t.conns, k)
 	delete(t.byID, c.ID)
 	if t.onExpire != nil {

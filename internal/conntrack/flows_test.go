@@ -295,3 +295,112 @@ func TestZeroWindowTime(t *testing.T) {
 		})
 	}
 }
+
+// TestResetConnectionsLeaveAfterFinLinger: a connection ended by a RST
+// leaves FinLinger after its last packet, like one that ended with FINs;
+// packets after the RST (the peer's data still in flight, more resets)
+// start the linger again instead of keeping it for CloseLinger.
+func TestResetConnectionsLeaveAfterFinLinger(t *testing.T) {
+	ms := time.Millisecond
+	other := netip.MustParseAddrPort("10.0.0.3:50000")
+	for _, tc := range []struct {
+		name     string
+		after    []seg // after the RST
+		tickAt   time.Duration
+		wantGone bool
+	}{
+		{"quiet less than the linger", nil, 900 * ms, false},
+		{"quiet longer than the linger", nil, 1100 * ms, true},
+		{"in-flight data after the reset, quiet less than the linger since", []seg{
+			{false, P | A, 5001, 1101, 1000, 509, -1, 600 * ms},
+			{true, R, 1101, 0, 0, 0, -1, 601 * ms},
+		}, 1500 * ms, false},
+		{"in-flight data after the reset, quiet longer than the linger since", []seg{
+			{false, P | A, 5001, 1101, 1000, 509, -1, 600 * ms},
+			{true, R, 1101, 0, 0, 0, -1, 601 * ms},
+		}, 1700 * ms, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var gone []uint64
+			tb := New(DefaultConfig(), func(c *Conn) { gone = append(gone, c.ID) })
+			segs := append([]seg{
+				{true, S, 1000, 0, 0, 64240, 7, 0},
+				{false, S | A, 5000, 1001, 0, 65160, 7, 1 * ms},
+				{true, A, 1001, 5001, 0, 502, -1, 2 * ms},
+				{true, P | A, 1001, 5001, 100, 502, -1, 3 * ms},
+				{true, R | A, 1101, 5001, 0, 0, -1, 4 * ms},
+			}, tc.after...)
+			for i, s := range segs {
+				tb.Observe(s.packet(i + 1))
+			}
+			// Packets of an unrelated connection move the clock, first
+			// half-way (the queue is looked at on every packet).
+			for _, at := range []time.Duration{tc.tickAt / 2, tc.tickAt} {
+				tb.Observe(&events.Packet{TS: int64(at), Flags: A, Src: other.Addr(), SrcPort: other.Port(), Dst: srv.Addr(), DstPort: srv.Port()})
+			}
+			if got := slices.Contains(gone, 1); got != tc.wantGone {
+				t.Errorf("connection gone: %v, want %v (table: %d)", got, tc.wantGone, tb.Len())
+			}
+		})
+	}
+}
+
+// TestClosedConnectionsBounded: however fast connections close, at most
+// MaxClosed closed ones stay in the table; the oldest leave first, each
+// once, and connections still open are never pushed out.
+func TestClosedConnectionsBounded(t *testing.T) {
+	const maxClosed = 100
+	for _, shape := range []struct {
+		name string
+		end  []uint16 // flags after the handshake, client and server in turn
+	}{
+		{"reset", []uint16{R | A}},
+		// FINs both ways, the last ACK not captured: kept for CloseLinger.
+		{"fins not acknowledged", []uint16{F | A, F | A}},
+	} {
+		t.Run(shape.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.MaxClosed = maxClosed
+			var gone []uint64
+			tb := New(cfg, func(c *Conn) { gone = append(gone, c.ID) })
+			// An open connection first, then 5,000 connections that close,
+			// 4,000 a second: 4,000 close within a FinLinger, all within a
+			// CloseLinger.
+			open := netip.MustParseAddrPort("10.9.9.9:33333")
+			tb.Observe(&events.Packet{TS: 0, Flags: S, Seq: 1, Src: open.Addr(), SrcPort: open.Port(), Dst: srv.Addr(), DstPort: srv.Port()})
+			frame := uint64(1)
+			peak := 0
+			for i := range 5000 {
+				at := int64(i) * int64(time.Second) / 4000
+				c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), 40000)
+				flags := append([]uint16{S, S | A, A}, shape.end...)
+				for j, f := range flags {
+					frame++
+					p := &events.Packet{Frame: frame, TS: at + int64(j)*1000, Flags: f, Seq: 100, Ack: 1,
+						Src: c.Addr(), SrcPort: c.Port(), Dst: srv.Addr(), DstPort: srv.Port()}
+					if j%2 == 1 {
+						p.Src, p.SrcPort, p.Dst, p.DstPort = srv.Addr(), srv.Port(), c.Addr(), c.Port()
+					}
+					tb.Observe(p)
+				}
+				peak = max(peak, tb.Len())
+			}
+			// The open connection, at most maxClosed closed ones, and the one
+			// that closed last (it is counted from the next packet on).
+			if peak > maxClosed+2 {
+				t.Errorf("peak table size %d, want at most %d", peak, maxClosed+2)
+			}
+			if slices.Contains(gone, 1) {
+				t.Errorf("the open connection was pushed out")
+			}
+			if !slices.IsSorted(gone) {
+				t.Errorf("closed connections did not leave oldest first")
+			}
+			tb.Flush()
+			slices.Sort(gone)
+			if len(gone) != 5001 || len(slices.Compact(gone)) != 5001 {
+				t.Errorf("%d connections left the table (some twice?), want 5001", len(gone))
+			}
+		})
+	}
+}

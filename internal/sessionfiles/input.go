@@ -210,10 +210,18 @@ func feedFiles(ctx context.Context, open func(i int) (*pcapng.Reader, io.Closer,
 			case a.end == nil || a.end == io.EOF:
 			case errors.Is(a.end, pcapng.ErrNeedMore):
 				var nm *pcapng.NeedMoreError
-				if errors.As(a.end, &nm) && nm.Offset == 0 && nm.Have == 0 {
-					// Not even a file magic: an empty file, /dev/null, a
-					// closed stdin. Saying "0 packets" would hide it.
-					return 0, fmt.Errorf("%s: offset 0: not a capture: empty (0 bytes)", nm.File)
+				if errors.As(a.end, &nm) && nm.Offset == 0 {
+					// The file ends inside its header: nothing in it can be
+					// read. An empty file, /dev/null or a closed stdin, or
+					// a few bytes of one: saying "0 packets" would hide it.
+					if nm.Have == 0 {
+						return 0, fmt.Errorf("%s: offset 0: not a capture: empty (0 bytes)", nm.File)
+					}
+					unit := "bytes"
+					if nm.Have == 1 {
+						unit = "byte"
+					}
+					return 0, fmt.Errorf("%s: offset 0: truncated: the file ends after %d %s, inside its header (%d needed): not a capture", nm.File, nm.Have, unit, nm.Need)
 				}
 				p.Warn(a.end.Error())
 			default:

@@ -156,28 +156,50 @@ func Scan(w io.Writer, n int, gap int64) error {
 // clients to one server. A new connection starts every gap nanoseconds and
 // lasts rtt×4, so about 4×rtt/gap connections are open at once.
 func Short(w io.Writer, n int, gap, rtt int64) error {
-	g := NewWriter(w)
-	srv := [4]byte{10, 3, 0, 1}
-	type step struct {
-		at        int64 // offset from the connection start
-		fromCli   bool
-		flags     uint8
-		seqOff    uint32 // client or server relative seq
-		ackOff    uint32
-		len       int
-		synOption bool
-	}
+	return conns(w, n, gap, shortSteps(rtt, false))
+}
+
+// Reset writes n short connections that the client ends with a RST after
+// the response (SYN, SYN/ACK, ACK, a request, the response, RST), as
+// clients that abort or load balancers that reset do. Timing as in Short.
+func Reset(w io.Writer, n int, gap, rtt int64) error {
+	return conns(w, n, gap, shortSteps(rtt, true))
+}
+
+// step is one packet of a generated connection.
+type step struct {
+	at        int64 // offset from the connection start
+	fromCli   bool
+	flags     uint8
+	seqOff    uint32 // client or server relative seq
+	ackOff    uint32
+	len       int
+	synOption bool
+}
+
+func shortSteps(rtt int64, reset bool) []step {
 	const req, resp = 120, 900
-	steps := [...]step{
+	steps := []step{
 		{0, true, SYN, 0, 0, 0, true},
 		{rtt / 2, false, SYN | ACK, 0, 1, 0, true},
 		{rtt, true, ACK, 1, 1, 0, false},
 		{rtt + 1000, true, PSH | ACK, 1, 1, req, false},
 		{2*rtt + 1000, false, PSH | ACK, 1, 1 + req, resp, false},
-		{3 * rtt, true, FIN | ACK, 1 + req, 1 + resp, 0, false},
-		{3*rtt + rtt/2, false, FIN | ACK, 1 + resp, 2 + req, 0, false},
-		{4 * rtt, true, ACK, 2 + req, 2 + resp, 0, false},
 	}
+	if reset {
+		return append(steps, step{3 * rtt, true, RST | ACK, 1 + req, 1 + resp, 0, false})
+	}
+	return append(steps,
+		step{3 * rtt, true, FIN | ACK, 1 + req, 1 + resp, 0, false},
+		step{3*rtt + rtt/2, false, FIN | ACK, 1 + resp, 2 + req, 0, false},
+		step{4 * rtt, true, ACK, 2 + req, 2 + resp, 0, false})
+}
+
+// conns writes n connections of the same shape, one every gap nanoseconds,
+// from many clients to one server, in time order.
+func conns(w io.Writer, n int, gap int64, steps []step) error {
+	g := NewWriter(w)
+	srv := [4]byte{10, 3, 0, 1}
 	// Emit packets in time order: connections overlap, so merge them with a
 	// sliding set of open connections (all of the same shape, so the packet
 	// of connection i at step k is due at i*gap + steps[k].at).

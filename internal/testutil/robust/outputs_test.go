@@ -160,6 +160,54 @@ func TestEmptyInputs(t *testing.T) {
 	}
 }
 
+// Inputs that end inside the file header (1-3 bytes of a magic number, a
+// cut pcap header or section header block) are truncated captures: exit 1
+// naming the file, offset 0 and "truncated", never an empty session.
+func TestHeaderTruncatedInputs(t *testing.T) {
+	dir := scratchDir(t)
+	var ng bytes.Buffer
+	w, err := pcapng.NewWriter(&ng, pcapng.WriterOptions{Application: "tcpviz robust"})
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil || ng.Len() < 28 {
+		t.Fatalf("section header: %d bytes, %v", ng.Len(), err)
+	}
+	pcapHeader := []byte{0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 1, 0, 0, 0}
+	for _, in := range []struct {
+		name string
+		data []byte
+	}{
+		{"one-byte", []byte{0x0a}},
+		{"pcapng-magic-2", ng.Bytes()[:2]},
+		{"pcap-magic-3", pcapHeader[:3]},
+		{"pcap-header-10", pcapHeader[:10]},
+		{"pcapng-shb-20", ng.Bytes()[:20]},
+	} {
+		path := filepath.Join(dir, in.name+".cap")
+		if err := os.WriteFile(path, in.data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(dir, "out-"+in.name)
+		for _, args := range [][]string{
+			{"parse-pcap", "--in", path, "--out", out},
+			{"flows", "--in", path},
+			{"summary", "--in", path},
+			{"report", "--in", path, "--out", out + "-report"},
+		} {
+			msg, code := runBin(t, nil, args...)
+			if code != 1 || !strings.Contains(msg, path+": offset 0: truncated") {
+				t.Errorf("%s --in %s (%d bytes): exit %d: %s; want 1 and %q", args[0], in.name, len(in.data), code, msg, path+": offset 0: truncated")
+			}
+		}
+		for _, o := range []string{out, out + "-report"} {
+			if _, err := os.Stat(o); err == nil {
+				t.Errorf("%s left behind", o)
+			}
+		}
+	}
+}
+
 // Control characters in a captured process name reach no text or CSV
 // output raw: one sanitiser for all of them.
 func TestControlCharsSanitised(t *testing.T) {

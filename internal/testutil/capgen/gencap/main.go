@@ -3,6 +3,7 @@
 //
 //	gencap -shape scan -n 300000 -o scan.pcap   # SYNs nobody answers, 100k per second
 //	gencap -shape short -n 200000 -o short.pcap # 8-packet connections, 20k per second
+//	gencap -shape reset -n 200000 -o reset.pcap # 6-packet connections ended by the client's RST
 package main
 
 import (
@@ -15,9 +16,9 @@ import (
 )
 
 func main() {
-	shape := flag.String("shape", "scan", "scan or short")
+	shape := flag.String("shape", "scan", "scan, short or reset")
 	n := flag.Int("n", 300000, "connections")
-	gap := flag.Duration("gap", 0, "time between connection starts (default 10µs for scan, 50µs for short)")
+	gap := flag.Duration("gap", 0, "time between connection starts (default 10µs for scan, 50µs for short and reset)")
 	rtt := flag.Duration("rtt", time.Millisecond, "round-trip time of the short connections")
 	out := flag.String("o", "", "output file")
 	flag.Parse()
@@ -48,8 +49,13 @@ func run(shape string, n int, gap, rtt time.Duration, out string) error {
 			gap = 50 * time.Microsecond
 		}
 		err = capgen.Short(f, n, int64(gap), int64(rtt))
+	case "reset":
+		if gap == 0 {
+			gap = 50 * time.Microsecond
+		}
+		err = capgen.Reset(f, n, int64(gap), int64(rtt))
 	default:
-		err = fmt.Errorf("shape %q: want scan or short", shape)
+		err = fmt.Errorf("shape %q: want scan, short or reset", shape)
 	}
 	if err == nil {
 		err = f.Close()
