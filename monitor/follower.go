@@ -70,10 +70,15 @@ type Follower struct {
 	// passes finished, and the file and bytes read at the end of the last
 	// one, for tests that wait until what they wrote was read.
 	passDone atomic.Int64
-	readMu   sync.Mutex
-	readFile string
-	readUpTo int64
-	readSnap FollowStats
+	// drainedPass is the number of the last pass that read the current
+	// file to its end and then found no newer file in a listing: once a
+	// writer has finished, a pass that started after it and did so has
+	// handed on everything (tests wait for it instead of sleeping).
+	drainedPass atomic.Int64
+	readMu      sync.Mutex
+	readFile    string
+	readUpTo    int64
+	readSnap    FollowStats
 }
 
 // readPosition is the file being read, how many of its bytes were read and
@@ -500,6 +505,7 @@ func (f *Follower) step(ctx context.Context, h Handler, list bool) error {
 		}
 		next := f.nextFiles()
 		if len(next) == 0 {
+			f.drainedPass.Store(f.passDone.Load() + 1) // this pass's number
 			break
 		}
 		if f.cur != nil {

@@ -129,11 +129,7 @@ func TestFollowFastRotationUnderLoad(t *testing.T) {
 		for i := 1; i <= ringFiles; i++ {
 			offline += countFile(t, ringName(dir, i))
 		}
-		deadline := time.Now().Add(30 * time.Second)
-		for fl.records() < offline && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		time.Sleep(20 * time.Millisecond)
+		waitDrained(t, fl.f, time.Minute)
 		fl.stop()
 		if got := fl.records(); got != offline || offline != ringFiles*ringPerFile {
 			t.Errorf("round %d: the follower handed on %d packets; the files hold %d (written %d); stats %+v, current %s, log: %s", round, got, offline, ringFiles*ringPerFile, fl.f.Stats(), fl.f.Current(), fl.log)
@@ -142,6 +138,16 @@ func TestFollowFastRotationUnderLoad(t *testing.T) {
 			t.Errorf("round %d: %d gaps reported: %s", round, s.Gaps, fl.log)
 		}
 	}
+}
+
+// waitDrained waits, once a writer has finished, until the follower has
+// handed on everything it wrote: a pass that started after this call read
+// its file to the end and found no newer file. No sleep, no count to
+// guess.
+func waitDrained(t testing.TB, f *Follower, timeout time.Duration) {
+	t.Helper()
+	after := f.passDone.Load() + 2 // the pass under way may have started before
+	waitFor(t, "the follower to read every file to its end", timeout, func() bool { return f.drainedPass.Load() >= after })
 }
 
 // TestBurnCPU is the CPU-load process of TestFollowFastRotationUnderLoad: a
