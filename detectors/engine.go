@@ -155,6 +155,10 @@ type half struct {
 	lastSample int64
 	srtt       float64 // ns, smoothed over this direction's samples as the kernel does
 	srttPre    float64 // srtt before the peer's latest ACK
+	// The srtt after each recent cumulative ACK of this side's data, to
+	// pair a kernel record with the ACKs its socket had processed
+	// (kernel.go); allocated at the first kernel record of the socket.
+	ackHist *ackHistory
 
 	// Gaps the capture skipped (lost_segment), to tell a copy of bytes
 	// already seen from data that fills a gap.

@@ -52,6 +52,7 @@ type comparison struct {
 	// 3 or 4 from a lower one; the inferred state machine of cause.go).
 	kernelEpisodes, inferredEpisodes int
 	lastCA                           uint8
+	highSeq                          uint32 // where the kernel's current episode ends
 	// Kinds: kernel segments whose cause was compared with the matching
 	// wire retransmission's, and those that agreed.
 	kindsCompared, kindsAgreed int
@@ -139,21 +140,44 @@ func (e *Engine) kernelSRTT(f *flow, rec *kblock.Record, dir events.Dir) {
 		return
 	}
 	c.local = local
-	// A probe record reads the socket as it was before the segment that
-	// triggered it (the packet just before the record): compare with the
-	// inferred srtt before that ACK too.
-	c.rttRecord(rec.TS, rec.SRTTus, f.h[f.dirOf(rec.Saddr, rec.Sport, dir)].srttPre)
+	// A probe record reads the socket before it processes the segment that
+	// triggered it, and a receive batch passes the capture point before the
+	// socket processes its first ACK: pair the record with the inferred
+	// srtt after the ACK that brought the socket to the record's snd_una.
+	// Until the direction has a history (its first record), the srtt before
+	// the latest ACK stands in.
+	h := &f.h[f.dirOf(rec.Saddr, rec.Sport, dir)]
+	inferred := h.srttPre
+	if h.ackHist == nil {
+		h.ackHist = &ackHistory{}
+	} else if v, ok := h.ackHist.at(rec.SndUna); ok {
+		inferred = v
+	}
+	c.rttRecord(rec.TS, rec.SRTTus, inferred)
 }
 
 // kernelCA counts the kernel's loss episodes from the CA state in its
-// records, for the connection's socket that retransmits (or will).
+// records, for the connection's socket that retransmits (or will). An
+// episode begins when a record shows recovery or loss after one that did
+// not, or after the cumulative ACK passed the point where the current
+// episode ends (its high_seq: snd_nxt when it began, as tcp_enter_recovery
+// and tcp_enter_loss set it). The second rule counts an episode whose
+// return to Open no record showed: tcp_probe fires only in ESTABLISHED, so
+// once the application has shut down its side the socket sends only
+// retransmit records, each in recovery or loss.
 func (e *Engine) kernelCA(id uint64, rec *kblock.Record) {
 	c := e.comparisonFor(id)
 	if c.local.IsValid() && c.local != netip.AddrPortFrom(rec.Saddr, rec.Sport) {
 		return
 	}
-	if rec.CAState >= 3 && c.lastCA < 3 {
-		c.kernelEpisodes++
+	if rec.CAState >= 3 {
+		switch {
+		case c.lastCA < 3 || events.SeqGEQ(rec.SndUna, c.highSeq):
+			c.kernelEpisodes++
+			c.highSeq = rec.SndNxt
+		case rec.CAState != c.lastCA:
+			c.highSeq = rec.SndNxt // recovery turned into loss: a new end point
+		}
 	}
 	c.lastCA = rec.CAState
 }
@@ -382,7 +406,7 @@ func (c *comparison) flushRTT(now int64) {
 		return
 	}
 	if c.kSRTT == nil {
-		c.kSRTT, c.iSRTT = &rttStats{}, &rttStats{}
+		c.kSRTT, c.iSRTT = &rttStats{bits: cmpBits}, &rttStats{bits: cmpBits}
 	}
 	w := weight(now - c.pendTS)
 	c.kSRTT.add(c.pendK, w)

@@ -123,6 +123,9 @@ func (e *Engine) ackSide(f *flow, p *events.Packet, fl uint16) {
 	advanced := fwd.ackKnown && events.SeqGreater(ack, fwd.maxAck)
 	if !fwd.ackKnown || advanced {
 		fwd.ackKnown, fwd.maxAck = true, ack
+		if data.ackHist != nil {
+			data.ackHist.push(ack, data.srtt)
+		}
 		data.stallFired = false
 		data.stallRef = 0
 		if data.nextKnown && events.SeqGreater(data.nextseq, ack) {

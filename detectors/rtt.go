@@ -253,7 +253,7 @@ func (e *Engine) sample(f *flow, p *events.Packet, d events.Dir, reason string, 
 	h := &f.h[d]
 	if reason != events.ReasonHandshake {
 		if h.rtt == nil {
-			h.rtt = &rttStats{}
+			h.rtt = &rttStats{bits: rttBits}
 		}
 		// Each sample stands for the time since the previous one, so the
 		// median is "the RTT half of the time", whatever the ACK rate.
@@ -296,12 +296,59 @@ func (h *half) smooth(rtt int64) {
 	} else {
 		h.srtt += (float64(rtt) - h.srtt) / 8
 	}
+	if h.ackHist != nil {
+		h.ackHist.set(h.srtt)
+	}
 }
 
-// rttBuckets per octave of the RTT histogram: a bucket spans 1/16 of its
-// octave's start (3.1 % to 6.25 %), so a quantile read from it is within
-// 3.2 % of the exact one.
-const rttBuckets = 16
+// ackHistLen is how many recent cumulative ACKs a direction remembers for
+// the kernel pairing: more than a receive batch holds (a batch passes the
+// capture point before the socket processes its first ACK).
+const ackHistLen = 16
+
+// ackHistory is the smoothed RTT after each recent cumulative ACK value
+// (oldest overwritten first); SACK samples of later duplicate ACKs update
+// the newest entry.
+type ackHistory struct {
+	ack  [ackHistLen]uint32
+	srtt [ackHistLen]float64
+	n    int // entries written so far
+}
+
+func (a *ackHistory) push(ack uint32, srtt float64) {
+	i := a.n % ackHistLen
+	a.ack[i], a.srtt[i] = ack, srtt
+	a.n++
+}
+
+func (a *ackHistory) set(srtt float64) {
+	if a.n > 0 {
+		a.srtt[(a.n-1)%ackHistLen] = srtt
+	}
+}
+
+// at returns the smoothed RTT after the newest ACK at or below una: the
+// one the socket had processed when its snd_una was una.
+func (a *ackHistory) at(una uint32) (float64, bool) {
+	for k := 1; k <= min(a.n, ackHistLen); k++ {
+		i := (a.n - k) % ackHistLen
+		if events.SeqLEQ(a.ack[i], una) {
+			return a.srtt[i], true
+		}
+	}
+	return 0, false
+}
+
+// rttBits is the mantissa bits that pick a bucket within an octave of the
+// RTT histogram: 16 buckets per octave, each spanning 1/16 of its octave's
+// start (3.1 % to 6.25 %), so a quantile read from it is within 3.2 % of
+// the exact one.
+const rttBits = 4
+
+// cmpBits is the finer resolution of the kernel comparison (64 buckets per
+// octave, within 0.8 %): the two medians it sets side by side must not
+// differ by a bucket's width when the values do not.
+const cmpBits = 6
 
 // rttOctaves covers 1 µs to 2^27 µs (134 s).
 const rttOctaves = 27
@@ -322,6 +369,7 @@ func weight(ns int64) float64 {
 // samples fall in a handful of buckets, and a dense one would cost 3.5 KB
 // per direction on every connection with a sample.
 type rttStats struct {
+	bits     uint8 // mantissa bits per bucket: rttBits, or cmpBits
 	n        int
 	sum      float64 // ms
 	min, max float64
@@ -355,27 +403,28 @@ func (s *rttStats) add(ms, w float64) {
 	}
 	s.n++
 	s.sum += ms
-	s.addBin(rttBucket(ms), w)
+	s.addBin(rttBucket(ms, s.bits), w)
 	s.total += w
 }
 
-// rttBucket is the octave of the value in µs and the top 4 bits of its
+// rttBucket is the octave of the value in µs and the top bits of its
 // mantissa: no logarithm on the per-ACK path.
-func rttBucket(ms float64) int {
+func rttBucket(ms float64, bits uint8) int {
 	us := ms * 1000
 	if us < 1 {
 		return 0
 	}
-	bits := math.Float64bits(us)
-	exp := int(bits>>52&0x7ff) - 1023
-	b := exp*rttBuckets + int(bits>>48&0xf)
-	return min(b, rttOctaves*rttBuckets-1)
+	f := math.Float64bits(us)
+	exp := int(f>>52&0x7ff) - 1023
+	b := exp<<bits + int(f>>(52-bits)&(1<<bits-1))
+	return min(b, rttOctaves<<bits-1)
 }
 
 // bucketMid is the middle of bucket b in ms.
-func bucketMid(b int) float64 {
-	exp, m := b/rttBuckets, b%rttBuckets
-	return math.Ldexp(1+(float64(m)+0.5)/rttBuckets, exp) / 1000
+func bucketMid(b int, bits uint8) float64 {
+	n := 1 << bits
+	exp, m := b/n, b%n
+	return math.Ldexp(1+(float64(m)+0.5)/float64(n), exp) / 1000
 }
 
 func (s *rttStats) merge(o *rttStats) {
@@ -405,7 +454,7 @@ func (s *rttStats) quantile(q float64) float64 {
 	for _, b := range s.hist {
 		acc += b.w
 		if b.w > 0 && acc >= rank {
-			v := bucketMid(b.i)
+			v := bucketMid(b.i, s.bits)
 			return math.Min(math.Max(v, s.min), s.max)
 		}
 	}
@@ -421,7 +470,7 @@ func (e *Engine) FillFlow(id uint64, r *events.FlowRecord) {
 	if f == nil {
 		return
 	}
-	var all rttStats
+	all := rttStats{bits: rttBits}
 	all.merge(f.h[0].rtt)
 	all.merge(f.h[1].rtt)
 	if all.n > 0 {

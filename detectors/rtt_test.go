@@ -131,17 +131,22 @@ func (c *tconn) ackPacket(a events.Packet) events.Packet {
 }
 
 func TestRTTStatsQuantiles(t *testing.T) {
-	var s rttStats
-	for i := 1; i <= 1000; i++ {
-		s.add(float64(i)/10, 1) // 0.1 .. 100 ms
-	}
-	for _, q := range []struct{ q, want float64 }{{0.5, 50}, {0.95, 95}, {0.01, 1}} {
-		if got := s.quantile(q.q); math.Abs(got-q.want)/q.want > 0.032 {
-			t.Errorf("quantile %.2f = %.3f, want %.3f ±3.2 %%", q.q, got, q.want)
+	for _, res := range []struct {
+		bits uint8
+		tol  float64 // half a bucket's width at most
+	}{{rttBits, 0.032}, {cmpBits, 0.008}} {
+		s := rttStats{bits: res.bits}
+		for i := 1; i <= 1000; i++ {
+			s.add(float64(i)/10, 1) // 0.1 .. 100 ms
 		}
-	}
-	if s.min != 0.1 || s.max != 100 || s.n != 1000 {
-		t.Errorf("min %.3f max %.3f n %d", s.min, s.max, s.n)
+		for _, q := range []struct{ q, want float64 }{{0.5, 50}, {0.95, 95}, {0.01, 1}} {
+			if got := s.quantile(q.q); math.Abs(got-q.want)/q.want > res.tol {
+				t.Errorf("%d bits: quantile %.2f = %.3f, want %.3f ±%.1f %%", res.bits, q.q, got, q.want, 100*res.tol)
+			}
+		}
+		if s.min != 0.1 || s.max != 100 || s.n != 1000 {
+			t.Errorf("min %.3f max %.3f n %d", s.min, s.max, s.n)
+		}
 	}
 }
 
@@ -164,5 +169,60 @@ func TestFillFlowKernelRTT(t *testing.T) {
 	}
 	if rec.KernelMinRTTMS != 19.996 {
 		t.Errorf("kernel min_rtt %.3f ms, want 19.996", rec.KernelMinRTTMS)
+	}
+}
+
+func TestKernelLossEpisodes(t *testing.T) {
+	// Each record: CA state, snd_una, snd_nxt. Recovery from 100 until 200,
+	// a second one entered on the ACK that ended it (no Open record between,
+	// as after the application shut down its side), a timeout during it
+	// (same episode, new end point 400), then Open and a third one.
+	recs := []struct {
+		ca       uint8
+		una, nxt uint32
+		want     int
+	}{
+		{0, 100, 200, 0},
+		{3, 100, 200, 1},
+		{3, 150, 250, 1},
+		{3, 200, 300, 2},
+		{4, 220, 400, 2},
+		{4, 300, 400, 2},
+		{0, 400, 450, 2},
+		{3, 420, 500, 3},
+	}
+	e := New(DefaultConfig(), func(*events.Event) {})
+	for i, r := range recs {
+		e.kernelCA(7, &kblock.Record{CAState: r.ca, SndUna: r.una, SndNxt: r.nxt})
+		if got := e.cmp[7].kernelEpisodes; got != r.want {
+			t.Errorf("record %d (ca %d, una %d): %d episodes, want %d", i, r.ca, r.una, got, r.want)
+		}
+	}
+}
+
+func TestAckHistory(t *testing.T) {
+	var a ackHistory
+	if _, ok := a.at(10); ok {
+		t.Fatal("empty history answered")
+	}
+	for i := uint32(1); i <= ackHistLen+4; i++ {
+		a.push(i*100, float64(i))
+	}
+	a.set(99) // a SACK sample after the newest ACK
+	for _, c := range []struct {
+		una  uint32
+		want float64
+		ok   bool
+	}{
+		{2000, 99, true},         // at or past the newest ACK
+		{1950, 19, true},         // between two ACKs: the older one
+		{900, 9, true},           // still remembered
+		{400, 0, false},          // overwritten
+		{1<<31 + 3000, 0, false}, // behind every entry in sequence space
+	} {
+		got, ok := a.at(c.una)
+		if ok != c.ok || got != c.want {
+			t.Errorf("at(%d) = %v, %v; want %v, %v", c.una, got, ok, c.want, c.ok)
+		}
 	}
 }

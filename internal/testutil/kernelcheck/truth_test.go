@@ -254,7 +254,7 @@ func TestDetectorTruth(t *testing.T) {
 				return l.AddRule(`oifname "veth-rs" tcp dport 5001 ip length 572 numgen inc mod 6 { 0, 2, 3 } counter drop`)
 			},
 			check: func(t *testing.T, r *truthResult) {
-				rttDeviation(t, r)
+				checkRTT(t, r)
 				checkKinds(t, r)
 				if r.causes[kblock.CauseLoss] == 0 || r.causes[kblock.CauseLossProbe] == 0 {
 					t.Errorf("kernel causes %v: want loss probes and timeouts", r.causes)
