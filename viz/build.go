@@ -39,6 +39,18 @@ type Options struct {
 	// NoPackets says the report is built from events only (the capture is
 	// gone): the charts that need packets are listed as missing.
 	NoPackets bool
+
+	// Segments holds every segment of the connections (a Segments sink run
+	// beside the Collector); nil: no connection page carries segments.
+	Segments *Segments
+	// DetailConns is how many of the worst connections get a page with
+	// every segment (0: DefaultDetailConns, -1: none beyond Flows).
+	DetailConns int
+	// Flows always get a detailed page, and report.html opens on the first.
+	Flows []uint64
+	// CaptureFile is the capture the frame numbers refer to (the pages
+	// offer `wireshark -r CaptureFile -g FRAME`).
+	CaptureFile string
 }
 
 // ParseCharts checks a comma-separated chart list.
@@ -87,7 +99,20 @@ type Report struct {
 	Sections  []*Section
 	Missing   []string // charts not drawn, with the reason
 	NoMatch   string   // set when the filters select nothing: says so
-	tips      map[string][][]any
+	// Detailed lists the connections whose page carries every segment.
+	Detailed []uint64
+	tips     map[string][][]any
+	data     map[string][]byte // tcpvizData: JSON for the page's views
+}
+
+// setData adds a JSON value to the page's tcpvizData object under key.
+// The value must be valid JSON with <, > and & escaped (encoding/json
+// output), so that it cannot end the script element it is written in.
+func (r *Report) setData(key string, js []byte) {
+	if r.data == nil {
+		r.data = map[string][]byte{}
+	}
+	r.data[key] = js
 }
 
 // Overview holds the headline figures.
@@ -204,7 +229,12 @@ func Build(c *Collector, flows []events.FlowRecord, sum events.Summary, opts Opt
 	r.limits(flows, conns, sum, opts)
 	r.processes(conns)
 
-	b := builder{c: c, opts: opts, r: r, conns: conns}
+	b := builder{c: c, opts: opts, r: r, conns: conns, flowLimits: map[uint64]*events.FlowLimits{}}
+	for i := range flows {
+		if flows[i].Limits != nil {
+			b.flowLimits[flows[i].Flow] = flows[i].Limits
+		}
+	}
 	for _, name := range AllCharts {
 		if !opts.wants(name) {
 			continue
@@ -226,6 +256,7 @@ func Build(c *Collector, flows []events.FlowRecord, sum events.Summary, opts Opt
 			b.heatmapSection()
 		}
 	}
+	b.connPages()
 	return r, nil
 }
 

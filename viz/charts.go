@@ -67,8 +67,18 @@ func baseOpts(id, title, sub string, grid opts.Grid) []charts.GlobalOpts {
 		// series is hidden behind a page arrow.
 		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Type: "plain", Top: "44", Left: "10", Width: "95%"}),
 		charts.WithGridOpts(grid),
+		charts.WithToolboxOpts(chartToolbox),
 	}
 }
+
+// chartToolbox is on every chart: save as image, the data as a table, and
+// reset zoom.
+var chartToolbox = opts.Toolbox{Show: opts.Bool(true), Right: "20", Top: "0", Feature: &opts.ToolBoxFeature{
+	SaveAsImage: &opts.ToolBoxFeatureSaveAsImage{Show: opts.Bool(true), Title: "save as image"},
+	DataView: &opts.ToolBoxFeatureDataView{Show: opts.Bool(true), Title: "data view",
+		Lang: []string{"data view", "close", "refresh"}, BackgroundColor: "#fff"},
+	Restore: &opts.ToolBoxFeatureRestore{Show: opts.Bool(true), Title: "reset zoom"},
+}}
 
 // timeChart is a chart over time: the x axis counts seconds from the
 // capture's first packet and is pinned to the selected range, the same on
@@ -127,6 +137,8 @@ type builder struct {
 	r        *Report
 	conns    []ConnRow
 	selected map[uint64]bool // flows in conns
+	// flowLimits are the limits of each connection that has them.
+	flowLimits map[uint64]*events.FlowLimits
 }
 
 func (b *builder) section(id, title, note string) *Section {

@@ -59,12 +59,28 @@ th.sorted-asc::after { content:" ▲"; } th.sorted-desc::after { content:" ▼";
 .tablewrap { max-height:560px; overflow:auto; border:1px solid var(--line); border-radius:6px; }
 .missing { color:#8a4b00; font-size:12.5px; }
 .two { display:grid; grid-template-columns:1fr 1fr; gap:18px; }
+tr[data-flow] { cursor:pointer; } tr[data-flow]:hover td { background:#eef3ff; }
+#view { display:none; }
+body.in-view main > section { display:none; }
+body.in-view main > section#view { display:block; }
+.cv-head h2 { font-size:17px; margin:6px 0 2px; }
+.cv-back { font-size:13px; }
+.cv-filter code, .cv-status { font-family:ui-monospace,Menlo,Consolas,monospace; font-size:12.5px; }
+.cv-filter code { background:#f2f4f7; padding:1px 5px; border-radius:4px; }
+.cv-status { background:#f6f9ff; border:1px solid #d6e2ff; border-radius:6px; padding:5px 9px; margin:6px 0; user-select:all; }
+.cv-panel { border-top:1px solid var(--line); padding-top:6px; margin-top:6px; }
+.cv-tools { font-size:12.5px; color:var(--muted); margin-left:90px; }
+.cv-note { margin-left:8px; }
+.limitband { display:flex; height:14px; margin:-6px 90px 10px 160px; border-radius:3px; overflow:hidden; background:#f2f4f7; font-size:10px; line-height:14px; color:#fff; }
+.limitband span { display:block; overflow:hidden; white-space:nowrap; text-align:center; }
 @media (max-width:1000px) { .two { grid-template-columns:1fr; } }
 </style>
 <script nonce="{{.Nonce}}">{{.ECharts}}</script>
 <script nonce="{{.Nonce}}">
 "use strict";
 var tcpvizTips = {{.Tips}};
+// tcpvizData: the views' data (connection pages), see viz/connpage.go.
+var tcpvizData = {{.Data}};
 // Every time axis counts seconds from the capture's first packet (origin);
 // origin_ns is a string because ns since the epoch exceed a JS number.
 var tcpvizClock = {{.Clock}};
@@ -149,6 +165,7 @@ window.addEventListener("resize", function () {
   });
 });
 </script>
+<script nonce="{{.Nonce}}">{{.ConnJS}}</script>
 </head>
 <body>
 <header>
@@ -157,6 +174,7 @@ window.addEventListener("resize", function () {
   <nav>{{range .Links}}<a href="{{.}}">{{.}}</a>{{end}}</nav>
 </header>
 <main>
+{{if .Report}}<section id="view"></section>{{end}}
 {{with .R.NoMatch}}<section id="nomatch"><h2>Nothing selected</h2><p class="missing">{{.}}.</p></section>{{end}}
 {{if .Overview}}{{with .R.Overview}}
 <section id="headline">
@@ -193,7 +211,7 @@ window.addEventListener("resize", function () {
   <div>
     <h2>Worst connections</h2>
     <table><thead><tr><th data-sort>flow</th><th data-sort>endpoints</th><th data-sort class="n">retrans</th><th data-sort class="n">bytes</th></tr></thead><tbody>
-    {{range .Worst}}<tr><td data-v="{{.Flow}}">#{{.Flow}}</td><td data-v="{{.Client}}">{{.Client}} → {{.Server}}</td><td class="n" data-v="{{.Retrans}}">{{.Retrans}}</td><td class="n" data-v="{{.BytesC2S}}">{{bytes .BytesC2S}} / {{bytes .BytesS2C}}</td></tr>
+    {{range .Worst}}<tr data-flow="{{.Flow}}"><td data-v="{{.Flow}}"><a href="{{$.FlowHref}}#flow={{.Flow}}">#{{.Flow}}</a></td><td data-v="{{.Client}}">{{.Client}} → {{.Server}}</td><td class="n" data-v="{{.Retrans}}">{{.Retrans}}</td><td class="n" data-v="{{.BytesC2S}}">{{bytes .BytesC2S}} / {{bytes .BytesS2C}}</td></tr>
     {{else}}<tr><td colspan="4">no retransmissions</td></tr>{{end}}
     </tbody></table>
   </div>
@@ -223,7 +241,7 @@ window.addEventListener("resize", function () {
     <th data-sort class="n">retrans</th><th data-sort class="n">rtt min</th><th data-sort class="n">rtt avg</th><th data-sort class="n">rtt max</th>
     <th data-sort class="n">handshake ms</th><th data-sort class="n">zero window</th><th data-sort>state</th><th data-sort>events</th></tr></thead><tbody>
   {{range $.R.Conns}}<tr data-flow="{{.Flow}}">
-    <td class="n" data-v="{{.Flow}}">{{.Flow}}</td><td class="n" data-v="{{.PID}}">{{if .PID}}{{.PID}}{{end}}</td><td data-v="{{.Comm}}">{{.Comm}}</td>
+    <td class="n" data-v="{{.Flow}}"><a href="{{$.FlowHref}}#flow={{.Flow}}">{{.Flow}}</a></td><td class="n" data-v="{{.PID}}">{{if .PID}}{{.PID}}{{end}}</td><td data-v="{{.Comm}}">{{.Comm}}</td>
     <td data-v="{{.Client}}">{{.Client}}</td><td data-v="{{.Server}}">{{.Server}}</td>
     <td class="n" data-v="{{.BytesC2S}}">{{bytes .BytesC2S}}</td><td class="n" data-v="{{.BytesS2C}}">{{bytes .BytesS2C}}</td>
     <td class="n" data-v="{{.DurationMS}}">{{printf "%.1f" .DurationMS}}</td><td class="n" data-v="{{.Retrans}}">{{.Retrans}}</td>

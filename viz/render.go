@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +23,12 @@ const EChartsVersion = "5.6.0"
 
 //go:embed assets/echarts.min.js
 var echartsJS string
+
+// connPageJS draws the views (the connection pages) and wires the clicks
+// that open them.
+//
+//go:embed assets/connpage.js
+var connPageJS string
 
 // Page files written by WriteFiles.
 const (
@@ -64,6 +71,10 @@ type pageView struct {
 	Source    string
 	Generated string
 	ECharts   template.JS
+	ConnJS    template.JS
+	Data      template.JS // tcpvizData: JSON from Report.setData
+	Report    bool        // report.html: the page that holds the views
+	FlowHref  string      // where a connection's page is: "" on report.html
 	Tips      map[string][][]any
 	Clock     clockView
 	R         *Report
@@ -78,6 +89,7 @@ func (r *Report) view(kind pageKind) pageView {
 	nonce := newNonce()
 	v := pageView{Title: r.Title, Nonce: nonce, Heading: r.Title, Source: r.Source,
 		Generated: r.Generated.Format(time.RFC3339), ECharts: template.JS(echartsJS), Tips: r.tips, R: r,
+		ConnJS: template.JS(connPageJS), Data: r.pageData(), Report: kind == pageReport,
 		Clock:   clockView{OriginNS: strconv.FormatInt(r.Origin, 10), Origin: time.Unix(0, r.Origin).UTC().Format("2006-01-02 15:04:05.000000000 UTC")},
 		Missing: r.Missing}
 	include := func(id string) bool {
@@ -90,6 +102,9 @@ func (r *Report) view(kind pageKind) pageView {
 		return true
 	}
 	v.Overview = kind != pageTimeline
+	if kind != pageReport {
+		v.FlowHref = FileReport
+	}
 	switch kind {
 	case pageTimeline:
 		v.Heading += " — timeline"
@@ -118,6 +133,26 @@ func (r *Report) view(kind pageKind) pageView {
 		v.Sections = append(v.Sections, sectionView{ID: "connections", Title: "Connections", Table: true})
 	}
 	return v
+}
+
+// pageData is the tcpvizData object: each setData value under its key.
+func (r *Report) pageData() template.JS {
+	keys := make([]string, 0, len(r.data))
+	for k := range r.data {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	b := []byte{'{'}
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendQuote(b, k)
+		b = append(b, ':')
+		b = append(b, r.data[k]...)
+	}
+	b = append(b, '}')
+	return template.JS(b)
 }
 
 // render writes one page.

@@ -43,6 +43,9 @@ type LoadOptions struct {
 	Limits   Limits
 	Filter   Filter
 	Progress func(done, size int64)
+	// Segments, when set, is fed every packet and event too (the
+	// connection pages' per-segment data).
+	Segments *Segments
 }
 
 // Load reads a session directory, a capture file or an events.jsonl file.
@@ -151,6 +154,9 @@ func loadCapture(ctx context.Context, path string, o LoadOptions) (*Input, error
 	cfg.Source = path
 	p := pipeline.New(cfg)
 	p.AddSink(c)
+	if o.Segments != nil {
+		p.AddSink(o.Segments)
+	}
 	var progress func(done, size int64, records uint64)
 	if o.Progress != nil {
 		progress = func(done, size int64, _ uint64) { o.Progress(done, size) }
@@ -192,6 +198,9 @@ func (in *Input) readEvents(evPath, flPath string, o LoadOptions) error {
 			if packetFromRecord(&pr, &p) {
 				sawPackets = true
 				c.Packet(&p)
+				if o.Segments != nil {
+					o.Segments.Packet(&p)
+				}
 			}
 			return nil
 		}
@@ -200,6 +209,9 @@ func (in *Input) readEvents(evPath, flPath string, o LoadOptions) error {
 			return err
 		}
 		c.Event(&e)
+		if o.Segments != nil {
+			o.Segments.Event(&e)
+		}
 		return nil
 	})
 	if err != nil {

@@ -28,7 +28,7 @@ comma-separated and any value in a list matches):
                     the server)
   -p/--pid, --comm  owning process (needs kernel records; --comm takes a glob)
   --cwnd-min/--cwnd-max  kernel cwnd (segments) seen within the range (summary, report)
-  --flow            connection ids
+  --flow            connection ids (repeatable; report opens on the first's page)
   --since/--until   RFC 3339 time, epoch seconds, or seconds or a duration from
                     the first packet (30 or 30s)
 The client is the side that sent the SYN.
@@ -51,10 +51,24 @@ func addFilterFlags(fs *pflag.FlagSet, withPort bool) *filterFlags {
 	fs.StringVarP(&f.rport, "remoteport", "D", "", "remote `PORTS`")
 	fs.Uint32Var(&f.cwndMin, "cwnd-min", 0, "kernel cwnd reached at least `SEGMENTS` (summary, report)")
 	fs.Uint32Var(&f.cwndMax, "cwnd-max", 0, "kernel cwnd was at most `SEGMENTS` at some sample (summary, report)")
-	fs.StringVar(&f.flows, "flow", "", "connection `IDS`")
+	fs.Var((*listFlag)(&f.flows), "flow", "connection `IDS` (repeatable)")
 	fs.StringVar(&f.since, "since", "", "start `TIME`: RFC 3339, epoch seconds, or seconds/duration from the first packet")
 	fs.StringVar(&f.until, "until", "", "end `TIME`, same forms as --since")
 	return f
+}
+
+// listFlag is a comma-separated list flag that may be given more than once
+// (--flow 3 --flow 7 is --flow 3,7).
+type listFlag string
+
+func (l *listFlag) String() string { return string(*l) }
+func (l *listFlag) Type() string   { return "string" }
+func (l *listFlag) Set(v string) error {
+	if *l != "" && v != "" {
+		v = string(*l) + "," + v
+	}
+	*l = listFlag(v)
+	return nil
 }
 
 // compile checks the flags and returns the filter. cwnd says whether the

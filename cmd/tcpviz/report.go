@@ -23,7 +23,10 @@ func init() {
 		usage: `  tcpviz report --in SESSION_DIR|CAPTURE|events.jsonl [--out DIR] [filters] [--charts LIST] [--open]
 
   Writes timeline.html, summary.html and report.html (everything on one page)
-  and prints their paths. The pages are self-contained and open offline.
+  and prints their paths. Clicking a connection anywhere opens its page,
+  report.html#flow=N: time-sequence, congestion, RTT, throughput and events
+  on one linked time axis, every segment of the worst --detail connections
+  and of each --flow (the report then opens on the first --flow's page). The pages are self-contained and open offline.
   A session directory is re-read from its capture (summary.json names it);
   if the capture is gone, the report is built from events.jsonl and
   flows.jsonl and says which charts are missing.
@@ -32,6 +35,7 @@ Examples:
   tcpviz report --in out/session_20260101_120000/
   tcpviz report --in x.pcapng --out /tmp/r --charts timeline,tsg --dport 443
   tcpviz report --in out/s1/events.jsonl --comm 'curl*' --open
+  tcpviz report --in x.pcapng --flow 3 --flow 7 --open
 
 ` + filterHelp,
 		run: runReport,
@@ -48,6 +52,7 @@ type reportFlags struct {
 	topFlows                 int
 	maxPoints, eventsPerType int
 	heat                     string
+	detail                   int
 }
 
 func addReportFlags(fs *pflag.FlagSet, withCharts bool) *reportFlags {
@@ -60,6 +65,7 @@ func addReportFlags(fs *pflag.FlagSet, withCharts bool) *reportFlags {
 		fs.IntVar(&f.maxPoints, "max-points", viz.DefaultLimits.Points, "points per plotted series (downsampling)")
 		fs.IntVar(&f.eventsPerType, "max-events", viz.DefaultLimits.EventsPerType, "timeline markers per event type")
 		fs.StringVar(&f.heat, "heat", "packets", "heatmap intensity: packets or events")
+		fs.IntVar(&f.detail, "detail", viz.DefaultDetailConns, "connections whose page (report.html#flow=N) carries every segment: the worst N, plus every --flow (0: only --flow)")
 	}
 	return f
 }
@@ -97,7 +103,10 @@ func (f *reportFlags) compile() (viz.Filter, viz.Options, error) {
 	if err != nil {
 		return flt, o, usagef("--charts: %v", err)
 	}
-	o = viz.Options{Charts: charts, TopFlows: f.topFlows, Filter: flt}
+	o = viz.Options{Charts: charts, TopFlows: f.topFlows, Filter: flt, Flows: flt.Flows, DetailConns: f.detail}
+	if f.detail == 0 {
+		o.DetailConns = -1
+	}
 	switch f.heat {
 	case "", "packets":
 	case "events":
@@ -121,11 +130,19 @@ func loadReport(f *reportFlags, flt viz.Filter, o viz.Options, kind string) (*vi
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	in, err := viz.Load(ctx, f.in, viz.LoadOptions{Pipeline: cfg, Limits: f.limits(), Filter: flt})
+	var segs *viz.Segments
+	if o.DetailConns >= 0 || len(o.Flows) > 0 {
+		segs = viz.NewSegments(viz.SegmentLimits{}, flt, o.Flows)
+	}
+	in, err := viz.Load(ctx, f.in, viz.LoadOptions{Pipeline: cfg, Limits: f.limits(), Filter: flt, Segments: segs})
 	if err != nil {
 		return nil, nil, err
 	}
-	o.Source, o.NoPackets = in.Source, in.NoPackets
+	o.Source, o.NoPackets, o.Segments = in.Source, in.NoPackets, segs
+	o.CaptureFile = in.Source
+	if in.Summary.Input != "" && in.Summary.Input != "-" {
+		o.CaptureFile = in.Summary.Input
+	}
 	o.Title = "tcpviz " + kind + ": " + filepath.Base(strings.TrimRight(in.Source, "/"))
 	r, err := viz.Build(in.Collector, in.Flows, in.Summary, o)
 	if err != nil {

@@ -1,0 +1,394 @@
+package viz
+
+// The connection pages: report.html#flow=N shows one connection on one
+// linked time axis (time-sequence, congestion, RTT, throughput, events and
+// limits). Go writes each detailed connection's packets and events as
+// compact columns (tcpvizData.conns, see appendConn); viz/assets/connpage.js
+// draws them, choosing buckets or single segments as the view is zoomed.
+
+import (
+	"encoding/json"
+	"sort"
+	"strconv"
+
+	"github.com/tcpviz/tcpviz/events"
+)
+
+// DefaultDetailConns is how many connections get a connection page with
+// every segment when Options.DetailConns is 0: the worst ones (most
+// findings, then most bytes). Connections named in Options.Flows always get
+// one.
+const DefaultDetailConns = 4
+
+// detailed picks the connections whose pages carry every segment.
+func (b *builder) detailed() []ConnRow {
+	s := b.opts.Segments
+	if s == nil {
+		return nil
+	}
+	n := b.opts.DetailConns
+	if n == 0 {
+		n = DefaultDetailConns
+	}
+	want := map[uint64]bool{}
+	for _, id := range b.opts.Flows {
+		want[id] = true
+	}
+	var out, rest []ConnRow
+	for _, row := range b.conns {
+		if !s.has(row.Flow) {
+			continue
+		}
+		if want[row.Flow] {
+			out = append(out, row)
+		} else if row.BytesC2S+row.BytesS2C > 0 || findingsOf(&row) > 0 {
+			rest = append(rest, row)
+		}
+	}
+	sort.SliceStable(rest, func(i, j int) bool {
+		fi, fj := findingsOf(&rest[i]), findingsOf(&rest[j])
+		if fi != fj {
+			return fi > fj
+		}
+		return rest[i].BytesC2S+rest[i].BytesS2C > rest[j].BytesC2S+rest[j].BytesS2C
+	})
+	if n > 0 {
+		out = append(out, rest[:min(n, len(rest))]...)
+	}
+	return out
+}
+
+// connPages writes the connection pages' data into the report.
+func (b *builder) connPages() {
+	rows := b.detailed()
+	buf := make([]byte, 0, 1<<16)
+	buf = append(buf, '{')
+	for i, row := range rows {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, '"')
+		buf = strconv.AppendUint(buf, row.Flow, 10)
+		buf = append(buf, `":`...)
+		buf = b.appendConn(buf, row, b.opts.Segments.conns[row.Flow])
+		b.r.Detailed = append(b.r.Detailed, row.Flow)
+	}
+	buf = append(buf, '}')
+	b.r.setData("conns", buf)
+	// Every connection of the table, for the page of one without detail.
+	list := make([]connSummaryJSON, 0, len(b.conns))
+	for _, r := range b.conns {
+		list = append(list, connSummaryJSON{Flow: r.Flow, Label: r.Label(), Client: r.Client, Server: r.Server,
+			Comm: r.Comm, PID: r.PID, Packets: r.Packets, BytesC2S: r.BytesC2S, BytesS2C: r.BytesS2C,
+			DurationMS: r.DurationMS, Retrans: r.Retrans, Limit: r.Limit, Stream: tsharkStream(r.Flow)})
+	}
+	js, _ := json.Marshal(list) // plain values: cannot fail
+	b.r.setData("connList", js)
+	meta, _ := json.Marshal(pageMeta{File: b.opts.CaptureFile, Land: b.opts.Flows, LimitNames: events.LimitNames[:],
+		KindColor: kindColor})
+	b.r.setData("meta", meta)
+}
+
+// pageMeta is what every view needs: the capture's path (for the wireshark
+// command), the connections to open first (--flow) and the limit names.
+type pageMeta struct {
+	File       string            `json:"file"`
+	Land       []uint64          `json:"land,omitempty"`
+	LimitNames []string          `json:"limit_names"`
+	KindColor  map[string]string `json:"kind_color"` // event type colours, as on the report's charts
+}
+
+type connSummaryJSON struct {
+	Flow       uint64  `json:"flow"`
+	Label      string  `json:"label"`
+	Client     string  `json:"client"`
+	Server     string  `json:"server"`
+	Comm       string  `json:"comm,omitempty"`
+	PID        uint32  `json:"pid,omitempty"`
+	Packets    uint64  `json:"packets"`
+	BytesC2S   uint64  `json:"bytes_c2s"`
+	BytesS2C   uint64  `json:"bytes_s2c"`
+	DurationMS float64 `json:"ms"`
+	Retrans    int     `json:"retrans"`
+	Limit      string  `json:"limit,omitempty"`
+	Stream     uint64  `json:"stream"`
+}
+
+// tsharkStream is Wireshark's tcp.stream of a connection: connections are
+// numbered the same way, in order of first appearance, from 0 there and
+// from 1 here (docs/events.md says when they differ: tunnels).
+func tsharkStream(flow uint64) uint64 {
+	if flow == 0 {
+		return 0
+	}
+	return flow - 1
+}
+
+// appendConn writes one connection's page data. Columns are delta-encoded
+// integers (each value is the previous plus the number written), times in
+// ns from the capture's first packet; see decodeConn in connpage.js.
+func (b *builder) appendConn(buf []byte, row ConnRow, c *segConn) []byte {
+	dir := events.DirC2S
+	if row.BytesS2C > row.BytesC2S {
+		dir = events.DirS2C
+	}
+	origin := b.c.first
+	if origin == 0 && len(c.pkts) > 0 {
+		origin = c.pkts[0].TS
+	}
+	n := len(c.pkts)
+	t := make([]int64, n)
+	f := make([]int64, n)
+	sq := make([]int64, n)
+	ak := make([]int64, n)
+	ln := make([]int64, n)
+	win := make([]int64, n)
+	flags := make([]int64, n)
+	dirs := make([]int64, n)
+	nsack := make([]int64, n)
+	var seqU, ackU [2]unwrapper
+	var sack []int64
+	si := 0
+	mss := uint32(0)
+	for i, p := range c.pkts {
+		t[i] = p.TS - origin
+		f[i] = int64(p.Frame)
+		sq[i] = int64(seqU[p.Dir].extend(p.Seq))
+		ak[i] = int64(ackU[p.Dir].extend(p.Ack))
+		ln[i] = int64(p.Len)
+		win[i] = p.Win
+		flags[i] = int64(p.Flags)
+		dirs[i] = int64(p.Dir)
+		nsack[i] = int64(p.SACK)
+		for k := 0; k < int(p.SACK); k++ {
+			s := c.sack[si+k]
+			// Blocks as offsets from this packet's ACK: small numbers.
+			sack = append(sack, int64(int32(s.Left-p.Ack)), int64(int32(s.Right-p.Ack)))
+		}
+		si += int(p.SACK)
+		if p.Dir == dir && p.Len > mss {
+			mss = p.Len
+		}
+	}
+	// Events: frame, time, type:kind code and the frame they refer back to.
+	codes := map[string]int{}
+	var codeList []string
+	var et, ef, er, ec []int64
+	var rt, rf, rv []int64
+	var kt, kf []int64
+	var kcols [10][]int64
+	var lims []limitSpan
+	for _, e := range c.evs {
+		switch {
+		case e.Type == events.TypeRTTSample:
+			if e.Dir == dir {
+				rt, rf, rv = append(rt, e.TS-origin), append(rf, int64(e.Frame)), append(rv, int64(e.RTTms*1000+0.5))
+			}
+			continue
+		case e.Kern != nil:
+			k := e.Kern
+			if k.MSS > 0 {
+				mss = k.MSS
+			}
+			kt, kf = append(kt, e.TS-origin), append(kf, int64(e.Frame))
+			ssth := int64(k.Ssthresh)
+			if k.Ssthresh >= 0x7fffffff {
+				ssth = -1 // "infinite" before the first loss
+			}
+			vals := [10]int64{int64(k.Cwnd), ssth, int64(k.SRTTus), int64(k.MinRTTus), int64(k.PacketsOut),
+				int64(k.SndWnd), int64(k.CAState), int64(k.DeliveryBps), int64(k.PacingBps), int64(e.Dir)}
+			for j, v := range vals {
+				kcols[j] = append(kcols[j], v)
+			}
+			continue
+		case e.Limit != nil:
+			if e.Dir == dir {
+				lims = append(lims, limitSpan{e.Limit, e.Frame})
+			}
+		}
+		key := e.Type
+		if e.Kind != "" {
+			key += ":" + e.Kind
+		}
+		code, ok := codes[key]
+		if !ok {
+			code = len(codeList)
+			codes[key] = code
+			codeList = append(codeList, key)
+		}
+		et, ef, er, ec = append(et, e.TS-origin), append(ef, int64(e.Frame)), append(er, int64(e.RefFrame)), append(ec, int64(code))
+	}
+	if mss == 0 {
+		mss = 1448
+	}
+	w := jsonWriter{buf}
+	w.raw("{")
+	w.key("flow").uint(row.Flow)
+	w.key("label").str(row.Label())
+	w.key("client").str(row.Client)
+	w.key("server").str(row.Server)
+	w.key("comm").str(row.Comm)
+	w.key("pid").uint(uint64(row.PID))
+	w.key("stream").uint(tsharkStream(row.Flow))
+	w.key("dir").uint(uint64(dir))
+	w.key("mss").uint(uint64(mss))
+	w.key("lost_packets").uint(c.lostPkts)
+	w.key("lost_events").uint(c.lostEvs)
+	w.key("p").raw("{")
+	w.col("t", t, true).col("f", f, true).col("d", dirs, false).col("s", sq, true).col("a", ak, true)
+	w.col("l", ln, true).col("w", win, true).col("g", flags, false).col("k", nsack, false)
+	w.buf = w.buf[:len(w.buf)-1] // the last comma
+	w.raw("},")
+	w.key("sack").ints(sack, false)
+	w.key("codes").strs(codeList)
+	w.key("ev").raw("{")
+	w.col("t", et, true).col("f", ef, true).col("r", er, false).col("c", ec, false)
+	w.buf = w.buf[:len(w.buf)-1]
+	w.raw("},")
+	w.key("rtt").raw("{")
+	w.col("t", rt, true).col("f", rf, true).col("v", rv, false)
+	w.buf = w.buf[:len(w.buf)-1]
+	w.raw("},")
+	w.key("kern").raw("{")
+	w.col("t", kt, true).col("f", kf, true)
+	for j, name := range []string{"cwnd", "ssthresh", "srtt_us", "min_rtt_us", "packets_out", "snd_wnd", "ca_state", "delivery_bps", "pacing_bps", "dir"} {
+		w.col(name, kcols[j], false)
+	}
+	w.buf = w.buf[:len(w.buf)-1]
+	w.raw("},")
+	w.key("limits")
+	b.appendLimits(&w, row, dir, lims, origin, c)
+	w.buf = w.buf[:len(w.buf)-1]
+	w.raw("}")
+	return w.buf
+}
+
+type limitSpan struct {
+	l     *events.LimitChange
+	frame uint64
+}
+
+// appendLimits writes the "what limited it" band of the data direction:
+// [start, end, limit index, frame] spans in ns from the origin. The first
+// span runs from the first packet to the first change with the limit the
+// change left; without changes the connection's dominant limit covers it.
+func (b *builder) appendLimits(w *jsonWriter, row ConnRow, dir events.Dir, lims []limitSpan, origin int64, c *segConn) {
+	first, last := int64(0), int64(0)
+	if len(c.pkts) > 0 {
+		first, last = c.pkts[0].TS, c.pkts[len(c.pkts)-1].TS
+	}
+	idx := func(name string) int {
+		for i, n := range events.LimitNames {
+			if n == name {
+				return i
+			}
+		}
+		return -1
+	}
+	var spans [][4]int64
+	add := func(from, to int64, name string, frame uint64) {
+		if i := idx(name); i >= 0 && to > from {
+			spans = append(spans, [4]int64{from - origin, to - origin, int64(i), int64(frame)})
+		}
+	}
+	src := ""
+	if len(lims) > 0 {
+		src = lims[0].l.Source
+		at := first
+		for i, s := range lims {
+			start := int64(s.l.Start)
+			if i == 0 {
+				add(at, start, s.l.From, s.frame)
+			}
+			next := last
+			if i+1 < len(lims) {
+				next = int64(lims[i+1].l.Start)
+			}
+			add(max(start, at), next, s.l.To, s.frame)
+			at = next
+		}
+	} else if row.Limit != "" && b.flowLimits != nil {
+		if dl := b.flowLimits[row.Flow].Dir(dir); dl != nil && dl.Dominant != "" {
+			src = dl.Source
+			add(first, last, dl.Dominant, 0)
+		}
+	}
+	w.raw("{")
+	w.key("source").str(src)
+	w.key("spans").raw("[")
+	for i, s := range spans {
+		if i > 0 {
+			w.raw(",")
+		}
+		w.raw("[")
+		for j, v := range s {
+			if j > 0 {
+				w.raw(",")
+			}
+			w.buf = strconv.AppendInt(w.buf, v, 10)
+		}
+		w.raw("]")
+	}
+	w.raw("]},")
+}
+
+// jsonWriter appends the compact JSON of the connection pages. Strings go
+// through encoding/json, which escapes <, > and & so nothing in them can end
+// the page's script element.
+type jsonWriter struct{ buf []byte }
+
+func (w *jsonWriter) raw(s string) *jsonWriter { w.buf = append(w.buf, s...); return w }
+
+func (w *jsonWriter) key(k string) *jsonWriter {
+	w.buf = append(w.buf, '"')
+	w.buf = append(w.buf, k...)
+	w.buf = append(w.buf, `":`...)
+	return w
+}
+
+func (w *jsonWriter) str(s string) *jsonWriter {
+	b, _ := json.Marshal(s) // a string always marshals
+	w.buf = append(w.buf, b...)
+	w.buf = append(w.buf, ',')
+	return w
+}
+
+func (w *jsonWriter) strs(ss []string) *jsonWriter {
+	if ss == nil {
+		ss = []string{}
+	}
+	b, _ := json.Marshal(ss)
+	w.buf = append(w.buf, b...)
+	w.buf = append(w.buf, ',')
+	return w
+}
+
+func (w *jsonWriter) uint(v uint64) *jsonWriter {
+	w.buf = strconv.AppendUint(w.buf, v, 10)
+	w.buf = append(w.buf, ',')
+	return w
+}
+
+// ints writes [v0, v1-v0, v2-v1, ...] when delta is set, the plain values
+// otherwise.
+func (w *jsonWriter) ints(vs []int64, delta bool) *jsonWriter {
+	w.buf = append(w.buf, '[')
+	prev := int64(0)
+	for i, v := range vs {
+		if i > 0 {
+			w.buf = append(w.buf, ',')
+		}
+		if delta {
+			w.buf = strconv.AppendInt(w.buf, v-prev, 10)
+			prev = v
+		} else {
+			w.buf = strconv.AppendInt(w.buf, v, 10)
+		}
+	}
+	w.buf = append(w.buf, "],"...)
+	return w
+}
+
+func (w *jsonWriter) col(name string, vs []int64, delta bool) *jsonWriter {
+	return w.key(name).ints(vs, delta)
+}
