@@ -21,7 +21,10 @@ type Chart struct {
 	Kind     string // line, scatter, bar, heatmap: the main chart type
 	Inferred bool   // values inferred from packets, not read from the kernel
 	Series   []SeriesInfo
-	r        interface{ RenderSnippet() render.ChartSnippet }
+	// Band is the "what limited it" band drawn under the chart, aligned
+	// with its time axis.
+	Band *Band
+	r    interface{ RenderSnippet() render.ChartSnippet }
 	rect     *charts.RectChart
 }
 
@@ -374,6 +377,7 @@ func (b *builder) congestionSection() {
 			}
 		}
 		ch.add(scatterSeries("retransmission", kindColor[events.TypeRetransmission], retr, 8, "triangle"), len(retr))
+		ch.Band = b.limitBand(row, fd, dir)
 		s.Charts = append(s.Charts, ch)
 	}
 	if anyInferred {
@@ -381,6 +385,43 @@ func (b *builder) congestionSection() {
 	} else {
 		s.Note = "Congestion window and smoothed RTT as the kernel reported them; retransmissions marked on the time axis."
 	}
+}
+
+// limitColor: each limit keeps its colour on every page.
+var limitColor = map[string]string{events.LimitRwnd: "#1f77b4", events.LimitCwnd: "#d62728", events.LimitSndbuf: "#9467bd",
+	events.LimitApp: "#7f7f7f", events.LimitRecovery: "#ff7f0e", events.LimitHandshake: "#bcbd22"}
+
+// Band is a strip of coloured spans under a chart over time.
+type Band struct {
+	Label string
+	Spans []BandSpan
+}
+
+// BandSpan is one span: where it sits on the time axis, in percent of the
+// plot area's width.
+type BandSpan struct {
+	Left, Width float64
+	Color       string
+	Name, Title string
+}
+
+// limitBand is what limited the data direction of a connection, under its
+// congestion chart (nil when the limits were not analysed).
+func (b *builder) limitBand(row ConnRow, fd *flowData, dir events.Dir) *Band {
+	src, spans := b.limitSpans(row, dir, fd.first, fd.last)
+	if len(spans) == 0 {
+		return nil
+	}
+	lo, hi := b.span()
+	band := &Band{Label: "limited by (" + src + ")"}
+	for _, s := range spans {
+		x0, x1 := min(max(b.x(s.from), lo), hi), min(max(b.x(s.to), lo), hi)
+		name := events.LimitNames[s.limit]
+		band.Spans = append(band.Spans, BandSpan{Left: 100 * (x0 - lo) / (hi - lo), Width: 100 * (x1 - x0) / (hi - lo),
+			Color: limitColor[name], Name: name,
+			Title: fmt.Sprintf("%s from %.6f s to %.6f s (%s)", name, x0, x1, src)})
+	}
+	return band
 }
 
 func (b *builder) tsgSection() {

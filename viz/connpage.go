@@ -177,7 +177,6 @@ func (b *builder) appendConn(buf []byte, row ConnRow, c *segConn) []byte {
 	var rt, rf, rv []int64
 	var kt, kf []int64
 	var kcols [10][]int64
-	var lims []limitSpan
 	for _, e := range c.evs {
 		switch {
 		case e.Type == events.TypeRTTSample:
@@ -201,10 +200,6 @@ func (b *builder) appendConn(buf []byte, row ConnRow, c *segConn) []byte {
 				kcols[j] = append(kcols[j], v)
 			}
 			continue
-		case e.Limit != nil:
-			if e.Dir == dir {
-				lims = append(lims, limitSpan{e.Limit, e.Frame})
-			}
 		}
 		key := e.Type
 		if e.Kind != "" {
@@ -257,26 +252,25 @@ func (b *builder) appendConn(buf []byte, row ConnRow, c *segConn) []byte {
 	w.buf = w.buf[:len(w.buf)-1]
 	w.raw("},")
 	w.key("limits")
-	b.appendLimits(&w, row, dir, lims, origin, c)
+	b.appendLimits(&w, row, dir, origin, c)
 	w.buf = w.buf[:len(w.buf)-1]
 	w.raw("}")
 	return w.buf
 }
 
+// limitSpan is a stretch of time with the limit that held the sender back.
 type limitSpan struct {
-	l     *events.LimitChange
-	frame uint64
+	from, to int64 // ns since the epoch
+	limit    int   // index in events.LimitNames
+	frame    uint64
 }
 
-// appendLimits writes the "what limited it" band of the data direction:
-// [start, end, limit index, frame] spans in ns from the origin. The first
-// span runs from the first packet to the first change with the limit the
-// change left; without changes the connection's dominant limit covers it.
-func (b *builder) appendLimits(w *jsonWriter, row ConnRow, dir events.Dir, lims []limitSpan, origin int64, c *segConn) {
-	first, last := int64(0), int64(0)
-	if len(c.pkts) > 0 {
-		first, last = c.pkts[0].TS, c.pkts[len(c.pkts)-1].TS
-	}
+// limitSpans is the "what limited it" band of a connection's direction d
+// over [first, last]: the first span runs to the first limit_change with the
+// limit the change left, then each change's limit runs to the next. Without
+// changes the connection's dominant limit covers it all. src is "kernel" or
+// "packets"; no spans when the limits were not analysed.
+func (b *builder) limitSpans(row ConnRow, d events.Dir, first, last int64) (src string, spans []limitSpan) {
 	idx := func(name string) int {
 		for i, n := range events.LimitNames {
 			if n == name {
@@ -285,34 +279,51 @@ func (b *builder) appendLimits(w *jsonWriter, row ConnRow, dir events.Dir, lims 
 		}
 		return -1
 	}
-	var spans [][4]int64
 	add := func(from, to int64, name string, frame uint64) {
 		if i := idx(name); i >= 0 && to > from {
-			spans = append(spans, [4]int64{from - origin, to - origin, int64(i), int64(frame)})
+			spans = append(spans, limitSpan{from, to, i, frame})
 		}
 	}
-	src := ""
-	if len(lims) > 0 {
-		src = lims[0].l.Source
+	var changes []segEvent
+	if s := b.opts.Segments; s != nil && s.conns[row.Flow] != nil {
+		for _, e := range s.conns[row.Flow].evs {
+			if e.Limit != nil && e.Dir == d {
+				changes = append(changes, e)
+			}
+		}
+	}
+	if len(changes) > 0 {
+		src = changes[0].Limit.Source
 		at := first
-		for i, s := range lims {
-			start := int64(s.l.Start)
+		for i, e := range changes {
+			start := min(max(int64(e.Limit.Start), first), last)
 			if i == 0 {
-				add(at, start, s.l.From, s.frame)
+				add(at, start, e.Limit.From, e.Frame)
 			}
 			next := last
-			if i+1 < len(lims) {
-				next = int64(lims[i+1].l.Start)
+			if i+1 < len(changes) {
+				next = min(max(int64(changes[i+1].Limit.Start), first), last)
 			}
-			add(max(start, at), next, s.l.To, s.frame)
-			at = next
+			add(max(start, at), next, e.Limit.To, e.Frame)
+			at = max(next, at)
 		}
-	} else if row.Limit != "" && b.flowLimits != nil {
-		if dl := b.flowLimits[row.Flow].Dir(dir); dl != nil && dl.Dominant != "" {
-			src = dl.Source
-			add(first, last, dl.Dominant, 0)
-		}
+		return src, spans
 	}
+	if dl := b.flowLimits[row.Flow].Dir(d); dl != nil && dl.Dominant != "" {
+		add(first, last, dl.Dominant, 0)
+		return dl.Source, spans
+	}
+	return "", nil
+}
+
+// appendLimits writes the band of the data direction as
+// [start, end, limit index, frame] in ns from the origin.
+func (b *builder) appendLimits(w *jsonWriter, row ConnRow, dir events.Dir, origin int64, c *segConn) {
+	first, last := int64(0), int64(0)
+	if len(c.pkts) > 0 {
+		first, last = c.pkts[0].TS, c.pkts[len(c.pkts)-1].TS
+	}
+	src, spans := b.limitSpans(row, dir, first, last)
 	w.raw("{")
 	w.key("source").str(src)
 	w.key("spans").raw("[")
@@ -321,12 +332,13 @@ func (b *builder) appendLimits(w *jsonWriter, row ConnRow, dir events.Dir, lims 
 			w.raw(",")
 		}
 		w.raw("[")
-		for j, v := range s {
-			if j > 0 {
-				w.raw(",")
-			}
-			w.buf = strconv.AppendInt(w.buf, v, 10)
-		}
+		w.buf = strconv.AppendInt(w.buf, s.from-origin, 10)
+		w.raw(",")
+		w.buf = strconv.AppendInt(w.buf, s.to-origin, 10)
+		w.raw(",")
+		w.buf = strconv.AppendInt(w.buf, int64(s.limit), 10)
+		w.raw(",")
+		w.buf = strconv.AppendUint(w.buf, s.frame, 10)
 		w.raw("]")
 	}
 	w.raw("]},")

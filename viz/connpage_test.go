@@ -6,7 +6,13 @@ package viz
 
 import (
 	"fmt"
+	"math"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -95,4 +101,321 @@ func TestConnPageOpensFromTable(t *testing.T) {
 	if errs, dialogs := b.problems(); len(errs)+len(dialogs) > 0 {
 		t.Errorf("console errors %q, dialogs %q", errs, dialogs)
 	}
+}
+
+// tsharkFrame is one frame as tshark decodes it.
+type tsharkFrame struct {
+	frame            uint64
+	ns               int64
+	stream           int64 // -1: not TCP
+	seq, len, ack    int64
+	sack, dsack      bool
+	dsackL, dsackR   int64
+	retrans, kernelB bool
+}
+
+// tsharkFrames lists every frame of a capture (kernel records included).
+func tsharkFrames(t *testing.T, path string) map[uint64]tsharkFrame {
+	t.Helper()
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Skip("needs tshark (Debian package tshark)")
+	}
+	out, err := exec.Command("tshark", "-r", path, "-n", "-T", "fields", "-E", "separator=/t", "-E", "occurrence=f",
+		"-e", "frame.number", "-e", "frame.time_epoch", "-e", "tcp.stream", "-e", "tcp.seq", "-e", "tcp.len", "-e", "tcp.ack",
+		"-e", "tcp.options.sack.count", "-e", "tcp.options.sack.dsack_le", "-e", "tcp.options.sack.dsack_re",
+		"-e", "tcp.analysis.retransmission", "-e", "frame.cb_pen").Output()
+	if err != nil {
+		t.Fatalf("tshark %s: %v", path, err)
+	}
+	num := func(s string) int64 {
+		if s == "" {
+			return -1
+		}
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			t.Fatalf("tshark value %q", s)
+		}
+		return v
+	}
+	fr := map[uint64]tsharkFrame{}
+	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) != 11 {
+			t.Fatalf("tshark line %q", line)
+		}
+		x := tsharkFrame{frame: uint64(num(f[0])), stream: num(f[2]), seq: num(f[3]), len: num(f[4]), ack: num(f[5]),
+			sack: num(f[6]) > 0, dsack: f[7] != "", dsackL: num(f[7]), dsackR: num(f[8]), retrans: f[9] != "", kernelB: f[10] != ""}
+		if f[1] != "" {
+			x.ns = epochNS(t, f[1])
+		}
+		fr[x.frame] = x
+	}
+	return fr
+}
+
+// tsgPage is what the open connection page's time-sequence chart holds:
+// per series, the frame and time (ns from the origin) of each item, and
+// for segments the sequence number and how many segments an item stands for.
+type tsgPage struct {
+	Origin string               `json:"origin"`
+	Flow   uint64               `json:"flow"`
+	Stream int64                `json:"stream"`
+	Frames []uint64             `json:"frames"`
+	View   [2]float64           `json:"view"`
+	Detail bool                 `json:"detail"`
+	Series map[string][][]any   `json:"series"`
+	Zooms  map[string][]float64 `json:"zooms"`
+}
+
+const tsgPageJS = `(() => {
+  const s = tcpvizConn.state(), d = tcpvizConn.data(s.flow), out = {};
+  const ch = echarts.getInstanceByDom(document.getElementById("cv_tsg"));
+  for (const se of ch.getOption().series) { out[se.name] = se.data; }
+  const zooms = {};
+  for (const c of tcpvizConn.charts()) {
+    const dz = c.getOption().dataZoom[0];
+    zooms[c.getDom().id] = [dz.startValue, dz.endValue];
+  }
+  return JSON.stringify({origin: tcpvizClock.origin_ns, flow: s.flow, stream: d.stream, frames: Array.from(d.f),
+    view: s.view, detail: s.detail, series: out, zooms: zooms});
+})()`
+
+func readTSG(t *testing.T, b *browser) tsgPage {
+	t.Helper()
+	var p tsgPage
+	evalJSON(t, b, tsgPageJS, &p)
+	return p
+}
+
+// framesOf lists the frames of a series' items with times in [lo, hi] ns
+// (items standing for one segment each).
+func framesOf(items [][]any, lo, hi int64) []uint64 {
+	var out []uint64
+	for _, it := range items {
+		if len(it) < 4 {
+			continue
+		}
+		ns := int64(it[3].(float64))
+		if len(it) > 5 && it[5].(float64) != 1 {
+			continue // a bucket
+		}
+		if ns >= lo && ns <= hi {
+			out = append(out, uint64(it[2].(float64)))
+		}
+	}
+	return out
+}
+
+func sortedFrames(m map[uint64]bool) []uint64 {
+	var out []uint64
+	for f := range m {
+		out = append(out, f)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestConnPageAgainstTshark opens a lossy transfer's page and checks it
+// against tshark: the stream number, a 2 ms zoom that draws every frame of
+// the connection one by one, SACK and D-SACK blocks, the retransmission
+// marks and the frame numbers in tooltips.
+func TestConnPageAgainstTshark(t *testing.T) {
+	b := newBrowser(t)
+	path := filepath.Join("..", "samples", "cubic-loss-sender.pcapng")
+	tf := tsharkFrames(t, path)
+	r, page := connReportOf(t, b, path, Options{})
+	flow := r.Detailed[0]
+	if err := chromedp.Do(b.ctx, chromedp.Navigate("file://"+mustAbs(t, page)+fmt.Sprintf("#flow=%d", flow))); err != nil {
+		t.Fatal(err)
+	}
+	waitView(t, b, flow)
+	p := readTSG(t, b)
+	origin, _ := strconv.ParseInt(p.Origin, 10, 64)
+
+	// Every packet of the connection is on the page, and tshark puts each in
+	// the stream the page names.
+	inStream := map[uint64]bool{}
+	for f, x := range tf {
+		if x.stream == p.Stream {
+			inStream[f] = true
+		}
+	}
+	for _, f := range p.Frames {
+		if !inStream[f] {
+			t.Fatalf("frame %d of connection %d: tshark's tcp.stream is %d, the page says tcp.stream == %d", f, flow, tf[f].stream, p.Stream)
+		}
+	}
+	if len(p.Frames) != len(inStream) {
+		t.Fatalf("page holds %d frames of connection %d, tshark %d in tcp.stream == %d", len(p.Frames), flow, len(inStream), p.Stream)
+	}
+
+	// SACK blocks and the D-SACK: on the ACKs tshark decodes them on.
+	wantSACK, wantD := map[uint64]bool{}, map[uint64]bool{}
+	for f := range inStream {
+		if tf[f].sack {
+			wantSACK[f] = true
+		}
+		if tf[f].dsack {
+			wantD[f] = true
+		}
+	}
+	all := int64(1) << 62
+	gotSACK := map[uint64]bool{}
+	for _, f := range append(framesOf(p.Series["SACK"], 0, all), framesOf(p.Series["D-SACK"], 0, all)...) {
+		gotSACK[f] = true
+	}
+	if !slices.Equal(sortedFrames(gotSACK), sortedFrames(wantSACK)) || len(wantSACK) == 0 {
+		t.Errorf("SACK blocks on frames %v, tshark %v", sortedFrames(gotSACK), sortedFrames(wantSACK))
+	}
+	gotD := map[uint64]bool{}
+	for _, f := range framesOf(p.Series["D-SACK"], 0, all) {
+		gotD[f] = true
+	}
+	if !slices.Equal(sortedFrames(gotD), sortedFrames(wantD)) || len(wantD) == 0 {
+		t.Errorf("D-SACK on frames %v, tshark %v", sortedFrames(gotD), sortedFrames(wantD))
+	}
+
+	checkMarks(t, p, tf, wantD, "fast retransmission", "tail-loss probe", "spurious retransmission")
+
+	// Zoom the linked axis (a dataZoom on the time-sequence chart, as the
+	// wheel does) to 2 ms in the busiest part, bounds half-way between
+	// packets.
+	var times []int64
+	for f := range inStream {
+		times = append(times, tf[f].ns-origin)
+	}
+	slices.Sort(times)
+	best, at := 0, 1
+	for i := 1; i < len(times); i++ {
+		k := sort.Search(len(times), func(j int) bool { return times[j] > times[i]+2_000_000 })
+		if k < len(times) && k-i > best {
+			best, at = k-i, i
+		}
+	}
+	lo := (times[at-1] + times[at]) / 2
+	k := sort.Search(len(times), func(i int) bool { return times[i] > lo+2_000_000 })
+	hi := (times[k-1] + times[k]) / 2
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](fmt.Sprintf(`(() => {
+	  echarts.getInstanceByDom(document.getElementById("cv_tsg")).dispatchAction({type: "dataZoom", startValue: %d / 1e9, endValue: %d / 1e9});
+	  return true; })()`, lo, hi))); err != nil {
+		t.Fatal(err)
+	}
+	p = readTSG(t, b)
+	if !p.Detail {
+		t.Fatalf("zoomed to %d ns the page still draws buckets", hi-lo)
+	}
+	for id, z := range p.Zooms {
+		if math.Abs(z[0]*1e9-float64(lo)) > 1000 || math.Abs(z[1]*1e9-float64(hi)) > 1000 {
+			t.Errorf("panel %s shows [%v, %v] s, not the zoomed window [%d, %d] ns", id, z[0], z[1], lo, hi)
+		}
+	}
+	want := map[uint64]bool{}
+	for f := range inStream {
+		if ns := tf[f].ns - origin; ns >= lo && ns <= hi {
+			want[f] = true
+		}
+	}
+	got := map[uint64]bool{}
+	n := 0
+	for _, name := range []string{"segments", "ACK"} {
+		for _, f := range framesOf(p.Series[name], lo, hi) {
+			got[f] = true
+			n++
+		}
+	}
+	if n != len(want) || !slices.Equal(sortedFrames(got), sortedFrames(want)) {
+		t.Errorf("2 ms window [%d, %d] ns: %d items drawn (frames %v), tshark %d frames (%v)", lo, hi, n, sortedFrames(got), len(want), sortedFrames(want))
+	}
+	t.Logf("2 ms window: %d frames drawn one by one, as tshark counts", n)
+
+	// Tooltips: the frame a segment's tooltip names is that segment in
+	// tshark (same time and sequence number).
+	segs := p.Series["segments"]
+	checked := 0
+	for i, it := range segs {
+		ns := int64(it[3].(float64))
+		if ns < lo || ns > hi || checked >= 5 {
+			continue
+		}
+		checked++
+		tip, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](fmt.Sprintf(`(() => {
+		  const ch = echarts.getInstanceByDom(document.getElementById("cv_tsg"));
+		  ch.dispatchAction({type: "showTip", seriesIndex: 0, dataIndex: %d});
+		  const el = document.querySelector("#cv_tsg > div:last-child");
+		  return el ? el.innerText : ""; })()`, i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(`frame: (\d+)`).FindStringSubmatch(tip)
+		if m == nil {
+			t.Fatalf("tooltip of segment %d has no frame: %q", i, tip)
+		}
+		f, _ := strconv.ParseUint(m[1], 10, 64)
+		x := tf[f]
+		if x.ns-origin != ns || x.seq != int64(it[1].(float64)) || x.stream != p.Stream {
+			t.Errorf("tooltip names frame %d; tshark's frame %d is at %d ns seq %d stream %d, the segment at %d ns seq %v", f, f, x.ns-origin, x.seq, x.stream, ns, it[1])
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no segment in the zoomed window")
+	}
+	if errs, dialogs := b.problems(); len(errs)+len(dialogs) > 0 {
+		t.Errorf("console errors %q, dialogs %q", errs, dialogs)
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// checkMarks: each kind is marked at least once, on segments tshark calls
+// retransmissions; a spurious one is a segment a D-SACK reports received
+// twice.
+func checkMarks(t *testing.T, p tsgPage, tf map[uint64]tsharkFrame, dsacks map[uint64]bool, kinds ...string) {
+	t.Helper()
+	for _, kind := range kinds {
+		fs := framesOf(p.Series[kind], 0, 1<<62)
+		if len(fs) == 0 {
+			t.Errorf("no %s marked", kind)
+		}
+		for _, f := range fs {
+			x := tf[f]
+			if !x.retrans {
+				t.Errorf("%s marked on frame %d, which tshark does not call a retransmission", kind, f)
+			}
+			if kind != "spurious retransmission" {
+				continue
+			}
+			covered := false
+			for d := range dsacks {
+				if x.seq >= tf[d].dsackL && x.seq+x.len <= tf[d].dsackR {
+					covered = true
+				}
+			}
+			if !covered {
+				t.Errorf("spurious retransmission marked on frame %d (seq %d, len %d): no D-SACK covers it", f, x.seq, x.len)
+			}
+		}
+		t.Logf("%s: %d marked, on frames tshark calls retransmissions", kind, len(fs))
+	}
+}
+
+// TestConnPageMarksRTO: the RTO retransmission of a BBR transfer is marked
+// (the other sample has none).
+func TestConnPageMarksRTO(t *testing.T) {
+	b := newBrowser(t)
+	path := filepath.Join("..", "samples", "bbr-loss-sender.pcapng")
+	tf := tsharkFrames(t, path)
+	r, _ := connReportOf(t, b, path, Options{})
+	flow := r.Detailed[0]
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](fmt.Sprintf(`(() => { tcpvizViews.go(%d); return true; })()`, flow))); err != nil {
+		t.Fatal(err)
+	}
+	waitView(t, b, flow)
+	checkMarks(t, readTSG(t, b), tf, nil, "RTO retransmission", "fast retransmission")
 }

@@ -71,8 +71,9 @@ body.in-view main > section#view { display:block; }
 .cv-panel { border-top:1px solid var(--line); padding-top:6px; margin-top:6px; }
 .cv-tools { font-size:12.5px; color:var(--muted); margin-left:90px; }
 .cv-note { margin-left:8px; }
-.limitband { display:flex; height:14px; margin:-6px 90px 10px 160px; border-radius:3px; overflow:hidden; background:#f2f4f7; font-size:10px; line-height:14px; color:#fff; }
-.limitband span { display:block; overflow:hidden; white-space:nowrap; text-align:center; }
+.limitband { position:relative; height:15px; margin:-4px 90px 10px 160px; background:#f2f4f7; font-size:10px; line-height:15px; color:#fff; }
+.limitband .span { position:absolute; top:0; bottom:0; overflow:hidden; white-space:nowrap; text-align:center; }
+.limitband .bandlabel { position:absolute; right:100%; margin-right:8px; color:var(--muted); white-space:nowrap; }
 @media (max-width:1000px) { .two { grid-template-columns:1fr; } }
 </style>
 <script nonce="{{.Nonce}}">{{.ECharts}}</script>
@@ -229,9 +230,10 @@ window.addEventListener("resize", function () {
 <section id="{{.ID}}">
   <h2>{{.Title}}</h2>
   {{with .Note}}<p class="note">{{.}}</p>{{end}}
-  {{range .Charts}}<div class="chart" data-chart="{{.ID}}">{{if .Inferred}}<span class="inferred">INFERRED from packets — not kernel state</span>{{end}}
+  {{range $ch := .Charts}}<div class="chart" data-chart="{{.ID}}">{{if .Inferred}}<span class="inferred">INFERRED from packets — not kernel state</span>{{end}}
   {{.Element}}
   {{.Script}}
+  {{with .Band}}<div class="limitband" data-band="{{$ch.ID}}" title="what limited the sender: the dominant limit of each window where it changed"><span class="bandlabel">{{.Label}}</span>{{range .Spans}}<span class="span" style="{{spanStyle .}}" title="{{.Title}}">{{.Name}}</span>{{end}}</div>{{end}}
   </div>{{end}}
   {{if .Table}}
   {{if ne .Title "Connections"}}<h2 style="margin-top:10px">Connections</h2>{{end}}

@@ -48,6 +48,7 @@ const (
 type chartView struct {
 	ID       string
 	Inferred bool
+	Band     *Band
 	Element  template.HTML
 	Script   template.HTML
 }
@@ -124,7 +125,7 @@ func (r *Report) view(kind pageKind) pageView {
 		tableShown = tableShown || sv.Table
 		for _, ch := range s.Charts {
 			sn := ch.r.RenderSnippet()
-			sv.Charts = append(sv.Charts, chartView{ID: ch.ID, Inferred: ch.Inferred,
+			sv.Charts = append(sv.Charts, chartView{ID: ch.ID, Inferred: ch.Inferred, Band: ch.Band,
 				Element: template.HTML(sn.Element), Script: template.HTML(addNonce(sn.Script, nonce))})
 		}
 		v.Sections = append(v.Sections, sv)
@@ -222,6 +223,11 @@ var pageTpl = template.Must(template.New("page").Funcs(template.FuncMap{
 	"evlist":  evList,
 	"state":   events.ConnState,
 	"zerowin": events.ZeroWindowLabel,
+	// spanStyle places a band span; every value is a number or one of
+	// limitColor's, so the style is built here rather than escaped.
+	"spanStyle": func(s BandSpan) template.CSS {
+		return template.CSS(fmt.Sprintf("left:%.4f%%;width:%.4f%%;background:%s", s.Left, s.Width, s.Color))
+	},
 }).Parse(pageHTML))
 
 // humanBytes writes a size in IEC units (KiB, MiB, GiB), the one unit
