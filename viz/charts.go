@@ -25,7 +25,7 @@ type Chart struct {
 	// with its time axis.
 	Band *Band
 	r    interface{ RenderSnippet() render.ChartSnippet }
-	rect     *charts.RectChart
+	rect *charts.RectChart
 }
 
 // SeriesInfo describes one series, for tests and the golden structure.
