@@ -388,8 +388,50 @@ func TestRenderFile(t *testing.T) {
 	if errs, dialogs := b.problems(); len(errs)+len(dialogs) > 0 {
 		t.Errorf("console errors %q, dialogs %q", errs, dialogs)
 	}
+	if os.Getenv("TCPVIZ_RENDER_FLOW") != "" {
+		renderConnPage(t, b, path)
+	}
 	if out := os.Getenv("TCPVIZ_SHOT"); out != "" {
 		b.screenshot(t, path, out)
+	}
+}
+
+// renderConnPage times the connection page of the first detailed
+// connection: from the click to every panel drawn, then a zoom to 2 ms.
+func renderConnPage(t *testing.T, b *browser, path string) {
+	flow, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`Number(Object.keys(tcpvizData.conns || {})[0] || 0)`))
+	if err != nil || flow == 0 {
+		t.Fatalf("no detailed connection in %s (%v)", path, err)
+	}
+	if _, err := chromedp.Call(b.ctx, performance.Enable, performance.EnableParams{TimeDomain: performance.EnableTimeDomainThreadTicks}); err != nil {
+		t.Fatal(err)
+	}
+	before := cpuMetrics(t, b)
+	start := time.Now()
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](fmt.Sprintf(`(() => { tcpvizViews.go(%d); return true; })()`, flow))); err != nil {
+		t.Fatal(err)
+	}
+	waitView(t, b, uint64(flow))
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(1))))`, chromedp.EvalAwaitPromise)); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	after := cpuMetrics(t, b)
+	n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`tcpvizConn.data(tcpvizConn.state().flow).n`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zs := time.Now()
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`(() => { const s = tcpvizConn.state(); const m = (s.view[0] + s.view[1]) / 2e9;
+	  tcpvizConn.zoom(m, m + 0.002); return tcpvizConn.state().detail; })()`)); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("render %s#flow=%d: %d packets, 5 panels drawn in %.0f ms wall; main thread CPU %.0f ms (script %.0f ms); zoom to 2 ms %.0f ms\n",
+		filepath.Base(path), flow, n, float64(took.Microseconds())/1000,
+		1000*(after["TaskDuration"]-before["TaskDuration"]), 1000*(after["ScriptDuration"]-before["ScriptDuration"]),
+		float64(time.Since(zs).Microseconds())/1000)
+	if errs, dialogs := b.problems(); len(errs)+len(dialogs) > 0 {
+		t.Errorf("console errors %q, dialogs %q", errs, dialogs)
 	}
 }
 

@@ -105,10 +105,11 @@ type Report struct {
 	data     map[string][]byte // tcpvizData: JSON for the page's views
 }
 
-// setData adds a JSON value to the page's tcpvizData object under key.
+// SetData adds a JSON value to the page's tcpvizData object under key (a view
+// reads it in the page as tcpvizData[key]).
 // The value must be valid JSON with <, > and & escaped (encoding/json
 // output), so that it cannot end the script element it is written in.
-func (r *Report) setData(key string, js []byte) {
+func (r *Report) SetData(key string, js []byte) {
 	if r.data == nil {
 		r.data = map[string][]byte{}
 	}

@@ -74,7 +74,7 @@ func (b *builder) connPages() {
 		b.r.Detailed = append(b.r.Detailed, row.Flow)
 	}
 	buf = append(buf, '}')
-	b.r.setData("conns", buf)
+	b.r.SetData("conns", buf)
 	// Every connection of the table, for the page of one without detail.
 	list := make([]connSummaryJSON, 0, len(b.conns))
 	for _, r := range b.conns {
@@ -83,10 +83,10 @@ func (b *builder) connPages() {
 			DurationMS: r.DurationMS, Retrans: r.Retrans, Limit: r.Limit, Stream: tsharkStream(r.Flow)})
 	}
 	js, _ := json.Marshal(list) // plain values: cannot fail
-	b.r.setData("connList", js)
+	b.r.SetData("connList", js)
 	meta, _ := json.Marshal(pageMeta{File: b.opts.CaptureFile, Land: b.opts.Flows, LimitNames: events.LimitNames[:],
 		KindColor: kindColor})
-	b.r.setData("meta", meta)
+	b.r.SetData("meta", meta)
 }
 
 // pageMeta is what every view needs: the capture's path (for the wireshark

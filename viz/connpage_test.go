@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/tcpviz/tcpviz/events"
 )
 
 // connReportOf builds a sample's report with the connection pages and loads
@@ -418,4 +420,63 @@ func TestConnPageMarksRTO(t *testing.T) {
 	}
 	waitView(t, b, flow)
 	checkMarks(t, readTSG(t, b), tf, nil, "RTO retransmission", "fast retransmission")
+}
+
+// tee feeds two sinks.
+type tee [2]synthSink
+
+func (t tee) Packet(p *events.Packet) { t[0].Packet(p); t[1].Packet(p) }
+func (t tee) Event(e *events.Event)   { t[0].Event(e); t[1].Event(e) }
+
+// TestConnPageHostileStrings: a hostile process name and capture path
+// reach the connection page as text, never as markup or script.
+func TestConnPageHostileStrings(t *testing.T) {
+	b := newBrowser(t)
+	const comm = `<img src=x onerror=alert(7)>`
+	const file = `/tmp/x'; alert(8); '<svg onload=alert(9)>.pcap`
+	c := NewCollector(Limits{}, Filter{})
+	segs := NewSegments(SegmentLimits{}, Filter{}, nil)
+	out := synthesize(synthConfig{Flows: 2, Packets: 800, LossEvery: 200, Kernel: true, Comm: comm}, tee{c, segs})
+	r, err := Build(c, out.Flows, out.Summary, Options{Segments: segs, CaptureFile: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := r.WriteFiles(dir); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Detailed) == 0 {
+		t.Fatal("no connection detailed")
+	}
+	b.load(t, filepath.Join(dir, FileReport))
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](fmt.Sprintf(`(() => { tcpvizViews.go(%d); return true; })()`, r.Detailed[0]))); err != nil {
+		t.Fatal(err)
+	}
+	waitView(t, b, r.Detailed[0])
+	// Click a segment: the wireshark command names the file, quoted.
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`(() => {
+	  const ch = echarts.getInstanceByDom(document.getElementById("cv_tsg"));
+	  const it = ch.getOption().series[0].data[0];
+	  ch.getZr().trigger("click", {offsetX: ch.convertToPixel({seriesIndex: 0}, [it[0], it[1]])[0], offsetY: ch.convertToPixel({seriesIndex: 0}, [it[0], it[1]])[1]});
+	  return true; })()`)); err != nil {
+		t.Fatal(err)
+	}
+	text, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.getElementById("view").innerText`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, comm) {
+		t.Errorf("the comm is not shown as text on the connection page")
+	}
+	if !strings.Contains(text, `'/tmp/x'\''; alert(8); '\''<svg onload=alert(9)>.pcap'`) {
+		t.Errorf("the capture path is not shown shell-quoted: %q", text)
+	}
+	injected, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("img, svg:not([_echarts_instance_] svg), body script:not([nonce])").length`))
+	if err != nil || injected != 0 {
+		t.Errorf("%d injected elements (%v)", injected, err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if errs, dialogs := b.problems(); len(errs)+len(dialogs) > 0 {
+		t.Errorf("console errors %q, dialogs %q", errs, dialogs)
+	}
 }

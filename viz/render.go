@@ -73,7 +73,7 @@ type pageView struct {
 	Generated string
 	ECharts   template.JS
 	ConnJS    template.JS
-	Data      template.JS // tcpvizData: JSON from Report.setData
+	Data      template.JS // tcpvizData: JSON from Report.SetData
 	Report    bool        // report.html: the page that holds the views
 	FlowHref  string      // where a connection's page is: "" on report.html
 	Tips      map[string][][]any
@@ -90,7 +90,7 @@ func (r *Report) view(kind pageKind) pageView {
 	nonce := newNonce()
 	v := pageView{Title: r.Title, Nonce: nonce, Heading: r.Title, Source: r.Source,
 		Generated: r.Generated.Format(time.RFC3339), ECharts: template.JS(echartsJS), Tips: r.tips, R: r,
-		ConnJS: template.JS(connPageJS), Data: r.pageData(), Report: kind == pageReport,
+		ConnJS: template.JS(connPageJS), Data: template.JS("{}"), Report: kind == pageReport,
 		Clock:   clockView{OriginNS: strconv.FormatInt(r.Origin, 10), Origin: time.Unix(0, r.Origin).UTC().Format("2006-01-02 15:04:05.000000000 UTC")},
 		Missing: r.Missing}
 	include := func(id string) bool {
@@ -103,7 +103,9 @@ func (r *Report) view(kind pageKind) pageView {
 		return true
 	}
 	v.Overview = kind != pageTimeline
-	if kind != pageReport {
+	if kind == pageReport {
+		v.Data = r.pageData() // the views live in report.html only
+	} else {
 		v.FlowHref = FileReport
 	}
 	switch kind {
@@ -136,7 +138,7 @@ func (r *Report) view(kind pageKind) pageView {
 	return v
 }
 
-// pageData is the tcpvizData object: each setData value under its key.
+// pageData is the tcpvizData object: each SetData value under its key.
 func (r *Report) pageData() template.JS {
 	keys := make([]string, 0, len(r.data))
 	for k := range r.data {

@@ -8,7 +8,7 @@
 // "#name=arg" then hides the report's sections and calls open with the text
 // after "=" and the empty <section id="view"> to fill; close is called when
 // the fragment changes. Data for a view comes from Go through
-// Report.setData(key, json), readable here as tcpvizData[key].
+// Report.SetData(key, json), readable here as tcpvizData[key].
 //
 // The connection view is a stack of panels, one ECharts instance each, on
 // one linked time axis (seconds from the capture's first packet). A panel is
@@ -521,10 +521,13 @@
   function evUpdate(cx, lo, hi) {
     var c = cx.c, by = {}, lanes = cx.state.lanes;
     var a = Math.max(lb(c.ev.t, lo) - 1, 0), b = lb(c.ev.t, hi + 1);
+    // Many events in view: an even spread of them (every k-th per lane).
+    var step = Math.max(Math.ceil((b - a) / LOD_MAX), 1), seen = {};
     for (var i = a; i < b; i++) {
       var code = c.codes[c.ev.c[i]] || "", typ = code.split(":")[0];
       var list = by[typ] = by[typ] || [];
-      if (list.length < LOD_MAX) { list.push([sec(c.ev.t[i]), lanes[typ], c.ev.f[i], c.ev.t[i], c.ev.r[i], c.ev.c[i]]); }
+      seen[typ] = (seen[typ] || 0) + 1;
+      if ((seen[typ] - 1) % step === 0) { list.push([sec(c.ev.t[i]), lanes[typ], c.ev.f[i], c.ev.t[i], c.ev.r[i], c.ev.c[i]]); }
     }
     var s = [{}];
     Object.keys(lanes).forEach(function (l) { if (lanes[l] > 0) { s[lanes[l]] = {data: by[l] || []}; } });
