@@ -25,12 +25,9 @@ type Engine struct {
 	flows map[uint64]*flow
 	last  *flow // cache: consecutive packets usually share a connection
 	// syns holds connections that have sent nothing but their first SYN
-	// (port scans, SYN floods, servers that never answer): the SYN itself,
-	// about 200 bytes, instead of a flow's state of about 1 KB. The flow is
+	// (embryo.go): the SYN itself instead of a flow's state. The flow is
 	// grown by replaying the SYN when anything else arrives.
-	syns    map[uint64]embryo
-	synq    []uint64 // embryos' ids in order of arrival, for the SYN timeout
-	synHead int
+	syns    embryos
 	scratch flow          // where a SYN is tried before it is kept as an embryo
 	synPkt  events.Packet // an embryo's SYN, rebuilt for a replay
 	mute    func(*events.Event)
@@ -65,7 +62,7 @@ func New(cfg Config, emit func(*events.Event)) *Engine {
 	e := &Engine{
 		cfg: cfg, emit: emit,
 		flows:       make(map[uint64]*flow),
-		syns:        make(map[uint64]embryo),
+		syns:        embryos{idx: make(map[uint64]uint32)},
 		irttDefault: int64(cfg.DefaultIRTT),
 		fastWindow:  int64(cfg.FastRetransWindow),
 		stallFloor:  int64(cfg.AckStallFloor),
@@ -270,160 +267,6 @@ func initFlow(f *flow, p *events.Packet) {
 	f.addr[p.Dir^1], f.port[p.Dir^1] = p.Dst, p.DstPort
 }
 
-// embryo is a connection that has sent only its first SYN, kept as the
-// fields of that SYN the detectors read (the payload is empty; encapsulation
-// and frame sizes are not looked at). It holds no pointers, so a port scan's
-// half-open connections cost the garbage collector nothing to scan.
-type embryo struct {
-	frame          uint64
-	ts, now        int64 // the SYN's time; the engine's clock when it came
-	windowScaled   int64
-	seq, ack       uint32
-	relSeq, relAck uint32
-	tsVal, tsEcr   uint32
-	src, dst       [16]byte
-	srcPort        uint16
-	dstPort        uint16
-	flags, window  uint16
-	mss            uint16
-	wscale         uint8
-	bits           uint8 // embryo* flags below
-	dir            events.Dir
-	noAnswer       bool // no_syn_ack already reported
-}
-
-const (
-	embryoHasMSS = 1 << iota
-	embryoHasWScale
-	embryoSACKPerm
-	embryoHasTS
-	embryoSrc4
-	embryoDst4
-)
-
-// embryoFits reports whether p is a SYN an embryo holds exactly.
-func embryoFits(p *events.Packet) bool {
-	return p.Flags&(fSYN|fACK|fRST|fFIN) == fSYN && p.Len == 0 && p.Options.NumSACK == 0 &&
-		p.Src.Zone() == "" && p.Dst.Zone() == "" && p.Src.IsValid() && p.Dst.IsValid()
-}
-
-func newEmbryo(p *events.Packet, now int64) embryo {
-	o := &p.Options
-	s := embryo{frame: p.Frame, ts: p.TS, now: now, windowScaled: p.WindowScaled,
-		seq: p.Seq, ack: p.Ack, relSeq: p.RelSeq, relAck: p.RelAck, tsVal: o.TSVal, tsEcr: o.TSEcr,
-		src: p.Src.As16(), dst: p.Dst.As16(), srcPort: p.SrcPort, dstPort: p.DstPort,
-		flags: p.Flags, window: p.Window, mss: o.MSS, wscale: o.WScale, dir: p.Dir}
-	for _, b := range [...]struct {
-		on  bool
-		bit uint8
-	}{{o.HasMSS, embryoHasMSS}, {o.HasWScale, embryoHasWScale}, {o.SACKPerm, embryoSACKPerm},
-		{o.HasTS, embryoHasTS}, {p.Src.Is4(), embryoSrc4}, {p.Dst.Is4(), embryoDst4}} {
-		if b.on {
-			s.bits |= b.bit
-		}
-	}
-	return s
-}
-
-// packet rebuilds the SYN of connection id.
-func (s *embryo) packet(id uint64, p *events.Packet) {
-	addr := func(a [16]byte, v4 bool) netip.Addr {
-		x := netip.AddrFrom16(a)
-		if v4 {
-			return x.Unmap()
-		}
-		return x
-	}
-	*p = events.Packet{Frame: s.frame, TS: s.ts, Src: addr(s.src, s.bits&embryoSrc4 != 0), Dst: addr(s.dst, s.bits&embryoDst4 != 0),
-		SrcPort: s.srcPort, DstPort: s.dstPort, Seq: s.seq, Ack: s.ack, Flags: s.flags, Window: s.window,
-		Options: events.Options{MSS: s.mss, WScale: s.wscale, HasMSS: s.bits&embryoHasMSS != 0,
-			HasWScale: s.bits&embryoHasWScale != 0, SACKPerm: s.bits&embryoSACKPerm != 0,
-			HasTS: s.bits&embryoHasTS != 0, TSVal: s.tsVal, TSEcr: s.tsEcr},
-		Flow: id, Dir: s.dir, RelSeq: s.relSeq, RelAck: s.relAck, WindowScaled: s.windowScaled}
-}
-
-// keepAsEmbryo keeps the first packet of a connection as an embryo when it
-// is a bare SYN whose analysis raises no event (so replaying it later gives
-// the same state, and nothing is reported out of order).
-func (e *Engine) keepAsEmbryo(p *events.Packet) bool {
-	if !embryoFits(p) || e.flows[p.Flow] != nil {
-		return false
-	}
-	if _, ok := e.syns[p.Flow]; ok {
-		return false
-	}
-	emit := e.emit
-	e.spoke = false
-	e.emit = e.mute
-	f := &e.scratch
-	initFlow(f, p)
-	e.process(f, p)
-	e.emit = emit
-	if e.spoke {
-		return false
-	}
-	e.syns[p.Flow] = newEmbryo(p, e.now)
-	e.synq = append(e.synq, p.Flow)
-	return true
-}
-
-// replay makes f the state the embryo's SYN left.
-func (e *Engine) replay(f *flow, id uint64, s *embryo) {
-	now, frame := e.now, e.frame
-	e.now, e.frame = s.now, s.frame
-	syn := &e.synPkt
-	s.packet(id, syn)
-	initFlow(f, syn)
-	e.process(f, syn)
-	f.noAnswer = s.noAnswer
-	e.now, e.frame = now, frame
-}
-
-// embryoNoAnswer raises no_syn_ack for an embryo whose SYN has waited the
-// SYN timeout (checkNoAnswer on the flow it would grow into).
-func (e *Engine) embryoNoAnswer(id uint64, now int64, final bool) {
-	s, ok := e.syns[id]
-	if !ok || s.noAnswer || now-s.ts < e.synTimeout {
-		return
-	}
-	f := &e.scratch
-	e.replay(f, id, &s)
-	e.checkNoAnswer(f, now, final)
-	if f.noAnswer {
-		s.noAnswer = true
-		e.syns[id] = s
-	}
-}
-
-// flowOf returns the live state of a connection, growing an embryo.
-func (e *Engine) flowOf(id uint64) *flow {
-	if f := e.flows[id]; f != nil {
-		return f
-	}
-	if s, ok := e.syns[id]; ok {
-		f := &flow{}
-		e.replay(f, id, &s)
-		delete(e.syns, id)
-		e.flows[id] = f
-		return f
-	}
-	return nil
-}
-
-// peek returns the state of a connection without growing an embryo: an
-// embryo's is rebuilt in the engine's scratch flow, valid until the next
-// packet.
-func (e *Engine) peek(id uint64) *flow {
-	if f := e.flows[id]; f != nil {
-		return f
-	}
-	if s, ok := e.syns[id]; ok {
-		e.replay(&e.scratch, id, &s)
-		return &e.scratch
-	}
-	return nil
-}
-
 // maxClosedComparisons bounds the kernel comparisons of closed connections
 // kept for Compare, so a long monitor run does not keep one per connection
 // it ever saw.
@@ -442,7 +285,7 @@ func (e *Engine) Close(id uint64) {
 		e.limPool = append(e.limPool, f.lim)
 	}
 	delete(e.flows, id)
-	delete(e.syns, id)
+	e.syns.del(id)
 	// Keep the comparison only when the kernel reported on this connection.
 	if c := e.cmp[id]; c != nil {
 		if !c.local.IsValid() {
@@ -513,19 +356,20 @@ func (e *Engine) scan(now int64) {
 	}
 	// Embryos wait in arrival order: only those past the SYN timeout are
 	// looked at, so a scan costs nothing per half-open connection.
-	for e.synHead < len(e.synq) {
-		id := e.synq[e.synHead]
-		if s, ok := e.syns[id]; ok && !s.noAnswer {
+	q := &e.syns
+	for q.head < len(q.q) {
+		id := q.q[q.head]
+		if s := q.get(id); s != nil && !s.noAnswer {
 			if now-s.ts < e.synTimeout {
 				break
 			}
 			e.embryoNoAnswer(id, now, false)
 		}
-		e.synHead++
+		q.head++
 	}
-	if e.synHead > 0 && e.synHead*2 >= len(e.synq) {
-		n := copy(e.synq, e.synq[e.synHead:])
-		e.synq, e.synHead = e.synq[:n], 0
+	if q.head > 0 && q.head*2 >= len(q.q) {
+		n := copy(q.q, q.q[q.head:])
+		q.q, q.head = q.q[:n], 0
 	}
 }
 
@@ -544,7 +388,7 @@ func (e *Engine) Finish() {
 	}
 	// Embryos in arrival order (those before synHead have been reported
 	// or have left).
-	for _, id := range e.synq[e.synHead:] {
+	for _, id := range e.syns.q[e.syns.head:] {
 		e.embryoNoAnswer(id, e.now, true)
 	}
 }

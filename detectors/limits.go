@@ -109,19 +109,28 @@ type limDir struct {
 	acked              uint64
 	peakBps            float64
 
-	// The kernel's accounting of the socket that sends this direction.
-	kSeen          bool
-	kStart, kLast  int64 // the split covers [kStart, kLast]
-	k0, kPrev      chrono
-	kOther         limVec // busy time beyond rwnd/sndbuf: cwnd or recovery, by the record
-	kFromHandshake bool   // k0 is the socket's creation (handshake captured)
+	// The kernel's accounting of the socket that sends this direction, nil
+	// until its first record (most captures have none).
+	*limKern
 
 	// Timeline.
-	slots                []limSlot
-	closedTo             int64 // end of the last closed window
-	cur                  int   // dominant limit reported last, -1 none
+	slots    []limSlot
+	closedTo int64 // end of the last closed window
+	cur      int   // dominant limit reported last, -1 none
+}
+
+// limKern is a direction's split from the kernel's chronographs, and its
+// agreement with the packet inference.
+type limKern struct {
+	kStart, kLast        int64 // the split covers [kStart, kLast]
+	k0, kPrev            chrono
+	kOther               limVec // busy time beyond rwnd/sndbuf: cwnd or recovery, by the record
+	kFromHandshake       bool   // k0 is the socket's creation (handshake captured)
 	agreeSame, agreeSeen int64
 }
+
+// kSeen reports whether a kernel record reported on this direction.
+func (ld *limDir) kSeen() bool { return ld.limKern != nil }
 
 // flowLimits is a connection's limits state, made at its first payload.
 type flowLimits struct {
@@ -431,12 +440,12 @@ func (e *Engine) limitsKernel(f *flow, d events.Dir, rec *kblock.Record) {
 		ld.peerShift = int8(rec.SndWScale)
 		L.d[d^1].peerShift = int8(rec.RcvWScale)
 	}
-	if rec.Has&kblock.HasChrono == 0 || rec.TS < ld.kLast {
+	if rec.Has&kblock.HasChrono == 0 || (ld.kSeen() && rec.TS < ld.kLast) {
 		return
 	}
 	c := chrono{busy: int64(rec.BusyUS) * 1000, rwnd: int64(rec.RwndLimitedUS) * 1000, sndbuf: int64(rec.SndbufLimitedUS) * 1000}
-	if !ld.kSeen {
-		ld.kSeen = true
+	if !ld.kSeen() {
+		ld.limKern = &limKern{}
 		if hs0, _ := f.handshakeSpan(); hs0 != 0 {
 			// The chronographs count from the socket's creation: the
 			// handshake, which is in the capture.
@@ -485,7 +494,7 @@ func (e *Engine) limFlush(f *flow, L *flowLimits, d events.Dir, now int64, all b
 	for n < len(ld.slots) {
 		s := &ld.slots[n]
 		end := s.start + w
-		ready := end <= now && (!ld.kSeen || ld.kLast >= end)
+		ready := end <= now && (!ld.kSeen() || ld.kLast >= end)
 		if !all && !ready && len(ld.slots)-n <= maxLimSlots {
 			break
 		}
@@ -508,7 +517,7 @@ func (e *Engine) limClose(f *flow, ld *limDir, d events.Dir, s *limSlot, partial
 	}
 	v := s.pkt
 	pd, _ := s.pkt.dominant()
-	if ld.kSeen && s.kernSeen {
+	if ld.kSeen() && s.kernSeen {
 		v = s.kern
 		// The handshake is not in the chronographs: take it from packets.
 		hs := min(s.pkt[limHandshake], v[limApp])
@@ -532,7 +541,7 @@ func (e *Engine) limClose(f *flow, ld *limDir, d events.Dir, s *limSlot, partial
 		return // the first limit of a direction is in flows.jsonl
 	}
 	src := events.LimitSourcePackets
-	if ld.kSeen && s.kernSeen {
+	if ld.kSeen() && s.kernSeen {
 		src = events.LimitSourceKernel
 	}
 	ev := e.flowEvent(f, d, events.TypeLimitChange, events.SevInfo)
@@ -556,7 +565,9 @@ func (e *Engine) fillLimits(f *flow, r *events.FlowRecord) {
 	L := f.lim
 	end := f.lastTS
 	for d := range L.d {
-		end = max(end, L.d[d].kLast)
+		if L.d[d].kSeen() {
+			end = max(end, L.d[d].kLast)
+		}
 	}
 	var out events.FlowLimits
 	for d := events.DirC2S; d <= events.DirS2C; d++ {
@@ -598,7 +609,7 @@ func (e *Engine) limResult(ld *limDir, end int64) *events.DirLimits {
 	dl.Seconds = pkt.seconds()
 	dl.Dominant, dl.Share = dl.Seconds.Dominant()
 	dl.Share = round4(dl.Share)
-	if !ld.kSeen || ld.kLast <= ld.kStart {
+	if !ld.kSeen() || ld.kLast <= ld.kStart {
 		return dl
 	}
 	var k limVec

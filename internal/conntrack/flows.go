@@ -51,37 +51,55 @@ func DefaultConfig() Config {
 // 30 MB of connection and detector state.
 const DefaultMaxClosed = 8192
 
+// key is a connection's endpoints without pointers (netip.Addr holds one):
+// 48 bytes that hash as plain memory and cost the garbage collector nothing
+// to scan, which counts with hundreds of thousands of connections. (Zones,
+// which addresses from packets never carry, are not part of it.)
 type key struct {
-	a, b netip.AddrPort // a < b, so both directions share a key
-	tun  events.Tunnel  // a tenant's tunnel identifier, 0 outside overlays
+	a, b   [16]byte      // a < b, so both directions share a key
+	tun    events.Tunnel // a tenant's tunnel identifier, 0 outside overlays
+	ap, bp uint16
+	v4     uint8 // bit 0: a is IPv4, bit 1: b is
 }
 
 func makeKey(src, dst netip.AddrPort, tun events.Tunnel) key {
 	if !tun.Tenant() {
 		tun = 0
 	}
-	if src.Compare(dst) < 0 {
-		return key{src, dst, tun}
+	if src.Compare(dst) > 0 {
+		src, dst = dst, src
 	}
-	return key{dst, src, tun}
+	k := key{a: src.Addr().As16(), b: dst.Addr().As16(), tun: tun, ap: src.Port(), bp: dst.Port()}
+	if src.Addr().Is4() {
+		k.v4 |= 1
+	}
+	if dst.Addr().Is4() {
+		k.v4 |= 2
+	}
+	return k
 }
 
 // Conn is one connection. It keeps counters and flags only; the summary
 // record (events.FlowRecord, with its strings and maps) is built once, when
-// the connection leaves the table, so a live connection costs about 250
-// bytes here.
+// the connection leaves the table, so a live connection costs about 300
+// bytes here plus its map entries.
 type Conn struct {
 	ID     uint64
 	Client netip.AddrPort
 	Server netip.AddrPort
 
+	// Fields are ordered by size so the struct has no padding.
 	first, last           int64 // capture time of the first and last packet
 	firstFrame, lastFrame uint64
 	synAt, synAckAt       int64
-	hsRTT                 int64     // SYN → the client's ACK of the SYN/ACK, once seen
-	packets, bytes, wire  [2]uint64 // per direction: packets, payload bytes, frame bytes
-	base                  [2]uint32 // sequence base per direction (ISN, or first seq - 1)
-	synSeq                [2]uint32 // ISN from the SYN, to tell a SYN retry from a new connection
+	hsRTT                 int64            // SYN → the client's ACK of the SYN/ACK, once seen
+	doneAt                int64            // time of the packet that ended it (or of the last one, after a RST)
+	packets, bytes, wire  [2]uint64        // per direction: packets, payload bytes, frame bytes
+	encap                 string           // the first packet's encapsulation path (shared with the decoder)
+	tunnel                [2]events.Tunnel // per direction, the first packet's tunnel
+	base                  [2]uint32        // sequence base per direction (ISN, or first seq - 1)
+	synSeq                [2]uint32        // ISN from the SYN, to tell a SYN retry from a new connection
+	finSeq                [2]uint32        // sequence number of each side's FIN
 	mss                   [2]uint16
 	history               [2]uint16 // bit per history letter already recorded
 	wscale                [2]int8   // advertised shift per direction, -1 unknown
@@ -89,21 +107,17 @@ type Conn struct {
 	synSeen               [2]bool
 	finSeen               [2]bool
 	rstSeen               [2]bool
-	finSeq                [2]uint32 // sequence number of each side's FIN
 	finAcked              [2]bool
-	done                  bool  // both FINs acknowledged, or a RST: queued in Table.done
-	doneAt                int64 // time of the packet that ended it (or of the last one, after a RST)
+	done                  bool // both FINs acknowledged, or a RST: queued in Table.done
 	hsSeen, sackPerm      bool
 	nhist                 uint8
-	hist                  [16]byte         // Zeek history letters in order (at most 8 per side)
-	encap                 string           // the first packet's encapsulation path (shared with the decoder)
-	tunnel                [2]events.Tunnel // per direction, the first packet's tunnel
+	hist                  [16]byte // Zeek history letters in order (at most 8 per side)
 
 	// Zero window: zw[d] while side d's last advertisement was a zero
 	// window; zwFrom is when either side's began (the union), zwTotal the
 	// time of the periods already ended (ns).
-	zw              [2]bool
 	zwFrom, zwTotal int64
+	zw              [2]bool
 
 	// Extra is what the pipeline adds to the summary (event counts, the
 	// socket owner); nil until it adds any.
