@@ -267,6 +267,18 @@ func initFlow(f *flow, p *events.Packet) {
 	f.addr[p.Dir^1], f.port[p.Dir^1] = p.Dst, p.DstPort
 }
 
+// CloseFlow ends a connection that left the flow table: it adds the
+// engine's figures to the connection's record (FillFlow), settles what is
+// pending (Close), then adds the kernel check (KernelCheck), which counts
+// the holes settled last.
+func (e *Engine) CloseFlow(id uint64, r *events.FlowRecord) {
+	e.FillFlow(id, r)
+	e.Close(id)
+	if rc := e.KernelCheck(id); rc != nil && (rc.Kernel > 0 || rc.Inferred > 0 || rc.RTTRecords > 0) {
+		r.KernelRetrans = rc
+	}
+}
+
 // maxClosedComparisons bounds the kernel comparisons of closed connections
 // kept for Compare, so a long monitor run does not keep one per connection
 // it ever saw.

@@ -261,92 +261,42 @@ func Build(c *Collector, flows []events.FlowRecord, sum events.Summary, opts Opt
 	return r, nil
 }
 
-// mergeConns joins the pipeline's flow records with what the collector saw,
-// applies the whole-connection filters and sorts by bytes, largest first.
+// mergeConns builds the connections table: one row per connection record
+// (connRecords), with the whole-connection filters applied, sorted by bytes,
+// largest first.
 func mergeConns(c *Collector, flows []events.FlowRecord, f *Filter) []ConnRow {
-	seen := map[uint64]bool{}
 	var out []ConnRow
-	keep := func(row ConnRow, fd *flowData) {
-		pid, comm := row.PID, row.Comm
-		if fd != nil {
-			if pid == 0 {
-				pid = fd.pid
+	for _, cr := range connRecords(c, flows) {
+		fr, fd := &cr.rec, cr.fd
+		if cr.piped {
+			client, _ := parseAddrPort(fr.ClientAddr, fr.ClientPort, fr.Client)
+			server, _ := parseAddrPort(fr.ServerAddr, fr.ServerPort, fr.Server)
+			if !f.MatchConn(fr.Flow, client, server) {
+				continue
 			}
-			if comm == "" {
-				comm = fd.comm
+			if !f.Overlaps(int64(fr.First), int64(fr.Last), c.first) {
+				continue
 			}
 		}
-		row.PID, row.Comm = pid, comm
-		if !f.MatchProcess(pid, comm) {
-			return
+		if !f.MatchProcess(fr.PID, fr.Comm) {
+			continue
 		}
 		lo, hi, known := uint32(0), uint32(0), false
 		if fd != nil && fd.kernelSamples > 0 {
 			lo, hi, known = fd.cwndLo, fd.cwndHi, true
 		}
 		if !f.MatchCwnd(lo, hi, known) {
-			return
+			continue
 		}
+		row := connRow(fr)
 		if f.NeedsSides() {
 			cl, err1 := netip.ParseAddrPort(row.Client)
 			sv, err2 := netip.ParseAddrPort(row.Server)
 			if err1 != nil || err2 != nil || !f.MatchSides(cl.Port(), sv.Port(), fd != nil && fd.sockets == 2) {
-				return
+				continue
 			}
 		}
 		out = append(out, row)
-	}
-	for i := range flows {
-		fr := &flows[i]
-		fd, tracked := c.flows[fr.Flow]
-		if tracked && fd == nil {
-			continue // the collector filtered it out
-		}
-		client, _ := parseAddrPort(fr.ClientAddr, fr.ClientPort, fr.Client)
-		server, _ := parseAddrPort(fr.ServerAddr, fr.ServerPort, fr.Server)
-		if !f.MatchConn(fr.Flow, client, server) {
-			continue
-		}
-		if !f.Overlaps(int64(fr.First), int64(fr.Last), c.first) {
-			continue
-		}
-		seen[fr.Flow] = true
-		row := ConnRow{Flow: fr.Flow, PID: fr.PID, Comm: fr.Comm, Client: endpointText(client, fr.Client),
-			Server: endpointText(server, fr.Server), BytesC2S: fr.BytesC2S, BytesS2C: fr.BytesS2C,
-			Packets: fr.PacketsC2S + fr.PacketsS2C, DurationMS: fr.DurationMS,
-			Retrans: fr.Events[events.TypeRetransmission], RetransBytes: fr.Retransmitted,
-			RTTMin: fr.RTTMinMS, RTTAvg: fr.RTTAvgMS, RTTMax: fr.RTTMaxMS, HandshakeRTT: fr.HandshakeRTTms,
-			ZeroWindowMS: fr.ZeroWindowMS, ZeroWindowShare: fr.ZeroWindowShare,
-			End: fr.End, State: fr.State, Events: fr.Events, first: int64(fr.First)}
-		if l, _ := fr.MainLimits(); l != nil {
-			row.Limit = l.Label()
-		}
-		if fd != nil {
-			if row.Events == nil {
-				row.Events = fd.events
-			}
-			if row.Retrans == 0 {
-				row.Retrans = fd.events[events.TypeRetransmission]
-			}
-			if row.RetransBytes == 0 {
-				row.RetransBytes = fd.retransBytes
-			}
-		}
-		keep(row, fd)
-	}
-	for _, id := range c.order {
-		fd := c.flows[id]
-		if fd == nil || seen[id] {
-			continue
-		}
-		row := ConnRow{Flow: id, Client: fd.client.String(), Server: fd.server.String(),
-			BytesC2S: fd.bytes[0], BytesS2C: fd.bytes[1], Packets: fd.packets[0] + fd.packets[1],
-			DurationMS: float64(fd.last-fd.first) / 1e6, Retrans: fd.events[events.TypeRetransmission],
-			RetransBytes: fd.retransBytes, Events: fd.events, End: "unknown", first: fd.first}
-		if fd.detail != nil {
-			row.RTTMin, row.RTTAvg, row.RTTMax = rttStats(fd.detail.rtt)
-		}
-		keep(row, fd)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		bi, bj := out[i].BytesC2S+out[i].BytesS2C, out[j].BytesC2S+out[j].BytesS2C
@@ -356,6 +306,59 @@ func mergeConns(c *Collector, flows []events.FlowRecord, f *Filter) []ConnRow {
 		return out[i].Flow < out[j].Flow
 	})
 	return out
+}
+
+// connRecord is one connection's record with what the collector saw of it.
+type connRecord struct {
+	rec   events.FlowRecord
+	fd    *flowData // nil when the collector did not track it
+	piped bool      // rec is the pipeline's (or flows.jsonl's), not made from the collector
+}
+
+// connRecords returns the record of every connection the report shows: the
+// pipeline's (or flows.jsonl's), with the gaps filled from what the
+// collector saw, then a record made by the collector for each connection
+// without one (a report from events.jsonl alone).
+func connRecords(c *Collector, flows []events.FlowRecord) []connRecord {
+	seen := map[uint64]bool{}
+	var out []connRecord
+	for i := range flows {
+		fr := flows[i]
+		fd, tracked := c.flows[fr.Flow]
+		if tracked && fd == nil {
+			continue // the collector filtered it out
+		}
+		seen[fr.Flow] = true
+		if fd != nil {
+			fd.fill(&fr)
+		}
+		out = append(out, connRecord{rec: fr, fd: fd, piped: true})
+	}
+	for _, id := range c.order {
+		fd := c.flows[id]
+		if fd == nil || seen[id] {
+			continue
+		}
+		out = append(out, connRecord{rec: fd.record(), fd: fd})
+	}
+	return out
+}
+
+// connRow is a connection's line in the table, read from its record.
+func connRow(fr *events.FlowRecord) ConnRow {
+	client, _ := parseAddrPort(fr.ClientAddr, fr.ClientPort, fr.Client)
+	server, _ := parseAddrPort(fr.ServerAddr, fr.ServerPort, fr.Server)
+	row := ConnRow{Flow: fr.Flow, PID: fr.PID, Comm: fr.Comm, Client: endpointText(client, fr.Client),
+		Server: endpointText(server, fr.Server), BytesC2S: fr.BytesC2S, BytesS2C: fr.BytesS2C,
+		Packets: fr.PacketsC2S + fr.PacketsS2C, DurationMS: fr.DurationMS,
+		Retrans: fr.Events[events.TypeRetransmission], RetransBytes: fr.Retransmitted,
+		RTTMin: fr.RTTMinMS, RTTAvg: fr.RTTAvgMS, RTTMax: fr.RTTMaxMS, HandshakeRTT: fr.HandshakeRTTms,
+		ZeroWindowMS: fr.ZeroWindowMS, ZeroWindowShare: fr.ZeroWindowShare,
+		End: fr.End, State: fr.State, Events: fr.Events, first: int64(fr.First)}
+	if l, _ := fr.MainLimits(); l != nil {
+		row.Limit = l.Label()
+	}
+	return row
 }
 
 func endpointText(ap netip.AddrPort, raw string) string {

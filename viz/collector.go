@@ -1,6 +1,7 @@
 package viz
 
 import (
+	"maps"
 	"net/netip"
 
 	"github.com/tcpviz/tcpviz/events"
@@ -545,6 +546,46 @@ func (c *Collector) flowFromEvent(e *events.Event) *flowData {
 		f.last = int64(e.TS)
 	}
 	return f
+}
+
+// fill completes a connection's record with what the collector saw and the
+// record lacks: the process (flows.jsonl of a capture without kernel
+// records for it), event counts and retransmitted bytes (a record made
+// without detectors).
+func (f *flowData) fill(r *events.FlowRecord) {
+	if r.PID == 0 {
+		r.PID = f.pid
+	}
+	if r.Comm == "" {
+		r.Comm = f.comm
+	}
+	if r.Events == nil {
+		r.Events = f.events
+	}
+	if r.Events[events.TypeRetransmission] == 0 && f.events[events.TypeRetransmission] > 0 {
+		// Only inconsistent inputs get here (flows.jsonl with events but
+		// none of events.jsonl's retransmissions).
+		r.Events = maps.Clone(r.Events)
+		r.Events[events.TypeRetransmission] = f.events[events.TypeRetransmission]
+	}
+	if r.Retransmitted == 0 {
+		r.Retransmitted = f.retransBytes
+	}
+}
+
+// record is a connection's record made from what the collector saw, for a
+// connection the pipeline gave none (a report from events.jsonl alone).
+func (f *flowData) record() events.FlowRecord {
+	r := events.FlowRecord{Type: "flow", Flow: f.id, Client: f.client.String(), Server: f.server.String(),
+		ClientAddr: f.client.Addr().String(), ServerAddr: f.server.Addr().String(),
+		ClientPort: f.client.Port(), ServerPort: f.server.Port(),
+		First: events.Timestamp(f.first), Last: events.Timestamp(f.last), DurationMS: float64(f.last-f.first) / 1e6,
+		PacketsC2S: f.packets[0], PacketsS2C: f.packets[1], BytesC2S: f.bytes[0], BytesS2C: f.bytes[1],
+		End: "unknown", Events: f.events, Retransmitted: f.retransBytes, PID: f.pid, Comm: f.comm}
+	if f.detail != nil {
+		r.RTTMinMS, r.RTTAvgMS, r.RTTMaxMS = rttStats(f.detail.rtt)
+	}
+	return r
 }
 
 // noteKernel records process and congestion figures from kernel records.

@@ -124,16 +124,8 @@ func newPipelineConfig() (pipeline.Config, error) {
 		if err != nil {
 			return cfg, err
 		}
-		var eng *detectors.Engine
 		cfg.NewDetector = func(emit func(*events.Event)) pipeline.Detector {
-			eng = detectors.New(dc, emit)
-			return eng
-		}
-		cfg.KernelCheck = func(flow uint64) *events.RetransCheck {
-			if eng == nil {
-				return nil
-			}
-			return eng.KernelCheck(flow)
+			return detectors.New(dc, emit)
 		}
 	}
 	for _, h := range pipelineHooks {

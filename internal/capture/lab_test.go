@@ -242,12 +242,9 @@ func TestLabRotation(t *testing.T) {
 func checkParse(t *testing.T, file string, fc fileContents, kernelSegs uint64) {
 	t.Helper()
 	cfg := pipeline.Config{Flows: conntrack.DefaultConfig()}
-	var eng *detectors.Engine
 	cfg.NewDetector = func(emit func(*events.Event)) pipeline.Detector {
-		eng = detectors.New(detectors.DefaultConfig(), emit)
-		return eng
+		return detectors.New(detectors.DefaultConfig(), emit)
 	}
-	cfg.KernelCheck = func(flow uint64) *events.RetransCheck { return eng.KernelCheck(flow) }
 	res, err := sessionfiles.Run(context.Background(), sessionfiles.Options{Input: file, OutDir: t.TempDir(), Pipeline: cfg})
 	if err != nil {
 		t.Fatalf("parse %s: %v", file, err)

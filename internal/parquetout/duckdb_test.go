@@ -42,14 +42,11 @@ func parseSample(t testing.TB, input, root, host string) fromJSONL {
 		t.Fatal(err)
 	}
 	w.SetCaptureFile(input)
-	var eng *detectors.Engine
 	cfg := pipeline.Config{Flows: conntrack.DefaultConfig(),
 		NewDetector: func(emit func(*events.Event)) pipeline.Detector {
-			eng = detectors.New(detectors.DefaultConfig(), emit)
-			return eng
+			return detectors.New(detectors.DefaultConfig(), emit)
 		},
-		KernelCheck: func(flow uint64) *events.RetransCheck { return eng.KernelCheck(flow) },
-		OnFlow:      w.Flow,
+		OnFlow: w.Flow,
 	}
 	out := filepath.Join(t.TempDir(), host)
 	if _, err := sessionfiles.Run(context.Background(), sessionfiles.Options{Input: input, OutDir: out, Packets: true,

@@ -31,13 +31,10 @@ type Detector interface {
 	Kernel(frame uint64, rec *kblock.Record, flow uint64, dir events.Dir)
 	Advance(now int64)
 	Finish()
-	Close(flow uint64)
-}
-
-// FlowFiller is a Detector that adds its own figures (RTT statistics) to a
-// connection's summary before the connection is closed.
-type FlowFiller interface {
-	FillFlow(flow uint64, r *events.FlowRecord)
+	// CloseFlow ends a connection that left the table: the detector
+	// settles what is pending on it and adds its figures (RTT, limits, the
+	// kernel check) to the connection's record.
+	CloseFlow(flow uint64, r *events.FlowRecord)
 }
 
 // Config says how to build a pipeline.
@@ -53,9 +50,6 @@ type Config struct {
 	// the table (closed and quiet, idle, or at Finish); the record is reused
 	// after the call: copy it to keep it.
 	OnFlow func(r *events.FlowRecord)
-	// KernelCheck, when set, is asked for a connection's inferred-vs-kernel
-	// retransmission comparison just before its summary is handed out.
-	KernelCheck func(flow uint64) *events.RetransCheck
 	// Source names the input in warnings ("x.pcapng: offset 123: ...").
 	Source string
 }
@@ -318,33 +312,37 @@ func (p *Pipeline) emit(e *events.Event) {
 	}
 }
 
-// expired is called by the flow table when a connection leaves it.
-func (p *Pipeline) expired(c *conntrack.Conn) {
+// record builds a connection's record, the one every output reads
+// (flows.jsonl, the connection tables, the dashboards, Parquet): the
+// table's counters with the pipeline's event counts and socket owner, then
+// the detectors' figures. A new per-connection figure goes in here, through
+// conntrack.Conn.Record or the detector's CloseFlow.
+func (p *Pipeline) record(c *conntrack.Conn) *events.FlowRecord {
 	r := &p.rec
 	c.Record(r)
 	if p.det != nil {
-		if ff, ok := p.det.(FlowFiller); ok {
-			ff.FillFlow(c.ID, r)
-		}
-		p.det.Close(c.ID)
+		p.det.CloseFlow(c.ID, r)
 	}
-	if p.cfg.KernelCheck != nil {
-		if rc := p.cfg.KernelCheck(c.ID); rc != nil && (rc.Kernel > 0 || rc.Inferred > 0 || rc.RTTRecords > 0) {
-			r.KernelRetrans = rc
-			k := &p.stats.KernelRetrans
-			k.Kernel += rc.Kernel
-			k.Inferred += rc.Inferred
-			k.Matched += rc.Matched
-			k.KernelSeen += rc.KernelSeen
-			k.KernelLossEpisodes += rc.KernelLossEpisodes
-			k.InferredLossEpisodes += rc.InferredLossEpisodes
-			k.KindsCompared += rc.KindsCompared
-			k.KindsAgreed += rc.KindsAgreed
-			k.RTTRecords += rc.RTTRecords
-			if rc.KernelSRTTP50MS > 0 && rc.InferredSRTTP50MS > 0 {
-				p.kernelRTT = append(p.kernelRTT, rc.KernelSRTTP50MS)
-				p.inferredRTT = append(p.inferredRTT, rc.InferredSRTTP50MS)
-			}
+	return r
+}
+
+// expired is called by the flow table when a connection leaves it.
+func (p *Pipeline) expired(c *conntrack.Conn) {
+	r := p.record(c)
+	if rc := r.KernelRetrans; rc != nil {
+		k := &p.stats.KernelRetrans
+		k.Kernel += rc.Kernel
+		k.Inferred += rc.Inferred
+		k.Matched += rc.Matched
+		k.KernelSeen += rc.KernelSeen
+		k.KernelLossEpisodes += rc.KernelLossEpisodes
+		k.InferredLossEpisodes += rc.InferredLossEpisodes
+		k.KindsCompared += rc.KindsCompared
+		k.KindsAgreed += rc.KindsAgreed
+		k.RTTRecords += rc.RTTRecords
+		if rc.KernelSRTTP50MS > 0 && rc.InferredSRTTP50MS > 0 {
+			p.kernelRTT = append(p.kernelRTT, rc.KernelSRTTP50MS)
+			p.inferredRTT = append(p.inferredRTT, rc.InferredSRTTP50MS)
 		}
 	}
 	if l := r.Limits; l != nil {

@@ -24,14 +24,11 @@ import (
 
 // fuzzConfig is the pipeline parse-pcap runs: flow table and detectors.
 func fuzzConfig() pipeline.Config {
-	var eng *detectors.Engine
 	return pipeline.Config{
 		Flows: conntrack.DefaultConfig(),
 		NewDetector: func(emit func(*events.Event)) pipeline.Detector {
-			eng = detectors.New(detectors.DefaultConfig(), emit)
-			return eng
+			return detectors.New(detectors.DefaultConfig(), emit)
 		},
-		KernelCheck: func(flow uint64) *events.RetransCheck { return eng.KernelCheck(flow) },
 	}
 }
 

@@ -93,14 +93,11 @@ func captureScenario(t *testing.T, s truthScenario) string {
 func analyze(t *testing.T, path string) *truthResult {
 	t.Helper()
 	res := &truthResult{events: map[string]int{}, causes: map[string]int{}}
-	var eng *detectors.Engine
 	cfg := pipeline.Config{Flows: conntrack.DefaultConfig(),
 		NewDetector: func(emit func(*events.Event)) pipeline.Detector {
-			eng = detectors.New(detectors.DefaultConfig(), emit)
-			return eng
+			return detectors.New(detectors.DefaultConfig(), emit)
 		},
-		KernelCheck: func(flow uint64) *events.RetransCheck { return eng.KernelCheck(flow) },
-		OnFlow:      func(r *events.FlowRecord) { res.flows = append(res.flows, *r) },
+		OnFlow: func(r *events.FlowRecord) { res.flows = append(res.flows, *r) },
 	}
 	p := pipeline.New(cfg)
 	p.AddSink(sinkFunc(func(e *events.Event) {

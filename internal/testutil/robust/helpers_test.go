@@ -20,14 +20,11 @@ import (
 
 // pipelineConfig is what parse-pcap runs: the flow table and the detectors.
 func pipelineConfig() pipeline.Config {
-	var eng *detectors.Engine
 	return pipeline.Config{
 		Flows: conntrack.DefaultConfig(),
 		NewDetector: func(emit func(*events.Event)) pipeline.Detector {
-			eng = detectors.New(detectors.DefaultConfig(), emit)
-			return eng
+			return detectors.New(detectors.DefaultConfig(), emit)
 		},
-		KernelCheck: func(flow uint64) *events.RetransCheck { return eng.KernelCheck(flow) },
 	}
 }
 
