@@ -57,6 +57,21 @@ func Findings(byType map[string]int) int {
 	return n
 }
 
+// FindingCounts keeps the counts of the types IsFinding counts (nil when
+// none is above zero).
+func FindingCounts(byType map[string]int) map[string]int {
+	var out map[string]int
+	for k, v := range byType {
+		if IsFinding(k) && v > 0 {
+			if out == nil {
+				out = make(map[string]int)
+			}
+			out[k] = v
+		}
+	}
+	return out
+}
+
 // Retransmission kinds (the `kind` field of a retransmission event).
 const (
 	RetransRTO      = "rto"

@@ -234,7 +234,7 @@ type Summary struct {
 	Warnings      []string          `json:"warnings,omitempty"`       // e.g. a truncated last block
 	KernelRetrans *RetransCheck     `json:"kernel_retrans,omitempty"` // all flows together
 	// KernelLimits compares the limits inferred from packets with the
-	// kernel's accounting; Limits are the connections held back longest.
+	// kernel's accounting; Limits are the worst connections (ComparePriority).
 	KernelLimits *LimitsCheck `json:"kernel_limits,omitempty"`
 	Limits       []Verdict    `json:"limits,omitempty"`
 	// ZeroWindowMS adds up the connections' zero-window time

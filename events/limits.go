@@ -2,7 +2,6 @@ package events
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -306,10 +305,21 @@ type Verdict struct {
 	Source   string  `json:"source"`
 	HeldS    float64 `json:"held_s"` // seconds the sender was held back (not app, not handshake)
 	Sentence string  `json:"why"`
+	// Problem says why the connection ranks among the worst (Problem.Reason).
+	Problem string `json:"problem,omitempty"`
 }
 
-// WorstLimits returns the verdicts of at most n connections whose sender
-// was held back longest, longest first.
+// Line is a verdict as the text outputs print it: the problem, then the
+// sentence of what limited the sender.
+func (v Verdict) Line() string {
+	if v.Problem == "" {
+		return v.Sentence
+	}
+	return v.Problem + ". " + v.Sentence
+}
+
+// WorstLimits returns the verdicts of at most n worst connections, worst
+// first (ComparePriority).
 func WorstLimits(flows []FlowRecord, n int) []Verdict {
 	w := Worst{N: n}
 	for i := range flows {
@@ -318,31 +328,42 @@ func WorstLimits(flows []FlowRecord, n int) []Verdict {
 	return w.List
 }
 
-// Worst keeps, in bounded memory, the N connections held back longest.
+// Worst keeps, in bounded memory, the N worst connections (ComparePriority)
+// that had a problem or were held back.
 type Worst struct {
 	N    int
-	List []Verdict // longest first
+	List []Verdict // worst first
+	keys []Problem // List's ranking keys
 }
 
 // Add considers one connection.
 func (w *Worst) Add(r *FlowRecord) {
-	l, d := r.MainLimits()
-	if l == nil || l.Held() <= 0 || w.N <= 0 {
+	p := r.Problem()
+	if w.N <= 0 || (!p.Any() && p.HeldS <= 0) {
 		return
 	}
-	held := l.Held()
-	i := sort.Search(len(w.List), func(i int) bool {
-		return w.List[i].HeldS < held || (w.List[i].HeldS == held && w.List[i].Flow > r.Flow)
-	})
+	i := 0
+	for i < len(w.List) {
+		c := ComparePriority(p, w.keys[i])
+		if c < 0 || (c == 0 && r.Flow < w.List[i].Flow) {
+			break
+		}
+		i++
+	}
 	if i >= w.N {
 		return
 	}
-	v := Verdict{Flow: r.Flow, Client: r.Client, Server: r.Server, Dir: d, Limit: l.Dominant,
-		Share: l.Share, Source: l.Source, HeldS: held, Sentence: l.Sentence()}
+	v := Verdict{Flow: r.Flow, Client: r.Client, Server: r.Server, Sentence: "no data sent", Problem: p.Reason()}
+	if l, d := r.MainLimits(); l != nil {
+		v.Dir, v.Limit, v.Share, v.Source, v.HeldS, v.Sentence = d, l.Dominant, l.Share, l.Source, l.Held(), l.Sentence()
+	}
 	w.List = append(w.List, Verdict{})
 	copy(w.List[i+1:], w.List[i:])
 	w.List[i] = v
+	w.keys = append(w.keys, Problem{})
+	copy(w.keys[i+1:], w.keys[i:])
+	w.keys[i] = p
 	if len(w.List) > w.N {
-		w.List = w.List[:w.N]
+		w.List, w.keys = w.List[:w.N], w.keys[:w.N]
 	}
 }

@@ -1,8 +1,10 @@
 package viz
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -130,11 +132,11 @@ type Overview struct {
 	KernelCheck   *events.RetransCheck // retransmitted segments: kernel records against packets
 	Headline      string               // the one-line story of the capture
 	HeadlineBad   bool                 // the headline names a problem
-	// Limits are the verdicts of the connections held back longest;
+	// Limits are the verdicts of the worst connections (events.ComparePriority);
 	// LimitsCheck compares the inferred limits with the kernel's.
 	Limits      []events.Verdict
 	LimitsCheck *events.LimitsCheck
-	Worst       []ConnRow // most retransmissions
+	Worst       []ConnRow // the worst connections with a problem (events.ComparePriority)
 	EventCounts []KV
 }
 
@@ -179,7 +181,9 @@ type ConnRow struct {
 	// Limit is what limited the direction that carried more payload
 	// (events.DirLimits.Label: "rwnd 61%", "~cwnd 80%" when inferred).
 	Limit string
-	first int64
+	// Problem ranks the connection among the worst (events.ComparePriority).
+	Problem events.Problem
+	first   int64
 }
 
 // Label names a connection in charts ("#3 10.0.0.1:5000 → 10.0.0.2:80").
@@ -358,6 +362,7 @@ func connRow(fr *events.FlowRecord) ConnRow {
 	if l, _ := fr.MainLimits(); l != nil {
 		row.Limit = l.Label()
 	}
+	row.Problem = fr.Problem()
 	return row
 }
 
@@ -435,17 +440,15 @@ func (r *Report) overview(c *Collector, conns []ConnRow, sum events.Summary, opt
 		o.KernelCheck = k
 	}
 	o.Headline, o.HeadlineBad = headline(o, conns)
-	worst := append([]ConnRow(nil), conns...)
-	sort.SliceStable(worst, func(i, j int) bool { return worst[i].Retrans > worst[j].Retrans })
-	for _, w := range worst {
-		if w.Retrans == 0 || len(o.Worst) == 5 {
+	for _, w := range rankConns(conns) {
+		if !w.Problem.Any() || len(o.Worst) == 5 {
 			break
 		}
 		o.Worst = append(o.Worst, w)
 	}
 }
 
-// limits picks the verdicts of the selected connections held back longest.
+// limits picks the verdicts of the worst selected connections.
 func (r *Report) limits(flows []events.FlowRecord, conns []ConnRow, sum events.Summary, opts Options) {
 	shown := make(map[uint64]bool, len(conns))
 	for _, c := range conns {
@@ -495,6 +498,19 @@ func (r *Report) processes(conns []ConnRow) {
 		}
 		return r.Processes[i].PID < r.Processes[j].PID
 	})
+}
+
+// rankConns returns the connections worst first, by the ranking every
+// output uses (events.ComparePriority), ties by connection id.
+func rankConns(conns []ConnRow) []ConnRow {
+	out := slices.Clone(conns)
+	slices.SortStableFunc(out, func(a, b ConnRow) int {
+		if c := events.ComparePriority(a.Problem, b.Problem); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Flow, b.Flow)
+	})
+	return out
 }
 
 // findingsOf is a connection's detector event count.

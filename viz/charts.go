@@ -155,7 +155,8 @@ func (b *builder) missing(chart, why string) {
 }
 
 // topDetailed returns the connections the per-connection charts are for:
-// those with the most detector events first, then the largest. Connections
+// the worst first (events.ComparePriority: stalls, findings, time held
+// back), then the largest. Connections
 // that never carried data, and small ones without events (a control
 // connection, a refused SYN), get no chart: it would be empty.
 func (b *builder) topDetailed() []ConnRow {
@@ -171,9 +172,8 @@ func (b *builder) topDetailed() []ConnRow {
 		cand = append(cand, row)
 	}
 	sort.SliceStable(cand, func(i, j int) bool {
-		fi, fj := findingsOf(&cand[i]), findingsOf(&cand[j])
-		if fi != fj {
-			return fi > fj
+		if c := events.ComparePriority(cand[i].Problem, cand[j].Problem); c != 0 {
+			return c < 0
 		}
 		return cand[i].BytesC2S+cand[i].BytesS2C > cand[j].BytesC2S+cand[j].BytesS2C
 	})

@@ -15,8 +15,8 @@ import (
 )
 
 // DefaultDetailConns is how many connections get a connection page with
-// every segment when Options.DetailConns is 0: the worst ones (most
-// findings, then most bytes). Connections named in Options.Flows always get
+// every segment when Options.DetailConns is 0: the worst ones (the ranking
+// of every output, events.ComparePriority, then most bytes). Connections named in Options.Flows always get
 // one.
 const DefaultDetailConns = 4
 
@@ -46,9 +46,8 @@ func (b *builder) detailed() []ConnRow {
 		}
 	}
 	sort.SliceStable(rest, func(i, j int) bool {
-		fi, fj := findingsOf(&rest[i]), findingsOf(&rest[j])
-		if fi != fj {
-			return fi > fj
+		if c := events.ComparePriority(rest[i].Problem, rest[j].Problem); c != 0 {
+			return c < 0
 		}
 		return rest[i].BytesC2S+rest[i].BytesS2C > rest[j].BytesC2S+rest[j].BytesS2C
 	})

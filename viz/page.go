@@ -196,7 +196,7 @@ window.addEventListener("resize", function () {
   <div id="limits-verdict">
     <h2>Why was it slow?</h2>
     <ul class="verdicts">
-    {{range .}}<li><b>#{{.Flow}}</b> {{.Client}} → {{.Server}} ({{.Dir}}): {{.Sentence}}</li>
+    {{range .}}<li><b>#{{.Flow}}</b> {{.Client}} → {{.Server}} ({{.Dir}}): {{.Line}}</li>
     {{end}}</ul>
     {{with $.R.Overview.LimitsCheck}}<p class="note">Limits check: {{.}}.</p>{{end}}
   </div>
@@ -211,9 +211,9 @@ window.addEventListener("resize", function () {
   </div>
   <div>
     <h2>Worst connections</h2>
-    <table><thead><tr><th data-sort>flow</th><th data-sort>endpoints</th><th data-sort class="n">retrans</th><th data-sort class="n">bytes</th></tr></thead><tbody>
-    {{range .Worst}}<tr data-flow="{{.Flow}}"><td data-v="{{.Flow}}"><a href="{{$.FlowHref}}#flow={{.Flow}}">#{{.Flow}}</a></td><td data-v="{{.Client}}">{{.Client}} → {{.Server}}</td><td class="n" data-v="{{.Retrans}}">{{.Retrans}}</td><td class="n" data-v="{{.BytesC2S}}">{{bytes .BytesC2S}} / {{bytes .BytesS2C}}</td></tr>
-    {{else}}<tr><td colspan="4">no retransmissions</td></tr>{{end}}
+    <table id="worst"><thead><tr><th data-sort>flow</th><th data-sort>endpoints</th><th>problem</th><th data-sort class="n">retrans</th><th data-sort class="n">bytes</th></tr></thead><tbody>
+    {{range .Worst}}<tr data-flow="{{.Flow}}"><td data-v="{{.Flow}}"><a href="{{$.FlowHref}}#flow={{.Flow}}">#{{.Flow}}</a></td><td data-v="{{.Client}}">{{.Client}} → {{.Server}}</td><td>{{.Problem.Reason}}</td><td class="n" data-v="{{.Retrans}}">{{.Retrans}}</td><td class="n" data-v="{{add .BytesC2S .BytesS2C}}">{{bytes .BytesC2S}} / {{bytes .BytesS2C}}</td></tr>
+    {{else}}<tr><td colspan="5">no connection failed, stalled or raised a detector event</td></tr>{{end}}
     </tbody></table>
   </div>
   </div>

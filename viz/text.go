@@ -32,7 +32,8 @@ type summaryJSON struct {
 	EventsTotal int                  `json:"events_total"` // detector events (kernel records and RTT samples not counted)
 	Events      map[string]int       `json:"events"`
 	KernelCheck *events.RetransCheck `json:"kernel_check,omitempty"`
-	// Limits: the connections held back longest and what limited them;
+	// Limits: the worst connections (events.ComparePriority) and what
+	// limited them;
 	// LimitsCheck: the inferred limits against the kernel's accounting.
 	Limits      []events.Verdict    `json:"limits,omitempty"`
 	LimitsCheck *events.LimitsCheck `json:"limits_check,omitempty"`
@@ -91,7 +92,7 @@ func (r *Report) connsJSON() []connRowJSON {
 			BytesC2S: c.BytesC2S, BytesS2C: c.BytesS2C, Packets: c.Packets, DurationMS: c.DurationMS,
 			Retrans: c.Retrans, RetransBytes: c.RetransBytes, RTTMin: c.RTTMin, RTTAvg: c.RTTAvg, RTTMax: c.RTTMax,
 			HandshakeRTT: c.HandshakeRTT, ZeroWinMS: c.ZeroWindowMS, ZeroWinShare: c.ZeroWindowShare, State: c.State, StateText: events.ConnStateText(c.State), End: c.End,
-			Events: findings(c.Events), Limit: c.Limit}
+			Events: events.FindingCounts(c.Events), Limit: c.Limit}
 	}
 	return out
 }
@@ -147,20 +148,6 @@ func orDash(s string) string {
 	return textsafe.Printable(s)
 }
 
-// findings keeps the counts of the types that count as detector events.
-func findings(m map[string]int) map[string]int {
-	out := map[string]int{}
-	for k, v := range m {
-		if events.IsFinding(k) && v > 0 {
-			out[k] = v
-		}
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
-}
-
 func (r *Report) writeText(w io.Writer) error {
 	o := r.Overview
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -189,9 +176,9 @@ func (r *Report) writeText(w io.Writer) error {
 		fmt.Fprintf(tw, "limits check\t%s\n", o.LimitsCheck)
 	}
 	if len(o.Limits) > 0 {
-		fmt.Fprintf(tw, "\nWHY (connections held back longest)\n")
+		fmt.Fprintf(tw, "\nWORST (the connections to look at first, and what limited them)\n")
 		for _, v := range o.Limits {
-			fmt.Fprintf(tw, "#%d %s → %s (%s): %s\n", v.Flow, textsafe.Printable(v.Client), textsafe.Printable(v.Server), v.Dir, v.Sentence)
+			fmt.Fprintf(tw, "#%d %s → %s (%s): %s\n", v.Flow, textsafe.Printable(v.Client), textsafe.Printable(v.Server), v.Dir, v.Line())
 		}
 	}
 	if len(o.EventCounts) > 0 {

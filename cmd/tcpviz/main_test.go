@@ -110,7 +110,7 @@ func TestExitCodes(t *testing.T) {
 		{"sessions without subcommand", []string{"sessions"}, exitUsage, "want a subcommand"},
 		{"sessions bad subcommand", []string{"sessions", "prune"}, exitUsage, `unknown subcommand "prune"`},
 		{"show missing session", []string{"sessions", "show", "nope", "--base", t.TempDir()}, exitFailure, `no session "nope"`},
-		{"analyze with no sessions", []string{"analyze", "--base", t.TempDir()}, exitFailure, "no complete session"},
+		{"analyze with no sessions", []string{"analyze", "--base", t.TempDir()}, exitFailure, "no complete session under "},
 		{"quick without interface", []string{"quick"}, exitUsage, "-i IFACE is required"},
 		{"version with arguments", []string{"version", "x"}, exitUsage, "unexpected arguments"},
 	}

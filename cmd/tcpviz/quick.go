@@ -10,16 +10,18 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/internal/capture"
 	"github.com/tcpviz/tcpviz/internal/conntable"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/internal/session"
 	"github.com/tcpviz/tcpviz/internal/sessionfiles"
+	"github.com/tcpviz/tcpviz/internal/textsafe"
 )
 
 func init() {
@@ -191,7 +193,7 @@ func writeHeadline(w io.Writer, capSum capture.Summary, res *sessionfiles.Result
 		pct = 100 * float64(retransB) / float64(tx+rx)
 	}
 	fmt.Fprintf(w, "retrans:  %d retransmissions, %s (%.2f%% of payload)\n", retrans, humanBytes(float64(retransB)), pct)
-	evs := strings.TrimPrefix(strings.TrimSuffix(eventBreakdown(findings(s.Events)), ")"), " (")
+	evs := strings.TrimPrefix(strings.TrimSuffix(eventBreakdown(events.FindingCounts(s.Events)), ")"), " (")
 	if evs == "" {
 		evs = "none"
 	}
@@ -199,29 +201,20 @@ func writeHeadline(w io.Writer, capSum capture.Summary, res *sessionfiles.Result
 	if k := s.KernelRetrans; k != nil {
 		fmt.Fprintf(w, "kernel:   %s\n", k.String())
 	}
-	// The connections that suffered most.
-	worst := append([]conntable.Row(nil), rows...)
-	sort.SliceStable(worst, func(i, j int) bool { return worst[i].Retrans > worst[j].Retrans })
-	for i := 0; i < len(worst) && i < 3 && worst[i].Retrans > 0; i++ {
+	// The worst connections, ranked as every output ranks them.
+	worst := slices.Clone(rows)
+	if err := conntable.Sort(worst, conntable.SortProblem); err != nil {
+		panic(err) // a known key
+	}
+	for i := 0; i < len(worst) && i < 3 && worst[i].Problem.Any(); i++ {
 		r := &worst[i]
 		who := "-"
 		if r.Comm != "" {
-			who = r.Comm + "[" + strconv.FormatUint(uint64(r.PID), 10) + "]"
+			who = textsafe.Printable(r.Comm) + "[" + strconv.FormatUint(uint64(r.PID), 10) + "]"
 		}
-		fmt.Fprintf(w, "worst:    %s:%d -> %s:%d %s: %d retransmissions, RTT %.2f ms, %s\n",
-			r.LAddr, r.LPort, r.RAddr, r.RPort, who, r.Retrans, r.RTTms, r.State)
+		fmt.Fprintf(w, "worst:    %s:%d -> %s:%d %s: %s; %s, RTT %.2f ms, %s\n",
+			r.LAddr, r.LPort, r.RAddr, r.RPort, who, r.Problem.Reason(), plural(r.Retrans, "retransmission"), r.RTTms, events.ConnState(r.State))
 	}
-}
-
-// findings drops samples and kernel records from event counts.
-func findings(m map[string]int) map[string]int {
-	out := make(map[string]int)
-	for k, v := range m {
-		if k != "rtt_sample" && !strings.HasPrefix(k, "kernel_") {
-			out[k] = v
-		}
-	}
-	return out
 }
 
 // checkCapturePrivileges tells a user without root up front that the eBPF

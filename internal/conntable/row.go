@@ -48,6 +48,8 @@ type Row struct {
 	// Limits is what limited the direction that carried more payload
 	// (nil when no direction carried any).
 	Limits *events.DirLimits
+	// Problem ranks the connection among the worst (events.ComparePriority).
+	Problem events.Problem
 }
 
 // KnownPID reports whether the owning process is known.
@@ -73,6 +75,7 @@ func FromFlow(f *events.FlowRecord, localIsServer bool) Row {
 		r.RTTms = f.HandshakeRTTms
 	}
 	r.Limits, _ = f.MainLimits()
+	r.Problem = f.Problem()
 	if localIsServer {
 		r.LocalIsServer = true
 		r.LAddr, r.RAddr = r.RAddr, r.LAddr

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/internal/connfilter"
 )
 
@@ -45,10 +46,11 @@ const (
 	SortBytes    = "bytes"    // payload bytes both ways, largest first
 	SortRetrans  = "retrans"  // retransmissions, most first
 	SortDuration = "duration" // lifespan, longest first
+	SortProblem  = "problem"  // worst first: the ranking of every output (events.ComparePriority)
 )
 
 // SortKeys lists the accepted --sort values.
-var SortKeys = []string{SortStart, SortBytes, SortRetrans, SortDuration}
+var SortKeys = []string{SortStart, SortBytes, SortRetrans, SortDuration, SortProblem}
 
 // Sort orders rows by key; ties fall back to start time, then connection id,
 // so the output is stable.
@@ -62,6 +64,8 @@ func Sort(rows []Row, key string) error {
 		primary = func(a, b *Row) int { return cmp.Compare(b.Retrans, a.Retrans) }
 	case SortDuration:
 		primary = func(a, b *Row) int { return cmp.Compare(b.End-b.Start, a.End-a.Start) }
+	case SortProblem:
+		primary = func(a, b *Row) int { return events.ComparePriority(a.Problem, b.Problem) }
 	default:
 		return fmt.Errorf("sort key %q: want one of %s", key, strings.Join(SortKeys, ", "))
 	}

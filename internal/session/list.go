@@ -198,7 +198,7 @@ func Resolve(base, id string) (Info, error) {
 				return list[i], nil
 			}
 		}
-		return Info{}, fmt.Errorf("no complete session under %s", base)
+		return Info{}, noSession(base, len(list))
 	}
 	candidates := []string{filepath.Join(base, id), filepath.Join(base, Prefix+id)}
 	if strings.ContainsRune(id, os.PathSeparator) {
@@ -209,7 +209,43 @@ func Resolve(base, id string) (Info, error) {
 			return Stat(dir)
 		}
 	}
-	return Info{}, fmt.Errorf("no session %q under %s", id, base)
+	var looked []string
+	for _, c := range candidates {
+		looked = append(looked, absPath(c))
+	}
+	return Info{}, fmt.Errorf("no session %q: looked for %s%s", id, strings.Join(looked, ", "), hint)
+}
+
+// hint says where sessions come from, after an error that found none.
+const hint = " (parse-pcap, capture and quick write sessions under out/ in the directory they run in; --base names another directory, or give a session directory's path)"
+
+// noSession says where Resolve looked for the latest session and what it
+// found there.
+func noSession(base string, incomplete int) error {
+	abs := absPath(base)
+	if _, err := os.Stat(base); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no complete session: %s does not exist%s", abs, hint)
+	}
+	if incomplete > 0 {
+		return fmt.Errorf("no complete session under %s: %d %s without a readable %s%s", abs, incomplete,
+			plural(incomplete, "session directory", "session directories"), summaryFile, hint)
+	}
+	return fmt.Errorf("no complete session under %s: no %s* directory there%s", abs, Prefix, hint)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// absPath makes a path absolute for messages (as given when that fails).
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
 
 // Cleanable lists the sessions clean would remove: empty ones and those

@@ -3,6 +3,7 @@ package session
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -150,5 +151,36 @@ func TestCleanableAndRemove(t *testing.T) {
 	}
 	if _, err := os.Stat(base); err != nil {
 		t.Error("Remove deleted the base")
+	}
+}
+
+// TestResolveSaysWhereItLooked checks that a session not found is reported
+// with the absolute directories looked in and what was there.
+func TestResolveSaysWhereItLooked(t *testing.T) {
+	empty := t.TempDir()
+	incomplete := t.TempDir()
+	makeSession(t, incomplete, "session_20260103_000000", nil, time.Now())
+	missing := filepath.Join(t.TempDir(), "out")
+	t.Chdir(empty)
+	cases := []struct {
+		base, id string
+		want     []string
+	}{
+		{missing, "", []string{"no complete session: " + missing + " does not exist", "--base"}},
+		{"out", "latest", []string{"no complete session: " + filepath.Join(empty, "out") + " does not exist"}},
+		{empty, "", []string{"no complete session under " + empty + ": no session_* directory there"}},
+		{incomplete, "", []string{"under " + incomplete + ": 1 session directory without a readable summary.json"}},
+		{empty, "x1", []string{`no session "x1": looked for ` + filepath.Join(empty, "x1") + ", " + filepath.Join(empty, "session_x1")}},
+	}
+	for _, c := range cases {
+		_, err := Resolve(c.base, c.id)
+		if err == nil {
+			t.Fatalf("Resolve(%q, %q) found a session", c.base, c.id)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("Resolve(%q, %q): %v; want it to say %q", c.base, c.id, err, w)
+			}
+		}
 	}
 }
