@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tcpviz/tcpviz/pcapng"
 	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
 
@@ -130,6 +131,16 @@ func TestLoopbackCapture(t *testing.T) {
 	if got := tsharkCount(t, out); got != fc.packets {
 		t.Errorf("tshark reads %d packets, our reader %d", got, fc.packets)
 	}
+	// The file starts with a packet, not a kernel record (a custom block
+	// has no time: Wireshark would start the capture at the epoch and its
+	// I/O statistics would be empty).
+	if fc.first != pcapng.RecordPacket {
+		// tshark would then try to print decades of 1 s intervals.
+		t.Errorf("the first record after the interface block is of type %v, want a packet", fc.first)
+	} else if got := tsharkIOFrames(t, out); got < fc.packets {
+		t.Errorf("tshark -z io,stat,1 counts %d frames; the file holds %d packets and %d kernel records", got, fc.packets, len(fc.records))
+	}
+	t.Logf("%d kernel records held for the first packet", fc.held)
 	if sum.Drops() != 0 {
 		t.Errorf("drops: %+v", sum)
 	}

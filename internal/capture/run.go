@@ -81,7 +81,18 @@ type session struct {
 	segOpts  pcapng.PacketOptions
 	holding  bool
 	stop     bool
+	// Kernel records wait for the file's first packet (kernelHold), at
+	// most maxKernelHold: a custom block has no timestamp, and Wireshark
+	// takes the first record's time (none: the epoch) as the capture's
+	// start, which leaves its I/O statistics empty. heldUpTo is the first
+	// packet's time: records up to it were held on purpose, not late.
+	kernelHold bool
+	heldUpTo   uint64
 }
+
+// maxKernelHold bounds how long kernel records wait for a file's first
+// packet; a file with none gets them anyway.
+const maxKernelHold = time.Second
 
 // Run captures until ctx is cancelled (Ctrl-C, SIGTERM) or a --duration or
 // --count limit is reached; then it drains the rings, writes the statistics
@@ -427,11 +438,22 @@ func (s *session) drainKernel(kr *ringbuf.Reader) error {
 	}
 }
 
-// flushWaiting writes the waiting kernel records with boot time <= upTo.
+// flushWaiting writes the waiting kernel records with boot time <= upTo;
+// ^uint64(0) writes them all. Until the file has a packet they wait for it
+// (kernelHold), at most maxKernelHold, except at the very end.
 func (s *session) flushWaiting(upTo uint64) error {
 	n := 0
 	for n < len(s.waiting) && s.waiting[n].boot <= upTo {
 		p := &s.waiting[n]
+		if err := s.rotateBySize(); err != nil {
+			return err
+		}
+		if s.kernelHold {
+			if now := s.clock.now(); upTo != ^uint64(0) && (now < p.boot || now-p.boot < uint64(maxKernelHold)) {
+				break
+			}
+			s.kernelHold = false // a file of kernel records only, so far
+		}
 		if err := s.writeKernel(p.boot, &p.rec); err != nil {
 			return err
 		}
@@ -446,15 +468,13 @@ func (s *session) flushWaiting(upTo uint64) error {
 }
 
 func (s *session) writeKernel(boot uint64, r *kblock.Record) error {
-	if boot < s.lastBoot {
-		s.sum.LateRecords++
-	} else {
+	switch {
+	case boot >= s.lastBoot:
 		s.lastBoot = boot
+	case boot > s.heldUpTo:
+		s.sum.LateRecords++
 	}
 	r.TS = s.clock.wall(boot)
-	if err := s.rotateBySize(); err != nil {
-		return err
-	}
 	s.kbuf = kblock.Append(s.kbuf[:0], r)
 	if err := s.w.WriteCustom(kblock.PEN, s.kbuf, true); err != nil {
 		return fmt.Errorf("capture: write %s: %w", s.files.all[len(s.files.all)-1], err)
@@ -530,11 +550,18 @@ func (s *session) packet(p *ebpfcap.Packet) error {
 	if s.splitGSO && p.Dir == ebpfcap.DirOutbound && p.GSOSegs > 1 {
 		s.segTS, s.segOpts = ts, opts
 		split, err := s.seg.split(p.Data, p.Len, p.GSOSegs, p.GSOSize, s.writeSegment)
-		if split || err != nil {
+		if err != nil {
 			return err
 		}
+		if split {
+			return s.flushWaiting(p.BootNS)
+		}
 	}
-	return s.writePacket(ts, p.Data, p.Len, opts)
+	if err := s.writePacket(ts, p.Data, p.Len, opts); err != nil {
+		return err
+	}
+	// The records held for the file's first packet follow it.
+	return s.flushWaiting(p.BootNS)
 }
 
 // writeSegment writes segment i of a split GSO packet, 1 ns after the
@@ -549,6 +576,9 @@ func (s *session) writePacket(ts int64, data []byte, origLen uint32, opts pcapng
 	}
 	if err := s.w.WritePacket(0, ts, data, origLen, opts); err != nil {
 		return fmt.Errorf("capture: write %s: %w", s.files.all[len(s.files.all)-1], err)
+	}
+	if s.kernelHold {
+		s.kernelHold, s.heldUpTo = false, s.lastBoot
 	}
 	s.sum.Packets++
 	if s.cfg.Count > 0 && s.sum.Packets >= s.cfg.Count {
@@ -601,6 +631,7 @@ func (s *session) openFile(now time.Time) error {
 		return fmt.Errorf("capture: start %s: %w", name, err)
 	}
 	s.file, s.w, s.opened = f, w, now
+	s.kernelHold = true
 	if s.cfg.rotating() {
 		fmt.Fprintf(s.cfg.Log, "writing %s\n", name)
 	}
