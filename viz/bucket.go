@@ -306,6 +306,7 @@ type columns struct {
 	t0    int64 // start of column 0 (a multiple of width)
 	width int64
 	n     int
+	cell  int64 // the bin width a column holds a whole number of
 }
 
 // newColumns divides [first, last] into at most want equal columns. A
@@ -324,7 +325,7 @@ func newColumns(first, last int64, want int, widths ...int64) columns {
 	cells := (alignDown(last, cell)-t0)/cell + 1
 	per := (cells + int64(want) - 1) / int64(want)
 	per = max(min(per, maxTS/cell), 1) // untrusted times: keep width*n within int64
-	return columns{t0: t0, width: per * cell, n: int((cells + per - 1) / per)}
+	return columns{t0: t0, width: per * cell, n: int((cells + per - 1) / per), cell: cell}
 }
 
 // col is the column of a bin starting at start; bins outside the grid go to

@@ -604,6 +604,11 @@ func (b *builder) heatmapSection() {
 		ts[i] = src(r)
 	}
 	g := newColumns(b.c.rel(b.c.selFirst()), b.c.rel(b.c.last), b.opts.HeatCols, widths(ts)...)
+	// A column is a whole number of the collector's bins, so no bin is
+	// split between two columns: the page gets at most HeatCols columns,
+	// each of the width the axis names.
+	s.Note += fmt.Sprintf(" %d columns of %s each (at most %d: a column holds a whole number of %s bins, so none is split or guessed).",
+		g.n, durText(g.width), b.opts.HeatCols, durText(g.cell))
 	var data rows
 	var maxV float64
 	ylabels := make([]string, len(rowsList))
@@ -637,7 +642,7 @@ func (b *builder) heatmapSection() {
 	hm.SetGlobalOptions(append(baseOpts("c_heatmap", title, fmt.Sprintf("columns of %s", durText(g.width)), opts.Grid{Left: "330", Right: "40", Top: "48", Bottom: "90"}),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "item",
 			Formatter: opts.FuncOpts(`function (p) { return tcpvizHeatTip(p); }`)}),
-		charts.WithXAxisOpts(opts.XAxis{Type: "category", Name: "s", Data: xlabels, SplitArea: &opts.SplitArea{Show: opts.Bool(true)}}),
+		charts.WithXAxisOpts(opts.XAxis{Type: "category", Name: heatAxisName(g.width), Data: xlabels, SplitArea: &opts.SplitArea{Show: opts.Bool(true)}}),
 		charts.WithYAxisOpts(opts.YAxis{Type: "category", Data: ylabels, AxisLabel: &opts.AxisLabel{FontSize: 10}}),
 		charts.WithVisualMapOpts(opts.VisualMap{Type: "continuous", Calculable: opts.Bool(true), Min: 0,
 			Max: float32(math.Max(maxV, 1)), Orient: "horizontal", Left: "center", Bottom: "0",
@@ -648,6 +653,9 @@ func (b *builder) heatmapSection() {
 	ch.add(charts.SingleSeries{Name: unit, Type: types.ChartHeatMap, Data: data}, len(data))
 	s.Charts = append(s.Charts, ch)
 }
+
+// heatAxisName names the heatmap's time axis with its real column width.
+func heatAxisName(width int64) string { return "s (column start; each column " + durText(width) + ")" }
 
 func widths(ts []*tally) []int64 {
 	out := make([]int64, len(ts))

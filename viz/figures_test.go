@@ -84,13 +84,14 @@ type heatmapPage struct {
 	Rows   [][2]any   `json:"rows"`
 	Labels []string   `json:"labels"`
 	Data   [][3]int   `json:"data"`
+	XName  string     `json:"xname"`
 }
 
 const heatmapJS = `(() => {
   const c = echarts.getInstanceByDom(document.getElementById("c_heatmap"));
   const o = c.getOption();
   return JSON.stringify({origin: tcpvizClock.origin_ns, cols: tcpvizTips["c_heatmap"], rows: tcpvizTips["c_heatmap_rows"],
-    labels: o.yAxis[0].data, data: o.series[0].data});
+    labels: o.yAxis[0].data, data: o.series[0].data, xname: o.xAxis[0].name});
 })()`
 
 // reportOf builds and writes the dashboards of a sample and loads
@@ -146,6 +147,10 @@ func TestHeatmapMatchesTshark(t *testing.T) {
 			for i := range hp.Cols {
 				if i > 0 && hp.Cols[i][0] != hp.Cols[i-1][1] {
 					t.Fatalf("column %d starts at %d, the previous ends at %d", i, hp.Cols[i][0], hp.Cols[i-1][1])
+				}
+				// The axis names the width every column really has.
+				if w := hp.Cols[i][1] - hp.Cols[i][0]; hp.XName != heatAxisName(w) {
+					t.Fatalf("column %d is %d ns wide, the axis says %q", i, w, hp.XName)
 				}
 			}
 			last := pk[len(pk)-1].ns - origin
