@@ -99,6 +99,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	w := &jsonlSink{w: events.NewWriter(evOut, 256<<10), packets: o.Packets}
+	if !o.Packets && !o.NoJSONL {
+		// Events alone: encoded and written on a goroutine of their own.
+		// With packet records the two kinds share the file and its order,
+		// so both are written in line.
+		w.async = events.NewAsyncWriter(w.w)
+		defer w.async.Close()
+	}
 	flw := events.NewWriter(flOut, 64<<10)
 	res := &Result{}
 
@@ -137,7 +144,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return readers[i], in, nil
 	}
 	check := func() error {
-		if err := w.w.Err(); err != nil {
+		if err := w.err(); err != nil {
 			return fmt.Errorf("write %s: %w", evFile.Path(), err)
 		}
 		if err := flw.Err(); err != nil {
@@ -189,7 +196,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	sumPath := filepath.Join(o.OutDir, SummaryFile)
 	sum.Files = []string{sumPath}
 	if !o.NoJSONL {
-		if err := w.w.Flush(); err != nil {
+		if err := w.flush(); err != nil {
 			return nil, fmt.Errorf("write %s: %w", evFile.Path(), err)
 		}
 		if err := flw.Flush(); err != nil {
@@ -228,8 +235,23 @@ func absPath(p string) string {
 // jsonlSink writes events (and, if asked, packets) as JSON Lines.
 type jsonlSink struct {
 	w       *events.Writer
+	async   *events.AsyncWriter // owns w when set
 	table   *conntrack.Table
 	packets bool
+}
+
+func (s *jsonlSink) err() error {
+	if s.async != nil {
+		return s.async.Err()
+	}
+	return s.w.Err()
+}
+
+func (s *jsonlSink) flush() error {
+	if s.async != nil {
+		return s.async.Flush()
+	}
+	return s.w.Flush()
 }
 
 func (s *jsonlSink) Packet(p *events.Packet) {
@@ -243,4 +265,10 @@ func (s *jsonlSink) Packet(p *events.Packet) {
 	s.w.Packet(p, peerBase)
 }
 
-func (s *jsonlSink) Event(e *events.Event) { s.w.Event(e) }
+func (s *jsonlSink) Event(e *events.Event) {
+	if s.async != nil {
+		s.async.Event(e)
+		return
+	}
+	s.w.Event(e)
+}
