@@ -147,11 +147,10 @@ type half struct {
 	tsq tsQueue
 	// Samples of this direction's data: statistics, and when the last
 	// rtt_sample event was written.
-	rtt        *rttStats
-	lastEmit   int64
-	lastSample int64
-	srtt       float64 // ns, smoothed over this direction's samples as the kernel does
-	srttPre    float64 // srtt before the peer's latest ACK
+	rtt      *rttStats
+	lastEmit int64
+	srtt     float64 // ns, smoothed over this direction's samples as the kernel does
+	srttPre  float64 // srtt before the peer's latest ACK
 	// The srtt after each recent cumulative ACK of this side's data, to
 	// pair a kernel record with the ACKs its socket had processed
 	// (kernel.go); allocated at the first kernel record of the socket.

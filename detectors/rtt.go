@@ -255,14 +255,12 @@ func (e *Engine) sample(f *flow, p *events.Packet, d events.Dir, reason string, 
 		if h.rtt == nil {
 			h.rtt = &rttStats{bits: rttBits}
 		}
-		// Each sample stands for the time since the previous one, so the
-		// median is "the RTT half of the time", whatever the ACK rate.
-		w := rtt
-		if h.lastSample != 0 {
-			w = p.TS - h.lastSample
-		}
-		h.lastSample = p.TS
-		h.rtt.add(float64(rtt)/1e6, weight(w))
+		// One sample, one count. Weighting a sample by the time since the
+		// previous one gave the first sample after every pause (between
+		// application writes, or waiting for a probe or a timeout) the
+		// pause's weight: an application-limited sender's median was the
+		// RTT of the segments sent into an empty queue (docs/detectors.md).
+		h.rtt.add(float64(rtt)/1e6, 1)
 	}
 	if f.srtt == 0 {
 		f.srtt = float64(rtt)
@@ -353,18 +351,19 @@ const cmpBits = 6
 // rttOctaves covers 1 µs to 2^27 µs (134 s).
 const rttOctaves = 27
 
-// maxWeight caps the time one sample stands for (an idle connection's
-// last sample must not outweigh its busy minutes).
+// maxWeight caps the time one kernel record stands for (an idle
+// connection's last record must not outweigh its busy minutes).
 const maxWeight = int64(time.Second)
 
-// weight is the time (ns) a sample or kernel record stands for, as the
-// histogram's weight in µs, at least 1.
+// weight is the time (ns) a kernel record stands for, as the histogram's
+// weight in µs, at least 1.
 func weight(ns int64) float64 {
 	return float64(max(min(ns, maxWeight), 1000)) / 1000
 }
 
 // rttStats summarizes RTT samples in bounded memory: exact count, sum,
-// min and max, and a time-weighted log histogram for quantiles. The
+// min and max, and a weighted log histogram for quantiles (samples count
+// one each; the kernel comparison weighs its pairs by time). The
 // histogram is sparse (the buckets in use, in bucket order): a connection's
 // samples fall in a handful of buckets, and a dense one would cost 3.5 KB
 // per direction on every connection with a sample.
@@ -443,7 +442,7 @@ func (s *rttStats) merge(o *rttStats) {
 	}
 }
 
-// quantile returns the time-weighted q-quantile (0 < q ≤ 1) in ms: the
+// quantile returns the weighted q-quantile (0 < q ≤ 1) in ms: the
 // geometric middle of its bucket, clamped to [min, max].
 func (s *rttStats) quantile(q float64) float64 {
 	if s.n == 0 {
