@@ -3,10 +3,14 @@ package viz
 // The connection pages: report.html#flow=N shows one connection on one
 // linked time axis (time-sequence, congestion, RTT, throughput, events and
 // limits). Go writes each detailed connection's packets and events as
-// compact columns (tcpvizData.conns, see appendConn); viz/assets/connpage.js
+// compact columns (tcpvizData.conns, see appendConn; gzip'd and base64'd);
+// viz/assets/connpage.js
 // draws them, choosing buckets or single segments as the view is zoomed.
 
 import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
 	"encoding/json"
 	"sort"
 	"strconv"
@@ -62,14 +66,26 @@ func (b *builder) connPages() {
 	rows := b.detailed()
 	buf := make([]byte, 0, 1<<16)
 	buf = append(buf, '{')
+	var js []byte
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed) // a valid level: no error
 	for i, row := range rows {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
 		buf = append(buf, '"')
 		buf = strconv.AppendUint(buf, row.Flow, 10)
-		buf = append(buf, `":`...)
-		buf = b.appendConn(buf, row, b.opts.Segments.conns[row.Flow])
+		buf = append(buf, `":"`...)
+		// Each connection's JSON is gzip'd and base64'd: the columns of
+		// small numbers shrink several times, and the page inflates one
+		// connection when it is opened (DecompressionStream).
+		js = b.appendConn(js[:0], row, b.opts.Segments.conns[row.Flow])
+		gz.Reset()
+		zw.Reset(&gz)
+		zw.Write(js) //nolint:errcheck // a bytes.Buffer does not fail
+		zw.Close()   //nolint:errcheck
+		buf = base64.StdEncoding.AppendEncode(buf, gz.Bytes())
+		buf = append(buf, '"')
 		b.r.Detailed = append(b.r.Detailed, row.Flow)
 	}
 	buf = append(buf, '}')
@@ -81,7 +97,7 @@ func (b *builder) connPages() {
 			Comm: r.Comm, PID: r.PID, Packets: r.Packets, BytesC2S: r.BytesC2S, BytesS2C: r.BytesS2C,
 			DurationMS: r.DurationMS, Retrans: r.Retrans, Limit: r.Limit, Stream: tsharkStream(r.Flow)})
 	}
-	js, _ := json.Marshal(list) // plain values: cannot fail
+	js, _ = json.Marshal(list) // plain values: cannot fail
 	b.r.SetData("connList", js)
 	meta, _ := json.Marshal(pageMeta{File: b.opts.CaptureFile, Land: b.opts.Flows, LimitNames: events.LimitNames[:],
 		KindColor: kindColor})
@@ -132,42 +148,30 @@ func (b *builder) appendConn(buf []byte, row ConnRow, c *segConn) []byte {
 		dir = events.DirS2C
 	}
 	origin := b.c.first
-	if origin == 0 && len(c.pkts) > 0 {
-		origin = c.pkts[0].TS
+	if origin == 0 && c.pkts.n > 0 {
+		origin = c.pkts.first().TS
 	}
-	n := len(c.pkts)
-	t := make([]int64, n)
-	f := make([]int64, n)
-	sq := make([]int64, n)
-	ak := make([]int64, n)
-	ln := make([]int64, n)
-	win := make([]int64, n)
-	flags := make([]int64, n)
-	dirs := make([]int64, n)
-	nsack := make([]int64, n)
-	var seqU, ackU [2]unwrapper
+	// Times in µs when the capture's resolution allows (most do): three
+	// digits less per packet.
+	unit := int64(1000)
+	mss := uint32(0)
+	for p := range c.pkts.all() {
+		if (p.TS-origin)%1000 != 0 {
+			unit = 1
+		}
+		if p.Dir == dir && p.Len > mss {
+			mss = p.Len
+		}
+	}
 	var sack []int64
 	si := 0
-	mss := uint32(0)
-	for i, p := range c.pkts {
-		t[i] = p.TS - origin
-		f[i] = int64(p.Frame)
-		sq[i] = int64(seqU[p.Dir].extend(p.Seq))
-		ak[i] = int64(ackU[p.Dir].extend(p.Ack))
-		ln[i] = int64(p.Len)
-		win[i] = p.Win
-		flags[i] = int64(p.Flags)
-		dirs[i] = int64(p.Dir)
-		nsack[i] = int64(p.SACK)
+	for p := range c.pkts.all() {
 		for k := 0; k < int(p.SACK); k++ {
 			s := c.sack[si+k]
 			// Blocks as offsets from this packet's ACK: small numbers.
 			sack = append(sack, int64(int32(s.Left-p.Ack)), int64(int32(s.Right-p.Ack)))
 		}
 		si += int(p.SACK)
-		if p.Dir == dir && p.Len > mss {
-			mss = p.Len
-		}
 	}
 	// Events: frame, time, type:kind code and the frame they refer back to.
 	codes := map[string]int{}
@@ -176,7 +180,7 @@ func (b *builder) appendConn(buf []byte, row ConnRow, c *segConn) []byte {
 	var rt, rf, rv []int64
 	var kt, kf []int64
 	var kcols [10][]int64
-	for _, e := range c.evs {
+	for e := range c.evs.all() {
 		switch {
 		case e.Type == events.TypeRTTSample:
 			if e.Dir == dir {
@@ -228,9 +232,20 @@ func (b *builder) appendConn(buf []byte, row ConnRow, c *segConn) []byte {
 	w.key("mss").uint(uint64(mss))
 	w.key("lost_packets").uint(c.lostPkts)
 	w.key("lost_events").uint(c.lostEvs)
+	w.key("tu").uint(uint64(unit))
 	w.key("p").raw("{")
-	w.col("t", t, true).col("f", f, true).col("d", dirs, false).col("s", sq, true).col("a", ak, true)
-	w.col("l", ln, true).col("w", win, true).col("g", flags, false).col("k", nsack, false)
+	pk := &c.pkts
+	w.pcol("t", pk, deltaAll, func(p *segPacket) int64 { return (p.TS - origin) / unit })
+	w.pcol("f", pk, deltaAll, func(p *segPacket) int64 { return int64(p.Frame) })
+	// Flags, direction and SACK block count in one number.
+	w.pcol("g", pk, deltaNone, func(p *segPacket) int64 {
+		return int64(p.Flags&flagBits) | int64(p.Dir)<<dirShift | int64(p.SACK)<<sackShift
+	})
+	var seqU, ackU [2]unwrapper
+	w.pcol("s", pk, deltaDir, func(p *segPacket) int64 { return int64(seqU[p.Dir].extend(p.Seq)) })
+	w.pcol("a", pk, deltaDir, func(p *segPacket) int64 { return int64(ackU[p.Dir].extend(p.Ack)) })
+	w.pcol("l", pk, deltaDir, func(p *segPacket) int64 { return int64(p.Len) })
+	w.pcol("w", pk, deltaDir, func(p *segPacket) int64 { return p.Win })
 	w.buf = w.buf[:len(w.buf)-1] // the last comma
 	w.raw("},")
 	w.key("sack").ints(sack, false)
@@ -285,9 +300,9 @@ func (b *builder) limitSpans(row ConnRow, d events.Dir, first, last int64) (src 
 	}
 	var changes []segEvent
 	if s := b.opts.Segments; s != nil && s.conns[row.Flow] != nil {
-		for _, e := range s.conns[row.Flow].evs {
+		for e := range s.conns[row.Flow].evs.all() {
 			if e.Limit != nil && e.Dir == d {
-				changes = append(changes, e)
+				changes = append(changes, *e)
 			}
 		}
 	}
@@ -319,8 +334,8 @@ func (b *builder) limitSpans(row ConnRow, d events.Dir, first, last int64) (src 
 // [start, end, limit index, frame] in ns from the origin.
 func (b *builder) appendLimits(w *jsonWriter, row ConnRow, dir events.Dir, origin int64, c *segConn) {
 	first, last := int64(0), int64(0)
-	if len(c.pkts) > 0 {
-		first, last = c.pkts[0].TS, c.pkts[len(c.pkts)-1].TS
+	if c.pkts.n > 0 {
+		first, last = c.pkts.first().TS, c.pkts.last().TS
 	}
 	src, spans := b.limitSpans(row, dir, first, last)
 	w.raw("{")
@@ -398,6 +413,46 @@ func (w *jsonWriter) ints(vs []int64, delta bool) *jsonWriter {
 	}
 	w.buf = append(w.buf, "],"...)
 	return w
+}
+
+// Packet columns: how pcol encodes a value.
+const (
+	deltaNone = iota // the value itself
+	deltaAll         // the difference from the previous packet's
+	deltaDir         // the difference from the previous packet's of the same direction
+)
+
+// The "g" column: TCP flags (9 bits), direction, SACK blocks.
+const (
+	flagBits  = 0x1ff
+	dirShift  = 9
+	sackShift = 10
+)
+
+// pcol writes one packet column.
+func (w *jsonWriter) pcol(name string, pk *chunks[segPacket], mode int, val func(*segPacket) int64) {
+	w.key(name)
+	w.buf = append(w.buf, '[')
+	var prev [2]int64
+	i := 0
+	for p := range pk.all() {
+		if i > 0 {
+			w.buf = append(w.buf, ',')
+		}
+		i++
+		v := val(p)
+		switch mode {
+		case deltaAll:
+			w.buf = strconv.AppendInt(w.buf, v-prev[0], 10)
+			prev[0] = v
+		case deltaDir:
+			w.buf = strconv.AppendInt(w.buf, v-prev[p.Dir&1], 10)
+			prev[p.Dir&1] = v
+		default:
+			w.buf = strconv.AppendInt(w.buf, v, 10)
+		}
+	}
+	w.buf = append(w.buf, "],"...)
 }
 
 func (w *jsonWriter) col(name string, vs []int64, delta bool) *jsonWriter {

@@ -1,6 +1,7 @@
 package viz
 
 import (
+	"iter"
 	"net/netip"
 	"sort"
 
@@ -89,9 +90,9 @@ type segConn struct {
 	client, server netip.AddrPort
 	isn            [2]uint32
 	isnKnown       [2]bool
-	pkts           []segPacket
+	pkts           chunks[segPacket]
 	sack           []segSACK
-	evs            []segEvent
+	evs            chunks[segEvent]
 	lostPkts       uint64 // beyond the per-connection bound
 	lostEvs        uint64
 	findings       int
@@ -145,7 +146,7 @@ func (s *Segments) Packet(p *events.Packet) {
 	if !c.isnKnown[d] {
 		c.isn[d], c.isnKnown[d] = p.Seq-p.RelSeq, true
 	}
-	if len(c.pkts) >= s.lim.PerConn {
+	if c.pkts.n >= s.lim.PerConn {
 		c.lostPkts++
 		return
 	}
@@ -157,7 +158,7 @@ func (s *Segments) Packet(p *events.Packet) {
 		c.sack = append(c.sack, segSACK{b.Left - c.isn[peer], b.Right - c.isn[peer]})
 		sp.SACK++
 	}
-	c.pkts = append(c.pkts, sp)
+	c.pkts.add(sp)
 	s.total++
 	if s.total > s.lim.Total {
 		s.shed()
@@ -173,7 +174,7 @@ func (s *Segments) Event(e *events.Event) {
 	if events.IsFinding(e.Type) {
 		c.findings++
 	}
-	if len(c.evs) >= s.lim.PerConn {
+	if c.evs.n >= s.lim.PerConn {
 		c.lostEvs++
 		return
 	}
@@ -200,7 +201,7 @@ func (s *Segments) Event(e *events.Event) {
 		}
 		se.Kern = sk
 	}
-	c.evs = append(c.evs, se)
+	c.evs.add(se)
 }
 
 // shed drops whole connections, least interesting first, until the total
@@ -216,8 +217,8 @@ func (s *Segments) shed() {
 		if list[i].findings != list[j].findings {
 			return list[i].findings < list[j].findings
 		}
-		if len(list[i].pkts) != len(list[j].pkts) {
-			return len(list[i].pkts) < len(list[j].pkts)
+		if list[i].pkts.n != list[j].pkts.n {
+			return list[i].pkts.n < list[j].pkts.n
 		}
 		return list[i].id < list[j].id
 	})
@@ -225,7 +226,7 @@ func (s *Segments) shed() {
 		if s.total <= s.lim.Total*9/10 {
 			return
 		}
-		s.total -= len(c.pkts)
+		s.total -= c.pkts.n
 		delete(s.conns, c.id)
 		s.dropped[c.id] = true
 	}
@@ -238,3 +239,37 @@ func (s *Segments) has(id uint64) bool {
 	}
 	return s.conns[id] != nil
 }
+
+// chunks is an append-only list in blocks, so that growing it never copies
+// what it holds (a connection can have 200k packets).
+type chunks[T any] struct {
+	c [][]T
+	n int
+}
+
+func (k *chunks[T]) add(v T) {
+	if len(k.c) == 0 || len(k.c[len(k.c)-1]) == cap(k.c[len(k.c)-1]) {
+		k.c = append(k.c, make([]T, 0, min(max(k.n, 256), 1<<16)))
+	}
+	last := &k.c[len(k.c)-1]
+	*last = append(*last, v)
+	k.n++
+}
+
+// all yields every element in order.
+func (k *chunks[T]) all() iter.Seq[*T] {
+	return func(yield func(*T) bool) {
+		for _, c := range k.c {
+			for i := range c {
+				if !yield(&c[i]) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// first and last return the first and last element (the list must not be
+// empty).
+func (k *chunks[T]) first() *T { return &k.c[0][0] }
+func (k *chunks[T]) last() *T  { c := k.c[len(k.c)-1]; return &c[len(c)-1] }

@@ -102,7 +102,7 @@ func runAnalyze(args []string) error {
 	defer stop()
 	progress, clearBar := of.progress()
 	po := sessionfiles.Options{Input: input, OutDir: dir, Pipeline: cfg, Progress: progress, KeepFlows: true,
-		Sinks: []pipeline.Sink{sides, report.collector}}
+		Sinks: []pipeline.Sink{sides, report.collector, report.segments}}
 	pq, err := pf.attach(&po)
 	if err != nil {
 		return err
@@ -151,6 +151,7 @@ func runAnalyze(args []string) error {
 type sessionReport struct {
 	filter    viz.Filter
 	collector *viz.Collector
+	segments  *viz.Segments // every segment, for the connection pages
 }
 
 // newSessionReport returns the dashboards' collector, with the same filter
@@ -159,7 +160,8 @@ func newSessionReport(f connfilter.Filter) (*sessionReport, error) {
 	if err := f.Compile(); err != nil {
 		return nil, err
 	}
-	return &sessionReport{filter: f, collector: viz.NewCollector(viz.DefaultLimits, f)}, nil
+	return &sessionReport{filter: f, collector: viz.NewCollector(viz.DefaultLimits, f),
+		segments: viz.NewSegments(viz.SegmentLimits{}, f, f.Flows)}, nil
 }
 
 // finish writes the dashboards and returns their paths with the run's
@@ -178,7 +180,8 @@ func (r *sessionReport) finish(dir string, res *sessionfiles.Result, sides *conn
 
 func (r *sessionReport) write(dir string, res *sessionfiles.Result) ([]string, error) {
 	rep, err := viz.Build(r.collector, res.Flows, res.Summary, viz.Options{
-		Title: "tcpviz " + filepath.Base(dir), Source: res.Summary.Input, Filter: r.filter})
+		Title: "tcpviz " + filepath.Base(dir), Source: res.Summary.Input, Filter: r.filter,
+		Segments: r.segments, Flows: r.filter.Flows, CaptureFile: res.Summary.Input})
 	if err != nil {
 		return nil, err
 	}

@@ -96,7 +96,7 @@ func runParsePcap(args []string) error {
 		if rep, err = newSessionReport(connfilter.Filter{}); err != nil {
 			return err
 		}
-		po.Sinks = append(po.Sinks, rep.collector)
+		po.Sinks = append(po.Sinks, rep.collector, rep.segments)
 		po.KeepFlows = true
 	}
 	if *noJSONL && *pf.dir == "" {

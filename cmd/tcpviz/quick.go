@@ -146,7 +146,7 @@ func runQuick(args []string) error {
 	sides := conntable.NewSides()
 	progress, clearBar := of.progress()
 	res, err := sessionfiles.Run(ctx, sessionfiles.Options{Input: capFile, OutDir: dir, Pipeline: cfg, Progress: progress, KeepFlows: true,
-		Sinks: []pipeline.Sink{sides, report.collector}})
+		Sinks: []pipeline.Sink{sides, report.collector, report.segments}})
 	clearBar()
 	if err != nil {
 		return err

@@ -70,6 +70,12 @@
     return o;
   }
   function plain(a) { return Float64Array.from(a || []); }
+  // undeltaBy: differences kept apart for each direction d[i].
+  function undeltaBy(a, d) {
+    var o = new Float64Array(a.length), v = [0, 0];
+    for (var i = 0; i < o.length; i++) { v[d[i]] += a[i]; o[i] = v[d[i]]; }
+    return o;
+  }
   // lower bound: first index i of the sorted array t with t[i] >= v.
   function lb(t, v) {
     var lo = 0, hi = t.length;
@@ -84,12 +90,19 @@
     var c = {flow: raw.flow, label: raw.label, client: raw.client, server: raw.server, comm: raw.comm, pid: raw.pid,
       stream: raw.stream, dir: raw.dir, mss: raw.mss || 1448, lostPackets: raw.lost_packets, lostEvents: raw.lost_events,
       codes: raw.codes || [], limits: raw.limits || {spans: []}};
-    var p = raw.p;
-    c.t = undelta(p.t); c.f = undelta(p.f); c.d = plain(p.d); c.s = undelta(p.s); c.a = undelta(p.a);
-    c.l = undelta(p.l); c.w = undelta(p.w); c.g = plain(p.g); c.k = plain(p.k);
+    var p = raw.p, i;
+    // Columns as viz/connpage.go writes them: times in units of tu ns;
+    // g holds the flags (9 bits), the direction and the SACK block count;
+    // s, a, l and w are differences within each direction.
+    c.t = undelta(p.t);
+    if (raw.tu > 1) { for (i = 0; i < c.t.length; i++) { c.t[i] *= raw.tu; } }
+    c.f = undelta(p.f);
     c.n = c.t.length;
+    c.g = new Float64Array(c.n); c.d = new Uint8Array(c.n); c.k = new Uint8Array(c.n);
+    for (i = 0; i < c.n; i++) { var g = p.g[i]; c.g[i] = g & 0x1ff; c.d[i] = (g >> 9) & 1; c.k[i] = g >> 10; }
+    c.s = undeltaBy(p.s, c.d); c.a = undeltaBy(p.a, c.d); c.l = undeltaBy(p.l, c.d); c.w = undeltaBy(p.w, c.d);
     c.sackAt = new Int32Array(c.n + 1);
-    for (var i = 0; i < c.n; i++) { c.sackAt[i + 1] = c.sackAt[i] + c.k[i]; }
+    for (i = 0; i < c.n; i++) { c.sackAt[i + 1] = c.sackAt[i] + c.k[i]; }
     c.sack = raw.sack || [];
     // Packets of the data direction (I-beams) and of the other (ACKs).
     var dn = 0;
@@ -540,13 +553,23 @@
   panels.push({id: "cv_tput", title: "throughput", height: 300, order: 40, option: tputOption, update: tputUpdate, tools: tputTools});
   panels.push({id: "cv_events", title: "events", height: 300, order: 90, option: evOption, update: evUpdate});
 
+  // A connection's data is gzip'd JSON in base64: inflated when the page
+  // opens, with the browser's own DecompressionStream (no network).
   var decoded = {};
-  function connData(flow) {
-    var raw = D.conns && D.conns[flow];
-    if (!raw) { return null; }
-    if (!decoded[flow]) { decoded[flow] = decode(raw); }
-    return decoded[flow];
+  function loadConn(flow) {
+    var b64 = D.conns && D.conns[flow];
+    if (!b64) { return Promise.resolve(null); }
+    if (decoded[flow]) { return Promise.resolve(decoded[flow]); }
+    var bin = atob(b64), bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) { bytes[i] = bin.charCodeAt(i); }
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return new Response(stream).text().then(function (txt) {
+      decoded[flow] = decode(JSON.parse(txt));
+      return decoded[flow];
+    });
   }
+  function connData(flow) { return decoded[flow] || null; }
+  function hasData(flow) { return !!(D.conns && D.conns[flow]); }
   function summaryOf(flow) {
     var l = D.connList || [];
     for (var i = 0; i < l.length; i++) { if (String(l[i].flow) === String(flow)) { return l[i]; } }
@@ -569,9 +592,22 @@
     if (open) { open.cx.lastFrame = frame; }
   }
 
+  var opening = 0; // the latest open: a slow inflate must not draw over a newer view
   function openConn(arg, root) {
-    var flow = parseInt(arg, 10);
-    var sum = summaryOf(flow), c = connData(flow);
+    var flow = parseInt(arg, 10), token = ++opening;
+    if (!hasData(flow)) { drawConn(flow, null, root); return; }
+    var wait = el("p", "note", "Inflating the connection's segments…");
+    root.appendChild(wait);
+    loadConn(flow).then(function (c) {
+      if (token !== opening) { return; }
+      root.removeChild(wait);
+      drawConn(flow, c, root);
+    }, function (e) {
+      wait.textContent = "Could not read this connection's data: " + e;
+    });
+  }
+  function drawConn(flow, c, root) {
+    var sum = summaryOf(flow);
     var head = el("div", "cv-head");
     var back = el("a", "cv-back", "← back to the report");
     back.href = "#";
@@ -658,6 +694,7 @@
     update(lo, hi);
   }
   function closeConn() {
+    opening++;
     if (!open) { return; }
     open.cx.charts.forEach(function (pc) { pc.chart.dispose(); });
     open = null;
