@@ -408,15 +408,16 @@ func checkMarks(t *testing.T, p tsgPage, tf map[uint64]tsharkFrame, dsacks map[u
 }
 
 // TestConnPageMarksRTO: the RTO retransmission of a BBR transfer is marked
-// (the other sample has none).
+// (the other sample has none). The report is built as `report --flow 1`
+// builds it, so it must open on that connection's page by itself.
 func TestConnPageMarksRTO(t *testing.T) {
 	b := newBrowser(t)
 	path := filepath.Join("..", "samples", "bbr-loss-sender.pcapng")
 	tf := tsharkFrames(t, path)
-	r, _ := connReportOf(t, b, path, Options{})
-	flow := r.Detailed[0]
-	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](fmt.Sprintf(`(() => { tcpvizViews.go(%d); return true; })()`, flow))); err != nil {
-		t.Fatal(err)
+	const flow = 1
+	r, _ := connReportOf(t, b, path, Options{Flows: []uint64{flow}, DetailConns: -1})
+	if !slices.Equal(r.Detailed, []uint64{flow}) {
+		t.Fatalf("detailed %v, want only the --flow %d", r.Detailed, flow)
 	}
 	waitView(t, b, flow)
 	checkMarks(t, readTSG(t, b), tf, nil, "RTO retransmission", "fast retransmission")

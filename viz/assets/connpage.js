@@ -184,7 +184,7 @@
   var panels = [];
   var LOD_MAX = 4000;   // points drawn one by one below this many in view
   var LOD_COLS = 700;   // columns (min and max each) above it
-  var GRID = {left: 90, right: 90, top: 64, bottom: 34};
+  var GRID = {left: 90, right: 90, top: 74, bottom: 34};
   var dataNames = {};
 
   function base(cx, title, sub, yName) {
@@ -222,11 +222,12 @@
     var c = cx.c, o = base(cx, "Time-sequence " + c.label, (c.dir ? "data sent by the server (s2c)" : "data sent by the client (c2s)") +
       "; I-beams are segments (one per frame when zoomed in), the ACK and receive-window lines come from the other side", "relative sequence");
     o.yAxis.scale = true;
+    o.grid.top = 92; // two rows of legend
     o.yAxis.axisLabel = {formatter: function (v) { return tcpvizIEC(v); }};
     o.tooltip.formatter = function (p) { return tsgTip(c, p); };
     o.series = [
       {name: "segments", type: "custom", renderItem: ibeam, encode: {x: 0, y: [1, 4]}, itemStyle: {color: "#1f4eb4"}, data: [], z: 3},
-      {name: "ACK", type: "line", step: "end", showSymbol: true, symbolSize: 3, itemStyle: {color: "#2e9e4f"}, lineStyle: {width: 1.2}, data: []},
+      {name: "ACK", type: "line", step: "end", showSymbol: true, symbolSize: 2, itemStyle: {color: "#2e9e4f"}, lineStyle: {width: 1.2}, data: []},
       {name: "receive window", type: "line", step: "end", showSymbol: false, itemStyle: {color: "#d9a400"}, lineStyle: {width: 1.2}, data: []},
       {name: "SACK", type: "custom", renderItem: sackBar, encode: {x: 0, y: [1, 4]}, itemStyle: {color: "#9a60b4"}, data: [], z: 4},
       {name: "D-SACK", type: "custom", renderItem: sackBar, encode: {x: 0, y: [1, 4]}, itemStyle: {color: "#e7298a"}, data: [], z: 4}
@@ -332,7 +333,7 @@
     var opt = {series: series};
     if (ymin < Infinity) {
       var pad = Math.max((ymax - ymin) * 0.04, 1);
-      opt.yAxis = {min: Math.floor(ymin - pad), max: Math.ceil(ymax + pad)};
+      opt.yAxis = {min: Math.max(Math.floor(ymin - pad), ymin >= 0 ? 0 : -Infinity), max: Math.ceil(ymax + pad)};
     }
     cx.state.tsgDetail = detail;
     return opt;
