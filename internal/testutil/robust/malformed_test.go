@@ -66,6 +66,18 @@ func checkMem(t *testing.T, o outcome) {
 // truncatedAt >= 0, a warning about a truncated block at that offset.
 func checkParsed(t *testing.T, o outcome, frames uint64, truncatedAt int64) {
 	t.Helper()
+	if truncatedAt == 0 {
+		// Cut inside the file header: nothing can be read, an error (exit
+		// 1), not an empty session.
+		want := fmt.Sprintf("%s: offset 0: truncated: ", o.in)
+		if o.err == nil || !strings.HasPrefix(o.err.Error(), want) {
+			t.Fatalf("error %v, want one starting %q", o.err, want)
+		}
+		if names, _ := os.ReadDir(o.out); len(names) > 0 {
+			t.Fatalf("%s left behind in %s", names[0].Name(), o.out)
+		}
+		return
+	}
 	if o.err != nil {
 		t.Fatalf("parse failed: %v", o.err)
 	}
