@@ -148,11 +148,11 @@ type KV struct {
 
 // ProcessRow is one line of the per-process breakdown.
 type ProcessRow struct {
-	PID     uint32
-	Comm    string
-	Flows   int
-	Bytes   uint64
-	Retrans int
+	PID     uint32 `json:"pid"`
+	Comm    string `json:"comm"`
+	Flows   int    `json:"connections"`
+	Bytes   uint64 `json:"payload_bytes"`
+	Retrans int    `json:"retrans"`
 }
 
 // ConnRow is one line of the connections table (tcplife-like).
