@@ -6,13 +6,15 @@ import (
 	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
 
-// AsyncWriter writes events as JSON Lines on a goroutine of its own, so the
-// encoding and the writes overlap with the pipeline that produces them
-// instead of adding to it. Events are copied into batches (with the kernel
-// record an event points to, which its producer reuses) and written in the
+// AsyncWriter writes events or flow records as JSON Lines on a goroutine of
+// its own, so the encoding and the writes overlap with the pipeline that
+// produces them instead of adding to it. Records are copied into batches
+// (with the kernel record an event points to, which its producer reuses;
+// a flow record's own pointers are fresh per connection) and written in the
 // order they came, by a Writer: the bytes are exactly those the Writer
-// writes when called directly. It is not safe for concurrent use; Flush or
-// Close must be called to end its goroutine.
+// writes when called directly. One writer takes one kind of record (the
+// order between kinds is not kept). It is not safe for concurrent use;
+// Flush or Close must be called to end its goroutine.
 type AsyncWriter struct {
 	batch *eventBatch
 	full  chan *eventBatch
@@ -32,6 +34,7 @@ const asyncBatchLen = 256
 type eventBatch struct {
 	events []Event
 	kern   []kblock.Record // copies of the events' kernel records; never grows past its capacity
+	flows  []FlowRecord
 }
 
 func newEventBatch() *eventBatch {
@@ -53,13 +56,17 @@ func (a *AsyncWriter) run() {
 		for i := range b.events {
 			a.w.Event(&b.events[i])
 		}
+		for i := range b.flows {
+			a.w.Flow(&b.flows[i])
+		}
 		if err := a.w.Err(); err != nil {
 			a.mu.Lock()
 			a.err = err
 			a.mu.Unlock()
 		}
 		clear(b.events) // drop the strings and pointers they hold
-		b.events, b.kern = b.events[:0], b.kern[:0]
+		clear(b.flows)
+		b.events, b.kern, b.flows = b.events[:0], b.kern[:0], b.flows[:0]
 		select {
 		case a.free <- b:
 		default:
@@ -76,12 +83,27 @@ func (a *AsyncWriter) Event(e *Event) {
 		b.events[len(b.events)-1].Kernel = &b.kern[len(b.kern)-1]
 	}
 	if len(b.events) == cap(b.events) {
-		a.full <- b
-		select {
-		case a.batch = <-a.free:
-		default:
-			a.batch = newEventBatch()
-		}
+		a.next()
+	}
+}
+
+// Flow queues one flow record line; r is copied (a shallow copy: what it
+// points to must not change afterwards).
+func (a *AsyncWriter) Flow(r *FlowRecord) {
+	b := a.batch
+	b.flows = append(b.flows, *r)
+	if len(b.flows) == asyncBatchLen {
+		a.next()
+	}
+}
+
+// next hands the current batch to the goroutine and takes an empty one.
+func (a *AsyncWriter) next() {
+	a.full <- a.batch
+	select {
+	case a.batch = <-a.free:
+	default:
+		a.batch = newEventBatch()
 	}
 }
 
@@ -99,7 +121,7 @@ func (a *AsyncWriter) Close() {
 		return
 	}
 	a.ended = true
-	if len(a.batch.events) > 0 {
+	if len(a.batch.events) > 0 || len(a.batch.flows) > 0 {
 		a.full <- a.batch
 	}
 	close(a.full)

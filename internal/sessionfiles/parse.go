@@ -106,7 +106,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		w.async = events.NewAsyncWriter(w.w)
 		defer w.async.Close()
 	}
-	flw := events.NewWriter(flOut, 64<<10)
+	// Flow records too (they are many on connection-heavy captures).
+	flw := events.NewAsyncWriter(events.NewWriter(flOut, 64<<10))
+	defer flw.Close()
 	res := &Result{}
 
 	cfg := o.Pipeline
