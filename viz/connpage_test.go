@@ -481,3 +481,59 @@ func TestConnPageHostileStrings(t *testing.T) {
 		t.Errorf("console errors %q, dialogs %q", errs, dialogs)
 	}
 }
+
+// TestConnPageKernelFrames: the kernel's records on the congestion and RTT
+// panels name their own frames (Wireshark numbers the custom blocks), and
+// the RTT samples name the ACK that gave them, in the connection's stream.
+func TestConnPageKernelFrames(t *testing.T) {
+	b := newBrowser(t)
+	path := filepath.Join("..", "samples", "kernel-lossy-bulk.pcapng")
+	tf := tsharkFrames(t, path)
+	r, _ := connReportOf(t, b, path, Options{})
+	flow := r.Detailed[0]
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](fmt.Sprintf(`(() => { tcpvizViews.go(%d); return true; })()`, flow))); err != nil {
+		t.Fatal(err)
+	}
+	waitView(t, b, flow)
+	var got struct {
+		Stream int64              `json:"stream"`
+		Cwnd   [][]any            `json:"cwnd"`
+		RTT    [][]any            `json:"rtt"`
+		Tips   map[string]string  `json:"tips"`
+		Frames map[string]float64 `json:"frames"`
+	}
+	evalJSON(t, b, `(() => {
+	  const cong = echarts.getInstanceByDom(document.getElementById("cv_cong"));
+	  const rtt = echarts.getInstanceByDom(document.getElementById("cv_rtt"));
+	  const cw = cong.getOption().series.find(s => s.name === "kernel cwnd").data;
+	  const rs = rtt.getOption().series.find(s => s.name === "RTT sample").data;
+	  const tip = (ch, name, i) => {
+	    const si = ch.getOption().series.findIndex(s => s.name === name);
+	    ch.dispatchAction({type: "showTip", seriesIndex: si, dataIndex: i});
+	    const el = ch.getDom().querySelector("div:last-child");
+	    return el ? el.innerText : "";
+	  };
+	  const i = Math.floor(cw.length / 2), j = Math.floor(rs.length / 2);
+	  return JSON.stringify({stream: tcpvizConn.data(tcpvizConn.state().flow).stream, cwnd: cw, rtt: rs,
+	    tips: {cwnd: tip(cong, "kernel cwnd", i), rtt: tip(rtt, "RTT sample", j)}, frames: {cwnd: cw[i][2], rtt: rs[j][2]}});
+	})()`, &got)
+	if len(got.Cwnd) == 0 || len(got.RTT) == 0 {
+		t.Fatalf("%d kernel cwnd points, %d RTT samples", len(got.Cwnd), len(got.RTT))
+	}
+	for _, it := range got.Cwnd {
+		if f := uint64(it[2].(float64)); !tf[f].kernelB {
+			t.Errorf("kernel cwnd point names frame %d, which is not a tcpviz custom block in tshark", f)
+		}
+	}
+	for _, it := range got.RTT {
+		if f := uint64(it[2].(float64)); tf[f].stream != got.Stream {
+			t.Errorf("RTT sample names frame %d, in tshark's stream %d, not %d", f, tf[f].stream, got.Stream)
+		}
+	}
+	for k, tip := range got.Tips {
+		if want := fmt.Sprintf("frame: %d", int64(got.Frames[k])); !strings.Contains(tip, want) {
+			t.Errorf("%s tooltip %q does not say %q", k, tip, want)
+		}
+	}
+	t.Logf("%d kernel cwnd points on custom-block frames, %d RTT samples on the stream's frames", len(got.Cwnd), len(got.RTT))
+}

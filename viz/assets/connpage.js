@@ -205,6 +205,23 @@
     };
   }
 
+  // axisTip lists, at the hovered time, each series' nearest point with
+  // its frame (lines have no symbol to hover one by one). extra(p) may add
+  // text to a row.
+  function axisTip(unit, extra) {
+    return function (ps) {
+      if (!ps || !ps.length) { return ""; }
+      var h = "<b>" + esc(tcpvizSec(ps[0].axisValue)) + " s</b>";
+      ps.forEach(function (p) {
+        var d = p.data;
+        if (!d || d[1] === null || d[1] === undefined) { return; }
+        h += "<br>" + p.marker + esc(p.seriesName) + ": " + esc(tcpvizNum(d[1])) + (unit ? " " + esc(unit) : "");
+        if (d[2] !== "" && d[2] !== undefined) { h += " (frame: " + esc(d[2]) + (d[4] !== undefined && d[4] !== "" && extra === "frames" ? " to " + esc(d[4]) : "") + ")"; }
+        if (typeof extra === "function") { h += extra(p); }
+      });
+      return h;
+    };
+  }
   function frameRow(d) {
     return "<b>frame</b>: " + esc(d[2]) + "<br><b>time</b>: " + esc(fmtSec(d[3])) + " s";
   }
@@ -347,12 +364,9 @@
     var o = base(cx, (kern ? "Kernel cwnd, ssthresh and in flight " : "In flight and receive window (INFERRED) ") + c.label,
       "segments of " + c.mss + " B" + (kern ? "; bands: congestion state (yellow disorder, blue cwr, orange recovery, red loss)" : "; no kernel records for this socket"), "segments");
     o.yAxis.min = 0;
-    o.tooltip.formatter = function (p) {
-      var d = p.data; if (!d) { return ""; }
-      var h = "<b>" + esc(p.seriesName) + "</b>: " + esc(tcpvizNum(d[1])) + "<br>" + frameRow(d);
-      if (d[4] !== undefined) { h += "<br><b>congestion state</b>: " + esc(CA[d[4]] || d[4]); }
-      return h;
-    };
+    o.tooltip = {trigger: "axis", confine: true, formatter: axisTip("", function (p) {
+      return p.data[4] !== undefined ? ", state " + esc(CA[p.data[4]] || p.data[4]) : "";
+    })};
     var bands = [];
     if (kern) {
       var from = -1, st = 0, K = c.kern;
@@ -403,7 +417,7 @@
   function rttOption(cx) {
     var o = base(cx, "RTT " + cx.c.label, "per-ACK samples (detectors) and the kernel's smoothed and minimum RTT", "ms");
     o.yAxis.min = 0;
-    o.tooltip.formatter = function (p) { var d = p.data; return d ? "<b>" + esc(p.seriesName) + "</b>: " + esc(tcpvizNum(d[1])) + " ms<br>" + frameRow(d) : ""; };
+    o.tooltip = {trigger: "axis", confine: true, formatter: axisTip("ms")};
     o.series = [
       {name: "RTT sample", type: "scatter", symbolSize: 4, itemStyle: {color: "#fa8c16"}, data: []},
       {name: "kernel srtt", type: "line", showSymbol: false, itemStyle: {color: "#2f5bd3"}, data: []},
@@ -426,14 +440,8 @@
   function tputOption(cx) {
     var o = base(cx, "Throughput and goodput " + cx.c.label, "", "Mbit/s");
     o.yAxis.min = 0;
-    o.tooltip.formatter = function (p) {
-      var d = p.data; if (!d) { return ""; }
-      var h = "<b>" + esc(p.seriesName) + "</b>: " + esc(tcpvizNum(d[1])) + " Mbit/s<br>";
-      if (d[4] !== undefined) {
-        return h + "<b>window</b>: " + esc(fmtSec(d[5])) + " s to " + esc(fmtSec(d[6])) + " s<br><b>frames</b>: " + esc(d[2]) + " to " + esc(d[4]);
-      }
-      return h + frameRow(d);
-    };
+    // Bins name their first and last frame.
+    o.tooltip = {trigger: "axis", confine: true, formatter: axisTip("Mbit/s", "frames")};
     o.series = [
       {name: "throughput (all data sent)", type: "line", showSymbol: false, step: "middle", itemStyle: {color: "#5470c6"}, data: []},
       {name: "goodput (newly acknowledged)", type: "line", showSymbol: false, step: "middle", itemStyle: {color: "#3ba272"}, areaStyle: {opacity: 0.2}, data: [],
