@@ -114,7 +114,7 @@ func (s *SegPair) Lost() bool { return s.Down == 0 }
 
 // Pair matches the connections of a and b and compares them.
 func Pair(a, b *Capture) *Result {
-	res := &Result{A: a.Name, B: b.Name, Truncated: a.Truncated || b.Truncated, DropsA: a.Drops, DropsB: b.Drops}
+	res := &Result{A: a.Name, B: b.Name, Conns: []ConnResult{}, Truncated: a.Truncated || b.Truncated, DropsA: a.Drops, DropsB: b.Drops}
 	used := make(map[*Conn]bool)
 	byTuple := make(map[[2]netip.AddrPort][]*Conn)
 	byISN := make(map[[2]uint32][]*Conn)

@@ -57,7 +57,7 @@ var (
 
 // write generates the two captures into dir and returns their paths
 // (client side, server side) and the truth.
-func (s synth) write(t *testing.T, dir string) (string, string, truth) {
+func (s synth) write(t testing.TB, dir string) (string, string, truth) {
 	t.Helper()
 	var pk []gpkt
 	var tr truth
@@ -167,7 +167,7 @@ func (s synth) conn(pk []gpkt, k int, t0 int64) []gpkt {
 	return pk
 }
 
-func writeFile(t *testing.T, path string, segs []capgen.Segment) string {
+func writeFile(t testing.TB, path string, segs []capgen.Segment) string {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {

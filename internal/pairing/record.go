@@ -24,8 +24,8 @@ import (
 	"github.com/tcpviz/tcpviz/pcapng"
 )
 
-// DefaultLimit bounds the segments one capture keeps (about 48 bytes each,
-// so 2M segments are about 100 MB). A capture with more is paired up to the
+// DefaultLimit bounds the segments one capture keeps (40 bytes each, so 2M
+// segments are 80 MB). A capture with more is paired up to the
 // bound and the result says it is incomplete.
 const DefaultLimit = 2_000_000
 
