@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/pairing"
 )
 
 // Chart names accepted by Options.Charts (and --charts).
@@ -53,6 +54,10 @@ type Options struct {
 	// CaptureFile is the capture the frame numbers refer to (the pages
 	// offer `wireshark -r CaptureFile -g FRAME`).
 	CaptureFile string
+	// Pairing compares this capture (A) with another capture of the same
+	// connections (report --in A --in B): the pairing section and the
+	// #pair=N views.
+	Pairing *pairing.Result
 }
 
 // ParseCharts checks a comma-separated chart list.
@@ -103,8 +108,13 @@ type Report struct {
 	NoMatch   string   // set when the filters select nothing: says so
 	// Detailed lists the connections whose page carries every segment.
 	Detailed []uint64
-	tips     map[string][][]any
-	data     map[string][]byte // tcpvizData: JSON for the page's views
+	// Pairs are the connections paired with a second capture (Options.Pairing).
+	Pairs     []PairRow
+	PairNote  string
+	PairOnlyA []uint64
+	PairOnlyB []uint64
+	tips      map[string][][]any
+	data      map[string][]byte // tcpvizData: JSON for the page's views
 }
 
 // SetData adds a JSON value to the page's tcpvizData object under key (a view
@@ -262,6 +272,7 @@ func Build(c *Collector, flows []events.FlowRecord, sum events.Summary, opts Opt
 		}
 	}
 	b.connPages()
+	b.compareViews()
 	return r, nil
 }
 

@@ -102,6 +102,13 @@ func reportOf(t *testing.T, b *browser, sample string, o Options) (*Report, *Inp
 	if err != nil {
 		t.Fatal(err)
 	}
+	return writeAndLoad(t, b, in, o), in
+}
+
+// writeAndLoad builds the dashboards of in, writes them and loads
+// report.html in b.
+func writeAndLoad(t *testing.T, b *browser, in *Input, o Options) *Report {
+	t.Helper()
 	r, err := Build(in.Collector, in.Flows, in.Summary, o)
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +118,7 @@ func reportOf(t *testing.T, b *browser, sample string, o Options) (*Report, *Inp
 		t.Fatal(err)
 	}
 	b.load(t, filepath.Join(dir, FileReport))
-	return r, in
+	return r
 }
 
 func evalJSON(t *testing.T, b *browser, js string, v any) {

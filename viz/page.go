@@ -226,6 +226,28 @@ window.addEventListener("resize", function () {
   {{with $.Missing}}<p class="missing">Not drawn: {{range $i, $m := .}}{{if $i}}; {{end}}{{$m}}{{end}}</p>{{end}}
 </section>
 {{end}}{{end}}
+{{if and .Report .R.PairNote}}
+<section id="pairing">
+  <h2>Two captures paired</h2>
+  <p class="note">Capture A is this report's; B is the other capture of the same connections. Per direction: segments the upstream capture saw sent and of them those the downstream capture never saw (lost between the two points), and the one-way delay. Note: {{.R.PairNote}}. Click a connection for its time-sequence with the losses marked and its delay over time.</p>
+  {{with .R.PairOnlyA}}<p class="note">Only in A: {{range $i, $f := .}}{{if $i}}, {{end}}#{{$f}}{{end}}.</p>{{end}}
+  {{with .R.PairOnlyB}}<p class="note">Only in B (B's flow ids): {{range $i, $f := .}}{{if $i}}, {{end}}#{{$f}}{{end}}.</p>{{end}}
+  <div class="tablewrap"><table id="pairs"><thead><tr>
+    <th data-sort class="n">flow A</th><th data-sort class="n">flow B</th><th data-sort>connection (A)</th><th data-sort>matched by</th><th data-sort>near the client</th>
+    <th data-sort>direction</th><th data-sort class="n">data sent</th><th data-sort class="n">data lost</th><th data-sort class="n">ACKs sent</th><th data-sort class="n">ACKs lost</th>
+    <th data-sort class="n">delay min ms</th><th data-sort class="n">median ms</th><th data-sort class="n">p95 ms</th><th data-sort class="n">max ms</th></tr></thead><tbody>
+  {{range $p := .R.Pairs}}{{range .Dirs}}<tr data-pair="{{$p.FlowA}}" data-dir="{{.Dir}}">
+    <td class="n" data-v="{{$p.FlowA}}"><a href="#pair={{$p.FlowA}}">{{$p.FlowA}}</a></td><td class="n" data-v="{{$p.FlowB}}">{{$p.FlowB}}</td>
+    <td data-v="{{$p.Client}}">{{$p.Client}} → {{$p.Server}}</td><td data-v="{{$p.Match}}">{{$p.Match}}</td><td data-v="{{$p.Near}}">{{$p.Near}}</td>
+    <td data-v="{{.Dir}}">{{.Dir}} ({{upper .From}} →)</td>
+    <td class="n" data-k="data_sent" data-v="{{.DataSent}}">{{.DataSent}}</td><td class="n" data-k="data_lost" data-v="{{.DataLost}}">{{.DataLost}}</td>
+    <td class="n" data-k="acks_sent" data-v="{{.ACKsSent}}">{{.ACKsSent}}</td><td class="n" data-k="acks_lost" data-v="{{.ACKsLost}}">{{.ACKsLost}}</td>
+    <td class="n" data-k="min_ms" data-v="{{.Delay.MinMS}}">{{.Delay.MinMS}}</td><td class="n" data-k="p50_ms" data-v="{{.Delay.P50MS}}">{{.Delay.P50MS}}</td>
+    <td class="n" data-k="p95_ms" data-v="{{.Delay.P95MS}}">{{.Delay.P95MS}}</td><td class="n" data-k="max_ms" data-v="{{.Delay.MaxMS}}">{{.Delay.MaxMS}}</td></tr>
+  {{end}}{{else}}<tr><td colspan="14">no connection is in both captures</td></tr>{{end}}
+  </tbody></table></div>
+</section>
+{{end}}
 {{range .Sections}}
 <section id="{{.ID}}">
   <h2>{{.Title}}</h2>

@@ -30,6 +30,11 @@ var echartsJS string
 //go:embed assets/connpage.js
 var connPageJS string
 
+// compareJS draws the compare views (#compare=, #pair=): viz/compare.go.
+//
+//go:embed assets/compare.js
+var compareJS string
+
 // Page files written by WriteFiles.
 const (
 	FileReport   = "report.html"
@@ -90,7 +95,7 @@ func (r *Report) view(kind pageKind) pageView {
 	nonce := newNonce()
 	v := pageView{Title: r.Title, Nonce: nonce, Heading: r.Title, Source: r.Source,
 		Generated: r.Generated.Format(time.RFC3339), ECharts: template.JS(echartsJS), Tips: r.tips, R: r,
-		ConnJS: template.JS(connPageJS), Data: template.JS("{}"), Report: kind == pageReport,
+		ConnJS: template.JS(connPageJS + "\n" + compareJS), Data: template.JS("{}"), Report: kind == pageReport,
 		Clock:   clockView{OriginNS: strconv.FormatInt(r.Origin, 10), Origin: time.Unix(0, r.Origin).UTC().Format("2006-01-02 15:04:05.000000000 UTC")},
 		Missing: r.Missing}
 	include := func(id string) bool {

@@ -46,6 +46,9 @@ type LoadOptions struct {
 	// Segments, when set, is fed every packet and event too (the
 	// connection pages' per-segment data).
 	Segments *Segments
+	// Sinks are fed the capture's packets and events too (pairing's
+	// recorder); an input without packets feeds them nothing.
+	Sinks []pipeline.Sink
 }
 
 // Load reads a session directory, a capture file or an events.jsonl file.
@@ -156,6 +159,9 @@ func loadCapture(ctx context.Context, path string, o LoadOptions) (*Input, error
 	p.AddSink(c)
 	if o.Segments != nil {
 		p.AddSink(o.Segments)
+	}
+	for _, s := range o.Sinks {
+		p.AddSink(s)
 	}
 	var progress func(done, size int64, records uint64)
 	if o.Progress != nil {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -70,6 +73,28 @@ func TestSummaryPairsTwoCaptures(t *testing.T) {
 	stdout, _, code = runTool(t, "summary", "--in", a, "--in", b, "--port", "9", "--format", "json")
 	if err := json.Unmarshal([]byte(stdout), &doc); code != exitOK || err != nil || len(doc.Conns) != 0 {
 		t.Errorf("--port 9: exit %d %v, %d connections", code, err, len(doc.Conns))
+	}
+
+	// report: A's report with the pairing table holding the same figures.
+	dir := filepath.Join(t.TempDir(), "r")
+	if _, stderr, code := runTool(t, "report", "--in", a, "--in", b, "--out", dir); code != exitOK {
+		t.Fatalf("report: exit %d: %s", code, stderr)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for d := range 2 {
+		s := &w.Dirs[d]
+		row := regexp.MustCompile(`(?s)<tr data-pair="` + strconv.FormatUint(w.FlowA, 10) + `" data-dir="` + s.Dir + `">(.*?)</tr>`).FindSubmatch(page)
+		if row == nil {
+			t.Fatalf("report.html has no pairing row for %s", s.Dir)
+		}
+		for k, v := range map[string]int{"data_sent": s.DataSent, "data_lost": s.DataLost, "acks_sent": s.ACKsSent, "acks_lost": s.ACKsLost} {
+			if !strings.Contains(string(row[1]), `data-k="`+k+`" data-v="`+strconv.Itoa(v)+`"`) {
+				t.Errorf("report.html %s %s: want %d in\n%s", s.Dir, k, v, row[1])
+			}
+		}
 	}
 
 	_, stderr, code = runTool(t, "summary", "--in", a, "--in", b, "--in", a)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/tcpviz/tcpviz/internal/pairing"
 	"github.com/tcpviz/tcpviz/internal/session"
 	"github.com/tcpviz/tcpviz/viz"
 )
@@ -31,11 +32,20 @@ func init() {
   if the capture is gone, the report is built from events.jsonl and
   flows.jsonl and says which charts are missing.
 
+  With two captures of the same connections (--in A --in B: e.g. the
+  sender's and the receiver's) the report is A's, plus a section pairing
+  them: per connection and direction the segments lost between the two
+  points, lost ACKs and the one-way delay; report.html#pair=N shows
+  connection N's time-sequence with the losses marked and its delay over
+  time (docs/pairing.md). report.html#compare=1,4 overlays connections
+  (tick them in the connections table).
+
 Examples:
   tcpviz report --in out/session_20260101_120000/
   tcpviz report --in x.pcapng --out /tmp/r --charts timeline,tsg --dport 443
   tcpviz report --in out/s1/events.jsonl --comm 'curl*' --open
   tcpviz report --in x.pcapng --flow 3 --flow 7 --open
+  tcpviz report --in sender.pcapng --in receiver.pcapng --out /tmp/pair
 
 ` + filterHelp,
 		run: runReport,
@@ -134,9 +144,24 @@ func loadReport(f *reportFlags, flt viz.Filter, o viz.Options, kind string) (*vi
 	if o.DetailConns >= 0 || len(o.Flows) > 0 {
 		segs = viz.NewSegments(viz.SegmentLimits{}, flt, o.Flows)
 	}
-	in, err := viz.Load(ctx, f.in, viz.LoadOptions{Pipeline: cfg, Limits: f.limits(), Filter: flt, Segments: segs})
+	lo := viz.LoadOptions{Pipeline: cfg, Limits: f.limits(), Filter: flt, Segments: segs}
+	var rec *pairing.Recorder
+	if f.pair != "" {
+		// Capture A's segments for the pairing, on the report's own pass.
+		rec = pairing.NewRecorder(f.in, 0)
+		lo.Sinks = append(lo.Sinks, rec)
+	}
+	in, err := viz.Load(ctx, f.in, lo)
 	if err != nil {
 		return nil, nil, err
+	}
+	if rec != nil {
+		if in.NoPackets {
+			return nil, nil, fmt.Errorf("%s: pairing needs the capture's packets (give the capture file, not events)", f.in)
+		}
+		if o.Pairing, err = readPair(ctx, f, rec.Capture()); err != nil {
+			return nil, nil, err
+		}
 	}
 	o.Source, o.NoPackets, o.Segments = in.Source, in.NoPackets, segs
 	o.CaptureFile = in.Source
@@ -165,9 +190,6 @@ func runReport(args []string) error {
 	}
 	if err := f.inputs(fs); err != nil {
 		return err
-	}
-	if f.pair != "" {
-		return usagef("report draws one capture; pair two with summary --in A --in B")
 	}
 	of.setupLogging()
 	flt, o, err := f.compile()

@@ -16,7 +16,8 @@
 //   tcpvizConn.addPanel({id: "cv_x", title: "...", height: 300, order: 50,
 //     option: function (cx) { return echartsOption; },     // first drawing
 //     update: function (cx, lo, hi) { return partialOption; }, // after each zoom (ns from origin), optional
-//     tools: function (cx, el) {...}});                      // optional controls above the chart
+//     tools: function (cx, el) {...},                        // optional controls above the chart
+//     when: function (cx) { return bool; }});                // optional: only the connections it is true for
 //
 // cx holds the decoded connection (cx.c), its span (cx.lo, cx.hi, in ns from
 // the origin) and helpers (cx.base: axis, grid, toolbox and zoom every panel
@@ -650,7 +651,7 @@
     head.appendChild(st);
     if (c.lostPackets) { head.appendChild(el("p", "missing", "Only the first " + c.n + " packets are detailed (bound per connection); " + c.lostPackets + " more are in the capture.")); }
     var cx = {c: c, lo: c.lo, hi: c.hi, state: {}, charts: [], base: function (t, s, y) { return base(cx, t, s, y); }, lod: lod};
-    var list = panels.slice().sort(function (a, b) { return a.order - b.order; });
+    var list = panels.filter(function (p) { return !p.when || p.when(cx); }).sort(function (a, b) { return a.order - b.order; });
     list.forEach(function (p) {
       var box = el("div", "cv-panel");
       if (p.tools) { var tb = el("div", "cv-tools"); p.tools(cx, tb); box.appendChild(tb); }
