@@ -230,8 +230,19 @@ func TestPagesRenderInChromium(t *testing.T) {
 		t.Errorf("dialogs opened: %q", dialogs)
 	}
 	if *updateScreenshot {
+		// The README's quick start: parse-pcap --report on this sample.
 		shots := t.TempDir()
-		captureReport(t, shots, 120_000)
+		in, err := Load(t.Context(), filepath.Join("..", "samples", "kernel-lossy-bulk.pcapng"), LoadOptions{Pipeline: detectorPipeline()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Build(in.Collector, in.Flows, in.Summary, Options{Title: "tcpviz report: kernel-lossy-bulk.pcapng", Source: "samples/kernel-lossy-bulk.pcapng"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.WriteFiles(shots); err != nil {
+			t.Fatal(err)
+		}
 		b.screenshot(t, filepath.Join(shots, FileReport), "../docs/report.png")
 	}
 }
