@@ -14,9 +14,8 @@ import (
 	"strings"
 
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/driver"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
-	"github.com/tcpviz/tcpviz/internal/sessionfiles"
-	"github.com/tcpviz/tcpviz/pcapng"
 )
 
 // Session file names (as parse-pcap writes them).
@@ -138,48 +137,24 @@ func loadSession(ctx context.Context, dir string, o LoadOptions) (*Input, error)
 
 // loadCapture runs the pipeline over a capture with a Collector attached.
 func loadCapture(ctx context.Context, path string, o LoadOptions) (*Input, error) {
-	f, err := sessionfiles.OpenInput(path, nil)
-	if err != nil {
-		return nil, fmt.Errorf("report input: %w", err)
-	}
-	defer f.Close()
-	size := f.Size
 	c := NewCollector(o.Limits, o.Filter)
 	in := &Input{Collector: c, Source: path}
-	cfg := o.Pipeline
-	userOnFlow := cfg.OnFlow
-	cfg.OnFlow = func(r *events.FlowRecord) {
-		in.Flows = append(in.Flows, *r)
-		if userOnFlow != nil {
-			userOnFlow(r)
-		}
-	}
-	cfg.Source = path
-	p := pipeline.New(cfg)
-	p.AddSink(c)
+	sinks := []pipeline.Sink{c}
 	if o.Segments != nil {
-		p.AddSink(o.Segments)
+		sinks = append(sinks, o.Segments)
 	}
-	for _, s := range o.Sinks {
-		p.AddSink(s)
-	}
-	var progress func(done, size int64, records uint64)
+	sinks = append(sinks, o.Sinks...)
+	src := driver.Source{Path: path, Pipeline: o.Pipeline, KeepFlows: true}
 	if o.Progress != nil {
-		progress = func(done, size int64, _ uint64) { o.Progress(done, size) }
+		src.Progress = func(done, size int64, _ uint64) { o.Progress(done, size) }
 	}
-	r := pcapng.NewReader(f, path)
-	if err := sessionfiles.Feed(ctx, r, size, p, progress, nil); err != nil {
+	run, err := driver.Run(ctx, src, sinks...)
+	if err != nil {
 		return nil, err
 	}
-	st := p.Stats()
-	in.Summary = events.Summary{Schema: events.SchemaVersion, Tool: "tcpviz", Input: path, InputBytes: size,
-		Frames: st.Frames, Packets: st.Packets, TCPPackets: st.TCPPackets, KernelRecords: st.KernelRecords,
-		Skipped: st.Skipped, Flows: st.Flows, Events: st.Events, FirstPacket: events.Timestamp(st.FirstTS),
-		LastPacket: events.Timestamp(st.LastTS), Warnings: st.Warnings}
-	if k := st.KernelRetrans; k.Kernel > 0 || k.Inferred > 0 || k.RTTRecords > 0 {
-		in.Summary.KernelRetrans = &k
-	}
-	in.Notes = append(in.Notes, st.Warnings...)
+	in.Flows = run.Flows
+	in.Summary = run.Summary(path)
+	in.Notes = append(in.Notes, run.Stats.Warnings...)
 	return in, nil
 }
 

@@ -4,10 +4,8 @@ import (
 	"context"
 	"io"
 
-	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/driver"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
-	"github.com/tcpviz/tcpviz/internal/sessionfiles"
-	"github.com/tcpviz/tcpviz/pcapng"
 )
 
 // Source says which capture to read.
@@ -32,33 +30,15 @@ type Result struct {
 // connection. It writes nothing to disk. A capture cut short inside a block
 // counts up to its last complete block, with a warning in Stats.
 func Collect(ctx context.Context, src Source) (*Result, error) {
-	in, err := sessionfiles.OpenInput(src.Input, src.Stdin)
+	sides := NewSides()
+	run, err := driver.Run(ctx, driver.Source{Path: src.Input, Stdin: src.Stdin, Pipeline: src.Pipeline,
+		KeepFlows: true, Progress: src.Progress}, sides)
 	if err != nil {
 		return nil, err
 	}
-	defer in.Close()
-
-	var flows []events.FlowRecord
-	cfg := src.Pipeline
-	userOnFlow := cfg.OnFlow
-	cfg.OnFlow = func(r *events.FlowRecord) {
-		flows = append(flows, *r)
-		if userOnFlow != nil {
-			userOnFlow(r)
-		}
-	}
-	cfg.Source = in.Name
-	p := pipeline.New(cfg)
-	sides := NewSides()
-	p.AddSink(sides)
-
-	r := pcapng.NewReader(in, in.Name)
-	if err := sessionfiles.Feed(ctx, r, in.Size, p, src.Progress, nil); err != nil {
-		return nil, err
-	}
-	res := &Result{Stats: p.Stats(), Rows: make([]Row, len(flows))}
-	for i := range flows {
-		res.Rows[i] = FromFlow(&flows[i], sides.LocalIsServer(flows[i].Flow))
+	res := &Result{Stats: run.Stats, Rows: make([]Row, len(run.Flows))}
+	for i := range run.Flows {
+		res.Rows[i] = FromFlow(&run.Flows[i], sides.LocalIsServer(run.Flows[i].Flow))
 	}
 	return res, nil
 }

@@ -15,13 +15,11 @@ package pairing
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/netip"
 
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/driver"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
-	"github.com/tcpviz/tcpviz/internal/sessionfiles"
-	"github.com/tcpviz/tcpviz/pcapng"
 )
 
 // DefaultLimit bounds the segments one capture keeps (40 bytes each, so 2M
@@ -149,24 +147,11 @@ func (r *Recorder) SetDrops(n uint64) { r.c.Drops = n }
 // and returns its segments. cfg is usually the bare conntrack configuration:
 // pairing needs no detectors.
 func Read(ctx context.Context, path string, cfg pipeline.Config, limit int) (*Capture, error) {
-	paths, sizes, err := sessionfiles.Inputs(path)
-	if err != nil {
-		return nil, err
-	}
 	rec := NewRecorder(path, limit)
-	cfg.Source = path
-	p := pipeline.New(cfg)
-	p.AddSink(rec)
-	open := func(i int) (*pcapng.Reader, io.Closer, error) {
-		in, err := sessionfiles.OpenInput(paths[i], nil)
-		if err != nil {
-			return nil, nil, err
-		}
-		return pcapng.NewReader(in, in.Name), in, nil
-	}
-	if _, err := sessionfiles.FeedFiles(ctx, open, sizes, p, nil, nil); err != nil {
+	run, err := driver.Run(ctx, driver.Source{Path: path, Pipeline: cfg}, rec)
+	if err != nil {
 		return nil, fmt.Errorf("pairing: %w", err)
 	}
-	rec.SetDrops(p.Stats().CaptureDrops)
+	rec.SetDrops(run.Stats.CaptureDrops)
 	return rec.Capture(), nil
 }

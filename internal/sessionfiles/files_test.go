@@ -13,6 +13,7 @@ import (
 	"github.com/tcpviz/tcpviz/detectors"
 	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/internal/conntrack"
+	"github.com/tcpviz/tcpviz/internal/driver"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/pcapng"
 )
@@ -141,19 +142,19 @@ func TestFeedFilesSameAsSequential(t *testing.T) {
 				p.Finish()
 				return nil
 			})
-			got, sizes, err := Inputs(filepath.Join(dir, "ring_*.pcapng"))
+			got, sizes, err := driver.Inputs(filepath.Join(dir, "ring_*.pcapng"))
 			if err != nil || len(got) != len(paths) {
 				t.Fatalf("Inputs: %v %v", got, err)
 			}
 			ahead := runOver(t, func(p *pipeline.Pipeline) error {
 				open := func(i int) (*pcapng.Reader, io.Closer, error) {
-					in, err := OpenInput(got[i], nil)
+					in, err := driver.OpenInput(got[i], nil)
 					if err != nil {
 						return nil, nil, err
 					}
 					return pcapng.NewReader(in, in.Name), in, nil
 				}
-				_, err := FeedFiles(context.Background(), open, sizes, p, nil, nil)
+				_, err := driver.FeedFiles(context.Background(), open, sizes, p, nil, nil)
 				return err
 			})
 			if ahead != sequential {
@@ -167,7 +168,7 @@ func TestFeedFilesSameAsSequential(t *testing.T) {
 					return err
 				}
 				defer in.Close()
-				return Feed(context.Background(), pcapng.NewReader(in, path), 0, p, nil, nil)
+				return driver.Feed(context.Background(), pcapng.NewReader(in, path), 0, p, nil, nil)
 			})
 			if a, b := bytes.Count([]byte(whole), []byte(`"type":"flow"`)), bytes.Count([]byte(ahead), []byte(`"type":"flow"`)); a != b || a == 0 {
 				t.Errorf("%d connections in the whole file, %d across the ring", a, b)

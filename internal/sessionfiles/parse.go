@@ -1,6 +1,6 @@
-// Package sessionfiles runs the pipeline over one capture and writes a session's
-// artefacts: events.jsonl, flows.jsonl and summary.json. parse-pcap, report
-// and analyze all go through it.
+// Package sessionfiles writes a session's artefacts from one run of the
+// pipeline over a capture (driver.Run): events.jsonl, flows.jsonl and
+// summary.json. parse-pcap, analyze and quick go through it.
 package sessionfiles
 
 import (
@@ -8,15 +8,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"path/filepath"
-	"time"
 
 	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/internal/conntrack"
+	"github.com/tcpviz/tcpviz/internal/driver"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/internal/session"
-	"github.com/tcpviz/tcpviz/pcapng"
 )
 
 // Output file names inside a session directory.
@@ -67,19 +65,6 @@ type Result struct {
 // Run parses the capture and writes the session files. On error no output
 // file is left under its final name.
 func Run(ctx context.Context, o Options) (*Result, error) {
-	start := time.Now()
-	paths, sizes, err := Inputs(o.Input)
-	if err != nil {
-		return nil, err
-	}
-	name := o.Input
-	if name == "-" {
-		name = "stdin"
-	}
-	var size int64
-	for _, n := range sizes {
-		size += n
-	}
 	if err := session.EnsureDir(o.OutDir); err != nil {
 		return nil, err
 	}
@@ -87,6 +72,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	var evFile, flFile *session.File
 	evOut, flOut := io.Discard, io.Discard
 	if !o.NoJSONL {
+		var err error
 		if evFile, err = session.Create(filepath.Join(o.OutDir, EventsFile)); err != nil {
 			return nil, err
 		}
@@ -109,16 +95,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	// Flow records too (they are many on connection-heavy captures).
 	flw := events.NewAsyncWriter(events.NewWriter(flOut, 64<<10))
 	defer flw.Close()
-	res := &Result{}
 
 	cfg := o.Pipeline
 	userOnFlow := cfg.OnFlow
-	worst := events.Worst{N: 3}
 	cfg.OnFlow = func(r *events.FlowRecord) {
-		worst.Add(r)
-		if o.KeepFlows {
-			res.Flows = append(res.Flows, *r)
-		}
 		if !o.NoJSONL {
 			flw.Flow(r)
 		}
@@ -126,75 +106,28 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			userOnFlow(r)
 		}
 	}
-	cfg.Source = name
-	p := pipeline.New(cfg)
-	w.table = p.Table()
+	in := driver.Source{Path: o.Input, Stdin: o.Stdin, Pipeline: cfg, KeepFlows: o.KeepFlows,
+		OnFile: o.OnFile, Progress: o.Progress,
+		Setup: func(p *pipeline.Pipeline) { w.table = p.Table() },
+		Check: func() error {
+			if err := w.err(); err != nil {
+				return fmt.Errorf("write %s: %w", evFile.Path(), err)
+			}
+			if err := flw.Err(); err != nil {
+				return fmt.Errorf("write %s: %w", flFile.Path(), err)
+			}
+			return nil
+		}}
+	var sinks []pipeline.Sink
 	if !o.NoJSONL {
-		p.AddSink(w)
+		sinks = append(sinks, w)
 	}
-	for _, s := range o.Sinks {
-		p.AddSink(s)
-	}
-
-	readers := make([]*pcapng.Reader, len(paths))
-	open := func(i int) (*pcapng.Reader, io.Closer, error) {
-		in, err := OpenInput(paths[i], o.Stdin)
-		if err != nil {
-			return nil, nil, err
-		}
-		readers[i] = pcapng.NewReader(in, in.Name)
-		return readers[i], in, nil
-	}
-	check := func() error {
-		if err := w.err(); err != nil {
-			return fmt.Errorf("write %s: %w", evFile.Path(), err)
-		}
-		if err := flw.Err(); err != nil {
-			return fmt.Errorf("write %s: %w", flFile.Path(), err)
-		}
-		return nil
-	}
-	var onFile func(int)
-	if o.OnFile != nil {
-		onFile = func(i int) { o.OnFile(paths[i]) }
-	}
-	frames, err := feedFiles(ctx, open, sizes, p, o.Progress, check, onFile)
+	run, err := driver.Run(ctx, in, append(sinks, o.Sinks...)...)
 	if err != nil {
 		return nil, err
 	}
-	r := readers[0]
 
-	st := p.Stats()
-	secs := time.Since(start).Seconds()
-	sum := events.Summary{
-		Schema: events.SchemaVersion, Tool: "tcpviz", Input: absPath(o.Input), InputBytes: size,
-		Format: r.Format().String(), Started: events.Timestamp(start.UnixNano()), Seconds: secs,
-		Frames: frames, Packets: st.Packets, TCPPackets: st.TCPPackets, KernelRecords: st.KernelRecords,
-		Skipped: st.Skipped, Flows: st.Flows, Events: st.Events,
-		FirstPacket: events.Timestamp(st.FirstTS), LastPacket: events.Timestamp(st.LastTS),
-		Warnings: st.Warnings,
-	}
-	if r.Compressed() {
-		sum.Format += "+gzip"
-	}
-	if len(paths) > 1 {
-		for _, f := range paths {
-			sum.Inputs = append(sum.Inputs, absPath(f))
-		}
-	}
-	if secs > 0 {
-		sum.PacketsPerSec = float64(st.Packets) / secs
-	}
-	if st.KernelRecords > 0 {
-		kr := st.KernelRetrans
-		sum.KernelRetrans = &kr
-	}
-	sum.Limits = worst.List
-	sum.ZeroWindowMS, sum.ZeroWindowFlows = math.Round(st.ZeroWindowMS*1e3)/1e3, st.ZeroWindowFlows
-	if st.KernelLimits.Directions > 0 {
-		kl := st.KernelLimits
-		sum.KernelLimits = &kl
-	}
+	sum := run.Summary(o.Input)
 	sumPath := filepath.Join(o.OutDir, SummaryFile)
 	sum.Files = []string{sumPath}
 	if !o.NoJSONL {
@@ -219,19 +152,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := session.WriteFile(sumPath, append(b, '\n')); err != nil {
 		return nil, err
 	}
-	res.Summary = sum
-	res.Files = sum.Files
-	return res, nil
-}
-
-func absPath(p string) string {
-	if p == "-" {
-		return "-"
-	}
-	if a, err := filepath.Abs(p); err == nil {
-		return a
-	}
-	return p
+	return &Result{Summary: sum, Files: sum.Files, Flows: run.Flows}, nil
 }
 
 // jsonlSink writes events (and, if asked, packets) as JSON Lines.

@@ -21,8 +21,8 @@ import (
 	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/internal/capture"
 	"github.com/tcpviz/tcpviz/internal/conntrack"
+	"github.com/tcpviz/tcpviz/internal/driver"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
-	"github.com/tcpviz/tcpviz/internal/sessionfiles"
 	"github.com/tcpviz/tcpviz/internal/testutil/lab"
 	"github.com/tcpviz/tcpviz/pcapng"
 )
@@ -327,7 +327,7 @@ func fmtSplit(d *events.DirLimits) string {
 // kernel records, and returns the client-to-server limits by client port.
 func flowLimits(t *testing.T, file string, kernel bool) map[uint16]*events.DirLimits {
 	t.Helper()
-	in, err := sessionfiles.OpenInput(file, nil)
+	in, err := driver.OpenInput(file, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
