@@ -53,7 +53,7 @@ func runAnalyze(args []string) error {
 	addTableFlags(fs, &tf)
 	of := addOutputFlags(fs)
 	pf := addParquetFlags(fs)
-	addDetectorFlags(fs)
+	det := addDetectorFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func runAnalyze(args []string) error {
 		return err
 	}
 	of.setupLogging()
-	cfg, err := newPipelineConfig()
+	cfg, err := det.pipelineConfig()
 	if err != nil {
 		return err
 	}

@@ -14,11 +14,10 @@ import (
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 )
 
-// detectorFlagSet is the flag set the detector flags were added to (one
-// command runs per process); nil when the command has none.
-var detectorFlagSet *pflag.FlagSet
-
-var detectorFlagValues struct {
+// detectorFlags are a command's detector and decoding flags; nil for a
+// command without them (defaults and environment only).
+type detectorFlags struct {
+	fs            *pflag.FlagSet
 	dupAcks       int
 	stallFloor    time.Duration
 	stallFactor   float64
@@ -34,9 +33,9 @@ var detectorFlagValues struct {
 
 // addDetectorFlags adds the detector thresholds to a command. Precedence:
 // flag, then TCPVIZ_* environment variable, then the default.
-func addDetectorFlags(fs *pflag.FlagSet) {
+func addDetectorFlags(fs *pflag.FlagSet) *detectorFlags {
 	d := detectors.DefaultConfig()
-	v := &detectorFlagValues
+	v := &detectorFlags{fs: fs}
 	fs.IntVar(&v.dupAcks, "dupack-threshold", d.DupAckThreshold, "duplicate ACKs that infer a loss (env "+detectors.EnvDupAckThreshold+")")
 	fs.DurationVar(&v.stallFloor, "ack-stall-floor", d.AckStallFloor, "shortest ACK stall reported (env "+detectors.EnvAckStallFloor+")")
 	fs.Float64Var(&v.stallFactor, "ack-stall-factor", d.AckStallFactor, "ACK stall = no ACK progress for max(floor, factor × srtt) (env "+detectors.EnvAckStallFactor+")")
@@ -48,7 +47,7 @@ func addDetectorFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&v.noRTT, "no-rtt-samples", false, "do not write rtt_sample events (env "+detectors.EnvRTTSamples+"=false)")
 	fs.BoolVar(&v.noDetectors, "no-detectors", false, "decode and summarize only: run no detectors")
 	fs.StringArrayVar(&v.tunnelPorts, "tunnel-port", nil, "also decode UDP to PORT as this tunnel: vxlan, vxlan-gpe, geneve, gtpu, teredo or ayiya=PORT[,PORT] (repeatable; the IANA ports always count)")
-	detectorFlagSet = fs
+	return v
 }
 
 // decodeConfig adds the --tunnel-port values to the default tunnel ports.
@@ -79,16 +78,15 @@ func decodeConfig(specs []string) (*decode.Config, error) {
 }
 
 // detectorConfig resolves defaults, environment and flags.
-func detectorConfig() (detectors.Config, error) {
+func (v *detectorFlags) detectorConfig() (detectors.Config, error) {
 	cfg, err := detectors.ConfigFromEnv(detectors.DefaultConfig())
 	if err != nil {
 		return cfg, usageError{err}
 	}
-	fs := detectorFlagSet
-	if fs == nil {
+	if v == nil {
 		return cfg, nil
 	}
-	v := &detectorFlagValues
+	fs := v.fs
 	set := func(name string, apply func()) {
 		if fs.Changed(name) {
 			apply()
@@ -109,23 +107,28 @@ func detectorConfig() (detectors.Config, error) {
 	return cfg, nil
 }
 
-// newPipelineConfig is the pipeline every command runs: the flow table, the
-// detectors configured by flags and environment, and the hooks other
-// commands add.
-func newPipelineConfig() (pipeline.Config, error) {
+// pipelineConfig is the pipeline every command runs: the flow table, the
+// registered detectors configured by flags and environment, and the hooks
+// other commands add. v may be nil (a command without detector flags).
+func (v *detectorFlags) pipelineConfig() (pipeline.Config, error) {
 	cfg := pipeline.Config{Flows: conntrack.DefaultConfig()}
-	dc, err := decodeConfig(detectorFlagValues.tunnelPorts)
+	var tunnelPorts []string
+	noDetectors := false
+	if v != nil {
+		tunnelPorts, noDetectors = v.tunnelPorts, v.noDetectors
+	}
+	dc, err := decodeConfig(tunnelPorts)
 	if err != nil {
 		return cfg, err
 	}
 	cfg.Decode = dc
-	if !detectorFlagValues.noDetectors {
-		dc, err := detectorConfig()
+	if !noDetectors {
+		dc, err := v.detectorConfig()
 		if err != nil {
 			return cfg, err
 		}
 		cfg.NewDetector = func(emit func(*events.Event)) pipeline.Detector {
-			return detectors.New(dc, emit)
+			return detectors.NewSet(dc, emit)
 		}
 	}
 	for _, h := range pipelineHooks {

@@ -112,7 +112,8 @@ func runFlows(args []string) error {
 	fs.StringVarP(&lf.capture.Interface, "interface", "i", "", "with --live: interface (default: the default route's)")
 	fs.StringVar(&lf.capture.Netns, "netns", "", "with --live: capture inside this network namespace")
 	of := addOutputFlags(fs)
-	addDetectorFlags(fs)
+	det := addDetectorFlags(fs)
+	lf.det = det
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -158,7 +159,7 @@ func runFlows(args []string) error {
 		*in = info.Capture
 	}
 
-	cfg, err := newPipelineConfig()
+	cfg, err := det.pipelineConfig()
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ type liveFlows struct {
 	fromStart bool
 	live      bool
 	capture   capture.Config
+	det       *detectorFlags
 }
 
 func (lf *liveFlows) enabled() bool { return lf.follow != "" || lf.live }
@@ -39,7 +40,7 @@ func (lf *liveFlows) run(filter connfilter.Filter, opts conntable.Options) error
 			lf.capture.Interface = defaultRouteInterface()
 		}
 	}
-	cfg, err := newPipelineConfig()
+	cfg, err := lf.det.pipelineConfig()
 	if err != nil {
 		return err
 	}

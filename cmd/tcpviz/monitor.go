@@ -81,7 +81,7 @@ func runMonitor(args []string) error {
 	parquetDir := fs.String("parquet", "", "also write Parquet tables under DIR, one file per table and hour (docs/parquet.md)")
 	host := fs.String("host", "", "host label of --json alerts and host=NAME partition of --parquet (default: this machine's host name)")
 	parquetPackets := fs.Bool("parquet-packets", false, "also write the packets table with --parquet")
-	addDetectorFlags(fs)
+	det := addDetectorFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -111,7 +111,7 @@ func runMonitor(args []string) error {
 	if err := set.Validate(); err != nil {
 		return usageError{err}
 	}
-	pcfg, err := newPipelineConfig()
+	pcfg, err := det.pipelineConfig()
 	if err != nil {
 		return err
 	}

@@ -12,8 +12,8 @@ import (
 
 // pairConfig is the pipeline pairing reads a capture with: the flow table
 // and the decoder's settings, no detectors.
-func pairConfig() (pipeline.Config, error) {
-	cfg, err := newPipelineConfig()
+func pairConfig(det *detectorFlags) (pipeline.Config, error) {
+	cfg, err := det.pipelineConfig()
 	if err != nil {
 		return cfg, err
 	}
@@ -31,7 +31,7 @@ func readPair(ctx context.Context, f *reportFlags, a *pairing.Capture) (*pairing
 	if err := flt.Compile(); err != nil {
 		return nil, err
 	}
-	cfg, err := pairConfig()
+	cfg, err := pairConfig(f.det)
 	if err != nil {
 		return nil, err
 	}

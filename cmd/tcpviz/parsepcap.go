@@ -56,7 +56,7 @@ func runParsePcap(args []string) error {
 	of := addOutputFlags(fs)
 	pf := addParquetFlags(fs)
 	noJSONL := fs.Bool("no-jsonl", false, "with --parquet: write the Parquet tables instead of events.jsonl and flows.jsonl (summary.json is still written)")
-	addDetectorFlags(fs)
+	det := addDetectorFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func runParsePcap(args []string) error {
 	}
 	of.setupLogging()
 	slog.Debug("parse", "input", *in, "out", dir)
-	cfg, err := newPipelineConfig()
+	cfg, err := det.pipelineConfig()
 	if err != nil {
 		return err
 	}

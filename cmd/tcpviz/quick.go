@@ -62,7 +62,7 @@ func runQuick(args []string) error {
 	ff := addFilterFlags(fs, false) // --port above is the capture's filter: the same meaning
 	force := fs.Bool("force", false, "write into an existing, non-empty --out directory (its tcpviz files are replaced)")
 	of := addOutputFlags(fs)
-	addDetectorFlags(fs)
+	det := addDetectorFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func runQuick(args []string) error {
 			return fmt.Errorf("interface %s: %w", *iface, err)
 		}
 	}
-	cfg, err := newPipelineConfig()
+	cfg, err := det.pipelineConfig()
 	if err != nil {
 		return err
 	}

@@ -63,6 +63,7 @@ type reportFlags struct {
 	maxPoints, eventsPerType int
 	heat                     string
 	detail                   int
+	det                      *detectorFlags
 }
 
 func addReportFlags(fs *pflag.FlagSet, withCharts bool) *reportFlags {
@@ -134,7 +135,7 @@ func (f *reportFlags) limits() viz.Limits {
 // loadReport reads the input and builds the report.
 // kind ("report", "summary") titles it.
 func loadReport(f *reportFlags, flt viz.Filter, o viz.Options, kind string) (*viz.Report, *viz.Input, error) {
-	cfg, err := newPipelineConfig() // detectors as parse-pcap runs them
+	cfg, err := f.det.pipelineConfig() // detectors as parse-pcap runs them
 	if err != nil {
 		return nil, nil, err
 	}
@@ -184,7 +185,7 @@ func runReport(args []string) error {
 	force := fs.Bool("force", false, "write into an existing, non-empty --out directory (its tcpviz files are replaced)")
 	open := fs.Bool("open", false, "open report.html with xdg-open when a display is available")
 	of := addOutputFlags(fs)
-	addDetectorFlags(fs)
+	f.det = addDetectorFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -40,7 +40,7 @@ func runSummary(args []string) error {
 	f := addReportFlags(fs, false)
 	format := fs.String("format", viz.FormatText, "output format: text, json or csv")
 	of := addOutputFlags(fs)
-	addDetectorFlags(fs)
+	f.det = addDetectorFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -114,7 +114,7 @@ func runTop(args []string) error {
 		}
 	}
 
-	pcfg, err := newPipelineConfig()
+	pcfg, err := (*detectorFlags)(nil).pipelineConfig() // defaults and environment: top has no detector flags
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,10 @@ type Sink interface {
 	Event(e *events.Event)
 }
 
-// Detector is the detector engine as the pipeline drives it.
+// Detector is the detectors' extension point as the pipeline drives it:
+// detectors.Detector, whose documentation says what each method does
+// (declared again here because the detectors' own tests import the
+// pipeline). detectors.NewSet builds every registered detector as one.
 type Detector interface {
 	Packet(p *events.Packet)
 	Kernel(frame uint64, rec *kblock.Record, flow uint64, dir events.Dir)
