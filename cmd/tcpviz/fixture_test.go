@@ -1,14 +1,11 @@
 package main
 
 import (
-	"net"
 	"net/netip"
 	"os"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-
+	"github.com/tcpviz/tcpviz/internal/testutil/frames"
 	"github.com/tcpviz/tcpviz/pcapng"
 	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
@@ -66,43 +63,10 @@ func (f *fixtureWriter) segment(ts time.Time, src, dst netip.AddrPort, seq, ack 
 	if f.err != nil {
 		return
 	}
-	tcp := &layers.TCP{SrcPort: layers.TCPPort(src.Port()), DstPort: layers.TCPPort(dst.Port()),
-		Seq: seq, Ack: ack, Window: 65535}
-	for _, c := range flags {
-		switch c {
-		case 'S':
-			tcp.SYN = true
-		case 'A':
-			tcp.ACK = true
-		case 'F':
-			tcp.FIN = true
-		case 'R':
-			tcp.RST = true
-		case 'P':
-			tcp.PSH = true
-		}
-	}
-	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}}
-	var ip gopacket.SerializableLayer
-	if src.Addr().Is4() {
-		eth.EthernetType = layers.EthernetTypeIPv4
-		ip4 := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP,
-			SrcIP: src.Addr().AsSlice(), DstIP: dst.Addr().AsSlice()}
-		tcp.SetNetworkLayerForChecksum(ip4)
-		ip = ip4
-	} else {
-		eth.EthernetType = layers.EthernetTypeIPv6
-		ip6 := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolTCP,
-			SrcIP: src.Addr().AsSlice(), DstIP: dst.Addr().AsSlice()}
-		tcp.SetNetworkLayerForChecksum(ip6)
-		ip = ip6
-	}
-	buf := gopacket.NewSerializeBuffer()
-	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
-	if f.err = gopacket.SerializeLayers(buf, opts, eth, ip, tcp, gopacket.Payload(make([]byte, payload))); f.err != nil {
+	var data []byte
+	if data, f.err = frames.TCP(src, dst, seq, ack, flags, 65535, payload); f.err != nil {
 		return
 	}
-	data := buf.Bytes()
 	f.err = f.w.WritePacket(f.id, ts.UnixNano(), data, uint32(len(data)), pcapng.PacketOptions{})
 }
 

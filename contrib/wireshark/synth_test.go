@@ -2,16 +2,13 @@ package wireshark
 
 import (
 	"encoding/binary"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-
+	"github.com/tcpviz/tcpviz/internal/testutil/frames"
 	"github.com/tcpviz/tcpviz/pcapng"
 	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
@@ -59,40 +56,10 @@ func (s *synth) raw(b []byte) {
 // packet writes one TCP segment from src to dst.
 func (s *synth) packet(src, dst netip.AddrPort, seq, ack uint32, flags string, payload int) {
 	s.t.Helper()
-	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}}
-	tcp := &layers.TCP{SrcPort: layers.TCPPort(src.Port()), DstPort: layers.TCPPort(dst.Port()), Seq: seq, Ack: ack, Window: 512}
-	for _, f := range flags {
-		switch f {
-		case 'S':
-			tcp.SYN = true
-		case 'A':
-			tcp.ACK = true
-		case 'F':
-			tcp.FIN = true
-		case 'R':
-			tcp.RST = true
-		case 'P':
-			tcp.PSH = true
-		}
-	}
-	var ip gopacket.SerializableLayer
-	if src.Addr().Is4() {
-		eth.EthernetType = layers.EthernetTypeIPv4
-		ip4 := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src.Addr().AsSlice(), DstIP: dst.Addr().AsSlice()}
-		tcp.SetNetworkLayerForChecksum(ip4)
-		ip = ip4
-	} else {
-		eth.EthernetType = layers.EthernetTypeIPv6
-		ip6 := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolTCP, SrcIP: src.Addr().AsSlice(), DstIP: dst.Addr().AsSlice()}
-		tcp.SetNetworkLayerForChecksum(ip6)
-		ip = ip6
-	}
-	buf := gopacket.NewSerializeBuffer()
-	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
-	if err := gopacket.SerializeLayers(buf, opts, eth, ip, tcp, gopacket.Payload(make([]byte, payload))); err != nil {
+	b, err := frames.TCP(src, dst, seq, ack, flags, 512, payload)
+	if err != nil {
 		s.t.Fatal(err)
 	}
-	b := buf.Bytes()
 	if err := s.w.WritePacket(s.id, s.tick(), b, uint32(len(b)), pcapng.PacketOptions{}); err != nil {
 		s.t.Fatal(err)
 	}

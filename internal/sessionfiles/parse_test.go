@@ -6,57 +6,37 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-
 	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/internal/conntrack"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
+	"github.com/tcpviz/tcpviz/internal/testutil/frames"
 	"github.com/tcpviz/tcpviz/pcapng"
 	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
 
 var (
-	cliIP = net.IP{10, 9, 0, 1}
-	srvIP = net.IP{10, 9, 0, 2}
+	cliIP = netip.AddrFrom4([4]byte{10, 9, 0, 1})
+	srvIP = netip.AddrFrom4([4]byte{10, 9, 0, 2})
 )
 
 // frame builds an Ethernet/IPv4/TCP frame.
 func frame(t *testing.T, fromClient bool, flags string, seq, ack uint32, payload int) []byte {
 	t.Helper()
-	ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: cliIP, DstIP: srvIP}
-	tcp := &layers.TCP{SrcPort: 43000, DstPort: 8080, Seq: seq, Ack: ack, Window: 1000}
+	cli, srv := netip.AddrPortFrom(cliIP, 43000), netip.AddrPortFrom(srvIP, 8080)
 	if !fromClient {
-		ip.SrcIP, ip.DstIP = srvIP, cliIP
-		tcp.SrcPort, tcp.DstPort = 8080, 43000
+		cli, srv = srv, cli
 	}
-	for _, c := range flags {
-		switch c {
-		case 'S':
-			tcp.SYN = true
-		case 'A':
-			tcp.ACK = true
-		case 'F':
-			tcp.FIN = true
-		case 'P':
-			tcp.PSH = true
-		}
-	}
-	tcp.SetNetworkLayerForChecksum(ip)
-	buf := gopacket.NewSerializeBuffer()
-	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
-		eth, ip, tcp, gopacket.Payload(make([]byte, payload))); err != nil {
+	b, err := frames.TCP(cli, srv, seq, ack, flags, 1000, payload)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return buf.Bytes()
+	return b
 }
 
 // writeCapture writes a short connection with kernel records between the
@@ -83,7 +63,7 @@ func writeCapture(t *testing.T) []byte {
 	kern := func(r kblock.Record) {
 		ts += 1_000_000
 		r.TS = ts
-		r.Saddr, r.Daddr = netip.AddrFrom4([4]byte(cliIP)), netip.AddrFrom4([4]byte(srvIP))
+		r.Saddr, r.Daddr = cliIP, srvIP
 		r.Sport, r.Dport = 43000, 8080
 		if err := w.WriteCustom(kblock.PEN, kblock.Append(nil, &r), true); err != nil {
 			t.Fatal(err)
