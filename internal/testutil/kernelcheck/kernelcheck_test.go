@@ -8,7 +8,6 @@
 package kernelcheck
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/tcpviz/tcpviz/detectors"
 	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/internal/capture"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/internal/testutil/lab"
 	"github.com/tcpviz/tcpviz/internal/testutil/tsharkoracle"
@@ -43,29 +41,11 @@ func TestInferredMatchKernelRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		_, err := capture.Run(ctx, capture.Config{Interface: l.ClientIf, Netns: l.Client, Output: out,
-			SampleInterval: 50 * time.Millisecond, Ready: func() { close(ready) }})
-		done <- err
-	}()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("capture ended before it was ready: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("capture not ready after 20s")
-	}
+	stop := startCapture(t, l, out, 50*time.Millisecond)
 	time.Sleep(50 * time.Millisecond)
 	l.Run(l.Client, traffic, "client", "-c", l.ServerAddr.String()+":5001", "--bytes", "3000000", "--cc", "cubic")
 	time.Sleep(300 * time.Millisecond)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("capture: %v", err)
-	}
+	stop()
 
 	var eng *detectors.Engine
 	kernelRetrans := 0

@@ -3,7 +3,6 @@
 package kernelcheck
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"math"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/tcpviz/tcpviz/detectors"
 	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/internal/capture"
 	"github.com/tcpviz/tcpviz/internal/conntrack"
 	"github.com/tcpviz/tcpviz/internal/driver"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
@@ -197,22 +195,7 @@ func runLimitScenario(t *testing.T, sc limitScenario) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "sender.pcapng")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		_, err := capture.Run(ctx, capture.Config{Interface: l.ClientIf, Netns: l.Client, Output: out,
-			Ready: func() { close(ready) }})
-		done <- err
-	}()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("capture ended before it was ready: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("capture not ready after 20s")
-	}
+	stop := startCapture(t, l, out, 0)
 	stopSS := make(chan struct{})
 	var socks map[uint16]*ssSock
 	var wg sync.WaitGroup
@@ -226,10 +209,7 @@ func runLimitScenario(t *testing.T, sc limitScenario) {
 	time.Sleep(200 * time.Millisecond)
 	close(stopSS)
 	wg.Wait()
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("capture: %v", err)
-	}
+	stop()
 
 	// The data connection: the socket that sent the most.
 	var port uint16

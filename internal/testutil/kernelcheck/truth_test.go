@@ -3,7 +3,6 @@
 package kernelcheck
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/tcpviz/tcpviz/detectors"
 	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/internal/capture"
 	"github.com/tcpviz/tcpviz/internal/conntrack"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/internal/testutil/lab"
@@ -62,30 +60,12 @@ func captureScenario(t *testing.T, s truthScenario) string {
 	if err := srv.WaitOutput("listening on", 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		_, err := capture.Run(ctx, capture.Config{Interface: l.ClientIf, Netns: l.Client, Output: out,
-			SampleInterval: 50 * time.Millisecond, Ready: func() { close(ready) }})
-		done <- err
-	}()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("capture ended before it was ready: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("capture not ready after 20s")
-	}
+	stop := startCapture(t, l, out, 50*time.Millisecond)
 	time.Sleep(50 * time.Millisecond)
 	args := append([]string{"client", "-c", l.ServerAddr.String() + ":5001", "--cc", "cubic"}, s.args...)
 	l.Run(l.Client, traffic, args...)
 	time.Sleep(300 * time.Millisecond)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("capture: %v", err)
-	}
+	stop()
 	return out
 }
 
