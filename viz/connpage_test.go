@@ -454,14 +454,7 @@ func TestConnPageHostileStrings(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitView(t, b, r.Detailed[0])
-	// Click a segment: the wireshark command names the file, quoted.
-	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`(() => {
-	  const ch = echarts.getInstanceByDom(document.getElementById("cv_tsg"));
-	  const it = ch.getOption().series[0].data[0];
-	  ch.getZr().trigger("click", {offsetX: ch.convertToPixel({seriesIndex: 0}, [it[0], it[1]])[0], offsetY: ch.convertToPixel({seriesIndex: 0}, [it[0], it[1]])[1]});
-	  return true; })()`)); err != nil {
-		t.Fatal(err)
-	}
+	// The wireshark command in the header names the file, shell-quoted.
 	text, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.getElementById("view").innerText`))
 	if err != nil {
 		t.Fatal(err)
@@ -536,4 +529,62 @@ func TestConnPageKernelFrames(t *testing.T) {
 		}
 	}
 	t.Logf("%d kernel cwnd points on custom-block frames, %d RTT samples on the stream's frames", len(got.Cwnd), len(got.RTT))
+}
+
+// clickPoint clicks, with the mouse, data item i of series si of a chart.
+func clickPoint(t *testing.T, b *browser, chartID string, si, i int) {
+	t.Helper()
+	var xy [2]float64
+	evalJSON(t, b, fmt.Sprintf(`(() => {
+	  const dom = document.getElementById(%q), ch = echarts.getInstanceByDom(dom);
+	  dom.scrollIntoView({block: "center"});
+	  const d = ch.getOption().series[%d].data[%d], r = dom.getBoundingClientRect();
+	  const px = ch.convertToPixel({seriesIndex: %d}, [d[0], d[1]]);
+	  return JSON.stringify([r.left + px[0], r.top + px[1]]); })()`, chartID, si, i, si), &xy)
+	if err := chromedp.Do(b.ctx, chromedp.MouseClickXY(xy[0], xy[1])); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestConnPageClicks: a click on a heatmap row opens that connection's
+// page; a click on a retransmission mark gives the command that opens its
+// frame in Wireshark.
+func TestConnPageClicks(t *testing.T) {
+	b := newBrowser(t)
+	path := filepath.Join("..", "samples", "cubic-loss-sender.pcapng")
+	r, _ := connReportOf(t, b, path, Options{})
+	flow := r.Detailed[0]
+	clickPoint(t, b, "c_heatmap", 0, 0)
+	waitView(t, b, flow)
+	var mark struct {
+		Index int     `json:"i"`
+		Frame float64 `json:"frame"`
+	}
+	// Zoomed in around the first fast retransmission, so no other mark
+	// shares its pixels.
+	evalJSON(t, b, `(() => {
+	  const ch = echarts.getInstanceByDom(document.getElementById("cv_tsg"));
+	  const i = ch.getOption().series.findIndex(s => s.name === "fast retransmission");
+	  const d = ch.getOption().series[i].data[0];
+	  tcpvizConn.zoom(d[0] - 0.0005, d[0] + 0.0005);
+	  return JSON.stringify({i: i, frame: d[2]}); })()`, &mark)
+	clickPoint(t, b, "cv_tsg", mark.Index, 0)
+	deadline := time.Now().Add(10 * time.Second)
+	want := fmt.Sprintf("wireshark -r '%s' -g %d", path, int64(mark.Frame))
+	for {
+		text, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.getElementById("cv-status").innerText`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(text, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after a click on the mark of frame %d the page says %q, want %q", int64(mark.Frame), text, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if errs, dialogs := b.problems(); len(errs)+len(dialogs) > 0 {
+		t.Errorf("console errors %q, dialogs %q", errs, dialogs)
+	}
 }
