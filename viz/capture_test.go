@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/binary"
 	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -215,28 +214,4 @@ func detectorPipeline() pipeline.Config {
 	return pipeline.Config{Flows: conntrack.DefaultConfig(), NewDetector: func(emit func(*events.Event)) pipeline.Detector {
 		return detectors.New(detectors.DefaultConfig(), emit)
 	}}
-}
-
-// captureReport writes a synthetic capture of about n packets, reads it
-// back through the reader, pipeline and detectors, and writes the report
-// into dir.
-func captureReport(t *testing.T, dir string, n int) *Report {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "synthetic.pcapng")
-	t.Setenv("TCPVIZ_SYNTH_CAPTURE", path)
-	t.Setenv("TCPVIZ_SYNTH_PACKETS", strconv.Itoa(n))
-	TestWriteSyntheticCapture(t)
-	in, err := Load(t.Context(), path, LoadOptions{Pipeline: detectorPipeline()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := Build(in.Collector, in.Flows, in.Summary, Options{Source: "synthetic.pcapng (8 bulk transfers with loss)",
-		Title: "tcpviz report: synthetic.pcapng"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.WriteFiles(dir); err != nil {
-		t.Fatal(err)
-	}
-	return r
 }
