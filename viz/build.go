@@ -3,6 +3,7 @@ package viz
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"sort"
@@ -130,18 +131,22 @@ func (r *Report) SetData(key string, js []byte) {
 
 // Overview holds the headline figures.
 type Overview struct {
-	Packets       uint64
-	Bytes         uint64
-	Flows         int
-	OtherFlows    uint64 // connections beyond the tracking limit
-	Duration      time.Duration
-	Events        int
-	Retrans       int
-	RetransRate   float64 // retransmission events per 100 TCP packets
-	KernelSamples bool
-	KernelCheck   *events.RetransCheck // retransmitted segments: kernel records against packets
-	Headline      string               // the one-line story of the capture
-	HeadlineBad   bool                 // the headline names a problem
+	Packets    uint64
+	Bytes      uint64
+	Flows      int
+	OtherFlows uint64 // connections beyond the tracking limit
+	Duration   time.Duration
+	Events     int
+	// ZeroWindowMS adds up the selected connections' zero-window time;
+	// ZeroWindowFlows counts those with any.
+	ZeroWindowMS    float64
+	ZeroWindowFlows int
+	Retrans         int
+	RetransRate     float64 // retransmission events per 100 TCP packets
+	KernelSamples   bool
+	KernelCheck     *events.RetransCheck // retransmitted segments: kernel records against packets
+	Headline        string               // the one-line story of the capture
+	HeadlineBad     bool                 // the headline names a problem
 	// Limits are the verdicts of the worst connections (events.ComparePriority);
 	// LimitsCheck compares the inferred limits with the kernel's.
 	Limits      []events.Verdict
@@ -440,6 +445,13 @@ func (r *Report) overview(c *Collector, conns []ConnRow, sum events.Summary, opt
 		return o.EventCounts[i].Name < o.EventCounts[j].Name
 	})
 	o.Retrans = counts[events.TypeRetransmission]
+	for _, c := range conns {
+		if c.ZeroWindowMS > 0 {
+			o.ZeroWindowMS += c.ZeroWindowMS
+			o.ZeroWindowFlows++
+		}
+	}
+	o.ZeroWindowMS = math.Round(o.ZeroWindowMS*1e3) / 1e3
 	if o.Packets > 0 {
 		o.RetransRate = 100 * float64(o.Retrans) / float64(o.Packets)
 	}

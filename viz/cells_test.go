@@ -187,7 +187,8 @@ const cellsJS = `(() => {
     return o;
   });
   const kc = document.getElementById("kernel-check");
-  return JSON.stringify({rows: rows, worst: worst, story: document.getElementById("story").textContent,
+  const zw = document.querySelector("#zero-window .v");
+  return JSON.stringify({rows: rows, worst: worst, zeroWindow: zw ? zw.getAttribute("data-v") : "", story: document.getElementById("story").textContent,
     kernel: kc ? kc.querySelector(".v").textContent : "", kernelText: kc ? kc.querySelector(".k").textContent : ""});
 })()`
 
@@ -225,6 +226,7 @@ func TestTableCellsMatchData(t *testing.T) {
 				Story      string              `json:"story"`
 				Kernel     string              `json:"kernel"`
 				KernelText string              `json:"kernelText"`
+				ZeroWindow string              `json:"zeroWindow"`
 			}
 			evalJSON(t, b, cellsJS, &pg)
 			if len(pg.Rows) == 0 {
@@ -237,7 +239,7 @@ func TestTableCellsMatchData(t *testing.T) {
 				}
 				return v
 			}
-			checked, maxShare := 0, 0.0
+			checked, maxShare, zeroNS := 0, 0.0, int64(0)
 			byFlow := map[string]*tsharkConn{}
 			for _, row := range pg.Rows {
 				c := tc[connKey(row["client"], row["server"])]
@@ -263,6 +265,7 @@ func TestTableCellsMatchData(t *testing.T) {
 				if got := num(row["retrans"]); got != float64(perRetrans[id]) {
 					t.Errorf("#%s retransmissions %v, events.jsonl %d", flow, got, perRetrans[id])
 				}
+				zeroNS += c.zeroNS
 				if c.last > c.first {
 					maxShare = max(maxShare, float64(c.zeroNS)/float64(c.last-c.first))
 				}
@@ -285,6 +288,13 @@ func TestTableCellsMatchData(t *testing.T) {
 						t.Errorf("worst #%s: %v bytes, tshark %d", flow, got, sum)
 					}
 				}
+			}
+			// The zero-window card: all connections' time, from tshark.
+			switch {
+			case zeroNS == 0 && pg.ZeroWindow != "":
+				t.Errorf("zero-window card %s ms, tshark finds none", pg.ZeroWindow)
+			case zeroNS > 0 && checked == len(pg.Rows) && math.Abs(num(pg.ZeroWindow)-float64(zeroNS)/1e6) > 1e-3*float64(len(pg.Rows)):
+				t.Errorf("zero-window card %s ms, tshark %v ms", pg.ZeroWindow, float64(zeroNS)/1e6)
 			}
 			if maxShare >= zeroWindowStory {
 				want := fmt.Sprintf("waiting on a zero receive window %.0f %%", maxShare*100)

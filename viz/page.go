@@ -188,6 +188,7 @@ window.addEventListener("resize", function () {
     <div class="card"><div class="v">{{dur .Duration}}</div><div class="k">duration</div></div>
     <div class="card{{if and .Retrans .HeadlineBad}} bad{{end}}"><div class="v">{{.Retrans}}</div><div class="k">retransmissions ({{pct .RetransRate}} of packets)</div></div>
     <div class="card"><div class="v">{{.Events}}</div><div class="k">detector events</div></div>
+    {{if .ZeroWindowFlows}}<div class="card bad" id="zero-window"><div class="v" data-v="{{.ZeroWindowMS}}">{{seconds .ZeroWindowMS}}</div><div class="k">on a zero receive window ({{.ZeroWindowFlows}} {{if eq .ZeroWindowFlows 1}}connection{{else}}connections{{end}})</div></div>{{end}}
     <div class="card"><div class="v">{{if .KernelSamples}}yes{{else}}no{{end}}</div><div class="k">kernel cwnd/srtt samples</div></div>
     {{with .KernelCheck}}<div class="card" id="kernel-check"><div class="v">{{.KernelSeen}} / {{.Kernel}}</div><div class="k">kernel-retransmitted segments seen on the wire; {{.Matched}} / {{.Inferred}} inferred segments confirmed</div></div>{{end}}
   </div>

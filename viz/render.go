@@ -235,7 +235,8 @@ var pageTpl = template.Must(template.New("page").Funcs(template.FuncMap{
 	"spanStyle": func(s BandSpan) template.CSS {
 		return template.CSS(fmt.Sprintf("left:%.4f%%;width:%.4f%%;background:%s", s.Left, s.Width, s.Color))
 	},
-	"add": func(a, b uint64) uint64 { return a + b },
+	"add":     func(a, b uint64) uint64 { return a + b },
+	"seconds": seconds,
 }).Parse(pageHTML))
 
 // humanBytes writes a size in IEC units (KiB, MiB, GiB), the one unit

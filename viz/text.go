@@ -35,15 +35,17 @@ type summaryJSON struct {
 	// Limits: the worst connections (events.ComparePriority) and what
 	// limited them;
 	// LimitsCheck: the inferred limits against the kernel's accounting.
-	Limits      []events.Verdict    `json:"limits,omitempty"`
-	LimitsCheck *events.LimitsCheck `json:"limits_check,omitempty"`
-	Retrans     int                 `json:"retransmissions"`
-	RetransPct  float64             `json:"retransmission_pct"`
-	Kernel      bool                `json:"kernel_samples"`
-	Processes   []ProcessRow        `json:"processes,omitempty"`
-	Conns       []connRowJSON       `json:"connections_list"`
-	Missing     []string            `json:"missing,omitempty"`
-	NoMatch     string              `json:"no_match,omitempty"`
+	Limits          []events.Verdict    `json:"limits,omitempty"`
+	LimitsCheck     *events.LimitsCheck `json:"limits_check,omitempty"`
+	ZeroWindowMS    float64             `json:"zero_window_ms"`
+	ZeroWindowFlows int                 `json:"zero_window_flows"`
+	Retrans         int                 `json:"retransmissions"`
+	RetransPct      float64             `json:"retransmission_pct"`
+	Kernel          bool                `json:"kernel_samples"`
+	Processes       []ProcessRow        `json:"processes,omitempty"`
+	Conns           []connRowJSON       `json:"connections_list"`
+	Missing         []string            `json:"missing,omitempty"`
+	NoMatch         string              `json:"no_match,omitempty"`
 }
 
 type connRowJSON struct {
@@ -102,6 +104,7 @@ func (r *Report) writeJSON(w io.Writer) error {
 	doc := summaryJSON{Title: r.Title, Source: r.Source, Packets: o.Packets, Bytes: o.Bytes, Connections: o.Flows,
 		Untracked: o.OtherFlows, DurationMS: float64(o.Duration) / 1e6, Headline: o.Headline, EventsTotal: o.Events, Events: map[string]int{},
 		KernelCheck: o.KernelCheck, Limits: o.Limits, LimitsCheck: o.LimitsCheck,
+		ZeroWindowMS: o.ZeroWindowMS, ZeroWindowFlows: o.ZeroWindowFlows,
 		Retrans: o.Retrans, RetransPct: o.RetransRate, Kernel: o.KernelSamples, Processes: r.Processes,
 		Conns: r.connsJSON(), Missing: r.Missing, NoMatch: r.NoMatch}
 	for _, kv := range o.EventCounts {
@@ -168,6 +171,9 @@ func (r *Report) writeText(w io.Writer) error {
 	fmt.Fprintf(tw, "\nduration\t%s\n", o.Duration.Round(1e6))
 	fmt.Fprintf(tw, "retransmissions\t%d (%.2f%% of packets)\n", o.Retrans, o.RetransRate)
 	fmt.Fprintf(tw, "detector events\t%d\n", o.Events)
+	if o.ZeroWindowFlows > 0 {
+		fmt.Fprintf(tw, "zero window\t%s over %s\n", seconds(o.ZeroWindowMS), plural(o.ZeroWindowFlows, "connection"))
+	}
 	fmt.Fprintf(tw, "kernel samples\t%v\n", o.KernelSamples)
 	if o.KernelCheck != nil {
 		fmt.Fprintf(tw, "kernel check\t%s\n", o.KernelCheck)
