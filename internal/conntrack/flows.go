@@ -8,8 +8,11 @@
 // 4-tuple, with a new connection when a fresh SYN (a new ISN) reuses the
 // tuple of a closed one. Unlike Wireshark, the tunnel identifier (VXLAN or
 // Geneve VNI, GRE key) is part of the key: overlays reuse addresses per
-// tenant, so the same 4-tuple in two VNIs is two connections. Closed and idle connections are expired on capture
-// time so memory stays bounded by live connections, not by file length.
+// tenant, so the same 4-tuple in two VNIs is two connections. Some overlays
+// use a different identifier each way; a connection seen one way only
+// takes the first packet of the other way under another identifier (see
+// joinReverse). Closed and idle connections are expired on capture time so
+// memory stays bounded by live connections, not by file length.
 package conntrack
 
 import (
@@ -60,6 +63,12 @@ type key struct {
 	tun    events.Tunnel // a tenant's tunnel identifier, 0 outside overlays
 	ap, bp uint16
 	v4     uint8 // bit 0: a is IPv4, bit 1: b is
+}
+
+// untunneled is the key of the same 4-tuple outside any tunnel.
+func (k key) untunneled() key {
+	k.tun = 0
+	return k
 }
 
 func makeKey(src, dst netip.AddrPort, tun events.Tunnel) key {
@@ -181,8 +190,11 @@ func (c *Conn) WScale(d events.Dir) int { return int(c.wscale[d]) }
 
 // Table is the connection table. It is not safe for concurrent use.
 type Table struct {
-	cfg       Config
-	conns     map[key]*Conn
+	cfg   Config
+	conns map[key]*Conn // a connection under each direction's tunnel identifier
+	// half holds, by 4-tuple alone, the latest connection inside a tenant's
+	// tunnel that has been seen one way only.
+	half      map[key]*Conn
 	byID      map[uint64]*Conn
 	nextID    uint64
 	lastSweep int64
@@ -203,11 +215,11 @@ type Table struct {
 // the table (expired, replaced by a new connection on the same tuple, or at
 // Flush), after its summary is final.
 func New(cfg Config, onExpire func(*Conn)) *Table {
-	return &Table{cfg: cfg, conns: make(map[key]*Conn), byID: make(map[uint64]*Conn), onExpire: onExpire}
+	return &Table{cfg: cfg, conns: make(map[key]*Conn), half: make(map[key]*Conn), byID: make(map[uint64]*Conn), onExpire: onExpire}
 }
 
 // Len is the number of connections in the table.
-func (t *Table) Len() int { return len(t.conns) }
+func (t *Table) Len() int { return len(t.byID) }
 
 // Get returns a live connection by id.
 func (t *Table) Get(id uint64) *Conn { return t.byID[id] }
@@ -234,9 +246,12 @@ func (t *Table) Observe(p *events.Packet) *Conn {
 	t.boundClosed()
 	k := makeKey(src, dst, p.Tunnel)
 	c := t.conns[k]
+	if c == nil && k.tun != 0 {
+		c = t.joinReverse(k, src, p)
+	}
 	syn := p.Flags&events.FlagSYN != 0 && p.Flags&events.FlagACK == 0
 	if c != nil && syn && t.isNewConnection(c, src, p) {
-		t.expire(k, c)
+		t.expire(c)
 		c = nil
 	}
 	if c == nil {
@@ -252,9 +267,49 @@ func (t *Table) Observe(p *events.Packet) *Conn {
 		t.closed = append(t.closed, c)
 		t.nclosed++
 	}
+	if k.tun != 0 && c.packets[d] == 1 && c.packets[1-d] > 0 {
+		if hk := k.untunneled(); t.half[hk] == c {
+			delete(t.half, hk) // seen both ways under one identifier
+		}
+	}
 	if p.TS-t.lastSweep > int64(time.Second) {
 		t.sweep(p.TS)
 	}
+	return c
+}
+
+// joinReverse finds the connection that a packet inside a tenant's tunnel
+// answers under another identifier: some overlays (Geneve and VXLAN set up
+// per direction) carry one connection with a different VNI each way. It is
+// the latest connection on the same 4-tuple seen only the other way, and
+// the packet must fit it: a SYN answering its SYN/ACK, or an
+// acknowledgment within 1 GiB of its sequence numbers. The same tuple in
+// two tenants seen both ways stays two connections.
+func (t *Table) joinReverse(k key, src netip.AddrPort, p *events.Packet) *Conn {
+	hk := k.untunneled()
+	c := t.half[hk]
+	if c == nil {
+		return nil
+	}
+	d := events.DirC2S
+	if src != c.Client {
+		d = events.DirS2C
+	}
+	o := 1 - d
+	if c.packets[d] > 0 || c.packets[o] == 0 {
+		return nil
+	}
+	switch {
+	case p.Flags&events.FlagACK != 0 && c.baseSet[o]:
+		if diff := int32(p.Ack - c.base[o]); diff < -(1<<30) || diff > 1<<30 {
+			return nil
+		}
+	case p.Flags&events.FlagSYN != 0 && c.synSeen[o]:
+	default:
+		return nil
+	}
+	delete(t.half, hk)
+	t.conns[k] = c
 	return c
 }
 
@@ -290,6 +345,9 @@ func (t *Table) newConn(k key, src, dst netip.AddrPort, p *events.Packet) *Conn 
 	c := &Conn{ID: t.nextID, Client: client, Server: server, wscale: [2]int8{-1, -1},
 		first: p.TS, firstFrame: p.Frame, encap: p.Encap}
 	t.conns[k] = c
+	if k.tun != 0 {
+		t.half[k.untunneled()] = c
+	}
 	t.byID[c.ID] = c
 	return c
 }
@@ -500,7 +558,7 @@ func (t *Table) expireDone(now int64) {
 		case c.last != c.doneAt:
 			c.done = false
 		default:
-			t.expire(c.key(), c)
+			t.expire(c)
 		}
 	}
 	t.done, t.doneHead = compact(t.done, t.doneHead)
@@ -514,7 +572,7 @@ func (t *Table) boundClosed() {
 		t.closed[t.closedHead] = nil
 		t.closedHead++
 		if t.byID[c.ID] == c {
-			t.expire(c.key(), c)
+			t.expire(c)
 		}
 	}
 	t.closed, t.closedHead = compact(t.closed, t.closedHead)
@@ -547,19 +605,26 @@ func compact(q []*Conn, head int) ([]*Conn, int) {
 func (t *Table) sweep(now int64) {
 	t.lastSweep = now
 	linger, idle := int64(t.cfg.CloseLinger), int64(t.cfg.IdleTimeout)
-	for k, c := range t.conns {
+	for _, c := range t.byID {
 		age := now - c.last
 		if (linger > 0 && c.Closed() && age > linger) || (idle > 0 && age > idle) {
-			t.expire(k, c)
+			t.expire(c)
 		}
 	}
 }
 
-func (t *Table) expire(k key, c *Conn) {
+func (t *Table) expire(c *Conn) {
 	if c.Closed() {
 		t.nclosed--
 	}
-	delete(t.conns, k)
+	for _, tun := range [...]events.Tunnel{c.tunnel[0], c.tunnel[1], 0} {
+		if k := makeKey(c.Client, c.Server, tun); t.conns[k] == c {
+			delete(t.conns, k)
+		}
+	}
+	if k := makeKey(c.Client, c.Server, 0); t.half[k] == c {
+		delete(t.half, k)
+	}
 	delete(t.byID, c.ID)
 	if t.onExpire != nil {
 		t.onExpire(c)
@@ -568,20 +633,15 @@ func (t *Table) expire(k key, c *Conn) {
 
 // Flush expires every connection, in id order (end of input).
 func (t *Table) Flush() {
-	cs := make([]*Conn, 0, len(t.conns))
-	for _, c := range t.conns {
+	cs := make([]*Conn, 0, len(t.byID))
+	for _, c := range t.byID {
 		cs = append(cs, c)
 	}
 	slices.SortFunc(cs, func(a, b *Conn) int { return cmp.Compare(a.ID, b.ID) })
 	for _, c := range cs {
-		t.expire(c.key(), c)
+		t.expire(c)
 	}
 }
-
-// key is the connection's key in the table. A tenant's identifier is the
-// same both ways (one direction may not have been seen yet); makeKey drops
-// identifiers that are not a tenant's.
-func (c *Conn) key() key { return makeKey(c.Client, c.Server, c.tunnel[0]|c.tunnel[1]) }
 
 // Record fills r with the connection's summary (flows.jsonl): counters,
 // handshake figures, the end state and Zeek conn_state, and what the

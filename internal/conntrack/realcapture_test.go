@@ -122,3 +122,62 @@ func TestTunnelIdentifierSeparatesTenants(t *testing.T) {
 		t.Errorf("GTP-U record tunnel %+v", g)
 	}
 }
+
+// TestTunnelIdentifierPerDirection: an overlay that uses one VNI each way
+// (a real Geneve capture does: VNI 11 from the client, 10 back) carries one
+// connection, as tshark counts it; a reply whose acknowledgment does not
+// fit, or a tuple already seen both ways in another VNI, stays apart.
+func TestTunnelIdentifierPerDirection(t *testing.T) {
+	geneve := func(n uint32) events.Tunnel { return events.MakeTunnel(events.TunnelGeneve, n) }
+	tests := []struct {
+		name  string
+		segs  []seg
+		tuns  []uint32
+		flows []uint64
+	}{
+		{"handshake each way", []seg{
+			{true, S, 1000, 0, 0, 100, -1, 0},
+			{false, S | A, 5000, 1001, 0, 100, -1, 1},
+			{true, A, 1001, 5001, 0, 100, -1, 2},
+			{false, A | P, 5001, 1001, 10, 100, -1, 3},
+		}, []uint32{11, 10, 11, 10}, []uint64{1, 1, 1, 1}},
+		{"mid-stream", []seg{
+			{false, A | P, 5001, 1001, 10, 100, -1, 0},
+			{true, A, 1001, 5011, 0, 100, -1, 1},
+		}, []uint32{10, 11}, []uint64{1, 1}},
+		{"reply that does not fit", []seg{
+			{true, S, 1000, 0, 0, 100, -1, 0},
+			{false, S | A, 5000, 0x90000000, 0, 100, -1, 1},
+		}, []uint32{11, 10}, []uint64{1, 2}},
+		{"a second tenant after both ways were seen", []seg{
+			{true, S, 1000, 0, 0, 100, -1, 0},
+			{false, S | A, 5000, 1001, 0, 100, -1, 1},
+			{true, S, 7000, 0, 0, 100, -1, 2},
+			{false, S | A, 9000, 7001, 0, 100, -1, 3},
+		}, []uint32{11, 11, 30, 30}, []uint64{1, 1, 2, 2}},
+	}
+	for _, tt := range tests {
+		tb := New(DefaultConfig(), nil)
+		for i, s := range tt.segs {
+			p := s.packet(i + 1)
+			p.Tunnel = geneve(tt.tuns[i])
+			if c := tb.Observe(p); c.ID != tt.flows[i] {
+				t.Errorf("%s: packet %d in flow %d, want %d", tt.name, i+1, c.ID, tt.flows[i])
+			}
+		}
+		if want := tt.flows[len(tt.flows)-1]; tb.Len() != int(want) {
+			t.Errorf("%s: %d connections in the table, want %d", tt.name, tb.Len(), want)
+		}
+		if tt.name == "handshake each way" {
+			var r events.FlowRecord
+			tb.Get(1).Record(&r)
+			if r.Tunnel == nil || r.Tunnel.ID != 11 || r.Tunnel.PeerID == nil || *r.Tunnel.PeerID != 10 {
+				t.Errorf("record tunnel %+v", r.Tunnel)
+			}
+		}
+		tb.Flush()
+		if tb.Len() != 0 || len(tb.conns) != 0 || len(tb.half) != 0 {
+			t.Errorf("%s: after Flush %d connections, %d keys, %d half-seen", tt.name, tb.Len(), len(tb.conns), len(tb.half))
+		}
+	}
+}
