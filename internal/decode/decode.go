@@ -888,7 +888,7 @@ func (d *Decoder) unsupported(field string, v uint32) (next, []byte, SkipReason)
 // finishTCP decodes the TCP header at b, inside the innermost IP header.
 func (d *Decoder) finishTCP(b []byte, p *events.Packet) (bool, SkipReason) {
 	tcp := &d.tcp
-	if tcp.DecodeFromBytes(b, &d.df) != nil {
+	if tcp.DecodeFromBytes(b, &d.df) != nil && !d.cutOptions(b) {
 		return false, d.failure()
 	}
 	hdrLen := int(tcp.DataOffset) * 4
@@ -898,8 +898,10 @@ func (d *Decoder) finishTCP(b []byte, p *events.Packet) (bool, SkipReason) {
 	}
 	if uint32(len(d.data)) >= d.origLen && len(tcp.Payload) < payLen {
 		// The whole frame was captured, yet the IP length claims more TCP
-		// data than it holds: a phantom segment, not a snapshot cut.
-		return false, SkipMalformed
+		// data than it holds: the segment is what the frame holds, as in
+		// Wireshark ("total length exceeds packet length"), never a phantom
+		// 64 KiB.
+		payLen = len(tcp.Payload)
 	}
 	if d.v6 {
 		p.Src = netip.AddrFrom16([16]byte(d.ip6.SrcIP))
@@ -928,6 +930,28 @@ func (d *Decoder) finishTCP(b []byte, p *events.Packet) (bool, SkipReason) {
 	p.Tunnel = d.tunnel
 	p.Flow, p.Dir, p.RelSeq, p.RelAck, p.WindowScaled = 0, 0, 0, 0, -1
 	return true, SkipNone
+}
+
+// cutOptions decodes a TCP header whose options the snapshot length cut
+// (an IPv6 capture with -s 64 or 68): the fixed 20 bytes and the options
+// present, no payload, as Wireshark still does.
+func (d *Decoder) cutOptions(b []byte) bool {
+	if len(b) < 20 || uint32(len(d.data)) >= d.origLen {
+		return false
+	}
+	off := b[12] >> 4
+	if off < 5 || int(off)*4 <= len(b) {
+		return false
+	}
+	tcp := &d.tcp
+	tcp.SrcPort = layers.TCPPort(binary.BigEndian.Uint16(b[0:]))
+	tcp.DstPort = layers.TCPPort(binary.BigEndian.Uint16(b[2:]))
+	tcp.Seq = binary.BigEndian.Uint32(b[4:])
+	tcp.Ack = binary.BigEndian.Uint32(b[8:])
+	tcp.DataOffset = off
+	tcp.Window = binary.BigEndian.Uint16(b[14:])
+	tcp.Contents, tcp.Payload = b, nil
+	return true
 }
 
 func tcpFlags(hdr []byte) uint16 {

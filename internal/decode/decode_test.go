@@ -246,6 +246,49 @@ func TestDecodeSkips(t *testing.T) {
 	}
 }
 
+// TestDecodeLikeWireshark: frames that Wireshark still decodes as TCP, and
+// so tcpviz does: TCP options cut by the snapshot length (the fixed header
+// and the options present, no payload), and an IP length that claims more
+// than a whole-captured frame holds (the segment is what the frame holds).
+func TestDecodeLikeWireshark(t *testing.T) {
+	eth := &layers.Ethernet{SrcMAC: mac1, DstMAC: mac2, EthernetType: layers.EthernetTypeIPv4}
+	tcp, pay := tcpLayer(100)
+	good := serialize(t, eth, ip4(layers.IPProtocolTCP), tcp, pay)
+	tcp, pay = tcpLayer(100)
+	good6 := serialize(t, &layers.Ethernet{SrcMAC: mac1, DstMAC: mac2, EthernetType: layers.EthernetTypeIPv6}, ip6(layers.IPProtocolTCP), tcp, pay)
+	long4 := append([]byte(nil), good...)
+	long4[14+2], long4[14+3] = 0xff, 0xff
+	long6 := append([]byte(nil), good6...)
+	long6[14+4], long6[14+5] = 0xff, 0xff
+	tests := []struct {
+		name    string
+		data    []byte
+		orig    int
+		wantLen uint32
+		wantTS  bool
+	}{
+		{"options cut by the snapshot", good[:14+20+32], len(good), 100, true},
+		{"IPv6 options cut by the snapshot", good6[:14+40+24], len(good6), 100, false},
+		{"IPv4 total length past the frame", long4, len(long4), 100, true},
+		{"IPv6 payload length past the frame", long6, len(long6), 100, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var p events.Packet
+			ok, why := New().Decode(LinkEthernet, tt.data, uint32(tt.orig), &p)
+			if !ok {
+				t.Fatalf("skipped: %v", why)
+			}
+			if p.Len != tt.wantLen || p.SrcPort != 40000 || p.Seq != 0xfffffff0 || p.Ack != 77 || p.Window != 501 || p.Options.HasTS != tt.wantTS {
+				t.Errorf("len %d port %d seq %#x ack %d window %d ts %v", p.Len, p.SrcPort, p.Seq, p.Ack, p.Window, p.Options.HasTS)
+			}
+			if len(p.Payload) > int(p.Len) {
+				t.Errorf("payload %d of %d", len(p.Payload), p.Len)
+			}
+		})
+	}
+}
+
 func TestParseOptionsMalformed(t *testing.T) {
 	tests := []struct {
 		name string
