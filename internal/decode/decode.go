@@ -27,23 +27,34 @@ import (
 
 // Link types tcpviz decodes (pcap LINKTYPE_* values).
 const (
-	LinkNull     = 0   // BSD loopback, host-order family
-	LinkEthernet = 1   // Ethernet, with 802.1Q and QinQ tags
-	LinkPPP      = 9   // PPP
-	LinkFDDI     = 10  // FDDI
-	LinkPPPHDLC  = 50  // PPP in HDLC-like framing
-	LinkRaw      = 101 // raw IPv4/IPv6
-	LinkCHDLC    = 104 // Cisco HDLC
-	Link80211    = 105 // 802.11 without radiotap
-	LinkLoop     = 108 // OpenBSD loopback, network-order family
-	LinkSLL      = 113 // Linux cooked v1 (tcpdump -i any, older libpcap)
-	LinkRadiotap = 127 // 802.11 with a radiotap header
-	LinkIPv4     = 228
-	LinkIPv6     = 229
-	LinkNFLOG    = 239 // Linux NFLOG
-	LinkSLL2     = 276 // Linux cooked v2 (tcpdump -i any)
-	linkRawAlt   = 12  // raw IP on some BSDs
-	linkRawAlt2  = 14
+	LinkNull         = 0   // BSD loopback, host-order family
+	LinkEthernet     = 1   // Ethernet, with 802.1Q and QinQ tags
+	LinkPPP          = 9   // PPP
+	LinkFDDI         = 10  // FDDI
+	LinkPPPHDLC      = 50  // PPP in HDLC-like framing
+	LinkRaw          = 101 // raw IPv4/IPv6
+	LinkCHDLC        = 104 // Cisco HDLC
+	Link80211        = 105 // 802.11 without radiotap
+	LinkLoop         = 108 // OpenBSD loopback, network-order family
+	LinkSLL          = 113 // Linux cooked v1 (tcpdump -i any, older libpcap)
+	LinkRadiotap     = 127 // 802.11 with a radiotap header
+	LinkIPv4         = 228
+	LinkIPv6         = 229
+	LinkNFLOG        = 239 // Linux NFLOG
+	LinkSLL2         = 276 // Linux cooked v2 (tcpdump -i any)
+	LinkPPPoE        = 51  // PPPoE session without Ethernet (BSD sppp)
+	LinkATM1483      = 100 // LLC/SNAP over ATM (RFC 1483)
+	LinkEnc          = 109 // OpenBSD IPsec enc
+	LinkPflog        = 117 // OpenBSD/FreeBSD pf log
+	LinkPrism        = 119 // 802.11 with a Prism monitor header
+	LinkAVS          = 163 // 802.11 with an AVS monitor header
+	LinkJuniperEther = 178 // Ethernet captured on a Juniper router
+	LinkPPI          = 192 // Per-Packet Information, then 802.11 or Ethernet
+	LinkMPLS         = 219 // an MPLS label stack
+	LinkIPoIB        = 242 // IP over InfiniBand
+	LinkPktap        = 258 // Apple PKTAP
+	linkRawAlt       = 12  // raw IP on some BSDs
+	linkRawAlt2      = 14
 )
 
 // SkipReason says why a frame produced no TCP packet.
@@ -152,6 +163,7 @@ const (
 	nRadiotap
 	nNFLOG
 	nEtherIP
+	nLinkHeader // one of the headers linkHeader decodes, by link type
 )
 
 // UDP tunnel kinds, indexed by port.
@@ -205,6 +217,7 @@ type Decoder struct {
 	ayiya    ayiya
 	nflog    nflog
 	dot11    dot11
+	linkHdr  linkHeader
 
 	df      feedback
 	udpKind [65536]uint8
@@ -287,6 +300,12 @@ func firstLayer(linkType uint16, data []byte) (next, bool) {
 		return nRadiotap, true
 	case LinkNFLOG:
 		return nNFLOG, true
+	case LinkPPPoE:
+		return nPPPoE, true
+	case LinkATM1483:
+		return nLLC, true
+	case LinkJuniperEther, LinkIPoIB, LinkPflog, LinkEnc, LinkPPI, LinkPrism, LinkAVS, LinkPktap:
+		return nLinkHeader, true
 	}
 	return nDone, false
 }
@@ -457,6 +476,15 @@ func (d *Decoder) decode(linkType uint16, data []byte, origLen uint32, p *events
 				n = nIPv6
 			default:
 				n = nIP
+			}
+		case nLinkHeader:
+			if d.linkHdr.DecodeFromBytes(linkType, b) != nil {
+				return false, d.failure()
+			}
+			d.path.add(d.linkHdr.Elem, 0)
+			n, b = d.linkHdr.Next, d.linkHdr.Payload
+			if n == nDone {
+				return false, SkipNotIP
 			}
 		case nEtherIP:
 			if d.etherip.DecodeFromBytes(b, &d.df) != nil {

@@ -37,11 +37,20 @@ const (
 	elRadiotap
 	elNFLOG
 	elFrag // the IP datagram before it was reassembled from fragments
+	elJuniper
+	elIPoIB
+	elPflog
+	elEnc
+	elPPI
+	elPrism
+	elAVS
+	elPktap
 )
 
 var elNames = [...]string{"", "eth", "vlan", "sll", "sll2", "null", "ip", "ip6", "udp", "gre", "erspan1", "erspan2",
 	"erspan3", "vxlan", "vxlan-gpe", "geneve", "gtpu", "teredo", "ayiya", "mpls", "pppoe", "ppp", "llc", "fddi",
-	"chdlc", "pbb", "wlan", "radiotap", "nflog", "frag"}
+	"chdlc", "pbb", "wlan", "radiotap", "nflog", "frag", "juniper", "ipoib", "pflog", "enc", "ppi", "prism", "avs",
+	"pktap"}
 
 // elHasValue says which elements carry a number in the path (VLAN id, top
 // MPLS label, PBB I-SID).

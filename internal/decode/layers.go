@@ -359,3 +359,160 @@ func (g *gtpU) DecodeFromBytes(data []byte) error {
 	}
 	return nil
 }
+
+// linkHeader is one of the capture headers that some link types put in
+// front of the frame and that only say how long they are and what follows:
+// Juniper's (routers), IP over InfiniBand, OpenBSD pflog and enc, PPI,
+// Prism and AVS (Wi-Fi monitors), Apple's PKTAP.
+type linkHeader struct {
+	Elem    uint8 // the path element naming the header
+	Next    next
+	Payload []byte
+}
+
+// Juniper header flags (tcpdump's print-juniper.c).
+const (
+	juniperNoL2 = 0x02 // the link-layer header was stripped: bare IP after 4 more bytes
+	juniperExt  = 0x80 // extension TLVs follow the flags
+)
+
+func (h *linkHeader) DecodeFromBytes(linkType uint16, data []byte) error {
+	need := func(n int) error {
+		if len(data) < n {
+			return errShort
+		}
+		return nil
+	}
+	switch linkType {
+	case LinkJuniperEther:
+		// "MGC", flags, optional extensions (2-byte length), the frame.
+		if err := need(4); err != nil {
+			return err
+		}
+		if data[0] != 'M' || data[1] != 'G' || data[2] != 'C' {
+			return errMalformed
+		}
+		flags, n := data[3], 4
+		if flags&juniperExt != 0 {
+			if err := need(6); err != nil {
+				return err
+			}
+			n += 2 + int(binary.BigEndian.Uint16(data[4:]))
+		}
+		h.Elem, h.Next = elJuniper, nEthernet
+		if flags&juniperNoL2 != 0 {
+			n += 4
+			h.Next = nIP
+		}
+		if err := need(n); err != nil {
+			return err
+		}
+		h.Payload = data[n:]
+	case LinkIPoIB:
+		// 40 bytes of pseudo addresses, the Ethernet type, 2 reserved bytes.
+		if err := need(44); err != nil {
+			return err
+		}
+		switch binary.BigEndian.Uint16(data[40:]) {
+		case 0x0800:
+			h.Next = nIPv4
+		case 0x86dd:
+			h.Next = nIPv6
+		default:
+			h.Next = nDone
+		}
+		h.Elem, h.Payload = elIPoIB, data[44:]
+	case LinkPflog:
+		// Header length (padded to 4 bytes), address family, ...
+		if err := need(2); err != nil {
+			return err
+		}
+		n := (int(data[0]) + 3) &^ 3
+		if n < 4 {
+			return errMalformed
+		}
+		if err := need(n); err != nil {
+			return err
+		}
+		h.Elem, h.Next, h.Payload = elPflog, nIP, data[n:]
+	case LinkEnc:
+		// Address family, SPI, flags: 12 bytes.
+		if err := need(12); err != nil {
+			return err
+		}
+		h.Elem, h.Next, h.Payload = elEnc, nIP, data[12:]
+	case LinkPPI:
+		// Version, flags, length (little-endian), the inner link type.
+		if err := need(8); err != nil {
+			return err
+		}
+		n := int(binary.LittleEndian.Uint16(data[2:]))
+		if n < 8 {
+			return errMalformed
+		}
+		if err := need(n); err != nil {
+			return err
+		}
+		switch binary.LittleEndian.Uint32(data[4:]) {
+		case LinkEthernet:
+			h.Next = nEthernet
+		case Link80211:
+			h.Next = nDot11
+		default:
+			h.Next = nDone
+		}
+		h.Elem, h.Payload = elPPI, data[n:]
+	case LinkPrism:
+		// Message code and length in host order; 144 bytes in practice.
+		if err := need(8); err != nil {
+			return err
+		}
+		n := int(binary.LittleEndian.Uint32(data[4:]))
+		if n > 0xffff {
+			n = int(binary.BigEndian.Uint32(data[4:]))
+		}
+		if n < 8 {
+			return errMalformed
+		}
+		if err := need(n); err != nil {
+			return err
+		}
+		h.Elem, h.Next, h.Payload = elPrism, nDot11, data[n:]
+	case LinkAVS:
+		// Version, header length, big-endian.
+		if err := need(8); err != nil {
+			return err
+		}
+		n := int(binary.BigEndian.Uint32(data[4:]))
+		if n < 8 || n > len(data) {
+			return errShort
+		}
+		h.Elem, h.Next, h.Payload = elAVS, nDot11, data[n:]
+	case LinkPktap:
+		// Header length, record type, the inner link type: host order.
+		if err := need(12); err != nil {
+			return err
+		}
+		n := int(binary.LittleEndian.Uint32(data))
+		if n < 12 || n > len(data) {
+			return errShort
+		}
+		if binary.LittleEndian.Uint32(data[4:]) != 1 { // not a packet record
+			return errMalformed
+		}
+		switch binary.LittleEndian.Uint32(data[8:]) {
+		case LinkEthernet:
+			h.Next = nEthernet
+		case LinkNull:
+			h.Next = nLoop
+		case LinkRaw, linkRawAlt, linkRawAlt2:
+			h.Next = nIP
+		default:
+			h.Next = nDone
+		}
+		h.Elem, h.Payload = elPktap, data[n:]
+	default:
+		return errMalformed
+	}
+	return nil
+}

@@ -322,6 +322,86 @@ func All() []Encap {
 			h = append(h, 9, 0)
 			return []gopacket.SerializableLayer{h}
 		}},
+		{Name: "juniper-ether", LinkType: 178, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
+			// "MGC", flags (extensions, direction), 4 bytes of extension TLVs.
+			dir := byte(0)
+			if up {
+				dir = 1
+			}
+			return []gopacket.SerializableLayer{raw{'M', 'G', 'C', 0x80 | dir, 0, 4, 1, 2, 0, 7}, innerEth(up, v6)}
+		}},
+		{Name: "juniper-no-l2", LinkType: 178, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
+			// No link-layer header: a 4-byte protocol hint (2 IPv4, 6 IPv6,
+			// little endian) and the packet.
+			proto := byte(2)
+			if v6 {
+				proto = 6
+			}
+			return []gopacket.SerializableLayer{raw{'M', 'G', 'C', 0x02, proto, 0, 0, 0}}
+		}},
+		{Name: "ipoib", LinkType: 242, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
+			h := make(raw, 44)
+			h[0], h[19] = 0xfe, 1 // a pseudo destination address
+			binary.BigEndian.PutUint16(h[40:], uint16(ethType(v6)))
+			return []gopacket.SerializableLayer{h}
+		}},
+		{Name: "pflog", LinkType: 117, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
+			// OpenBSD's pfloghdr: 61 bytes, padded to 64; AF_INET6 is 24.
+			h := make(raw, 64)
+			h[0], h[1] = 61, 2
+			if v6 {
+				h[1] = 24
+			}
+			copy(h[4:], "em0")
+			return []gopacket.SerializableLayer{h}
+		}},
+		{Name: "enc", LinkType: 109, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
+			// OpenBSD's enchdr: address family (AF_INET6 is 24), SPI, flags.
+			h := raw{2, 0, 0, 0, 0, 0, 0x10, 0x01, 0, 0, 0, 0}
+			if v6 {
+				h[0] = 24
+			}
+			return []gopacket.SerializableLayer{h}
+		}},
+		{Name: "ppi-wlan", LinkType: 192, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
+			return with([]gopacket.SerializableLayer{raw{0, 0, 8, 0, 105, 0, 0, 0}}, dot11Data(up, v6)...)
+		}},
+		{Name: "prism-wlan", LinkType: 119, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
+			h := make(raw, 144)
+			h[0], h[4] = 0x44, 144 // message code and length, little endian
+			copy(h[8:], "wlan0")
+			return with([]gopacket.SerializableLayer{h}, dot11Data(up, v6)...)
+		}},
+		{Name: "avs-wlan", LinkType: 163, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
+			h := make(raw, 64)
+			binary.BigEndian.PutUint32(h, 0x80211001)
+			binary.BigEndian.PutUint32(h[4:], 64)
+			return with([]gopacket.SerializableLayer{h}, dot11Data(up, v6)...)
+		}},
+		{Name: "pktap", LinkType: 258, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
+			// Apple's PKTAP header (108 bytes): length, record type (a
+			// packet), inner link type (Ethernet), interface name, process...
+			h := make(raw, 108)
+			h[0], h[4], h[8] = 108, 1, 1
+			copy(h[12:], "en0")
+			return []gopacket.SerializableLayer{h, innerEth(up, v6)}
+		}},
+		{Name: "atm-rfc1483", LinkType: 100, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
+			return []gopacket.SerializableLayer{
+				&layers.LLC{DSAP: 0xaa, SSAP: 0xaa, Control: 3},
+				&layers.SNAP{OrganizationalCode: []byte{0, 0, 0}, Type: ethType(v6)},
+			}
+		}},
+		{Name: "pppoe-linktype", LinkType: 51, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
+			pt := layers.PPPTypeIPv4
+			if v6 {
+				pt = layers.PPPTypeIPv6
+			}
+			return []gopacket.SerializableLayer{
+				&layers.PPPoE{Version: 1, Type: 1, Code: layers.PPPoECodeSession, SessionId: 0x1234},
+				&layers.PPP{PPPType: pt},
+			}
+		}},
 		{Name: "raw-ipv4", LinkType: 228, V4Only: true, Wrap: func([]byte, bool, bool) []gopacket.SerializableLayer { return nil }},
 		{Name: "raw-ipv6", LinkType: 229, V6Only: true, Wrap: func([]byte, bool, bool) []gopacket.SerializableLayer { return nil }},
 	}
