@@ -189,8 +189,8 @@ func (f *feedback) SetTruncated() { f.truncated = true }
 type Decoder struct {
 	eth      layers.Ethernet
 	dot1q    layers.Dot1Q
-	sll      layers.LinuxSLL
-	sll2     layers.LinuxSLL2
+	sll      cooked
+	sll2     cooked
 	loop     layers.Loopback
 	ip4      layers.IPv4
 	ip6      layers.IPv6
@@ -362,17 +362,17 @@ func (d *Decoder) decode(linkType uint16, data []byte, origLen uint32, p *events
 			d.path.add(elVLAN, uint32(d.dot1q.VLANIdentifier))
 			n, b, why = d.etherType(uint16(d.dot1q.Type), d.dot1q.Payload)
 		case nSLL:
-			if d.sll.DecodeFromBytes(b, &d.df) != nil {
+			if d.sll.DecodeFromBytes(b, 1) != nil {
 				return false, d.failure()
 			}
 			d.path.add(elSLL, 0)
-			n, b, why = d.etherType(uint16(d.sll.EthernetType), d.sll.Payload)
+			n, b, why = d.etherType(d.sll.Protocol, d.sll.Payload)
 		case nSLL2:
-			if d.sll2.DecodeFromBytes(b, &d.df) != nil {
+			if d.sll2.DecodeFromBytes(b, 2) != nil {
 				return false, d.failure()
 			}
 			d.path.add(elSLL2, 0)
-			n, b, why = d.etherType(uint16(d.sll2.ProtocolType), d.sll2.Payload)
+			n, b, why = d.etherType(d.sll2.Protocol, d.sll2.Payload)
 		case nLoop:
 			if d.loop.DecodeFromBytes(b, &d.df) != nil {
 				return false, d.failure()

@@ -111,6 +111,10 @@ func TestDecodeLinkTypes(t *testing.T) {
 		{"qinq", LinkEthernet, v4frame(eth(layers.EthernetTypeQinQ), &layers.Dot1Q{VLANIdentifier: 7, Type: layers.EthernetTypeDot1Q}, &layers.Dot1Q{VLANIdentifier: 8, Type: layers.EthernetTypeIPv4}), false},
 		{"linux sll", LinkSLL, sll1(rawV4), false},
 		{"linux sll2", LinkSLL2, sll2(rawV4), false},
+		// An IPoIB interface's address is 20 bytes: the header says so and
+		// holds the first 8, as libpcap writes it.
+		{"linux sll, address length 20", LinkSLL, func() []byte { f := sll1(rawV4); f[5] = 20; return f }(), false},
+		{"linux sll2, address length 20", LinkSLL2, func() []byte { f := sll2(rawV4); f[11] = 20; return f }(), false},
 		{"raw ipv4", LinkRaw, rawV4, false},
 		{"raw ipv6", LinkRaw, v6frame(), true},
 		{"ipv4 link type", LinkIPv4, rawV4, false},

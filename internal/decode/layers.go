@@ -516,3 +516,28 @@ func (h *linkHeader) DecodeFromBytes(linkType uint16, data []byte) error {
 	}
 	return nil
 }
+
+// cooked is Linux's cooked capture header (tcpdump -i any): version 1 (16
+// bytes, the protocol last) or 2 (20 bytes, the protocol first). The
+// address field is 8 bytes whatever the address length says: on an
+// InfiniBand interface the length is 20, which gopacket rejects and
+// Wireshark reads.
+type cooked struct {
+	Protocol uint16
+	Payload  []byte
+}
+
+func (c *cooked) DecodeFromBytes(data []byte, version int) error {
+	if version == 1 {
+		if len(data) < 16 {
+			return errShort
+		}
+		c.Protocol, c.Payload = binary.BigEndian.Uint16(data[14:]), data[16:]
+		return nil
+	}
+	if len(data) < 20 {
+		return errShort
+	}
+	c.Protocol, c.Payload = binary.BigEndian.Uint16(data), data[20:]
+	return nil
+}
