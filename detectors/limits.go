@@ -385,11 +385,25 @@ func (e *Engine) limSpread(L *flowLimits, d events.Dir, from, to int64, add func
 	for from < to {
 		start := L.start + (from-L.start)/w*w
 		s := ld.slot(start)
-		end := min(to, start+w)
+		end := to
+		if to-start > w {
+			end = start + w
+		}
 		add(s, end-from)
 		from = end
+		// Past the first window of a span longer than limMaxSpread windows
+		// (a clock step, hours of silence) only the last limMaxSpread get
+		// their part: the ones between would all say the same, and a step
+		// of years would open billions. The span still counts in full in
+		// the connection's totals (limAdd).
+		if skipTo := to - limMaxSpread*w; from < skipTo {
+			from = L.start + (skipTo-L.start)/w*w
+		}
 	}
 }
+
+// limMaxSpread bounds the windows one span of time is spread over.
+const limMaxSpread = 4096
 
 // slot returns the open window that starts at start, opening it (and the
 // ones before it) when needed.

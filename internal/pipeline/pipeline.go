@@ -252,8 +252,11 @@ func (p *Pipeline) times(pk *events.Packet) {
 	if pk.TS < 0 || pk.TS == pcapng.TSOutOfRange {
 		st.BadTimes++
 		if st.BadTimes == 1 {
-			p.warn(fmt.Sprintf("%sframe %d: timestamp out of range (before 1970 or past 2262); such packets are left out of the time span", p.source(), pk.Frame))
+			p.warn(fmt.Sprintf("%sframe %d: timestamp out of range (before 1970 or past 2262); such packets are left out of the time span and take the time of the packet before them", p.source(), pk.Frame))
 		}
+		// A time centuries away would make every time-based figure of
+		// the connection (and its windows) meaningless.
+		pk.TS = st.LastTS
 		return
 	}
 	if st.FirstTS == 0 && st.LastTS == 0 {
