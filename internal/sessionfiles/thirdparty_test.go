@@ -30,6 +30,9 @@ var thirdPartyDepartures = map[string]string{
 	"tcpdump/kday3.pcap": "idle timeout: a packet 24 days after its connection's last one starts a new connection; tshark never times out",
 	"tcpdump/kday4.pcap": "idle timeout: a packet 24 days after its connection's last one starts a new connection; tshark never times out",
 	"tcpdump/kday7.pcap": "idle timeout: a packet 24 days after its connection's last one starts a new connection; tshark never times out",
+	// TCP inside WireGuard, which tshark decrypts with the keys the file
+	// carries (a pcapng Decryption Secrets Block).
+	"wireshark/wireguard-ping-tcp-dsb.pcapng": "the TCP is inside encrypted WireGuard; tshark decrypts it with the keys in the file, tcpviz does not decrypt",
 	// A bit-flipped copy of an FTP-like session whose frames are 30 s apart.
 	"gopacket/linux_sll_oversized_addr.pcapng": "a RST (a flipped bit) in the middle of the stream: the connection leaves 1 s after it and the next packet, 30 s later, starts another; tshark keeps one stream; two frames with a malformed TCP header (data offset 0, a header longer than the frame) are skipped",
 }
