@@ -3,7 +3,6 @@ package sessionfiles
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,6 +13,7 @@ import (
 	"github.com/tcpviz/tcpviz/detectors"
 	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/internal/conntrack"
+	"github.com/tcpviz/tcpviz/internal/driver"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/internal/testutil/tsharkoracle"
 )
@@ -30,6 +30,9 @@ var thirdPartyDepartures = map[string]string{
 	"tcpdump/kday3.pcap": "idle timeout: a packet 24 days after its connection's last one starts a new connection; tshark never times out",
 	"tcpdump/kday4.pcap": "idle timeout: a packet 24 days after its connection's last one starts a new connection; tshark never times out",
 	"tcpdump/kday7.pcap": "idle timeout: a packet 24 days after its connection's last one starts a new connection; tshark never times out",
+	// One connection replayed four times: the same SYN (same ISN) 20 s
+	// after the RST that ended it, which tshark calls a retransmission.
+	"gopacket/cip.pcap": "a connection leaves 1 s after its RST; the same connection replayed 20 s later (the same ISN) is a new connection here, the same stream with a retransmitted SYN in tshark (2996 connections, 2992 streams)",
 	// TCP inside WireGuard, which tshark decrypts with the keys the file
 	// carries (a pcapng Decryption Secrets Block).
 	"wireshark/wireguard-ping-tcp-dsb.pcapng": "the TCP is inside encrypted WireGuard; tshark decrypts it with the keys in the file, tcpviz does not decrypt",
@@ -37,26 +40,19 @@ var thirdPartyDepartures = map[string]string{
 	"gopacket/linux_sll_oversized_addr.pcapng": "a RST (a flipped bit) in the middle of the stream: the connection leaves 1 s after it and the next packet, 30 s later, starts another; tshark keeps one stream; two frames with a malformed TCP header (data offset 0, a header longer than the frame) are skipped",
 }
 
-// thirdPartyCaptures lists the capture files under the directories named by
-// TCPVIZ_THIRDPARTY_DIRS (colon-separated), recursively.
+// thirdPartyCaptures lists the capture files in the directories (or the
+// files) named by TCPVIZ_THIRDPARTY_DIRS (colon-separated).
 func thirdPartyCaptures(t *testing.T) []string {
 	var files []string
 	for _, d := range filepath.SplitList(os.Getenv("TCPVIZ_THIRDPARTY_DIRS")) {
 		if d == "" {
 			continue
 		}
-		err := filepath.WalkDir(d, func(path string, e fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if e.Type().IsRegular() && isCaptureName(path) {
-				files = append(files, path)
-			}
-			return nil
-		})
+		paths, _, err := driver.Inputs(d)
 		if err != nil {
 			t.Fatalf("TCPVIZ_THIRDPARTY_DIRS: %v", err)
 		}
+		files = append(files, paths...)
 	}
 	sort.Strings(files)
 	return files
