@@ -21,7 +21,7 @@ import (
 
 // RunAll runs tshark once on a capture and returns its flags (as Run), the
 // number of TCP connections (distinct tcp.stream values) and the number of
-// frames it decodes as TCP.
+// frames it decodes as TCP and gives a stream.
 func RunAll(ctx context.Context, path string) (fr Frames, streams, tcpFrames int, err error) {
 	args := []string{"-r", path, "-n", "-o", "tcp.analyze_sequence_numbers:TRUE",
 		"-Y", "tcp", "-T", "fields", "-E", "occurrence=f", "-E", "separator=|", "-e", "frame.number", "-e", "tcp.stream"}
@@ -46,6 +46,12 @@ func RunAll(ctx context.Context, path string) (fr Frames, streams, tcpFrames int
 		n, err := strconv.ParseUint(cols[0], 10, 64)
 		if err != nil {
 			return nil, 0, 0, fmt.Errorf("tshark -r %s: frame number %q: %w", path, cols[0], err)
+		}
+		if cols[1] == "" {
+			// tshark saw TCP but too little of its header to give the frame
+			// a stream (a snapshot cut inside the ports or sequence
+			// numbers): not a segment to compare.
+			continue
 		}
 		tcpFrames++
 		seen[cols[1]] = true
