@@ -38,7 +38,7 @@ fi
 
 gp=$(go list -m -f '{{.Dir}}' github.com/gopacket/gopacket)
 mkdir -p "$dir/gopacket"
-for f in "$gp"/layers/testdata/*.pcap* "$gp"/pcap/*.pcap "$gp"/pcapgo/tests/le/*.pcapng; do
+for f in "$gp"/layers/testdata/*.pcap* "$gp"/pcap/*.pcap "$gp"/pcapgo/tests/*.pcapng "$gp"/pcapgo/tests/le/*.pcapng; do
   [ -f "$f" ] && cp -f "$f" "$dir/gopacket/"
 done
 chmod -R u+w "$dir/gopacket"
