@@ -127,6 +127,8 @@ type FlowRow struct {
 	RTTP50MS      float64          `parquet:"rtt_p50_ms"`
 	RTTP95MS      float64          `parquet:"rtt_p95_ms"`
 	RTTSamples    int64            `parquet:"rtt_samples"`
+	ZeroWindowMS  float64          `parquet:"zero_window_ms"`
+	ZeroWindowShr float64          `parquet:"zero_window_share"`
 	KSRTTP50MS    float64          `parquet:"kernel_srtt_p50_ms"`
 	KMinRTTMS     float64          `parquet:"kernel_min_rtt_ms"`
 	PID           int64            `parquet:"pid"`
@@ -408,6 +410,7 @@ func flowRow(file string, r *events.FlowRecord) FlowRow {
 		End: r.End, State: r.State, History: r.History,
 		Retransmitted: clampInt64(r.Retransmitted), RTTMinMS: r.RTTMinMS, RTTAvgMS: r.RTTAvgMS,
 		RTTMaxMS: r.RTTMaxMS, RTTP50MS: r.RTTP50MS, RTTP95MS: r.RTTP95MS, RTTSamples: int64(r.RTTSamples),
+		ZeroWindowMS: r.ZeroWindowMS, ZeroWindowShr: r.ZeroWindowShare,
 		KSRTTP50MS: r.KernelSRTTP50MS, KMinRTTMS: r.KernelMinRTTMS, PID: int64(r.PID), Comm: r.Comm,
 	}
 	if a, err := netip.ParseAddr(r.ServerAddr); err == nil {
