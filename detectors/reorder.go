@@ -15,7 +15,8 @@ import (
 //   - otherwise the loss is confirmed (a second loss_infer, "confirmed":
 //     true, ref_frame the first) once two smoothed RTTs passed since the
 //     retransmission (and the close) without a D-SACK for the hole; a D-SACK
-//     (the receiver got the bytes twice) makes it reordering.
+//     (the receiver got the bytes twice), before or after the close, makes
+//     it reordering.
 
 // maxSuspects bounds the reported holes followed per direction.
 const maxSuspects = 8
@@ -33,6 +34,7 @@ type suspect struct {
 	rTS       uint32 // the newest TSval of those retransmissions
 	rHasTS    bool
 	rAt       int64 // when the newest of them was sent
+	dsacked   bool  // a D-SACK inside it came back while it was open
 	closed    bool  // covered by the cumulative ACK, waiting for a D-SACK
 	closedAt  int64 // when
 	closeMS   float64
@@ -125,6 +127,12 @@ func (e *Engine) holesACK(f *flow, p *events.Packet, d events.Dir, advanced bool
 	j := 0
 	for i := 0; i < h.nSuspects; i++ {
 		s := h.suspects[i]
+		// A D-SACK can come back before the hole closes: the original
+		// of its first segment arrived after the retransmission while
+		// the rest of the hole was still missing.
+		if dsack && !s.closed && overlaps(dl, dr, s.origLo, s.hi) {
+			s.dsacked = true
+		}
 		switch {
 		case s.closed && dsack && overlaps(dl, dr, s.origLo, s.hi):
 			e.reordered(f, p, d, &s)
@@ -142,7 +150,7 @@ func (e *Engine) holesACK(f *flow, p *events.Packet, d events.Dir, advanced bool
 				s.closeSegs = int((s.top - s.hi + seg - 1) / seg)
 			}
 			eifel := p.Options.HasTS && s.rHasTS && events.SeqLess(p.Options.TSEcr, s.rTS)
-			if !s.resent || eifel {
+			if !s.resent || eifel || s.dsacked {
 				e.reordered(f, p, d, &s)
 				continue
 			}

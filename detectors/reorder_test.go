@@ -72,6 +72,22 @@ func TestReorderingToldFromLoss(t *testing.T) {
 			want: outcome{unconfirmed: 1, reordering: 1, degreeSegs: 2},
 		},
 		{
+			name: "a D-SACK comes back while the rest of the hole is still open",
+			build: func(c *tconn) {
+				c.after(ms).data(0, 1, 100).after(ms).data(0, 101, 100).after(ms).data(0, 201, 100)
+				c.after(ms).data(0, 301, 100).after(ms).data(0, 401, 100)
+				c.after(ms).ack(1, 101)
+				c.after(ms).send(1, A, 1, 101, 0, 502, sackOpt(1000, 301, 401))
+				c.after(ms).send(1, A, 1, 101, 0, 502, sackOpt(1000, 301, 501))
+				c.after(ms).data(0, 101, 100)
+				c.after(ms).ack(1, 201)
+				c.after(ms).send(1, A, 1, 201, 0, 502, sackOpt(1000, 101, 201))
+				c.after(20*ms).ack(1, 501)
+				c.after(20*ms).ack(1, 501)
+			},
+			want: outcome{unconfirmed: 1, reordering: 1, degreeSegs: 2},
+		},
+		{
 			name: "retransmitted, but the first ACK covering it echoes the original's TSval",
 			build: func(c *tconn) {
 				c.after(ms).send(0, PA, 1, 1, 100, 502, tsOpt(10, 1)).after(ms).send(0, PA, 101, 1, 100, 502, tsOpt(11, 1))

@@ -306,3 +306,46 @@ func counterNames(m map[string]Counter) []string {
 	sort.Strings(names)
 	return names
 }
+
+// QdiscDrops returns the packets the router's qdiscs towards side dropped
+// (queue overflow in a bottleneck or a reordering lane): losses that no
+// nftables counter sees.
+func (l *Lab) QdiscDrops(side Side) (uint64, error) {
+	var total uint64
+	for _, s := range sides(side) {
+		out, err := output("ip", "netns", "exec", l.Router, "tc", "-s", "qdisc", "show", "dev", routerIf(s))
+		if err != nil {
+			return 0, fmt.Errorf("router qdisc stats: %w", err)
+		}
+		n, err := parseQdiscDrops(string(out))
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// parseQdiscDrops sums the "dropped N" figures of `tc -s qdisc show`. Only
+// leaf qdiscs count: a classful root (htb) repeats its children's drops.
+func parseQdiscDrops(out string) (uint64, error) {
+	var total uint64
+	leaf := false
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 1 && f[0] == "qdisc" {
+			leaf = f[1] != "htb" && f[1] != "prio" && f[1] != "mq"
+			continue
+		}
+		for i := 0; leaf && i+1 < len(f); i++ {
+			if strings.TrimPrefix(f[i], "(") == "dropped" {
+				var n uint64
+				if _, err := fmt.Sscanf(strings.TrimSuffix(f[i+1], ","), "%d", &n); err != nil {
+					return 0, fmt.Errorf("tc output %q: %w", line, err)
+				}
+				total += n
+			}
+		}
+	}
+	return total, nil
+}
