@@ -27,10 +27,9 @@ import (
 
 // ssSock is what `ss -ti` showed of one socket, last poll wins.
 type ssSock struct {
-	first, last               time.Time
-	busy, rwnd, sndbuf        time.Duration
-	bytesAcked                uint64
-	hasBusy, hasRwnd, hasSndb bool
+	first, last        time.Time
+	busy, rwnd, sndbuf time.Duration
+	bytesAcked         uint64
 }
 
 var (
@@ -67,13 +66,13 @@ func parseSS(out string, now time.Time, socks map[uint16]*ssSock) {
 			return time.Duration(v) * time.Millisecond, true
 		}
 		if v, ok := ms(ssBusy); ok {
-			cur.busy, cur.hasBusy = v, true
+			cur.busy = v
 		}
 		if v, ok := ms(ssRwnd); ok {
-			cur.rwnd, cur.hasRwnd = v, true
+			cur.rwnd = v
 		}
 		if v, ok := ms(ssSndbuf); ok {
-			cur.sndbuf, cur.hasSndb = v, true
+			cur.sndbuf = v
 		}
 		if m := ssAcked.FindStringSubmatch(line); m != nil {
 			cur.bytesAcked, _ = strconv.ParseUint(m[1], 10, 64)
@@ -219,8 +218,11 @@ func runLimitScenario(t *testing.T, sc limitScenario) {
 			port, ss = p, s
 		}
 	}
-	if ss == nil || !ss.hasBusy {
-		t.Fatalf("ss showed no busy sender: %+v", socks)
+	// ss leaves out busy: (and the limited times) while they are zero: an
+	// application-limited sender whose every write is acknowledged before
+	// the next one was never busy, which is a figure, not a missing one.
+	if ss == nil || ss.bytesAcked == 0 {
+		t.Fatalf("ss showed no sender with data acknowledged (%d sockets)", len(socks))
 	}
 	withKernel := flowLimits(t, out, true)[port]
 	fromPackets := flowLimits(t, out, false)[port]
