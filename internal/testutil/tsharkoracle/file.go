@@ -2,15 +2,9 @@ package tsharkoracle
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
-	"os"
 
 	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/internal/conntrack"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
-	"github.com/tcpviz/tcpviz/pcapng"
 )
 
 // NewDetector builds the detector engine under test, e.g.
@@ -30,30 +24,8 @@ func Ours(path string, det NewDetector) (Frames, error) {
 
 // RunPipeline runs a capture through tcpviz's pipeline into sinks.
 func RunPipeline(path string, det NewDetector, sinks ...pipeline.Sink) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	p := pipeline.New(pipeline.Config{Flows: conntrack.DefaultConfig(), NewDetector: det})
-	for _, s := range sinks {
-		p.AddSink(s)
-	}
-	r := pcapng.NewReader(f, path)
-	for {
-		rec, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		if err := p.Feed(rec); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-	}
-	p.Finish()
-	return nil
+	_, err := RunStats(path, det, sinks...)
+	return err
 }
 
 type frameSink Frames
