@@ -106,15 +106,7 @@ func ZeroWindowLabel(ms, share float64) string {
 }
 
 // fmtSecondsShort writes a duration without a space, for table cells.
-func fmtSecondsShort(s float64) string {
-	switch {
-	case s >= 10:
-		return strconv.FormatFloat(s, 'f', 0, 64) + "s"
-	case s >= 0.1:
-		return strconv.FormatFloat(s, 'f', 1, 64) + "s"
-	}
-	return strconv.FormatFloat(s*1000, 'f', 1, 64) + "ms"
-}
+func fmtSecondsShort(s float64) string { return fmtSecondsSep(s, "") }
 
 // ConnStateText says in a plain word how a connection went, for a Zeek
 // conn_state (the client is Zeek's originator): one token, so text tables

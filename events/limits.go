@@ -230,14 +230,17 @@ func (l *DirLimits) Sentence() string {
 	return b.String()
 }
 
-func fmtSeconds(s float64) string {
+func fmtSeconds(s float64) string { return fmtSecondsSep(s, " ") }
+
+// fmtSecondsSep writes a duration in s or ms with sep before the unit.
+func fmtSecondsSep(s float64, sep string) string {
 	switch {
 	case s >= 10:
-		return strconv.FormatFloat(s, 'f', 0, 64) + " s"
+		return strconv.FormatFloat(s, 'f', 0, 64) + sep + "s"
 	case s >= 0.1:
-		return strconv.FormatFloat(s, 'f', 1, 64) + " s"
+		return strconv.FormatFloat(s, 'f', 1, 64) + sep + "s"
 	}
-	return strconv.FormatFloat(s*1000, 'f', 1, 64) + " ms"
+	return strconv.FormatFloat(s*1000, 'f', 1, 64) + sep + "ms"
 }
 
 func fmtBytes(n int64) string {
