@@ -110,6 +110,16 @@ type Packet struct {
 // Has reports whether all bits of f are set.
 func (p *Packet) Has(f uint16) bool { return p.Flags&f == f }
 
+// Endpoints returns the connection's client and server, by the packet's
+// direction.
+func (p *Packet) Endpoints() (client, server netip.AddrPort) {
+	client, server = netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort)
+	if p.Dir == DirS2C {
+		client, server = server, client
+	}
+	return client, server
+}
+
 // SegLen is the sequence space the segment occupies: payload plus one for SYN
 // and one for FIN.
 func (p *Packet) SegLen() uint32 {

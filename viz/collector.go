@@ -245,11 +245,7 @@ func (c *Collector) flow(p *events.Packet) *flowData {
 	if f, ok := c.flows[p.Flow]; ok {
 		return f
 	}
-	client := netip.AddrPortFrom(p.Src, p.SrcPort)
-	server := netip.AddrPortFrom(p.Dst, p.DstPort)
-	if p.Dir == events.DirS2C {
-		client, server = server, client
-	}
+	client, server := p.Endpoints()
 	if !c.filter.MatchConn(p.Flow, client, server) {
 		c.flows[p.Flow] = nil // remember the verdict
 		return nil

@@ -116,11 +116,7 @@ func (s *Segments) conn(p *events.Packet) *segConn {
 	if s.dropped[p.Flow] {
 		return nil
 	}
-	client := netip.AddrPortFrom(p.Src, p.SrcPort)
-	server := netip.AddrPortFrom(p.Dst, p.DstPort)
-	if p.Dir == events.DirS2C {
-		client, server = server, client
-	}
+	client, server := p.Endpoints()
 	if !s.filter.MatchConn(p.Flow, client, server) {
 		s.dropped[p.Flow] = true
 		return nil
