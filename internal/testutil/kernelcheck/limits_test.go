@@ -81,15 +81,24 @@ func parseSS(out string, now time.Time, socks map[uint16]*ssSock) {
 }
 
 // pollSS polls `ss -ti` in namespace ns for sockets to dst every 20 ms
-// until stop is closed.
-func pollSS(l *lab.Lab, ns, dst string, stop <-chan struct{}) map[uint16]*ssSock {
+// until stop is closed. It also returns the longest time between two
+// polls: on a busy machine one ss run can take far longer than 20 ms, and
+// a socket's life as seen by the polls is only that exact.
+func pollSS(l *lab.Lab, ns, dst string, stop <-chan struct{}) (map[uint16]*ssSock, time.Duration) {
 	socks := map[uint16]*ssSock{}
+	var prev time.Time
+	var maxGap time.Duration
 	for {
 		out, _ := l.RunErr(ns, "ss", "-tinH", "state", "established", "dst", dst)
-		parseSS(out, time.Now(), socks)
+		now := time.Now()
+		parseSS(out, now, socks)
+		if !prev.IsZero() {
+			maxGap = max(maxGap, now.Sub(prev))
+		}
+		prev = now
 		select {
 		case <-stop:
-			return socks
+			return socks, maxGap
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -197,11 +206,12 @@ func runLimitScenario(t *testing.T, sc limitScenario) {
 	stop := startCapture(t, l, out, 0)
 	stopSS := make(chan struct{})
 	var socks map[uint16]*ssSock
+	var pollGap time.Duration
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		socks = pollSS(l, l.Client, lab.ServerAddr.String()+":"+sc.port, stopSS)
+		socks, pollGap = pollSS(l, l.Client, lab.ServerAddr.String()+":"+sc.port, stopSS)
 	}()
 	time.Sleep(50 * time.Millisecond)
 	l.Run(l.Client, sc.sender[0], sc.sender[1:]...)
@@ -247,22 +257,27 @@ func runLimitScenario(t *testing.T, sc limitScenario) {
 		return a / b
 	}
 	ssBusy, ssR, ssS := ss.busy.Seconds(), ss.rwnd.Seconds(), ss.sndbuf.Seconds()
+	// The polls can miss up to one gap at each end of the socket's life,
+	// so the lifetime share gets that much more room.
+	lifeSlack := share(2*pollGap.Seconds(), life)
 	checks := []struct {
 		name      string
 		ours, ref float64
+		slack     float64
 	}{
-		{"busy of lifetime", share(k.Kernel.Busy, total), share(ssBusy, life)},
-		{"rwnd_limited of busy", share(k.Seconds.Rwnd, k.Kernel.Busy), share(ssR, ssBusy)},
-		{"sndbuf_limited of busy", share(k.Seconds.Sndbuf, k.Kernel.Busy), share(ssS, ssBusy)},
+		{"busy of lifetime", share(k.Kernel.Busy, total), share(ssBusy, life), lifeSlack},
+		{"rwnd_limited of busy", share(k.Seconds.Rwnd, k.Kernel.Busy), share(ssR, ssBusy), 0},
+		{"sndbuf_limited of busy", share(k.Seconds.Sndbuf, k.Kernel.Busy), share(ssS, ssBusy), 0},
 	}
+	t.Logf("ss polled at most %v apart", pollGap)
 	t.Logf("ss: life %.3fs busy %.3fs rwnd %.3fs sndbuf %.3fs; ours: total %.3fs %s, kernel %+v",
 		life, ssBusy, ssR, ssS, total, fmtSplit(k), *k.Kernel)
 	t.Logf("packets alone: %s; beside the kernel: %s agreement %.2f", fmtSplit(fromPackets),
 		k.Packets.Dominant, k.Packets.Agreement)
 	for _, c := range checks {
 		t.Logf("%s: ours %.1f %%, ss %.1f %%", c.name, c.ours*100, c.ref*100)
-		if math.Abs(c.ours-c.ref) > 0.05 {
-			t.Errorf("%s: ours %.1f %%, ss %.1f %%: more than 5 points apart", c.name, c.ours*100, c.ref*100)
+		if math.Abs(c.ours-c.ref) > 0.05+c.slack {
+			t.Errorf("%s: ours %.1f %%, ss %.1f %%: more than %.1f points apart", c.name, c.ours*100, c.ref*100, (0.05+c.slack)*100)
 		}
 	}
 	// The dominant limit by ss's figures: rwnd, sndbuf, the rest of busy
