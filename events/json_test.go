@@ -50,10 +50,7 @@ type checkSink struct {
 }
 
 func (s *checkSink) Packet(p *events.Packet) {
-	var peer uint32
-	if c := s.table.Get(p.Flow); c != nil {
-		peer, _ = c.Base(p.Dir.Reverse())
-	}
+	peer, _ := s.table.Base(p.Flow, p.Dir.Reverse())
 	s.buf = p.AppendJSON(s.buf[:0], peer)
 	r := p.Record(peer)
 	same(s.t, "packet", s.buf, marshal(s.t, &r))

@@ -209,25 +209,63 @@ type Table struct {
 	closed     []*Conn
 	closedHead int
 	nclosed    int
+	// syns holds the connections that have sent only their first SYN
+	// (halfopen.go); conns and byID hold the others.
+	syns       synTable
+	compactSYN bool
+	encaps     []string
+	encapIdx   map[string]uint16
+	scratch    Conn // a half-open connection's Conn while it leaves
 }
 
 // New returns a Table. onExpire is called for every connection that leaves
 // the table (expired, replaced by a new connection on the same tuple, or at
 // Flush), after its summary is final.
 func New(cfg Config, onExpire func(*Conn)) *Table {
-	return &Table{cfg: cfg, conns: make(map[key]*Conn), half: make(map[key]*Conn), byID: make(map[uint64]*Conn), onExpire: onExpire}
+	return &Table{cfg: cfg, conns: make(map[key]*Conn), half: make(map[key]*Conn), byID: make(map[uint64]*Conn), onExpire: onExpire,
+		compactSYN: true}
 }
 
 // Len is the number of connections in the table.
-func (t *Table) Len() int { return len(t.byID) }
+func (t *Table) Len() int { return len(t.byID) + t.syns.live }
 
 // Get returns a live connection by id.
-func (t *Table) Get(id uint64) *Conn { return t.byID[id] }
+func (t *Table) Get(id uint64) *Conn {
+	if c := t.byID[id]; c != nil {
+		return c
+	}
+	if i, ok := t.syns.byID(id); ok {
+		return t.promote(i)
+	}
+	return nil
+}
+
+// Base returns the sequence base of a live connection's direction (Conn.Base).
+func (t *Table) Base(id uint64, d events.Dir) (uint32, bool) {
+	if c := t.byID[id]; c != nil {
+		return c.Base(d)
+	}
+	if i, ok := t.syns.byID(id); ok && d == events.DirC2S {
+		return t.syns.recs[i].seq, true
+	}
+	return 0, false
+}
+
+// find returns the live connection of k, making a half-open one a Conn.
+func (t *Table) find(k key) *Conn {
+	if c := t.conns[k]; c != nil {
+		return c
+	}
+	if i, ok := t.syns.find(&k); ok {
+		return t.promote(i)
+	}
+	return nil
+}
 
 // Lookup finds the live connection of a 4-tuple outside any tunnel and the
 // direction of a packet from src to dst.
 func (t *Table) Lookup(src, dst netip.AddrPort) (*Conn, events.Dir, bool) {
-	c := t.conns[makeKey(src, dst, 0)]
+	c := t.find(makeKey(src, dst, 0))
 	if c == nil {
 		return nil, 0, false
 	}
@@ -238,14 +276,15 @@ func (t *Table) Lookup(src, dst netip.AddrPort) (*Conn, events.Dir, bool) {
 }
 
 // Observe assigns p to its connection and fills Flow, Dir, RelSeq, RelAck and
-// WindowScaled. It returns the connection.
+// WindowScaled. It returns the connection, or nil when p is the bare SYN
+// of a new connection (kept as a half-open record: Get makes it a Conn).
 func (t *Table) Observe(p *events.Packet) *Conn {
 	src := netip.AddrPortFrom(p.Src, p.SrcPort)
 	dst := netip.AddrPortFrom(p.Dst, p.DstPort)
 	t.expireDone(p.TS)
 	t.boundClosed()
 	k := makeKey(src, dst, p.Tunnel)
-	c := t.conns[k]
+	c := t.find(k)
 	if c == nil && k.tun != 0 {
 		c = t.joinReverse(k, src, p)
 	}
@@ -255,6 +294,14 @@ func (t *Table) Observe(p *events.Packet) *Conn {
 		c = nil
 	}
 	if c == nil {
+		if t.keepSYN(k, t.nextID+1, src, p) {
+			t.nextID++
+			t.setSYN(p)
+			if p.TS-t.lastSweep > int64(time.Second) {
+				t.sweep(p.TS)
+			}
+			return nil
+		}
 		c = t.newConn(k, src, dst, p)
 	}
 	var d events.Dir
@@ -611,6 +658,13 @@ func (t *Table) sweep(now int64) {
 			t.expire(c)
 		}
 	}
+	if idle > 0 {
+		for i := range t.syns.recs {
+			if r := &t.syns.recs[i]; !r.dead && now-r.ts > idle {
+				t.expireSYN(i)
+			}
+		}
+	}
 }
 
 func (t *Table) expire(c *Conn) {
@@ -638,8 +692,24 @@ func (t *Table) Flush() {
 		cs = append(cs, c)
 	}
 	slices.SortFunc(cs, func(a, b *Conn) int { return cmp.Compare(a.ID, b.ID) })
+	// Merge with the half-open records, already in id order.
+	s := &t.syns
+	i := 0
 	for _, c := range cs {
+		for ; i < len(s.recs) && s.recs[i].id < c.ID; i++ {
+			if !s.recs[i].dead {
+				t.expireSYN(i)
+			}
+		}
 		t.expire(c)
+	}
+	for ; i < len(s.recs); i++ {
+		if !s.recs[i].dead {
+			t.expireSYN(i)
+		}
+	}
+	if t.Len() > 0 { // made a Conn while the others left
+		t.Flush()
 	}
 }
 

@@ -181,10 +181,7 @@ func (s *jsonlSink) Packet(p *events.Packet) {
 	if !s.packets {
 		return
 	}
-	var peerBase uint32
-	if c := s.table.Get(p.Flow); c != nil {
-		peerBase, _ = c.Base(p.Dir.Reverse())
-	}
+	peerBase, _ := s.table.Base(p.Flow, p.Dir.Reverse())
 	s.w.Packet(p, peerBase)
 }
 

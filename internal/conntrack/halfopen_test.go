@@ -1,0 +1,116 @@
+package conntrack
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tcpviz/tcpviz/events"
+)
+
+// TestHalfOpenRecordsChangeNothing runs random traffic (SYN retries, scans,
+// handshakes, resets, tuples reused, idle gaps past every timeout, IPv4 and
+// IPv6, tunnels) through a table that keeps half-open connections as
+// records and one that makes every connection a Conn: every packet's
+// fields, the connections looked up by id and by tuple, and every summary
+// must be the same.
+func TestHalfOpenRecordsChangeNothing(t *testing.T) {
+	for seed := range uint64(25) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		cfg := Config{CloseLinger: 3 * time.Second, IdleTimeout: 20 * time.Second, FinLinger: time.Second, MaxClosed: 4}
+		recs := [2]map[uint64]events.FlowRecord{{}, {}}
+		var tbs [2]*Table
+		for i := range tbs {
+			tbs[i] = New(cfg, func(c *Conn) {
+				var r events.FlowRecord
+				c.Record(&r)
+				if _, dup := recs[i][c.ID]; dup {
+					t.Fatalf("seed %d: connection %d left twice", seed, c.ID)
+				}
+				recs[i][c.ID] = r
+			})
+		}
+		tbs[1].compactSYN = false
+		addrs := []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"),
+			netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("::ffff:10.0.0.1")}
+		ts := int64(time.Hour)
+		for frame := uint64(1); frame <= 2000; frame++ {
+			ts += rng.Int64N(int64(2 * time.Second))
+			if rng.IntN(200) == 0 {
+				ts += int64(30 * time.Second)
+			}
+			src := netip.AddrPortFrom(addrs[rng.IntN(len(addrs))], uint16(1000+rng.IntN(6)))
+			dst := netip.AddrPortFrom(addrs[rng.IntN(len(addrs))], 80)
+			if rng.IntN(2) == 0 {
+				src, dst = dst, src
+			}
+			flags := []uint16{S, S, S, S | A, A, A | P, F | A, R, R | A, S | F}[rng.IntN(10)]
+			p := events.Packet{Frame: frame, TS: ts, Src: src.Addr(), SrcPort: src.Port(), Dst: dst.Addr(), DstPort: dst.Port(),
+				Flags: flags, Seq: uint32(rng.IntN(4)) * 1000, Ack: uint32(rng.IntN(4)) * 1000, Window: uint16(rng.IntN(3)),
+				WireLen: uint32(60 + rng.IntN(10)), Encap: []string{"eth/ip", "eth/vlan:1/ip"}[rng.IntN(2)]}
+			if rng.IntN(3) == 0 {
+				p.Len = 100
+			}
+			if rng.IntN(10) == 0 {
+				p.Tunnel = events.MakeTunnel(events.TunnelVXLAN, uint32(rng.IntN(2)))
+			}
+			if rng.IntN(2) == 0 {
+				p.Options = events.Options{MSS: 1460, HasMSS: true, WScale: uint8(rng.IntN(9)), HasWScale: true}
+			}
+			q := p
+			tbs[0].Observe(&p)
+			tbs[1].Observe(&q)
+			if !reflect.DeepEqual(p, q) {
+				t.Fatalf("seed %d frame %d: packet\n%+v\nwant\n%+v", seed, frame, p, q)
+			}
+			switch rng.IntN(8) {
+			case 0:
+				id := uint64(rng.IntN(int(p.Flow) + 2))
+				d := events.Dir(rng.IntN(2))
+				b0, ok0 := tbs[0].Base(id, d)
+				b1, ok1 := tbs[1].Base(id, d)
+				if ok0 != ok1 || b0 != b1 {
+					t.Fatalf("seed %d frame %d: Base(%d) known %v, want %v", seed, frame, id, ok0, ok1)
+				}
+			case 1:
+				id := uint64(rng.IntN(int(p.Flow) + 2))
+				if c0, c1 := tbs[0].Get(id), tbs[1].Get(id); (c0 == nil) != (c1 == nil) || c0 != nil && fmt.Sprint(*c0) != fmt.Sprint(*c1) {
+					t.Fatalf("seed %d frame %d: Get(%d) %v, want %v", seed, frame, id, c0, c1)
+				}
+			case 2:
+				c0, d0, ok0 := tbs[0].Lookup(src, dst)
+				c1, d1, ok1 := tbs[1].Lookup(src, dst)
+				if ok0 != ok1 || d0 != d1 || ok0 && c0.ID != c1.ID {
+					t.Fatalf("seed %d frame %d: Lookup differs", seed, frame)
+				}
+			}
+			if tbs[0].Len() != tbs[1].Len() {
+				t.Fatalf("seed %d frame %d: %d connections, want %d", seed, frame, tbs[0].Len(), tbs[1].Len())
+			}
+		}
+		if tbs[0].syns.recs == nil {
+			t.Fatalf("seed %d: no half-open record was kept", seed)
+		}
+		tbs[0].Flush()
+		tbs[1].Flush()
+		if !reflect.DeepEqual(recs[0], recs[1]) {
+			ids := slices.Sorted(func(yield func(uint64) bool) {
+				for id := range recs[1] {
+					if !yield(id) {
+						return
+					}
+				}
+			})
+			for _, id := range ids {
+				if !reflect.DeepEqual(recs[0][id], recs[1][id]) {
+					t.Fatalf("seed %d: connection %d\n%+v\nwant\n%+v", seed, id, recs[0][id], recs[1][id])
+				}
+			}
+			t.Fatalf("seed %d: %d summaries, want %d", seed, len(recs[0]), len(recs[1]))
+		}
+	}
+}
