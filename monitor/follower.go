@@ -14,6 +14,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/tcpviz/tcpviz/internal/driver"
 	"github.com/tcpviz/tcpviz/pcapng"
 )
 
@@ -50,7 +51,7 @@ type FollowStats struct {
 
 // Handler receives each record with the file it came from. The record is
 // valid only during the call.
-type Handler func(file string, rec *pcapng.Record) error
+type Handler = driver.Handler
 
 // Follower reads capture files as they are written and rotated. It is
 // driven by one goroutine (Run).

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/driver"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
-	"github.com/tcpviz/tcpviz/pcapng"
 )
 
 // Config is everything `tcpviz monitor` takes.
@@ -92,11 +92,12 @@ type Summary struct {
 // ActiveKey groups alerts in force.
 type ActiveKey struct{ Kind, Level string }
 
-// Monitor ties a follower, a pipeline and a window together.
+// Monitor ties a follower, a pipeline and a window together: the driver
+// runs the pipeline over the follower's records, the monitor is its sink.
 type Monitor struct {
 	cfg    Config
 	fol    *Follower
-	p      *pipeline.Pipeline
+	p      *pipeline.Pipeline // the driver's, from the start of Run
 	win    *Window
 	out    alertWriter
 	evOut  *events.Writer
@@ -138,11 +139,6 @@ func New(cfg Config) (*Monitor, error) {
 	m := &Monitor{cfg: cfg, fol: fol, events: make(map[string]int),
 		out: alertWriter{w: cfg.Alerts, json: cfg.JSON, color: cfg.Color, host: cfg.Host}}
 	m.win = NewWindow(cfg.Window, cfg.Thresholds, m.out.write)
-	m.p = pipeline.New(cfg.Pipeline)
-	m.p.AddSink(m)
-	for _, s := range cfg.Sinks {
-		m.p.AddSink(s)
-	}
 	if cfg.EventsOut != nil {
 		m.evOut = events.NewWriter(cfg.EventsOut, 64<<10)
 	}
@@ -157,25 +153,23 @@ func (m *Monitor) Following() string { return m.fol.src.String() }
 // first error writing output.
 func (m *Monitor) Run(ctx context.Context) error {
 	m.start = time.Now()
-	err := m.fol.Run(ctx, m.handle)
+	_, err := driver.Run(ctx, driver.Source{
+		Stream:   m.fol,
+		Pipeline: m.cfg.Pipeline,
+		Setup:    func(p *pipeline.Pipeline) { m.p = p },
+		OnFile: func(file string) {
+			m.file = file
+			if m.cfg.OnFile != nil {
+				m.cfg.OnFile(file)
+			}
+		},
+		Check: m.outErr,
+	}, append([]pipeline.Sink{m}, m.cfg.Sinks...)...)
 	m.flush()
 	if err == nil {
 		err = m.outErr()
 	}
 	return err
-}
-
-func (m *Monitor) handle(file string, rec *pcapng.Record) error {
-	if file != m.file {
-		m.file = file
-		if m.cfg.OnFile != nil {
-			m.cfg.OnFile(file)
-		}
-	}
-	if err := m.p.Feed(rec); err != nil {
-		return fmt.Errorf("%s: offset %d: %w", file, rec.Offset, err)
-	}
-	return m.outErr()
 }
 
 func (m *Monitor) outErr() error {
@@ -246,7 +240,10 @@ func (m *Monitor) caughtUp() {
 
 func (m *Monitor) summary() Summary {
 	fs := m.fol.Stats()
-	ps := m.p.Stats()
+	var ps pipeline.Stats
+	if m.p != nil {
+		ps = m.p.Stats()
+	}
 	s := Summary{Files: fs.Files, Records: fs.Records, Skipped: fs.Skipped, Packets: ps.Packets,
 		TCPPackets: ps.TCPPackets, Kernel: ps.KernelRecords, Gaps: fs.Gaps, Restarts: fs.Restarts,
 		FileErrors: fs.Errors, Damaged: fs.Damaged, Events: make(map[string]int, len(m.events)), Alerts: make(map[string]int),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"os/signal"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 	"github.com/tcpviz/tcpviz/internal/capture"
 	"github.com/tcpviz/tcpviz/internal/connfilter"
 	"github.com/tcpviz/tcpviz/internal/conntable"
-	"github.com/tcpviz/tcpviz/internal/pipeline"
 )
 
 // liveFlows is `flows --follow PATH` (a running capture's files) and
@@ -61,8 +59,6 @@ func (lf *liveFlows) run(filter connfilter.Filter, opts conntable.Options) error
 		werr = conntable.Write(os.Stdout, []conntable.Row{row}, opts)
 		opts.Header = false
 	}
-	p := pipeline.New(cfg)
-	p.AddSink(sides)
 	if opts.Header && opts.Format != conntable.FormatJSON && !opts.Why {
 		// The header goes out at once, so a user sees the command is ready.
 		if werr = conntable.Write(os.Stdout, nil, opts); werr != nil {
@@ -73,21 +69,20 @@ func (lf *liveFlows) run(filter connfilter.Filter, opts conntable.Options) error
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var drops atomic.Uint64
 	status := make(chan string, 16)
 	go func() {
 		for s := range status {
 			os.Stderr.WriteString("tcpviz flows: " + s + "\n")
 		}
 	}()
-	if lf.live {
-		err = captureInto(ctx, lf.capture, p, &drops, status)
-	} else {
-		err = followInto(ctx, lf.follow, lf.fromStart, p, &drops, status)
+	in, err := newLiveInput(lf.follow, lf.fromStart, lf.capture, status)
+	if err != nil {
+		return err
 	}
-	// Connections still in the table are printed too: closed ones waiting
-	// out their linger and, with their state, those still open.
-	p.Finish()
+	// Connections still in the table when the input stops are printed too
+	// (finish): closed ones waiting out their linger and, with their state,
+	// those still open.
+	err = in.run(ctx, cfg, true, sides)
 	if werr != nil {
 		return werr
 	}

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -24,8 +23,6 @@ import (
 	"github.com/tcpviz/tcpviz/internal/metrics"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/internal/topui"
-	"github.com/tcpviz/tcpviz/monitor"
-	"github.com/tcpviz/tcpviz/pcapng"
 )
 
 func init() {
@@ -139,10 +136,6 @@ func runTop(args []string) error {
 			}
 		}
 	}
-	p := pipeline.New(pcfg)
-	for _, s := range sinks {
-		p.AddSink(s)
-	}
 	if reg != nil {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		srv, err := startMetrics(*metricsAddr, reg)
@@ -151,9 +144,13 @@ func runTop(args []string) error {
 		}
 		defer srv.close()
 	}
-	var drops atomic.Uint64
-	table := livetable.New(drops.Load)
-	p.AddSink(table)
+	status := make(chan string, 16)
+	in, err := newLiveInput(*path, *fromStart, cfg, status)
+	if err != nil {
+		return err
+	}
+	table := livetable.New(in.drops)
+	sinks = append(sinks, table)
 	if *path == "" && cfg.Netns == "" {
 		table.Owners = func(want map[[2]string]bool) map[[2]string]livetable.Owner {
 			return livetable.ProcOwners("/proc", want)
@@ -162,26 +159,20 @@ func runTop(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	status := make(chan string, 16)
 	feedErr := make(chan error, 1)
 	feedCtx, cancelFeed := context.WithCancel(ctx)
 	defer cancelFeed()
 	// Printed intervals start once packets flow (live: the capture takes a
 	// moment to attach and fill its first buffer) or at once (--pcap-path).
 	ready := table.Started()
-	var title string
+	title := "live on " + cfg.Interface
 	if *path != "" {
 		title = "following " + *path
 		ready = nil
-		go func() {
-			feedErr <- followInto(feedCtx, *path, *fromStart, p, &drops, status)
-		}()
-	} else {
-		title = "live on " + cfg.Interface
-		go func() {
-			feedErr <- captureInto(feedCtx, cfg, p, &drops, status)
-		}()
 	}
+	go func() {
+		feedErr <- in.run(feedCtx, pcfg, false, sinks...)
+	}()
 
 	switch {
 	case interactive:
@@ -273,85 +264,6 @@ func feedError(err error) error {
 		return nil
 	}
 	return err
-}
-
-// captureInto runs the eBPF capture into a pipe and the pipeline over it:
-// the same records a capture file would hold, with no file.
-func captureInto(ctx context.Context, cfg capture.Config, p *pipeline.Pipeline, drops *atomic.Uint64, status chan<- string) error {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	cfg.Output, cfg.Stdout = "-", w
-	cfg.Log = statusWriter{status}
-	done := make(chan error, 1)
-	go func() {
-		sum, err := capture.Run(ctx, cfg)
-		drops.Store(sum.Drops())
-		w.Close()
-		done <- err
-	}()
-	rerr := feedPipeline(pcapng.NewReader(r, "live capture"), p, drops)
-	r.Close()
-	cerr := <-done
-	if cerr != nil {
-		return fmt.Errorf("capture: %w", cerr)
-	}
-	return rerr
-}
-
-// feedPipeline reads the capture's stream to its end: the capture stops on
-// ctx and closes the pipe, so what it wrote before is still read.
-func feedPipeline(rd *pcapng.Reader, p *pipeline.Pipeline, drops *atomic.Uint64) error {
-	for n := 0; ; n++ {
-		rec, err := rd.Next()
-		if err == io.EOF || errors.Is(err, pcapng.ErrNeedMore) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if err := p.Feed(rec); err != nil {
-			return err
-		}
-		if n%4096 == 0 || rec.Type == pcapng.RecordStats {
-			drops.Store(max(drops.Load(), p.Stats().CaptureDrops))
-		}
-	}
-}
-
-// followInto feeds the pipeline from a running capture's files.
-func followInto(ctx context.Context, path string, fromStart bool, p *pipeline.Pipeline, drops *atomic.Uint64, status chan<- string) error {
-	f, err := monitor.NewFollower(monitor.FollowConfig{Path: path, FromStart: fromStart, Log: statusWriter{status}})
-	if err != nil {
-		return err
-	}
-	n := 0
-	return f.Run(ctx, func(file string, rec *pcapng.Record) error {
-		if err := p.Feed(rec); err != nil {
-			return err
-		}
-		if n++; n%4096 == 0 || rec.Type == pcapng.RecordStats {
-			drops.Store(p.Stats().CaptureDrops)
-		}
-		return nil
-	})
-}
-
-// statusWriter turns notices into status lines for the view.
-type statusWriter struct{ ch chan<- string }
-
-func (s statusWriter) Write(b []byte) (int, error) {
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		if line == "" {
-			continue
-		}
-		select {
-		case s.ch <- line:
-		default: // the view is behind: drop the notice rather than block the feed
-		}
-	}
-	return len(b), nil
 }
 
 // defaultRouteInterface is the interface of the IPv4 default route, "lo"

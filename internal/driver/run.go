@@ -3,7 +3,9 @@
 // as one), reads and decodes ahead on other goroutines, feeds the pipeline
 // in file order and hands packets, events and connection records to the
 // sinks. Every command that reads a capture goes through Run: parse-pcap and
-// analyze (sessionfiles), report, summary, flows, pairing.
+// analyze (sessionfiles), report, summary, flows, pairing; and, from a Stream
+// (a running capture's files, a live capture), monitor, top and
+// flows --follow/--live.
 package driver
 
 import (
@@ -25,6 +27,14 @@ type Source struct {
 	// Inputs).
 	Path  string
 	Stdin io.Reader // read when Path is "-" (os.Stdin when nil)
+	// Stream, when set, is read instead of Path: a capture still being
+	// written, record by record, until it ends or ctx is done.
+	Stream Stream
+	// Finish, with Stream, closes the connections still in the table when
+	// the stream stops, so their records reach OnFlow (flows --follow). A
+	// monitor stopped by a signal leaves them open. A file is always
+	// finished.
+	Finish bool
 	// Pipeline is the pipeline configuration (detectors, flow table). Its
 	// OnFlow, when set, still receives every record.
 	Pipeline pipeline.Config
@@ -41,8 +51,8 @@ type Source struct {
 	// end with the input bytes consumed, the input size (0 when unknown, e.g.
 	// stdin or gzip) and the records read.
 	Progress func(done, size int64, records uint64)
-	// Check, when set, is called with Progress; an error stops the run (a
-	// sink's write error).
+	// Check, when set, is called with Progress (with Stream: after every
+	// record); an error stops the run (a sink's write error).
 	Check func() error
 }
 
@@ -60,12 +70,18 @@ type Result struct {
 }
 
 // Run reads the input through a pipeline built from in.Pipeline, with sinks
-// receiving its packets and events.
+// receiving its packets and events. With a Stream the result comes back
+// with the error too: a stream stops on an error or on ctx, and what it
+// read before counts.
 func Run(ctx context.Context, in Source, sinks ...pipeline.Sink) (*Result, error) {
 	start := time.Now()
-	paths, sizes, err := Inputs(in.Path)
-	if err != nil {
-		return nil, err
+	var paths []string
+	var sizes []int64
+	if in.Stream == nil {
+		var err error
+		if paths, sizes, err = Inputs(in.Path); err != nil {
+			return nil, err
+		}
 	}
 	res := &Result{Paths: paths, Started: start}
 	for _, n := range sizes {
@@ -83,9 +99,11 @@ func Run(ctx context.Context, in Source, sinks ...pipeline.Sink) (*Result, error
 			userOnFlow(r)
 		}
 	}
-	cfg.Source = in.Path
-	if cfg.Source == "-" {
-		cfg.Source = "stdin"
+	if in.Stream == nil {
+		cfg.Source = in.Path
+		if cfg.Source == "-" {
+			cfg.Source = "stdin"
+		}
 	}
 	p := pipeline.New(cfg)
 	if in.Setup != nil {
@@ -93,6 +111,11 @@ func Run(ctx context.Context, in Source, sinks ...pipeline.Sink) (*Result, error
 	}
 	for _, s := range sinks {
 		p.AddSink(s)
+	}
+	if in.Stream != nil {
+		err := runStream(ctx, in, p, res)
+		res.Limits = worst.List
+		return res, err
 	}
 	readers := make([]*pcapng.Reader, len(paths))
 	open := func(i int) (*pcapng.Reader, io.Closer, error) {
@@ -107,6 +130,7 @@ func Run(ctx context.Context, in Source, sinks ...pipeline.Sink) (*Result, error
 	if in.OnFile != nil {
 		onFile = func(i int) { in.OnFile(paths[i]) }
 	}
+	var err error
 	if res.Frames, err = feedFiles(ctx, open, sizes, p, in.Progress, in.Check, onFile); err != nil {
 		return nil, err
 	}

@@ -456,3 +456,7 @@ func median(xs []float64) float64 {
 	}
 	return xs[len(xs)/2]
 }
+
+// CaptureDrops is the packets the capture's statistics blocks report
+// dropped so far; cheap enough to read after every record.
+func (p *Pipeline) CaptureDrops() uint64 { return p.stats.CaptureDrops }
