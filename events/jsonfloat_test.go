@@ -1,0 +1,73 @@
+package events
+
+import (
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// checkFloat fails when jsonFloat writes f differently from encoding/json.
+func checkFloat(t *testing.T, f float64) {
+	t.Helper()
+	want, err := json.Marshal(f)
+	if err != nil {
+		return // NaN, ±Inf: encoding/json refuses them; the schema has none
+	}
+	if got := jsonFloat(nil, f); string(got) != string(want) {
+		t.Fatalf("%v (%#x): wrote %s, encoding/json %s", f, math.Float64bits(f), got, want)
+	}
+}
+
+// TestJSONFloat compares jsonFloat, and so its integer fast path
+// (appendMicros), with encoding/json on the figures the records hold
+// (microseconds as seconds, shares rounded to four decimals, whole rates),
+// around the fast path's bounds, and on arbitrary floats.
+func TestJSONFloat(t *testing.T) {
+	for _, f := range []float64{0, math.Copysign(0, -1), 1, -1, 0.5, 1e-6, -1e-6, 1e-7, 0.000001499, 0.3752,
+		1e9, 1e9 - 1e-6, -(1e9 - 1e-6), 999999999.999999, 1e15, 1e15 - 1, -(1e15 - 1), 1e15 + 2, 1e21, 1 << 53,
+		math.MaxFloat64, math.SmallestNonzeroFloat64, math.Nextafter(1e-6, 0), math.Nextafter(0.1, 1), 0.1 + 0.2} {
+		checkFloat(t, f)
+		checkFloat(t, -f)
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 30_000 {
+		checkFloat(t, float64(r.Int64N(1e15))/1e6)                 // µs as seconds
+		checkFloat(t, float64(r.Int64N(1e6))/1e6)                  // under a second
+		checkFloat(t, math.Round(r.Float64()*1e4)/1e4)             // a share
+		checkFloat(t, math.Round(r.Float64()*1e12))                // a rate in bit/s
+		checkFloat(t, float64(r.Int64N(1e9))/1e3)                  // ms with µs
+		checkFloat(t, r.Float64()*math.Pow(10, r.Float64()*40-20)) // anything
+		checkFloat(t, math.Float64frombits(r.Uint64()))
+		// Next to a whole number of millionths.
+		m := float64(r.Int64N(1e15)) / 1e6
+		checkFloat(t, math.Nextafter(m, 0))
+		checkFloat(t, math.Nextafter(m, 2e9))
+	}
+}
+
+// FuzzJSONFloat looks for a float jsonFloat writes differently from
+// encoding/json.
+func FuzzJSONFloat(f *testing.F) {
+	f.Add(0.001499)
+	f.Add(0.3752)
+	f.Add(3605803.0)
+	f.Fuzz(func(t *testing.T, x float64) {
+		checkFloat(t, x)
+		checkFloat(t, math.Round(x*1e6)/1e6)
+	})
+}
+
+func BenchmarkJSONFloat(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		f    float64
+	}{{"micros", 0.001499}, {"share", 0.3752}, {"rate", 3605803}, {"other", 12.3456789}} {
+		b.Run(c.name, func(b *testing.B) {
+			var buf []byte
+			for b.Loop() {
+				buf = jsonFloat(buf[:0], c.f)
+			}
+		})
+	}
+}
