@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
 
@@ -13,22 +14,15 @@ import (
 // finds through the emit function it was built with. The built-in engine
 // (Engine, registered as "tcp") is one; docs/detectors.md shows how to add
 // your own. A detector is used by one goroutine at a time.
-type Detector interface {
-	// Packet sees one TCP segment. p is valid only during the call.
-	Packet(p *events.Packet)
-	// Kernel sees one kernel record, with the connection and direction it
-	// belongs to (flow 0: none in the table).
-	Kernel(frame uint64, rec *kblock.Record, flow uint64, dir events.Dir)
-	// Advance moves capture time forward without a packet (a live run's
-	// clock), for timeouts.
-	Advance(now int64)
-	// Finish ends the input: report what is pending.
-	Finish()
-	// CloseFlow ends a connection that left the table: settle what is
-	// pending on it and add the detector's figures to its record (the one
-	// every output reads: flows.jsonl, the tables, the dashboards).
-	CloseFlow(flow uint64, r *events.FlowRecord)
-}
+//
+// Its five methods are declared once, where the pipeline calls them:
+//
+//	Packet(p *events.Packet)                 // one TCP segment; p valid only during the call
+//	Kernel(frame uint64, rec *kblock.Record, flow uint64, dir events.Dir) // flow 0: not in the table
+//	Advance(now int64)                       // capture time moves on without a packet
+//	Finish()                                 // the input ended: report what is pending
+//	CloseFlow(flow uint64, r *events.FlowRecord) // settle the connection, add figures to its record
+type Detector = pipeline.Detector
 
 // Factory builds a detector for one run, with the run's thresholds; emit
 // hands an event to the pipeline (the pointer is valid only during the

@@ -25,18 +25,28 @@ type Sink interface {
 	Event(e *events.Event)
 }
 
-// Detector is the detectors' extension point as the pipeline drives it:
-// detectors.Detector, whose documentation says what each method does
-// (declared again here because the detectors' own tests import the
-// pipeline). detectors.NewSet builds every registered detector as one.
+// Detector is the extension point through which every analysis plugs into
+// the pipeline; users see it as detectors.Detector (docs/detectors.md,
+// "Adding a detector"), and detectors.NewSet builds every registered one as
+// one Detector. It is declared here, not in detectors, so the pipeline does
+// not import the detectors: their tests run captures through the pipeline.
+// The pipeline calls it from one goroutine.
 type Detector interface {
+	// Packet sees one TCP segment, in capture order, with Flow and Dir set
+	// by the connection table. p is valid only during the call.
 	Packet(p *events.Packet)
+	// Kernel sees one kernel record, with the connection and direction it
+	// belongs to (flow 0: none in the table).
 	Kernel(frame uint64, rec *kblock.Record, flow uint64, dir events.Dir)
+	// Advance moves capture time forward without a packet (a live run's
+	// clock), for timeouts.
 	Advance(now int64)
+	// Finish ends the input: report what is pending.
 	Finish()
-	// CloseFlow ends a connection that left the table: the detector
-	// settles what is pending on it and adds its figures (RTT, limits, the
-	// kernel check) to the connection's record.
+	// CloseFlow ends a connection that left the table: settle what is
+	// pending on it and add the detector's figures (RTT, limits, the
+	// kernel check) to its record, the one every output reads
+	// (flows.jsonl, the tables, the dashboards).
 	CloseFlow(flow uint64, r *events.FlowRecord)
 }
 
