@@ -216,6 +216,12 @@ type Table struct {
 	encaps     []string
 	encapIdx   map[string]uint16
 	scratch    Conn // a half-open connection's Conn while it leaves
+	// last is the connection of the latest packet outside a tenant's
+	// tunnel, which that packet's 4-tuple (lastA to lastB) keys in conns
+	// with no tunnel identifier; nil once it leaves the table.
+	last         *Conn
+	lastA, lastB netip.AddrPort
+	noCache      bool // tests: look every packet up by its key
 }
 
 // New returns a Table. onExpire is called for every connection that leaves
@@ -283,10 +289,15 @@ func (t *Table) Observe(p *events.Packet) *Conn {
 	dst := netip.AddrPortFrom(p.Dst, p.DstPort)
 	t.expireDone(p.TS)
 	t.boundClosed()
-	k := makeKey(src, dst, p.Tunnel)
-	c := t.find(k)
-	if c == nil && k.tun != 0 {
-		c = t.joinReverse(k, src, p)
+	var k key
+	c := t.cached(src, dst, p.Tunnel)
+	keyed := c == nil
+	if keyed {
+		k = makeKey(src, dst, p.Tunnel)
+		c = t.find(k)
+		if c == nil && k.tun != 0 {
+			c = t.joinReverse(k, src, p)
+		}
 	}
 	syn := p.Flags&events.FlagSYN != 0 && p.Flags&events.FlagACK == 0
 	if c != nil && syn && t.isNewConnection(c, src, p) {
@@ -294,6 +305,9 @@ func (t *Table) Observe(p *events.Packet) *Conn {
 		c = nil
 	}
 	if c == nil {
+		if !keyed {
+			k = makeKey(src, dst, p.Tunnel)
+		}
 		if t.keepSYN(k, t.nextID+1, src, p) {
 			t.nextID++
 			t.setSYN(p)
@@ -303,6 +317,9 @@ func (t *Table) Observe(p *events.Packet) *Conn {
 			return nil
 		}
 		c = t.newConn(k, src, dst, p)
+	}
+	if k.tun == 0 {
+		t.last, t.lastA, t.lastB = c, src, dst
 	}
 	var d events.Dir
 	if src != c.Client {
@@ -323,6 +340,20 @@ func (t *Table) Observe(p *events.Packet) *Conn {
 		t.sweep(p.TS)
 	}
 	return c
+}
+
+// cached returns the connection of the previous packet outside a tenant's
+// tunnel when p (from src to dst) has the same 4-tuple either way:
+// consecutive packets usually share a connection, and comparing the tuple
+// costs less than building the key and hashing it.
+func (t *Table) cached(src, dst netip.AddrPort, tun events.Tunnel) *Conn {
+	if t.last == nil || tun.Tenant() || t.noCache {
+		return nil
+	}
+	if (src == t.lastA && dst == t.lastB) || (src == t.lastB && dst == t.lastA) {
+		return t.last
+	}
+	return nil
 }
 
 // joinReverse finds the connection that a packet inside a tenant's tunnel
@@ -680,6 +711,9 @@ func (t *Table) expire(c *Conn) {
 		delete(t.half, k)
 	}
 	delete(t.byID, c.ID)
+	if t.last == c {
+		t.last = nil
+	}
 	if t.onExpire != nil {
 		t.onExpire(c)
 	}

@@ -1,6 +1,7 @@
 package conntrack
 
 import (
+	"math/rand"
 	"net/netip"
 	"slices"
 	"testing"
@@ -402,5 +403,52 @@ func TestClosedConnectionsBounded(t *testing.T) {
 				t.Errorf("%d connections left the table (some twice?), want 5001", len(gone))
 			}
 		})
+	}
+}
+
+// TestCacheSameAsLookup runs random packets on a few 4-tuples (handshakes,
+// FIN and RST, tuple reuse, tunnels with and without tenants, expiry) through
+// a table that looks every packet up by its key and one that reuses the
+// previous packet's connection: every packet must get the same connection,
+// direction and relative numbers, and the same connections must leave.
+func TestCacheSameAsLookup(t *testing.T) {
+	addrs := []netip.AddrPort{
+		netip.MustParseAddrPort("10.0.0.1:40000"), netip.MustParseAddrPort("10.0.0.2:80"),
+		netip.MustParseAddrPort("10.0.0.3:40001"), netip.MustParseAddrPort("[2001:db8::1]:443"),
+	}
+	tunnels := []events.Tunnel{0, events.MakeTunnel(events.TunnelVXLAN, 7), events.MakeTunnel(events.TunnelVXLAN, 8),
+		events.MakeTunnel(events.TunnelGTPU, 9)}
+	flags := []uint16{events.FlagSYN, events.FlagSYN | events.FlagACK, events.FlagACK, events.FlagACK, events.FlagACK,
+		events.FlagACK | events.FlagFIN, events.FlagRST, events.FlagACK | events.FlagPSH}
+	for seed := int64(1); seed <= 50; seed++ {
+		rng := rand.New(rand.NewSource(seed))
+		cfg := DefaultConfig()
+		cfg.MaxClosed = 3
+		var leftA, leftB []uint64
+		a := New(cfg, func(c *Conn) { leftA = append(leftA, c.ID) })
+		b := New(cfg, func(c *Conn) { leftB = append(leftB, c.ID) })
+		a.noCache = true
+		ts := int64(1e18)
+		for i := 0; i < 3000; i++ {
+			src, dst := addrs[rng.Intn(len(addrs))], addrs[rng.Intn(len(addrs))]
+			if src == dst || (src.Addr().Is4() != dst.Addr().Is4()) {
+				continue
+			}
+			ts += rng.Int63n(int64(3 * time.Second))
+			p := events.Packet{Frame: uint64(i + 1), TS: ts, Src: src.Addr(), Dst: dst.Addr(), SrcPort: src.Port(), DstPort: dst.Port(),
+				Seq: uint32(rng.Intn(4)) * 1000, Ack: uint32(rng.Intn(4)) * 1000, Flags: flags[rng.Intn(len(flags))],
+				Window: uint16(rng.Intn(3)), Len: uint32(rng.Intn(2)) * 100, Tunnel: tunnels[rng.Intn(len(tunnels))]}
+			q := p
+			a.Observe(&p)
+			b.Observe(&q)
+			if p.Flow != q.Flow || p.Dir != q.Dir || p.RelSeq != q.RelSeq || p.RelAck != q.RelAck || p.WindowScaled != q.WindowScaled {
+				t.Fatalf("seed %d packet %d: by key %+v, cached %+v", seed, i, p, q)
+			}
+		}
+		a.Flush()
+		b.Flush()
+		if !slices.Equal(leftA, leftB) {
+			t.Fatalf("seed %d: connections left %v by key, %v cached", seed, leftA, leftB)
+		}
 	}
 }
