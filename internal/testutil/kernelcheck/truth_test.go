@@ -3,9 +3,7 @@
 package kernelcheck
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -16,9 +14,9 @@ import (
 	"github.com/tcpviz/tcpviz/detectors"
 	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/internal/conntrack"
+	"github.com/tcpviz/tcpviz/internal/driver"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/internal/testutil/lab"
-	"github.com/tcpviz/tcpviz/pcapng"
 	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
 
@@ -84,8 +82,7 @@ func analyze(t *testing.T, path string) *truthResult {
 		},
 		OnFlow: func(r *events.FlowRecord) { res.flows = append(res.flows, *r) },
 	}
-	p := pipeline.New(cfg)
-	p.AddSink(sinkFunc(func(e *events.Event) {
+	sink := sinkFunc(func(e *events.Event) {
 		res.events[e.Type]++
 		switch {
 		case e.Type == events.TypeRetransmission:
@@ -97,27 +94,12 @@ func analyze(t *testing.T, path string) *truthResult {
 		case e.Type == events.TypeKernelRetransmit:
 			res.causes[kblock.RetransCause(e.Kernel)] += max(1, int(e.Kernel.Segs))
 		}
-	}))
-	f, err := os.Open(path)
+	})
+	run, err := driver.Run(t.Context(), driver.Source{Path: path, Pipeline: cfg}, sink)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	r := pcapng.NewReader(f, path)
-	for {
-		rec, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := p.Feed(rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p.Finish()
-	res.check = p.Stats().KernelRetrans
+	res.check = run.Stats.KernelRetrans
 	return res
 }
 

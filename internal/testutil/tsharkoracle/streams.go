@@ -4,10 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -15,8 +12,8 @@ import (
 	"time"
 
 	"github.com/tcpviz/tcpviz/internal/conntrack"
+	"github.com/tcpviz/tcpviz/internal/driver"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
-	"github.com/tcpviz/tcpviz/pcapng"
 )
 
 // RunAll runs tshark once on a capture and returns its flags (as Run), the
@@ -92,30 +89,12 @@ func Streams(ctx context.Context, path string) (streams, tcpFrames int, err erro
 // RunStats runs a capture through tcpviz's pipeline like RunPipeline and
 // returns the pipeline's counters (flows, TCP packets, skipped frames).
 func RunStats(path string, det NewDetector, sinks ...pipeline.Sink) (pipeline.Stats, error) {
-	f, err := os.Open(path)
+	res, err := driver.Run(context.Background(), driver.Source{Path: path,
+		Pipeline: pipeline.Config{Flows: conntrack.DefaultConfig(), NewDetector: det}}, sinks...)
 	if err != nil {
 		return pipeline.Stats{}, err
 	}
-	defer f.Close()
-	p := pipeline.New(pipeline.Config{Flows: conntrack.DefaultConfig(), NewDetector: det})
-	for _, s := range sinks {
-		p.AddSink(s)
-	}
-	r := pcapng.NewReader(f, path)
-	for {
-		rec, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return pipeline.Stats{}, fmt.Errorf("%s: %w", path, err)
-		}
-		if err := p.Feed(rec); err != nil {
-			return pipeline.Stats{}, fmt.Errorf("%s: %w", path, err)
-		}
-	}
-	p.Finish()
-	return p.Stats(), nil
+	return res.Stats, nil
 }
 
 // FrameSink collects the compared flags of the events it receives.
