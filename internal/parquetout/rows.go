@@ -28,37 +28,62 @@ const (
 // flattened with their name as a prefix. host is never a column: it is the
 // host=H partition directory.
 
+// Origin is where a row comes from: the first columns of every table (an
+// embedded struct's columns take its place in the row).
+type Origin struct {
+	CaptureFile string `parquet:"capture_file,dict"`
+	Frame       int64  `parquet:"frame"`
+	TS          int64  `parquet:"ts,timestamp(microsecond:utc)"`
+	TSNs        int64  `parquet:"ts_ns"`
+}
+
+func origin(file string, frame uint64, ts events.Timestamp) Origin {
+	return Origin{CaptureFile: file, Frame: int64(frame), TS: micros(int64(ts)), TSNs: int64(ts)}
+}
+
+// ContextCols is an event's context (events.Context), the last columns of
+// the events and kernel tables.
+type ContextCols struct {
+	BytesInFlight int64   `parquet:"context_bytes_in_flight"`
+	SRTTms        float64 `parquet:"context_srtt_ms"`
+	KernelCwnd    int64   `parquet:"context_kernel_cwnd"`
+	KernelSRTTus  int64   `parquet:"context_kernel_srtt_us"`
+	KernelSsthr   int64   `parquet:"context_kernel_ssthresh"`
+}
+
+func contextCols(c *events.Context) ContextCols {
+	return ContextCols{BytesInFlight: c.BytesInFlight, SRTTms: c.SRTTms, KernelCwnd: int64(c.KernelCwnd),
+		KernelSRTTus: int64(c.KernelSRTTus), KernelSsthr: int64(c.KernelSsthr)}
+}
+
 // EventRow is one row of the events table: a detector event.
 type EventRow struct {
-	CaptureFile string  `parquet:"capture_file,dict"`
-	Frame       int64   `parquet:"frame"`
-	TS          int64   `parquet:"ts,timestamp(microsecond:utc)"`
-	TSNs        int64   `parquet:"ts_ns"`
-	Type        string  `parquet:"type,dict"`
-	Flow        int64   `parquet:"flow"`
-	Dir         string  `parquet:"dir,dict"`
-	Src         string  `parquet:"src,dict"`
-	Dst         string  `parquet:"dst,dict"`
-	ClientAddr  string  `parquet:"client_addr,dict"`
-	ClientPort  int32   `parquet:"client_port"`
-	ServerAddr  string  `parquet:"server_addr,dict"`
-	ServerPort  int32   `parquet:"server_port"`
-	ServerNet   string  `parquet:"server_prefix,dict"`
-	Severity    string  `parquet:"severity,dict"`
-	Kind        string  `parquet:"kind,dict"`
-	Reason      string  `parquet:"reason,dict"`
-	Seq         int64   `parquet:"seq"`
-	Len         int64   `parquet:"len"`
-	Ack         int64   `parquet:"ack"`
-	Count       int64   `parquet:"count"`
-	RefFrame    int64   `parquet:"ref_frame"`
-	RTTms       float64 `parquet:"rtt_ms"`
-	Window      int64   `parquet:"window"`
-	Note        string  `parquet:"note,dict"`
-	Confirmed   *bool   `parquet:"confirmed,optional"` // loss_infer about a reported hole
-	DegreeSegs  int64   `parquet:"degree_segs"`
-	DegreeMS    float64 `parquet:"degree_ms"`
-	Cause       string  `parquet:"cause,dict"`
+	Origin
+	Type       string  `parquet:"type,dict"`
+	Flow       int64   `parquet:"flow"`
+	Dir        string  `parquet:"dir,dict"`
+	Src        string  `parquet:"src,dict"`
+	Dst        string  `parquet:"dst,dict"`
+	ClientAddr string  `parquet:"client_addr,dict"`
+	ClientPort int32   `parquet:"client_port"`
+	ServerAddr string  `parquet:"server_addr,dict"`
+	ServerPort int32   `parquet:"server_port"`
+	ServerNet  string  `parquet:"server_prefix,dict"`
+	Severity   string  `parquet:"severity,dict"`
+	Kind       string  `parquet:"kind,dict"`
+	Reason     string  `parquet:"reason,dict"`
+	Seq        int64   `parquet:"seq"`
+	Len        int64   `parquet:"len"`
+	Ack        int64   `parquet:"ack"`
+	Count      int64   `parquet:"count"`
+	RefFrame   int64   `parquet:"ref_frame"`
+	RTTms      float64 `parquet:"rtt_ms"`
+	Window     int64   `parquet:"window"`
+	Note       string  `parquet:"note,dict"`
+	Confirmed  *bool   `parquet:"confirmed,optional"` // loss_infer about a reported hole
+	DegreeSegs int64   `parquet:"degree_segs"`
+	DegreeMS   float64 `parquet:"degree_ms"`
+	Cause      string  `parquet:"cause,dict"`
 
 	// limit_change events.
 	LimitSource string  `parquet:"limit_source,dict"`
@@ -68,33 +93,26 @@ type EventRow struct {
 	LimitStart  *int64  `parquet:"limit_start,optional,timestamp(microsecond:utc)"`
 	LimitEnd    *int64  `parquet:"limit_end,optional,timestamp(microsecond:utc)"`
 
-	BytesInFlight int64   `parquet:"context_bytes_in_flight"`
-	SRTTms        float64 `parquet:"context_srtt_ms"`
-	KernelCwnd    int64   `parquet:"context_kernel_cwnd"`
-	KernelSRTTus  int64   `parquet:"context_kernel_srtt_us"`
-	KernelSsthr   int64   `parquet:"context_kernel_ssthresh"`
+	ContextCols
 }
 
 // FlowRow is one row of the flows table: a connection summary. ts is the
 // first packet, frame the first frame.
 type FlowRow struct {
-	CaptureFile string  `parquet:"capture_file,dict"`
-	Frame       int64   `parquet:"frame"`
-	TS          int64   `parquet:"ts,timestamp(microsecond:utc)"`
-	TSNs        int64   `parquet:"ts_ns"`
-	Last        int64   `parquet:"last,timestamp(microsecond:utc)"`
-	LastNs      int64   `parquet:"last_ns"`
-	DurationMS  float64 `parquet:"duration_ms"`
-	Flow        int64   `parquet:"flow"`
-	FirstFrame  int64   `parquet:"first_frame"`
-	LastFrame   int64   `parquet:"last_frame"`
-	Client      string  `parquet:"client"`
-	Server      string  `parquet:"server,dict"`
-	ClientAddr  string  `parquet:"client_addr,dict"`
-	ServerAddr  string  `parquet:"server_addr,dict"`
-	ClientPort  int32   `parquet:"client_port"`
-	ServerPort  int32   `parquet:"server_port"`
-	ServerNet   string  `parquet:"server_prefix,dict"`
+	Origin
+	Last       int64   `parquet:"last,timestamp(microsecond:utc)"`
+	LastNs     int64   `parquet:"last_ns"`
+	DurationMS float64 `parquet:"duration_ms"`
+	Flow       int64   `parquet:"flow"`
+	FirstFrame int64   `parquet:"first_frame"`
+	LastFrame  int64   `parquet:"last_frame"`
+	Client     string  `parquet:"client"`
+	Server     string  `parquet:"server,dict"`
+	ClientAddr string  `parquet:"client_addr,dict"`
+	ServerAddr string  `parquet:"server_addr,dict"`
+	ClientPort int32   `parquet:"client_port"`
+	ServerPort int32   `parquet:"server_port"`
+	ServerNet  string  `parquet:"server_prefix,dict"`
 
 	Encap        string `parquet:"encap,dict"`
 	TunnelKind   string `parquet:"tunnel_kind,dict"` // '' when not in an overlay
@@ -156,14 +174,11 @@ type FlowRow struct {
 // KernelRow is one row of the kernel table: a kernel record from the
 // capture's custom blocks. saddr:sport is the socket's local end.
 type KernelRow struct {
-	CaptureFile string `parquet:"capture_file,dict"`
-	Frame       int64  `parquet:"frame"`
-	TS          int64  `parquet:"ts,timestamp(microsecond:utc)"`
-	TSNs        int64  `parquet:"ts_ns"`
-	Type        string `parquet:"type,dict"`
-	Flow        int64  `parquet:"flow"`
-	Dir         string `parquet:"dir,dict"`
-	Severity    string `parquet:"severity,dict"`
+	Origin
+	Type     string `parquet:"type,dict"`
+	Flow     int64  `parquet:"flow"`
+	Dir      string `parquet:"dir,dict"`
+	Severity string `parquet:"severity,dict"`
 
 	Record string `parquet:"record,dict"`
 	// Cookie is the socket cookie's 64 bits read as a signed integer.
@@ -221,19 +236,12 @@ type KernelRow struct {
 	SndWScale       *int32 `parquet:"snd_wscale,optional"`
 	RcvWScale       *int32 `parquet:"rcv_wscale,optional"`
 
-	BytesInFlight int64   `parquet:"context_bytes_in_flight"`
-	SRTTms        float64 `parquet:"context_srtt_ms"`
-	KernelCwnd    int64   `parquet:"context_kernel_cwnd"`
-	KernelSRTTus  int64   `parquet:"context_kernel_srtt_us"`
-	KernelSsthr   int64   `parquet:"context_kernel_ssthresh"`
+	ContextCols
 }
 
 // PacketRow is one row of the packets table (written only when asked).
 type PacketRow struct {
-	CaptureFile  string  `parquet:"capture_file,dict"`
-	Frame        int64   `parquet:"frame"`
-	TS           int64   `parquet:"ts,timestamp(microsecond:utc)"`
-	TSNs         int64   `parquet:"ts_ns"`
+	Origin
 	Flow         int64   `parquet:"flow"`
 	Dir          string  `parquet:"dir,dict"`
 	Src          string  `parquet:"src,dict"`
@@ -307,17 +315,15 @@ func splitEndpoints(src, dst string, dir events.Dir) endpoints {
 
 func eventRow(file string, e *events.Event, ep endpoints) EventRow {
 	row := EventRow{
-		CaptureFile: file, Frame: int64(e.Frame), TS: micros(int64(e.TS)), TSNs: int64(e.TS),
-		Type: e.Type, Flow: int64(e.Flow), Dir: e.Dir.String(), Src: e.Src, Dst: e.Dst,
+		Origin: origin(file, e.Frame, e.TS),
+		Type:   e.Type, Flow: int64(e.Flow), Dir: e.Dir.String(), Src: e.Src, Dst: e.Dst,
 		ClientAddr: ep.clientAddr, ClientPort: ep.clientPort,
 		ServerAddr: ep.serverAddr, ServerPort: ep.serverPort, ServerNet: ep.serverNet,
 		Severity: string(e.Severity), Kind: e.Kind, Reason: e.Reason,
 		Seq: int64(e.Seq), Len: int64(e.Len), Ack: int64(e.Ack), Count: int64(e.Count),
 		RefFrame: int64(e.RefFrame), RTTms: e.RTTms, Window: e.Window, Note: e.Note,
 		Confirmed: e.Confirmed, DegreeSegs: int64(e.DegreeSegs), DegreeMS: e.DegreeMS, Cause: e.Cause,
-		BytesInFlight: e.Context.BytesInFlight, SRTTms: e.Context.SRTTms,
-		KernelCwnd: int64(e.Context.KernelCwnd), KernelSRTTus: int64(e.Context.KernelSRTTus),
-		KernelSsthr: int64(e.Context.KernelSsthr),
+		ContextCols: contextCols(&e.Context),
 	}
 	if l := e.Limit; l != nil {
 		start, end := micros(int64(l.Start)), micros(int64(l.End))
@@ -337,8 +343,8 @@ func addrString(a netip.Addr) string {
 func kernelRow(file string, e *events.Event) KernelRow {
 	k := e.Kernel
 	row := KernelRow{
-		CaptureFile: file, Frame: int64(e.Frame), TS: micros(int64(e.TS)), TSNs: int64(e.TS),
-		Type: e.Type, Flow: int64(e.Flow), Dir: e.Dir.String(), Severity: string(e.Severity),
+		Origin: origin(file, e.Frame, e.TS),
+		Type:   e.Type, Flow: int64(e.Flow), Dir: e.Dir.String(), Severity: string(e.Severity),
 		Record: k.Kind.String(), Cookie: int64(k.Cookie),
 		Saddr: addrString(k.Saddr), Daddr: addrString(k.Daddr), Sport: int32(k.Sport), Dport: int32(k.Dport),
 		SndCwnd: int64(k.SndCwnd), Ssthresh: int64(k.Ssthresh), SRTTus: int64(k.SRTTus),
@@ -350,10 +356,8 @@ func kernelRow(file string, e *events.Event) KernelRow {
 		Seq: int64(k.Seq), EndSeq: int64(k.EndSeq), TCPFlags: int32(k.TCPFlags), Segs: int64(k.Segs),
 		OldState: int32(k.OldState), NewState: int32(k.NewState), PID: int64(k.PID), Comm: k.Comm,
 		BytesAcked: clampInt64(k.BytesAcked), BytesRecv: clampInt64(k.BytesRecv), SpanNS: clampInt64(k.SpanNS),
-		ResetDir:      int32(k.ResetDir),
-		BytesInFlight: e.Context.BytesInFlight, SRTTms: e.Context.SRTTms,
-		KernelCwnd: int64(e.Context.KernelCwnd), KernelSRTTus: int64(e.Context.KernelSRTTus),
-		KernelSsthr: int64(e.Context.KernelSsthr),
+		ResetDir:    int32(k.ResetDir),
+		ContextCols: contextCols(&e.Context),
 	}
 	i64 := func(v uint64) *int64 { x := clampInt64(v); return &x }
 	i32 := func(v uint8) *int32 { x := int32(v); return &x }
@@ -396,8 +400,8 @@ func clampInt64(v uint64) int64 {
 
 func flowRow(file string, r *events.FlowRecord) FlowRow {
 	row := FlowRow{
-		CaptureFile: file, Frame: int64(r.FirstFrame), TS: micros(int64(r.First)), TSNs: int64(r.First),
-		Last: micros(int64(r.Last)), LastNs: int64(r.Last), DurationMS: r.DurationMS, Flow: int64(r.Flow),
+		Origin: origin(file, r.FirstFrame, r.First),
+		Last:   micros(int64(r.Last)), LastNs: int64(r.Last), DurationMS: r.DurationMS, Flow: int64(r.Flow),
 		FirstFrame: int64(r.FirstFrame), LastFrame: int64(r.LastFrame),
 		Client: r.Client, Server: r.Server, ClientAddr: r.ClientAddr, ServerAddr: r.ServerAddr,
 		ClientPort: int32(r.ClientPort), ServerPort: int32(r.ServerPort),
@@ -449,8 +453,8 @@ func flowRow(file string, r *events.FlowRecord) FlowRow {
 
 func packetRow(file string, r *events.PacketRecord) PacketRow {
 	row := PacketRow{
-		CaptureFile: file, Frame: int64(r.Frame), TS: micros(int64(r.TS)), TSNs: int64(r.TS),
-		Flow: int64(r.Flow), Dir: r.Dir.String(), Src: r.Src, Dst: r.Dst,
+		Origin: origin(file, r.Frame, r.TS),
+		Flow:   int64(r.Flow), Dir: r.Dir.String(), Src: r.Src, Dst: r.Dst,
 		Seq: int64(r.Seq), Ack: int64(r.Ack), RelSeq: int64(r.RelSeq), RelAck: int64(r.RelAck),
 		Len: int64(r.Len), Flags: r.Flags, Window: int32(r.Window), WindowScaled: r.WindowScaled,
 		MSS: int32(r.MSS), SACKPerm: r.SACKPerm,
