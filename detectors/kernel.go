@@ -47,7 +47,13 @@ type comparison struct {
 	segSize              uint32          // bytes per segment, from the kernel's records
 	kern                 []kernelRetrans // ring of the last pendingLen records
 	kn                   int
-	wire                 []wireRetrans // unmatched, newest last
+	// wire[wh:] are the unmatched wire retransmissions, newest last (at
+	// most pendingLen; the slots before wh are spent). wireMin is at most
+	// the time of the oldest of them, so most calls know without a walk
+	// that none has aged out.
+	wire    []wireRetrans
+	wh      int
+	wireMin int64
 	// Loss episodes: entries into recovery or loss (the kernel's CA state
 	// 3 or 4 from a lower one; the inferred state machine of cause.go).
 	kernelEpisodes, inferredEpisodes int
@@ -198,8 +204,8 @@ func (e *Engine) kernelRetrans(id uint64, rec *kblock.Record) uint64 {
 		c.segSize = max(c.segSize, (rec.EndSeq-rec.Seq+uint32(rec.Segs)-1)/uint32(rec.Segs))
 	}
 	win := int64(e.cfg.KernelMatchWindow)
-	for i := range c.wire {
-		w := &c.wire[i]
+	for i := range c.wire[c.wh:] {
+		w := &c.wire[c.wh+i]
 		if !w.matched && abs(w.ts-k.ts) <= win && overlaps(w.seq, w.end, k.seq, k.end) {
 			w.matched = true
 			c.matchedInferred += w.segs
@@ -271,12 +277,35 @@ func (e *Engine) inferred(f *flow, p *events.Packet, cause string, newEpisode bo
 		}
 	}
 	if !w.matched {
-		if len(c.wire) == pendingLen {
-			c.wire = append(c.wire[:0], c.wire[1:]...)
-		}
-		c.wire = append(c.wire, w)
+		c.addWire(w)
 	}
-	c.expire(p.TS - win)
+	// Nothing here matched a queued one, so only age can drop them.
+	if cutoff := p.TS - win; c.wireMin < cutoff {
+		c.expire(cutoff)
+	}
+}
+
+// addWire queues an unmatched wire retransmission, dropping the oldest
+// past pendingLen.
+func (c *comparison) addWire(w wireRetrans) {
+	n := len(c.wire) - c.wh
+	if n == 0 || w.ts < c.wireMin {
+		c.wireMin = w.ts
+	}
+	if n == pendingLen {
+		c.wh++
+	}
+	if len(c.wire) == cap(c.wire) && c.wh > 0 {
+		// Move the queue to the front, into room for pendingLen more, so
+		// this happens once every pendingLen additions.
+		buf := c.wire[:0]
+		if cap(c.wire) < 2*pendingLen {
+			buf = make([]wireRetrans, 0, 2*pendingLen)
+		}
+		c.wire = append(buf, c.wire[c.wh:]...)
+		c.wh = 0
+	}
+	c.wire = append(c.wire, w)
 }
 
 // segsOf is the number of segments a retransmitted range of n bytes
@@ -313,13 +342,17 @@ func (c *comparison) cover(k *kernelRetrans, s, e uint32) {
 // expire drops unmatched wire retransmissions older than cutoff.
 func (c *comparison) expire(cutoff int64) {
 	j := 0
-	for _, w := range c.wire {
+	for _, w := range c.wire[c.wh:] {
 		if !w.matched && w.ts >= cutoff {
+			if j == 0 || w.ts < c.wireMin {
+				c.wireMin = w.ts
+			}
 			c.wire[j] = w
 			j++
 		}
 	}
-	c.wire = c.wire[:j]
+	clear(c.wire[j:])
+	c.wire, c.wh = c.wire[:j], 0
 }
 
 func overlaps(a0, a1, b0, b1 uint32) bool {

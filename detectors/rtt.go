@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"math"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/tcpviz/tcpviz/events"
@@ -35,8 +34,13 @@ type segEntry struct {
 	seq, end uint32
 	ts       int64
 	frame    uint64
-	resent   bool
-	sacked   bool
+	// run counts the entries after a SACKed one known to be SACKed too,
+	// so a SACK block repeated by every duplicate ACK is not walked again
+	// segment by segment (entries are never un-SACKed, and only leave from
+	// the front, so the count stays true).
+	run    uint32
+	resent bool
+	sacked bool
 }
 
 // segRing holds the new-data segments of a direction not yet cumulatively
@@ -89,19 +93,43 @@ func (r *segRing) sack(p *events.Packet) (first segEntry, ok bool) {
 		if !events.SeqGreater(b.Left, p.Ack) {
 			continue // D-SACK
 		}
-		j := sort.Search(len(live), func(j int) bool { return events.SeqGEQ(live[j].seq, b.Left) })
-		for ; j < len(live) && events.SeqLEQ(live[j].end, b.Right); j++ {
+		j := searchSeq(live, b.Left)
+		run := -1 // where the run of SACKed entries that j is in began
+		for j < len(live) && events.SeqLEQ(live[j].end, b.Right) {
 			s := &live[j]
+			if run < 0 {
+				run = j
+			}
 			if s.sacked {
+				j += 1 + int(s.run)
 				continue
 			}
 			s.sacked = true
 			if !found || events.SeqLess(s.seq, first.seq) {
 				first, found = *s, true
 			}
+			j++
+		}
+		if run >= 0 {
+			live[run].run = uint32(j - run - 1)
 		}
 	}
 	return first, found && !first.resent
+}
+
+// searchSeq is the index of the first entry whose seq is at or above seq
+// (len(e) when none).
+func searchSeq(e []segEntry, seq uint32) int {
+	lo, hi := 0, len(e)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if events.SeqGEQ(e[m].seq, seq) {
+			hi = m
+		} else {
+			lo = m + 1
+		}
+	}
+	return lo
 }
 
 // resentIn reports whether a remembered segment overlapping [seq, end) was

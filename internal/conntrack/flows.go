@@ -237,6 +237,9 @@ func (t *Table) Len() int { return len(t.byID) + t.syns.live }
 
 // Get returns a live connection by id.
 func (t *Table) Get(id uint64) *Conn {
+	if c := t.last; c != nil && c.ID == id {
+		return c // events are mostly about the latest packet's connection
+	}
 	if c := t.byID[id]; c != nil {
 		return c
 	}

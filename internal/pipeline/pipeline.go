@@ -8,6 +8,7 @@ package pipeline
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"time"
 
@@ -107,6 +108,10 @@ type Pipeline struct {
 	dcfg    decode.Config
 	stats   Stats
 	rec     events.FlowRecord // reused for OnFlow
+	// Events by type (Stats.Events), in order of first occurrence;
+	// lastType is the index of the latest event's type.
+	evCounts []conntrack.EventCount
+	lastType int
 	// Per connection with both, the kernel's and the inferred srtt medians
 	// (summary: their medians over connections).
 	kernelRTT, inferredRTT []float64
@@ -119,7 +124,6 @@ func New(cfg Config) *Pipeline {
 		dcfg = *cfg.Decode
 	}
 	p := &Pipeline{cfg: cfg, dcfg: dcfg, dec: decode.NewWithConfig(dcfg)}
-	p.stats.Events = make(map[string]int)
 	p.table = conntrack.New(cfg.Flows, p.expired)
 	if cfg.NewDetector != nil {
 		p.det = cfg.NewDetector(p.emit)
@@ -314,7 +318,11 @@ func (p *Pipeline) kernel(frame uint64, r *kblock.Record) {
 
 // emit is how detector events enter the pipeline.
 func (p *Pipeline) emit(e *events.Event) {
-	p.stats.Events[e.Type]++
+	i := p.lastType
+	if i >= len(p.evCounts) || p.evCounts[i].Type != e.Type {
+		i = p.typeIndex(e.Type)
+	}
+	p.evCounts[i].Count++
 	if c := p.table.Get(e.Flow); c != nil {
 		x := c.X()
 		x.CountEvent(e.Type)
@@ -326,6 +334,19 @@ func (p *Pipeline) emit(e *events.Event) {
 	for _, s := range p.sinks {
 		s.Event(e)
 	}
+}
+
+// typeIndex finds (or adds) the counter of an event type and remembers it:
+// runs of one type are common, and a map update per event cost more than
+// the rest of the hand-off.
+func (p *Pipeline) typeIndex(typ string) int {
+	i := slices.IndexFunc(p.evCounts, func(c conntrack.EventCount) bool { return c.Type == typ })
+	if i < 0 {
+		i = len(p.evCounts)
+		p.evCounts = append(p.evCounts, conntrack.EventCount{Type: typ})
+	}
+	p.lastType = i
+	return i
 }
 
 // record builds a connection's record, the one every output reads
@@ -450,6 +471,10 @@ func (p *Pipeline) Stats() Stats {
 		if s.Skipped[r.String()] -= n; s.Skipped[r.String()] == 0 {
 			delete(s.Skipped, r.String())
 		}
+	}
+	s.Events = make(map[string]int, len(p.evCounts))
+	for _, c := range p.evCounts {
+		s.Events[c.Type] = c.Count
 	}
 	s.Fragments = p.fragStats()
 	return s
