@@ -2,6 +2,7 @@ package detectors
 
 import (
 	"math"
+	"math/rand"
 	"testing"
 	"time"
 
@@ -223,6 +224,76 @@ func TestAckHistory(t *testing.T) {
 		got, ok := a.at(c.una)
 		if ok != c.ok || got != c.want {
 			t.Errorf("at(%d) = %v, %v; want %v, %v", c.una, got, ok, c.want, c.ok)
+		}
+	}
+}
+
+// TestSACKRunsSameAsWalk checks that skipping runs of SACKed segments marks
+// the same segments and returns the same first newly SACKed one as walking
+// every segment a block covers, on random windows, SACK blocks, cumulative
+// ACKs and pushes (sequence numbers wrapping).
+func TestSACKRunsSameAsWalk(t *testing.T) {
+	walk := func(r *segRing, p *events.Packet) (segEntry, bool) {
+		live := r.e[r.head:]
+		var first segEntry
+		found := false
+		for i := 0; i < int(p.Options.NumSACK); i++ {
+			b := p.Options.SACK[i]
+			if !events.SeqGreater(b.Left, p.Ack) {
+				continue
+			}
+			for j := range live {
+				s := &live[j]
+				if events.SeqLess(s.seq, b.Left) || !events.SeqLEQ(s.end, b.Right) || s.sacked {
+					continue
+				}
+				s.sacked = true
+				if !found || events.SeqLess(s.seq, first.seq) {
+					first, found = *s, true
+				}
+			}
+		}
+		return first, found && !first.resent
+	}
+	const mss = 100
+	for seed := int64(1); seed <= 200; seed++ {
+		rng := rand.New(rand.NewSource(seed))
+		var a, b segRing
+		base := uint32(math.MaxUint32 - 5000) // wraps during the run
+		next, una := base, base
+		for step := 0; step < 400; step++ {
+			switch x := rng.Intn(10); {
+			case x < 4: // send a segment
+				e := segEntry{seq: next, end: next + mss, ts: int64(step), frame: uint64(step + 1), resent: rng.Intn(8) == 0}
+				a.push(e)
+				b.push(e)
+				next += mss
+			case x < 5 && una != next: // cumulative ACK
+				una += mss * uint32(1+rng.Intn(int((next-una)/mss)))
+				oa, na, ra := a.ack(una)
+				ob, nb, rb := b.ack(una)
+				oa.run, ob.run = 0, 0
+				if oa != ob || na != nb || ra != rb {
+					t.Fatalf("seed %d step %d: ack differs", seed, step)
+				}
+			default: // a duplicate ACK with SACK blocks
+				p := &events.Packet{Ack: una, Options: events.Options{NumSACK: uint8(1 + rng.Intn(3))}}
+				for i := range int(p.Options.NumSACK) {
+					lo := una + mss*uint32(rng.Intn(30)) - uint32(rng.Intn(2))*mss
+					p.Options.SACK[i] = events.SACKBlock{Left: lo, Right: lo + mss*uint32(1+rng.Intn(12)) + uint32(rng.Intn(2))*50}
+				}
+				fa, oka := a.sack(p)
+				fb, okb := walk(&b, p)
+				fa.run, fb.run = 0, 0
+				if fa != fb || oka != okb {
+					t.Fatalf("seed %d step %d: sack %+v %v, walk %+v %v", seed, step, fa, oka, fb, okb)
+				}
+			}
+			for i := a.head; i < len(a.e); i++ {
+				if a.e[i].sacked != b.e[i-a.head+b.head].sacked {
+					t.Fatalf("seed %d step %d: segment %d SACKed %v, walk %v", seed, step, i-a.head, a.e[i].sacked, !a.e[i].sacked)
+				}
+			}
 		}
 	}
 }

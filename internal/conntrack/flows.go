@@ -321,7 +321,7 @@ func (t *Table) Observe(p *events.Packet) *Conn {
 		}
 		c = t.newConn(k, src, dst, p)
 	}
-	if k.tun == 0 {
+	if (keyed || t.last == nil) && k.tun == 0 {
 		t.last, t.lastA, t.lastB = c, src, dst
 	}
 	var d events.Dir
