@@ -125,26 +125,40 @@ func jsonFloat(b []byte, f float64) []byte {
 // arithmetic writes them several times faster than the shortest-float
 // search. ok is false for any other f.
 func appendMicros(b []byte, f float64) ([]byte, bool) {
-	if f == math.Trunc(f) && f > -1e15 && f < 1e15 {
-		if f == 0 && math.Signbit(f) {
-			return b, false // -0
-		}
-		return strconv.AppendInt(b, int64(f), 10), true
-	}
 	if !(f > -1e9 && f < 1e9) {
+		if f > -1e15 && f < 1e15 {
+			if n := int64(f); float64(n) == f {
+				return strconv.AppendInt(b, n, 10), true
+			}
+		}
 		return b, false // NaN too
 	}
-	m := math.Round(f * 1e6)
-	if m/1e6 != f {
+	if f == 0 {
+		if math.Signbit(f) {
+			return b, false // -0
+		}
+		return append(b, '0'), true
+	}
+	// The nearest whole number of millionths, then whether f is it.
+	x := f * 1e6
+	var n int64
+	if x < 0 {
+		n = int64(x - 0.5)
+	} else {
+		n = int64(x + 0.5)
+	}
+	if float64(n)/1e6 != f {
 		return b, false
 	}
-	n := int64(m)
 	if n < 0 {
 		b = append(b, '-')
 		n = -n
 	}
 	b = strconv.AppendInt(b, n/1e6, 10)
-	frac := n % 1e6 // not 0: f is not whole
+	frac := n % 1e6
+	if frac == 0 {
+		return b, true
+	}
 	var d [7]byte
 	d[0] = '.'
 	for i := 6; i > 0; i-- {
