@@ -24,9 +24,11 @@ type Problem struct {
 	// Findings counts the detector findings (IsFinding).
 	Findings int
 	// HeldS is the time the sender of the main direction was held back by
-	// anything but itself (DirLimits.Held), and Limit its label.
+	// anything but itself (DirLimits.Held); main is that direction's
+	// limits, for Reason's label (made there: ranking every connection
+	// needs only HeldS).
 	HeldS float64
-	Limit string
+	main  *DirLimits
 }
 
 // Problem returns the connection's ranking key.
@@ -45,7 +47,7 @@ func (r *FlowRecord) Problem() Problem {
 	}
 	p.StallS = p.ZeroWindow + p.RecoveryS
 	if l, _ := r.MainLimits(); l != nil {
-		p.HeldS, p.Limit = l.Held(), l.Label()
+		p.HeldS, p.main = l.Held(), l
 	}
 	return p
 }
@@ -101,7 +103,7 @@ func (p Problem) Reason() string {
 		parts = append(parts, s)
 	}
 	if !p.Failed && p.StallS == 0 && p.HeldS > 0 {
-		parts = append(parts, "held back "+fmtSeconds(p.HeldS)+" ("+p.Limit+")")
+		parts = append(parts, "held back "+fmtSeconds(p.HeldS)+" ("+p.main.Label()+")")
 	}
 	return strings.Join(parts, "; ")
 }
