@@ -63,12 +63,18 @@ func (v *limVec) seconds() events.LimitSeconds {
 	return events.LimitSecondsOf(a)
 }
 
-// limSlot is one LimitWindow of a direction's timeline.
+// limSlot is one open LimitWindow of a direction's timeline, from packets.
 type limSlot struct {
-	start     int64
-	pkt, kern limVec
-	kernSeen  bool   // a kernel interval covered part of it
-	acked     uint64 // payload bytes acknowledged
+	start int64
+	pkt   limVec
+	acked uint64 // payload bytes acknowledged
+}
+
+// limKSlot is the kernel's part of the open window of the same index, kept
+// only for directions with kernel records (limKern.kslots).
+type limKSlot struct {
+	kern limVec
+	seen bool // a kernel interval covered part of it
 }
 
 // maxLimSlots bounds the windows a direction keeps open while it waits for
@@ -78,45 +84,50 @@ const maxLimSlots = 16
 // chrono is a socket's cumulative chronographs, ns.
 type chrono struct{ busy, rwnd, sndbuf int64 }
 
+// limDir is one direction's limits state. Its fields are ordered so that
+// the state has no padding: a connection's flowLimits, with each direction's
+// first window inline, is 512 bytes: one allocation of that size class.
 type limDir struct {
-	data bool // the direction carried payload
-
 	// Inference from packets.
 	// The current state holds since `since` (accounted up to there); the
 	// newest packet was at `last`; the next window ends at flushAt.
-	state   int8
 	since   int64
 	last    int64
 	flushAt int64
 	// appFrom is the start of the current stretch with nothing outstanding
 	// (0 when none); it is accounted when it ends, or at a window's end
 	// once it is long enough to be sure (appSure).
-	appFrom  int64
-	appSure  bool
-	pkt      limVec
-	inRec    bool
-	recUntil uint32 // recovery ends when this is acknowledged
-	maxSeg   uint32
-	peerMSS  uint16 // MSS the receiver announced
-	// peerShift is the window scale of the receiver's windows from kernel
-	// records (-1 unknown), for captures that missed the handshake.
-	peerShift      int8
-	minWin, maxWin int64 // receive windows while data was outstanding (-1 none)
+	appFrom        int64
+	pkt            limVec
+	minWin, maxWin int64  // receive windows while data was outstanding (-1 none)
+	recUntil       uint32 // recovery ends when this is acknowledged
+	maxSeg         uint32
 
 	// Goodput.
 	firstData, lastAck int64
-	ackedTo            uint32
 	acked              uint64
 	peakBps            float64
+	ackedTo            uint32
+
+	peerMSS uint16 // MSS the receiver announced
+	data    bool   // the direction carried payload
+	state   int8
+	appSure bool
+	inRec   bool
+	// peerShift is the window scale of the receiver's windows from kernel
+	// records (-1 unknown), for captures that missed the handshake.
+	peerShift int8
+	cur       int8 // dominant limit reported last, -1 none
 
 	// The kernel's accounting of the socket that sends this direction, nil
 	// until its first record (most captures have none).
 	*limKern
 
-	// Timeline.
+	// Timeline: the open windows, oldest first. A direction without kernel
+	// records has at most one open between packets, kept in first.
 	slots    []limSlot
 	closedTo int64 // end of the last closed window
-	cur      int   // dominant limit reported last, -1 none
+	first    [1]limSlot
 }
 
 // limKern is a direction's split from the kernel's chronographs, and its
@@ -127,6 +138,7 @@ type limKern struct {
 	kOther               limVec // busy time beyond rwnd/sndbuf: cwnd or recovery, by the record
 	kFromHandshake       bool   // k0 is the socket's creation (handshake captured)
 	agreeSame, agreeSeen int64
+	kslots               []limKSlot // the kernel's part of each open window (same index as slots)
 }
 
 // kSeen reports whether a kernel record reported on this direction.
@@ -134,8 +146,7 @@ func (ld *limDir) kSeen() bool { return ld.limKern != nil }
 
 // flowLimits is a connection's limits state, made at its first payload.
 type flowLimits struct {
-	d     [2]limDir
-	start int64 // the connection's first packet
+	d [2]limDir // windows start at the connection's first packet (flow.first)
 }
 
 // limits returns the connection's limits state, making it (and accounting
@@ -146,20 +157,18 @@ func (e *Engine) limits(f *flow) *flowLimits {
 	}
 	var L *flowLimits
 	if n := len(e.limPool); n > 0 {
-		// A closed connection's state, its windows' storage kept.
+		// A closed connection's state.
 		L, e.limPool = e.limPool[n-1], e.limPool[:n-1]
-		s0, s1 := L.d[0].slots[:0], L.d[1].slots[:0]
 		*L = flowLimits{}
-		L.d[0].slots, L.d[1].slots = s0, s1
 	} else {
 		L = &flowLimits{}
 	}
-	L.start = f.first
 	for d := range L.d {
 		ld := &L.d[d]
 		ld.state, ld.since, ld.last, ld.cur, ld.peerShift = limApp, f.first, f.first, -1, -1
 		ld.minWin, ld.maxWin = -1, -1
 		ld.peerMSS = f.mss[d^1]
+		ld.slots = ld.first[:0]
 	}
 	f.lim = L
 	return L
@@ -234,7 +243,7 @@ func (e *Engine) limitsPacket(f *flow, p *events.Packet, fl uint16) {
 				ld.appFrom, ld.appSure, ld.since = now, true, now
 			}
 			e.limFlush(f, L, d, now, false)
-			ld.flushAt = L.start + ((now-L.start)/w+1)*w
+			ld.flushAt = f.first + ((now-f.first)/w+1)*w
 		}
 	}
 }
@@ -352,44 +361,53 @@ func (e *Engine) limAccountSpan(f *flow, L *flowLimits, d events.Dir, st int, fr
 		}
 		a, b := max(from, hs0), min(to, hs1)
 		if a < b {
-			e.limAdd(L, d, limHandshake, a, b)
+			e.limAdd(f, L, d, limHandshake, a, b)
 			if from < a {
-				e.limAdd(L, d, st, from, a)
+				e.limAdd(f, L, d, st, from, a)
 			}
 			if b < to {
-				e.limAdd(L, d, st, b, to)
+				e.limAdd(f, L, d, st, b, to)
 			}
 			return
 		}
 	}
-	e.limAdd(L, d, st, from, to)
+	e.limAdd(f, L, d, st, from, to)
 }
 
 // limAdd adds [from, to) to the packet inference of limit i.
-func (e *Engine) limAdd(L *flowLimits, d events.Dir, i int, from, to int64) {
+func (e *Engine) limAdd(f *flow, L *flowLimits, d events.Dir, i int, from, to int64) {
 	ld := &L.d[d]
 	ld.pkt[i] += to - from
-	e.limSpread(L, d, from, to, func(s *limSlot, part int64) { s.pkt[i] += part })
+	// Most spans fall in the newest open window: limSpread's first step.
+	if n := len(ld.slots); n > 0 && from < to {
+		if s := &ld.slots[n-1]; from >= s.start && from >= ld.closedTo && to-s.start <= e.limWindow {
+			s.pkt[i] += to - from
+			return
+		}
+	}
+	e.limSpread(f, L, d, from, to, func(s *limSlot, _ *limKSlot, part int64) { s.pkt[i] += part })
 }
 
 // limSpread hands each LimitWindow its part of [from, to). Time before the
-// oldest open window goes to it.
-func (e *Engine) limSpread(L *flowLimits, d events.Dir, from, to int64, add func(s *limSlot, part int64)) {
+// oldest open window goes to it. add gets the window's kernel part too
+// (nil for a direction without kernel records).
+func (e *Engine) limSpread(f *flow, L *flowLimits, d events.Dir, from, to int64, add func(s *limSlot, k *limKSlot, part int64)) {
 	w := e.limWindow
 	ld := &L.d[d]
 	if from < ld.closedTo {
 		head := min(to, ld.closedTo)
-		add(ld.slot(ld.closedTo), head-from)
+		s, k := ld.slot(ld.closedTo)
+		add(s, k, head-from)
 		from = head
 	}
 	for from < to {
-		start := L.start + (from-L.start)/w*w
-		s := ld.slot(start)
+		start := f.first + (from-f.first)/w*w
+		s, k := ld.slot(start)
 		end := to
 		if to-start > w {
 			end = start + w
 		}
-		add(s, end-from)
+		add(s, k, end-from)
 		from = end
 		// Past the first window of a span longer than limMaxSpread windows
 		// (a clock step, hours of silence) only the last limMaxSpread get
@@ -397,7 +415,7 @@ func (e *Engine) limSpread(L *flowLimits, d events.Dir, from, to int64, add func
 		// of years would open billions. The span still counts in full in
 		// the connection's totals (limAdd).
 		if skipTo := to - limMaxSpread*w; from < skipTo {
-			from = L.start + (skipTo-L.start)/w*w
+			from = f.first + (skipTo-f.first)/w*w
 		}
 	}
 }
@@ -405,20 +423,31 @@ func (e *Engine) limSpread(L *flowLimits, d events.Dir, from, to int64, add func
 // limMaxSpread bounds the windows one span of time is spread over.
 const limMaxSpread = 4096
 
-// slot returns the open window that starts at start, opening it (and the
-// ones before it) when needed.
-func (ld *limDir) slot(start int64) *limSlot {
+// slot returns the open window that starts at start, and its kernel part
+// (nil without kernel records), opening it when needed.
+func (ld *limDir) slot(start int64) (*limSlot, *limKSlot) {
 	n := len(ld.slots)
 	if n > 0 && ld.slots[n-1].start >= start {
 		for i := n - 1; i >= 0; i-- {
 			if ld.slots[i].start == start {
-				return &ld.slots[i]
+				return ld.at(i)
 			}
 		}
-		return &ld.slots[0]
+		return ld.at(0)
 	}
 	ld.slots = append(ld.slots, limSlot{start: start})
-	return &ld.slots[len(ld.slots)-1]
+	if k := ld.limKern; k != nil {
+		k.kslots = append(k.kslots, limKSlot{})
+	}
+	return ld.at(n)
+}
+
+// at returns the open window i and its kernel part.
+func (ld *limDir) at(i int) (*limSlot, *limKSlot) {
+	if ld.limKern == nil {
+		return &ld.slots[i], nil
+	}
+	return &ld.slots[i], &ld.kslots[i]
 }
 
 // limGoodput counts the payload newly acknowledged in direction d.
@@ -437,7 +466,8 @@ func (e *Engine) limGoodput(f *flow, L *flowLimits, d events.Dir, now int64) {
 	n := uint64(to - ld.ackedTo)
 	ld.ackedTo, ld.acked, ld.lastAck = to, ld.acked+n, now
 	w := e.limWindow
-	ld.slot(L.start + (now-L.start)/w*w).acked += n
+	ws, _ := ld.slot(f.first + (now-f.first)/w*w)
+	ws.acked += n
 }
 
 // limitsKernel takes a probe or closing state record of the socket that
@@ -459,11 +489,11 @@ func (e *Engine) limitsKernel(f *flow, d events.Dir, rec *kblock.Record) {
 	}
 	c := chrono{busy: int64(rec.BusyUS) * 1000, rwnd: int64(rec.RwndLimitedUS) * 1000, sndbuf: int64(rec.SndbufLimitedUS) * 1000}
 	if !ld.kSeen() {
-		ld.limKern = &limKern{}
+		ld.limKern = &limKern{kslots: make([]limKSlot, len(ld.slots))}
 		if hs0, _ := f.handshakeSpan(); hs0 != 0 {
 			// The chronographs count from the socket's creation: the
 			// handshake, which is in the capture.
-			ld.kFromHandshake, ld.kStart, ld.kLast = true, L.start, L.start
+			ld.kFromHandshake, ld.kStart, ld.kLast = true, f.first, f.first
 		} else {
 			ld.k0, ld.kPrev, ld.kStart, ld.kLast = c, c, rec.TS, rec.TS
 			return
@@ -488,10 +518,10 @@ func (e *Engine) limitsKernel(f *flow, d events.Dir, rec *kblock.Record) {
 		var v limVec
 		v[limRwnd], v[limSndbuf], v[cat] = dR, dS, other
 		v[limApp] += max(span-dB, 0)
-		e.limSpread(L, d, from, to, func(s *limSlot, part int64) {
-			s.kernSeen = true
+		e.limSpread(f, L, d, from, to, func(_ *limSlot, k *limKSlot, part int64) {
+			k.seen = true
 			for i := range v {
-				s.kern[i] += v[i] * part / span
+				k.kern[i] += v[i] * part / span
 			}
 		})
 	}
@@ -506,23 +536,26 @@ func (e *Engine) limFlush(f *flow, L *flowLimits, d events.Dir, now int64, all b
 	w := e.limWindow
 	n := 0
 	for n < len(ld.slots) {
-		s := &ld.slots[n]
+		s, k := ld.at(n)
 		end := s.start + w
 		ready := end <= now && (!ld.kSeen() || ld.kLast >= end)
 		if !all && !ready && len(ld.slots)-n <= maxLimSlots {
 			break
 		}
-		e.limClose(f, ld, d, s, all && end > now)
+		e.limClose(f, ld, d, s, k, all && end > now)
 		ld.closedTo = end
 		n++
 	}
 	if n > 0 {
 		ld.slots = append(ld.slots[:0], ld.slots[n:]...)
+		if k := ld.limKern; k != nil {
+			k.kslots = append(k.kslots[:0], k.kslots[n:]...)
+		}
 	}
 }
 
 // limClose ends one window: goodput peak, agreement, limit_change.
-func (e *Engine) limClose(f *flow, ld *limDir, d events.Dir, s *limSlot, partial bool) {
+func (e *Engine) limClose(f *flow, ld *limDir, d events.Dir, s *limSlot, k *limKSlot, partial bool) {
 	w := e.limWindow
 	if !partial {
 		if bps := float64(s.acked) * 8 / (float64(w) / 1e9); bps > ld.peakBps {
@@ -531,8 +564,9 @@ func (e *Engine) limClose(f *flow, ld *limDir, d events.Dir, s *limSlot, partial
 	}
 	v := s.pkt
 	pd, _ := s.pkt.dominant()
-	if ld.kSeen() && s.kernSeen {
-		v = s.kern
+	kern := k != nil && k.seen
+	if kern {
+		v = k.kern
 		// The handshake is not in the chronographs: take it from packets.
 		hs := min(s.pkt[limHandshake], v[limApp])
 		v[limApp] -= hs
@@ -546,16 +580,16 @@ func (e *Engine) limClose(f *flow, ld *limDir, d events.Dir, s *limSlot, partial
 		}
 	}
 	dom, share := v.dominant()
-	if !ld.data || dom < 0 || share < 0.5 || dom == ld.cur {
+	if !ld.data || dom < 0 || share < 0.5 || dom == int(ld.cur) {
 		return
 	}
 	prev := ld.cur
-	ld.cur = dom
+	ld.cur = int8(dom)
 	if prev < 0 {
 		return // the first limit of a direction is in flows.jsonl
 	}
 	src := events.LimitSourcePackets
-	if ld.kSeen() && s.kernSeen {
+	if kern {
 		src = events.LimitSourceKernel
 	}
 	ev := e.flowEvent(f, d, events.TypeLimitChange, events.SevInfo)
@@ -583,7 +617,7 @@ func (e *Engine) fillLimits(f *flow, r *events.FlowRecord) {
 			end = max(end, L.d[d].kLast)
 		}
 	}
-	var out events.FlowLimits
+	var out *limOut
 	for d := events.DirC2S; d <= events.DirS2C; d++ {
 		ld := &L.d[d]
 		e.limGap(f, L, d, end)
@@ -597,23 +631,32 @@ func (e *Engine) fillLimits(f *flow, r *events.FlowRecord) {
 		if !ld.data {
 			continue
 		}
-		dl := e.limResult(ld, end)
+		if out == nil {
+			out = new(limOut)
+			r.Limits = &out.l
+		}
+		dl := &out.d[d]
+		e.limResult(dl, ld, end)
 		if d == events.DirC2S {
-			out.C2S = dl
+			out.l.C2S = dl
 		} else {
-			out.S2C = dl
+			out.l.S2C = dl
 		}
 	}
-	if out.C2S != nil || out.S2C != nil {
-		r.Limits = &out
-	}
+}
+
+// limOut is a record's limits in one allocation.
+type limOut struct {
+	l events.FlowLimits
+	d [2]events.DirLimits
 }
 
 // round4 keeps four decimals of a share.
 func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }
 
-func (e *Engine) limResult(ld *limDir, end int64) *events.DirLimits {
-	dl := &events.DirLimits{Source: events.LimitSourcePackets, MaxWindow: ld.maxWin, MinWindow: ld.minWin}
+// limResult writes the limits of direction ld into dl.
+func (e *Engine) limResult(dl *events.DirLimits, ld *limDir, end int64) {
+	*dl = events.DirLimits{Source: events.LimitSourcePackets, MaxWindow: ld.maxWin, MinWindow: ld.minWin}
 	if ld.lastAck > ld.firstData {
 		dl.GoodputAvgBps = float64(ld.acked) * 8 / (float64(ld.lastAck-ld.firstData) / 1e9)
 	}
@@ -624,7 +667,7 @@ func (e *Engine) limResult(ld *limDir, end int64) *events.DirLimits {
 	dl.Dominant, dl.Share = dl.Seconds.Dominant()
 	dl.Share = round4(dl.Share)
 	if !ld.kSeen() || ld.kLast <= ld.kStart {
-		return dl
+		return
 	}
 	var k limVec
 	busy := ld.kPrev.busy - ld.k0.busy
@@ -654,5 +697,4 @@ func (e *Engine) limResult(ld *limDir, end int64) *events.DirLimits {
 	dl.Dominant, dl.Share = dl.Seconds.Dominant()
 	dl.Share = round4(dl.Share)
 	dl.Kernel = &events.KernelChrono{Busy: float64(busy/1e3) / 1e6, RwndLimited: dl.Seconds.Rwnd, SndbufLimited: dl.Seconds.Sndbuf}
-	return dl
 }
