@@ -134,8 +134,10 @@ type half struct {
 	ackKnown  bool
 	maxTSval  uint32
 	tsKnown   bool
-	sackAbove bool   // the last ACK carried a SACK block above its cumulative ACK
-	sackHole  uint32 // ack value of the last reported SACK hole
+	sackAbove bool             // the last ACK carried a SACK block above its cumulative ACK
+	sackHole  uint32           // ack value of the last reported SACK hole
+	prevSACK0 events.SACKBlock // first SACK block of the last ACK of this half's data (reorder.go)
+	lastBlank int64            // when the last duplicate ACK without news about this half's data came
 	sackKnown bool
 	lossAck   uint32 // ack value of the last triple-dup-ack report
 	lossKnown bool

@@ -12,11 +12,25 @@ import (
 //     reordering event;
 //   - a retransmission filled it, but the ACK echoes a TSval older than the
 //     retransmission's (Eifel): the original arrived, reordering too;
+//   - a retransmission into it was proven spurious, before or after the
+//     close: a D-SACK (the receiver got the bytes twice), or the first ACK
+//     covering it echoes an older TSval (spuriousChecks): reordering;
 //   - otherwise the loss is confirmed (a second loss_infer, "confirmed":
 //     true, ref_frame the first) once two smoothed RTTs passed since the
-//     retransmission (and the close) without a D-SACK for the hole; a D-SACK
-//     (the receiver got the bytes twice), before or after the close, makes
-//     it reordering.
+//     retransmission (and the close) and the cumulative ACK passed data sent
+//     after the retransmission (a D-SACK for it would have come back by
+//     then, unless the path stalls longer: then after eight RTTs).
+//
+// A late original can be lost at the receiver although the path dropped
+// nothing: PAWS (RFC 7323) discards a segment whose TSval is older than the
+// receiver's TS.Recent, and a retransmission that overtook the original
+// (in-order data below the hole) moves TS.Recent past it. Linux accepts one
+// tick of age (TCP_PAWS_WINDOW). An ACK at the hole's edge echoing a TSval
+// more than one tick newer than the original's says the original will be
+// discarded if it comes; a duplicate ACK that brings no news (no D-SACK, the
+// same first SACK block as the ACK before: Linux answers a discarded segment
+// with one) after the original was sent says one came. Then the confirmed
+// loss_infer says so in its note.
 
 // maxSuspects bounds the reported holes followed per direction.
 const maxSuspects = 8
@@ -33,8 +47,13 @@ type suspect struct {
 	resent    bool   // a retransmission went into it
 	rTS       uint32 // the newest TSval of those retransmissions
 	rHasTS    bool
-	rAt       int64 // when the newest of them was sent
-	dsacked   bool  // a D-SACK inside it came back while it was open
+	rAt       int64  // when the newest of them was sent
+	rNext     uint32 // the direction's highest sequence sent then
+	proven    bool   // a retransmission into it was proven spurious
+	paws      bool   // the original at pawsLo will be discarded by PAWS
+	pawsSent  int64  // when that original was sent
+	pawsLo    uint32
+	pawsHi    uint32
 	closed    bool  // covered by the cumulative ACK, waiting for a D-SACK
 	closedAt  int64 // when
 	closeMS   float64
@@ -64,12 +83,14 @@ func (e *Engine) suspectHole(f *flow, p *events.Packet, d events.Dir, lo, hi, to
 	// Data of the hole already sent again before the report came back.
 	if h.segs.resentIn(lo, hi) {
 		s.resent = true
+		s.rNext = h.nextseq
 		for _, r := range h.resends[:h.nResends] {
 			if overlaps(r.seq, r.end, lo, hi) {
 				s.rTS, s.rHasTS, s.rAt = r.tsval, r.hasTS, r.ts
 			}
 		}
 	}
+	h.checkPAWS(&s, p)
 	h.suspects[h.nSuspects] = s
 	h.nSuspects++
 }
@@ -94,7 +115,43 @@ func (e *Engine) fillHoles(f *flow, p *events.Packet, fl uint16, copied bool) {
 		if !copied && !newer && !same {
 			continue
 		}
-		s.resent, s.rTS, s.rHasTS, s.rAt = true, p.Options.TSVal, p.Options.HasTS, p.TS
+		s.resent, s.rTS, s.rHasTS, s.rAt, s.rNext = true, p.Options.TSVal, p.Options.HasTS, p.TS, h.nextseq
+	}
+}
+
+// provenSpurious marks the holes of h that the spurious retransmission
+// [seq, end) went into: the original arrived. For a hole whose original
+// PAWS discards, only a proof about that original counts.
+func (h *half) provenSpurious(seq, end uint32) {
+	for i := range h.suspects[:h.nSuspects] {
+		if s := &h.suspects[i]; s.covers(seq, end) {
+			s.proven = true
+		}
+	}
+}
+
+// covers reports whether the range [lo, hi) speaks for the hole: it
+// overlaps the hole, and the segment PAWS discards if there is one.
+func (s *suspect) covers(lo, hi uint32) bool {
+	if s.paws {
+		return overlaps(lo, hi, s.pawsLo, s.pawsHi)
+	}
+	return overlaps(lo, hi, s.origLo, s.hi)
+}
+
+// pawsWindow is the age in TSval ticks Linux's PAWS check accepts
+// (TCP_PAWS_WINDOW); an older segment is discarded.
+const pawsWindow = 1
+
+// checkPAWS marks hole s when ACK p, at the hole's edge, echoes a TSval
+// newer than the original at the edge by more than pawsWindow.
+func (h *half) checkPAWS(s *suspect, p *events.Packet) {
+	if s.paws || s.closed || !p.Options.HasTS || p.Ack != s.lo {
+		return
+	}
+	seg, ok := h.segs.at(s.lo)
+	if ok && seg.hasTS && events.SeqGreater(p.Options.TSEcr, seg.tsval+pawsWindow) {
+		s.paws, s.pawsLo, s.pawsHi, s.pawsSent = true, seg.seq, seg.end, seg.ts
 	}
 }
 
@@ -121,6 +178,9 @@ func (e *Engine) holesACK(f *flow, p *events.Packet, d events.Dir, advanced bool
 			dsack, dl, dr = true, b.Left, b.Right
 		}
 	}
+	if !advanced && p.Len == 0 && !dsack && p.Options.NumSACK > 0 && p.Options.SACK[0] == h.prevSACK0 {
+		h.lastBlank = p.TS
+	}
 	// A D-SACK comes back about one RTT after the second copy was sent;
 	// allow two, and at least 1 ms.
 	wait := max(2*int64(h.srtt), int64(1e6))
@@ -130,14 +190,15 @@ func (e *Engine) holesACK(f *flow, p *events.Packet, d events.Dir, advanced bool
 		// A D-SACK can come back before the hole closes: the original
 		// of its first segment arrived after the retransmission while
 		// the rest of the hole was still missing.
-		if dsack && !s.closed && overlaps(dl, dr, s.origLo, s.hi) {
-			s.dsacked = true
+		if dsack && s.covers(dl, dr) {
+			s.proven = true
 		}
+		since := p.TS - max(s.closedAt, s.rAt)
 		switch {
-		case s.closed && dsack && overlaps(dl, dr, s.origLo, s.hi):
+		case s.closed && s.proven:
 			e.reordered(f, p, d, &s)
 			continue
-		case s.closed && p.TS-max(s.closedAt, s.rAt) >= wait:
+		case s.closed && since >= wait && (events.SeqGreater(ack, s.rNext) || since >= 4*wait):
 			e.confirmed(f, p, d, &s)
 			continue
 		case s.closed || !advanced || !events.SeqGreater(ack, s.lo):
@@ -150,12 +211,13 @@ func (e *Engine) holesACK(f *flow, p *events.Packet, d events.Dir, advanced bool
 				s.closeSegs = int((s.top - s.hi + seg - 1) / seg)
 			}
 			eifel := p.Options.HasTS && s.rHasTS && events.SeqLess(p.Options.TSEcr, s.rTS)
-			if !s.resent || eifel || s.dsacked {
+			if !s.resent || eifel || s.proven {
 				e.reordered(f, p, d, &s)
 				continue
 			}
 			s.closed, s.closedAt = true, p.TS
 		}
+		h.checkPAWS(&s, p)
 		h.suspects[j] = s
 		j++
 	}
@@ -202,7 +264,13 @@ func (e *Engine) fillConfirmed(f *flow, ev *events.Event, d events.Dir, s *suspe
 	ev.Dir, ev.Src, ev.Dst = d, f.endpoint(d), f.endpoint(d^1)
 	ev.Reason, ev.Confirmed, ev.RefFrame = s.reason, events.True, s.frame
 	ev.Seq, ev.Len = s.origLo-f.h[d].base(), s.hi-s.origLo
+	if s.paws && f.h[d].lastBlank > s.pawsSent {
+		ev.Note = NoteLossPAWS
+	}
 }
+
+// NoteLossPAWS: a confirmed loss of a late original the receiver discarded.
+const NoteLossPAWS = "the receiver discarded the late original (PAWS): data sent again later, with a newer TSval, reached it first"
 
 // suspected reports whether the hole [lo, hi) is already followed: an open
 // hole with the same upper edge, partly filled up to lo.

@@ -19,6 +19,7 @@ func TestReorderingToldFromLoss(t *testing.T) {
 	type outcome struct {
 		unconfirmed, confirmed, reordering int
 		degreeSegs                         int
+		paws                               int // confirmed, the original discarded by PAWS
 	}
 	tests := []struct {
 		name  string
@@ -99,6 +100,57 @@ func TestReorderingToldFromLoss(t *testing.T) {
 			},
 			want: outcome{unconfirmed: 1, reordering: 1, degreeSegs: 1},
 		},
+		{
+			name: "a D-SACK delayed by a stall: nothing sent after the retransmission was acknowledged yet",
+			build: func(c *tconn) {
+				c.after(ms).data(0, 1, 100).after(ms).data(0, 101, 100).after(ms).data(0, 201, 100).after(ms).data(0, 301, 100)
+				c.after(ms).ack(1, 101)
+				c.after(ms).send(1, A, 1, 101, 0, 502, sackOpt(1000, 201, 301))
+				c.after(ms).data(0, 101, 100)
+				c.after(ms).ack(1, 401)
+				// Longer than two smoothed RTTs (about 2 ms here), shorter
+				// than eight.
+				c.after(10*ms).ack(1, 401)
+				c.after(ms).send(1, A, 1, 401, 0, 502, sackOpt(1000, 101, 201))
+			},
+			want: outcome{unconfirmed: 1, reordering: 1, degreeSegs: 1},
+		},
+		{
+			// Linux tcp_paws_discard: a segment more than one tick older
+			// than TS.Recent is dropped; here TS.Recent is 20 (the
+			// retransmission of the first segment) and the original at
+			// the hole carries 10.
+			name: "the original is discarded by PAWS after a retransmission with a newer TSval overtook it",
+			build: func(c *tconn) {
+				c.after(ms).send(0, PA, 1, 1, 100, 502, tsOpt(10, 1)).after(ms).send(0, PA, 101, 1, 100, 502, tsOpt(10, 1))
+				c.after(ms).send(0, PA, 201, 1, 100, 502, tsOpt(10, 1))
+				c.after(ms).send(0, PA, 1, 1, 100, 502, tsOpt(20, 1))
+				c.after(ms).send(1, A, 1, 101, 0, 502, tsOpt(5, 20), sackOpt(1000, 201, 301))
+				// The original at 101 arrives and is discarded: a
+				// duplicate ACK with nothing new.
+				c.after(ms).send(1, A, 1, 101, 0, 502, tsOpt(5, 20), sackOpt(1000, 201, 301))
+				c.after(ms).send(1, A, 1, 101, 0, 502, tsOpt(5, 20), sackOpt(1000, 1, 101))
+				c.after(ms).send(0, PA, 101, 1, 100, 502, tsOpt(21, 1))
+				c.after(ms).send(1, A, 1, 301, 0, 502, tsOpt(6, 21))
+				c.after(ms).send(0, PA, 301, 1, 100, 502, tsOpt(22, 1))
+				c.after(20*ms).send(1, A, 1, 401, 0, 502, tsOpt(7, 22))
+			},
+			want: outcome{unconfirmed: 1, confirmed: 1, paws: 1},
+		},
+		{
+			name: "an original one tick older than TS.Recent passes PAWS",
+			build: func(c *tconn) {
+				c.after(ms).send(0, PA, 1, 1, 100, 502, tsOpt(10, 1)).after(ms).send(0, PA, 101, 1, 100, 502, tsOpt(10, 1))
+				c.after(ms).send(0, PA, 201, 1, 100, 502, tsOpt(10, 1))
+				c.after(ms).send(0, PA, 1, 1, 100, 502, tsOpt(11, 1))
+				c.after(ms).send(1, A, 1, 101, 0, 502, tsOpt(5, 11), sackOpt(1000, 201, 301))
+				c.after(ms).send(0, PA, 101, 1, 100, 502, tsOpt(12, 1))
+				c.after(ms).send(1, A, 1, 301, 0, 502, tsOpt(6, 12))
+				c.after(ms).send(0, PA, 301, 1, 100, 502, tsOpt(13, 1))
+				c.after(20*ms).send(1, A, 1, 401, 0, 502, tsOpt(7, 13))
+			},
+			want: outcome{unconfirmed: 1, confirmed: 1},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -112,6 +164,9 @@ func TestReorderingToldFromLoss(t *testing.T) {
 					got.unconfirmed++
 				case e.Type == events.TypeLossInfer && e.Confirmed != nil && *e.Confirmed:
 					got.confirmed++
+					if e.Note == NoteLossPAWS {
+						got.paws++
+					}
 				case e.Type == events.TypeReordering:
 					got.reordering++
 					got.degreeSegs = e.DegreeSegs

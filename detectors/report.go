@@ -136,6 +136,10 @@ func (e *Engine) ackSide(f *flow, p *events.Packet, fl uint16) {
 	if data.nSuspects > 0 {
 		e.holesACK(f, p, d, advanced)
 	}
+	data.prevSACK0 = events.SACKBlock{}
+	if p.Options.NumSACK > 0 {
+		data.prevSACK0 = p.Options.SACK[0]
+	}
 	if advanced || p.Options.NumSACK > 0 {
 		e.ackSample(f, p, d, advanced)
 	}

@@ -34,11 +34,13 @@ type segEntry struct {
 	seq, end uint32
 	ts       int64
 	frame    uint64
+	tsval    uint32 // the first transmission's TSval (hasTS)
 	// run counts the entries after a SACKed one known to be SACKed too,
 	// so a SACK block repeated by every duplicate ACK is not walked again
 	// segment by segment (entries are never un-SACKed, and only leave from
 	// the front, so the count stays true).
 	run    uint32
+	hasTS  bool
 	resent bool
 	sacked bool
 }
@@ -147,6 +149,23 @@ func (r *segRing) resentIn(seq, end uint32) bool {
 	return false
 }
 
+// at returns the remembered segment that holds sequence number seq.
+func (r *segRing) at(seq uint32) (segEntry, bool) {
+	live := r.e[r.head:]
+	i, j := 0, len(live)
+	for i < j { // the first segment ending after seq
+		if h := int(uint(i+j) >> 1); events.SeqGreater(live[h].end, seq) {
+			j = h
+		} else {
+			i = h + 1
+		}
+	}
+	if i < len(live) && events.SeqLEQ(live[i].seq, seq) {
+		return live[i], true
+	}
+	return segEntry{}, false
+}
+
 // ack drops the segments covered by a cumulative ACK and returns the oldest
 // of them not SACKed before (n counts those) and whether any of them was
 // sent twice.
@@ -232,7 +251,8 @@ func (e *Engine) rtt(f *flow, p *events.Packet, fl uint16) {
 		return // marked in the segment ring by report
 	}
 	if fwd.nextseqFrame == p.Frame && p.Len > 0 && p.Flags&fSYN == 0 {
-		fwd.segs.push(segEntry{seq: p.Seq, end: p.Seq + p.SegLen(), ts: p.TS, frame: p.Frame})
+		fwd.segs.push(segEntry{seq: p.Seq, end: p.Seq + p.SegLen(), ts: p.TS, frame: p.Frame,
+			tsval: p.Options.TSVal, hasTS: p.Options.HasTS})
 	}
 }
 

@@ -94,4 +94,5 @@ func (e *Engine) spurious(f *flow, p *events.Packet, d events.Dir, r *resend, no
 	ev.Dir, ev.Src, ev.Dst = d, f.endpoint(d), f.endpoint(d^1)
 	ev.Seq, ev.Len, ev.RefFrame, ev.Note = r.seq-f.h[d].base(), r.end-r.seq, r.frame, note
 	e.send(f, ev)
+	f.h[d].provenSpurious(r.seq, r.end)
 }
