@@ -101,6 +101,24 @@ func TestReorderingToldFromLoss(t *testing.T) {
 			want: outcome{unconfirmed: 1, reordering: 1, degreeSegs: 1},
 		},
 		{
+			// The closing ACK echoes the later originals' TSval, as new
+			// as the retransmission's: only the first ACK covering the
+			// retransmission proves it spurious.
+			name: "the ACK that partly fills the hole echoes the original's TSval",
+			build: func(c *tconn) {
+				c.after(ms).send(0, PA, 1, 1, 100, 502, tsOpt(9, 1)).after(ms).send(0, PA, 101, 1, 100, 502, tsOpt(10, 1))
+				c.after(ms).send(0, PA, 201, 1, 100, 502, tsOpt(20, 1)).after(ms).send(0, PA, 301, 1, 100, 502, tsOpt(20, 1))
+				c.after(ms).send(0, PA, 401, 1, 100, 502, tsOpt(20, 1))
+				c.after(ms).send(1, A, 1, 101, 0, 502, tsOpt(5, 9))
+				c.after(ms).send(1, A, 1, 101, 0, 502, tsOpt(5, 9), sackOpt(1000, 401, 501))
+				c.after(ms).send(0, PA, 101, 1, 100, 502, tsOpt(21, 1))
+				c.after(ms).send(1, A, 1, 201, 0, 502, tsOpt(6, 10), sackOpt(1000, 401, 501))
+				c.after(ms).send(1, A, 1, 501, 0, 502, tsOpt(6, 21))
+				c.after(20*ms).send(1, A, 1, 501, 0, 502, tsOpt(7, 21))
+			},
+			want: outcome{unconfirmed: 1, reordering: 1, degreeSegs: 1},
+		},
+		{
 			name: "a D-SACK delayed by a stall: nothing sent after the retransmission was acknowledged yet",
 			build: func(c *tconn) {
 				c.after(ms).data(0, 1, 100).after(ms).data(0, 101, 100).after(ms).data(0, 201, 100).after(ms).data(0, 301, 100)
