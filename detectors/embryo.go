@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/conntrack"
 )
 
 // embryos holds the connections that have sent nothing but their first SYN
@@ -121,14 +122,41 @@ func (s *embryo) packet(id uint64, p *events.Packet) {
 		Flow: id, Dir: s.dir, RelSeq: s.relSeq, RelAck: s.relAck, WindowScaled: s.windowScaled}
 }
 
+// UseTable makes the engine read the SYN of a connection that has sent
+// nothing else from the pipeline's connection table, which keeps it
+// anyway, instead of keeping a copy (the pipeline calls it): the table
+// tells the engine when such a connection grows, and the engine grows its
+// state from the SYN then.
+func (e *Engine) UseTable(t *conntrack.Table) {
+	e.tab = t
+	t.OnPromote(func(id uint64) {
+		if e.flows[id] != nil {
+			return
+		}
+		now, ok := t.SYN(id, &e.synPkt)
+		if !ok {
+			return
+		}
+		f := &flow{}
+		e.replayPacket(f, &e.synPkt, now, id <= e.synCursor)
+		e.flows[id] = f
+	})
+}
+
 // keepAsEmbryo keeps the first packet of a connection as an embryo when it
 // is a bare SYN whose analysis raises no event (so replaying it later gives
-// the same state, and nothing is reported out of order).
+// the same state, and nothing is reported out of order). With a table
+// (UseTable), the table holds it (with the engine's clock): it must be the
+// SYN the table kept.
 func (e *Engine) keepAsEmbryo(p *events.Packet) bool {
 	if !embryoFits(p) || e.flows[p.Flow] != nil {
 		return false
 	}
-	if e.syns.get(p.Flow) != nil {
+	if e.tab != nil {
+		if _, ok := e.tab.SYN(p.Flow, &e.synPkt); !ok || !sameSYN(&e.synPkt, p) {
+			return false
+		}
+	} else if e.syns.get(p.Flow) != nil {
 		return false
 	}
 	emit := e.emit
@@ -141,8 +169,21 @@ func (e *Engine) keepAsEmbryo(p *events.Packet) bool {
 	if e.spoke {
 		return false
 	}
-	e.syns.add(p.Flow, newEmbryo(p, e.now))
+	if e.tab == nil {
+		e.syns.add(p.Flow, newEmbryo(p, e.now))
+	} else if e.now != p.TS {
+		e.tab.SetSYNClock(p.Flow, e.now)
+	}
 	return true
+}
+
+// sameSYN reports whether the table's SYN q is p in every field the
+// detectors read.
+func sameSYN(q, p *events.Packet) bool {
+	return q.Frame == p.Frame && q.TS == p.TS && q.Src == p.Src && q.Dst == p.Dst && q.SrcPort == p.SrcPort &&
+		q.DstPort == p.DstPort && q.Seq == p.Seq && q.Ack == p.Ack && q.Flags == p.Flags && q.Window == p.Window &&
+		q.Options == p.Options && q.Flow == p.Flow && q.Dir == p.Dir && q.RelSeq == p.RelSeq &&
+		q.RelAck == p.RelAck && q.WindowScaled == p.WindowScaled
 }
 
 // replay makes f the state the embryo's SYN left.
@@ -155,6 +196,51 @@ func (e *Engine) replay(f *flow, id uint64, s *embryo) {
 	e.process(f, syn)
 	f.noAnswer = s.noAnswer
 	e.now, e.frame = now, frame
+}
+
+// replayPacket makes f the state a SYN kept by the table left, at the
+// engine's clock when it came; noAnswer says whether no_syn_ack was
+// reported.
+func (e *Engine) replayPacket(f *flow, syn *events.Packet, at int64, noAnswer bool) {
+	now, frame := e.now, e.frame
+	e.now, e.frame = at, syn.Frame
+	initFlow(f, syn)
+	e.process(f, syn)
+	f.noAnswer = noAnswer
+	e.now, e.frame = now, frame
+}
+
+// scanTable raises no_syn_ack for the SYNs the table keeps that have
+// waited the SYN timeout, in arrival order: synCursor is the last one
+// looked at (so one kept and before it has been reported), and the scan
+// stops at the first kept one still young.
+func (e *Engine) scanTable(now int64, final bool) {
+	for after := e.synCursor; ; {
+		id, ts, ok := e.tab.NextSYN(after)
+		if !ok {
+			return
+		}
+		after = id
+		if e.flows[id] != nil { // not kept: checked as a flow
+			if !final {
+				e.synCursor = id
+			}
+			continue
+		}
+		if now-ts < e.synTimeout {
+			if final {
+				continue
+			}
+			return
+		}
+		at, _ := e.tab.SYN(id, &e.synPkt)
+		f := &e.scratch
+		e.replayPacket(f, &e.synPkt, at, false)
+		e.checkNoAnswer(f, now, final)
+		if !final {
+			e.synCursor = id
+		}
+	}
 }
 
 // embryoNoAnswer raises no_syn_ack for an embryo whose SYN has waited the
@@ -195,6 +281,12 @@ func (e *Engine) peek(id uint64) *flow {
 	if s := e.syns.get(id); s != nil {
 		e.replay(&e.scratch, id, s)
 		return &e.scratch
+	}
+	if e.tab != nil {
+		if at, ok := e.tab.SYN(id, &e.synPkt); ok {
+			e.replayPacket(&e.scratch, &e.synPkt, at, id <= e.synCursor)
+			return &e.scratch
+		}
 	}
 	return nil
 }

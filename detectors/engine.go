@@ -15,6 +15,7 @@ import (
 	"slices"
 
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/conntrack"
 )
 
 // Engine is the detector engine. It is not safe for concurrent use.
@@ -27,11 +28,15 @@ type Engine struct {
 	// syns holds connections that have sent nothing but their first SYN
 	// (embryo.go): the SYN itself instead of a flow's state. The flow is
 	// grown by replaying the SYN when anything else arrives.
-	syns    embryos
-	scratch flow          // where a SYN is tried before it is kept as an embryo
-	synPkt  events.Packet // an embryo's SYN, rebuilt for a replay
-	mute    func(*events.Event)
-	spoke   bool // an event was emitted while muted
+	syns embryos
+	// tab, when set (UseTable), keeps those SYNs instead; synCursor is the
+	// last of them looked at for the SYN timeout.
+	tab       *conntrack.Table
+	synCursor uint64
+	scratch   flow          // where a SYN is tried before it is kept as an embryo
+	synPkt    events.Packet // an embryo's SYN, rebuilt for a replay
+	mute      func(*events.Event)
+	spoke     bool // an event was emitted while muted
 
 	ev    events.Event // reused for every emitted event
 	now   int64        // capture time of the newest input
@@ -369,6 +374,9 @@ func (e *Engine) scan(now int64) {
 	}
 	// Embryos wait in arrival order: only those past the SYN timeout are
 	// looked at, so a scan costs nothing per half-open connection.
+	if e.tab != nil {
+		e.scanTable(now, false)
+	}
 	q := &e.syns
 	for q.head < len(q.q) {
 		id := q.q[q.head]
@@ -403,6 +411,9 @@ func (e *Engine) Finish() {
 	// or have left).
 	for _, id := range e.syns.q[e.syns.head:] {
 		e.embryoNoAnswer(id, e.now, true)
+	}
+	if e.tab != nil {
+		e.scanTable(e.now, true)
 	}
 }
 

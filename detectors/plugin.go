@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/conntrack"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
@@ -102,6 +103,16 @@ func (s set) Advance(now int64) {
 func (s set) Finish() {
 	for _, d := range s {
 		d.Finish()
+	}
+}
+
+// UseTable hands the connection table to the detectors that read it
+// (Engine.UseTable).
+func (s set) UseTable(t *conntrack.Table) {
+	for _, d := range s {
+		if u, ok := d.(interface{ UseTable(*conntrack.Table) }); ok {
+			u.UseTable(t)
+		}
 	}
 }
 

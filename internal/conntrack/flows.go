@@ -215,13 +215,18 @@ type Table struct {
 	compactSYN bool
 	encaps     []string
 	encapIdx   map[string]uint16
-	scratch    Conn // a half-open connection's Conn while it leaves
 	// last is the connection of the latest packet outside a tenant's
 	// tunnel, which that packet's 4-tuple (lastA to lastB) keys in conns
 	// with no tunnel identifier; nil once it leaves the table.
 	last         *Conn
 	lastA, lastB netip.AddrPort
-	noCache      bool // tests: look every packet up by its key
+	noCache      bool   // tests: look every packet up by its key
+	scratch      Conn   // a half-open connection's Conn while it leaves
+	leaving      synRec // and its record
+	onPromote    []func(id uint64)
+	// synExtra holds what the pipeline added to half-open connections.
+	synExtra map[uint64]*Extra
+	gone     []*Conn // reused by sweep
 }
 
 // New returns a Table. onExpire is called for every connection that leaves
@@ -255,7 +260,7 @@ func (t *Table) Base(id uint64, d events.Dir) (uint32, bool) {
 		return c.Base(d)
 	}
 	if i, ok := t.syns.byID(id); ok && d == events.DirC2S {
-		return t.syns.recs[i].seq, true
+		return t.syns.at(i).seq, true
 	}
 	return 0, false
 }
@@ -686,19 +691,33 @@ func compact(q []*Conn, head int) ([]*Conn, int) {
 func (t *Table) sweep(now int64) {
 	t.lastSweep = now
 	linger, idle := int64(t.cfg.CloseLinger), int64(t.cfg.IdleTimeout)
+	gone := t.gone[:0]
 	for _, c := range t.byID {
 		age := now - c.last
 		if (linger > 0 && c.Closed() && age > linger) || (idle > 0 && age > idle) {
-			t.expire(c)
+			gone = append(gone, c)
 		}
 	}
-	if idle > 0 {
-		for i := range t.syns.recs {
-			if r := &t.syns.recs[i]; !r.dead && now-r.ts > idle {
+	// In id order, half-open connections among the others, so that the
+	// summaries come out in the same order in every run.
+	slices.SortFunc(gone, func(a, b *Conn) int { return cmp.Compare(a.ID, b.ID) })
+	s := &t.syns
+	i := 0
+	for _, c := range gone {
+		for ; idle > 0 && i < s.n && s.at(i).id < c.ID; i++ {
+			if r := s.at(i); !r.dead && now-r.ts > idle {
 				t.expireSYN(i)
 			}
 		}
+		t.expire(c)
 	}
+	for ; idle > 0 && i < s.n; i++ {
+		if r := s.at(i); !r.dead && now-r.ts > idle {
+			t.expireSYN(i)
+		}
+	}
+	clear(gone)
+	t.gone = gone[:0]
 }
 
 func (t *Table) expire(c *Conn) {
@@ -733,15 +752,15 @@ func (t *Table) Flush() {
 	s := &t.syns
 	i := 0
 	for _, c := range cs {
-		for ; i < len(s.recs) && s.recs[i].id < c.ID; i++ {
-			if !s.recs[i].dead {
+		for ; i < s.n && s.at(i).id < c.ID; i++ {
+			if !s.at(i).dead {
 				t.expireSYN(i)
 			}
 		}
 		t.expire(c)
 	}
-	for ; i < len(s.recs); i++ {
-		if !s.recs[i].dead {
+	for ; i < s.n; i++ {
+		if !s.at(i).dead {
 			t.expireSYN(i)
 		}
 	}

@@ -127,6 +127,10 @@ func New(cfg Config) *Pipeline {
 	p.table = conntrack.New(cfg.Flows, p.expired)
 	if cfg.NewDetector != nil {
 		p.det = cfg.NewDetector(p.emit)
+		// The detectors read the SYNs the table keeps instead of copying them.
+		if u, ok := p.det.(interface{ UseTable(*conntrack.Table) }); ok {
+			u.UseTable(p.table)
+		}
 	}
 	return p
 }
@@ -323,11 +327,12 @@ func (p *Pipeline) emit(e *events.Event) {
 		i = p.typeIndex(e.Type)
 	}
 	p.evCounts[i].Count++
-	if c := p.table.Get(e.Flow); c != nil {
-		x := c.X()
+	// Extra, not Get: an event (no_syn_ack) leaves a connection that sent
+	// only its SYN as the table's small record.
+	if x := p.table.Extra(e.Flow); x != nil {
 		x.CountEvent(e.Type)
 		if e.Type == events.TypeRetransmission {
-			c.MarkRetransmission(e.Dir)
+			p.table.Get(e.Flow).MarkRetransmission(e.Dir)
 			x.Retransmitted += uint64(e.Len)
 		}
 	}
