@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -13,6 +14,11 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/tcpviz/tcpviz/internal/capture"
+	"github.com/tcpviz/tcpviz/internal/connfilter"
+	"github.com/tcpviz/tcpviz/internal/parquetout"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite testdata/golden/")
@@ -51,7 +57,10 @@ var (
 )
 
 // TestGoldenOutputs pins, byte for byte, every output file and every printed
-// table of each sample: parse-pcap's session files and what it prints, and
+// table of each sample: parse-pcap's session files and what it prints;
+// parse-pcap --packets' packet records (SAMPLE.packets.gz); the rows of every
+// Parquet table; analyze on parse-pcap's session and quick's analysis of the
+// sample as its capture (their session files must be parse-pcap's); and
 // flows and summary in every format. The clock-dependent figures of
 // summary.json (started, seconds, packets_per_sec) and of parse-pcap's
 // figures line are the only ones masked. Each sample's outputs are kept in
@@ -208,6 +217,10 @@ func sampleOutputs(t *testing.T, name string) []goldenSection {
 		out = append(out, goldenSection{"parse-pcap " + f.Name(), s})
 	}
 
+	out = append(out, packetsAndParquet(t, sample, paths, out)...)
+	out = append(out, analyzeOutputs(t, sample, dir, paths, out)...)
+	out = append(out, quickOutputs(t, sample, paths, out)...)
+
 	run("flows", "flows", "--in", sample)
 	run("flows --csv", "flows", "--in", sample, "--csv")
 	run("flows --json", "flows", "--in", sample, "--json")
@@ -215,6 +228,214 @@ func sampleOutputs(t *testing.T, name string) []goldenSection {
 	run("summary --format csv", "summary", "--in", sample, "--format", "csv")
 	run("summary --format json", "summary", "--in", sample, "--format", "json")
 	return out
+}
+
+// section is the data of the named section of secs.
+func section(t *testing.T, secs []goldenSection, name string) string {
+	t.Helper()
+	for _, s := range secs {
+		if s.name == name {
+			return s.data
+		}
+	}
+	t.Fatalf("no section %q", name)
+	return ""
+}
+
+// sameAsParse fails unless the session files in dir are, byte for byte,
+// parse-pcap's (events.jsonl filtered by keep first).
+func sameAsParse(t *testing.T, who, dir string, paths *strings.Replacer, parsed []goldenSection, keep func(line string) bool) {
+	t.Helper()
+	for _, f := range []string{"events.jsonl", "flows.jsonl"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := paths.Replace(string(b))
+		if keep != nil {
+			var kept strings.Builder
+			for _, line := range strings.SplitAfter(got, "\n") {
+				if keep(line) {
+					kept.WriteString(line)
+				}
+			}
+			got = kept.String()
+		}
+		if want := section(t, parsed, "parse-pcap "+f); got != want {
+			t.Errorf("%s %s differs from parse-pcap's: %s", who, f, firstDiff(want, got))
+		}
+	}
+}
+
+// packetTypeLine marks parse-pcap --packets' packet records.
+const packetTypeLine = `{"type":"packet",`
+
+// packetsAndParquet runs parse-pcap --packets --parquet: its events.jsonl is
+// the plain run's with the packet records added (checked), so only those are
+// kept, in their own golden file (SAMPLE.packets.gz) to keep the large
+// pinned text apart; and each Parquet file's rows, one JSON object a line
+// (the packets table as its row count and a digest of those lines). The
+// files' bytes hold the capture's absolute path, so rows are compared, not
+// bytes.
+func packetsAndParquet(t *testing.T, sample string, paths *strings.Replacer, parsed []goldenSection) []goldenSection {
+	t.Helper()
+	tmp := t.TempDir()
+	dir, pq := filepath.Join(tmp, "packets"), filepath.Join(tmp, "parquet")
+	if _, stderr, code := runTool(t, "parse-pcap", "-q", "--in", sample, "--out", dir, "--packets",
+		"--parquet", pq, "--parquet-packets", "--host", "golden"); code != 0 {
+		t.Fatalf("parse-pcap --packets --parquet: exit %d: %s", code, stderr)
+	}
+	notPacket := func(line string) bool { return !strings.HasPrefix(line, packetTypeLine) }
+	sameAsParse(t, "parse-pcap --packets", dir, paths, parsed, notPacket)
+	b, err := os.ReadFile(filepath.Join(dir, "events.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pk strings.Builder
+	for _, line := range strings.SplitAfter(paths.Replace(string(b)), "\n") {
+		if !notPacket(line) {
+			pk.WriteString(line)
+		}
+	}
+	compareGolden(t, filepath.Join("testdata", "golden", filepath.Base(sample)+".packets.gz"),
+		[]goldenSection{{"parse-pcap --packets events.jsonl packet records", pk.String()}})
+
+	var out []goldenSection
+	err = filepath.WalkDir(pq, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(pq, path)
+		rel = stemHash.ReplaceAllString(filepath.ToSlash(rel), "-HASH-")
+		var rows []any
+		switch {
+		case strings.HasPrefix(rel, "table=events/"):
+			rows = anyRows(readRows[parquetout.EventRow](t, path))
+		case strings.HasPrefix(rel, "table=flows/"):
+			rows = anyRows(readRows[parquetout.FlowRow](t, path))
+		case strings.HasPrefix(rel, "table=kernel/"):
+			rows = anyRows(readRows[parquetout.KernelRow](t, path))
+		case strings.HasPrefix(rel, "table=packets/"):
+			rows = anyRows(readRows[parquetout.PacketRow](t, path))
+		default:
+			t.Fatalf("unexpected Parquet file %s", rel)
+		}
+		var b strings.Builder
+		for _, r := range rows {
+			j, err := json.Marshal(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Write(j)
+			b.WriteByte('\n')
+		}
+		text := paths.Replace(b.String())
+		if strings.HasPrefix(rel, "table=packets/") {
+			text = fmt.Sprintf("%d rows, sha256 of their JSON lines %x\n", len(rows), sha256.Sum256([]byte(text)))
+		}
+		out = append(out, goldenSection{"parquet " + rel, text})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) == 0 {
+		t.Fatal("parse-pcap --parquet wrote no file")
+	}
+	return out
+}
+
+// stemHash is the hash of the capture's absolute path in Parquet file names.
+var stemHash = regexp.MustCompile(`-[0-9a-f]{8}-`)
+
+func anyRows[T any](rows []T) []any {
+	out := make([]any, len(rows))
+	for i := range rows {
+		out[i] = rows[i]
+	}
+	return out
+}
+
+// analyzeOutputs runs analyze on the session parse-pcap wrote (dir, taken as
+// a session under its parent): its events.jsonl and flows.jsonl must be
+// parse-pcap's, byte for byte; its table, figures, summary.json and the
+// files it writes are pinned.
+func analyzeOutputs(t *testing.T, sample, session string, paths *strings.Replacer, parsed []goldenSection) []goldenSection {
+	t.Helper()
+	base := filepath.Join(t.TempDir(), "base")
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	id := "session_20260102_030405"
+	if err := os.Symlink(session, filepath.Join(base, id)); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(filepath.Dir(session), "again")
+	again := strings.NewReplacer(dir, "AGAIN", session, "OUT")
+	stdout, stderr, code := runTool(t, "analyze", id, "--base", base, "--out", dir)
+	if code != 0 {
+		t.Fatalf("analyze: exit %d: %s", code, stderr)
+	}
+	sameAsParse(t, "analyze", dir, paths, parsed, nil)
+	sum, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []goldenSection{
+		{"analyze stdout", paths.Replace(again.Replace(stdout))},
+		{"analyze stderr", clockFigures.ReplaceAllString(paths.Replace(again.Replace(stderr)), ", T s, R packets/s")},
+		{"analyze files", fileList(t, dir)},
+		{"analyze summary.json", clockJSON.ReplaceAllString(paths.Replace(again.Replace(string(sum))), `${1}"(clock)"${2}`)},
+	}
+}
+
+// quickOutputs runs what quick does once its capture is written on the
+// sample, as if a 10 s capture on lo had written it: its events.jsonl and
+// flows.jsonl must be parse-pcap's; the headline and files are pinned.
+func quickOutputs(t *testing.T, sample string, paths *strings.Replacer, parsed []goldenSection) []goldenSection {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "quick")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := (*detectorFlags)(nil).pipelineConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	report, err := newSessionReport(connfilter.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	capSum := capture.Summary{Interface: "lo", Start: start, End: start.Add(10 * time.Second)}
+	var stdout bytes.Buffer
+	abs, err := filepath.Abs(sample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := quickAnalyze(t.Context(), abs, dir, cfg, report, capSum, &outputFlags{quiet: true}, &stdout); err != nil {
+		t.Fatalf("quick: %v", err)
+	}
+	sameAsParse(t, "quick", dir, paths, parsed, nil)
+	q := strings.NewReplacer(dir, "QUICK")
+	return []goldenSection{
+		{"quick stdout", paths.Replace(q.Replace(stdout.String()))},
+		{"quick files", fileList(t, dir)},
+	}
+}
+
+// fileList names the files in dir, one a line.
+func fileList(t *testing.T, dir string) string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, e := range ents {
+		b.WriteString(e.Name() + "\n")
+	}
+	return b.String()
 }
 
 const goldenHead = "-- %s --\n"

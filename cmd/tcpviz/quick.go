@@ -143,6 +143,13 @@ func runQuick(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	return quickAnalyze(ctx, capFile, dir, cfg, report, capSum, of, os.Stdout)
+}
+
+// quickAnalyze is quick once its capture is written: the detectors and the
+// report over capFile into dir, then the headline figures on w.
+func quickAnalyze(ctx context.Context, capFile, dir string, cfg pipeline.Config, report *sessionReport,
+	capSum capture.Summary, of *outputFlags, out io.Writer) error {
 	sides := conntable.NewSides()
 	progress, clearBar := of.progress()
 	res, err := sessionfiles.Run(ctx, sessionfiles.Options{Input: capFile, OutDir: dir, Pipeline: cfg, Progress: progress, KeepFlows: true,
@@ -155,7 +162,7 @@ func runQuick(args []string) error {
 	if err != nil {
 		return err
 	}
-	w := bufio.NewWriter(os.Stdout)
+	w := bufio.NewWriter(out)
 	writeHeadline(w, capSum, res, rows)
 	reportPath := filepath.Join(dir, "report.html")
 	for _, f := range files {
