@@ -14,7 +14,9 @@
 # nftables. Only the namespaces it creates see any traffic. The captures are
 # kept in $TMPDIR (tcpviz-bench-clean.pcap, tcpviz-bench-lossy.pcap) for the
 # next run. BENCH_RUNS=N repeats each tool (best wall time kept);
-# BENCH_TSHARK=0 skips tshark (tens of seconds per capture).
+# BENCH_TSHARK=0 skips tshark (tens of seconds per capture);
+# BENCH_BASE=REV also measures tcpviz built at git revision REV, in the same
+# run (before/after figures on a shared machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/benchlib.sh
@@ -66,6 +68,11 @@ bin=$tmp/tcpviz-bench
 go build -o "$bin" ./cmd/tcpviz
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+if [ -n "${BENCH_BASE:-}" ]; then
+  git worktree add --detach -q "$out/base-src" "$BENCH_BASE"
+  (cd "$out/base-src" && go build -o "$out/tcpviz-base" ./cmd/tcpviz)
+  git worktree remove --force "$out/base-src"
+fi
 
 for cap in "$clean" "$lossy"; do
   packets=$(count_packets "$cap")
@@ -74,11 +81,16 @@ for cap in "$clean" "$lossy"; do
   evpk=$(python3 -c "import json,sys; s=json.load(open('$out/probe/summary.json')); e=sum(s['events'].values()); print(f\"{e} events, {100*e/max(1,s['packets']):.1f} % of packets\")")
   echo
   echo "capture: $cap ($packets packets, $(du -h "$cap" | cut -f1), $evpk)"
+  echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
   header
   i=0
   measure "tcpviz parse-pcap" "$packets" sh -c "rm -rf '$out/run'; exec '$bin' parse-pcap --in '$cap' --out '$out/run' -q"
+  if [ -n "${BENCH_BASE:-}" ]; then
+    measure "tcpviz @${BENCH_BASE}" "$packets" sh -c "rm -rf '$out/run'; exec '$out/tcpviz-base' parse-pcap --in '$cap' --out '$out/run' -q"
+  fi
   if command -v tcptrace >/dev/null; then measure "tcptrace -l" "$packets" tcptrace -l "$cap"; fi
   if [ "${BENCH_TSHARK:-1}" != 0 ] && command -v tshark >/dev/null; then
     BENCH_RUNS=1 measure "tshark -q -z conv,tcp" "$packets" tshark -r "$cap" -q -z conv,tcp
   fi
+  echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 done
