@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/tcpviz/tcpviz/events"
@@ -155,16 +154,16 @@ func TestDecodeUnsupportedEncapsulation(t *testing.T) {
 		why    SkipReason
 		detail string
 	}{
-		{"gre unknown protocol", serialize(t, eth, ip4(layers.IPProtocolGRE), &layers.GRE{Protocol: 0x88b5}, raw(inner)), SkipUnsupported, "gre-proto-0x88b5"},
+		{"gre unknown protocol", serialize(t, eth, ip4(layers.IPProtocolGRE), &layers.GRE{Protocol: 0x88b5}, rewrap.Raw(inner)), SkipUnsupported, "gre-proto-0x88b5"},
 		{"geneve unknown protocol", serialize(t, eth, ip4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 50000, DstPort: 6081},
-			&layers.Geneve{Protocol: 0x88b5, VNI: 1}, raw(inner)), SkipUnsupported, "geneve-proto-0x88b5"},
+			&layers.Geneve{Protocol: 0x88b5, VNI: 1}, rewrap.Raw(inner)), SkipUnsupported, "geneve-proto-0x88b5"},
 		{"gpe nsh", serialize(t, eth, ip4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 50000, DstPort: 4790},
-			raw{0x0c, 0, 0, 4, 0, 0, 1, 0}, raw(inner)), SkipUnsupported, "vxlan-gpe-next-0x0004"},
+			rewrap.Raw{0x0c, 0, 0, 4, 0, 0, 1, 0}, rewrap.Raw(inner)), SkipUnsupported, "vxlan-gpe-next-0x0004"},
 		{"gtp echo", serialize(t, eth, ip4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 2152, DstPort: 2152},
 			&layers.GTPv1U{Version: 1, ProtocolType: 1, MessageType: 1, TEID: 0}), SkipNotIP, ""},
-		{"udp elsewhere", serialize(t, eth, ip4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 50000, DstPort: 53}, raw(inner)), SkipNotTCP, ""},
+		{"udp elsewhere", serialize(t, eth, ip4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 50000, DstPort: 53}, rewrap.Raw(inner)), SkipNotTCP, ""},
 		{"wlan protected", serialize(t, &layers.Dot11{Type: layers.Dot11TypeData, Flags: layers.Dot11FlagsToDS | layers.Dot11FlagsWEP,
-			Address1: mac1, Address2: mac2, Address3: mac1}, raw(inner)), SkipUnsupported, "wlan-protected-0x0001"},
+			Address1: mac1, Address2: mac2, Address3: mac1}, rewrap.Raw(inner)), SkipUnsupported, "wlan-protected-0x0001"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,19 +201,6 @@ func TestDecodeTunnelPorts(t *testing.T) {
 		t.Errorf("port 8472 configured: ok %v %v encap %q", ok, why, p.Encap)
 	}
 }
-
-type raw []byte
-
-func (r raw) SerializeTo(b gopacket.SerializeBuffer, _ gopacket.SerializeOptions) error {
-	buf, err := b.PrependBytes(len(r))
-	if err != nil {
-		return err
-	}
-	copy(buf, r)
-	return nil
-}
-
-func (raw) LayerType() gopacket.LayerType { return gopacket.LayerTypePayload }
 
 // BenchmarkDecodeEncapsulations decodes a 100-byte segment in each
 // encapsulation (IPv4 inside).

@@ -11,54 +11,8 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/testutil/rewrap"
 )
-
-// fragments4 splits an IPv4 packet into fragments of at most size payload
-// bytes (a multiple of 8), each a whole Ethernet frame.
-func fragments4(t *testing.T, pkt []byte, size int) [][]byte {
-	t.Helper()
-	ihl := int(pkt[0]&0x0f) * 4
-	hdr, pay := pkt[:ihl], pkt[ihl:]
-	var out [][]byte
-	for off := 0; off < len(pay); off += size {
-		end := min(off+size, len(pay))
-		f := append(append([]byte(nil), hdr...), pay[off:end]...)
-		binary.BigEndian.PutUint16(f[2:], uint16(len(f)))
-		fo := uint16(off / 8)
-		if end < len(pay) {
-			fo |= 0x2000
-		}
-		binary.BigEndian.PutUint16(f[6:], fo)
-		out = append(out, f)
-	}
-	return out
-}
-
-// fragments6 splits an IPv6 packet (no extension headers) with fragment
-// headers.
-func fragments6(t *testing.T, pkt []byte, size int, id uint32) [][]byte {
-	t.Helper()
-	hdr, pay := pkt[:40], pkt[40:]
-	next := hdr[6]
-	var out [][]byte
-	for off := 0; off < len(pay); off += size {
-		end := min(off+size, len(pay))
-		f := append([]byte(nil), hdr...)
-		f[6] = byte(layers.IPProtocolIPv6Fragment)
-		fh := make([]byte, 8)
-		fh[0] = next
-		fo := uint16(off)
-		if end < len(pay) {
-			fo |= 1
-		}
-		binary.BigEndian.PutUint16(fh[2:], fo)
-		binary.BigEndian.PutUint32(fh[4:], id)
-		f = append(append(f, fh...), pay[off:end]...)
-		binary.BigEndian.PutUint16(f[4:], uint16(len(f)-40))
-		out = append(out, f)
-	}
-	return out
-}
 
 func segment(t *testing.T, v6 bool, n int) []byte {
 	tcp, _ := tcpLayer(0)
@@ -95,9 +49,9 @@ func TestFragmentReassembly(t *testing.T) {
 		seg := segment(t, v6, n)
 		var fr [][]byte
 		if v6 {
-			fr = fragments6(t, seg, 1232, 99)
+			fr = rewrap.Fragment6(seg, 1232, 99)
 		} else {
-			fr = fragments4(t, seg, 1480)
+			fr = rewrap.Fragment4(seg, 1480)
 		}
 		if len(fr) != 3 {
 			t.Fatalf("%d fragments", len(fr))
@@ -156,7 +110,7 @@ func TestFragmentReassembly(t *testing.T) {
 // (RFC 5722), and its later fragments are dropped too; IPv4 reassembles.
 func TestFragmentOverlap(t *testing.T) {
 	seg := segment(t, true, 3000)
-	fr := fragments6(t, seg, 1232, 7)
+	fr := rewrap.Fragment6(seg, 1232, 7)
 	// A fragment overlapping the first two: offset 1224, 16 bytes, more.
 	over := append([]byte(nil), fr[1][:40+8+16]...)
 	binary.BigEndian.PutUint16(over[40+2:], uint16(1224)|1)
@@ -175,7 +129,7 @@ func TestFragmentOverlap(t *testing.T) {
 	}
 
 	seg4 := segment(t, false, 3000)
-	fr4 := fragments4(t, seg4, 1480)
+	fr4 := rewrap.Fragment4(seg4, 1480)
 	// Conflicting bytes at offset 1480..1496, sent before the real ones.
 	o4 := append([]byte(nil), fr4[1][:20+16]...)
 	for i := 20; i < len(o4); i++ {
@@ -199,9 +153,9 @@ func TestFragmentOverlap(t *testing.T) {
 func TestFragmentNeverCompleted(t *testing.T) {
 	for _, v6 := range []bool{false, true} {
 		seg := segment(t, v6, 3000)
-		fr := fragments4(t, seg, 1480)
+		fr := rewrap.Fragment4(seg, 1480)
 		if v6 {
-			fr = fragments6(t, seg, 1232, 5)
+			fr = rewrap.Fragment6(seg, 1232, 5)
 		}
 		d := New()
 		var p events.Packet
@@ -235,9 +189,9 @@ func TestFragmentMemoryBounded(t *testing.T) {
 		cfg.Fragments.MaxPairBytes = 32 << 10
 		d := NewWithConfig(cfg)
 		seg := segment(t, v6, 3000)
-		whole := fragments4(t, seg, 1480)
+		whole := rewrap.Fragment4(seg, 1480)
 		if v6 {
-			whole = fragments6(t, seg, 1232, 1)
+			whole = rewrap.Fragment6(seg, 1232, 1)
 		}
 		var p events.Packet
 		for i := range 5000 {
@@ -285,7 +239,7 @@ func TestFragmentedTunnel(t *testing.T) {
 	outer := serialize(t, out, u, &layers.VXLAN{ValidIDFlag: true, VNI: 9}, gopacketPayload(inner))
 	d := New()
 	var p events.Packet
-	got := feed(d, fragments4(t, outer, 800), &p, 0)
+	got := feed(d, rewrap.Fragment4(outer, 800), &p, 0)
 	if got[len(got)-1] != SkipNone || p.Len != 1400 || p.Tunnel != events.MakeTunnel(events.TunnelVXLAN, 9) || p.Encap != "ip/frag/udp/vxlan/eth/ip" {
 		t.Errorf("%v len %d tunnel %v encap %q", got, p.Len, p.Tunnel, p.Encap)
 	}

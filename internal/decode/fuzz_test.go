@@ -119,8 +119,8 @@ func FuzzDecodeStream(f *testing.F) {
 	t := &testing.T{}
 	v4 := segment(t, false, 3000)
 	v6 := segment(t, true, 3000)
-	f4 := fragments4(t, v4, 1480)
-	f6 := fragments6(t, v6, 1232, 7)
+	f4 := rewrap.Fragment4(v4, 1480)
+	f6 := rewrap.Fragment6(v6, 1232, 7)
 	f.Add(uint16(LinkRaw), stream(f6...))
 	f.Add(uint16(LinkRaw), stream(f6[2], f6[0], f6[0], f6[1]))
 	f.Add(uint16(LinkRaw), stream(f4[2], f4[1], f4[0]))
@@ -143,7 +143,7 @@ func FuzzDecodeStream(f *testing.F) {
 	// More datagrams than the limits hold: first fragments of six.
 	var many [][]byte
 	for id := range 6 {
-		fr := fragments6(t, v6, 1232, uint32(100+id))
+		fr := rewrap.Fragment6(v6, 1232, uint32(100+id))
 		many = append(many, fr[0], fr[1])
 	}
 	f.Add(uint16(LinkRaw), stream(many...))
@@ -155,7 +155,7 @@ func FuzzDecodeStream(f *testing.F) {
 	u.SetNetworkLayerForChecksum(outer)
 	vx := serialize(t, outer, u, &layers.VXLAN{ValidIDFlag: true, VNI: 9}, gopacketPayload(inner))
 	var eth [][]byte
-	for _, fr := range fragments6(t, vx, 800, 5) {
+	for _, fr := range rewrap.Fragment6(vx, 800, 5) {
 		eth = append(eth, append([]byte{0, 1, 2, 3, 4, 6, 0, 1, 2, 3, 4, 5, 0x86, 0xdd}, fr...))
 	}
 	f.Add(uint16(LinkEthernet), stream(eth...))

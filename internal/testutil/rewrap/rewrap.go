@@ -44,10 +44,10 @@ var (
 	vtepB6 = net.ParseIP("2001:db8:ffff::2")
 )
 
-// raw is a layer given as bytes.
-type raw []byte
+// Raw is a layer given as bytes.
+type Raw []byte
 
-func (r raw) SerializeTo(b gopacket.SerializeBuffer, _ gopacket.SerializeOptions) error {
+func (r Raw) SerializeTo(b gopacket.SerializeBuffer, _ gopacket.SerializeOptions) error {
 	buf, err := b.PrependBytes(len(r))
 	if err != nil {
 		return err
@@ -56,7 +56,7 @@ func (r raw) SerializeTo(b gopacket.SerializeBuffer, _ gopacket.SerializeOptions
 	return nil
 }
 
-func (raw) LayerType() gopacket.LayerType { return gopacket.LayerTypePayload }
+func (Raw) LayerType() gopacket.LayerType { return gopacket.LayerTypePayload }
 
 func ethType(v6 bool) layers.EthernetType {
 	if v6 {
@@ -136,7 +136,7 @@ func dot11Data(up, v6 bool) []gopacket.SerializableLayer {
 	}
 	return []gopacket.SerializableLayer{
 		&layers.Dot11{Type: layers.Dot11TypeDataQOSData, Flags: flags, Address1: a1, Address2: a2, Address3: dm, SequenceNumber: 1},
-		raw{0x00, 0x00}, // QoS control
+		Raw{0x00, 0x00}, // QoS control
 		&layers.LLC{DSAP: 0xaa, SSAP: 0xaa, Control: 3},
 		&layers.SNAP{OrganizationalCode: []byte{0, 0, 0}, Type: ethType(v6)},
 	}
@@ -176,7 +176,7 @@ func All() []Encap {
 		}},
 		{Name: "erspan3", LinkType: 1, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
 			// Version 2, VLAN 0, session 12; timestamp; SGT, P, FT 0 (Ethernet), HW id, D, Gra, O=1, then an 8-byte subheader.
-			h := raw{0x20, 0x00, 0x00, 0x0c, 0, 0, 0, 1, 0, 0, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0}
+			h := Raw{0x20, 0x00, 0x00, 0x0c, 0, 0, 0, 1, 0, 0, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0}
 			return with(outer(up, layers.IPProtocolGRE), &layers.GRE{SeqPresent: true, Seq: 9, Protocol: 0x22eb}, h, innerEth(up, v6))
 		}},
 		{Name: "vxlan", LinkType: 1, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
@@ -187,7 +187,7 @@ func All() []Encap {
 			if v6 {
 				next = 2
 			}
-			return with(udp(up, 4790), raw{0x0c, 0, 0, next, 0, 0x10, 0x92, 0})
+			return with(udp(up, 4790), Raw{0x0c, 0, 0, next, 0, 0x10, 0x92, 0})
 		}},
 		{Name: "geneve", LinkType: 1, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
 			return with(udp(up, 6081), &layers.Geneve{Protocol: layers.EthernetTypeTransparentEthernetBridging, VNI: 777,
@@ -210,7 +210,7 @@ func All() []Encap {
 		{Name: "teredo", LinkType: 1, V6Only: true, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
 			ls := udp(up, 3544)
 			if !up { // origin indication on the server's packets
-				return with(ls, raw{0, 0, 0xc3, 0x8a, 0x3f, 0xfd, 0xfd, 0xfe})
+				return with(ls, Raw{0, 0, 0xc3, 0x8a, 0x3f, 0xfd, 0xfd, 0xfe})
 			}
 			return ls
 		}},
@@ -220,7 +220,7 @@ func All() []Encap {
 			if v6 {
 				nh = 41
 			}
-			h := make(raw, 8+16+20)
+			h := make(Raw, 8+16+20)
 			copy(h, []byte{0x41, 0x52, 0x21, nh, 0x5f, 0x5e, 0x10, 0x00})
 			return with(udp(up, 5072), h)
 		}},
@@ -236,7 +236,7 @@ func All() []Encap {
 			return []gopacket.SerializableLayer{
 				&layers.Ethernet{SrcMAC: sm, DstMAC: dm, EthernetType: layers.EthernetTypeMPLSUnicast},
 				&layers.MPLS{Label: 16, TTL: 64}, &layers.MPLS{Label: 2000, StackBottom: true, TTL: 64},
-				raw{0, 0, 0, 0}, // pseudowire control word
+				Raw{0, 0, 0, 0}, // pseudowire control word
 				// Addresses whose OUIs are not registered, so that Wireshark's
 				// manufacturer-based guess also sees the control word.
 				&layers.Ethernet{SrcMAC: net.HardwareAddr{0x02, 0, 0xde, 0xad, 0xbe, 1}, DstMAC: net.HardwareAddr{0x02, 0, 0xde, 0xad, 0xbe, 2}, EthernetType: ethType(v6)},
@@ -257,7 +257,7 @@ func All() []Encap {
 		{Name: "pbb", LinkType: 1, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
 			sm, dm, _, _ := ends(up)
 			e := innerEth(up, v6)
-			itag := raw{0, 0x01, 0xe2, 0x40} // I-SID 123456
+			itag := Raw{0, 0x01, 0xe2, 0x40} // I-SID 123456
 			itag = append(itag, e.DstMAC...)
 			itag = append(itag, e.SrcMAC...)
 			itag = binary.BigEndian.AppendUint16(itag, uint16(ethType(v6)))
@@ -277,7 +277,7 @@ func All() []Encap {
 		}},
 		{Name: "fddi", LinkType: 10, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
 			sm, dm, _, _ := ends(up)
-			h := raw{0x50}
+			h := Raw{0x50}
 			h = append(append(h, dm...), sm...)
 			return []gopacket.SerializableLayer{h,
 				&layers.LLC{DSAP: 0xaa, SSAP: 0xaa, Control: 3},
@@ -285,7 +285,7 @@ func All() []Encap {
 			}
 		}},
 		{Name: "chdlc", LinkType: 104, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
-			h := raw{0x0f, 0x00, 0, 0}
+			h := Raw{0x0f, 0x00, 0, 0}
 			binary.BigEndian.PutUint16(h[2:], uint16(ethType(v6)))
 			return []gopacket.SerializableLayer{h}
 		}},
@@ -294,14 +294,14 @@ func All() []Encap {
 			if v6 {
 				pt = layers.PPPTypeIPv6
 			}
-			return []gopacket.SerializableLayer{raw{0xff, 0x03}, &layers.PPP{PPPType: pt}}
+			return []gopacket.SerializableLayer{Raw{0xff, 0x03}, &layers.PPP{PPPType: pt}}
 		}},
 		{Name: "wlan", LinkType: 105, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
 			return dot11Data(up, v6)
 		}},
 		{Name: "wlan-radiotap", LinkType: 127, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
 			// Version 0, length 12, present: rate (bit 2) and padding; no FCS.
-			rt := raw{0, 0, 12, 0, 0x04, 0, 0, 0, 0x0c, 0, 0, 0}
+			rt := Raw{0, 0, 12, 0, 0x04, 0, 0, 0, 0x0c, 0, 0, 0}
 			return with([]gopacket.SerializableLayer{rt}, dot11Data(up, v6)...)
 		}},
 		{Name: "nflog", LinkType: 239, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
@@ -309,7 +309,7 @@ func All() []Encap {
 			if v6 {
 				fam = 10
 			}
-			h := raw{fam, 0, 0, 5}
+			h := Raw{fam, 0, 0, 5}
 			// NFULA_PACKET_HDR (1): hardware protocol, hook, pad. TLV
 			// lengths and types are in host byte order (little endian here).
 			h = append(h, 8, 0, 1, 0)
@@ -328,7 +328,7 @@ func All() []Encap {
 			if up {
 				dir = 1
 			}
-			return []gopacket.SerializableLayer{raw{'M', 'G', 'C', 0x80 | dir, 0, 4, 1, 2, 0, 7}, innerEth(up, v6)}
+			return []gopacket.SerializableLayer{Raw{'M', 'G', 'C', 0x80 | dir, 0, 4, 1, 2, 0, 7}, innerEth(up, v6)}
 		}},
 		{Name: "juniper-no-l2", LinkType: 178, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
 			// No link-layer header: a 4-byte protocol hint (2 IPv4, 6 IPv6,
@@ -337,17 +337,17 @@ func All() []Encap {
 			if v6 {
 				proto = 6
 			}
-			return []gopacket.SerializableLayer{raw{'M', 'G', 'C', 0x02, proto, 0, 0, 0}}
+			return []gopacket.SerializableLayer{Raw{'M', 'G', 'C', 0x02, proto, 0, 0, 0}}
 		}},
 		{Name: "ipoib", LinkType: 242, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
-			h := make(raw, 44)
+			h := make(Raw, 44)
 			h[0], h[19] = 0xfe, 1 // a pseudo destination address
 			binary.BigEndian.PutUint16(h[40:], uint16(ethType(v6)))
 			return []gopacket.SerializableLayer{h}
 		}},
 		{Name: "pflog", LinkType: 117, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
 			// OpenBSD's pfloghdr: 61 bytes, padded to 64; AF_INET6 is 24.
-			h := make(raw, 64)
+			h := make(Raw, 64)
 			h[0], h[1] = 61, 2
 			if v6 {
 				h[1] = 24
@@ -357,23 +357,23 @@ func All() []Encap {
 		}},
 		{Name: "enc", LinkType: 109, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
 			// OpenBSD's enchdr: address family (AF_INET6 is 24), SPI, flags.
-			h := raw{2, 0, 0, 0, 0, 0, 0x10, 0x01, 0, 0, 0, 0}
+			h := Raw{2, 0, 0, 0, 0, 0, 0x10, 0x01, 0, 0, 0, 0}
 			if v6 {
 				h[0] = 24
 			}
 			return []gopacket.SerializableLayer{h}
 		}},
 		{Name: "ppi-wlan", LinkType: 192, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
-			return with([]gopacket.SerializableLayer{raw{0, 0, 8, 0, 105, 0, 0, 0}}, dot11Data(up, v6)...)
+			return with([]gopacket.SerializableLayer{Raw{0, 0, 8, 0, 105, 0, 0, 0}}, dot11Data(up, v6)...)
 		}},
 		{Name: "prism-wlan", LinkType: 119, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
-			h := make(raw, 144)
+			h := make(Raw, 144)
 			h[0], h[4] = 0x44, 144 // message code and length, little endian
 			copy(h[8:], "wlan0")
 			return with([]gopacket.SerializableLayer{h}, dot11Data(up, v6)...)
 		}},
 		{Name: "avs-wlan", LinkType: 163, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
-			h := make(raw, 64)
+			h := make(Raw, 64)
 			binary.BigEndian.PutUint32(h, 0x80211001)
 			binary.BigEndian.PutUint32(h[4:], 64)
 			return with([]gopacket.SerializableLayer{h}, dot11Data(up, v6)...)
@@ -381,7 +381,7 @@ func All() []Encap {
 		{Name: "pktap", LinkType: 258, Wrap: func(ip []byte, v6, up bool) []gopacket.SerializableLayer {
 			// Apple's PKTAP header (108 bytes): length, record type (a
 			// packet), inner link type (Ethernet), interface name, process...
-			h := make(raw, 108)
+			h := make(Raw, 108)
 			h[0], h[4], h[8] = 108, 1, 1
 			copy(h[12:], "en0")
 			return []gopacket.SerializableLayer{h, innerEth(up, v6)}
@@ -566,12 +566,28 @@ func WriteFragmented(w io.Writer, in []Packet, size int, reverse bool) (int, err
 	return n, nil
 }
 
+// split4 fragments an IPv4 packet that does not fit in size payload bytes.
 func split4(pkt []byte, size int) [][]byte {
-	ihl := int(pkt[0]&0x0f) * 4
-	hdr, pay := pkt[:ihl], pkt[ihl:]
-	if len(pay) <= size {
+	if len(pkt)-int(pkt[0]&0x0f)*4 <= size {
 		return [][]byte{pkt}
 	}
+	return Fragment4(pkt, size)
+}
+
+// split6 fragments an IPv6 packet that does not fit in size payload bytes.
+func split6(pkt []byte, size int, id uint32) [][]byte {
+	if len(pkt)-40 <= size {
+		return [][]byte{pkt}
+	}
+	return Fragment6(pkt, size, id)
+}
+
+// Fragment4 splits an IPv4 packet into fragments of at most size payload
+// bytes (a multiple of 8), DF cleared; one that fits becomes a single
+// fragment with offset 0 and no more-fragments flag.
+func Fragment4(pkt []byte, size int) [][]byte {
+	ihl := int(pkt[0]&0x0f) * 4
+	hdr, pay := pkt[:ihl], pkt[ihl:]
 	var out [][]byte
 	for off := 0; off < len(pay); off += size {
 		end := min(off+size, len(pay))
@@ -587,11 +603,11 @@ func split4(pkt []byte, size int) [][]byte {
 	return out
 }
 
-func split6(pkt []byte, size int, id uint32) [][]byte {
+// Fragment6 splits an IPv6 packet (no extension headers) into fragments of
+// at most size payload bytes (a multiple of 8) with fragment headers of
+// identification id; one that fits becomes an atomic fragment.
+func Fragment6(pkt []byte, size int, id uint32) [][]byte {
 	hdr, pay := pkt[:40], pkt[40:]
-	if len(pay) <= size {
-		return [][]byte{pkt}
-	}
 	next := hdr[6]
 	var out [][]byte
 	for off := 0; off < len(pay); off += size {
