@@ -114,6 +114,9 @@ func (s *synTable) byID(id uint64) (int, bool) {
 	if s.live == 0 {
 		return 0, false
 	}
+	if r := s.at(s.n - 1); r.id == id { // the SYN just kept, as the detectors ask
+		return s.n - 1, !r.dead
+	}
 	i := sort.Search(s.n, func(i int) bool { return s.at(i).id >= id })
 	if i < s.n && s.at(i).id == id && !s.at(i).dead {
 		return i, true
@@ -356,11 +359,11 @@ func (t *Table) SetSYNClock(id uint64, now int64) {
 }
 
 func (t *Table) synRec(id uint64) *synRec {
-	if i, ok := t.syns.byID(id); ok {
-		return t.syns.at(i)
-	}
 	if t.leaving.id == id && id != 0 {
 		return &t.leaving
+	}
+	if i, ok := t.syns.byID(id); ok {
+		return t.syns.at(i)
 	}
 	return nil
 }
