@@ -35,7 +35,9 @@ type fileContents struct {
 	tcpPorts [][2]uint16 // source and destination port of each packet
 }
 
-func readCapture(t *testing.T, name string) fileContents {
+// eachRecord calls fn with every record of the capture file name, in order,
+// failing the test on a read error, and returns the reader (its interfaces).
+func eachRecord(t *testing.T, name string, fn func(rec *pcapng.Record)) *pcapng.Reader {
 	t.Helper()
 	f, err := os.Open(name)
 	if err != nil {
@@ -43,17 +45,24 @@ func readCapture(t *testing.T, name string) fileContents {
 	}
 	defer f.Close()
 	r := pcapng.NewReader(f, name)
-	c := fileContents{kernel: map[kblock.Kind]int{}}
-	var last, firstPacket int64
-	n := 0
 	for {
 		rec, err := r.Next()
 		if errors.Is(err, io.EOF) {
-			break
+			return r
 		}
 		if err != nil {
 			t.Fatalf("read %s: %v", name, err)
 		}
+		fn(rec)
+	}
+}
+
+func readCapture(t *testing.T, name string) fileContents {
+	t.Helper()
+	c := fileContents{kernel: map[kblock.Kind]int{}}
+	var last, firstPacket int64
+	n := 0
+	r := eachRecord(t, name, func(rec *pcapng.Record) {
 		if n++; n == 1 {
 			c.first = rec.Type
 		}
@@ -70,7 +79,7 @@ func readCapture(t *testing.T, name string) fileContents {
 		case pcapng.RecordCustom:
 			if rec.PEN != kblock.PEN || !rec.Copyable {
 				t.Errorf("%s: custom block PEN %d copyable %v", name, rec.PEN, rec.Copyable)
-				continue
+				return
 			}
 			var kr kblock.Record
 			if _, err := kblock.Decode(rec.CustomData, &kr); err != nil {
@@ -80,7 +89,7 @@ func readCapture(t *testing.T, name string) fileContents {
 			c.records = append(c.records, kr)
 			if c.packets == 1 && kr.TS <= firstPacket && c.held == n-2 {
 				c.held++ // held for the first packet, which came before them
-				continue
+				return
 			}
 			if kr.TS < last {
 				c.outOfOrd++
@@ -88,10 +97,10 @@ func readCapture(t *testing.T, name string) fileContents {
 				t.Logf("%s: kernel record %v at %d, %d ns before the previous block", name, kr.Kind, rec.Offset, last-kr.TS)
 			}
 			last = kr.TS
-			continue
+			return
 		case pcapng.RecordStats:
 			c.stats = append(c.stats, rec.Stats)
-			continue
+			return
 		}
 		if rec.TS < last {
 			c.outOfOrd++
@@ -101,7 +110,7 @@ func readCapture(t *testing.T, name string) fileContents {
 			firstPacket = rec.TS
 		}
 		last = rec.TS
-	}
+	})
 	for _, ifc := range r.Interfaces() {
 		c.linkTypes = append(c.linkTypes, ifc.LinkType)
 	}

@@ -24,6 +24,25 @@ func needRoot(t *testing.T) {
 	}
 }
 
+// captureUnanswered captures with cfg while, inside cfg.Netns, a connection
+// to addr that nobody answers times out (1.5 s: the SYN and a retry).
+func captureUnanswered(t *testing.T, cfg Config, addr string) Summary {
+	t.Helper()
+	stop := startCapture(t, cfg)
+	_ = inNetns(cfg.Netns, func() error {
+		c, err := net.DialTimeout("tcp4", addr, 1500*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		return nil
+	})
+	sum, err := stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
 // startCapture runs Run in the background and returns once it is attached.
 func startCapture(t testing.TB, cfg Config) (stop func() (Summary, error)) {
 	t.Helper()

@@ -3,8 +3,6 @@
 package capture
 
 import (
-	"errors"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -21,29 +19,17 @@ import (
 // destination.
 func portPackets(t *testing.T, name string, port uint16) (match, other int) {
 	t.Helper()
-	f, err := os.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := pcapng.NewReader(f, name)
-	for {
-		rec, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			return match, other
-		}
-		if err != nil {
-			t.Fatalf("read %s: %v", name, err)
-		}
+	eachRecord(t, name, func(rec *pcapng.Record) {
 		if rec.Type != pcapng.RecordPacket {
-			continue
+			return
 		}
 		if p := tcpPorts(rec.Data, rec.Interface.LinkType); p[0] == port || p[1] == port {
 			match++
 		} else {
 			other++
 		}
-	}
+	})
+	return match, other
 }
 
 // TestLabOwnerClientSide: --comm and --pid on the client end of a connection

@@ -5,14 +5,9 @@ package capture
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
-	"io"
-	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/internal/decode"
@@ -48,19 +43,8 @@ func TestTunnelPacketsWritten(t *testing.T) {
 	run("-n", ns, "neigh", "add", "192.168.99.2", "lladdr", "02:00:00:00:00:99", "dev", "tvzvx")
 
 	out := filepath.Join(t.TempDir(), "vxlan.pcapng")
-	stop := startCapture(t, Config{Interface: "tvzva", Netns: ns, Output: out})
 	// Nobody answers inside the overlay: the SYN (and a retry) leave.
-	_ = inNetns(ns, func() error {
-		c, err := net.DialTimeout("tcp4", "192.168.99.2:5001", 1500*time.Millisecond)
-		if err == nil {
-			c.Close()
-		}
-		return nil
-	})
-	sum, err := stop()
-	if err != nil {
-		t.Fatal(err)
-	}
+	sum := captureUnanswered(t, Config{Interface: "tvzva", Netns: ns, Output: out}, "192.168.99.2:5001")
 	fc := readCapture(t, out)
 	// Besides the SYNs, the overlay carries the kernel's own IPv6 neighbour
 	// discovery: written too, as the program does not look inside.
@@ -73,27 +57,15 @@ func TestTunnelPacketsWritten(t *testing.T) {
 // tcpInside counts the packets of a capture tcpviz decodes as TCP.
 func tcpInside(t *testing.T, name string) int {
 	t.Helper()
-	f, err := os.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := pcapng.NewReader(f, name)
 	d := decode.New()
 	n := 0
-	for {
-		rec, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			return n
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachRecord(t, name, func(rec *pcapng.Record) {
 		var p events.Packet
 		if rec.Type == pcapng.RecordPacket && rec.Interface != nil {
 			if ok, _ := d.Decode(rec.Interface.LinkType, rec.Data, rec.OrigLen, &p); ok && p.Encap == "eth/ip/udp/vxlan/eth/ip" {
 				n++
 			}
 		}
-	}
+	})
+	return n
 }
