@@ -620,6 +620,12 @@ func (e *Engine) fillLimits(f *flow, r *events.FlowRecord) {
 	var out *limOut
 	for d := events.DirC2S; d <= events.DirS2C; d++ {
 		ld := &L.d[d]
+		if !ld.data {
+			// Nothing to report, and no limit_change either: its windows
+			// need no closing (a long connection that sent one way would
+			// spread its whole time over the other's windows).
+			continue
+		}
 		e.limGap(f, L, d, end)
 		if ld.appFrom != 0 {
 			e.limEndApp(f, L, d, end, false)
@@ -628,9 +634,6 @@ func (e *Engine) fillLimits(f *flow, r *events.FlowRecord) {
 			ld.since = end
 		}
 		e.limFlush(f, L, d, end, true)
-		if !ld.data {
-			continue
-		}
 		if out == nil {
 			out = new(limOut)
 			r.Limits = &out.l
