@@ -11,6 +11,7 @@
 package detectors
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
 
@@ -37,6 +38,10 @@ type Engine struct {
 	synPkt    events.Packet // an embryo's SYN, rebuilt for a replay
 	mute      func(*events.Event)
 	spoke     bool // an event was emitted while muted
+	// hold keeps the events of a scan over the flows, which are handed
+	// out in connection order once it is done (not in map order).
+	hold func(*events.Event)
+	held []events.Event
 
 	ev    events.Event // reused for every emitted event
 	now   int64        // capture time of the newest input
@@ -78,6 +83,7 @@ func New(cfg Config, emit func(*events.Event)) *Engine {
 		limWindow:   limitWindow(cfg),
 	}
 	e.mute = func(*events.Event) { e.spoke = true }
+	e.hold = func(ev *events.Event) { e.held = append(e.held, *ev) }
 	return e
 }
 
@@ -367,11 +373,20 @@ func (e *Engine) Advance(now int64) {
 // ACK-stall floor of capture time.
 func (e *Engine) scan(now int64) {
 	e.nextScan = now + e.stallFloor/2
+	emit := e.emit
+	e.emit = e.hold
 	for _, f := range e.flows {
 		e.checkStall(f, events.DirC2S, nil)
 		e.checkStall(f, events.DirS2C, nil)
 		e.checkNoAnswer(f, now, false)
 	}
+	e.emit = emit
+	slices.SortStableFunc(e.held, func(a, b events.Event) int { return cmp.Compare(a.Flow, b.Flow) })
+	for i := range e.held {
+		emit(&e.held[i])
+	}
+	clear(e.held)
+	e.held = e.held[:0]
 	// Embryos wait in arrival order: only those past the SYN timeout are
 	// looked at, so a scan costs nothing per half-open connection.
 	if e.tab != nil {

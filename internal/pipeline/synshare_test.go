@@ -8,8 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"regexp"
-	"slices"
 	"testing"
 	"time"
 
@@ -64,36 +62,9 @@ func sharedAndOwn(flows conntrack.Config) (pipes [2]*pipeline.Pipeline, outs [2]
 	return pipes, outs
 }
 
-// eventAt matches the start of an event line up to its time.
-var eventAt = regexp.MustCompile(`^\{"type":"[a-z_]+","frame":[0-9]+,"ts":"[^"]+"`)
-
-// canonical sorts each run of events of one frame and time: the engine's
-// periodic scan reports the connections that time out together in map
-// order.
-func canonical(out []byte) []byte {
-	lines := bytes.SplitAfter(out, []byte("\n"))
-	at := func(l []byte) string {
-		m := eventAt.Find(l)
-		return string(m[bytes.Index(m, []byte(`"frame"`)):])
-	}
-	for i := 0; i < len(lines); {
-		if !eventAt.Match(lines[i]) {
-			i++
-			continue
-		}
-		j := i + 1
-		for j < len(lines) && eventAt.Match(lines[j]) && at(lines[j]) == at(lines[i]) {
-			j++
-		}
-		slices.SortFunc(lines[i:j], bytes.Compare)
-		i = j
-	}
-	return bytes.Join(lines, nil)
-}
-
 func sameOutput(t *testing.T, name string, outs [2]*outSink) {
 	t.Helper()
-	a, b := canonical(outs[0].buf.Bytes()), canonical(outs[1].buf.Bytes())
+	a, b := outs[0].buf.Bytes(), outs[1].buf.Bytes()
 	if !bytes.Equal(a, b) {
 		if os.Getenv("DUMPOUT") != "" {
 			os.WriteFile("/tmp/out0", a, 0o644)
