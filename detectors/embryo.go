@@ -149,7 +149,7 @@ func (e *Engine) UseTable(t *conntrack.Table) {
 // (UseTable), the table holds it (with the engine's clock): it must be the
 // SYN the table kept.
 func (e *Engine) keepAsEmbryo(p *events.Packet) bool {
-	if !embryoFits(p) || e.flows[p.Flow] != nil {
+	if !embryoFits(p) || e.flows[p.Flow] != nil || e.ended.Has(p.Flow) {
 		return false
 	}
 	if e.tab != nil {

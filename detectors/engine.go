@@ -17,6 +17,7 @@ import (
 
 	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/internal/conntrack"
+	"github.com/tcpviz/tcpviz/internal/recent"
 )
 
 // Engine is the detector engine. It is not safe for concurrent use.
@@ -61,6 +62,8 @@ type Engine struct {
 
 	limWindow int64         // LimitWindow, ns; 0 when limits are off
 	limPool   []*flowLimits // limits state of closed connections, for reuse
+
+	ended recent.Table[uint64, endedFlow] // closed connections' sequence state (ended.go)
 }
 
 // New builds an engine that hands every event to emit. The event pointer is
@@ -81,6 +84,7 @@ func New(cfg Config, emit func(*events.Event)) *Engine {
 		fin:         newStorm(cfg.FINStormCount, int64(cfg.StormWindow)),
 		cmp:         make(map[uint64]*comparison),
 		limWindow:   limitWindow(cfg),
+		ended:       newEndedTable(),
 	}
 	e.mute = func(*events.Event) { e.spoke = true }
 	e.hold = func(ev *events.Event) { e.held = append(e.held, *ev) }
@@ -115,43 +119,51 @@ const (
 	aSpurious
 )
 
-// half is the state of one direction: what its sender sent (sequence side)
-// and what it acknowledged (ACK side). The first block mirrors Wireshark's
-// tcp_flow_t so that the frame-level flags agree with tshark.
-type half struct {
-	seen         bool
-	nextKnown    bool
-	nextseq      uint32 // highest seq+len(+SYN/FIN) sent
+// seqState is the part of a direction's state that says where its
+// sequence and acknowledgment numbers stand, all plain values: what a
+// connection that ends keeps for a packet that continues it (ended.go).
+// The first block mirrors Wireshark's tcp_flow_t so that the frame-level
+// flags agree with tshark.
+type seqState struct {
 	nextseqTime  int64
 	nextseqFrame uint64
-	maxSeqToAck  uint32 // highest contiguous sequence (0 = unknown, as in Wireshark)
-	lastack      uint32 // ack field of the last packet (0 = unknown, as in Wireshark)
 	lastackTime  int64
 	window       int64 // raw window field of the last packet, -1 before any
-	winScale     int8  // -1 unknown, -2 no scaling, else the shift
-	firstAck     bool  // no ACK without SYN sent yet: the window is not scaled
 	dupacks      int   // running duplicate-ACK count (may be -1, as in Wireshark)
 	lastNonDup   uint64
+	nextseq      uint32 // highest seq+len(+SYN/FIN) sent
+	maxSeqToAck  uint32 // highest contiguous sequence (0 = unknown, as in Wireshark)
+	lastack      uint32 // ack field of the last packet (0 = unknown, as in Wireshark)
 	lastFlags    uint16
+	winScale     int8 // -1 unknown, -2 no scaling, else the shift
+	seen         bool
+	nextKnown    bool
+	firstAck     bool // no ACK without SYN sent yet: the window is not scaled
 
-	// tcpviz's own state.
+	// tcpviz's own state (fields ordered by size, so no padding).
+	synCount  int
+	lastBlank int64 // when the last duplicate ACK without news about this half's data came
 	isn       uint32
 	firstSeq  uint32
+	maxAck    uint32 // highest cumulative ACK sent (valid when ackKnown)
+	maxTSval  uint32
+	sackHole  uint32           // ack value of the last reported SACK hole
+	lossAck   uint32           // ack value of the last triple-dup-ack report
+	prevSACK0 events.SACKBlock // first SACK block of the last ACK of this half's data (reorder.go)
 	synSeen   bool
-	synCount  int
 	finSeen   bool
 	rstSeen   bool
-	maxAck    uint32 // highest cumulative ACK sent (valid when ackKnown)
 	ackKnown  bool
-	maxTSval  uint32
 	tsKnown   bool
-	sackAbove bool             // the last ACK carried a SACK block above its cumulative ACK
-	sackHole  uint32           // ack value of the last reported SACK hole
-	prevSACK0 events.SACKBlock // first SACK block of the last ACK of this half's data (reorder.go)
-	lastBlank int64            // when the last duplicate ACK without news about this half's data came
+	sackAbove bool // the last ACK carried a SACK block above its cumulative ACK
 	sackKnown bool
-	lossAck   uint32 // ack value of the last triple-dup-ack report
 	lossKnown bool
+}
+
+// half is the state of one direction: what its sender sent (sequence side)
+// and what it acknowledged (ACK side).
+type half struct {
+	seqState
 
 	// New data not yet cumulatively acknowledged (RTT, Karn's rule, the
 	// original of a retransmission).
@@ -257,6 +269,7 @@ func (e *Engine) lookup(p *events.Packet) *flow {
 	if f == nil {
 		f = &flow{}
 		initFlow(f, p)
+		e.resume(f)
 		e.flows[p.Flow] = f
 	}
 	if !f.addr[p.Dir].IsValid() {
@@ -301,6 +314,7 @@ const maxClosedComparisons = 1024
 func (e *Engine) Close(id uint64) {
 	if f := e.flows[id]; f != nil {
 		e.settleHoles(f)
+		e.remember(f)
 	}
 	if e.last != nil && e.last.id == id {
 		e.last = nil

@@ -24,6 +24,12 @@ type FlowRecord struct {
 	DurationMS float64   `json:"duration_ms"`
 	FirstFrame uint64    `json:"first_frame"`
 	LastFrame  uint64    `json:"last_frame"`
+	// Resumed counts the records of this connection written before this
+	// one: a connection that left the table (ended, or idle) and then saw a
+	// packet that continues it (not a SYN opening a new connection) comes
+	// back under the same id, and its next record covers the packets since
+	// it came back. 0 (absent) for a connection's first record.
+	Resumed int `json:"resumed,omitempty"`
 	// Encap is the encapsulation path of the connection's first packet,
 	// outermost first ("eth/ip", "eth/vlan:100/ip/gre/eth/ip").
 	Encap string `json:"encap,omitempty"`

@@ -566,6 +566,9 @@ func (r *FlowRecord) AppendJSON(b []byte) []byte {
 	b = fF64(b, `,"duration_ms":`, r.DurationMS)
 	b = fU64(b, `,"first_frame":`, r.FirstFrame)
 	b = fU64(b, `,"last_frame":`, r.LastFrame)
+	if r.Resumed != 0 {
+		b = fI64(b, `,"resumed":`, int64(r.Resumed))
+	}
 	if r.Encap != "" {
 		b = fStr(b, `,"encap":`, r.Encap)
 	}

@@ -177,6 +177,7 @@ func (b *builder) topDetailed() []ConnRow {
 		}
 		return cand[i].BytesC2S+cand[i].BytesS2C > cand[j].BytesC2S+cand[j].BytesS2C
 	})
+	cand = onePerFlow(cand) // the charts of a connection with several rows cover them all
 	return cand[:min(len(cand), b.opts.TopFlows)]
 }
 
@@ -585,6 +586,7 @@ func (b *builder) heatmapSection() {
 			rowsList = append(rowsList, r)
 		}
 	}
+	rowsList = onePerFlow(rowsList) // a row per connection, whatever its lines in flows.jsonl
 	if len(rowsList) == 0 || b.c.last < b.c.first {
 		b.missing(ChartHeatmap, "no connections over time")
 		return

@@ -55,8 +55,24 @@ func (b *builder) detailed() []ConnRow {
 		}
 		return rest[i].BytesC2S+rest[i].BytesS2C > rest[j].BytesC2S+rest[j].BytesS2C
 	})
+	// A connection that came back after it left the table has a row per
+	// line of flows.jsonl; its page, like its charts, covers all of them.
+	out, rest = onePerFlow(out), onePerFlow(rest)
 	if n > 0 {
 		out = append(out, rest[:min(n, len(rest))]...)
+	}
+	return out
+}
+
+// onePerFlow keeps the first row of each connection id, in order.
+func onePerFlow(rows []ConnRow) []ConnRow {
+	seen := make(map[uint64]bool, len(rows))
+	out := rows[:0]
+	for _, r := range rows {
+		if !seen[r.Flow] {
+			seen[r.Flow] = true
+			out = append(out, r)
+		}
 	}
 	return out
 }

@@ -12,7 +12,8 @@
 // use a different identifier each way; a connection seen one way only
 // takes the first packet of the other way under another identifier (see
 // joinReverse). Closed and idle connections are expired on capture time so
-// memory stays bounded by live connections, not by file length.
+// memory stays bounded by live connections, not by file length; a packet
+// that continues one after it left rejoins it under the same id (ended.go).
 package conntrack
 
 import (
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/recent"
 )
 
 // Config bounds the table.
@@ -43,11 +45,17 @@ type Config struct {
 	// once. It bounds memory whatever the rate at which connections close.
 	// Zero means no bound.
 	MaxClosed int
+	// MaxEnded is how many connections that left the table are remembered
+	// (88 bytes each, without pointers) so that a packet continuing one
+	// rejoins it under its id, as in Wireshark's tcp.stream (ended.go).
+	// Zero remembers none: such a packet starts a new connection.
+	MaxEnded int
 }
 
 // DefaultConfig returns the defaults documented in docs/events.md.
 func DefaultConfig() Config {
-	return Config{CloseLinger: 60 * time.Second, IdleTimeout: 15 * time.Minute, FinLinger: time.Second, MaxClosed: DefaultMaxClosed}
+	return Config{CloseLinger: 60 * time.Second, IdleTimeout: 15 * time.Minute, FinLinger: time.Second,
+		MaxClosed: DefaultMaxClosed, MaxEnded: DefaultMaxEnded}
 }
 
 // DefaultMaxClosed is the default bound on closed connections kept: about
@@ -56,6 +64,10 @@ func DefaultConfig() Config {
 // busier server's leave sooner (at 20,000 per second, after 0.1 s), which
 // keeps a capture of 200,000 short connections under 64 MiB.
 const DefaultMaxClosed = 2048
+
+// DefaultMaxEnded is the default number of connections that left the
+// table remembered for rejoining: about 1.5 MB.
+const DefaultMaxEnded = 8192
 
 // key is a connection's endpoints without pointers (netip.Addr holds one):
 // 48 bytes that hash as plain memory and cost the garbage collector nothing
@@ -136,14 +148,16 @@ type Conn struct {
 	Extra *Extra
 }
 
-// Extra is the part of a connection's summary that comes from detector
-// events and kernel records (the detectors add their RTT figures when the
-// connection leaves the table).
+// Extra is the part of a connection's summary that most connections lack:
+// what comes from detector events and kernel records (the detectors add
+// their RTT figures when the connection leaves the table), and the records
+// written before, for a connection that rejoined the table.
 type Extra struct {
 	Events        []EventCount // by type, in order of first occurrence
 	Retransmitted uint64       // payload bytes of retransmission events
 	PID           uint32
 	Comm          string
+	Resumed       int // records of the connection written before this one (ended.go)
 }
 
 // EventCount is the number of events of one type.
@@ -229,7 +243,9 @@ type Table struct {
 	onPromote    []func(id uint64)
 	// synExtra holds what the pipeline added to half-open connections.
 	synExtra map[uint64]*Extra
-	gone     []*Conn // reused by sweep
+	gone     []*Conn                      // reused by sweep
+	ended    recent.Table[key, endedConn] // connections that left, for rejoining (ended.go)
+	flushing bool
 }
 
 // New returns a Table. onExpire is called for every connection that leaves
@@ -237,7 +253,7 @@ type Table struct {
 // Flush), after its summary is final.
 func New(cfg Config, onExpire func(*Conn)) *Table {
 	return &Table{cfg: cfg, conns: make(map[key]*Conn), half: make(map[key]*Conn), byID: make(map[uint64]*Conn), onExpire: onExpire,
-		compactSYN: true}
+		compactSYN: true, ended: recent.New[key, endedConn](cfg.MaxEnded)}
 }
 
 // Len is the number of connections in the table.
@@ -312,13 +328,16 @@ func (t *Table) Observe(p *events.Packet) *Conn {
 	}
 	syn := p.Flags&events.FlagSYN != 0 && p.Flags&events.FlagACK == 0
 	if c != nil && syn && t.isNewConnection(c, src, p) {
-		t.expire(c)
+		t.leave(c, false)
 		c = nil
 	}
+	if c == nil && !keyed {
+		k = makeKey(src, dst, p.Tunnel)
+	}
+	if c == nil && t.ended.Len() > 0 {
+		c = t.rejoin(k, src, dst, p)
+	}
 	if c == nil {
-		if !keyed {
-			k = makeKey(src, dst, p.Tunnel)
-		}
 		if t.keepSYN(k, t.nextID+1, src, p) {
 			t.nextID++
 			t.setSYN(p)
@@ -405,18 +424,25 @@ func (t *Table) joinReverse(k key, src netip.AddrPort, p *events.Packet) *Conn {
 // isNewConnection tells a SYN that opens a new connection on a reused tuple
 // from a retransmitted SYN of the current one.
 func (t *Table) isNewConnection(c *Conn, src netip.AddrPort, p *events.Packet) bool {
-	if src != c.Client {
+	return opensNew(src == c.Client, c.synSeen, c.synSeq[0], c.base[0], c.Closed() || c.bytes[0]+c.bytes[1] > 0, c.last, p)
+}
+
+// opensNew is isNewConnection on the fields it reads, for live connections
+// and for those that left the table (ended.go): fromClient tells who sent
+// the SYN p, closedOrData that the connection closed or carried payload.
+func opensNew(fromClient bool, synSeen [2]bool, clientISN, clientBase uint32, closedOrData bool, last int64, p *events.Packet) bool {
+	if !fromClient {
 		return true // the old server now connects out: certainly a new connection
 	}
-	if c.synSeen[0] && c.synSeq[0] == p.Seq {
+	if synSeen[0] && clientISN == p.Seq {
 		return false // a SYN retry
 	}
-	if !c.synSeen[0] && c.synSeen[1] && c.base[0] == p.Seq {
+	if !synSeen[0] && synSeen[1] && clientBase == p.Seq {
 		// The SYN that the SYN/ACK already captured answers (multi-queue
 		// NICs reorder them): the same connection, as in Wireshark.
 		return false
 	}
-	return c.Closed() || c.bytes[0]+c.bytes[1] > 0 || !c.synSeen[0] || p.TS-c.last > int64(time.Second)*30
+	return closedOrData || !synSeen[0] || p.TS-last > int64(time.Second)*30
 }
 
 func (t *Table) newConn(k key, src, dst netip.AddrPort, p *events.Packet) *Conn {
@@ -433,12 +459,17 @@ func (t *Table) newConn(k key, src, dst netip.AddrPort, p *events.Packet) *Conn 
 	t.nextID++
 	c := &Conn{ID: t.nextID, Client: client, Server: server, wscale: [2]int8{-1, -1},
 		first: p.TS, firstFrame: p.Frame, encap: p.Encap}
+	t.add(k, c)
+	return c
+}
+
+// add puts a new or rejoining connection in the table under key k.
+func (t *Table) add(k key, c *Conn) {
 	t.conns[k] = c
 	if k.tun != 0 {
 		t.half[k.untunneled()] = c
 	}
 	t.byID[c.ID] = c
-	return c
 }
 
 // serverPort reports whether port a is more likely a server's than port b,
@@ -723,13 +754,22 @@ func (t *Table) sweep(now int64) {
 	t.gone = gone[:0]
 }
 
-func (t *Table) expire(c *Conn) {
+// expire lets c leave the table and remembers it for a packet that
+// continues it.
+func (t *Table) expire(c *Conn) { t.leave(c, !t.flushing) }
+
+// leave lets c leave the table; remember keeps what rejoining it needs (not
+// for a connection a new one replaces on its tuple, nor at the end).
+func (t *Table) leave(c *Conn, remember bool) {
 	if c.Closed() {
 		t.nclosed--
 	}
 	for _, tun := range [...]events.Tunnel{c.tunnel[0], c.tunnel[1], 0} {
 		if k := makeKey(c.Client, c.Server, tun); t.conns[k] == c {
 			delete(t.conns, k)
+			if remember {
+				t.remember(k, c)
+			}
 		}
 	}
 	if k := makeKey(c.Client, c.Server, 0); t.half[k] == c {
@@ -751,6 +791,8 @@ func (t *Table) Flush() {
 		cs = append(cs, c)
 	}
 	slices.SortFunc(cs, func(a, b *Conn) int { return cmp.Compare(a.ID, b.ID) })
+	t.flushing = true // nothing comes after: nothing to remember
+	defer func() { t.flushing = false }()
 	// Merge with the half-open records, already in id order.
 	s := &t.syns
 	i := 0
@@ -809,6 +851,7 @@ func (c *Conn) Record(r *events.FlowRecord) {
 		}
 		r.Retransmitted = x.Retransmitted
 		r.PID, r.Comm = x.PID, x.Comm
+		r.Resumed = x.Resumed
 	}
 }
 

@@ -106,6 +106,7 @@ type FlowRow struct {
 	Flow       int64   `parquet:"flow"`
 	FirstFrame int64   `parquet:"first_frame"`
 	LastFrame  int64   `parquet:"last_frame"`
+	Resumed    int64   `parquet:"resumed"` // 0 on a connection's first row
 	Client     string  `parquet:"client"`
 	Server     string  `parquet:"server,dict"`
 	ClientAddr string  `parquet:"client_addr,dict"`
@@ -402,7 +403,7 @@ func flowRow(file string, r *events.FlowRecord) FlowRow {
 	row := FlowRow{
 		Origin: origin(file, r.FirstFrame, r.First),
 		Last:   micros(int64(r.Last)), LastNs: int64(r.Last), DurationMS: r.DurationMS, Flow: int64(r.Flow),
-		FirstFrame: int64(r.FirstFrame), LastFrame: int64(r.LastFrame),
+		FirstFrame: int64(r.FirstFrame), LastFrame: int64(r.LastFrame), Resumed: int64(r.Resumed),
 		Client: r.Client, Server: r.Server, ClientAddr: r.ClientAddr, ServerAddr: r.ServerAddr,
 		ClientPort: int32(r.ClientPort), ServerPort: int32(r.ServerPort),
 		PacketsC2S: clampInt64(r.PacketsC2S), PacketsS2C: clampInt64(r.PacketsS2C),

@@ -395,7 +395,9 @@ func (p *Pipeline) expired(c *conntrack.Conn) {
 		p.stats.ZeroWindowMS += r.ZeroWindowMS
 		p.stats.ZeroWindowFlows++
 	}
-	p.stats.Flows++
+	if r.Resumed == 0 {
+		p.stats.Flows++ // connections, not records (a connection that rejoined writes more)
+	}
 	if p.cfg.OnFlow != nil {
 		p.cfg.OnFlow(r)
 	}

@@ -39,3 +39,30 @@ func TestTimesWarn(t *testing.T) {
 		t.Errorf("warnings: %q", st.Warnings)
 	}
 }
+
+// A connection that comes back after it left the table writes a second
+// record with the same id, marked resumed; the summary counts it once.
+func TestResumedConnectionCountsOnce(t *testing.T) {
+	var recs []events.FlowRecord
+	p := New(Config{Flows: conntrack.DefaultConfig(), OnFlow: func(r *events.FlowRecord) { recs = append(recs, *r) }})
+	cli, srv := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	other := netip.MustParseAddr("10.0.0.3")
+	const minute = int64(60e9)
+	for i, pk := range []events.Packet{
+		{TS: 0, Src: cli, Dst: srv, SrcPort: 40000, DstPort: 80, Flags: events.FlagACK | events.FlagPSH, Seq: 100, Ack: 500, Len: 10},
+		{TS: 16 * minute, Src: other, Dst: srv, SrcPort: 40000, DstPort: 80, Flags: events.FlagACK, Seq: 1, Ack: 1}, // the first is idle: it leaves
+		{TS: 17 * minute, Src: srv, Dst: cli, SrcPort: 80, DstPort: 40000, Flags: events.FlagACK, Seq: 500, Ack: 110},
+	} {
+		pk.Frame = uint64(i + 1)
+		p.FeedPacket(&pk)
+	}
+	p.Finish()
+	var ids []uint64
+	var resumed []int
+	for _, r := range recs {
+		ids, resumed = append(ids, r.Flow), append(resumed, r.Resumed)
+	}
+	if st := p.Stats(); st.Flows != 2 || fmt.Sprint(ids) != "[1 1 2]" || fmt.Sprint(resumed) != "[0 1 0]" {
+		t.Errorf("summary flows %d (want 2); records of flows %v resumed %v, want [1 1 2] resumed [0 1 0]", st.Flows, ids, resumed)
+	}
+}

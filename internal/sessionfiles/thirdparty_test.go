@@ -26,18 +26,11 @@ const thirdPartyFloor = 0.99
 // design (docs/thirdparty-captures.md), by directory and file name. They
 // must still parse; their counts and flags are logged, not checked.
 var thirdPartyDepartures = map[string]string{
-	// Bit-flipped copies of real traffic, with timestamps months apart.
-	"tcpdump/kday3.pcap": "idle timeout: a packet 24 days after its connection's last one starts a new connection; tshark never times out",
-	"tcpdump/kday4.pcap": "idle timeout: a packet 24 days after its connection's last one starts a new connection; tshark never times out",
-	"tcpdump/kday7.pcap": "idle timeout: a packet 24 days after its connection's last one starts a new connection; tshark never times out",
-	// One connection replayed four times: the same SYN (same ISN) 20 s
-	// after the RST that ended it, which tshark calls a retransmission.
-	"gopacket/cip.pcap": "a connection leaves 1 s after its RST; the same connection replayed 20 s later (the same ISN) is a new connection here, the same stream with a retransmitted SYN in tshark (2996 connections, 2992 streams)",
 	// TCP inside WireGuard, which tshark decrypts with the keys the file
 	// carries (a pcapng Decryption Secrets Block).
 	"wireshark/wireguard-ping-tcp-dsb.pcapng": "the TCP is inside encrypted WireGuard; tshark decrypts it with the keys in the file, tcpviz does not decrypt",
-	// A bit-flipped copy of an FTP-like session whose frames are 30 s apart.
-	"gopacket/linux_sll_oversized_addr.pcapng": "a RST (a flipped bit) in the middle of the stream: the connection leaves 1 s after it and the next packet, 30 s later, starts another; tshark keeps one stream; two frames with a malformed TCP header (data offset 0, a header longer than the frame) are skipped",
+	// A bit-flipped copy of an FTP-like session.
+	"gopacket/linux_sll_oversized_addr.pcapng": "two frames with a malformed TCP header (data offset 0, a header longer than the frame) are skipped; tshark gives them a stream",
 }
 
 // thirdPartyCaptures lists the capture files in the directories (or the
