@@ -194,7 +194,7 @@ func writeHeadline(w io.Writer, capSum capture.Summary, res *sessionfiles.Result
 		retrans += rows[i].Retrans
 		retransB += rows[i].RetransB
 	}
-	fmt.Fprintf(w, "flows:    %d connections, %s payload over %s\n", s.Flows, humanBytes(float64(tx+rx)), span.Round(time.Millisecond))
+	fmt.Fprintf(w, "flows:    %s, %s payload over %s\n", plural(s.Flows, "connection"), humanBytes(float64(tx+rx)), span.Round(time.Millisecond))
 	pct := 0.0
 	if tx+rx > 0 {
 		pct = 100 * float64(retransB) / float64(tx+rx)
