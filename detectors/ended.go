@@ -17,7 +17,7 @@ import "github.com/tcpviz/tcpviz/internal/recent"
 
 // maxEnded is how many closed connections' sequence state is kept: the
 // connection table's default (conntrack.DefaultMaxEnded).
-const maxEnded = 8192
+const maxEnded = 2048
 
 // endedFlow is what the engine keeps of a closed connection.
 type endedFlow struct {
