@@ -139,7 +139,7 @@ func TestQuickCapturesAndReports(t *testing.T) {
 	}
 	so := stdout.String()
 	t.Logf("quick:\n%s", so)
-	if !strings.Contains(so, "flows:    1 connections") || !strings.Contains(so, "report:   "+filepath.Join(out, "report.html")) {
+	if !strings.Contains(so, "flows:    1 connection,") || !strings.Contains(so, "report:   "+filepath.Join(out, "report.html")) {
 		t.Errorf("headline:\n%s", so)
 	}
 
