@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/conntable"
 	"github.com/tcpviz/tcpviz/internal/pairing"
 )
 
@@ -103,7 +104,7 @@ type Report struct {
 	Origin    int64 // ns since the epoch of the capture's first packet: time 0 on every chart
 	Overview  Overview
 	Processes []ProcessRow
-	Conns     []ConnRow
+	Conns     []conntable.Row
 	Sections  []*Section
 	Missing   []string // charts not drawn, with the reason
 	NoMatch   string   // set when the filters select nothing: says so
@@ -151,7 +152,7 @@ type Overview struct {
 	// LimitsCheck compares the inferred limits with the kernel's.
 	Limits      []events.Verdict
 	LimitsCheck *events.LimitsCheck
-	Worst       []ConnRow // the worst connections with a problem (events.ComparePriority)
+	Worst       []conntable.Row // the worst connections with a problem (events.ComparePriority)
 	EventCounts []KV
 }
 
@@ -170,39 +171,8 @@ type ProcessRow struct {
 	Retrans int    `json:"retrans"`
 }
 
-// ConnRow is one line of the connections table (tcplife-like).
-type ConnRow struct {
-	Flow         uint64
-	PID          uint32
-	Comm         string
-	Client       string
-	Server       string
-	BytesC2S     uint64
-	BytesS2C     uint64
-	Packets      uint64
-	DurationMS   float64
-	Retrans      int
-	RetransBytes uint64
-	RTTMin       float64
-	RTTAvg       float64
-	RTTMax       float64
-	HandshakeRTT float64
-	// Zero-window time and its share of the connection (events.FlowRecord).
-	ZeroWindowMS    float64
-	ZeroWindowShare float64
-	End             string
-	State           string // Zeek conn_state
-	Events          map[string]int
-	// Limit is what limited the direction that carried more payload
-	// (events.DirLimits.Label: "rwnd 61%", "~cwnd 80%" when inferred).
-	Limit string
-	// Problem ranks the connection among the worst (events.ComparePriority).
-	Problem events.Problem
-	first   int64
-}
-
-// Label names a connection in charts ("#3 10.0.0.1:5000 → 10.0.0.2:80").
-func (r ConnRow) Label() string {
+// connLabel names a connection in charts ("#3 10.0.0.1:5000 → 10.0.0.2:80").
+func connLabel(r conntable.Row) string {
 	return safeLabel(fmt.Sprintf("#%d %s → %s", r.Flow, r.Client, r.Server))
 }
 
@@ -284,8 +254,8 @@ func Build(c *Collector, flows []events.FlowRecord, sum events.Summary, opts Opt
 // mergeConns builds the connections table: one row per connection record
 // (connRecords), with the whole-connection filters applied, sorted by bytes,
 // largest first.
-func mergeConns(c *Collector, flows []events.FlowRecord, f *Filter) []ConnRow {
-	var out []ConnRow
+func mergeConns(c *Collector, flows []events.FlowRecord, f *Filter) []conntable.Row {
+	var out []conntable.Row
 	for _, cr := range connRecords(c, flows) {
 		fr, fd := &cr.rec, cr.fd
 		if cr.piped {
@@ -308,7 +278,7 @@ func mergeConns(c *Collector, flows []events.FlowRecord, f *Filter) []ConnRow {
 		if !f.MatchCwnd(lo, hi, known) {
 			continue
 		}
-		row := connRow(fr)
+		row := conntable.FromFlow(fr, false)
 		if f.NeedsSides() {
 			cl, err1 := netip.ParseAddrPort(row.Client)
 			sv, err2 := netip.ParseAddrPort(row.Server)
@@ -319,7 +289,7 @@ func mergeConns(c *Collector, flows []events.FlowRecord, f *Filter) []ConnRow {
 		out = append(out, row)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
-		bi, bj := out[i].BytesC2S+out[i].BytesS2C, out[j].BytesC2S+out[j].BytesS2C
+		bi, bj := out[i].Bytes(), out[j].Bytes()
 		if bi != bj {
 			return bi > bj
 		}
@@ -364,31 +334,6 @@ func connRecords(c *Collector, flows []events.FlowRecord) []connRecord {
 	return out
 }
 
-// connRow is a connection's line in the table, read from its record.
-func connRow(fr *events.FlowRecord) ConnRow {
-	client, _ := parseAddrPort(fr.ClientAddr, fr.ClientPort, fr.Client)
-	server, _ := parseAddrPort(fr.ServerAddr, fr.ServerPort, fr.Server)
-	row := ConnRow{Flow: fr.Flow, PID: fr.PID, Comm: fr.Comm, Client: endpointText(client, fr.Client),
-		Server: endpointText(server, fr.Server), BytesC2S: fr.BytesC2S, BytesS2C: fr.BytesS2C,
-		Packets: fr.PacketsC2S + fr.PacketsS2C, DurationMS: fr.DurationMS,
-		Retrans: fr.Events[events.TypeRetransmission], RetransBytes: fr.Retransmitted,
-		RTTMin: fr.RTTMinMS, RTTAvg: fr.RTTAvgMS, RTTMax: fr.RTTMaxMS, HandshakeRTT: fr.HandshakeRTTms,
-		ZeroWindowMS: fr.ZeroWindowMS, ZeroWindowShare: fr.ZeroWindowShare,
-		End: fr.End, State: fr.State, Events: fr.Events, first: int64(fr.First)}
-	if l, _ := fr.MainLimits(); l != nil {
-		row.Limit = l.Label()
-	}
-	row.Problem = fr.Problem()
-	return row
-}
-
-func endpointText(ap netip.AddrPort, raw string) string {
-	if ap.IsValid() {
-		return ap.String()
-	}
-	return raw
-}
-
 func rttStats(s *buckets) (lo, avg, hi float64) {
 	var n uint32
 	var sum float64
@@ -411,7 +356,7 @@ func rttStats(s *buckets) (lo, avg, hi float64) {
 	return
 }
 
-func (r *Report) overview(c *Collector, conns []ConnRow, sum events.Summary, opts Options) {
+func (r *Report) overview(c *Collector, conns []conntable.Row, sum events.Summary, opts Options) {
 	o := &r.Overview
 	o.Packets, o.Bytes = c.packets, c.bytes
 	narrowed := opts.Filter.Narrows()
@@ -472,7 +417,7 @@ func (r *Report) overview(c *Collector, conns []ConnRow, sum events.Summary, opt
 }
 
 // limits picks the verdicts of the worst selected connections.
-func (r *Report) limits(flows []events.FlowRecord, conns []ConnRow, sum events.Summary, opts Options) {
+func (r *Report) limits(flows []events.FlowRecord, conns []conntable.Row, sum events.Summary, opts Options) {
 	shown := make(map[uint64]bool, len(conns))
 	for _, c := range conns {
 		shown[c.Flow] = true
@@ -492,7 +437,7 @@ func (r *Report) limits(flows []events.FlowRecord, conns []ConnRow, sum events.S
 	}
 }
 
-func (r *Report) processes(conns []ConnRow) {
+func (r *Report) processes(conns []conntable.Row) {
 	type key struct {
 		pid  uint32
 		comm string
@@ -509,7 +454,7 @@ func (r *Report) processes(conns []ConnRow) {
 			m[k] = p
 		}
 		p.Flows++
-		p.Bytes += c.BytesC2S + c.BytesS2C
+		p.Bytes += c.Bytes()
 		p.Retrans += c.Retrans
 	}
 	for _, p := range m {
@@ -525,9 +470,9 @@ func (r *Report) processes(conns []ConnRow) {
 
 // rankConns returns the connections worst first, by the ranking every
 // output uses (events.ComparePriority), ties by connection id.
-func rankConns(conns []ConnRow) []ConnRow {
+func rankConns(conns []conntable.Row) []conntable.Row {
 	out := slices.Clone(conns)
-	slices.SortStableFunc(out, func(a, b ConnRow) int {
+	slices.SortStableFunc(out, func(a, b conntable.Row) int {
 		if c := events.ComparePriority(a.Problem, b.Problem); c != 0 {
 			return c
 		}
@@ -537,13 +482,13 @@ func rankConns(conns []ConnRow) []ConnRow {
 }
 
 // findingsOf is a connection's detector event count.
-func findingsOf(r *ConnRow) int { return events.Findings(r.Events) }
+func findingsOf(r *conntable.Row) int { return events.Findings(r.Events) }
 
 // headline names the capture's main problem in words, most serious first:
 // connections that never opened, refused ones, a receiver that closed its
 // window, a sender held back by the receiver's window, retransmissions.
-func headline(o *Overview, conns []ConnRow) (string, bool) {
-	var never, refused []ConnRow
+func headline(o *Overview, conns []conntable.Row) (string, bool) {
+	var never, refused []conntable.Row
 	for _, c := range conns {
 		switch c.State {
 		case "S0":
@@ -553,7 +498,7 @@ func headline(o *Overview, conns []ConnRow) (string, bool) {
 		}
 	}
 	// The connection that waited longest on a zero window.
-	var zw *ConnRow
+	var zw *conntable.Row
 	zwN, zwMS := 0, 0.0
 	for i := range conns {
 		if ms := conns[i].ZeroWindowMS; ms > 0 {
@@ -575,7 +520,7 @@ func headline(o *Overview, conns []ConnRow) (string, bool) {
 	switch {
 	case len(never) == 1:
 		c := never[0]
-		return fmt.Sprintf("connection never established: %s over %.1f s, no answer", plural(int(c.Packets), "SYN"), c.DurationMS/1000), true
+		return fmt.Sprintf("connection never established: %s over %.1f s, no answer", plural(int(c.Packets()), "SYN"), c.DurationMS/1000), true
 	case len(never) > 1:
 		return fmt.Sprintf("%d of %d connections never established (SYNs without an answer)", len(never), len(conns)), true
 	case len(refused) > 0:

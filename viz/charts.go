@@ -12,6 +12,7 @@ import (
 	"github.com/go-echarts/go-echarts/v2/types"
 
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/conntable"
 )
 
 // Chart is one ECharts instance in the report.
@@ -138,7 +139,7 @@ type builder struct {
 	c        *Collector
 	opts     Options
 	r        *Report
-	conns    []ConnRow
+	conns    []conntable.Row
 	selected map[uint64]bool // flows in conns
 	// flowLimits are the limits of each connection that has them.
 	flowLimits map[uint64]*events.FlowLimits
@@ -159,14 +160,14 @@ func (b *builder) missing(chart, why string) {
 // back), then the largest. Connections
 // that never carried data, and small ones without events (a control
 // connection, a refused SYN), get no chart: it would be empty.
-func (b *builder) topDetailed() []ConnRow {
-	var cand []ConnRow
+func (b *builder) topDetailed() []conntable.Row {
+	var cand []conntable.Row
 	for _, row := range b.conns {
 		fd := b.c.flows[row.Flow]
-		if fd == nil || fd.detail == nil || row.BytesC2S+row.BytesS2C == 0 {
+		if fd == nil || fd.detail == nil || row.Bytes() == 0 {
 			continue
 		}
-		if row.Packets < minChartPackets && findingsOf(&row) == 0 {
+		if row.Packets() < minChartPackets && findingsOf(&row) == 0 {
 			continue
 		}
 		cand = append(cand, row)
@@ -175,7 +176,7 @@ func (b *builder) topDetailed() []ConnRow {
 		if c := events.ComparePriority(cand[i].Problem, cand[j].Problem); c != 0 {
 			return c < 0
 		}
-		return cand[i].BytesC2S+cand[i].BytesS2C > cand[j].BytesC2S+cand[j].BytesS2C
+		return cand[i].Bytes() > cand[j].Bytes()
 	})
 	cand = onePerFlow(cand) // the charts of a connection with several rows cover them all
 	return cand[:min(len(cand), b.opts.TopFlows)]
@@ -346,7 +347,7 @@ func (b *builder) congestionSection() {
 		id := fmt.Sprintf("c_cong_%d", row.Flow)
 		var ch *Chart
 		if len(d.cwnd.b) > 0 || len(d.srtt.b) > 0 {
-			ch = b.timeChart(id, "Kernel cwnd and srtt "+row.Label(), "from kernel samples (tcp_probe)", "cwnd (segments)")
+			ch = b.timeChart(id, "Kernel cwnd and srtt "+connLabel(row), "from kernel samples (tcp_probe)", "cwnd (segments)")
 			fromZero(ch)
 			ch.rect.ExtendYAxis(opts.YAxis{Type: "value", Name: "srtt (ms)", Position: "right", Min: 0})
 			cw := points(d.cwnd.minMax(b.c.first))
@@ -361,7 +362,7 @@ func (b *builder) congestionSection() {
 			}
 		} else {
 			anyInferred = true
-			ch = b.timeChart(id, "Inferred bytes in flight and RTT "+row.Label(),
+			ch = b.timeChart(id, "Inferred bytes in flight and RTT "+connLabel(row),
 				"INFERRED from packets, not kernel state (no kernel samples in this capture)", "bytes in flight (inferred)")
 			ch.Inferred = true
 			fromZero(ch)
@@ -408,7 +409,7 @@ type BandSpan struct {
 
 // limitBand is what limited the data direction of a connection, under its
 // congestion chart (nil when the limits were not analysed).
-func (b *builder) limitBand(row ConnRow, fd *flowData, dir events.Dir) *Band {
+func (b *builder) limitBand(row conntable.Row, fd *flowData, dir events.Dir) *Band {
 	src, spans := b.limitSpans(row, dir, fd.first, fd.last)
 	if len(spans) == 0 {
 		return nil
@@ -440,7 +441,7 @@ func (b *builder) tsgSection() {
 		fd := b.c.flows[row.Flow]
 		dir := dataDir(fd)
 		ds := &fd.detail.dir[dir]
-		ch := b.timeChart(fmt.Sprintf("c_tsg_%d", row.Flow), "Time-sequence "+row.Label(), dirText(dir)+" - the wheel zooms time and sequence", "relative sequence")
+		ch := b.timeChart(fmt.Sprintf("c_tsg_%d", row.Flow), "Time-sequence "+connLabel(row), dirText(dir)+" - the wheel zooms time and sequence", "relative sequence")
 		ch.rect.YAxisList[0].AxisLabel = &opts.AxisLabel{Formatter: opts.FuncOpts(`function (v) { return tcpvizIEC(v); }`)}
 		// The wheel zooms both axes around the cursor, like tcptrace's zoom box.
 		ch.rect.SetGlobalOptions(charts.WithDataZoomOpts(opts.DataZoom{Type: "inside", YAxisIndex: 0, FilterMode: "empty"}))
@@ -501,7 +502,7 @@ func (b *builder) throughputSection() {
 			bad = append(bad, point{t, retr[i] * 8 / sec / 1e6})
 			other = append(other, point{t, back[i] * 8 / sec / 1e6})
 		}
-		ch := b.timeChart(fmt.Sprintf("c_tput_%d", row.Flow), "Throughput "+row.Label(), dirText(dir), "Mbit/s")
+		ch := b.timeChart(fmt.Sprintf("c_tput_%d", row.Flow), "Throughput "+connLabel(row), dirText(dir), "Mbit/s")
 		fromZero(ch)
 		gs := lineSeries("goodput Mbit/s", "#3ba272", good, false)
 		gs.AreaStyle = &opts.AreaStyle{Opacity: opts.Float(0.25)}
@@ -517,7 +518,7 @@ func (b *builder) throughputSection() {
 func (b *builder) summarySection() {
 	s := b.section(ChartSummary, "Per-connection summary", "Detector events by type for the connections with the most events; the table below lists every selected connection (click a header to sort).")
 	type fc struct {
-		row   ConnRow
+		row   conntable.Row
 		total int
 	}
 	var list []fc
@@ -580,7 +581,7 @@ func (b *builder) heatmapSection() {
 	if byEvents {
 		s.Note = "Detector events per connection and time column (rows: the connections with the most)."
 	}
-	var rowsList []ConnRow
+	var rowsList []conntable.Row
 	for _, r := range b.conns {
 		if fd := b.c.flows[r.Flow]; fd != nil {
 			rowsList = append(rowsList, r)
@@ -591,7 +592,7 @@ func (b *builder) heatmapSection() {
 		b.missing(ChartHeatmap, "no connections over time")
 		return
 	}
-	src := func(r ConnRow) *tally {
+	src := func(r conntable.Row) *tally {
 		if byEvents {
 			return b.c.flows[r.Flow].heatEvts
 		}
@@ -617,7 +618,7 @@ func (b *builder) heatmapSection() {
 	var rowTips [][]any
 	for y, r := range rowsList {
 		yy := len(rowsList) - 1 - y // the busiest row on top
-		ylabels[yy] = r.Label()
+		ylabels[yy] = connLabel(r)
 		for x, v := range g.counts(ts[y]) {
 			if v == 0 {
 				continue

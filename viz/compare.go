@@ -35,7 +35,7 @@ func (b *builder) overlayData() []byte {
 	m := map[string]overlayConn{}
 	for _, row := range b.conns {
 		fd := b.c.flows[row.Flow]
-		if fd == nil || fd.detail == nil || row.BytesC2S+row.BytesS2C == 0 {
+		if fd == nil || fd.detail == nil || row.Bytes() == 0 {
 			continue
 		}
 		dir := dataDir(fd)
@@ -43,7 +43,7 @@ func (b *builder) overlayData() []byte {
 		for i := 1; i < len(pts); i++ {
 			pts[i].V = max(pts[i].V, pts[i-1].V) // a retransmission is not a step back
 		}
-		m[strconv.FormatUint(row.Flow, 10)] = overlayConn{Label: row.Label(), Dir: dirText(dir), Seq: pts}
+		m[strconv.FormatUint(row.Flow, 10)] = overlayConn{Label: connLabel(row), Dir: dirText(dir), Seq: pts}
 	}
 	js, _ := json.Marshal(m) // numbers and escaped strings: cannot fail
 	return js

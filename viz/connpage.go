@@ -16,6 +16,7 @@ import (
 	"strconv"
 
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/conntable"
 )
 
 // DefaultDetailConns is how many connections get a connection page with
@@ -25,7 +26,7 @@ import (
 const DefaultDetailConns = 4
 
 // detailed picks the connections whose pages carry every segment.
-func (b *builder) detailed() []ConnRow {
+func (b *builder) detailed() []conntable.Row {
 	s := b.opts.Segments
 	if s == nil {
 		return nil
@@ -38,14 +39,14 @@ func (b *builder) detailed() []ConnRow {
 	for _, id := range b.opts.Flows {
 		want[id] = true
 	}
-	var out, rest []ConnRow
+	var out, rest []conntable.Row
 	for _, row := range b.conns {
 		if !s.has(row.Flow) {
 			continue
 		}
 		if want[row.Flow] {
 			out = append(out, row)
-		} else if row.BytesC2S+row.BytesS2C > 0 || findingsOf(&row) > 0 {
+		} else if row.Bytes() > 0 || findingsOf(&row) > 0 {
 			rest = append(rest, row)
 		}
 	}
@@ -53,7 +54,7 @@ func (b *builder) detailed() []ConnRow {
 		if c := events.ComparePriority(rest[i].Problem, rest[j].Problem); c != 0 {
 			return c < 0
 		}
-		return rest[i].BytesC2S+rest[i].BytesS2C > rest[j].BytesC2S+rest[j].BytesS2C
+		return rest[i].Bytes() > rest[j].Bytes()
 	})
 	// A connection that came back after it left the table has a row per
 	// line of flows.jsonl; its page, like its charts, covers all of them.
@@ -65,7 +66,7 @@ func (b *builder) detailed() []ConnRow {
 }
 
 // onePerFlow keeps the first row of each connection id, in order.
-func onePerFlow(rows []ConnRow) []ConnRow {
+func onePerFlow(rows []conntable.Row) []conntable.Row {
 	seen := make(map[uint64]bool, len(rows))
 	out := rows[:0]
 	for _, r := range rows {
@@ -109,9 +110,9 @@ func (b *builder) connPages() {
 	// Every connection of the table, for the page of one without detail.
 	list := make([]connSummaryJSON, 0, len(b.conns))
 	for _, r := range b.conns {
-		list = append(list, connSummaryJSON{Flow: r.Flow, Label: r.Label(), Client: r.Client, Server: r.Server,
-			Comm: r.Comm, PID: r.PID, Packets: r.Packets, BytesC2S: r.BytesC2S, BytesS2C: r.BytesS2C,
-			DurationMS: r.DurationMS, Retrans: r.Retrans, Limit: r.Limit, Stream: tsharkStream(r.Flow)})
+		list = append(list, connSummaryJSON{Flow: r.Flow, Label: connLabel(r), Client: r.Client, Server: r.Server,
+			Comm: r.Comm, PID: r.PID, Packets: r.Packets(), BytesC2S: r.BytesC2S(), BytesS2C: r.BytesS2C(),
+			DurationMS: r.DurationMS, Retrans: r.Retrans, Limit: r.Limit(), Stream: tsharkStream(r.Flow)})
 	}
 	js, _ = json.Marshal(list) // plain values: cannot fail
 	b.r.SetData("connList", js)
@@ -158,9 +159,9 @@ func tsharkStream(flow uint64) uint64 {
 // appendConn writes one connection's page data. Columns are delta-encoded
 // integers (each value is the previous plus the number written), times in
 // ns from the capture's first packet; see decodeConn in connpage.js.
-func (b *builder) appendConn(buf []byte, row ConnRow, c *segConn) []byte {
+func (b *builder) appendConn(buf []byte, row conntable.Row, c *segConn) []byte {
 	dir := events.DirC2S
-	if row.BytesS2C > row.BytesC2S {
+	if row.BytesS2C() > row.BytesC2S() {
 		dir = events.DirS2C
 	}
 	origin := b.c.first
@@ -238,7 +239,7 @@ func (b *builder) appendConn(buf []byte, row ConnRow, c *segConn) []byte {
 	w := jsonWriter{buf}
 	w.raw("{")
 	w.key("flow").uint(row.Flow)
-	w.key("label").str(row.Label())
+	w.key("label").str(connLabel(row))
 	w.key("client").str(row.Client)
 	w.key("server").str(row.Server)
 	w.key("comm").str(row.Comm)
@@ -300,7 +301,7 @@ type limitSpan struct {
 // limit the change left, then each change's limit runs to the next. Without
 // changes the connection's dominant limit covers it all. src is "kernel" or
 // "packets"; no spans when the limits were not analysed.
-func (b *builder) limitSpans(row ConnRow, d events.Dir, first, last int64) (src string, spans []limitSpan) {
+func (b *builder) limitSpans(row conntable.Row, d events.Dir, first, last int64) (src string, spans []limitSpan) {
 	idx := func(name string) int {
 		for i, n := range events.LimitNames {
 			if n == name {
@@ -348,7 +349,7 @@ func (b *builder) limitSpans(row ConnRow, d events.Dir, first, last int64) (src 
 
 // appendLimits writes the band of the data direction as
 // [start, end, limit index, frame] in ns from the origin.
-func (b *builder) appendLimits(w *jsonWriter, row ConnRow, dir events.Dir, origin int64, c *segConn) {
+func (b *builder) appendLimits(w *jsonWriter, row conntable.Row, dir events.Dir, origin int64, c *segConn) {
 	first, last := int64(0), int64(0)
 	if c.pkts.n > 0 {
 		first, last = c.pkts.first().TS, c.pkts.last().TS

@@ -91,10 +91,10 @@ func (r *Report) connsJSON() []connRowJSON {
 	out := make([]connRowJSON, len(r.Conns))
 	for i, c := range r.Conns {
 		out[i] = connRowJSON{Flow: c.Flow, PID: c.PID, Comm: c.Comm, Client: c.Client, Server: c.Server,
-			BytesC2S: c.BytesC2S, BytesS2C: c.BytesS2C, Packets: c.Packets, DurationMS: c.DurationMS,
-			Retrans: c.Retrans, RetransBytes: c.RetransBytes, RTTMin: c.RTTMin, RTTAvg: c.RTTAvg, RTTMax: c.RTTMax,
-			HandshakeRTT: c.HandshakeRTT, ZeroWinMS: c.ZeroWindowMS, ZeroWinShare: c.ZeroWindowShare, State: c.State, StateText: events.ConnStateText(c.State), End: c.End,
-			Events: events.FindingCounts(c.Events), Limit: c.Limit}
+			BytesC2S: c.BytesC2S(), BytesS2C: c.BytesS2C(), Packets: c.Packets(), DurationMS: c.DurationMS,
+			Retrans: c.Retrans, RetransBytes: c.RetransB, RTTMin: c.RTTMin, RTTAvg: c.RTTAvg, RTTMax: c.RTTMax,
+			HandshakeRTT: c.HandshakeRTT, ZeroWinMS: c.ZeroWindowMS, ZeroWinShare: c.ZeroWindowShare, State: c.State, StateText: events.ConnStateText(c.State), End: c.Ended,
+			Events: events.FindingCounts(c.Events), Limit: c.Limit()}
 	}
 	return out
 }
@@ -133,9 +133,9 @@ func (r *Report) writeCSV(w io.Writer) error {
 		if c.PID != 0 {
 			pid = strconv.FormatUint(uint64(c.PID), 10)
 		}
-		rec := []string{u(c.Flow), pid, textsafe.CSVField(c.Comm), c.Client, c.Server, u(c.BytesC2S), u(c.BytesS2C),
-			u(c.Packets), f(c.DurationMS), strconv.Itoa(c.Retrans), u(c.RetransBytes), f(c.RTTMin), f(c.RTTAvg),
-			f(c.RTTMax), f(c.HandshakeRTT), f(c.ZeroWindowMS), f(c.ZeroWindowShare), c.State, events.ConnStateText(c.State), c.End, evList(c.Events), c.Limit}
+		rec := []string{u(c.Flow), pid, textsafe.CSVField(c.Comm), c.Client, c.Server, u(c.BytesC2S()), u(c.BytesS2C()),
+			u(c.Packets()), f(c.DurationMS), strconv.Itoa(c.Retrans), u(c.RetransB), f(c.RTTMin), f(c.RTTAvg),
+			f(c.RTTMax), f(c.HandshakeRTT), f(c.ZeroWindowMS), f(c.ZeroWindowShare), c.State, events.ConnStateText(c.State), c.Ended, evList(c.Events), c.Limit()}
 		if err := cw.Write(rec); err != nil {
 			return err
 		}
@@ -215,8 +215,8 @@ func (r *Report) writeText(w io.Writer) error {
 				comm = "-"
 			}
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%d\t%s\t%s\t%s\t%s\t%s\n", c.Flow, pid, textsafe.Printable(comm),
-				textsafe.Printable(c.Client), textsafe.Printable(c.Server), humanBytes(c.BytesC2S), humanBytes(c.BytesS2C),
-				c.DurationMS, c.Retrans, fmtMS(c.RTTAvg), orDash(c.State), orDash(events.ConnStateText(c.State)), orDash(c.Limit),
+				textsafe.Printable(c.Client), textsafe.Printable(c.Server), humanBytes(c.BytesC2S()), humanBytes(c.BytesS2C()),
+				c.DurationMS, c.Retrans, fmtMS(c.RTTAvg), orDash(c.State), orDash(events.ConnStateText(c.State)), orDash(c.Limit()),
 				events.ZeroWindowLabel(c.ZeroWindowMS, c.ZeroWindowShare))
 		}
 	}

@@ -637,7 +637,7 @@ func TestHeatmapIntensity(t *testing.T) {
 	var pkts uint64
 	events := 0
 	for _, c := range buildSynth(t, cfg, Options{Charts: []string{ChartOverview}}).Conns {
-		pkts += c.Packets
+		pkts += c.Packets()
 		for _, n := range c.Events {
 			events += n
 		}

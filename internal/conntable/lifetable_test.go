@@ -79,6 +79,36 @@ func TestFromFlow(t *testing.T) {
 	}
 }
 
+// The record's sides stay the client's and the server's whoever is local:
+// the summary and report tables read them.
+func TestFromFlowRecordSides(t *testing.T) {
+	rows := sampleRows()
+	raw := flow(5, "|", "|", 10, 20, 0, 1)
+	raw.Client, raw.Server = "[2001:db8::1]:7", "not an address"
+	rows = append(rows, FromFlow(&raw, false))
+	cases := []struct {
+		name           string
+		r              Row
+		client, server string
+		c2s, s2c       uint64
+		limit          string
+	}{
+		{"client is local", rows[0], "10.0.0.1:40000", "10.0.0.2:80", 3000, 50000, "rwnd 61%"},
+		{"no payload: no limit", rows[1], "10.0.0.1:40001", "10.0.0.2:443", 0, 0, ""},
+		{"IPv6", rows[2], "[2001:db8::1]:50000", "[2001:db8::2]:22", 9000, 1000, ""},
+		{"server is local", rows[3], "10.0.0.3:5555", "10.0.0.2:8080", 1000, 7000, ""},
+		{"raw endpoints", rows[4], "[2001:db8::1]:7", "not an address", 10, 20, ""},
+	}
+	for _, c := range cases {
+		r := c.r
+		if r.Client != c.client || r.Server != c.server || r.BytesC2S() != c.c2s || r.BytesS2C() != c.s2c ||
+			r.Bytes() != c.c2s+c.s2c || r.Packets() != 5 || r.Limit() != c.limit {
+			t.Errorf("%s: got client %q server %q c2s %d s2c %d bytes %d packets %d limit %q", c.name, r.Client, r.Server,
+				r.BytesC2S(), r.BytesS2C(), r.Bytes(), r.Packets(), r.Limit())
+		}
+	}
+}
+
 func TestSides(t *testing.T) {
 	s := NewSides()
 	kernel := &kblock.Record{}

@@ -16,8 +16,10 @@ import (
 	"github.com/tcpviz/tcpviz/events"
 )
 
-// Row is one connection as the table shows it. TX is what the local side
-// sent, RX what it received.
+// Row is one connection as the tables show it (tcpviz flows, and the
+// summary and report's connections table). TX is what the local side sent,
+// RX what it received; Client and Server are the record's sides, never
+// swapped.
 type Row struct {
 	Flow       uint64
 	Start, End int64 // ns since the epoch: first and last packet
@@ -27,21 +29,28 @@ type Row struct {
 	LPort      uint16
 	RAddr      string
 	RPort      uint16
-	TXBytes    uint64 // TCP payload bytes, retransmissions included
-	RXBytes    uint64
-	TXWire     uint64 // frame bytes (original lengths)
-	RXWire     uint64
-	TXPackets  uint64
-	RXPackets  uint64
-	DurationMS float64
-	Retrans    int    // retransmission events (both directions)
-	RetransB   uint64 // retransmitted payload bytes
-	RTTms      float64
+	// Client and Server are "addr:port" (the record's raw text when its
+	// address does not parse).
+	Client, Server string
+	TXBytes        uint64 // TCP payload bytes, retransmissions included
+	RXBytes        uint64
+	TXWire         uint64 // frame bytes (original lengths)
+	RXWire         uint64
+	TXPackets      uint64
+	RXPackets      uint64
+	DurationMS     float64
+	Retrans        int     // retransmission events (both directions)
+	RetransB       uint64  // retransmitted payload bytes
+	RTTms          float64 // average RTT, or the handshake's when no sample
+	// The record's RTT figures, as it has them.
+	RTTMin, RTTAvg, RTTMax, HandshakeRTT float64
 	// Zero-window time and its share of the connection (events.FlowRecord).
 	ZeroWindowMS    float64
 	ZeroWindowShare float64
 	State           string // Zeek conn_state
 	History         string // Zeek history (upper case: the client)
+	Ended           string // how the capture saw it end (fin, rst, ...)
+	Events          map[string]int
 	// LocalIsServer is set when the capture showed the server's socket as
 	// the local one (kernel records of the server only).
 	LocalIsServer bool
@@ -50,6 +59,37 @@ type Row struct {
 	Limits *events.DirLimits
 	// Problem ranks the connection among the worst (events.ComparePriority).
 	Problem events.Problem
+}
+
+// Packets is the packets of both directions.
+func (r *Row) Packets() uint64 { return r.TXPackets + r.RXPackets }
+
+// Bytes is the payload of both directions.
+func (r *Row) Bytes() uint64 { return r.TXBytes + r.RXBytes }
+
+// BytesC2S is the payload the client sent.
+func (r *Row) BytesC2S() uint64 {
+	if r.LocalIsServer {
+		return r.RXBytes
+	}
+	return r.TXBytes
+}
+
+// BytesS2C is the payload the server sent.
+func (r *Row) BytesS2C() uint64 {
+	if r.LocalIsServer {
+		return r.TXBytes
+	}
+	return r.RXBytes
+}
+
+// Limit is Limits.Label() ("rwnd 61%", "~cwnd 80%" when inferred), empty
+// when no direction carried payload.
+func (r *Row) Limit() string {
+	if r.Limits == nil {
+		return ""
+	}
+	return r.Limits.Label()
 }
 
 // KnownPID reports whether the owning process is known.
@@ -64,12 +104,15 @@ func FromFlow(f *events.FlowRecord, localIsServer bool) Row {
 		LAddr: f.ClientAddr, LPort: f.ClientPort, RAddr: f.ServerAddr, RPort: f.ServerPort,
 		TXBytes: f.BytesC2S, RXBytes: f.BytesS2C, TXWire: f.WireC2S, RXWire: f.WireS2C,
 		TXPackets: f.PacketsC2S, RXPackets: f.PacketsS2C,
-		DurationMS:   f.DurationMS,
-		Retrans:      f.Events[events.TypeRetransmission],
-		RetransB:     f.Retransmitted,
-		RTTms:        f.RTTAvgMS,
+		DurationMS: f.DurationMS,
+		Retrans:    f.Events[events.TypeRetransmission],
+		RetransB:   f.Retransmitted,
+		Client:     endpoint(f.ClientAddr, f.ClientPort, f.Client),
+		Server:     endpoint(f.ServerAddr, f.ServerPort, f.Server),
+		RTTms:      f.RTTAvgMS,
+		RTTMin:     f.RTTMinMS, RTTAvg: f.RTTAvgMS, RTTMax: f.RTTMaxMS, HandshakeRTT: f.HandshakeRTTms,
 		ZeroWindowMS: f.ZeroWindowMS, ZeroWindowShare: f.ZeroWindowShare,
-		State: f.State, History: f.History,
+		State: f.State, History: f.History, Ended: f.End, Events: f.Events,
 	}
 	if r.RTTms == 0 {
 		r.RTTms = f.HandshakeRTTms
@@ -121,6 +164,18 @@ func (s *Sides) LocalIsServer(flow uint64) bool {
 		return false
 	}
 	return s.seen[flow] == 2
+}
+
+// endpoint is addr:port, or the raw "addr:port" text when addr does not
+// parse.
+func endpoint(addr string, port uint16, raw string) string {
+	if a, err := netip.ParseAddr(addr); err == nil {
+		return netip.AddrPortFrom(a, port).String()
+	}
+	if ap, err := netip.ParseAddrPort(raw); err == nil {
+		return ap.String()
+	}
+	return raw
 }
 
 // ipVersion is 4 or 6 for the IP column of the wide table.
