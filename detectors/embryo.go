@@ -188,14 +188,8 @@ func sameSYN(q, p *events.Packet) bool {
 
 // replay makes f the state the embryo's SYN left.
 func (e *Engine) replay(f *flow, id uint64, s *embryo) {
-	now, frame := e.now, e.frame
-	e.now, e.frame = s.now, s.frame
-	syn := &e.synPkt
-	s.packet(id, syn)
-	initFlow(f, syn)
-	e.process(f, syn)
-	f.noAnswer = s.noAnswer
-	e.now, e.frame = now, frame
+	s.packet(id, &e.synPkt)
+	e.replayPacket(f, &e.synPkt, s.now, s.noAnswer)
 }
 
 // replayPacket makes f the state a SYN kept by the table left, at the

@@ -1,6 +1,9 @@
 package detectors
 
-import "github.com/tcpviz/tcpviz/internal/recent"
+import (
+	"github.com/tcpviz/tcpviz/internal/conntrack"
+	"github.com/tcpviz/tcpviz/internal/recent"
+)
 
 // A connection that left the flow table (ended and quiet, or idle) may
 // come back: a packet that continues it rejoins it under its id
@@ -15,9 +18,9 @@ import "github.com/tcpviz/tcpviz/internal/recent"
 // was not captured, and its figures in the connection's next record cover
 // the packets since it came back.
 
-// maxEnded is how many closed connections' sequence state is kept: the
-// connection table's default (conntrack.DefaultMaxEnded).
-const maxEnded = 2048
+// maxEnded is how many closed connections' sequence state is kept: as many
+// as the connection table remembers by default.
+const maxEnded = conntrack.DefaultMaxEnded
 
 // endedFlow is what the engine keeps of a closed connection.
 type endedFlow struct {

@@ -259,8 +259,8 @@ func mergeConns(c *Collector, flows []events.FlowRecord, f *Filter) []conntable.
 	for _, cr := range connRecords(c, flows) {
 		fr, fd := &cr.rec, cr.fd
 		if cr.piped {
-			client, _ := parseAddrPort(fr.ClientAddr, fr.ClientPort, fr.Client)
-			server, _ := parseAddrPort(fr.ServerAddr, fr.ServerPort, fr.Server)
+			client, _ := conntable.ParseEndpoint(fr.ClientAddr, fr.ClientPort, fr.Client)
+			server, _ := conntable.ParseEndpoint(fr.ServerAddr, fr.ServerPort, fr.Server)
 			if !f.MatchConn(fr.Flow, client, server) {
 				continue
 			}

@@ -1,10 +1,6 @@
 package viz
 
-import (
-	"net/netip"
-
-	"github.com/tcpviz/tcpviz/internal/connfilter"
-)
+import "github.com/tcpviz/tcpviz/internal/connfilter"
 
 // Filter selects the connections and the time range a report shows: the
 // filter language every tcpviz command shares (package connfilter). The
@@ -18,13 +14,3 @@ type TimeBound = connfilter.TimeBound
 
 // ParseTimeBound reads a --since/--until value.
 var ParseTimeBound = connfilter.ParseTimeBound
-
-func parseAddrPort(addr string, port uint16, both string) (netip.AddrPort, bool) {
-	if a, err := netip.ParseAddr(addr); err == nil {
-		return netip.AddrPortFrom(a, port), true
-	}
-	if ap, err := netip.ParseAddrPort(both); err == nil {
-		return ap, true
-	}
-	return netip.AddrPort{}, false
-}

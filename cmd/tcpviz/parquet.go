@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/driver"
 	"github.com/tcpviz/tcpviz/internal/parquetout"
 	"github.com/tcpviz/tcpviz/internal/session"
 	"github.com/tcpviz/tcpviz/internal/sessionfiles"
@@ -64,11 +65,11 @@ func (f *parquetFlags) attach(o *sessionfiles.Options) (*parquetout.Writer, erro
 	if err != nil {
 		return nil, err
 	}
-	w.SetCaptureFile(captureName(o.Input))
+	w.SetCaptureFile(driver.InputPath(o.Input))
 	// A directory or pattern names several captures: each row names its own.
 	prevFile := o.OnFile
 	o.OnFile = func(path string) {
-		w.SetCaptureFile(captureName(path))
+		w.SetCaptureFile(driver.InputPath(path))
 		if prevFile != nil {
 			prevFile(path)
 		}
@@ -82,17 +83,6 @@ func (f *parquetFlags) attach(o *sessionfiles.Options) (*parquetout.Writer, erro
 		}
 	}
 	return w, nil
-}
-
-// captureName is the capture_file column: the absolute path of the input.
-func captureName(in string) string {
-	if in == "-" {
-		return "-"
-	}
-	if a, err := filepath.Abs(in); err == nil {
-		return a
-	}
-	return in
 }
 
 func runExport(args []string) error {
@@ -163,7 +153,7 @@ func exportSession(dir, out, host string, packets bool) ([]string, error) {
 	if b, err := os.ReadFile(filepath.Join(dir, sessionfiles.SummaryFile)); err == nil && json.Unmarshal(b, &sum) == nil && sum.Input != "" {
 		capture = sum.Input
 	} else if info, err := session.Stat(dir); err == nil && info.Capture != "" {
-		capture = captureName(info.Capture)
+		capture = driver.InputPath(info.Capture)
 	}
 	w, err := parquetout.New(parquetout.Config{Dir: out, Host: host, Packets: packets, Stem: parquetout.StemFor(capture)})
 	if err != nil {

@@ -169,13 +169,22 @@ func (s *Sides) LocalIsServer(flow uint64) bool {
 // endpoint is addr:port, or the raw "addr:port" text when addr does not
 // parse.
 func endpoint(addr string, port uint16, raw string) string {
-	if a, err := netip.ParseAddr(addr); err == nil {
-		return netip.AddrPortFrom(a, port).String()
-	}
-	if ap, err := netip.ParseAddrPort(raw); err == nil {
+	if ap, ok := ParseEndpoint(addr, port, raw); ok {
 		return ap.String()
 	}
 	return raw
+}
+
+// ParseEndpoint reads one side of a flow record: its address and port, or
+// else its "addr:port" text; false when neither parses.
+func ParseEndpoint(addr string, port uint16, raw string) (netip.AddrPort, bool) {
+	if a, err := netip.ParseAddr(addr); err == nil {
+		return netip.AddrPortFrom(a, port), true
+	}
+	if ap, err := netip.ParseAddrPort(raw); err == nil {
+		return ap, true
+	}
+	return netip.AddrPort{}, false
 }
 
 // ipVersion is 4 or 6 for the IP column of the wide table.

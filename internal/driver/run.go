@@ -150,7 +150,7 @@ func Run(ctx context.Context, in Source, sinks ...pipeline.Sink) (*Result, error
 func (r *Result) Summary(input string) events.Summary {
 	st := &r.Stats
 	sum := events.Summary{
-		Schema: events.SchemaVersion, Tool: "tcpviz", Input: absPath(input), InputBytes: r.Size,
+		Schema: events.SchemaVersion, Tool: "tcpviz", Input: InputPath(input), InputBytes: r.Size,
 		Format: r.Format, Started: events.Timestamp(r.Started.UnixNano()), Seconds: r.Seconds,
 		Frames: r.Frames, Packets: st.Packets, TCPPackets: st.TCPPackets, KernelRecords: st.KernelRecords,
 		Skipped: st.Skipped, Flows: st.Flows, Events: st.Events,
@@ -159,7 +159,7 @@ func (r *Result) Summary(input string) events.Summary {
 	}
 	if len(r.Paths) > 1 {
 		for _, f := range r.Paths {
-			sum.Inputs = append(sum.Inputs, absPath(f))
+			sum.Inputs = append(sum.Inputs, InputPath(f))
 		}
 	}
 	if r.Seconds > 0 {
@@ -178,7 +178,9 @@ func (r *Result) Summary(input string) events.Summary {
 	return sum
 }
 
-func absPath(p string) string {
+// InputPath is how outputs name an input: its absolute path ("-" for
+// standard input; the path as given when it cannot be made absolute).
+func InputPath(p string) string {
 	if p == "-" {
 		return "-"
 	}
