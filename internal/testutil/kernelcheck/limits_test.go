@@ -282,24 +282,64 @@ func runLimitScenario(t *testing.T, sc limitScenario) {
 	}
 	// The dominant limit by ss's figures: rwnd, sndbuf, the rest of busy
 	// (the network: cwnd or recovery) or the time not busy (app).
-	ssDom, best := "", -1.0
-	for _, c := range []struct {
-		name string
-		v    float64
-	}{{events.LimitRwnd, ssR}, {events.LimitSndbuf, ssS}, {events.LimitCwnd, ssBusy - ssR - ssS}, {events.LimitApp, life - ssBusy}} {
-		if c.v > best {
-			ssDom, best = c.name, c.v
-		}
+	ssTimes := map[string]float64{
+		events.LimitRwnd:   ssR,
+		events.LimitSndbuf: ssS,
+		events.LimitCwnd:   ssBusy - ssR - ssS,
+		events.LimitApp:    life - ssBusy,
 	}
+	ssDom := dominantOf(ssTimes)
 	if ssDom != sc.want {
 		t.Logf("ss does not show the scenario's limit: %s dominates, not %s", ssDom, sc.want)
 	}
-	if got := network(k.Dominant); got != ssDom {
+	// Two limits within a few points of each other are a tie: the kernel's
+	// chronographs, ss's millisecond figures and the packets each draw the
+	// line a little differently, and either side of a tie is an honest
+	// answer. Outside a tie the dominant limit must be the same.
+	const tie = 0.10
+	kTimes, pTimes := networkTimes(k.Seconds), networkTimes(fromPackets.Seconds)
+	kDom, pDom := network(k.Dominant), network(fromPackets.Dominant)
+	if !nearTop(ssTimes, kDom, tie) && !nearTop(kTimes, ssDom, tie) {
 		t.Errorf("kernel-sourced dominant %s, ss shows %s", k.Dominant, ssDom)
 	}
-	if network(fromPackets.Dominant) != network(k.Dominant) {
+	if !nearTop(kTimes, pDom, tie) && !nearTop(pTimes, kDom, tie) {
 		t.Errorf("dominant from packets alone %s, from the kernel %s", fromPackets.Dominant, k.Dominant)
 	}
+}
+
+// networkTimes is a split by limit with recovery folded into cwnd.
+func networkTimes(s events.LimitSeconds) map[string]float64 {
+	m := map[string]float64{}
+	for i, v := range s.Array() {
+		m[network(events.LimitNames[i])] += v
+	}
+	return m
+}
+
+// dominantOf is the limit with the most time; ties go to the first in
+// LimitNames order so the answer does not depend on map order.
+func dominantOf(times map[string]float64) string {
+	dom, best := "", -1.0
+	for _, name := range events.LimitNames {
+		if v, ok := times[name]; ok && v > best {
+			dom, best = name, v
+		}
+	}
+	return dom
+}
+
+// nearTop reports whether limit's time is within margin (a share of the
+// total) of the largest time in the split.
+func nearTop(times map[string]float64, limit string, margin float64) bool {
+	var total, top float64
+	for _, v := range times {
+		total += v
+		top = max(top, v)
+	}
+	if total <= 0 {
+		return false
+	}
+	return (top-times[limit])/total <= margin
 }
 
 // network folds recovery into cwnd: both are the network's limit, and
