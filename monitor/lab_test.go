@@ -17,6 +17,7 @@ import (
 
 	"github.com/tcpviz/tcpviz/internal/capture"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
+	"github.com/tcpviz/tcpviz/internal/testutil/capturetest"
 	"github.com/tcpviz/tcpviz/internal/testutil/lab"
 	"github.com/tcpviz/tcpviz/pcapng"
 )
@@ -60,24 +61,10 @@ func TestLabRollingCapture(t *testing.T) {
 		Thresholds: Thresholds{Retransmission: 10, Loss: 10, OutOfOrder: 20, CriticalFactor: 5},
 	})
 
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	var capSum capture.Summary
-	var capErr error
-	capDone := make(chan struct{})
-	go func() {
-		defer close(capDone)
-		capSum, capErr = capture.Run(ctx, capture.Config{Interface: l.ClientIf, Netns: l.Client, Output: ring,
-			RotateBytes: 400_000, SampleInterval: 50 * time.Millisecond, Ready: func() { close(ready) }})
-	}()
-	select {
-	case <-ready:
-	case <-capDone:
-		t.Fatalf("capture ended before it was ready: %v", capErr)
-	case <-time.After(20 * time.Second):
-		cancel()
-		t.Fatal("capture not ready after 20s")
-	}
+	capt := capturetest.Start(t, func(ctx context.Context, ready func()) (capture.Summary, error) {
+		return capture.Run(ctx, capture.Config{Interface: l.ClientIf, Netns: l.Client, Output: ring,
+			RotateBytes: 400_000, SampleInterval: 50 * time.Millisecond, Ready: ready})
+	})
 
 	var wg sync.WaitGroup
 	for _, port := range []string{"5001", "5002"} {
@@ -97,10 +84,9 @@ func TestLabRollingCapture(t *testing.T) {
 		return false
 	})
 	time.Sleep(300 * time.Millisecond) // the last ACKs and FINs
-	cancel()
-	<-capDone
-	if capErr != nil {
-		t.Fatalf("capture: %v", capErr)
+	capSum, err := capt.Stop()
+	if err != nil {
+		t.Fatalf("capture: %v", err)
 	}
 	t.Logf("capture: %d packets in %d files", capSum.Packets, len(capSum.Files))
 	waitDrained(t, h.m.fol, time.Minute)
@@ -164,24 +150,10 @@ func TestLabFastRotation(t *testing.T) {
 	h := startMonitor(t, Config{Follow: FollowConfig{Path: ring, PollInterval: 100 * time.Millisecond},
 		Pipeline: detectorPipeline(), Thresholds: DefaultThresholds()})
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready := make(chan struct{})
-	var capSum capture.Summary
-	var capErr error
-	capDone := make(chan struct{})
-	go func() {
-		defer close(capDone)
-		capSum, capErr = capture.Run(ctx, capture.Config{Interface: l.ClientIf, Netns: l.Client, Output: ring,
-			RotateInterval: time.Millisecond, SampleInterval: 20 * time.Millisecond, Ready: func() { close(ready) }})
-	}()
-	select {
-	case <-ready:
-	case <-capDone:
-		t.Fatalf("capture ended before it was ready: %v", capErr)
-	case <-time.After(20 * time.Second):
-		t.Fatal("capture not ready after 20s")
-	}
+	capt := capturetest.Start(t, func(ctx context.Context, ready func()) (capture.Summary, error) {
+		return capture.Run(ctx, capture.Config{Interface: l.ClientIf, Netns: l.Client, Output: ring,
+			RotateInterval: time.Millisecond, SampleInterval: 20 * time.Millisecond, Ready: ready})
+	})
 
 	// CPU pressure for the capture and the monitor alike.
 	burner := exec.Command(os.Args[0], "-test.run=^TestBurnCPU$", "-test.count=1")
@@ -200,10 +172,9 @@ func TestLabFastRotation(t *testing.T) {
 	wg.Wait()
 	_ = burner.Process.Kill()
 	_ = burner.Wait()
-	cancel()
-	<-capDone
-	if capErr != nil {
-		t.Fatalf("capture: %v", capErr)
+	capSum, err := capt.Stop()
+	if err != nil {
+		t.Fatalf("capture: %v", err)
 	}
 	// The writer has finished: wait until the monitor has read it all.
 	waitDrained(t, h.m.fol, 2*time.Minute)

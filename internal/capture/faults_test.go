@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tcpviz/tcpviz/internal/testutil/capturetest"
 )
 
 // scratchNetns makes a network namespace with a veth pair tvzd0/tvzd1.
@@ -48,32 +50,18 @@ func TestInterfaceDeleted(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ns := scratchNetns(t)
 			out := filepath.Join(t.TempDir(), "gone.pcapng")
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			ready := make(chan struct{})
-			done := make(chan error, 1)
-			var sum Summary
-			go func() {
-				var err error
-				sum, err = Run(ctx, Config{Interface: "tvzd0", Netns: ns, Output: out, Ready: func() { close(ready) }})
-				done <- err
-			}()
-			select {
-			case <-ready:
-			case err := <-done:
-				t.Fatalf("capture ended before it was ready: %v", err)
-			case <-time.After(20 * time.Second):
-				t.Fatal("capture not ready after 20s")
-			}
+			capt := capturetest.Start(t, runner(Config{Interface: "tvzd0", Netns: ns, Output: out}))
 			for _, c := range tc.do {
 				args := append([]string{"-n", ns}, strings.Fields(c)...)
 				if b, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
 					t.Fatalf("ip %v: %v: %s", args, err, b)
 				}
 			}
+			var sum Summary
 			var err error
 			select {
-			case err = <-done:
+			case <-capt.Done():
+				sum, err = capt.Result()
 				if !tc.wantErr {
 					t.Fatalf("capture ended after %s: %v", tc.name, err)
 				}
@@ -81,8 +69,7 @@ func TestInterfaceDeleted(t *testing.T) {
 				if tc.wantErr {
 					t.Fatal("capture still running 3 s after its interface was deleted")
 				}
-				cancel()
-				err = <-done
+				sum, err = capt.Stop()
 			}
 			if tc.wantErr {
 				if err == nil || !strings.Contains(err.Error(), "tvzd0 disappeared") || strings.Contains(err.Error(), "\n") {

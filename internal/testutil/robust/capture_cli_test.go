@@ -15,26 +15,8 @@ import (
 func startCLICapture(t *testing.T, l *lab.Lab, args ...string) *captureProc {
 	t.Helper()
 	argv := append([]string{"capture", "-i", l.ClientIf, "--netns", l.Client}, args...)
-	p := &captureProc{cmd: exec.Command(tcpvizBinary(t), argv...), done: make(chan struct{})}
-	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.err
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.exit = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.done
-	})
-	deadline := time.After(30 * time.Second)
-	for !strings.Contains(p.err.String(), "capturing on") {
-		select {
-		case <-p.done:
-			t.Fatalf("capture exited before it was ready (%v): %s", p.exit, p.err.String())
-		case <-deadline:
-			t.Fatalf("capture not ready after 30s: %s", p.err.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	p := startProc(t, exec.Command(tcpvizBinary(t), argv...))
+	p.waitFor(t, &p.err, "capturing on")
 	time.Sleep(100 * time.Millisecond) // the first file is opened after the notice
 	return p
 }

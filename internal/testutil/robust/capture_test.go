@@ -60,9 +60,21 @@ type captureProc struct {
 // wantReady it waits until the capture is attached.
 func startCapture(t *testing.T, l *lab.Lab, out string, rotate int64, wantReady bool) *captureProc {
 	t.Helper()
-	p := &captureProc{cmd: exec.Command(os.Args[0], "-test.run=^$"), done: make(chan struct{})}
-	p.cmd.Env = append(os.Environ(), "TCPVIZ_ROBUST_HELPER=capture", "CAP_IFACE="+l.ClientIf, "CAP_NETNS="+l.Client,
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "TCPVIZ_ROBUST_HELPER=capture", "CAP_IFACE="+l.ClientIf, "CAP_NETNS="+l.Client,
 		"CAP_OUT="+out, "CAP_ROTATE="+strconv.FormatInt(rotate, 10))
+	p := startProc(t, cmd)
+	if wantReady {
+		p.waitFor(t, &p.stdout, "ready")
+	}
+	return p
+}
+
+// startProc starts cmd, collecting its output; the process is killed when
+// the test ends.
+func startProc(t *testing.T, cmd *exec.Cmd) *captureProc {
+	t.Helper()
+	p := &captureProc{cmd: cmd, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.err
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -72,20 +84,28 @@ func startCapture(t *testing.T, l *lab.Lab, out string, rotate int64, wantReady 
 		p.cmd.Process.Kill()
 		<-p.done
 	})
-	if !wantReady {
-		return p
-	}
-	deadline := time.After(30 * time.Second)
-	for !strings.Contains(p.stdout.String(), "ready") {
+	return p
+}
+
+// readyTimeout bounds the wait for a capture process to attach: loading
+// the eBPF programs takes seconds on a loaded two-core machine.
+const readyTimeout = 60 * time.Second
+
+// waitFor waits until out (the process's stdout or stderr) holds marker, the
+// capture's word that it is attached; it fails the test if the process
+// exits first or the marker does not come within readyTimeout.
+func (p *captureProc) waitFor(t *testing.T, out *lockedBuffer, marker string) {
+	t.Helper()
+	deadline := time.After(readyTimeout)
+	for !strings.Contains(out.String(), marker) {
 		select {
 		case <-p.done:
 			t.Fatalf("capture exited before it was ready (%v): %s", p.exit, p.err.String())
 		case <-deadline:
-			t.Fatalf("capture not ready after 30s: %s", p.err.String())
+			t.Fatalf("capture not ready after %v: %s", readyTimeout, p.err.String())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	return p
 }
 
 // wait waits up to d for the process to exit.
