@@ -100,6 +100,8 @@ func TestKernelComparison(t *testing.T) {
 		{"one for one", [][2]uint32{{1001, 2001}}, []uint32{1}, [][2]uint32{{1001, 2001}}, 1, 1, 1, 1, 1},
 		{"GSO record of 2 segments seen as two wire segments", [][2]uint32{{1001, 3001}}, []uint32{2}, [][2]uint32{{1001, 2001}, {2001, 3001}}, 2, 2, 2, 1, 1},
 		{"kernel retransmission not seen on the wire", [][2]uint32{{1001, 2001}, {5001, 6001}}, []uint32{1, 1}, [][2]uint32{{1001, 2001}}, 2, 1, 1, 1, 0.5},
+		{"a segment sent again twice: each copy is one record's", [][2]uint32{{1001, 2001}, {1001, 2001}}, []uint32{1, 1}, [][2]uint32{{1001, 2001}, {1001, 2001}}, 2, 2, 2, 1, 1},
+		{"a copy more than the records", [][2]uint32{{1001, 2001}}, []uint32{1}, [][2]uint32{{1001, 2001}, {1001, 2001}}, 1, 2, 1, 0.5, 1},
 		{"inferred retransmission the kernel did not make", [][2]uint32{{1001, 2001}}, []uint32{1}, [][2]uint32{{1001, 2001}, {3001, 4001}}, 1, 2, 1, 0.5, 1},
 	}
 	for _, tc := range tests {

@@ -205,6 +205,9 @@ func (e *Engine) kernelRetrans(id uint64, rec *kblock.Record) uint64 {
 	}
 	win := int64(e.cfg.KernelMatchWindow)
 	for i := range c.wire[c.wh:] {
+		if k.counted >= k.segs {
+			break // every segment shown: later copies are other records'
+		}
 		w := &c.wire[c.wh+i]
 		if !w.matched && abs(w.ts-k.ts) <= win && overlaps(w.seq, w.end, k.seq, k.end) {
 			w.matched = true
@@ -268,6 +271,13 @@ func (e *Engine) inferred(f *flow, p *events.Packet, cause string, newEpisode bo
 	win := int64(e.cfg.KernelMatchWindow)
 	for i := range c.kern {
 		k := &c.kern[i]
+		// A record every segment of which the wire already showed is
+		// not this copy's: a segment sent again twice within the window
+		// (RACK on a reordering path) has two records, and the second
+		// copy, matched to the first record, left the second unseen.
+		if k.counted >= k.segs {
+			continue
+		}
 		if abs(w.ts-k.ts) <= win && overlaps(w.seq, w.end, k.seq, k.end) {
 			w.matched = true
 			c.matchedInferred += w.segs

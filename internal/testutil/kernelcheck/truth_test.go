@@ -3,6 +3,7 @@
 package kernelcheck
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"os"
@@ -32,6 +33,10 @@ type truthScenario struct {
 	// run to run (4–10 % measured); a run off by more than 10 % is run
 	// once more before the checks, and the second run decides.
 	sparseRTT bool
+	// sample is the capture's kernel sample interval (50 ms when 0); 1 ms
+	// gives a record for nearly every ACK of a slow transfer, from which
+	// the kernel's own RTT samples are read (checkKernelSamples).
+	sample time.Duration
 }
 
 // truthResult is what the detectors found in a scenario's capture.
@@ -44,6 +49,7 @@ type truthResult struct {
 	events         map[string]int // by type, kind or reason, and "confirmed"
 	causes         map[string]int // kernel retransmit records by cause (segments)
 	check          events.RetransCheck
+	rtt            map[uint64]*rttTrace // by flow
 }
 
 // captureScenario runs s and returns the capture file. With
@@ -67,7 +73,8 @@ func captureScenario(t *testing.T, s truthScenario) (path string, res *truthResu
 	if err := srv.WaitOutput("listening on", 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	stop := startCapture(t, l, out, 50*time.Millisecond)
+	si := cmp.Or(s.sample, 50*time.Millisecond)
+	stop := startCapture(t, l, out, si)
 	time.Sleep(50 * time.Millisecond)
 	server0, client0 := nstat(t, l, l.Server), nstat(t, l, l.Client)
 	args := append([]string{"client", "-c", l.ServerAddr.String() + ":5001", "--cc", "cubic"}, s.args...)
@@ -111,7 +118,11 @@ func analyze(t *testing.T, path string, res *truthResult) {
 		},
 		OnFlow: func(r *events.FlowRecord) { res.flows = append(res.flows, *r) },
 	}
-	sink := sinkFunc(func(e *events.Event) {
+	sink := sinkFunc(func(p *events.Packet, e *events.Event) {
+		res.traceRTT(p, e)
+		if e == nil {
+			return
+		}
 		res.events[e.Type]++
 		switch {
 		case e.Type == events.TypeRetransmission:
@@ -138,10 +149,11 @@ func analyze(t *testing.T, path string, res *truthResult) {
 // discarded by PAWS (also counted under their reason).
 const keyLossPAWS = "paws_discard"
 
-type sinkFunc func(e *events.Event)
+// sinkFunc gets every event, and every packet with a nil event.
+type sinkFunc func(p *events.Packet, e *events.Event)
 
-func (s sinkFunc) Packet(*events.Packet) {}
-func (s sinkFunc) Event(e *events.Event) { s(e) }
+func (s sinkFunc) Packet(p *events.Packet) { s(p, nil) }
+func (s sinkFunc) Event(e *events.Event)   { s(nil, e) }
 
 // checkRTT: the median of the inferred smoothed RTT is within 10 % of the
 // kernel's srtt median, both at the kernel's records (the scorecard of
@@ -259,7 +271,7 @@ func TestDetectorTruth(t *testing.T) {
 				return l.SetLoss(lab.ToServer, 10)
 			},
 			check: func(t *testing.T, r *truthResult) { checkRTT(t, r); checkKinds(t, r) }},
-		{name: "tail-loss", sparseRTT: true,
+		{name: "tail-loss", sparseRTT: true, sample: time.Millisecond,
 			// Application-limited bursts: 15 kB writes 600 ms apart (longer
 			// than a probe, a timeout and a backed-off timeout), idle before
 			// the FIN so that the last burst's tail is not SACKed by it.
@@ -283,6 +295,7 @@ func TestDetectorTruth(t *testing.T) {
 			},
 			check: func(t *testing.T, r *truthResult) {
 				checkRTT(t, r)
+				checkKernelSamples(t, r)
 				checkKinds(t, r)
 				if r.causes[kblock.CauseLoss] == 0 || r.causes[kblock.CauseLossProbe] == 0 {
 					t.Errorf("kernel causes %v: want loss probes and timeouts", r.causes)
