@@ -62,6 +62,7 @@ type Engine struct {
 
 	limWindow int64         // LimitWindow, ns; 0 when limits are off
 	limPool   []*flowLimits // limits state of closed connections, for reuse
+	limOuts   []limOut      // storage for the next records' limits (newLimOut)
 
 	ended recent.Table[uint64, endedFlow] // closed connections' sequence state (ended.go)
 }

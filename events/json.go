@@ -125,19 +125,17 @@ func jsonFloat(b []byte, f float64) []byte {
 // arithmetic writes them several times faster than the shortest-float
 // search. ok is false for any other f.
 func appendMicros(b []byte, f float64) ([]byte, bool) {
-	if !(f > -1e9 && f < 1e9) {
-		if f > -1e15 && f < 1e15 {
-			if n := int64(f); float64(n) == f {
-				return strconv.AppendInt(b, n, 10), true
-			}
-		}
+	if !(f > -1e15 && f < 1e15) {
 		return b, false // NaN too
 	}
-	if f == 0 {
-		if math.Signbit(f) {
+	if n := int64(f); float64(n) == f {
+		if n == 0 && math.Signbit(f) {
 			return b, false // -0
 		}
-		return append(b, '0'), true
+		return strconv.AppendInt(b, n, 10), true
+	}
+	if !(f > -1e9 && f < 1e9) {
+		return b, false
 	}
 	// The nearest whole number of millionths, then whether f is it.
 	x := f * 1e6
@@ -154,23 +152,30 @@ func appendMicros(b []byte, f float64) ([]byte, bool) {
 		b = append(b, '-')
 		n = -n
 	}
-	b = strconv.AppendInt(b, n/1e6, 10)
+	if w := n / 1e6; w < 10 {
+		b = append(b, byte('0'+w))
+	} else {
+		b = strconv.AppendInt(b, w, 10)
+	}
 	frac := n % 1e6
 	if frac == 0 {
 		return b, true
 	}
-	var d [7]byte
-	d[0] = '.'
-	for i := 6; i > 0; i-- {
-		d[i] = byte('0' + frac%10)
-		frac /= 10
-	}
+	// Six digits, two at a time, without the trailing zeros.
+	hi, mid, lo := frac/1e4, frac/100%100, frac%100
+	d := [7]byte{'.', digitPairs[2*hi], digitPairs[2*hi+1], digitPairs[2*mid], digitPairs[2*mid+1],
+		digitPairs[2*lo], digitPairs[2*lo+1]}
 	k := len(d)
 	for d[k-1] == '0' {
 		k--
 	}
 	return append(b, d[:k]...), true
 }
+
+// digitPairs holds "00" to "99".
+const digitPairs = "00010203040506070809" + "10111213141516171819" + "20212223242526272829" +
+	"30313233343536373839" + "40414243444546474849" + "50515253545556575859" + "60616263646566676869" +
+	"70717273747576777879" + "80818283848586878889" + "90919293949596979899"
 
 const hexDigits = "0123456789abcdef"
 
