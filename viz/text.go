@@ -1,14 +1,13 @@
 package viz
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"text/tabwriter"
 
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/conntable"
 	"github.com/tcpviz/tcpviz/internal/textsafe"
 )
 
@@ -43,34 +42,9 @@ type summaryJSON struct {
 	RetransPct      float64             `json:"retransmission_pct"`
 	Kernel          bool                `json:"kernel_samples"`
 	Processes       []ProcessRow        `json:"processes,omitempty"`
-	Conns           []connRowJSON       `json:"connections_list"`
+	Conns           []json.RawMessage   `json:"connections_list"` // conntable.SummaryView
 	Missing         []string            `json:"missing,omitempty"`
 	NoMatch         string              `json:"no_match,omitempty"`
-}
-
-type connRowJSON struct {
-	Flow         uint64         `json:"flow"`
-	PID          uint32         `json:"pid,omitempty"`
-	Comm         string         `json:"comm,omitempty"`
-	Client       string         `json:"client"`
-	Server       string         `json:"server"`
-	BytesC2S     uint64         `json:"bytes_c2s"`
-	BytesS2C     uint64         `json:"bytes_s2c"`
-	Packets      uint64         `json:"packets"`
-	DurationMS   float64        `json:"ms"`
-	Retrans      int            `json:"retrans"`
-	RetransBytes uint64         `json:"retrans_bytes"`
-	RTTMin       float64        `json:"rtt_min_ms,omitempty"`
-	RTTAvg       float64        `json:"rtt_avg_ms,omitempty"`
-	RTTMax       float64        `json:"rtt_max_ms,omitempty"`
-	HandshakeRTT float64        `json:"handshake_rtt_ms,omitempty"`
-	ZeroWinMS    float64        `json:"zero_window_ms"`
-	ZeroWinShare float64        `json:"zero_window_share"`
-	State        string         `json:"state"`
-	StateText    string         `json:"state_text"`
-	End          string         `json:"ended"` // how the capture saw it end (fin, rst, ...); "end" is a time in flows --json
-	Events       map[string]int `json:"events,omitempty"`
-	Limit        string         `json:"limit,omitempty"` // "rwnd 61%"; "~" in front when inferred from packets
 }
 
 // WriteSummary writes the report's figures for a terminal (text), a program
@@ -87,26 +61,18 @@ func (r *Report) WriteSummary(w io.Writer, format string) error {
 	return fmt.Errorf("summary format %q: want text, json or csv", format)
 }
 
-func (r *Report) connsJSON() []connRowJSON {
-	out := make([]connRowJSON, len(r.Conns))
-	for i, c := range r.Conns {
-		out[i] = connRowJSON{Flow: c.Flow, PID: c.PID, Comm: c.Comm, Client: c.Client, Server: c.Server,
-			BytesC2S: c.BytesC2S(), BytesS2C: c.BytesS2C(), Packets: c.Packets(), DurationMS: c.DurationMS,
-			Retrans: c.Retrans, RetransBytes: c.RetransB, RTTMin: c.RTTMin, RTTAvg: c.RTTAvg, RTTMax: c.RTTMax,
-			HandshakeRTT: c.HandshakeRTT, ZeroWinMS: c.ZeroWindowMS, ZeroWinShare: c.ZeroWindowShare, State: c.State, StateText: events.ConnStateText(c.State), End: c.Ended,
-			Events: events.FindingCounts(c.Events), Limit: c.Limit()}
-	}
-	return out
-}
-
 func (r *Report) writeJSON(w io.Writer) error {
+	conns, err := conntable.JSONRows(r.Conns, summaryTable)
+	if err != nil {
+		return err
+	}
 	o := r.Overview
 	doc := summaryJSON{Title: r.Title, Source: r.Source, Packets: o.Packets, Bytes: o.Bytes, Connections: o.Flows,
 		Untracked: o.OtherFlows, DurationMS: float64(o.Duration) / 1e6, Headline: o.Headline, EventsTotal: o.Events, Events: map[string]int{},
 		KernelCheck: o.KernelCheck, Limits: o.Limits, LimitsCheck: o.LimitsCheck,
 		ZeroWindowMS: o.ZeroWindowMS, ZeroWindowFlows: o.ZeroWindowFlows,
 		Retrans: o.Retrans, RetransPct: o.RetransRate, Kernel: o.KernelSamples, Processes: r.Processes,
-		Conns: r.connsJSON(), Missing: r.Missing, NoMatch: r.NoMatch}
+		Conns: conns, Missing: r.Missing, NoMatch: r.NoMatch}
 	for _, kv := range o.EventCounts {
 		doc.Events[kv.Name] = kv.Count
 	}
@@ -115,40 +81,14 @@ func (r *Report) writeJSON(w io.Writer) error {
 	return enc.Encode(doc)
 }
 
-// csvHeader names each field as the connection table (tcpviz flows --csv)
-// names the same field.
-var csvHeader = []string{"flow", "pid", "comm", "client", "server", "bytes_c2s", "bytes_s2c", "packets",
-	"ms", "retrans", "retrans_bytes", "rtt_min_ms", "rtt_avg_ms", "rtt_max_ms",
-	"handshake_rtt_ms", "zero_window_ms", "zero_window_share", "state", "state_text", "ended", "events", "limit"}
+// summaryTable is the connections table's options: the summary's view of
+// the connection columns (tcpviz flows has the same columns).
+var summaryTable = conntable.Options{View: &conntable.SummaryView, Header: true}
 
 func (r *Report) writeCSV(w io.Writer) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(csvHeader); err != nil {
-		return err
-	}
-	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
-	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
-	for _, c := range r.Conns {
-		pid := ""
-		if c.PID != 0 {
-			pid = strconv.FormatUint(uint64(c.PID), 10)
-		}
-		rec := []string{u(c.Flow), pid, textsafe.CSVField(c.Comm), c.Client, c.Server, u(c.BytesC2S()), u(c.BytesS2C()),
-			u(c.Packets()), f(c.DurationMS), strconv.Itoa(c.Retrans), u(c.RetransB), f(c.RTTMin), f(c.RTTAvg),
-			f(c.RTTMax), f(c.HandshakeRTT), f(c.ZeroWindowMS), f(c.ZeroWindowShare), c.State, events.ConnStateText(c.State), c.Ended, evList(c.Events), c.Limit()}
-		if err := cw.Write(rec); err != nil {
-			return err
-		}
-	}
-	cw.Flush()
-	return cw.Error()
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return textsafe.Printable(s)
+	o := summaryTable
+	o.Format = conntable.FormatCSV
+	return conntable.Write(w, r.Conns, o)
 }
 
 func (r *Report) writeText(w io.Writer) error {
@@ -199,25 +139,18 @@ func (r *Report) writeText(w io.Writer) error {
 			fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%d\n", p.PID, textsafe.Printable(p.Comm), p.Flows, humanBytes(p.Bytes), p.Retrans)
 		}
 	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
 	if len(r.Conns) > 0 {
-		fmt.Fprintf(tw, "\nFLOW\tPID\tCOMM\tCLIENT\tSERVER\tC2S\tS2C\tMS\tRETRANS\tRTT_AVG\tSTATE\tEND\tLIMIT\tZERO_WIN\n")
-		for i, c := range r.Conns {
-			if i == 50 {
-				fmt.Fprintf(tw, "... %d more (use --format csv for all)\n", len(r.Conns)-50)
-				break
-			}
-			pid := "-"
-			if c.PID != 0 {
-				pid = strconv.FormatUint(uint64(c.PID), 10)
-			}
-			comm := c.Comm
-			if comm == "" {
-				comm = "-"
-			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%d\t%s\t%s\t%s\t%s\t%s\n", c.Flow, pid, textsafe.Printable(comm),
-				textsafe.Printable(c.Client), textsafe.Printable(c.Server), humanBytes(c.BytesC2S()), humanBytes(c.BytesS2C()),
-				c.DurationMS, c.Retrans, fmtMS(c.RTTAvg), orDash(c.State), orDash(events.ConnStateText(c.State)), orDash(c.Limit()),
-				events.ZeroWindowLabel(c.ZeroWindowMS, c.ZeroWindowShare))
+		fmt.Fprintln(w)
+		o := summaryTable
+		o.Format = conntable.FormatText
+		if err := conntable.Write(w, r.Conns[:min(len(r.Conns), 50)], o); err != nil {
+			return err
+		}
+		if len(r.Conns) > 50 {
+			fmt.Fprintf(w, "... %d more (use --format csv for all)\n", len(r.Conns)-50)
 		}
 	}
 	for _, m := range r.Missing {
