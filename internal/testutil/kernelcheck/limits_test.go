@@ -5,6 +5,7 @@ package kernelcheck
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
@@ -190,7 +191,49 @@ func nsOf(l *lab.Lab, side string) string {
 	return l.Client
 }
 
+// limitRun is one scenario's transfer: the capture of the sender and what
+// the ss polls saw of its data connection.
+type limitRun struct {
+	out     string
+	port    uint16
+	ss      *ssSock
+	pollGap time.Duration // the longest time between two ss polls
+}
+
+// coarse is how far the ss figures can be off, as a share of the socket's
+// life: the polls can miss up to one gap at each end of it.
+func (r limitRun) coarse() float64 {
+	life := max(r.ss.last.Sub(r.ss.first).Seconds(), r.ss.busy.Seconds())
+	if life <= 0 {
+		return 1
+	}
+	return 2 * r.pollGap.Seconds() / life
+}
+
+// maxCoarse is the most that the ss polls may be off (a share of the
+// socket's life) before the transfer is run once more. A quiet machine
+// polls every 20-100 ms (±1-7 %); at load 13-15 on 2 cores the longest gap
+// was 110-460 ms (±7-32 %), and once 1.6 s (±108 %).
+const maxCoarse = 0.25
+
 func runLimitScenario(t *testing.T, sc limitScenario) {
+	// A transfer whose ss polls came too far apart to be compared closely
+	// is run once more; the better-polled run is checked, with the room its
+	// polling gaps need.
+	r := limitTransfer(t, sc)
+	if r.coarse() > maxCoarse {
+		t.Logf("ss polled up to %v apart, its figures within ±%.0f %% of the socket's life: running the transfer again",
+			r.pollGap, 100*r.coarse())
+		if again := limitTransfer(t, sc); again.coarse() < r.coarse() {
+			r = again
+		}
+	}
+	checkLimits(t, sc, r)
+}
+
+// limitTransfer runs the scenario's transfer in a new lab, capturing the
+// sender and polling ss in its namespace.
+func limitTransfer(t *testing.T, sc limitScenario) limitRun {
 	l := lab.New(t, lab.Options{NoOffload: true})
 	if sc.setup != nil {
 		sc.setup(t, l)
@@ -234,6 +277,13 @@ func runLimitScenario(t *testing.T, sc limitScenario) {
 	if ss == nil || ss.bytesAcked == 0 {
 		t.Fatalf("ss showed no sender with data acknowledged (%d sockets)", len(socks))
 	}
+	return limitRun{out: out, port: port, ss: ss, pollGap: pollGap}
+}
+
+// checkLimits compares the kernel-sourced split of one run with ss, and the
+// dominant limit inferred from packets alone with the kernel's.
+func checkLimits(t *testing.T, sc limitScenario, r limitRun) {
+	out, port, ss, pollGap := r.out, r.port, r.ss, r.pollGap
 	withKernel := flowLimits(t, out, true)[port]
 	fromPackets := flowLimits(t, out, false)[port]
 	if withKernel == nil || fromPackets == nil {
@@ -259,7 +309,7 @@ func runLimitScenario(t *testing.T, sc limitScenario) {
 	ssBusy, ssR, ssS := ss.busy.Seconds(), ss.rwnd.Seconds(), ss.sndbuf.Seconds()
 	// The polls can miss up to one gap at each end of the socket's life,
 	// so the lifetime share gets that much more room.
-	lifeSlack := share(2*pollGap.Seconds(), life)
+	lifeSlack := r.coarse()
 	checks := []struct {
 		name      string
 		ours, ref float64
@@ -296,15 +346,32 @@ func runLimitScenario(t *testing.T, sc limitScenario) {
 	// chronographs, ss's millisecond figures and the packets each draw the
 	// line a little differently, and either side of a tie is an honest
 	// answer. Outside a tie the dominant limit must be the same.
+	// ss's split is its busy time against the socket's life as the polls
+	// saw it, so its times are off by as much as the lifetime share: its
+	// side of the tie gets the same room.
 	const tie = 0.10
 	kTimes, pTimes := networkTimes(k.Seconds), networkTimes(fromPackets.Seconds)
 	kDom, pDom := network(k.Dominant), network(fromPackets.Dominant)
-	if !nearTop(ssTimes, kDom, tie) && !nearTop(kTimes, ssDom, tie) {
-		t.Errorf("kernel-sourced dominant %s, ss shows %s", k.Dominant, ssDom)
+	if !nearTop(ssTimes, kDom, tie+lifeSlack) && !nearTop(kTimes, ssDom, tie) {
+		t.Errorf("kernel-sourced dominant %s, ss shows %s (ss within ±%.0f points)", k.Dominant, ssDom, 100*lifeSlack)
 	}
-	if !nearTop(kTimes, pDom, tie) && !nearTop(pTimes, kDom, tie) {
-		t.Errorf("dominant from packets alone %s, from the kernel %s", fromPackets.Dominant, k.Dominant)
+	// Packets do not show the send buffer (sndbuf is never inferred): a
+	// sender short of buffer space has less in flight than its window
+	// allows, which packets read as the network's limit. Beside the packets
+	// the kernel's sndbuf time counts as cwnd.
+	kSeen := packetsView(kTimes)
+	if kSeenDom := dominantOf(kSeen); !nearTop(kSeen, pDom, tie) && !nearTop(pTimes, kSeenDom, tie) {
+		t.Errorf("dominant from packets alone %s, from the kernel %s (%s with its sndbuf time as cwnd)", fromPackets.Dominant, k.Dominant, kSeenDom)
 	}
+}
+
+// packetsView is a kernel-sourced split as packets can see it: the sndbuf
+// time folded into cwnd.
+func packetsView(times map[string]float64) map[string]float64 {
+	m := maps.Clone(times)
+	m[events.LimitCwnd] += m[events.LimitSndbuf]
+	delete(m, events.LimitSndbuf)
+	return m
 }
 
 // networkTimes is a split by limit with recovery folded into cwnd.
