@@ -1,8 +1,6 @@
 package detectors
 
 import (
-	"bytes"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,7 +9,7 @@ import (
 	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/internal/conntrack"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
-	"github.com/tcpviz/tcpviz/pcapng"
+	"github.com/tcpviz/tcpviz/internal/testutil/feed"
 )
 
 // bulkTransfer crafts a sender-side view of a bulk transfer: 1448-byte
@@ -138,19 +136,7 @@ func benchPipeline(b *testing.B, limits bool) {
 					cfg.NewDetector = func(emit func(*events.Event)) pipeline.Detector { return New(dc, emit) }
 				}
 				p := pipeline.New(cfg)
-				r := pcapng.NewReader(bytes.NewReader(data), path)
-				for {
-					rec, err := r.Next()
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
-					if err := p.Feed(rec); err != nil {
-						b.Fatal(err)
-					}
-				}
+				feed.Bytes(b, data, path, p)
 				p.Finish()
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(pkts)), "ns/packet")

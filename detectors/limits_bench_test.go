@@ -2,7 +2,6 @@ package detectors
 
 import (
 	"bytes"
-	"io"
 	"syscall"
 	"testing"
 	"time"
@@ -11,7 +10,7 @@ import (
 	"github.com/tcpviz/tcpviz/internal/conntrack"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/internal/testutil/capgen"
-	"github.com/tcpviz/tcpviz/pcapng"
+	"github.com/tcpviz/tcpviz/internal/testutil/feed"
 )
 
 // BenchmarkLimitsShort runs 20,000 short connections (capgen.Short) from
@@ -40,19 +39,7 @@ func BenchmarkLimitsShort(b *testing.B) {
 				p := pipeline.New(pipeline.Config{Flows: conntrack.DefaultConfig(),
 					NewDetector: func(emit func(*events.Event)) pipeline.Detector { return New(cfg, emit) },
 					OnFlow:      func(r *events.FlowRecord) { buf = r.AppendJSON(buf[:0]) }})
-				r := pcapng.NewReader(bytes.NewReader(capture.Bytes()), "short.pcap")
-				for {
-					rec, err := r.Next()
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
-					if err := p.Feed(rec); err != nil {
-						b.Fatal(err)
-					}
-				}
+				feed.Bytes(b, capture.Bytes(), "short.pcap", p)
 				p.Finish()
 			}
 			// CPU time: on a shared machine the wall clock measures the wait

@@ -3,12 +3,10 @@ package events_test
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
 	"math"
 	"math/rand/v2"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,7 +16,7 @@ import (
 	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/internal/conntrack"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
-	"github.com/tcpviz/tcpviz/pcapng"
+	"github.com/tcpviz/tcpviz/internal/testutil/feed"
 	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
 
@@ -64,11 +62,6 @@ func (s *checkSink) Event(e *events.Event) {
 }
 
 func runSample(t *testing.T, path string, withDetectors bool) *checkSink {
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	s := &checkSink{t: t}
 	cfg := pipeline.Config{Flows: conntrack.DefaultConfig()}
 	if withDetectors {
@@ -84,19 +77,7 @@ func runSample(t *testing.T, path string, withDetectors bool) *checkSink {
 	p := pipeline.New(cfg)
 	s.table = p.Table()
 	p.AddSink(s)
-	rd := pcapng.NewReader(f, path)
-	for {
-		rec, err := rd.Next()
-		if errors.Is(err, io.EOF) || errors.Is(err, pcapng.ErrNeedMore) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := p.Feed(rec); err != nil {
-			t.Fatal(err)
-		}
-	}
+	feed.File(t, path, p)
 	p.Finish()
 	return s
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/internal/testutil/capgen"
+	"github.com/tcpviz/tcpviz/internal/testutil/feed"
 	"github.com/tcpviz/tcpviz/pcapng"
 )
 
@@ -136,17 +136,7 @@ func BenchmarkMonitorAppend(b *testing.B) {
 			runtime.GC()
 			c0 := cpuTime()
 			p := pipeline.New(detectorPipeline())
-			r := pcapng.NewReader(bytes.NewReader(data), "bulk")
-			for {
-				rec, err := r.Next()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					b.Fatal(err)
-				}
-				p.Feed(rec)
-			}
+			feed.Bytes(b, data, "bulk", p)
 			cpu += cpuTime() - c0
 		}
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n), "cpu-ns/pkt")

@@ -4,7 +4,6 @@ package monitor
 
 import (
 	"context"
-	"io"
 	"maps"
 	"os"
 	"os/exec"
@@ -18,8 +17,8 @@ import (
 	"github.com/tcpviz/tcpviz/internal/capture"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/internal/testutil/capturetest"
+	"github.com/tcpviz/tcpviz/internal/testutil/feed"
 	"github.com/tcpviz/tcpviz/internal/testutil/lab"
-	"github.com/tcpviz/tcpviz/pcapng"
 )
 
 // TestLabRollingCapture runs tcpviz's own capture into rotating files in a
@@ -183,24 +182,7 @@ func TestLabFastRotation(t *testing.T) {
 	// The same files read afterwards, in order, through the same pipeline.
 	off := pipeline.New(detectorPipeline())
 	for _, name := range capSum.Files {
-		f, err := os.Open(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := pcapng.NewReader(f, name)
-		for {
-			rec, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatalf("offline read: %v", err)
-			}
-			if err := off.Feed(rec); err != nil {
-				t.Fatal(err)
-			}
-		}
-		f.Close()
+		feed.File(t, name, off)
 	}
 	want := off.Stats()
 	t.Logf("capture: %d packets in %d files; monitor: %d packets, %d files, %d gaps; offline: %d packets",

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"bytes"
-	"io"
 	"net"
 	"testing"
 
@@ -11,6 +10,7 @@ import (
 
 	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/internal/conntrack"
+	"github.com/tcpviz/tcpviz/internal/testutil/feed"
 	"github.com/tcpviz/tcpviz/pcapng"
 )
 
@@ -79,17 +79,7 @@ func BenchmarkReadDecodeNormalize(b *testing.B) {
 		p := New(Config{Flows: conntrack.DefaultConfig()})
 		s := &countSink{}
 		p.AddSink(s)
-		r := pcapng.NewReader(bytes.NewReader(data), "bench")
-		for {
-			rec, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			p.Feed(rec)
-		}
+		feed.Bytes(b, data, "bench", p)
 		p.Finish()
 		if s.packets != n {
 			b.Fatalf("%d packets, want %d", s.packets, n)

@@ -2,8 +2,6 @@ package pipeline_test
 
 import (
 	"bytes"
-	"errors"
-	"io"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -15,7 +13,7 @@ import (
 	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/internal/conntrack"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
-	"github.com/tcpviz/tcpviz/pcapng"
+	"github.com/tcpviz/tcpviz/internal/testutil/feed"
 )
 
 // outSink writes every packet and event as parse-pcap would.
@@ -148,24 +146,7 @@ func TestTableSYNsSameAsOwn(t *testing.T) {
 	for _, path := range files {
 		pipes, outs := sharedAndOwn(conntrack.DefaultConfig())
 		for i := range pipes {
-			f, err := os.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rd := pcapng.NewReader(f, path)
-			for {
-				rec, err := rd.Next()
-				if errors.Is(err, io.EOF) || errors.Is(err, pcapng.ErrNeedMore) {
-					break
-				}
-				if err != nil {
-					t.Fatalf("%s: %v", path, err)
-				}
-				if err := pipes[i].Feed(rec); err != nil {
-					t.Fatal(err)
-				}
-			}
-			f.Close()
+			feed.File(t, path, pipes[i])
 			pipes[i].Finish()
 		}
 		sameOutput(t, filepath.Base(path), outs)

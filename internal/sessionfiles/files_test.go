@@ -15,6 +15,7 @@ import (
 	"github.com/tcpviz/tcpviz/internal/conntrack"
 	"github.com/tcpviz/tcpviz/internal/driver"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
+	"github.com/tcpviz/tcpviz/internal/testutil/feed"
 	"github.com/tcpviz/tcpviz/pcapng"
 )
 
@@ -120,24 +121,7 @@ func TestFeedFilesSameAsSequential(t *testing.T) {
 			paths := splitCapture(t, path, dir, 5)
 			sequential := runOver(t, func(p *pipeline.Pipeline) error {
 				for _, f := range paths {
-					in, err := os.Open(f)
-					if err != nil {
-						return err
-					}
-					r := pcapng.NewReader(in, f)
-					for {
-						rec, err := r.Next()
-						if errors.Is(err, io.EOF) {
-							break
-						}
-						if err != nil {
-							return err
-						}
-						if err := p.Feed(rec); err != nil {
-							return err
-						}
-					}
-					in.Close()
+					feed.File(t, f, p)
 				}
 				p.Finish()
 				return nil

@@ -4,7 +4,6 @@ package kernelcheck
 
 import (
 	"fmt"
-	"io"
 	"maps"
 	"math"
 	"os"
@@ -20,8 +19,8 @@ import (
 	"github.com/tcpviz/tcpviz/detectors"
 	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/internal/conntrack"
-	"github.com/tcpviz/tcpviz/internal/driver"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
+	"github.com/tcpviz/tcpviz/internal/testutil/feed"
 	"github.com/tcpviz/tcpviz/internal/testutil/lab"
 	"github.com/tcpviz/tcpviz/pcapng"
 )
@@ -431,11 +430,6 @@ func fmtSplit(d *events.DirLimits) string {
 // kernel records, and returns the client-to-server limits by client port.
 func flowLimits(t *testing.T, file string, kernel bool) map[uint16]*events.DirLimits {
 	t.Helper()
-	in, err := driver.OpenInput(file, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
 	res := map[uint16]*events.DirLimits{}
 	cfg := pipeline.Config{Flows: conntrack.DefaultConfig(),
 		NewDetector: func(emit func(*events.Event)) pipeline.Detector {
@@ -447,22 +441,12 @@ func flowLimits(t *testing.T, file string, kernel bool) map[uint16]*events.DirLi
 			}
 		}}
 	p := pipeline.New(cfg)
-	rd := pcapng.NewReader(in, in.Name)
-	for {
-		rec, err := rd.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	feed.File(t, file, feed.Func(func(rec *pcapng.Record) error {
 		if rec.Type == pcapng.RecordCustom && !kernel {
-			continue
+			return nil
 		}
-		if err := p.Feed(rec); err != nil {
-			t.Fatal(err)
-		}
-	}
+		return p.Feed(rec)
+	}))
 	p.Finish()
 	return res
 }
