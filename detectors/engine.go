@@ -316,12 +316,12 @@ func (e *Engine) Close(id uint64) {
 	if f := e.flows[id]; f != nil {
 		e.settleHoles(f)
 		e.remember(f)
+		if f.lim != nil && len(e.limPool) < 1024 {
+			e.limPool = append(e.limPool, f.lim)
+		}
 	}
 	if e.last != nil && e.last.id == id {
 		e.last = nil
-	}
-	if f := e.flows[id]; f != nil && f.lim != nil && len(e.limPool) < 1024 {
-		e.limPool = append(e.limPool, f.lim)
 	}
 	delete(e.flows, id)
 	e.syns.del(id)

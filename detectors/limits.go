@@ -53,14 +53,23 @@ func (v *limVec) dominant() (int, float64) {
 	return best, float64(v[best]) / float64(v.total())
 }
 
-// seconds converts to seconds, to the microsecond: finer is noise, and the
-// figures are written for every connection.
-func (v *limVec) seconds() events.LimitSeconds {
+// split converts to seconds, to the microsecond (finer is noise, and the
+// figures are written for every connection), and names the dominant limit
+// and its share as events.LimitSeconds.Dominant does, in the same pass.
+func (v *limVec) split() (events.LimitSeconds, string, float64) {
 	var a [nLimits]float64
+	best, total := -1, 0.0
 	for i, x := range v {
 		a[i] = float64(x/1e3) / 1e6
+		total += a[i]
+		if a[i] > 0 && (best < 0 || a[i] > a[best]) {
+			best = i
+		}
 	}
-	return events.LimitSecondsOf(a)
+	if best < 0 || total <= 0 {
+		return events.LimitSecondsOf(a), "", 0
+	}
+	return events.LimitSecondsOf(a), events.LimitNames[best], a[best] / total
 }
 
 // limSlot is one open LimitWindow of a direction's timeline, from packets.
@@ -473,6 +482,13 @@ func (e *Engine) limGoodput(f *flow, L *flowLimits, d events.Dir, now int64) {
 	n := uint64(to - ld.ackedTo)
 	ld.ackedTo, ld.acked, ld.lastAck = to, ld.acked+n, now
 	w := e.limWindow
+	if k := len(ld.slots); k > 0 {
+		// Usually the newest open window (windows start on the same grid).
+		if s := &ld.slots[k-1]; now >= s.start && now-s.start < w {
+			s.acked += n
+			return
+		}
+	}
 	ws, _ := ld.slot(f.first + (now-f.first)/w*w)
 	ws.acked += n
 }
@@ -692,8 +708,7 @@ func (e *Engine) limResult(dl *events.DirLimits, ld *limDir, end int64) {
 	dl.GoodputAvgBps = math.Round(dl.GoodputAvgBps)
 	dl.GoodputPeakBps = math.Round(max(ld.peakBps, dl.GoodputAvgBps))
 	pkt := ld.pkt
-	dl.Seconds = pkt.seconds()
-	dl.Dominant, dl.Share = dl.Seconds.Dominant()
+	dl.Seconds, dl.Dominant, dl.Share = pkt.split()
 	dl.Share = round4(dl.Share)
 	if !ld.kSeen() || ld.kLast <= ld.kStart {
 		return
@@ -722,8 +737,7 @@ func (e *Engine) limResult(dl *events.DirLimits, ld *limDir, end int64) {
 	}
 	dl.Packets = &events.PacketLimits{Seconds: dl.Seconds, Dominant: dl.Dominant, Share: dl.Share, Agreement: agreement}
 	dl.Source = events.LimitSourceKernel
-	dl.Seconds = k.seconds()
-	dl.Dominant, dl.Share = dl.Seconds.Dominant()
+	dl.Seconds, dl.Dominant, dl.Share = k.split()
 	dl.Share = round4(dl.Share)
 	dl.Kernel = &events.KernelChrono{Busy: float64(busy/1e3) / 1e6, RwndLimited: dl.Seconds.Rwnd, SndbufLimited: dl.Seconds.Sndbuf}
 }
