@@ -1,0 +1,65 @@
+package driver
+
+import (
+	"context"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tcpviz/tcpviz/internal/decode"
+	"github.com/tcpviz/tcpviz/pcapng"
+)
+
+// BenchmarkReadAhead measures the reader stage of parse-pcap alone: reading
+// and decoding TCPVIZ_BENCH_PCAP into batches, as the pipeline receives
+// them (the batches are handed straight back). It reports the CPU time of
+// the reading goroutine's thread per record (read-ns/rec, from
+// RUSAGE_THREAD: steadier than wall time on a shared machine):
+//
+//	TCPVIZ_BENCH_PCAP=/tmp/x.pcap go test ./internal/driver -run XXX \
+//	  -bench ReadAhead -benchtime 5x
+func BenchmarkReadAhead(b *testing.B) {
+	in := os.Getenv("TCPVIZ_BENCH_PCAP")
+	if in == "" {
+		b.Skip("TCPVIZ_BENCH_PCAP names no capture")
+	}
+	var cpu time.Duration
+	var recs int
+	for b.Loop() {
+		f, err := os.Open(in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out, free := make(chan *ahead, 4), make(chan *ahead, 8)
+		used := make(chan time.Duration, 1)
+		go func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			cpu0 := threadCPU()
+			readAhead(context.Background(), pcapng.NewReader(f, in), decode.NewWithConfig(decode.DefaultConfig()), out, free)
+			used <- threadCPU() - cpu0
+		}()
+		for a := range out {
+			recs += len(a.items)
+			select {
+			case free <- a:
+			default:
+			}
+		}
+		cpu += <-used
+		f.Close()
+	}
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(recs), "read-ns/rec")
+}
+
+// threadCPU is the calling thread's user and system CPU time so far.
+func threadCPU() time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_THREAD, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
