@@ -179,6 +179,15 @@ const digitPairs = "00010203040506070809" + "10111213141516171819" + "2021222324
 
 const hexDigits = "0123456789abcdef"
 
+// jsonSafe holds the bytes encoding/json writes as they are: printable
+// ASCII but for the quote, the backslash and HTML's <, > and &.
+var jsonSafe = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // jsonString appends s quoted and escaped exactly as encoding/json does with
 // HTML escaping on (its default): <, > and & as \u00XX, invalid UTF-8 as
 // \ufffd, U+2028 and U+2029 escaped.
@@ -186,11 +195,11 @@ func jsonString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if jsonSafe[s[i]] {
+			i++
+			continue
+		}
 		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '\\', '"':
@@ -271,11 +280,68 @@ func fTS(b []byte, name string, v Timestamp) []byte {
 
 // AppendJSON appends e as one JSON object (no newline), the bytes
 // encoding/json writes for an Event.
-func (e *Event) AppendJSON(b []byte) []byte {
+func (e *Event) AppendJSON(b []byte) []byte { return e.appendJSON(b, nil) }
+
+// eventCache keeps the text of what consecutive events of one writer
+// mostly share: the date and time to the second of their timestamp, and
+// the connection's smoothed RTT (which changes with RTT samples, not with
+// every event). Formatting both was a third of an event's encoding.
+type eventCache struct {
+	sec    int64 // the second the prefix shows, when secOK
+	secOK  bool
+	prefix [20]byte // "2006-01-02T15:04:05."
+	srtt   uint64   // bits of the float srttText shows, when srttOK
+	srttOK bool
+	srttTx []byte
+}
+
+// appendTS appends the JSON form of t (Timestamp.AppendJSON), the part up
+// to the second taken from c when t falls in the same second as before.
+func (c *eventCache) appendTS(b []byte, t Timestamp) []byte {
+	sec, frac := int64(t)/int64(time.Second), int64(t)%int64(time.Second)
+	if frac < 0 {
+		sec--
+		frac += int64(time.Second)
+	}
+	if !c.secOK || sec != c.sec {
+		var x [32]byte
+		t.appendText(x[:0])
+		copy(c.prefix[:], x[:20])
+		c.sec, c.secOK = sec, true
+	}
+	var d [11]byte // the fraction, 'Z' and the closing quote
+	for i := 8; i >= 0; i-- {
+		d[i] = byte('0' + frac%10)
+		frac /= 10
+	}
+	d[9], d[10] = 'Z', '"'
+	b = append(b, '"')
+	b = append(b, c.prefix[:]...)
+	return append(b, d[:]...)
+}
+
+// appendFloat appends jsonFloat(f), from c when f is the float formatted
+// last.
+func (c *eventCache) appendFloat(b []byte, f float64) []byte {
+	if bits := math.Float64bits(f); c.srttOK && bits == c.srtt {
+		return append(b, c.srttTx...)
+	}
+	n := len(b)
+	b = jsonFloat(b, f)
+	c.srtt, c.srttOK, c.srttTx = math.Float64bits(f), true, append(c.srttTx[:0], b[n:]...)
+	return b
+}
+
+// appendJSON is AppendJSON, with the writer's cache when c is not nil.
+func (e *Event) appendJSON(b []byte, c *eventCache) []byte {
 	b = append(b, `{"type":`...)
 	b = jsonString(b, e.Type)
 	b = fU64(b, `,"frame":`, e.Frame)
-	b = fTS(b, `,"ts":`, e.TS)
+	if c != nil {
+		b = c.appendTS(append(b, `,"ts":`...), e.TS)
+	} else {
+		b = fTS(b, `,"ts":`, e.TS)
+	}
 	b = fU64(b, `,"flow":`, e.Flow)
 	b = append(b, `,"dir":"`...)
 	b = append(b, e.Dir.String()...)
@@ -326,19 +392,23 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	if e.Cause != "" {
 		b = fStr(b, `,"cause":`, e.Cause)
 	}
-	c := &e.Context
-	b = fI64(b, `,"context":{"bytes_in_flight":`, c.BytesInFlight)
-	if c.SRTTms != 0 {
-		b = fF64(b, `,"srtt_ms":`, c.SRTTms)
+	ctx := &e.Context
+	b = fI64(b, `,"context":{"bytes_in_flight":`, ctx.BytesInFlight)
+	if ctx.SRTTms != 0 {
+		if c != nil {
+			b = c.appendFloat(append(b, `,"srtt_ms":`...), ctx.SRTTms)
+		} else {
+			b = fF64(b, `,"srtt_ms":`, ctx.SRTTms)
+		}
 	}
-	if c.KernelCwnd != 0 {
-		b = fU64(b, `,"kernel_cwnd":`, uint64(c.KernelCwnd))
+	if ctx.KernelCwnd != 0 {
+		b = fU64(b, `,"kernel_cwnd":`, uint64(ctx.KernelCwnd))
 	}
-	if c.KernelSRTTus != 0 {
-		b = fU64(b, `,"kernel_srtt_us":`, uint64(c.KernelSRTTus))
+	if ctx.KernelSRTTus != 0 {
+		b = fU64(b, `,"kernel_srtt_us":`, uint64(ctx.KernelSRTTus))
 	}
-	if c.KernelSsthr != 0 {
-		b = fU64(b, `,"kernel_ssthresh":`, uint64(c.KernelSsthr))
+	if ctx.KernelSsthr != 0 {
+		b = fU64(b, `,"kernel_ssthresh":`, uint64(ctx.KernelSsthr))
 	}
 	b = append(b, '}')
 	if e.Kernel != nil {

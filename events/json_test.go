@@ -313,3 +313,49 @@ func randDirLimits(r *rand.Rand) *events.DirLimits {
 		Kernel:  maybe(r, &events.KernelChrono{Busy: randFloat(r), RwndLimited: randFloat(r), SndbufLimited: randFloat(r)}),
 		Packets: maybe(r, &events.PacketLimits{Seconds: sec(), Dominant: randString(r), Share: randFloat(r), Agreement: randFloat(r)})}
 }
+
+// TestWriterSameAsMarshal: the Writer keeps the text of the last
+// timestamp's second and of the last smoothed RTT between events; its lines
+// are still those encoding/json writes, through runs of one second, steps
+// across seconds, days and the epoch, and repeated, changing and negative
+// zero RTTs.
+func TestWriterSameAsMarshal(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 17))
+	srtts := []float64{0, 0.038875, 12.345, 1e-7, 0.04, math.Copysign(0, -1), 250}
+	var out, want bytes.Buffer
+	w := events.NewWriter(&out, 4096)
+	ts := int64(1_700_000_000_999_999_990)
+	for i := range 20000 {
+		switch r.IntN(10) {
+		case 0:
+			ts += r.Int64N(3 * 86400e9) // another day
+		case 1:
+			ts = r.Int64N(4e9) - 2e9 // around the epoch, both sides
+		case 2:
+			ts -= r.Int64N(2e9) // back in time
+		default:
+			ts += r.Int64N(300e6) // mostly the same second
+		}
+		e := &events.Event{Type: events.TypeDupAck, Frame: uint64(i), TS: events.Timestamp(ts), Flow: 1,
+			Src: "10.0.0.1:1", Dst: "10.0.0.2:2", Severity: events.SevInfo,
+			Context: events.Context{BytesInFlight: r.Int64N(1 << 20), SRTTms: srtts[r.IntN(len(srtts))]}}
+		if r.IntN(4) == 0 {
+			e.Context.SRTTms = randFloat(r)
+		}
+		w.Event(e)
+		want.Write(marshal(t, e))
+		want.WriteByte('\n')
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), want.Bytes()) {
+		got, exp := bytes.Split(out.Bytes(), []byte{'\n'}), bytes.Split(want.Bytes(), []byte{'\n'})
+		for i := range min(len(got), len(exp)) {
+			if !bytes.Equal(got[i], exp[i]) {
+				t.Fatalf("line %d:\n got %s\nwant %s", i+1, got[i], exp[i])
+			}
+		}
+		t.Fatalf("%d lines, want %d", len(got), len(exp))
+	}
+}

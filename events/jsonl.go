@@ -10,9 +10,10 @@ import (
 // --events-out). The first write error sticks: later writes do nothing and
 // Err and Flush return it.
 type Writer struct {
-	w   *bufio.Writer
-	buf []byte
-	err error
+	w     *bufio.Writer
+	buf   []byte
+	err   error
+	cache eventCache
 }
 
 // NewWriter returns a Writer with a buffer of size bytes (64 KiB when size
@@ -34,7 +35,7 @@ func (w *Writer) line(b []byte) {
 // Event writes one event line.
 func (w *Writer) Event(e *Event) {
 	if w.err == nil {
-		w.line(e.AppendJSON(w.buf[:0]))
+		w.line(e.appendJSON(w.buf[:0], &w.cache))
 	}
 }
 

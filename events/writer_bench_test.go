@@ -1,0 +1,67 @@
+package events_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tcpviz/tcpviz/events"
+)
+
+// BenchmarkWriterEvents measures the event writer's stage of parse-pcap on
+// real events: the lines of TCPVIZ_BENCH_EVENTS (an events.jsonl) are read
+// back into memory, then written again through a Writer to io.Discard.
+// cpu-ns/event is the writing thread's CPU time per event:
+//
+//	TCPVIZ_BENCH_EVENTS=out/events.jsonl go test ./events -run XXX \
+//	  -bench WriterEvents -count 5
+func BenchmarkWriterEvents(b *testing.B) {
+	path := os.Getenv("TCPVIZ_BENCH_EVENTS")
+	if path == "" {
+		b.Skip("TCPVIZ_BENCH_EVENTS names no events.jsonl")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	var evs []events.Event
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var e events.Event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			b.Fatal(err)
+		}
+		evs = append(evs, e)
+	}
+	if len(evs) == 0 {
+		b.Fatal("no events")
+	}
+	w := events.NewWriter(io.Discard, 256<<10)
+	runtime.GC() // the decoding's garbage, not the writer's
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	b.ResetTimer()
+	cpu0 := threadCPU()
+	for i := 0; i < b.N; i++ {
+		w.Event(&evs[i%len(evs)])
+	}
+	b.ReportMetric(float64(threadCPU()-cpu0)/float64(b.N), "cpu-ns/event")
+}
+
+// threadCPU is the calling thread's user and system CPU time so far:
+// steadier than wall time on a shared machine.
+func threadCPU() time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_THREAD, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
