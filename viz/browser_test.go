@@ -47,8 +47,36 @@ func chromiumPath(t testing.TB) string {
 	return ""
 }
 
-func newBrowser(t testing.TB) *browser {
-	exe := chromiumPath(t)
+// chromium is the one headless Chromium the package's tests share, started
+// by the first test that needs it: a start took seconds on a quiet machine
+// and tens of seconds on a busy one, and there are sixteen such tests. Each
+// test has a tab of its own (its own page, console and dialogs).
+var chromium struct {
+	once sync.Once
+	ctx  context.Context // the browser's first tab; tabs are made from it
+	stop func()
+	dir  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if chromium.stop != nil {
+		chromium.stop()
+	}
+	if chromium.dir != "" {
+		os.RemoveAll(chromium.dir)
+	}
+	os.Exit(code)
+}
+
+func startChromium(exe string) {
+	dir, err := os.MkdirTemp("", "tcpviz-chromium-")
+	if err != nil {
+		chromium.err = err
+		return
+	}
+	chromium.dir = dir
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe),
 		chromedp.Headless,
@@ -56,7 +84,7 @@ func newBrowser(t testing.TB) *browser {
 		chromedp.DisableGPU,
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(dir),
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
@@ -68,11 +96,37 @@ func newBrowser(t testing.TB) *browser {
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
+	chromium.stop = func() { cancelC(); cancelA() }
+	// The first action starts the browser, which lives as long as the
+	// context of that action: a time limit goes around it, not in it.
+	done := make(chan error, 1)
+	go func() { done <- chromedp.Do(ctx, chromedp.Navigate("about:blank")) }()
+	select {
+	case err = <-done:
+	case <-time.After(5 * time.Minute): // 2 shared cores can be very busy
+		chromium.stop()
+		err = fmt.Errorf("no browser after 5 minutes: %w", <-done)
+	}
+	if err != nil {
+		chromium.err = err
+		return
+	}
+	chromium.ctx = ctx
+}
+
+// newBrowser opens a tab in the shared Chromium for t, closed when t ends.
+func newBrowser(t testing.TB) *browser {
+	exe := chromiumPath(t)
+	chromium.once.Do(func() { startChromium(exe) })
+	if chromium.err != nil {
+		t.Fatalf("start chromium: %v", chromium.err)
+	}
+	ctx, cancelC := chromedp.NewContext(chromium.ctx)
 	ctx, cancelT := context.WithTimeout(ctx, 5*time.Minute) // 2 shared cores can be very busy
-	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
+	t.Cleanup(func() { cancelT(); cancelC() })
 	b := &browser{ctx: ctx}
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
+		t.Fatalf("open a chromium tab: %v", err)
 	}
 	msgs := chromedp.Console(ctx)
 	go func() {
