@@ -103,17 +103,7 @@ func runAnalyze(args []string) error {
 	progress, clearBar := of.progress()
 	po := sessionfiles.Options{Input: input, OutDir: dir, Pipeline: cfg, Progress: progress, KeepFlows: true,
 		Sinks: []pipeline.Sink{sides, report.collector, report.segments}}
-	pq, err := pf.attach(&po)
-	if err != nil {
-		return err
-	}
-	res, err := sessionfiles.Run(ctx, po)
-	clearBar()
-	if err == nil && pq != nil {
-		err = pq.Close()
-	} else if pq != nil {
-		pq.Abort()
-	}
+	res, pqFiles, err := pf.run(ctx, po, clearBar)
 	if err != nil {
 		if *out == "" {
 			os.Remove(dir) // only succeeds when empty
@@ -124,10 +114,7 @@ func runAnalyze(args []string) error {
 	if err != nil {
 		return err
 	}
-	files := append(res.Files, more...)
-	if pq != nil {
-		files = append(files, pq.Files()...)
-	}
+	files := append(append(res.Files, more...), pqFiles...)
 	rows = conntable.Select(&filter, rows, int64(res.Summary.FirstPacket))
 	if err := conntable.Sort(rows, tf.sort); err != nil {
 		return usagef("--sort: %v", err)

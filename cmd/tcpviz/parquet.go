@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,6 +54,31 @@ func addParquetFlags(fs *pflag.FlagSet) *parquetFlags {
 		packets: fs.Bool("parquet-packets", false,
 			"also write the packets table (one row per TCP packet) with --parquet"),
 	}
+}
+
+// run runs the session files' pass over o.Input (sessionfiles.Run), with
+// the Parquet tables written from the same pass when --parquet is given.
+// done is called when the pass ends (it clears the progress bar). It returns
+// the Parquet files apart, for the caller to list them where it lists them;
+// a failed pass leaves no Parquet files.
+func (f *parquetFlags) run(ctx context.Context, o sessionfiles.Options, done func()) (*sessionfiles.Result, []string, error) {
+	pq, err := f.attach(&o)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := sessionfiles.Run(ctx, o)
+	done()
+	if pq == nil {
+		return res, nil, err
+	}
+	if err != nil {
+		pq.Abort()
+		return nil, nil, err
+	}
+	if err := pq.Close(); err != nil {
+		return nil, nil, err
+	}
+	return res, pq.Files(), nil
 }
 
 // attach adds a Parquet writer to a run; nil when --parquet is not given.

@@ -103,27 +103,14 @@ func runParsePcap(args []string) error {
 		return usagef("--no-jsonl needs --parquet DIR (the results must go somewhere)")
 	}
 	po.NoJSONL = *noJSONL
-	pq, err := pf.attach(&po)
-	if err != nil {
-		return err
-	}
-	res, err := sessionfiles.Run(ctx, po)
-	clearBar()
-	if err == nil && pq != nil {
-		err = pq.Close()
-	} else if pq != nil {
-		pq.Abort()
-	}
+	res, pqFiles, err := pf.run(ctx, po, clearBar)
 	if err != nil {
 		if created {
 			os.Remove(dir) // only succeeds when empty: never removes results
 		}
 		return err
 	}
-	files := res.Files
-	if pq != nil {
-		files = append(files, pq.Files()...)
-	}
+	files := append(res.Files, pqFiles...)
 	if rep != nil {
 		more, err := rep.write(dir, res)
 		if err != nil {
