@@ -100,6 +100,7 @@ type Pipeline struct {
 	table   *conntrack.Table
 	det     Detector
 	sinks   []Sink
+	psinks  []Sink // the sinks that take packets
 	pkt     events.Packet
 	krec    kblock.Record
 	skipped [decode.NumSkipReasons]uint64
@@ -135,8 +136,15 @@ func New(cfg Config) *Pipeline {
 	return p
 }
 
-// AddSink adds a receiver of packets and events.
-func (p *Pipeline) AddSink(s Sink) { p.sinks = append(p.sinks, s) }
+// AddSink adds a receiver of packets and events. A sink with a method
+// WantsPackets() bool that says false is not called for packets (an event
+// writer without packet records: a call per packet for nothing).
+func (p *Pipeline) AddSink(s Sink) {
+	p.sinks = append(p.sinks, s)
+	if w, ok := s.(interface{ WantsPackets() bool }); !ok || w.WantsPackets() {
+		p.psinks = append(p.psinks, s)
+	}
+}
 
 // Table exposes the connection table (read-only use).
 func (p *Pipeline) Table() *conntrack.Table { return p.table }
@@ -253,7 +261,7 @@ func (p *Pipeline) packet(pk *events.Packet) {
 	if p.det != nil {
 		p.det.Packet(pk)
 	}
-	for _, s := range p.sinks {
+	for _, s := range p.psinks {
 		s.Packet(pk)
 	}
 }

@@ -66,3 +66,35 @@ func TestResumedConnectionCountsOnce(t *testing.T) {
 		t.Errorf("summary flows %d (want 2); records of flows %v resumed %v, want [1 1 2] resumed [0 1 0]", st.Flows, ids, resumed)
 	}
 }
+
+// eventsOnlySink answers WantsPackets with wants.
+type eventsOnlySink struct {
+	countSink
+	wants bool
+}
+
+func (s *eventsOnlySink) WantsPackets() bool { return s.wants }
+
+// A sink that says it wants no packets gets the events alone; one that
+// says it wants them, or says nothing, gets both.
+func TestSinkWantsPackets(t *testing.T) {
+	p := New(Config{Flows: conntrack.DefaultConfig()})
+	plain, yes, no := &countSink{}, &eventsOnlySink{wants: true}, &eventsOnlySink{}
+	for _, s := range []Sink{plain, yes, no} {
+		p.AddSink(s)
+	}
+	src, dst := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	for i := range 3 {
+		p.FeedPacket(&events.Packet{Frame: uint64(i + 1), TS: int64(i + 1), Src: src, Dst: dst, SrcPort: 1000, DstPort: 80, Flags: events.FlagACK})
+	}
+	p.emit(&events.Event{Type: events.TypeDupAck, Flow: 1})
+	for name, c := range map[string]*countSink{"plain": plain, "wants": &yes.countSink, "wants none": &no.countSink} {
+		wantPk := 3
+		if name == "wants none" {
+			wantPk = 0
+		}
+		if c.packets != wantPk || c.events != 1 {
+			t.Errorf("%s sink: %d packets, %d events; want %d and 1", name, c.packets, c.events, wantPk)
+		}
+	}
+}

@@ -177,6 +177,9 @@ func (s *jsonlSink) flush() error {
 	return s.w.Flush()
 }
 
+// WantsPackets tells the pipeline to skip Packet without packet records.
+func (s *jsonlSink) WantsPackets() bool { return s.packets }
+
 func (s *jsonlSink) Packet(p *events.Packet) {
 	if !s.packets {
 		return
