@@ -272,7 +272,9 @@ func (d *Decoder) FragStats() FragStats {
 	return d.frag.stats
 }
 
-func firstLayer(linkType uint16, data []byte) (next, bool) {
+// firstLayer is the layer a link type starts with; also the frame inside a
+// PPI or PKTAP header, by the link type that header names.
+func firstLayer(linkType uint16) (next, bool) {
 	switch linkType {
 	case LinkEthernet:
 		return nEthernet, true
@@ -332,7 +334,7 @@ func (d *Decoder) Decode(linkType uint16, data []byte, origLen uint32, p *events
 }
 
 func (d *Decoder) decode(linkType uint16, data []byte, origLen uint32, p *events.Packet) (bool, SkipReason) {
-	n, ok := firstLayer(linkType, data)
+	n, ok := firstLayer(linkType)
 	if !ok {
 		d.detail = Detail{"linktype", uint32(linkType)}
 		return false, SkipLinkType

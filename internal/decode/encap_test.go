@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"testing"
 
@@ -225,5 +226,50 @@ func BenchmarkDecodeEncapsulations(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestInnerLinkType: PPI and PKTAP name the link type of the frame they
+// wrap; it starts where a capture of that link type starts (firstLayer).
+func TestInnerLinkType(t *testing.T) {
+	tcp, pay := tcpLayer(10)
+	ipTCP := serialize(t, ip4(layers.IPProtocolTCP), tcp, pay)
+	ppi := func(dlt uint32) []byte {
+		h := make([]byte, 8)
+		binary.LittleEndian.PutUint16(h[2:], 8)
+		binary.LittleEndian.PutUint32(h[4:], dlt)
+		return append(h, ipTCP...)
+	}
+	pktap := func(dlt uint32) []byte {
+		h := make([]byte, 12)
+		binary.LittleEndian.PutUint32(h, 12)
+		binary.LittleEndian.PutUint32(h[4:], 1)
+		binary.LittleEndian.PutUint32(h[8:], dlt)
+		return append(h, ipTCP...)
+	}
+	for _, tc := range []struct {
+		name     string
+		linkType uint16
+		frame    []byte
+		want     SkipReason
+		path     string
+	}{
+		{"ppi raw", LinkPPI, ppi(LinkRaw), SkipNone, "ppi/ip"},
+		{"ppi ipv4", LinkPPI, ppi(LinkIPv4), SkipNone, "ppi/ip"},
+		{"ppi in ppi", LinkPPI, ppi(LinkPPI), SkipNotIP, ""},
+		{"ppi unknown", LinkPPI, ppi(4000), SkipNotIP, ""},
+		{"ppi huge", LinkPPI, ppi(1 << 20), SkipNotIP, ""},
+		{"pktap raw", LinkPktap, pktap(LinkRaw), SkipNone, "pktap/ip"},
+		{"pktap pktap", LinkPktap, pktap(LinkPktap), SkipNotIP, ""},
+	} {
+		var p events.Packet
+		ok, why := New().Decode(tc.linkType, tc.frame, uint32(len(tc.frame)), &p)
+		if why != tc.want || ok != (tc.want == SkipNone) {
+			t.Errorf("%s: ok %v, %v; want %v", tc.name, ok, why, tc.want)
+			continue
+		}
+		if ok && p.Encap != tc.path {
+			t.Errorf("%s: path %q, want %q", tc.name, p.Encap, tc.path)
+		}
 	}
 }

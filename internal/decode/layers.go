@@ -376,6 +376,19 @@ const (
 	juniperExt  = 0x80 // extension TLVs follow the flags
 )
 
+// inner is the first layer of the frame a capture header wraps, by the
+// inner link type it names: the capture's own table (firstLayer), nDone
+// (not IP) when unknown or when it is another capture header.
+func inner(linkType uint32) next {
+	if linkType > 0xffff {
+		return nDone
+	}
+	if n, ok := firstLayer(uint16(linkType)); ok && n != nLinkHeader {
+		return n
+	}
+	return nDone
+}
+
 func (h *linkHeader) DecodeFromBytes(linkType uint16, data []byte) error {
 	need := func(n int) error {
 		if len(data) < n {
@@ -453,15 +466,7 @@ func (h *linkHeader) DecodeFromBytes(linkType uint16, data []byte) error {
 		if err := need(n); err != nil {
 			return err
 		}
-		switch binary.LittleEndian.Uint32(data[4:]) {
-		case LinkEthernet:
-			h.Next = nEthernet
-		case Link80211:
-			h.Next = nDot11
-		default:
-			h.Next = nDone
-		}
-		h.Elem, h.Payload = elPPI, data[n:]
+		h.Elem, h.Next, h.Payload = elPPI, inner(binary.LittleEndian.Uint32(data[4:])), data[n:]
 	case LinkPrism:
 		// Message code and length in host order; 144 bytes in practice.
 		if err := need(8); err != nil {
@@ -500,17 +505,7 @@ func (h *linkHeader) DecodeFromBytes(linkType uint16, data []byte) error {
 		if binary.LittleEndian.Uint32(data[4:]) != 1 { // not a packet record
 			return errMalformed
 		}
-		switch binary.LittleEndian.Uint32(data[8:]) {
-		case LinkEthernet:
-			h.Next = nEthernet
-		case LinkNull:
-			h.Next = nLoop
-		case LinkRaw, linkRawAlt, linkRawAlt2:
-			h.Next = nIP
-		default:
-			h.Next = nDone
-		}
-		h.Elem, h.Payload = elPktap, data[n:]
+		h.Elem, h.Next, h.Payload = elPktap, inner(binary.LittleEndian.Uint32(data[8:])), data[n:]
 	default:
 		return errMalformed
 	}
