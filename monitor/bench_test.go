@@ -22,6 +22,7 @@ import (
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/internal/testutil/capgen"
 	"github.com/tcpviz/tcpviz/internal/testutil/feed"
+	"github.com/tcpviz/tcpviz/internal/testutil/syncbuf"
 	"github.com/tcpviz/tcpviz/pcapng"
 )
 
@@ -95,7 +96,7 @@ func BenchmarkMonitorAppend(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			dir := b.TempDir()
 			path := filepath.Join(dir, "bulk.pcapng")
-			out := &lockedBuffer{}
+			out := &syncbuf.Buffer{}
 			m, err := New(Config{Follow: FollowConfig{Path: path}, Pipeline: detectorPipeline(),
 				Thresholds: DefaultThresholds(), Alerts: out})
 			if err != nil {

@@ -33,6 +33,11 @@ type FollowConfig struct {
 	// FromStart reads the files that exist at start-up; by default they are
 	// skipped up to their current end and only new bytes are processed.
 	FromStart bool
+	// NoFollow reads the files that exist at start-up from their start (it
+	// implies FromStart) and stops at their end: Run returns once a pass
+	// has read the last file to its end, or to its last complete block, and
+	// found no newer file.
+	NoFollow bool
 	// Log receives notices: truncated or replaced files, gaps, errors
 	// (nil: discarded).
 	Log io.Writer
@@ -341,7 +346,7 @@ func (f *Follower) Current() string {
 func (f *Follower) Run(ctx context.Context, h Handler) error {
 	var events <-chan fsnotify.Event
 	var werrs <-chan error
-	if !f.cfg.NoNotify {
+	if !f.cfg.NoNotify && !f.cfg.NoFollow {
 		w, err := fsnotify.NewWatcher()
 		if err != nil {
 			f.logf("file notifications unavailable (%v); polling every %v", err, f.cfg.PollInterval)
@@ -370,7 +375,7 @@ func (f *Follower) Run(ctx context.Context, h Handler) error {
 		if err := f.step(ctx, h, list); err != nil {
 			return err
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || f.cfg.NoFollow && f.drainedPass.Load() == f.passDone.Load() {
 			return nil
 		}
 		list = false
@@ -422,7 +427,7 @@ func (f *Follower) begin() error {
 	if err != nil {
 		f.logf("%v", err)
 	}
-	if f.cfg.FromStart {
+	if f.cfg.FromStart || f.cfg.NoFollow {
 		if s := f.src.start(); s != "" {
 			list = []string{s} // the named file first, then its successors
 		}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tcpviz/tcpviz/internal/testutil/syncbuf"
 	"github.com/tcpviz/tcpviz/pcapng"
 )
 
@@ -20,7 +21,7 @@ import (
 type followed struct {
 	t      *testing.T
 	f      *Follower
-	log    *lockedBuffer
+	log    *syncbuf.Buffer
 	mu     sync.Mutex
 	files  []string // file of each record, in order
 	ts     []int64
@@ -35,7 +36,7 @@ type followed struct {
 
 func follow(t *testing.T, cfg FollowConfig) *followed {
 	t.Helper()
-	fl := &followed{t: t, log: &lockedBuffer{}, done: make(chan error, 1)}
+	fl := &followed{t: t, log: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	cfg.Log = fl.log
 	f, err := NewFollower(cfg)
 	if err != nil {
@@ -415,5 +416,40 @@ func TestFollowSymlinkAnyNames(t *testing.T) {
 				t.Error("records not in order")
 			}
 		})
+	}
+}
+
+// NoFollow reads the files that exist, from the start, and returns at the
+// end of the last one; a block cut at the end of it is left unread.
+func TestFollowNoFollow(t *testing.T) {
+	pkts := scenario(t, 5, 0)
+	dir := t.TempDir()
+	appendFile(t, ringName(dir, 1), pcapngOf(t, pkts, 0, 10))
+	second := pcapngOf(t, pkts, 10, 6)
+	appendFile(t, ringName(dir, 2), second[:len(second)-20])
+	f, err := NewFollower(FollowConfig{Path: filepath.Join(dir, "ring.pcapng"), NoFollow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	perFile := map[string]int{}
+	done := make(chan error, 1)
+	go func() {
+		done <- f.Run(context.Background(), func(file string, rec *pcapng.Record) error {
+			perFile[filepath.Base(file)]++
+			return nil
+		})
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Run did not return at the end of the files")
+	}
+	// Each file's section header and interface blocks are not records.
+	want := map[string]int{filepath.Base(ringName(dir, 1)): 10, filepath.Base(ringName(dir, 2)): 5}
+	if fmt.Sprint(perFile) != fmt.Sprint(want) {
+		t.Errorf("records per file %v, want %v", perFile, want)
 	}
 }

@@ -9,45 +9,27 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/tcpviz/tcpviz/internal/testutil/syncbuf"
 	"github.com/tcpviz/tcpviz/pcapng"
 )
-
-// lockedBuffer is a bytes.Buffer safe for one writer and one reader.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // harness runs a Monitor in the background.
 type harness struct {
 	t      *testing.T
 	m      *Monitor
-	out    *lockedBuffer
-	log    *lockedBuffer
+	out    *syncbuf.Buffer
+	log    *syncbuf.Buffer
 	cancel context.CancelFunc
 	done   chan error
 }
 
 func startMonitor(t *testing.T, cfg Config) *harness {
 	t.Helper()
-	h := &harness{t: t, out: &lockedBuffer{}, log: &lockedBuffer{}, done: make(chan error, 1)}
+	h := &harness{t: t, out: &syncbuf.Buffer{}, log: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	cfg.Alerts, cfg.JSON, cfg.Log = h.out, true, h.log
 	m, err := New(cfg)
 	if err != nil {
@@ -241,7 +223,7 @@ func TestMonitorFromStart(t *testing.T) {
 		r.write(k)
 	}
 	r.close()
-	var evlog lockedBuffer
+	var evlog syncbuf.Buffer
 	h := startMonitor(t, Config{
 		Follow:     FollowConfig{Path: filepath.Join(dir, "ring.pcapng"), FromStart: true, NoNotify: true, PollInterval: 10 * time.Millisecond},
 		Pipeline:   detectorPipeline(),

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tcpviz/tcpviz/internal/testutil/feed"
 	"github.com/tcpviz/tcpviz/pcapng"
 )
 
@@ -175,25 +176,14 @@ func TestBurnCPU(t *testing.T) {
 
 func countFile(t *testing.T, name string) int {
 	t.Helper()
-	f, err := os.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := pcapng.NewReader(f, name)
 	n := 0
-	for {
-		rec, err := r.Next()
-		if err != nil {
-			if err.Error() != "EOF" {
-				t.Fatal(err)
-			}
-			return n
-		}
+	feed.File(t, name, feed.Func(func(rec *pcapng.Record) error {
 		if rec.Type == pcapng.RecordPacket {
 			n++
 		}
-	}
+		return nil
+	}))
+	return n
 }
 
 // A block whose length field is damaged (but below the 16 MiB limit) in a

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tcpviz/tcpviz/internal/testutil/syncbuf"
 )
 
 // TestFlowsFollowMatchesOffline follows finished captures from their start:
@@ -27,7 +29,7 @@ func TestFlowsFollowMatchesOffline(t *testing.T) {
 			wantLines := strings.Split(strings.TrimSpace(want), "\n")
 
 			cmd := exec.Command(toolPath, "flows", "--follow", in, "--from-start", "--csv")
-			var out, errb lockedBuffer
+			var out, errb syncbuf.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &errb
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)

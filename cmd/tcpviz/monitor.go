@@ -26,7 +26,7 @@ func init() {
 		name:    "monitor",
 		summary: "follow rolling capture files and alert on retransmissions, loss and reordering",
 		usage: `  tcpviz monitor --pcap-path PATH [--window SECONDS] [--threshold N] [--json] [--events-out FILE]
-                 [--metrics-addr ADDR] [--parquet DIR]
+                 [--metrics-addr ADDR] [--parquet DIR] [--no-follow]
 
   PATH is a capture file, a glob ('ring_*.pcapng', quoted), a directory, a
   symlink re-pointed at the newest file (rolling-current.pcapng), or the -w
@@ -43,6 +43,8 @@ func init() {
   alert in the shape Alertmanager's API takes (labels, annotations,
   startsAt, endsAt on RECOVERED, generatorURL naming the capture file and
   frame). --metrics-addr serves Prometheus metrics (docs/prometheus.md).
+  --no-follow reads the files that exist and exits at their end: the alerts
+  a finished capture raises, on capture time alone.
 
   Environment (flags take precedence): TCPVIZ_WINDOW, TCPVIZ_THRESHOLD,
   TCPVIZ_LOSS_THRESHOLD, TCPVIZ_OOO_THRESHOLD, TCPVIZ_POLL_INTERVAL, NO_COLOR.
@@ -51,6 +53,7 @@ Examples:
   tcpviz monitor --pcap-path rolling.pcapng --window 60 --threshold 10
   tcpviz monitor --pcap-path '/var/cap/ring_*.pcapng' --json | jq .
   tcpviz monitor --pcap-path /var/cap --from-start --events-out events.jsonl
+  tcpviz monitor --pcap-path yesterday.pcapng --no-follow --window 10
   tcpviz monitor --pcap-path rolling.pcapng --metrics-addr :9469 --metrics-ports 443,5432
   tcpviz monitor --pcap-path rolling.pcapng --parquet /data/tcpviz
 `,
@@ -73,6 +76,7 @@ func runMonitor(args []string) error {
 	fs.DurationVar(&set.PollInterval, monitor.FlagPollInterval, set.PollInterval, "how often files are checked without a notification (env "+monitor.EnvPollInterval+")")
 	noNotify := fs.Bool("no-notify", false, "do not use file system notifications: poll only (network file systems)")
 	fromStart := fs.Bool("from-start", false, "read the existing files first instead of starting at their end")
+	noFollow := fs.Bool("no-follow", false, "read the existing files from their start, then print the summary and exit (capture time only: no idle clock)")
 	jsonOut := fs.Bool("json", false, "print one JSON object per alert")
 	eventsOut := fs.String("events-out", "", "append every detector event to FILE as JSON Lines")
 	quiet := fs.BoolP("quiet", "q", false, "no start-up line and no notices on stderr (the summary is still printed)")
@@ -101,7 +105,10 @@ func runMonitor(args []string) error {
 			fmt.Fprintf(os.Stderr, "following the running capture %s (tcpviz capture, pid %d)\n", p, pid)
 		}
 	}
-	if !*quiet {
+	if *noFollow {
+		*fromStart = true
+	}
+	if !*quiet && !*noFollow {
 		startNotice(os.Stderr, *path, *fromStart)
 	}
 	set.Window = time.Duration(*window * float64(time.Second))
@@ -116,7 +123,8 @@ func runMonitor(args []string) error {
 		return err
 	}
 	cfg := monitor.Config{
-		Follow:     monitor.FollowConfig{Path: *path, PollInterval: set.PollInterval, NoNotify: *noNotify, FromStart: *fromStart},
+		Follow: monitor.FollowConfig{Path: *path, PollInterval: set.PollInterval, NoNotify: *noNotify, FromStart: *fromStart,
+			NoFollow: *noFollow},
 		Pipeline:   pcfg,
 		Window:     set.Window,
 		Thresholds: set.Thresholds,
@@ -124,7 +132,11 @@ func runMonitor(args []string) error {
 		JSON:       *jsonOut,
 		Color:      !*jsonOut && monitor.UseColor(os.Stdout),
 		Log:        os.Stderr,
-		IdleClock:  time.Now,
+	}
+	if !*noFollow {
+		// A followed capture that goes quiet still moves the window on; a
+		// finished one read with --no-follow keeps to its packets' times.
+		cfg.IdleClock = time.Now
 	}
 	if *quiet {
 		cfg.Log = nil
@@ -212,13 +224,21 @@ func runMonitor(args []string) error {
 		}
 	}
 	if !*quiet {
-		fmt.Fprintf(os.Stderr, "tcpviz monitor: following %s; window %gs; WARN at %s; CRITICAL at %d×\n",
-			m.Following(), set.Window.Seconds(), thresholdList(set.Thresholds), th.CriticalFactor)
+		verb := "following"
+		if *noFollow {
+			verb = "reading"
+		}
+		fmt.Fprintf(os.Stderr, "tcpviz monitor: %s %s; window %gs; WARN at %s; CRITICAL at %d×\n",
+			verb, m.Following(), set.Window.Seconds(), thresholdList(set.Thresholds), th.CriticalFactor)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	runErr := m.Run(ctx)
-	m.Final().Write(os.Stderr)
+	final := m.Final()
+	final.Write(os.Stderr)
+	if runErr == nil && *noFollow && final.Files == 0 {
+		runErr = fmt.Errorf("--no-follow: no capture file at %s", *path)
+	}
 	if pq != nil {
 		if err := pq.Close(); err != nil && runErr == nil {
 			runErr = fmt.Errorf("--parquet: %w", err)

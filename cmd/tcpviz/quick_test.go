@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net"
@@ -9,11 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tcpviz/tcpviz/internal/testutil/lab"
+	"github.com/tcpviz/tcpviz/internal/testutil/syncbuf"
 )
 
 func TestQuickNeedsRoot(t *testing.T) {
@@ -39,24 +38,6 @@ func TestQuickNeedsRoot(t *testing.T) {
 	}
 }
 
-// lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestQuickCapturesAndReports runs quick on the server side of a lab, sends
 // one connection through it and checks the session: capture, events,
 // report, headline figures, and that kernel records make the server local.
@@ -67,7 +48,7 @@ func TestQuickCapturesAndReports(t *testing.T) {
 	l := lab.New(t, lab.Options{})
 	out := filepath.Join(t.TempDir(), "run")
 	cmd := exec.Command(toolPath, "quick", "-i", l.ServerIf, "--netns", l.Server, "--duration", "4s", "--out", out)
-	var stdout, stderr lockedBuffer
+	var stdout, stderr syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.Env = append(os.Environ(), "TZ=UTC")
 	if err := cmd.Start(); err != nil {

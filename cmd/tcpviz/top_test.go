@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tcpviz/tcpviz/internal/testutil/lab"
+	"github.com/tcpviz/tcpviz/internal/testutil/syncbuf"
 )
 
 func TestTopUsage(t *testing.T) {
@@ -206,7 +207,7 @@ func TestTopJSONAgreesWithSS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr lockedBuffer
+	var stderr syncbuf.Buffer
 	top.Stderr = &stderr
 	if err := top.Start(); err != nil {
 		t.Fatal(err)

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"io"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -15,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tcpviz/tcpviz/internal/testutil/feed"
 	"github.com/tcpviz/tcpviz/pcapng"
 	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
@@ -44,28 +43,15 @@ type kframe struct {
 // readKernel decodes every tcpviz custom block of a capture with kblock.
 func readKernel(t *testing.T, path string) []kframe {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := pcapng.NewReader(f, path)
 	var out []kframe
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			break
+	feed.File(t, path, feed.Func(func(rec *pcapng.Record) error {
+		if rec.Type == pcapng.RecordCustom && rec.PEN == kblock.PEN {
+			k := kframe{frame: rec.Frame, data: slices.Clone(rec.CustomData)}
+			k.n, k.err = kblock.Decode(k.data, &k.rec)
+			out = append(out, k)
 		}
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		if rec.Type != pcapng.RecordCustom || rec.PEN != kblock.PEN {
-			continue
-		}
-		k := kframe{frame: rec.Frame, data: slices.Clone(rec.CustomData)}
-		k.n, k.err = kblock.Decode(k.data, &k.rec)
-		out = append(out, k)
-	}
+		return nil
+	}))
 	return out
 }
 

@@ -3,7 +3,6 @@ package sessionfiles
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -23,29 +22,16 @@ import (
 // capture ring would, and returns their paths in order.
 func splitCapture(t *testing.T, path, dir string, n int) []string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var recs []pcapng.Record
-	r := pcapng.NewReader(f, path)
-	for {
-		rec, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
+	feed.File(t, path, feed.Func(func(rec *pcapng.Record) error {
+		if rec.Type == pcapng.RecordPacket || rec.Type == pcapng.RecordCustom {
+			c := *rec
+			c.Data = bytes.Clone(rec.Data)
+			c.CustomData = bytes.Clone(rec.CustomData)
+			recs = append(recs, c)
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rec.Type != pcapng.RecordPacket && rec.Type != pcapng.RecordCustom {
-			continue
-		}
-		c := *rec
-		c.Data = bytes.Clone(rec.Data)
-		c.CustomData = bytes.Clone(rec.CustomData)
-		recs = append(recs, c)
-	}
+		return nil
+	}))
 	var paths []string
 	per := (len(recs) + n - 1) / n
 	for i := 0; i < n; i++ {

@@ -144,11 +144,7 @@ func TestParseDiskFull(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: mounts a small tmpfs")
 	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k,mode=0750", "tcpviz-robust", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount tmpfs: %v: %s", err, out)
-	}
-	defer exec.Command("umount", "-l", dir).Run()
+	dir := smallTmpfs(t, "256k")
 	_, err := sessionfiles.Run(context.Background(), sessionfiles.Options{Input: "-", Stdin: bytes.NewReader(bigCapture(t, 300)),
 		OutDir: dir, Packets: true, Pipeline: pipelineConfig()})
 	if err == nil || !errors.Is(err, syscall.ENOSPC) {

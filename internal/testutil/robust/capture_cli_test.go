@@ -27,11 +27,7 @@ func TestCaptureDiskFullCommand(t *testing.T) {
 	needRoot(t, "mounts a tmpfs, loads eBPF programs and builds a lab")
 	l := lab.New(t, lab.Options{NoOffload: true})
 	transfer := labTraffic(t, l)
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m,mode=0750", "tcpviz-robust", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	dir := smallTmpfs(t, "2m")
 	out := filepath.Join(dir, "full.pcapng")
 	p := startCLICapture(t, l, "-w", out)
 	client := transfer(400_000_000)

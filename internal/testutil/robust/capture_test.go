@@ -13,12 +13,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tcpviz/tcpviz/internal/testutil/lab"
+	"github.com/tcpviz/tcpviz/internal/testutil/syncbuf"
 	"github.com/tcpviz/tcpviz/pcapng"
 )
 
@@ -29,28 +29,10 @@ func needRoot(t *testing.T, why string) {
 	}
 }
 
-// lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // captureProc is this test binary running as a capture process (TestMain).
 type captureProc struct {
 	cmd         *exec.Cmd
-	stdout, err lockedBuffer
+	stdout, err syncbuf.Buffer
 	done        chan struct{}
 	exit        error
 }
@@ -94,7 +76,7 @@ const readyTimeout = 60 * time.Second
 // waitFor waits until out (the process's stdout or stderr) holds marker, the
 // capture's word that it is attached; it fails the test if the process
 // exits first or the marker does not come within readyTimeout.
-func (p *captureProc) waitFor(t *testing.T, out *lockedBuffer, marker string) {
+func (p *captureProc) waitFor(t *testing.T, out *syncbuf.Buffer, marker string) {
 	t.Helper()
 	deadline := time.After(readyTimeout)
 	for !strings.Contains(out.String(), marker) {
@@ -339,11 +321,7 @@ func TestCaptureDiskFull(t *testing.T) {
 	needRoot(t, "mounts a tmpfs, loads eBPF programs and builds a lab")
 	l := lab.New(t, lab.Options{NoOffload: true})
 	transfer := labTraffic(t, l)
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m,mode=0750", "tcpviz-robust", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	dir := smallTmpfs(t, "2m")
 	out := filepath.Join(dir, "full.pcapng")
 	p := startCapture(t, l, out, 0, true)
 	client := transfer(400_000_000)

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -50,6 +51,19 @@ func parseBytes(t *testing.T, name string, data []byte) outcome {
 	runtime.ReadMemStats(&after)
 	o.alloc = after.TotalAlloc - before.TotalAlloc
 	return o
+}
+
+// smallTmpfs mounts a tmpfs of size (mount's size=, e.g. "2m") on a fresh
+// directory, unmounted when the test ends, for tests of a full disk (root
+// only; the test is skipped where mounting fails).
+func smallTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size+",mode=0750", "tcpviz-robust", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	return dir
 }
 
 // scratchDir is a fresh directory on tmpfs when there is one: sessionfiles.Run

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tcpviz/tcpviz/internal/session"
 	"github.com/tcpviz/tcpviz/internal/sessionfiles"
+	"github.com/tcpviz/tcpviz/internal/testutil/syncbuf"
 	"github.com/tcpviz/tcpviz/pcapng"
 	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
@@ -240,7 +241,7 @@ func checkMonitorUnprivileged(t *testing.T, prefix []string, bin, in string) {
 	t.Helper()
 	args := append(append(append([]string{}, prefix...), bin), "monitor", "--pcap-path", in, "--from-start")
 	cmd := exec.Command(args[0], args[1:]...)
-	var stderr lockedBuffer
+	var stderr syncbuf.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
