@@ -145,6 +145,38 @@ func TestKernelComparison(t *testing.T) {
 	}
 }
 
+// A SYN's retransmit record spans one sequence number: it must not set the
+// segment size by which a data retransmission seen on the wire before its
+// own record is counted.
+func TestKernelComparisonSYNRecord(t *testing.T) {
+	c := newConn(3, false, 1000, 5000).handshake()
+	for i := uint32(0); i < 4; i++ {
+		c.after(100*time.Microsecond).data(0, 1+i*1000, 1000)
+	}
+	c.after(5*ms).ack(1, 1001)
+	c.after(300 * ms)
+	e := New(DefaultConfig(), func(*events.Event) {})
+	for i := range c.pkts {
+		e.Packet(&c.pkts[i])
+	}
+	rec := func(frame uint64, seq, end uint32, flags uint8) {
+		e.Kernel(frame, &kblock.Record{Kind: kblock.KindRetransmit, TS: c.ts, Seq: seq, EndSeq: end, Segs: 1, TCPFlags: flags,
+			Saddr: c.addr[0].Addr(), Sport: c.addr[0].Port(), Daddr: c.addr[1].Addr(), Dport: c.addr[1].Port()}, 3, events.DirC2S)
+	}
+	frame := uint64(len(c.pkts))
+	rec(frame+1, 1000, 1001, uint8(events.FlagSYN)) // the SYN sent again, earlier in the connection
+	c.after(50*time.Microsecond).data(0, 1001, 1000)
+	p := c.pkts[len(c.pkts)-1]
+	p.Frame = frame + 2
+	e.Packet(&p)
+	rec(frame+3, 2001, 3001, 0) // its record, after the packet as the capture sees them
+	e.Close(3)
+	got := e.Compare()
+	if len(got) != 1 || got[0].Inferred != 1 || got[0].Matched != 1 || got[0].Kernel != 2 {
+		t.Fatalf("got %+v, want 1 inferred segment, matched, of the kernel's 2", got)
+	}
+}
+
 func TestKernelEvents(t *testing.T) {
 	a, b := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
 	tests := []struct {

@@ -62,6 +62,8 @@ type comparison struct {
 	// Kinds: kernel segments whose cause was compared with the matching
 	// wire retransmission's, and those that agreed.
 	kindsCompared, kindsAgreed int
+	// Retransmitted segments by kind on each side (events.RetransKinds).
+	kernelKinds, inferredKinds events.RetransKinds
 	// RTT: the kernel's srtt and the inferred one at the kernel's records.
 	kSRTT, iSRTT *rttStats
 	rttRecords   int
@@ -200,7 +202,11 @@ func (e *Engine) kernelRetrans(id uint64, rec *kblock.Record) uint64 {
 		k.end = k.seq + 1 // a SYN or FIN
 	}
 	c.kernelSegs += k.segs
-	if rec.Segs > 0 && events.SeqGreater(rec.EndSeq, rec.Seq) {
+	c.kernelKinds.Add(kindOfCause(k.cause), k.segs)
+	// The segment size comes from data records: a SYN's (or a bare FIN's)
+	// one sequence number made it 1 byte, and the wire retransmissions that
+	// came before the next data record counted one segment a byte.
+	if rec.Segs > 0 && uint16(rec.TCPFlags)&events.FlagSYN == 0 && events.SeqGreater(rec.EndSeq, rec.Seq+1) {
 		c.segSize = max(c.segSize, (rec.EndSeq-rec.Seq+uint32(rec.Segs)-1)/uint32(rec.Segs))
 	}
 	win := int64(e.cfg.KernelMatchWindow)
@@ -244,15 +250,22 @@ func (c *comparison) compareKind(k *kernelRetrans, inferred string) {
 
 // causeAgrees maps the kernel's cause to the inferred kinds.
 func causeAgrees(kernel, inferred string) bool {
-	switch kernel {
+	k := kindOfCause(kernel)
+	return k != "" && k == inferred
+}
+
+// kindOfCause is the inferred kind a kernel cause compares with, "" for
+// none (cause other, or a record without the timer fields).
+func kindOfCause(cause string) string {
+	switch cause {
 	case kblock.CauseRecovery:
-		return inferred == events.RetransFast
+		return events.RetransFast
 	case kblock.CauseLoss:
-		return inferred == events.RetransRTO
+		return events.RetransRTO
 	case kblock.CauseLossProbe:
-		return inferred == events.RetransTLP
+		return events.RetransTLP
 	}
-	return false
+	return ""
 }
 
 // inferred records a retransmission seen on the wire for the comparison,
@@ -265,6 +278,7 @@ func (e *Engine) inferred(f *flow, p *events.Packet, cause string, newEpisode bo
 	}
 	w := wireRetrans{ts: p.TS, seq: p.Seq, end: p.Seq + max(p.SegLen(), 1), segs: c.segsOf(p.SegLen()), cause: cause, frame: p.Frame}
 	c.inferred += w.segs
+	c.inferredKinds.Add(cause, w.segs)
 	if newEpisode {
 		c.inferredEpisodes++
 	}
@@ -390,7 +404,8 @@ func (e *Engine) KernelCheck(id uint64) *events.RetransCheck {
 func (c *comparison) check() events.RetransCheck {
 	r := events.RetransCheck{Kernel: c.kernelSegs, KernelSeen: c.matchedKernel, Inferred: c.inferred, Matched: c.matchedInferred, Precision: 1, Recall: 1,
 		KernelLossEpisodes: c.kernelEpisodes, InferredLossEpisodes: c.inferredEpisodes,
-		KindsCompared: c.kindsCompared, KindsAgreed: c.kindsAgreed, RTTRecords: c.rttRecords}
+		KindsCompared: c.kindsCompared, KindsAgreed: c.kindsAgreed, RTTRecords: c.rttRecords,
+		KernelKinds: c.kernelKinds, InferredKinds: c.inferredKinds}
 	if c.kSRTT != nil && c.kSRTT.n > 0 {
 		r.KernelSRTTP50MS = c.kSRTT.quantile(0.5)
 	}

@@ -77,6 +77,23 @@ var ruleCases = []ruleCase{
 		never: []want{{7, events.TypeOutOfOrder, "", 0}},
 	},
 	{
+		name: "a retransmission by RACK's reorder timer after a SACK is fast, one long after is a timeout",
+		pkts: func() []events.Packet {
+			c := newConn(1, false, 1000, 5000).handshake()
+			for i := uint32(0); i < 4; i++ {
+				c.after(100*time.Microsecond).data(0, 1+i*1000, 1000)
+			}
+			c.after(10*ms).ack(1, 1001)                                                          // frame 8: srtt about 10 ms
+			c.after(200*time.Microsecond).send(1, A, 1, 1001, 0, 502, sackOpt(1000, 2001, 4001)) // 9: 1001 still missing
+			c.after(15*ms).data(0, 1001, 1000)                                                   // 10: the reorder timer (srtt/2 < 15 ms < 2 srtt + 12 ms)
+			c.after(ms).send(1, A, 1, 1001, 0, 502, sackOpt(1000, 2001, 4001))                   // 11
+			c.after(100*ms).data(0, 1001, 1000)                                                  // 12: a timeout
+			return c.pkts
+		},
+		want:  []want{{10, events.TypeRetransmission, events.RetransFast, 0}, {12, events.TypeRetransmission, events.RetransRTO, 0}},
+		never: []want{{10, events.TypeLossInfer, events.ReasonRetransNoDupAcks, 0}},
+	},
+	{
 		name: "fast retransmission after three dup ACKs; loss inferred at the third, not the second",
 		pkts: func() []events.Packet {
 			c := newConn(1, false, 1000, 5000).handshake()

@@ -177,6 +177,11 @@ type RetransCheck struct {
 	// tlp), and those that agreed.
 	KindsCompared int `json:"kinds_compared"`
 	KindsAgreed   int `json:"kinds_agreed"`
+	// Retransmitted segments by why they were sent, on each side: the
+	// kernel's causes (recovery, loss, loss probe) under the inferred kinds
+	// they compare with (fast, rto, tlp).
+	KernelKinds   RetransKinds `json:"kernel_kinds"`
+	InferredKinds RetransKinds `json:"inferred_kinds"`
 	// RTT at the kernel's records (each standing for the time until the
 	// next): the kernel's srtt and the inferred smoothed RTT (the samples
 	// smoothed with the kernel's gain of 1/8), time-weighted medians. In
@@ -184,6 +189,39 @@ type RetransCheck struct {
 	RTTRecords        int     `json:"rtt_records"`
 	KernelSRTTP50MS   float64 `json:"kernel_srtt_p50_ms"`
 	InferredSRTTP50MS float64 `json:"inferred_srtt_p50_ms"`
+}
+
+// RetransKinds counts retransmitted segments by kind. For the kernel's
+// records: Fast is cause recovery, RTO loss, TLP loss_probe, Other any other
+// cause or a record without the timer fields.
+type RetransKinds struct {
+	Fast  int `json:"fast"`
+	RTO   int `json:"rto"`
+	TLP   int `json:"tlp"`
+	Other int `json:"other"`
+}
+
+// Add counts n segments of kind (fast, rto, tlp; anything else is other).
+func (k *RetransKinds) Add(kind string, n int) {
+	switch kind {
+	case RetransFast:
+		k.Fast += n
+	case RetransRTO:
+		k.RTO += n
+	case RetransTLP:
+		k.TLP += n
+	default:
+		k.Other += n
+	}
+}
+
+// Sum adds o's counts to k.
+func (k *RetransKinds) Sum(o RetransKinds) {
+	k.Fast, k.RTO, k.TLP, k.Other = k.Fast+o.Fast, k.RTO+o.RTO, k.TLP+o.TLP, k.Other+o.Other
+}
+
+func (k RetransKinds) String() string {
+	return fmt.Sprintf("%d/%d/%d/%d", k.Fast, k.RTO, k.TLP, k.Other)
 }
 
 // String is the one-line account parse-pcap, summary and the dashboard show.
@@ -201,6 +239,9 @@ func (r RetransCheck) String() string {
 	s += fmt.Sprintf("; loss episodes: %d kernel, %d inferred", r.KernelLossEpisodes, r.InferredLossEpisodes)
 	if r.KernelSRTTP50MS > 0 {
 		s += fmt.Sprintf("; RTT median: kernel srtt %.3f ms, inferred %.3f ms", r.KernelSRTTP50MS, r.InferredSRTTP50MS)
+	}
+	if k := r.KernelKinds; k.Fast+k.RTO+k.TLP > 0 {
+		s += fmt.Sprintf("; retransmitted segments by kind (fast/rto/tlp/other): kernel %s, inferred %s", r.KernelKinds, r.InferredKinds)
 	}
 	if r.KindsCompared > 0 {
 		s += fmt.Sprintf("; retransmission kinds agree with the kernel's cause on %d of %d segments (%s)",

@@ -733,6 +733,8 @@ func (r *FlowRecord) AppendJSON(b []byte) []byte {
 		b = fI64(b, `,"inferred_loss_episodes":`, int64(k.InferredLossEpisodes))
 		b = fI64(b, `,"kinds_compared":`, int64(k.KindsCompared))
 		b = fI64(b, `,"kinds_agreed":`, int64(k.KindsAgreed))
+		b = appendKinds(append(b, `,"kernel_kinds":`...), k.KernelKinds)
+		b = appendKinds(append(b, `,"inferred_kinds":`...), k.InferredKinds)
 		b = fI64(b, `,"rtt_records":`, int64(k.RTTRecords))
 		b = fF64(b, `,"kernel_srtt_p50_ms":`, k.KernelSRTTP50MS)
 		b = fF64(b, `,"inferred_srtt_p50_ms":`, k.InferredSRTTP50MS)
@@ -741,6 +743,15 @@ func (r *FlowRecord) AppendJSON(b []byte) []byte {
 	if r.Limits != nil {
 		b = appendFlowLimits(append(b, `,"limits":`...), r.Limits)
 	}
+	return append(b, '}')
+}
+
+// appendKinds writes retransmitted segments by kind, as encoding/json does.
+func appendKinds(b []byte, k RetransKinds) []byte {
+	b = fI64(b, `{"fast":`, int64(k.Fast))
+	b = fI64(b, `,"rto":`, int64(k.RTO))
+	b = fI64(b, `,"tlp":`, int64(k.TLP))
+	b = fI64(b, `,"other":`, int64(k.Other))
 	return append(b, '}')
 }
 

@@ -154,19 +154,21 @@ type FlowRow struct {
 	Comm          string           `parquet:"comm,dict"`
 
 	// kernel_retrans, null when the connection had no kernel records.
-	KRKernel    *int64   `parquet:"kernel_retrans_kernel,optional"`
-	KRSeen      *int64   `parquet:"kernel_retrans_kernel_seen,optional"`
-	KRInferred  *int64   `parquet:"kernel_retrans_inferred,optional"`
-	KRMatched   *int64   `parquet:"kernel_retrans_matched,optional"`
-	KRPrecision *float64 `parquet:"kernel_retrans_precision,optional"`
-	KRRecall    *float64 `parquet:"kernel_retrans_recall,optional"`
-	KRKEpisodes *int64   `parquet:"kernel_retrans_kernel_loss_episodes,optional"`
-	KRIEpisodes *int64   `parquet:"kernel_retrans_inferred_loss_episodes,optional"`
-	KRKinds     *int64   `parquet:"kernel_retrans_kinds_compared,optional"`
-	KRKindsOK   *int64   `parquet:"kernel_retrans_kinds_agreed,optional"`
-	KRRTTRecs   *int64   `parquet:"kernel_retrans_rtt_records,optional"`
-	KRKSRTT     *float64 `parquet:"kernel_retrans_kernel_srtt_p50_ms,optional"`
-	KRISRTT     *float64 `parquet:"kernel_retrans_inferred_srtt_p50_ms,optional"`
+	KRKernel    *int64    `parquet:"kernel_retrans_kernel,optional"`
+	KRSeen      *int64    `parquet:"kernel_retrans_kernel_seen,optional"`
+	KRInferred  *int64    `parquet:"kernel_retrans_inferred,optional"`
+	KRMatched   *int64    `parquet:"kernel_retrans_matched,optional"`
+	KRPrecision *float64  `parquet:"kernel_retrans_precision,optional"`
+	KRRecall    *float64  `parquet:"kernel_retrans_recall,optional"`
+	KRKEpisodes *int64    `parquet:"kernel_retrans_kernel_loss_episodes,optional"`
+	KRIEpisodes *int64    `parquet:"kernel_retrans_inferred_loss_episodes,optional"`
+	KRKinds     *int64    `parquet:"kernel_retrans_kinds_compared,optional"`
+	KRKindsOK   *int64    `parquet:"kernel_retrans_kinds_agreed,optional"`
+	KRRTTRecs   *int64    `parquet:"kernel_retrans_rtt_records,optional"`
+	KRKSRTT     *float64  `parquet:"kernel_retrans_kernel_srtt_p50_ms,optional"`
+	KRISRTT     *float64  `parquet:"kernel_retrans_inferred_srtt_p50_ms,optional"`
+	KRKKinds    *KindsCol `parquet:"kernel_retrans_kernel_kinds,optional"`
+	KRIKinds    *KindsCol `parquet:"kernel_retrans_inferred_kinds,optional"`
 
 	LimitsC2S *DirLimitsCol `parquet:"limits_c2s,optional"`
 	LimitsS2C *DirLimitsCol `parquet:"limits_s2c,optional"`
@@ -448,8 +450,21 @@ func flowRow(file string, r *events.FlowRecord) FlowRow {
 		ks, is := k.KernelSRTTP50MS, k.InferredSRTTP50MS
 		row.KRKEpisodes, row.KRIEpisodes, row.KRKinds, row.KRKindsOK, row.KRRTTRecs = &ke, &ie, &kc, &ka, &rr
 		row.KRKSRTT, row.KRISRTT = &ks, &is
+		row.KRKKinds, row.KRIKinds = kindsCol(k.KernelKinds), kindsCol(k.InferredKinds)
 	}
 	return row
+}
+
+// KindsCol is events.RetransKinds: retransmitted segments by kind.
+type KindsCol struct {
+	Fast  int64 `parquet:"fast"`
+	RTO   int64 `parquet:"rto"`
+	TLP   int64 `parquet:"tlp"`
+	Other int64 `parquet:"other"`
+}
+
+func kindsCol(k events.RetransKinds) *KindsCol {
+	return &KindsCol{Fast: int64(k.Fast), RTO: int64(k.RTO), TLP: int64(k.TLP), Other: int64(k.Other)}
 }
 
 func packetRow(file string, r *events.PacketRecord) PacketRow {

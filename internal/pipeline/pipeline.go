@@ -389,6 +389,8 @@ func (p *Pipeline) expired(c *conntrack.Conn) {
 		k.InferredLossEpisodes += rc.InferredLossEpisodes
 		k.KindsCompared += rc.KindsCompared
 		k.KindsAgreed += rc.KindsAgreed
+		k.KernelKinds.Sum(rc.KernelKinds)
+		k.InferredKinds.Sum(rc.InferredKinds)
 		k.RTTRecords += rc.RTTRecords
 		if rc.KernelSRTTP50MS > 0 && rc.InferredSRTTP50MS > 0 {
 			p.kernelRTT = append(p.kernelRTT, rc.KernelSRTTP50MS)

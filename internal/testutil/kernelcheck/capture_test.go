@@ -14,17 +14,20 @@ import (
 
 // startCapture captures on the lab client's interface into out (kernel
 // samples every sample, 0 for the default) and returns once the capture is
-// ready; stop ends it and fails the test if the capture failed.
-func startCapture(t *testing.T, l *lab.Lab, out string, sample time.Duration) (stop func()) {
+// ready; stop ends it, fails the test if the capture failed, and returns
+// the capture's summary.
+func startCapture(t *testing.T, l *lab.Lab, out string, sample time.Duration) (stop func() capture.Summary) {
 	t.Helper()
 	c := capturetest.Start(t, func(ctx context.Context, ready func()) (capture.Summary, error) {
 		return capture.Run(ctx, capture.Config{Interface: l.ClientIf, Netns: l.Client, Output: out,
 			SampleInterval: sample, Ready: ready})
 	})
-	return func() {
+	return func() capture.Summary {
 		t.Helper()
-		if _, err := c.Stop(); err != nil {
+		sum, err := c.Stop()
+		if err != nil {
 			t.Fatalf("capture: %v", err)
 		}
+		return sum
 	}
 }

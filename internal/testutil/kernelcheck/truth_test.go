@@ -42,6 +42,9 @@ type truthScenario struct {
 // truthResult is what the detectors found in a scenario's capture.
 type truthResult struct {
 	qdiscDrops uint64 // packets the router's queues dropped towards the server
+	// The capture's records lost in the kernel (full ring buffers) and
+	// kernel records that reached the file after later packets.
+	drops, late uint64
 	// The transfer's deltas of the kernel counters of the receiver
 	// (server) and the sender (client), by nstat name.
 	server, client map[string]uint64
@@ -80,8 +83,10 @@ func captureScenario(t *testing.T, s truthScenario) (path string, res *truthResu
 	args := append([]string{"client", "-c", l.ServerAddr.String() + ":5001", "--cc", "cubic"}, s.args...)
 	l.Run(l.Client, traffic, args...)
 	time.Sleep(300 * time.Millisecond)
-	stop()
-	res = &truthResult{server: delta(nstat(t, l, l.Server), server0), client: delta(nstat(t, l, l.Client), client0)}
+	sum := stop()
+	res = &truthResult{server: delta(nstat(t, l, l.Server), server0), client: delta(nstat(t, l, l.Client), client0),
+		drops: sum.Drops(), late: sum.LateRecords}
+	t.Logf("capture: %d packets, kernel records %v, %d lost in the kernel, %d kernel records late", sum.Packets, sum.KernelRecords, res.drops, res.late)
 	drops, err := l.QdiscDrops(lab.ToServer)
 	if err != nil {
 		t.Fatal(err)
@@ -190,8 +195,15 @@ func rttDeviation(t *testing.T, r *truthResult) float64 {
 // of the kernel's retransmitted segments.
 func checkKinds(t *testing.T, r *truthResult) {
 	k := r.check
-	t.Logf("retransmissions: kernel %d segments, inferred %d, matched %d (precision %.3f, recall %.3f); kinds agreed %d of %d segments; loss episodes kernel %d, inferred %d; kernel causes %v",
-		k.Kernel, k.Inferred, k.Matched, k.Precision, k.Recall, k.KindsAgreed, k.KindsCompared, k.KernelLossEpisodes, k.InferredLossEpisodes, r.causes)
+	t.Logf("retransmissions: kernel %d segments, inferred %d, matched %d (precision %.3f, recall %.3f); kinds agreed %d of %d segments, by kind (fast/rto/tlp/other) kernel %s, inferred %s; loss episodes kernel %d, inferred %d; kernel causes %v",
+		k.Kernel, k.Inferred, k.Matched, k.Precision, k.Recall, k.KindsAgreed, k.KindsCompared, k.KernelKinds, k.InferredKinds,
+		k.KernelLossEpisodes, k.InferredLossEpisodes, r.causes)
+	// Every inferred retransmission is the kernel's and the other way
+	// round (both 1.000 in 35 runs of reordering and random loss, 0.997
+	// the lowest precision); 0.9 as the kernel comparison test has it.
+	if k.Kernel > 0 && (k.Precision < 0.9 || k.Recall < 0.9) {
+		t.Errorf("inferred and kernel retransmissions disagree: precision %.3f, recall %.3f", k.Precision, k.Recall)
+	}
 	if k.KindsCompared > 0 && float64(k.KindsAgreed) < 0.95*float64(k.KindsCompared) {
 		t.Errorf("kinds agree on %d of %d kernel segments, below 95 %%", k.KindsAgreed, k.KindsCompared)
 	}
@@ -320,8 +332,19 @@ func TestDetectorTruth(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) {
 			path, r := captureScenario(t, s)
 			analyze(t, path, r)
-			if s.sparseRTT && rttDeviation(t, r) > 0.10 {
+			// A capture that lost records in the kernel (ring buffers full
+			// on a loaded machine) is not the transfer the kernel counted:
+			// such a run is made once more, and the second run decides.
+			retry := true
+			switch {
+			case r.drops > 0:
+				t.Logf("the capture lost %d records in the kernel: running the scenario once more", r.drops)
+			case s.sparseRTT && rttDeviation(t, r) > 0.10:
 				t.Log("the RTT median of a run with few kernel records is off by more than 10 %: running the scenario once more")
+			default:
+				retry = false
+			}
+			if retry {
 				path, r = captureScenario(t, s)
 				analyze(t, path, r)
 			}
