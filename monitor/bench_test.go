@@ -22,6 +22,7 @@ import (
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/internal/testutil/capgen"
 	"github.com/tcpviz/tcpviz/internal/testutil/feed"
+	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
 	"github.com/tcpviz/tcpviz/internal/testutil/syncbuf"
 	"github.com/tcpviz/tcpviz/pcapng"
 )
@@ -97,7 +98,7 @@ func BenchmarkMonitorAppend(b *testing.B) {
 			dir := b.TempDir()
 			path := filepath.Join(dir, "bulk.pcapng")
 			out := &syncbuf.Buffer{}
-			m, err := New(Config{Follow: FollowConfig{Path: path}, Pipeline: detectorPipeline(),
+			m, err := New(Config{Follow: FollowConfig{Path: path}, Pipeline: pipecfg.Detectors(),
 				Thresholds: DefaultThresholds(), Alerts: out})
 			if err != nil {
 				b.Fatal(err)
@@ -136,7 +137,7 @@ func BenchmarkMonitorAppend(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			runtime.GC()
 			c0 := cpuTime()
-			p := pipeline.New(detectorPipeline())
+			p := pipeline.New(pipecfg.Detectors())
 			feed.Bytes(b, data, "bulk", p)
 			cpu += cpuTime() - c0
 		}
@@ -183,7 +184,7 @@ func BenchmarkAlertLatency(b *testing.B) {
 				poll = 100 * time.Millisecond // the default would be 1 s
 			}
 			m, err := New(Config{Follow: FollowConfig{Path: path, PollInterval: poll, NoNotify: mode.noNotify},
-				Pipeline: detectorPipeline(), Thresholds: th, Alerts: sw, Window: 24 * time.Hour})
+				Pipeline: pipecfg.Detectors(), Thresholds: th, Alerts: sw, Window: 24 * time.Hour})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -331,7 +332,7 @@ func churnRun(b *testing.B, path string, packets uint64) (heap, rss float64) {
 	}
 	done := make(chan struct{})
 	var once sync.Once
-	m, err := New(Config{Follow: FollowConfig{Path: path, FromStart: true}, Pipeline: detectorPipeline(),
+	m, err := New(Config{Follow: FollowConfig{Path: path, FromStart: true}, Pipeline: pipecfg.Detectors(),
 		Thresholds: DefaultThresholds(), OnCaughtUp: func(s Summary) {
 			if s.Packets >= packets {
 				once.Do(func() { close(done) })

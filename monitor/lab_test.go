@@ -19,6 +19,7 @@ import (
 	"github.com/tcpviz/tcpviz/internal/testutil/capturetest"
 	"github.com/tcpviz/tcpviz/internal/testutil/feed"
 	"github.com/tcpviz/tcpviz/internal/testutil/lab"
+	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
 )
 
 // TestLabRollingCapture runs tcpviz's own capture into rotating files in a
@@ -55,7 +56,7 @@ func TestLabRollingCapture(t *testing.T) {
 	ring := filepath.Join(dir, "ring.pcapng")
 	h := startMonitor(t, Config{
 		Follow:     FollowConfig{Path: ring},
-		Pipeline:   detectorPipeline(),
+		Pipeline:   pipecfg.Detectors(),
 		Window:     time.Minute,
 		Thresholds: Thresholds{Retransmission: 10, Loss: 10, OutOfOrder: 20, CriticalFactor: 5},
 	})
@@ -147,7 +148,7 @@ func TestLabFastRotation(t *testing.T) {
 
 	ring := filepath.Join(t.TempDir(), "ring.pcapng")
 	h := startMonitor(t, Config{Follow: FollowConfig{Path: ring, PollInterval: 100 * time.Millisecond},
-		Pipeline: detectorPipeline(), Thresholds: DefaultThresholds()})
+		Pipeline: pipecfg.Detectors(), Thresholds: DefaultThresholds()})
 
 	capt := capturetest.Start(t, func(ctx context.Context, ready func()) (capture.Summary, error) {
 		return capture.Run(ctx, capture.Config{Interface: l.ClientIf, Netns: l.Client, Output: ring,
@@ -180,7 +181,7 @@ func TestLabFastRotation(t *testing.T) {
 	s := h.stop()
 
 	// The same files read afterwards, in order, through the same pipeline.
-	off := pipeline.New(detectorPipeline())
+	off := pipeline.New(pipecfg.Detectors())
 	for _, name := range capSum.Files {
 		feed.File(t, name, off)
 	}

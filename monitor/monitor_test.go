@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
 	"github.com/tcpviz/tcpviz/internal/testutil/syncbuf"
 	"github.com/tcpviz/tcpviz/pcapng"
 )
@@ -174,7 +175,7 @@ func TestMonitorRing(t *testing.T) {
 				}
 				h := startMonitor(t, Config{
 					Follow:     FollowConfig{Path: p.path(dir), PollInterval: mode.poll, NoNotify: mode.noNotify},
-					Pipeline:   detectorPipeline(),
+					Pipeline:   pipecfg.Detectors(),
 					Window:     time.Minute,
 					Thresholds: scenarioThresholds,
 				})
@@ -226,7 +227,7 @@ func TestMonitorFromStart(t *testing.T) {
 	var evlog syncbuf.Buffer
 	h := startMonitor(t, Config{
 		Follow:     FollowConfig{Path: filepath.Join(dir, "ring.pcapng"), FromStart: true, NoNotify: true, PollInterval: 10 * time.Millisecond},
-		Pipeline:   detectorPipeline(),
+		Pipeline:   pipecfg.Detectors(),
 		Thresholds: scenarioThresholds,
 		EventsOut:  &evlog,
 	})
@@ -273,7 +274,7 @@ func TestMonitorStartsAtEnd(t *testing.T) {
 	r.flush()
 	h := startMonitor(t, Config{
 		Follow:     FollowConfig{Path: filepath.Join(dir, "ring.pcapng"), PollInterval: 10 * time.Millisecond},
-		Pipeline:   detectorPipeline(),
+		Pipeline:   pipecfg.Detectors(),
 		Thresholds: scenarioThresholds,
 	})
 	if s := h.m.Summary(); s.Skipped != before || s.Records != 0 {
@@ -355,7 +356,7 @@ func TestMonitorIdleClock(t *testing.T) {
 	wall.Store(wall0.UnixNano())
 	h := startMonitor(t, Config{
 		Follow:     FollowConfig{Path: filepath.Join(dir, "cap.pcapng"), FromStart: true, NoNotify: true, PollInterval: 5 * time.Millisecond},
-		Pipeline:   detectorPipeline(),
+		Pipeline:   pipecfg.Detectors(),
 		Window:     10 * time.Second,
 		Thresholds: Thresholds{Retransmission: 3},
 		IdleClock:  func() time.Time { return time.Unix(0, wall.Load()) },
@@ -410,7 +411,7 @@ func TestMonitorReportsCaptureDrops(t *testing.T) {
 	}
 	w.Flush()
 	h := startMonitor(t, Config{Follow: FollowConfig{Path: path, PollInterval: 10 * time.Millisecond, NoNotify: true},
-		Pipeline: detectorPipeline()})
+		Pipeline: pipecfg.Detectors()})
 	appendFile(t, path, b.Bytes())
 	waitFor(t, "the drop notice", 5*time.Second, func() bool {
 		return strings.Contains(h.log.String(), "eth7: the capture dropped 7 packets")

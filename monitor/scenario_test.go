@@ -13,10 +13,6 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
-	"github.com/tcpviz/tcpviz/detectors"
-	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/internal/conntrack"
-	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/pcapng"
 )
 
@@ -262,14 +258,6 @@ func (r *ring) close() {
 	if r.f != nil {
 		r.f.Close()
 	}
-}
-
-// detectorPipeline is the pipeline parse-pcap runs, with the detectors.
-func detectorPipeline() pipeline.Config {
-	return pipeline.Config{Flows: conntrack.DefaultConfig(),
-		NewDetector: func(emit func(*events.Event)) pipeline.Detector {
-			return detectors.New(detectors.DefaultConfig(), emit)
-		}}
 }
 
 // waitFor polls cond until it holds or the timeout passes.

@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
 )
 
 var updateScreenshot = flag.Bool("screenshot", false, "write docs/report.png from the browser test")
@@ -286,7 +287,7 @@ func TestPagesRenderInChromium(t *testing.T) {
 	if *updateScreenshot {
 		// The README's quick start: parse-pcap --report on this sample.
 		shots := t.TempDir()
-		in, err := Load(t.Context(), filepath.Join("..", "samples", "kernel-lossy-bulk.pcapng"), LoadOptions{Pipeline: detectorPipeline()})
+		in, err := Load(t.Context(), filepath.Join("..", "samples", "kernel-lossy-bulk.pcapng"), LoadOptions{Pipeline: pipecfg.Detectors()})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,10 +7,8 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/tcpviz/tcpviz/detectors"
 	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/internal/conntrack"
-	"github.com/tcpviz/tcpviz/internal/pipeline"
+	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
 	"github.com/tcpviz/tcpviz/pcapng"
 	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
@@ -153,7 +151,7 @@ func TestSyntheticCaptureRoundTrip(t *testing.T) {
 	t.Setenv("TCPVIZ_SYNTH_CAPTURE", path)
 	t.Setenv("TCPVIZ_SYNTH_PACKETS", "6000")
 	TestWriteSyntheticCapture(t)
-	in, err := Load(t.Context(), path, LoadOptions{Pipeline: detectorPipeline()})
+	in, err := Load(t.Context(), path, LoadOptions{Pipeline: pipecfg.Detectors()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,10 +206,3 @@ type packetCounter struct {
 
 func (p *packetCounter) Packet(pk *events.Packet) { p.n++; p.next.Packet(pk) }
 func (p *packetCounter) Event(e *events.Event)    { p.next.Event(e) }
-
-// detectorPipeline is the pipeline parse-pcap runs: flows and detectors.
-func detectorPipeline() pipeline.Config {
-	return pipeline.Config{Flows: conntrack.DefaultConfig(), NewDetector: func(emit func(*events.Event)) pipeline.Detector {
-		return detectors.New(detectors.DefaultConfig(), emit)
-	}}
-}

@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/tcpviz/tcpviz/internal/sessionfiles"
+	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
 )
 
 // tsharkConn is a connection as recomputed from tshark's packets.
@@ -204,11 +205,11 @@ func TestTableCellsMatchData(t *testing.T) {
 			path, _ := filepath.Abs(filepath.Join("..", "samples", name))
 			tc := tsharkConns(t, path)
 			dir := t.TempDir()
-			if _, err := sessionfiles.Run(t.Context(), sessionfiles.Options{Input: path, OutDir: dir, Pipeline: detectorPipeline()}); err != nil {
+			if _, err := sessionfiles.Run(t.Context(), sessionfiles.Options{Input: path, OutDir: dir, Pipeline: pipecfg.Detectors()}); err != nil {
 				t.Fatal(err)
 			}
 			perRetrans, inferred, kernel := jsonlRetrans(t, filepath.Join(dir, sessionEvents))
-			in, err := Load(t.Context(), dir, LoadOptions{Pipeline: detectorPipeline()})
+			in, err := Load(t.Context(), dir, LoadOptions{Pipeline: pipecfg.Detectors()})
 			if err != nil {
 				t.Fatal(err)
 			}

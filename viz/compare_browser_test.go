@@ -18,6 +18,7 @@ import (
 	"github.com/tcpviz/tcpviz/internal/conntrack"
 	"github.com/tcpviz/tcpviz/internal/pairing"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
+	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
 )
 
 // waitCharts waits until the view holds n drawn charts.
@@ -61,7 +62,7 @@ func TestPairingViewInChromium(t *testing.T) {
 	a, bpath := filepath.Join("..", "samples", "cubic-loss-sender.pcapng"), filepath.Join("..", "samples", "cubic-loss-receiver.pcapng")
 	rec := pairing.NewRecorder(a, 0)
 	segs := NewSegments(SegmentLimits{}, Filter{}, nil)
-	in, err := Load(t.Context(), a, LoadOptions{Pipeline: detectorPipeline(), Segments: segs, Sinks: []pipeline.Sink{rec}})
+	in, err := Load(t.Context(), a, LoadOptions{Pipeline: pipecfg.Detectors(), Segments: segs, Sinks: []pipeline.Sink{rec}})
 	if err != nil {
 		t.Fatal(err)
 	}

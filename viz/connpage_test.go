@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
 )
 
 // connReportOf builds a sample's report with the connection pages and loads
@@ -27,7 +28,7 @@ import (
 func connReportOf(t *testing.T, b *browser, sample string, o Options) (*Report, string) {
 	t.Helper()
 	segs := NewSegments(SegmentLimits{}, o.Filter, o.Flows)
-	in, err := Load(t.Context(), sample, LoadOptions{Pipeline: detectorPipeline(), Filter: o.Filter, Segments: segs})
+	in, err := Load(t.Context(), sample, LoadOptions{Pipeline: pipecfg.Detectors(), Filter: o.Filter, Segments: segs})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/internal/session"
 	"github.com/tcpviz/tcpviz/internal/sessionfiles"
+	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
 )
 
 // tsharkPacket is one TCP packet as tshark sees it.
@@ -98,7 +99,7 @@ const heatmapJS = `(() => {
 // report.html in b.
 func reportOf(t *testing.T, b *browser, sample string, o Options) (*Report, *Input) {
 	t.Helper()
-	in, err := Load(t.Context(), sample, LoadOptions{Pipeline: detectorPipeline(), Filter: o.Filter})
+	in, err := Load(t.Context(), sample, LoadOptions{Pipeline: pipecfg.Detectors(), Filter: o.Filter})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +332,7 @@ func TestTotalsMatchJSONL(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			path, _ := filepath.Abs(filepath.Join("..", "samples", name))
-			res, err := sessionfiles.Run(t.Context(), sessionfiles.Options{Input: path, OutDir: dir, Pipeline: detectorPipeline()})
+			res, err := sessionfiles.Run(t.Context(), sessionfiles.Options{Input: path, OutDir: dir, Pipeline: pipecfg.Detectors()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -346,7 +347,7 @@ func TestTotalsMatchJSONL(t *testing.T) {
 			if info.Events != total {
 				t.Errorf("sessions list: %d events, events.jsonl %d", info.Events, total)
 			}
-			in, err := Load(t.Context(), dir, LoadOptions{Pipeline: detectorPipeline()})
+			in, err := Load(t.Context(), dir, LoadOptions{Pipeline: pipecfg.Detectors()})
 			if err != nil {
 				t.Fatal(err)
 			}

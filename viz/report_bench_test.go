@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
 )
 
 // BenchmarkReportFile builds the report of the capture TCPVIZ_BENCH_PCAP as
@@ -21,7 +23,7 @@ func BenchmarkReportFile(b *testing.B) {
 	var size int64
 	for b.Loop() {
 		segs := NewSegments(SegmentLimits{}, Filter{}, nil)
-		input, err := Load(context.Background(), in, LoadOptions{Pipeline: detectorPipeline(), Segments: segs})
+		input, err := Load(context.Background(), in, LoadOptions{Pipeline: pipecfg.Detectors(), Segments: segs})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -7,11 +7,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/tcpviz/tcpviz/detectors"
-	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/internal/conntrack"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/internal/sessionfiles"
+	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
 )
 
 // BenchmarkTrafficOverhead runs the monitor's pipeline (decode, connection
@@ -31,10 +29,7 @@ func BenchmarkTrafficOverhead(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			var packets uint64
 			for range b.N {
-				cfg := pipeline.Config{Flows: conntrack.DefaultConfig(),
-					NewDetector: func(emit func(*events.Event)) pipeline.Detector {
-						return detectors.New(detectors.DefaultConfig(), emit)
-					}}
+				cfg := pipecfg.Detectors()
 				o := sessionfiles.Options{Input: in, OutDir: b.TempDir(), Pipeline: cfg}
 				if withMetrics {
 					tr, err := NewTraffic(prometheus.NewRegistry(), []uint16{5001, 5201})

@@ -14,13 +14,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tcpviz/tcpviz/detectors"
 	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/internal/conntrack"
 	"github.com/tcpviz/tcpviz/internal/parquetout"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/internal/sessionfiles"
 	"github.com/tcpviz/tcpviz/internal/testutil/duckdb"
+	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
 	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
 
@@ -42,12 +41,8 @@ func parseSample(t testing.TB, input, root, host string) fromJSONL {
 		t.Fatal(err)
 	}
 	w.SetCaptureFile(input)
-	cfg := pipeline.Config{Flows: conntrack.DefaultConfig(),
-		NewDetector: func(emit func(*events.Event)) pipeline.Detector {
-			return detectors.New(detectors.DefaultConfig(), emit)
-		},
-		OnFlow: w.Flow,
-	}
+	cfg := pipecfg.Detectors()
+	cfg.OnFlow = w.Flow
 	out := filepath.Join(t.TempDir(), host)
 	if _, err := sessionfiles.Run(context.Background(), sessionfiles.Options{Input: input, OutDir: out, Packets: true,
 		Pipeline: cfg, Sinks: []pipeline.Sink{w}}); err != nil {

@@ -4,10 +4,9 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/tcpviz/tcpviz/detectors"
 	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/internal/conntrack"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
+	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
 	"github.com/tcpviz/tcpviz/pcapng"
 )
 
@@ -18,9 +17,7 @@ import (
 // them. Each packet must cost what any packet does; the out-of-range one
 // takes the time of the packet before it.
 func TestClockStepsAreBounded(t *testing.T) {
-	p := pipeline.New(pipeline.Config{Flows: conntrack.DefaultConfig(), NewDetector: func(emit func(*events.Event)) pipeline.Detector {
-		return detectors.New(detectors.DefaultConfig(), emit)
-	}})
+	p := pipeline.New(pipecfg.Detectors())
 	src, dst := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
 	times := []int64{1e9, 2e9, 1.48e18, 1.48e18 + 1e9, pcapng.TSOutOfRange, 1.48e18 + 2e9}
 	var last events.Packet

@@ -12,11 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tcpviz/tcpviz/detectors"
 	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/internal/conntrack"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/internal/testutil/capgen"
+	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
 )
 
 // BenchmarkConnHeavy runs parse-pcap's whole path (detectors on, every event
@@ -52,10 +51,7 @@ func BenchmarkConnHeavy(b *testing.B) {
 			f.Close()
 			b.ResetTimer()
 			for i := 0; b.Loop(); i++ {
-				cfg := pipeline.Config{Flows: conntrack.DefaultConfig(),
-					NewDetector: func(emit func(*events.Event)) pipeline.Detector {
-						return detectors.New(detectors.DefaultConfig(), emit)
-					}}
+				cfg := pipecfg.Detectors()
 				if _, err := Run(context.Background(), Options{Input: in, OutDir: filepath.Join(dir, "out"+strconv.Itoa(i)), Pipeline: cfg}); err != nil {
 					b.Fatal(err)
 				}
@@ -94,10 +90,7 @@ func BenchmarkLiveConnBytes(b *testing.B) {
 	for _, shape := range []string{"syn-only", "established"} {
 		b.Run(shape, func(b *testing.B) {
 			for b.Loop() {
-				cfg := pipeline.Config{Flows: conntrack.DefaultConfig(),
-					NewDetector: func(emit func(*events.Event)) pipeline.Detector {
-						return detectors.New(detectors.DefaultConfig(), emit)
-					}}
+				cfg := pipecfg.Detectors()
 				before := heapAfterGC()
 				p := pipeline.New(cfg)
 				var frame uint64

@@ -7,10 +7,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/tcpviz/tcpviz/detectors"
-	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/internal/conntrack"
-	"github.com/tcpviz/tcpviz/internal/pipeline"
+	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
 )
 
 // BenchmarkParseFile runs parse-pcap's whole path (detectors on, every event
@@ -27,10 +24,7 @@ func BenchmarkParseFile(b *testing.B) {
 	dir := b.TempDir()
 	cpu0 := cpuTime()
 	for i := 0; b.Loop(); i++ {
-		cfg := pipeline.Config{Flows: conntrack.DefaultConfig(),
-			NewDetector: func(emit func(*events.Event)) pipeline.Detector {
-				return detectors.New(detectors.DefaultConfig(), emit)
-			}}
+		cfg := pipecfg.Detectors()
 		if _, err := Run(context.Background(), Options{Input: in, OutDir: filepath.Join(dir, "out"+strconv.Itoa(i)), Pipeline: cfg}); err != nil {
 			b.Fatal(err)
 		}

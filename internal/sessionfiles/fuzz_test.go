@@ -14,23 +14,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tcpviz/tcpviz/detectors"
 	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/internal/conntrack"
-	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/internal/sessionfiles"
+	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
 	"github.com/tcpviz/tcpviz/internal/testutil/robust"
 )
-
-// fuzzConfig is the pipeline parse-pcap runs: flow table and detectors.
-func fuzzConfig() pipeline.Config {
-	return pipeline.Config{
-		Flows: conntrack.DefaultConfig(),
-		NewDetector: func(emit func(*events.Event)) pipeline.Detector {
-			return detectors.New(detectors.DefaultConfig(), emit)
-		},
-	}
-}
 
 // scratchDir is a fresh directory on tmpfs when there is one: sessionfiles.Run
 // syncs its outputs, which is slow on a disk and irrelevant here.
@@ -73,7 +61,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatal(err)
 		}
 		out := filepath.Join(dir, "out")
-		res, err := sessionfiles.Run(context.Background(), sessionfiles.Options{Input: in, OutDir: out, Packets: true, Pipeline: fuzzConfig()})
+		res, err := sessionfiles.Run(context.Background(), sessionfiles.Options{Input: in, OutDir: out, Packets: true, Pipeline: pipecfg.Detectors()})
 		if err != nil {
 			msg := err.Error()
 			if !strings.Contains(msg, in) || !offsetRE.MatchString(msg) {

@@ -9,11 +9,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/tcpviz/tcpviz/detectors"
 	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/internal/conntrack"
 	"github.com/tcpviz/tcpviz/internal/decode"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
+	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
 	"github.com/tcpviz/tcpviz/pcapng"
 )
 
@@ -40,11 +39,8 @@ func BenchmarkPipelineFile(b *testing.B) {
 	for b.Loop() {
 		evw := events.NewAsyncWriter(events.NewWriter(io.Discard, 256<<10))
 		flw := events.NewAsyncWriter(events.NewWriter(io.Discard, 64<<10))
-		cfg := pipeline.Config{Flows: conntrack.DefaultConfig(),
-			NewDetector: func(emit func(*events.Event)) pipeline.Detector {
-				return detectors.New(detectors.DefaultConfig(), emit)
-			},
-			OnFlow: flw.Flow}
+		cfg := pipecfg.Detectors()
+		cfg.OnFlow = flw.Flow
 		p := pipeline.New(cfg)
 		p.AddSink(&jsonlSink{w: nil, async: evw, table: p.Table()})
 		cpu0 := threadCPU()

@@ -10,11 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tcpviz/tcpviz/detectors"
-	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/internal/conntrack"
 	"github.com/tcpviz/tcpviz/internal/driver"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
+	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
 	"github.com/tcpviz/tcpviz/internal/testutil/tsharkoracle"
 )
 
@@ -87,9 +85,7 @@ func checkThirdParty(t *testing.T, path, departure string) {
 	defer cancel()
 	theirs, streams, tcpFrames, terr := tsharkoracle.RunAll(ctx, path)
 	ours := make(tsharkoracle.Frames)
-	cfg := pipeline.Config{Flows: conntrack.DefaultConfig(), NewDetector: func(emit func(*events.Event)) pipeline.Detector {
-		return detectors.New(detectors.DefaultConfig(), emit)
-	}}
+	cfg := pipecfg.Detectors()
 	res, err := Run(ctx, Options{Input: path, OutDir: t.TempDir(), NoJSONL: true, Pipeline: cfg,
 		Sinks: []pipeline.Sink{tsharkoracle.FrameSink(ours)}})
 	if terr != nil {

@@ -16,12 +16,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tcpviz/tcpviz/detectors"
 	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/internal/conntrack"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/internal/testutil/feed"
 	"github.com/tcpviz/tcpviz/internal/testutil/lab"
+	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
 	"github.com/tcpviz/tcpviz/pcapng"
 )
 
@@ -431,15 +430,12 @@ func fmtSplit(d *events.DirLimits) string {
 func flowLimits(t *testing.T, file string, kernel bool) map[uint16]*events.DirLimits {
 	t.Helper()
 	res := map[uint16]*events.DirLimits{}
-	cfg := pipeline.Config{Flows: conntrack.DefaultConfig(),
-		NewDetector: func(emit func(*events.Event)) pipeline.Detector {
-			return detectors.New(detectors.DefaultConfig(), emit)
-		},
-		OnFlow: func(r *events.FlowRecord) {
-			if r.Limits != nil && r.Limits.C2S != nil {
-				res[r.ClientPort] = r.Limits.C2S
-			}
-		}}
+	cfg := pipecfg.Detectors()
+	cfg.OnFlow = func(r *events.FlowRecord) {
+		if r.Limits != nil && r.Limits.C2S != nil {
+			res[r.ClientPort] = r.Limits.C2S
+		}
+	}
 	p := pipeline.New(cfg)
 	feed.File(t, file, feed.Func(func(rec *pcapng.Record) error {
 		if rec.Type == pcapng.RecordCustom && !kernel {

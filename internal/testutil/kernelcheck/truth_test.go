@@ -14,10 +14,9 @@ import (
 
 	"github.com/tcpviz/tcpviz/detectors"
 	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/internal/conntrack"
 	"github.com/tcpviz/tcpviz/internal/driver"
-	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/internal/testutil/lab"
+	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
 	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
 
@@ -117,12 +116,8 @@ func delta(after, before map[string]uint64) map[string]uint64 {
 func analyze(t *testing.T, path string, res *truthResult) {
 	t.Helper()
 	res.events, res.causes = map[string]int{}, map[string]int{}
-	cfg := pipeline.Config{Flows: conntrack.DefaultConfig(),
-		NewDetector: func(emit func(*events.Event)) pipeline.Detector {
-			return detectors.New(detectors.DefaultConfig(), emit)
-		},
-		OnFlow: func(r *events.FlowRecord) { res.flows = append(res.flows, *r) },
-	}
+	cfg := pipecfg.Detectors()
+	cfg.OnFlow = func(r *events.FlowRecord) { res.flows = append(res.flows, *r) }
 	sink := sinkFunc(func(p *events.Packet, e *events.Event) {
 		res.traceRTT(p, e)
 		if e == nil {

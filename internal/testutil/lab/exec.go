@@ -10,9 +10,10 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/tcpviz/tcpviz/internal/testutil/syncbuf"
 )
 
 // Exec returns a command that runs name inside namespace ns (through
@@ -57,7 +58,7 @@ func (l *Lab) RunErr(ns, name string, args ...string) (string, error) {
 // Proc is a background process started with Start.
 type Proc struct {
 	Cmd  *exec.Cmd
-	out  safeBuffer
+	out  syncbuf.Buffer
 	done chan struct{}
 	err  error
 }
@@ -146,24 +147,6 @@ func (p *Proc) stop() error {
 		<-p.done
 	}
 	return ignoreSignalExit(p.err)
-}
-
-// safeBuffer is a bytes.Buffer that a process writes while a test reads.
-type safeBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *safeBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *safeBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func ignoreSignalExit(err error) error {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tcpviz/tcpviz/internal/sessionfiles"
+	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
 )
 
 // bigCapture is a valid capture of n conversations (14 frames each), large
@@ -103,12 +104,12 @@ func TestParseInterrupted(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			in := &faultyReader{r: bytes.NewReader(data), n: len(data) / 2, at: cancel}
-			_, err := sessionfiles.Run(ctx, sessionfiles.Options{Input: "-", Stdin: in, OutDir: dir, Packets: true, Pipeline: pipelineConfig()})
+			_, err := sessionfiles.Run(ctx, sessionfiles.Options{Input: "-", Stdin: in, OutDir: dir, Packets: true, Pipeline: pipecfg.Detectors()})
 			return err
 		}, context.Canceled},
 		{"read error midway", func(dir string) error {
 			in := &faultyReader{r: bytes.NewReader(data), n: len(data) / 2, err: errInjected}
-			_, err := sessionfiles.Run(context.Background(), sessionfiles.Options{Input: "-", Stdin: in, OutDir: dir, Packets: true, Pipeline: pipelineConfig()})
+			_, err := sessionfiles.Run(context.Background(), sessionfiles.Options{Input: "-", Stdin: in, OutDir: dir, Packets: true, Pipeline: pipecfg.Detectors()})
 			return err
 		}, errInjected},
 		{"corrupt block midway", func(dir string) error {
@@ -116,7 +117,7 @@ func TestParseInterrupted(t *testing.T) {
 			bl := blocks(t, bad)
 			b := bl[len(bl)/2]
 			bad[b.off+4] ^= 0x40 // the block length no longer matches its trailer
-			_, err := sessionfiles.Run(context.Background(), sessionfiles.Options{Input: "-", Stdin: bytes.NewReader(bad), OutDir: dir, Pipeline: pipelineConfig()})
+			_, err := sessionfiles.Run(context.Background(), sessionfiles.Options{Input: "-", Stdin: bytes.NewReader(bad), OutDir: dir, Pipeline: pipecfg.Detectors()})
 			return err
 		}, nil},
 	}
@@ -146,7 +147,7 @@ func TestParseDiskFull(t *testing.T) {
 	}
 	dir := smallTmpfs(t, "256k")
 	_, err := sessionfiles.Run(context.Background(), sessionfiles.Options{Input: "-", Stdin: bytes.NewReader(bigCapture(t, 300)),
-		OutDir: dir, Packets: true, Pipeline: pipelineConfig()})
+		OutDir: dir, Packets: true, Pipeline: pipecfg.Detectors()})
 	if err == nil || !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("error %v, want no space left on device", err)
 	}

@@ -11,23 +11,10 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/tcpviz/tcpviz/detectors"
-	"github.com/tcpviz/tcpviz/events"
-	"github.com/tcpviz/tcpviz/internal/conntrack"
-	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/internal/sessionfiles"
+	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
 	"github.com/tcpviz/tcpviz/pcapng"
 )
-
-// pipelineConfig is what parse-pcap runs: the flow table and the detectors.
-func pipelineConfig() pipeline.Config {
-	return pipeline.Config{
-		Flows: conntrack.DefaultConfig(),
-		NewDetector: func(emit func(*events.Event)) pipeline.Detector {
-			return detectors.New(detectors.DefaultConfig(), emit)
-		},
-	}
-}
 
 // outcome is what one parse run produced.
 type outcome struct {
@@ -47,7 +34,7 @@ func parseBytes(t *testing.T, name string, data []byte) outcome {
 	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	o.res, o.err = sessionfiles.Run(context.Background(), sessionfiles.Options{Input: o.in, OutDir: o.out, Packets: true, Pipeline: pipelineConfig()})
+	o.res, o.err = sessionfiles.Run(context.Background(), sessionfiles.Options{Input: o.in, OutDir: o.out, Packets: true, Pipeline: pipecfg.Detectors()})
 	runtime.ReadMemStats(&after)
 	o.alloc = after.TotalAlloc - before.TotalAlloc
 	return o

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tcpviz/tcpviz/internal/session"
 	"github.com/tcpviz/tcpviz/internal/sessionfiles"
+	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
 	"github.com/tcpviz/tcpviz/internal/testutil/syncbuf"
 	"github.com/tcpviz/tcpviz/pcapng"
 	"github.com/tcpviz/tcpviz/pcapng/kblock"
@@ -137,7 +138,7 @@ func TestOutputPermissions(t *testing.T) {
 	}
 	explicit := filepath.Join(t.TempDir(), "a", "b")
 	for _, out := range []string{dir, explicit} {
-		if _, err := sessionfiles.Run(context.Background(), sessionfiles.Options{Input: in, OutDir: out, Pipeline: pipelineConfig()}); err != nil {
+		if _, err := sessionfiles.Run(context.Background(), sessionfiles.Options{Input: in, OutDir: out, Pipeline: pipecfg.Detectors()}); err != nil {
 			t.Fatal(err)
 		}
 	}
