@@ -27,11 +27,6 @@ type truthScenario struct {
 	setup func(l *lab.Lab) error
 	args  []string // labtraffic client arguments besides -c and --cc
 	check func(t *testing.T, r *truthResult)
-	// sparseRTT: the scenario has few kernel records (two connections
-	// of eight bursts), so its RTT median moves by several points from
-	// run to run (4–10 % measured); a run off by more than 10 % is run
-	// once more before the checks, and the second run decides.
-	sparseRTT bool
 	// sample is the capture's kernel sample interval (50 ms when 0); 1 ms
 	// gives a record for nearly every ACK of a slow transfer, from which
 	// the kernel's own RTT samples are read (checkKernelSamples).
@@ -278,7 +273,7 @@ func TestDetectorTruth(t *testing.T) {
 				return l.SetLoss(lab.ToServer, 10)
 			},
 			check: func(t *testing.T, r *truthResult) { checkRTT(t, r); checkKinds(t, r) }},
-		{name: "tail-loss", sparseRTT: true, sample: time.Millisecond,
+		{name: "tail-loss", sample: time.Millisecond,
 			// Application-limited bursts: 15 kB writes 600 ms apart (longer
 			// than a probe, a timeout and a backed-off timeout), idle before
 			// the FIN so that the last burst's tail is not SACKed by it.
@@ -334,8 +329,15 @@ func TestDetectorTruth(t *testing.T) {
 			switch {
 			case r.drops > 0:
 				t.Logf("the capture lost %d records in the kernel: running the scenario once more", r.drops)
-			case s.sparseRTT && rttDeviation(t, r) > 0.10:
-				t.Log("the RTT median of a run with few kernel records is off by more than 10 %: running the scenario once more")
+			case rttDeviation(t, r) > 0.10:
+				// The scorecard's medians are time-weighted over the
+				// kernel's records: on tail-loss few of them (4–10 %
+				// apart from run to run), and on a lossy path one record
+				// of 30 ms after an ACK the kernel takes a timestamp
+				// sample on and the engine does not (a TSval echoed
+				// again, docs/detectors.md) can carry the median: about
+				// one random-loss run in thirty.
+				t.Log("the RTT medians are more than 10 % apart: running the scenario once more")
 			default:
 				retry = false
 			}
