@@ -93,9 +93,10 @@ const maxLimSlots = 16
 // chrono is a socket's cumulative chronographs, ns.
 type chrono struct{ busy, rwnd, sndbuf int64 }
 
-// limDir is one direction's limits state. Its fields are ordered so that
-// the state has no padding: a connection's flowLimits, with each direction's
-// first window inline, is 512 bytes: one allocation of that size class.
+// limDir is one direction's limits state. Only what the packets of a
+// short connection touch is inline (a connection's flowLimits, with each
+// direction's first window, is 400 bytes, in the 416-byte size class); the
+// lifetime totals and the kernel's part are out of line (limLong).
 type limDir struct {
 	// Inference from packets.
 	// The current state holds since `since` (accounted up to there); the
@@ -106,10 +107,7 @@ type limDir struct {
 	// appFrom is the start of the current stretch with nothing outstanding
 	// (0 when none); it is accounted when it ends, or at a window's end
 	// once it is long enough to be sure (appSure).
-	appFrom int64
-	// pkt is the time of the closed windows (and of spans too long to
-	// spread over windows); the open ones hold the rest.
-	pkt            limVec
+	appFrom        int64
 	minWin, maxWin int64  // receive windows while data was outstanding (-1 none)
 	recUntil       uint32 // recovery ends when this is acknowledged
 	maxSeg         uint32
@@ -117,7 +115,6 @@ type limDir struct {
 	// Goodput.
 	firstData, lastAck int64
 	acked              uint64
-	peakBps            float64
 	ackedTo            uint32
 
 	peerMSS uint16 // MSS the receiver announced
@@ -129,10 +126,11 @@ type limDir struct {
 	// records (-1 unknown), for captures that missed the handshake.
 	peerShift int8
 	cur       int8 // dominant limit reported last, -1 none
+	kern      bool // a kernel record reported on this direction
 
-	// The kernel's accounting of the socket that sends this direction, nil
-	// until its first record (most captures have none).
-	*limKern
+	// Totals and the kernel's accounting, nil until a window closes before
+	// the connection ends or the first kernel record (limLong).
+	*limLong
 
 	// Timeline: the open windows, oldest first. A direction without kernel
 	// records has at most one open between packets, kept in first.
@@ -141,9 +139,15 @@ type limDir struct {
 	first    [1]limSlot
 }
 
-// limKern is a direction's split from the kernel's chronographs, and its
-// agreement with the packet inference.
-type limKern struct {
+// limLong is the part of a direction's state that most connections never
+// need while they last: the totals of closed windows, and the split from
+// the kernel's chronographs with its agreement with the packet inference.
+type limLong struct {
+	// pkt is the time of the closed windows (and of spans too long to
+	// spread over windows); the open ones hold the rest.
+	pkt     limVec
+	peakBps float64
+
 	kStart, kLast        int64 // the split covers [kStart, kLast]
 	k0, kPrev            chrono
 	kOther               limVec // busy time beyond rwnd/sndbuf: cwnd or recovery, by the record
@@ -153,7 +157,15 @@ type limKern struct {
 }
 
 // kSeen reports whether a kernel record reported on this direction.
-func (ld *limDir) kSeen() bool { return ld.limKern != nil }
+func (ld *limDir) kSeen() bool { return ld.kern }
+
+// long returns the direction's out-of-line state, making it on first use.
+func (ld *limDir) long() *limLong {
+	if ld.limLong == nil {
+		ld.limLong = &limLong{}
+	}
+	return ld.limLong
+}
 
 // flowLimits is a connection's limits state, made at its first payload.
 type flowLimits struct {
@@ -401,7 +413,9 @@ func (e *Engine) limAdd(f *flow, L *flowLimits, d events.Dir, i int, from, to in
 	e.limSpread(f, L, d, from, to, func(s *limSlot, _ *limKSlot, part int64) { s.pkt[i] += part; given += part })
 	// Time limSpread gave no window (the middle of a very long span)
 	// still counts in the totals.
-	ld.pkt[i] += to - from - given
+	if rest := to - from - given; rest != 0 {
+		ld.long().pkt[i] += rest
+	}
 }
 
 // limSpread hands each LimitWindow its part of [from, to). Time before the
@@ -452,15 +466,15 @@ func (ld *limDir) slot(start int64) (*limSlot, *limKSlot) {
 		return ld.at(0)
 	}
 	ld.slots = append(ld.slots, limSlot{start: start})
-	if k := ld.limKern; k != nil {
-		k.kslots = append(k.kslots, limKSlot{})
+	if ld.kern {
+		ld.kslots = append(ld.kslots, limKSlot{})
 	}
 	return ld.at(n)
 }
 
 // at returns the open window i and its kernel part.
 func (ld *limDir) at(i int) (*limSlot, *limKSlot) {
-	if ld.limKern == nil {
+	if !ld.kern {
 		return &ld.slots[i], nil
 	}
 	return &ld.slots[i], &ld.kslots[i]
@@ -512,7 +526,8 @@ func (e *Engine) limitsKernel(f *flow, d events.Dir, rec *kblock.Record) {
 	}
 	c := chrono{busy: int64(rec.BusyUS) * 1000, rwnd: int64(rec.RwndLimitedUS) * 1000, sndbuf: int64(rec.SndbufLimitedUS) * 1000}
 	if !ld.kSeen() {
-		ld.limKern = &limKern{kslots: make([]limKSlot, len(ld.slots))}
+		ld.long().kslots = make([]limKSlot, len(ld.slots))
+		ld.kern = true
 		if hs0, _ := f.handshakeSpan(); hs0 != 0 {
 			// The chronographs count from the socket's creation: the
 			// handshake, which is in the capture.
@@ -571,8 +586,8 @@ func (e *Engine) limFlush(f *flow, L *flowLimits, d events.Dir, now int64, all b
 	}
 	if n > 0 {
 		ld.slots = append(ld.slots[:0], ld.slots[n:]...)
-		if k := ld.limKern; k != nil {
-			k.kslots = append(k.kslots[:0], k.kslots[n:]...)
+		if ld.kern {
+			ld.kslots = append(ld.kslots[:0], ld.kslots[n:]...)
 		}
 	}
 }
@@ -580,12 +595,13 @@ func (e *Engine) limFlush(f *flow, L *flowLimits, d events.Dir, now int64, all b
 // limClose ends one window: goodput peak, agreement, limit_change.
 func (e *Engine) limClose(f *flow, ld *limDir, d events.Dir, s *limSlot, k *limKSlot, partial bool) {
 	w := e.limWindow
+	lg := ld.long()
 	for i, x := range s.pkt {
-		ld.pkt[i] += x
+		lg.pkt[i] += x
 	}
 	if !partial {
-		if bps := float64(s.acked) * 8 / (float64(w) / 1e9); bps > ld.peakBps {
-			ld.peakBps = bps
+		if bps := float64(s.acked) * 8 / (float64(w) / 1e9); bps > lg.peakBps {
+			lg.peakBps = bps
 		}
 	}
 	v := s.pkt
@@ -659,6 +675,14 @@ func (e *Engine) fillLimits(f *flow, r *events.FlowRecord) {
 			e.limAccountSpan(f, L, d, int(ld.state), ld.since, end)
 			ld.since = end
 		}
+		// The final flush of a direction without out-of-line state (a
+		// connection shorter than a window) adds to a scratch one, not a
+		// new allocation.
+		scratch := ld.limLong == nil
+		if scratch {
+			e.limScratch = limLong{}
+			ld.limLong = &e.limScratch
+		}
 		e.limFlush(f, L, d, end, true)
 		if out == nil {
 			out = e.newLimOut()
@@ -666,6 +690,9 @@ func (e *Engine) fillLimits(f *flow, r *events.FlowRecord) {
 		}
 		dl := &out.d[d]
 		e.limResult(dl, ld, end)
+		if scratch {
+			ld.limLong = nil
+		}
 		if d == events.DirC2S {
 			out.l.C2S = dl
 		} else {
