@@ -2,7 +2,6 @@ package detectors
 
 import (
 	"bytes"
-	"syscall"
 	"testing"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/tcpviz/tcpviz/internal/conntrack"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/internal/testutil/capgen"
+	"github.com/tcpviz/tcpviz/internal/testutil/cputime"
 	"github.com/tcpviz/tcpviz/internal/testutil/feed"
 )
 
@@ -34,7 +34,7 @@ func BenchmarkLimitsShort(b *testing.B) {
 			cfg.Limits = on
 			var buf []byte
 			b.ReportAllocs()
-			cpu0 := cpuNow()
+			cpu0 := int64(cputime.Process())
 			for b.Loop() {
 				p := pipeline.New(pipeline.Config{Flows: conntrack.DefaultConfig(),
 					NewDetector: func(emit func(*events.Event)) pipeline.Detector { return New(cfg, emit) },
@@ -44,16 +44,7 @@ func BenchmarkLimitsShort(b *testing.B) {
 			}
 			// CPU time: on a shared machine the wall clock measures the wait
 			// for a core.
-			b.ReportMetric(float64(cpuNow()-cpu0)/float64(b.N*n), "cpu-ns/conn")
+			b.ReportMetric(float64(int64(cputime.Process())-cpu0)/float64(b.N*n), "cpu-ns/conn")
 		})
 	}
-}
-
-// cpuNow is the process's user and system CPU time so far, ns.
-func cpuNow() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }

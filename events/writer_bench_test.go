@@ -7,11 +7,9 @@ import (
 	"os"
 	"runtime"
 	"testing"
-	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/testutil/cputime"
 )
 
 // BenchmarkWriterEvents measures the event writer's stage of parse-pcap on
@@ -49,19 +47,9 @@ func BenchmarkWriterEvents(b *testing.B) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	b.ResetTimer()
-	cpu0 := threadCPU()
+	cpu0 := cputime.Thread()
 	for i := 0; i < b.N; i++ {
 		w.Event(&evs[i%len(evs)])
 	}
-	b.ReportMetric(float64(threadCPU()-cpu0)/float64(b.N), "cpu-ns/event")
-}
-
-// threadCPU is the calling thread's user and system CPU time so far:
-// steadier than wall time on a shared machine.
-func threadCPU() time.Duration {
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_THREAD, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64(cputime.Thread()-cpu0)/float64(b.N), "cpu-ns/event")
 }

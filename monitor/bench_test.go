@@ -15,12 +15,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/internal/testutil/capgen"
+	"github.com/tcpviz/tcpviz/internal/testutil/cputime"
 	"github.com/tcpviz/tcpviz/internal/testutil/feed"
 	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
 	"github.com/tcpviz/tcpviz/internal/testutil/syncbuf"
@@ -76,14 +76,6 @@ func bulkCapture(tb testing.TB, n int) []byte {
 	return b.Bytes()
 }
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkMonitorAppend appends a bulk transfer to a file in 256 KiB
 // chunks (cutting blocks anywhere) while the monitor follows it with
 // fsnotify, and reports the process CPU time per packet. The parse
@@ -108,7 +100,7 @@ func BenchmarkMonitorAppend(b *testing.B) {
 			go func() { done <- m.Run(ctx) }()
 			waitFor(b, "start", 5*time.Second, func() bool { return m.fol.passDone.Load() >= 1 })
 			runtime.GC() // the capture's construction is not the monitor's cost
-			c0 := cpuTime()
+			c0 := cputime.Process()
 			f, err := os.Create(path)
 			if err != nil {
 				b.Fatal(err)
@@ -120,7 +112,7 @@ func BenchmarkMonitorAppend(b *testing.B) {
 			}
 			f.Close()
 			waitFor(b, "all records", time.Minute, func() bool { return m.Summary().Records >= n })
-			cpu += cpuTime() - c0
+			cpu += cputime.Process() - c0
 			cancel()
 			if err := <-done; err != nil {
 				b.Fatal(err)
@@ -136,10 +128,10 @@ func BenchmarkMonitorAppend(b *testing.B) {
 		var cpu time.Duration
 		for i := 0; i < b.N; i++ {
 			runtime.GC()
-			c0 := cpuTime()
+			c0 := cputime.Process()
 			p := pipeline.New(pipecfg.Detectors())
 			feed.Bytes(b, data, "bulk", p)
-			cpu += cpuTime() - c0
+			cpu += cputime.Process() - c0
 		}
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n), "cpu-ns/pkt")
 		b.ReportMetric(cpu.Seconds()/float64(b.N*n)*1e6, "cpu-s/Mpkt")

@@ -7,9 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/tcpviz/tcpviz/internal/decode"
+	"github.com/tcpviz/tcpviz/internal/testutil/cputime"
 	"github.com/tcpviz/tcpviz/pcapng"
 )
 
@@ -38,9 +37,9 @@ func BenchmarkReadAhead(b *testing.B) {
 		go func() {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			cpu0 := threadCPU()
+			cpu0 := cputime.Thread()
 			readAhead(context.Background(), pcapng.NewReader(f, in), decode.NewWithConfig(decode.DefaultConfig()), out, free)
-			used <- threadCPU() - cpu0
+			used <- cputime.Thread() - cpu0
 		}()
 		for a := range out {
 			recs += len(a.items)
@@ -53,13 +52,4 @@ func BenchmarkReadAhead(b *testing.B) {
 		f.Close()
 	}
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(recs), "read-ns/rec")
-}
-
-// threadCPU is the calling thread's user and system CPU time so far.
-func threadCPU() time.Duration {
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_THREAD, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/tcpviz/tcpviz/internal/testutil/cputime"
 	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
 )
 
@@ -22,7 +23,7 @@ func BenchmarkParseFile(b *testing.B) {
 		b.Skip("TCPVIZ_BENCH_PCAP names no capture")
 	}
 	dir := b.TempDir()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	for i := 0; b.Loop(); i++ {
 		cfg := pipecfg.Detectors()
 		if _, err := Run(context.Background(), Options{Input: in, OutDir: filepath.Join(dir, "out"+strconv.Itoa(i)), Pipeline: cfg}); err != nil {
@@ -31,6 +32,6 @@ func BenchmarkParseFile(b *testing.B) {
 	}
 	// CPU time (every goroutine) is steadier than wall time on a shared
 	// machine.
-	b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric((cputime.Process()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
 	b.ReportMetric(peakRSS()/(1<<20), "MiB-peak-RSS")
 }

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/tcpviz/tcpviz/internal/conntrack"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/internal/testutil/capgen"
+	"github.com/tcpviz/tcpviz/internal/testutil/cputime"
 )
 
 // bulk writes a sender-side capture of one bulk transfer: n data segments
@@ -116,7 +116,7 @@ func BenchmarkLimits(b *testing.B) {
 					NewDetector: func(emit func(*events.Event)) pipeline.Detector { return detectors.New(cfg, emit) }}
 				out := filepath.Join(dir, s.name, strconv.FormatBool(on), strconv.Itoa(i))
 				runtime.GC() // the previous run's garbage is not this run's work
-				c0, t0 := cpuTime(), time.Now()
+				c0, t0 := cputime.Process(), time.Now()
 				res, err := Run(context.Background(), Options{Input: in, OutDir: out, Pipeline: pc})
 				if err != nil {
 					b.Fatal(err)
@@ -125,7 +125,7 @@ func BenchmarkLimits(b *testing.B) {
 				if on {
 					k = 1
 				}
-				c, w := cpuTime()-c0, time.Since(t0)
+				c, w := cputime.Process()-c0, time.Since(t0)
 				last[k] = c
 				if cpu[k] == 0 || c < cpu[k] {
 					cpu[k] = c
@@ -158,13 +158,4 @@ func BenchmarkLimits(b *testing.B) {
 			b.ReportMetric(100*(wall[1].Seconds()/wall[0].Seconds()-1), "%wall-added")
 		})
 	}
-}
-
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -7,11 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/internal/decode"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
+	"github.com/tcpviz/tcpviz/internal/testutil/cputime"
 	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
 	"github.com/tcpviz/tcpviz/pcapng"
 )
@@ -43,13 +42,13 @@ func BenchmarkPipelineFile(b *testing.B) {
 		cfg.OnFlow = flw.Flow
 		p := pipeline.New(cfg)
 		p.AddSink(&jsonlSink{w: nil, async: evw, table: p.Table()})
-		cpu0 := threadCPU()
+		cpu0 := cputime.Thread()
 		for i := range pkts {
 			// The pipeline sets the connection fields afresh on every run.
 			p.FeedPacket(&pkts[i])
 		}
 		p.Finish()
-		cpu += threadCPU() - cpu0
+		cpu += cputime.Thread() - cpu0
 		evw.Close()
 		flw.Close()
 	}
@@ -89,13 +88,4 @@ func decodeAll(b *testing.B, path string) []events.Packet {
 		pkts = append(pkts, pk)
 	}
 	return pkts
-}
-
-// threadCPU is the calling thread's user and system CPU time so far.
-func threadCPU() time.Duration {
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_THREAD, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
