@@ -7,6 +7,7 @@ package viz
 import (
 	"fmt"
 	"math"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -20,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/testutil/capgen"
 	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
 )
 
@@ -408,12 +410,17 @@ func checkMarks(t *testing.T, p tsgPage, tf map[uint64]tsharkFrame, dsacks map[u
 	}
 }
 
-// TestConnPageMarksRTO: the RTO retransmission of a BBR transfer is marked
-// (the other sample has none). The report is built as `report --flow 1`
-// builds it, so it must open on that connection's page by itself.
+// TestConnPageMarksRTO: a retransmission after a retransmission timeout is
+// marked as one. No sample has one any more (Linux's timeouts are at least
+// 200 ms; what the BBR sample's 19 ms "timeout" was is RACK's reorder
+// timer, a fast retransmission), so the connection is written here: the
+// last two segments of a burst go unanswered and the first of them is sent
+// again 300 ms later, with no duplicate ACK or SACK before it. The report is built as
+// `report --flow 1` builds it, so it must open on that page by itself.
 func TestConnPageMarksRTO(t *testing.T) {
 	b := newBrowser(t)
-	path := filepath.Join("..", "samples", "bbr-loss-sender.pcapng")
+	path := filepath.Join(t.TempDir(), "rto.pcap")
+	writeRTOCapture(t, path)
 	tf := tsharkFrames(t, path)
 	const flow = 1
 	r, _ := connReportOf(t, b, path, Options{Flows: []uint64{flow}, DetailConns: -1})
@@ -421,7 +428,65 @@ func TestConnPageMarksRTO(t *testing.T) {
 		t.Fatalf("detailed %v, want only the --flow %d", r.Detailed, flow)
 	}
 	waitView(t, b, flow)
-	checkMarks(t, readTSG(t, b), tf, nil, "RTO retransmission", "fast retransmission")
+	checkMarks(t, readTSG(t, b), tf, nil, "RTO retransmission")
+}
+
+// writeRTOCapture writes one connection: a handshake, six data segments of
+// which the receiver acknowledges four, the fifth and sixth sent again after
+// 300 ms of silence, their ACKs, and a close.
+func writeRTOCapture(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := capgen.NewWriter(f)
+	cli, srv := [4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, 2}
+	const mss, rtt = 1000, int64(10 * time.Millisecond)
+	ts := capgen.Start
+	seg := func(fromClient bool, seq, ack uint32, flags uint8, n int) {
+		s := capgen.Segment{TS: ts, Src: cli, Dst: srv, SrcPort: 40000, DstPort: 80, Seq: seq, Ack: ack,
+			Flags: flags, Window: 65535, Len: n, SYNOptions: flags&capgen.SYN != 0}
+		if !fromClient {
+			s.Src, s.Dst, s.SrcPort, s.DstPort = srv, cli, 80, 40000
+		}
+		if err := w.Write(&s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const c0, s0 = 1000, 5000 // initial sequence numbers
+	seg(true, c0, 0, capgen.SYN, 0)
+	ts += rtt
+	seg(false, s0, c0+1, capgen.SYN|capgen.ACK, 0)
+	ts += 100_000
+	seg(true, c0+1, s0+1, capgen.ACK, 0)
+	for i := range 6 {
+		ts += 100_000
+		seg(true, c0+1+uint32(i*mss), s0+1, capgen.ACK|capgen.PSH, mss)
+	}
+	ts += rtt
+	seg(false, s0+1, c0+1+4*mss, capgen.ACK, 0) // the fifth and sixth are lost
+	// 300 ms of silence, then the fifth again: a timeout (a loss probe
+	// would have sent the last segment, the sixth), and the sixth after it
+	// as the ACK comes back, still in the timeout's recovery.
+	ts += 300 * int64(time.Millisecond)
+	seg(true, c0+1+4*mss, s0+1, capgen.ACK|capgen.PSH, mss)
+	ts += rtt
+	seg(false, s0+1, c0+1+5*mss, capgen.ACK, 0)
+	ts += 50_000
+	seg(true, c0+1+5*mss, s0+1, capgen.ACK|capgen.PSH, mss)
+	ts += rtt
+	seg(false, s0+1, c0+1+6*mss, capgen.ACK, 0)
+	ts += 100_000
+	seg(true, c0+1+6*mss, s0+1, capgen.FIN|capgen.ACK, 0)
+	ts += rtt
+	seg(false, s0+1, c0+2+6*mss, capgen.FIN|capgen.ACK, 0)
+	ts += 100_000
+	seg(true, c0+2+6*mss, s0+2, capgen.ACK, 0)
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // tee feeds two sinks.
