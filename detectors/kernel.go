@@ -412,12 +412,7 @@ func (c *comparison) check() events.RetransCheck {
 	if c.iSRTT != nil && c.iSRTT.n > 0 {
 		r.InferredSRTTP50MS = c.iSRTT.quantile(0.5)
 	}
-	if c.inferred > 0 {
-		r.Precision = float64(c.matchedInferred) / float64(c.inferred)
-	}
-	if c.kernelSegs > 0 {
-		r.Recall = float64(c.matchedKernel) / float64(c.kernelSegs)
-	}
+	r.Rates()
 	return r
 }
 

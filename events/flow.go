@@ -224,6 +224,35 @@ func (k RetransKinds) String() string {
 	return fmt.Sprintf("%d/%d/%d/%d", k.Fast, k.RTO, k.TLP, k.Other)
 }
 
+// Add sums o's counts into r: a capture's check is the sum of its
+// connections'. Rates and the RTT medians are not sums; Rates sets the
+// former, the caller the latter.
+func (r *RetransCheck) Add(o *RetransCheck) {
+	r.Kernel += o.Kernel
+	r.KernelSeen += o.KernelSeen
+	r.Inferred += o.Inferred
+	r.Matched += o.Matched
+	r.KernelLossEpisodes += o.KernelLossEpisodes
+	r.InferredLossEpisodes += o.InferredLossEpisodes
+	r.KindsCompared += o.KindsCompared
+	r.KindsAgreed += o.KindsAgreed
+	r.KernelKinds.Sum(o.KernelKinds)
+	r.InferredKinds.Sum(o.InferredKinds)
+	r.RTTRecords += o.RTTRecords
+}
+
+// Rates sets precision (matched of inferred) and recall (kernel_seen of
+// kernel) from the counts, each where its denominator is not 0; otherwise it
+// leaves it as it was.
+func (r *RetransCheck) Rates() {
+	if r.Inferred > 0 {
+		r.Precision = float64(r.Matched) / float64(r.Inferred)
+	}
+	if r.Kernel > 0 {
+		r.Recall = float64(r.KernelSeen) / float64(r.Kernel)
+	}
+}
+
 // String is the one-line account parse-pcap, summary and the dashboard show.
 func (r RetransCheck) String() string {
 	pct := func(n, d int) string {

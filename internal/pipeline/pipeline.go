@@ -380,18 +380,7 @@ func (p *Pipeline) record(c *conntrack.Conn) *events.FlowRecord {
 func (p *Pipeline) expired(c *conntrack.Conn) {
 	r := p.record(c)
 	if rc := r.KernelRetrans; rc != nil {
-		k := &p.stats.KernelRetrans
-		k.Kernel += rc.Kernel
-		k.Inferred += rc.Inferred
-		k.Matched += rc.Matched
-		k.KernelSeen += rc.KernelSeen
-		k.KernelLossEpisodes += rc.KernelLossEpisodes
-		k.InferredLossEpisodes += rc.InferredLossEpisodes
-		k.KindsCompared += rc.KindsCompared
-		k.KindsAgreed += rc.KindsAgreed
-		k.KernelKinds.Sum(rc.KernelKinds)
-		k.InferredKinds.Sum(rc.InferredKinds)
-		k.RTTRecords += rc.RTTRecords
+		p.stats.KernelRetrans.Add(rc)
 		if rc.KernelSRTTP50MS > 0 && rc.InferredSRTTP50MS > 0 {
 			p.kernelRTT = append(p.kernelRTT, rc.KernelSRTTP50MS)
 			p.inferredRTT = append(p.inferredRTT, rc.InferredSRTTP50MS)
@@ -434,12 +423,7 @@ func (p *Pipeline) Finish() {
 	}
 	p.table.Flush()
 	k := &p.stats.KernelRetrans
-	if k.Inferred > 0 {
-		k.Precision = float64(k.Matched) / float64(k.Inferred)
-	}
-	if k.Kernel > 0 {
-		k.Recall = float64(k.KernelSeen) / float64(k.Kernel)
-	}
+	k.Rates()
 	k.KernelSRTTP50MS, k.InferredSRTTP50MS = median(p.kernelRTT), median(p.inferredRTT)
 }
 
