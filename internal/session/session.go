@@ -90,6 +90,9 @@ type File struct {
 	*os.File
 	final string
 	done  bool
+	// Bytes written through Write, and where the last writeback started
+	// (writeback.go).
+	written, started int64
 }
 
 // Create opens a temporary file beside path, mode 0640.

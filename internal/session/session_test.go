@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -51,5 +52,43 @@ func TestFileCommitAndAbort(t *testing.T) {
 	st, _ := os.Stat(path)
 	if st.Mode().Perm() != 0o640 {
 		t.Errorf("mode %v, want 0640", st.Mode().Perm())
+	}
+}
+
+// Writes through File keep every byte and start the disk's writeback chunk
+// by chunk, from where the last one ended.
+func TestFileWriteback(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	f, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Abort()
+	want := make([]byte, 0, 2*writebackChunk+12345)
+	for i := 0; len(want) < cap(want); i++ {
+		b := make([]byte, min(1000+i%4096, cap(want)-len(want)))
+		for j := range b {
+			b[j] = byte(i + j)
+		}
+		if n, err := f.Write(b); err != nil || n != len(b) {
+			t.Fatalf("write %d bytes: %d, %v", len(b), n, err)
+		}
+		want = append(want, b...)
+		if f.written != int64(len(want)) || f.started > f.written || f.written-f.started >= writebackChunk {
+			t.Fatalf("after %d bytes: written %d, writeback started to %d", len(want), f.written, f.started)
+		}
+	}
+	if f.started < 2*writebackChunk {
+		t.Errorf("writeback started to %d of %d bytes, want two chunks", f.started, len(want))
+	}
+	if err := f.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("file holds %d bytes, %d written, or other bytes", len(got), len(want))
 	}
 }
