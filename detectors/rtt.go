@@ -417,6 +417,7 @@ func weight(ns int64) float64 {
 // per direction on every connection with a sample.
 type rttStats struct {
 	bits     uint8 // mantissa bits per bucket: rttBits, or cmpBits
+	lastBin  int   // index in hist of the latest sample's bucket: the next one is often the same
 	n        int
 	sum      float64 // ms
 	min, max float64
@@ -433,7 +434,12 @@ type rttBin struct {
 
 // addBin adds w to bucket i, keeping hist in bucket order.
 func (s *rttStats) addBin(i int, w float64) {
+	if j := s.lastBin; j < len(s.hist) && s.hist[j].i == i {
+		s.hist[j].w += w
+		return
+	}
 	j, found := slices.BinarySearchFunc(s.hist, i, func(b rttBin, i int) int { return cmp.Compare(b.i, i) })
+	s.lastBin = j
 	if found {
 		s.hist[j].w += w
 		return

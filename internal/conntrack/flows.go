@@ -157,6 +157,7 @@ type Extra struct {
 	Events        []EventCount // by type, in order of first occurrence
 	Retransmitted uint64       // payload bytes of retransmission events
 	PID           uint32
+	lastEvent     uint8 // index in Events of the latest event's type
 	Comm          string
 	Resumed       int // records of the connection written before this one (ended.go)
 }
@@ -177,12 +178,18 @@ func (c *Conn) X() *Extra {
 
 // CountEvent counts one event of type typ.
 func (x *Extra) CountEvent(typ string) {
+	if i := int(x.lastEvent); i < len(x.Events) && x.Events[i].Type == typ {
+		x.Events[i].Count++ // runs of one type are common
+		return
+	}
 	for i := range x.Events {
 		if x.Events[i].Type == typ {
 			x.Events[i].Count++
+			x.lastEvent = uint8(i)
 			return
 		}
 	}
+	x.lastEvent = uint8(len(x.Events))
 	x.Events = append(x.Events, EventCount{typ, 1})
 }
 
@@ -315,8 +322,13 @@ func (t *Table) Lookup(src, dst netip.AddrPort) (*Conn, events.Dir, bool) {
 func (t *Table) Observe(p *events.Packet) *Conn {
 	src := netip.AddrPortFrom(p.Src, p.SrcPort)
 	dst := netip.AddrPortFrom(p.Dst, p.DstPort)
-	t.expireDone(p.TS)
-	t.boundClosed()
+	// Both queues are empty on most packets: no call then.
+	if t.doneHead < len(t.done) {
+		t.expireDone(p.TS)
+	}
+	if t.closedHead < len(t.closed) {
+		t.boundClosed()
+	}
 	var k key
 	c := t.cached(src, dst, p.Tunnel)
 	keyed := c == nil

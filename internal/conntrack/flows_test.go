@@ -452,3 +452,36 @@ func TestCacheSameAsLookup(t *testing.T) {
 		}
 	}
 }
+
+// CountEvent's shortcut for a run of one type counts as the list does:
+// every type once, in order of first occurrence, with its number.
+func TestCountEventRuns(t *testing.T) {
+	types := []string{"dup_ack", "loss_infer", "retransmission", "rtt_sample", "dup_ack2"[:7]}
+	rng := rand.New(rand.NewSource(3))
+	var x Extra
+	var order []string
+	want := map[string]int{}
+	for range 5000 {
+		typ := types[rng.Intn(len(types)-1)]
+		if rng.Intn(4) == 0 {
+			typ = types[len(types)-1] // equal to dup_ack, another string
+		}
+		if want[typ] == 0 {
+			order = append(order, typ)
+		}
+		want[typ]++
+		x.CountEvent(typ)
+		if rng.Intn(3) == 0 { // runs
+			x.CountEvent(typ)
+			want[typ]++
+		}
+	}
+	if len(x.Events) != len(order) {
+		t.Fatalf("%d types counted, want %d: %v", len(x.Events), len(order), x.Events)
+	}
+	for i, c := range x.Events {
+		if c.Type != order[i] || c.Count != want[c.Type] {
+			t.Errorf("type %d: %s %d, want %s %d", i, c.Type, c.Count, order[i], want[order[i]])
+		}
+	}
+}

@@ -387,6 +387,9 @@ func (t *Table) NextSYN(after uint64) (id uint64, ts int64, ok bool) {
 // without making a half-open connection a Conn (Get would); nil when id
 // is not in the table.
 func (t *Table) Extra(id uint64) *Extra {
+	if c := t.last; c != nil && c.ID == id {
+		return c.X() // events are mostly about the latest packet's connection
+	}
 	if c := t.byID[id]; c != nil {
 		return c.X()
 	}
