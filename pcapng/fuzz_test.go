@@ -6,6 +6,7 @@ import (
 	"io"
 	"reflect"
 	"testing"
+	"unsafe"
 )
 
 // FuzzReader feeds arbitrary bytes to the reader. It must not panic, must
@@ -18,6 +19,10 @@ func FuzzReader(f *testing.F) {
 	f.Add(classic(le, true, 1, []byte{1, 2, 3}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		whole, wholeErr := fuzzRead(t, bytes.NewReader(data))
+		lent, lentErr := readLent(t, bytes.NewReader(data))
+		if !reflect.DeepEqual(lent, whole) || !reflect.DeepEqual(lentErr, wholeErr) {
+			t.Fatalf("in lent buffers %d records and %v, in its own %d and %v", len(lent), lentErr, len(whole), wholeErr)
+		}
 		if len(data) > 0 && data[0] == 0x1f {
 			return // gzip input cannot be resumed
 		}
@@ -75,5 +80,42 @@ func fuzzRead(t *testing.T, src io.Reader) ([]got, error) {
 		}
 		frame, off = rec.Frame, rec.Offset
 		out = append(out, snapshot(rec))
+	}
+}
+
+// readLent reads everything with buffers lent by SetBuffers, each exactly as
+// large as asked, and keeps the records as returned, without copying their
+// bytes, until the end: it fails if a record's slices point outside the
+// buffer lent last, and the copies it returns show any byte the reader
+// wrote into a buffer after returning records from it.
+func readLent(t *testing.T, src io.Reader) ([]got, error) {
+	r := NewReader(src, "fuzz")
+	var last []byte
+	r.SetBuffers(func(n int) []byte {
+		last = make([]byte, n)
+		return last
+	})
+	inLast := func(b []byte) bool {
+		if len(b) == 0 {
+			return true
+		}
+		lo := uintptr(unsafe.Pointer(unsafe.SliceData(last)))
+		p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+		return p >= lo && p+uintptr(len(b)) <= lo+uintptr(len(last))
+	}
+	var recs []Record
+	for {
+		rec, err := r.Next()
+		if err != nil {
+			out := make([]got, len(recs))
+			for i := range recs {
+				out[i] = snapshot(&recs[i])
+			}
+			return out, err
+		}
+		if !inLast(rec.Data) || !inLast(rec.CustomData) || !inLast(rec.Comment) {
+			t.Fatalf("record %d points outside the buffer lent last", len(recs)+1)
+		}
+		recs = append(recs, *rec)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"runtime"
 	"testing"
 )
@@ -29,6 +30,17 @@ func TestLargeBlocks(t *testing.T) {
 	}
 	w.Close()
 	b := buf.Bytes()
+
+	// In lent buffers the records stay valid after the next call to Next.
+	lent, err := readLent(t, bytes.NewReader(b))
+	if err != io.EOF || len(lent) != len(sizes) {
+		t.Fatalf("in lent buffers: %d records, %v", len(lent), err)
+	}
+	for i, g := range lent {
+		if len(g.Data) != sizes[i] || g.Data[0] != byte(i+1) || g.Data[len(g.Data)-1] != byte(i+1) {
+			t.Fatalf("in lent buffers, packet %d: %d bytes, want %d", i, len(g.Data), sizes[i])
+		}
+	}
 
 	src := &growing{data: b}
 	r := NewReader(src, "big")

@@ -48,12 +48,23 @@ type Reader struct {
 	section Section
 	rec     Record
 	err     error // sticky FormatError
+	// get, when set, lends every buffer the reader reads into (SetBuffers).
+	get func(n int) []byte
 }
 
 // NewReader returns a Reader over src. name is used in error messages.
 func NewReader(src io.Reader, name string) *Reader {
 	return &Reader{src: src, name: name, sect: -1}
 }
+
+// SetBuffers makes the reader take every buffer it reads into from get,
+// which returns a buffer of at least n bytes, and never write again into
+// one it has returned record bytes from: where it would move the bytes not
+// yet consumed to the front of its buffer, it copies them into a new one.
+// A Record's slices then stay valid after the next call to Next, as long as
+// their buffer is not lent again; they point into the buffer get returned
+// last. Call it before the first Next.
+func (r *Reader) SetBuffers(get func(n int) []byte) { r.get = get }
 
 // Offset returns the number of bytes consumed so far: the end of the last
 // complete block (in the decompressed stream for gzip input).
@@ -156,10 +167,14 @@ func (r *Reader) fill(n int) error {
 }
 
 // moveToFront moves the unconsumed bytes to the start of a buffer of size
-// bytes (the same one when the size does not change).
+// bytes (the same one when the size does not change and no buffers are
+// lent).
 func (r *Reader) moveToFront(size int) {
 	buf := r.buf
-	if size != len(buf) {
+	switch {
+	case r.get != nil:
+		buf = r.get(size)
+	case size != len(buf):
 		buf = make([]byte, size)
 	}
 	copy(buf, r.buf[r.start:r.end])

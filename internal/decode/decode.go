@@ -314,9 +314,11 @@ func firstLayer(linkType uint16) (next, bool) {
 
 // Decode fills p from one frame. data is the captured bytes and origLen the
 // frame's length on the wire; p.TS must hold the capture time (fragment
-// reassembly times out on it). On success p holds the wire fields (Flow, Dir
-// and the relative numbers are left for the flow table) and Payload points
-// into data, or into a buffer of its own for a reassembled datagram.
+// reassembly times out on it). On success every field of p but Frame, TS
+// and Interface is written, so p needs no clearing between frames: the wire
+// fields, Flow, Dir and the relative numbers zeroed for the flow table, and
+// Payload pointing into data, or into a buffer of its own for a reassembled
+// datagram.
 //
 // A frame that completes a fragmented datagram returns the reassembled
 // packet; its CapLen and WireLen are the sums over the datagram's frames.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -19,9 +20,12 @@ import (
 // path only, and fails when they disagree in any way.
 func sameDecode(t *testing.T, fast, slow *Decoder, link uint16, data []byte, origLen uint32) bool {
 	t.Helper()
+	// a holds another packet's fields in every field, so that a field
+	// either path leaves as it was shows: callers reuse one Packet without
+	// clearing it.
 	var a, b events.Packet
-	// Poison both so that a field one path forgets to set shows.
-	a.Flow, b.Flow, a.Options.NumSACK, b.Options.NumSACK = 99, 99, 3, 3
+	poison(reflect.ValueOf(&a).Elem())
+	a.Frame, a.TS, a.Interface = 0, 0, 0 // the caller's to set
 	okA, whyA := fast.Decode(link, data, origLen, &a)
 	okB, whyB := slow.Decode(link, data, origLen, &b)
 	if okA != okB || whyA != whyB {
@@ -31,6 +35,37 @@ func sameDecode(t *testing.T, fast, slow *Decoder, link uint16, data []byte, ori
 		t.Fatalf("fast path\n%+v\ngopacket\n%+v\non %x", a, b, data)
 	}
 	return okA
+}
+
+// poison sets every field of v, recursively, to a value no decoded frame
+// has in all of them.
+func poison(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Struct:
+		if v.Type() == reflect.TypeFor[netip.Addr]() {
+			v.Set(reflect.ValueOf(netip.MustParseAddr("192.0.2.99")))
+			return
+		}
+		for i := range v.NumField() {
+			poison(v.Field(i))
+		}
+	case reflect.Array:
+		for i := range v.Len() {
+			poison(v.Index(i))
+		}
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		v.SetInt(99)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		v.SetUint(99)
+	case reflect.String:
+		v.SetString("poison")
+	case reflect.Slice:
+		v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+	default:
+		panic("poison: no value for a " + v.Kind().String())
+	}
 }
 
 // TestFastPathMatchesGopacket: on every frame of every sample, and on
