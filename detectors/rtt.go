@@ -1,7 +1,6 @@
 package detectors
 
 import (
-	"cmp"
 	"math"
 	"slices"
 	"time"
@@ -417,7 +416,7 @@ func weight(ns int64) float64 {
 // per direction on every connection with a sample.
 type rttStats struct {
 	bits     uint8 // mantissa bits per bucket: rttBits, or cmpBits
-	lastBin  int   // index in hist of the latest sample's bucket: the next one is often the same
+	lastBin  int   // index in hist of the latest sample's bucket: where addBin starts looking
 	n        int
 	sum      float64 // ms
 	min, max float64
@@ -434,13 +433,17 @@ type rttBin struct {
 
 // addBin adds w to bucket i, keeping hist in bucket order.
 func (s *rttStats) addBin(i int, w float64) {
-	if j := s.lastBin; j < len(s.hist) && s.hist[j].i == i {
-		s.hist[j].w += w
-		return
+	// The first bucket at or above i, walked to from the latest sample's:
+	// samples in a row fall in the same or nearby buckets.
+	j := min(s.lastBin, len(s.hist))
+	for j > 0 && s.hist[j-1].i >= i {
+		j--
 	}
-	j, found := slices.BinarySearchFunc(s.hist, i, func(b rttBin, i int) int { return cmp.Compare(b.i, i) })
+	for j < len(s.hist) && s.hist[j].i < i {
+		j++
+	}
 	s.lastBin = j
-	if found {
+	if j < len(s.hist) && s.hist[j].i == i {
 		s.hist[j].w += w
 		return
 	}

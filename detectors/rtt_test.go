@@ -297,3 +297,36 @@ func TestSACKRunsSameAsWalk(t *testing.T) {
 		}
 	}
 }
+
+// addBin's walk from the latest bucket keeps the histogram what a search
+// from scratch gives: each bucket once, in order, with its weights summed.
+func TestAddBinSameAsSearch(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	for run := range 50 {
+		var s rttStats
+		want := map[int]float64{}
+		i := rng.Intn(rttOctaves << rttBits)
+		for range 2000 {
+			switch rng.Intn(3) {
+			case 0: // anywhere
+				i = rng.Intn(rttOctaves << rttBits)
+			case 1: // nearby
+				i = max(0, min(rttOctaves<<rttBits-1, i+rng.Intn(7)-3))
+			}
+			w := float64(rng.Intn(1000) + 1)
+			s.addBin(i, w)
+			want[i] += w
+		}
+		if len(s.hist) != len(want) {
+			t.Fatalf("run %d: %d buckets, want %d", run, len(s.hist), len(want))
+		}
+		for k, b := range s.hist {
+			if k > 0 && s.hist[k-1].i >= b.i {
+				t.Fatalf("run %d: buckets out of order at %d: %d then %d", run, k, s.hist[k-1].i, b.i)
+			}
+			if b.w != want[b.i] {
+				t.Fatalf("run %d: bucket %d weighs %v, want %v", run, b.i, b.w, want[b.i])
+			}
+		}
+	}
+}
