@@ -60,10 +60,9 @@ type Engine struct {
 	// oldest first, at most maxClosedComparisons of them.
 	cmpClosed []uint64
 
-	limWindow  int64         // LimitWindow, ns; 0 when limits are off
-	limPool    []*flowLimits // limits state of closed connections, for reuse
-	limScratch limLong       // out-of-line limits state of a short connection's direction at its close
-	limOuts    []limOut      // storage for the next records' limits (newLimOut)
+	limWindow int64         // LimitWindow, ns; 0 when limits are off
+	limPool   []*flowLimits // limits state of closed connections, for reuse
+	limOuts   []limOut      // storage for the next records' limits (newLimOut)
 
 	ended recent.Table[uint64, endedFlow] // closed connections' sequence state (ended.go)
 }

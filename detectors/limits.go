@@ -216,10 +216,13 @@ func (e *Engine) limitsPacket(f *flow, p *events.Packet, fl uint16) {
 	if p.Flags&fSYN != 0 && p.Options.HasMSS {
 		f.mss[p.Dir] = p.Options.MSS
 	}
-	if f.lim == nil && p.Len == 0 {
-		return
+	L := f.lim
+	if L == nil {
+		if p.Len == 0 {
+			return
+		}
+		L = e.limits(f)
 	}
-	L := e.limits(f)
 	now := p.TS
 	if p.Len > 0 {
 		ld := &L.d[p.Dir]
@@ -233,6 +236,8 @@ func (e *Engine) limitsPacket(f *flow, p *events.Packet, fl uint16) {
 		}
 	}
 	w := e.limWindow
+	hs0, hs1 := f.handshakeSpan()
+	inHandshake := hs0 != 0 && hs1 == 0
 	for d := events.DirC2S; d <= events.DirS2C; d++ {
 		ld := &L.d[d]
 		if !ld.data {
@@ -240,11 +245,18 @@ func (e *Engine) limitsPacket(f *flow, p *events.Packet, fl uint16) {
 			// accounts the time before as a whole (the first run below).
 			continue
 		}
-		if d != p.Dir {
+		// The cheap tests of limGoodput and limGap first: most packets
+		// acknowledge nothing new of d, and arrive within 10 ms.
+		if r := &f.h[d^1]; d != p.Dir && r.ackKnown && events.SeqGreater(r.maxAck, ld.ackedTo) {
 			e.limGoodput(f, L, d, now)
 		}
-		e.limGap(f, L, d, now)
-		st := e.limState(f, d)
+		if ld.appFrom == 0 && ld.state == limCwnd && now-ld.last > limGapMin {
+			e.limGap(f, L, d, now)
+		}
+		st := int8(limHandshake)
+		if !inHandshake {
+			st = ld.infer(f, d)
+		}
 		newData := p.Dir == d && p.Len > 0
 		// Time is accounted in runs: when the state changes, and at the end
 		// of each window.
@@ -279,11 +291,14 @@ func appWait(f *flow) int64 {
 	return rtt + rtt/4 + int64(1e6)
 }
 
+// limGapMin is the shortest silence limGap takes for a timeout.
+const limGapMin = int64(10e6)
+
 // limGap handles a silence with data outstanding: beyond max(2 × srtt,
-// 10 ms) without a packet, the sender is waiting for a timeout.
+// limGapMin) without a packet, the sender is waiting for a timeout.
 func (e *Engine) limGap(f *flow, L *flowLimits, d events.Dir, now int64) {
 	ld := &L.d[d]
-	wait := max(int64(2*f.srtt), int64(10e6))
+	wait := max(int64(2*f.srtt), limGapMin)
 	if ld.appFrom != 0 || ld.state != limCwnd || now-ld.last <= wait {
 		return
 	}
@@ -309,12 +324,10 @@ func (e *Engine) limEndApp(f *flow, L *flowLimits, d events.Dir, now int64, newD
 	ld.since = now
 }
 
-// limState infers from packets what limits the sender of d right now.
-func (e *Engine) limState(f *flow, d events.Dir) int8 {
-	s, r, ld := &f.h[d], &f.h[d^1], &f.lim.d[d]
-	if start, end := f.handshakeSpan(); start != 0 && end == 0 {
-		return limHandshake
-	}
+// infer says from packets what limits the sender of d (ld) right now,
+// once the handshake is over.
+func (ld *limDir) infer(f *flow, d events.Dir) int8 {
+	s, r := &f.h[d], &f.h[d^1]
 	if ld.inRec {
 		if r.ackKnown && events.SeqGEQ(r.maxAck, ld.recUntil) {
 			ld.inRec = false
@@ -402,12 +415,22 @@ func (e *Engine) limAccountSpan(f *flow, L *flowLimits, d events.Dir, st int, fr
 // they close (limClose).
 func (e *Engine) limAdd(f *flow, L *flowLimits, d events.Dir, i int, from, to int64) {
 	ld := &L.d[d]
-	// Most spans fall in the newest open window: limSpread's first step.
-	if n := len(ld.slots); n > 0 && from < to {
-		if s := &ld.slots[n-1]; from >= s.start && from >= ld.closedTo && to-s.start <= e.limWindow {
+	// Most spans fall in the newest open window, or open the first:
+	// limSpread's first step.
+	if n := len(ld.slots); from < to && from >= ld.closedTo {
+		if n > 0 {
+			if s := &ld.slots[n-1]; from >= s.start && to-s.start <= e.limWindow {
+				s.pkt[i] += to - from
+				return
+			}
+		} else if start := f.first + (from-f.first)/e.limWindow*e.limWindow; to-start <= e.limWindow {
+			s, _ := ld.slot(start)
 			s.pkt[i] += to - from
 			return
 		}
+	}
+	if from == to && from >= ld.closedTo {
+		return // an empty span opens no window either
 	}
 	given := int64(0)
 	e.limSpread(f, L, d, from, to, func(s *limSlot, _ *limKSlot, part int64) { s.pkt[i] += part; given += part })
@@ -675,23 +698,24 @@ func (e *Engine) fillLimits(f *flow, r *events.FlowRecord) {
 			e.limAccountSpan(f, L, d, int(ld.state), ld.since, end)
 			ld.since = end
 		}
-		// The final flush of a direction without out-of-line state (a
-		// connection shorter than a window) adds to a scratch one, not a
-		// new allocation.
-		scratch := ld.limLong == nil
-		if scratch {
-			e.limScratch = limLong{}
-			ld.limLong = &e.limScratch
-		}
-		e.limFlush(f, L, d, end, true)
 		if out == nil {
 			out = e.newLimOut()
 			r.Limits = &out.l
 		}
 		dl := &out.d[d]
-		e.limResult(dl, ld, end)
-		if scratch {
-			ld.limLong = nil
+		if ld.limLong == nil && (len(ld.slots) == 0 || len(ld.slots) == 1 && ld.slots[0].start+e.limWindow > end) {
+			// No window closed and no kernel record (a connection shorter
+			// than a window): the open window, cut short, is the whole
+			// split. Closing it would add nothing else: a partial window
+			// has no goodput peak and a first limit no limit_change.
+			var pkt limVec
+			if len(ld.slots) == 1 {
+				pkt = ld.slots[0].pkt
+			}
+			limResult(dl, ld, &pkt, 0, end)
+		} else {
+			e.limFlush(f, L, d, end, true)
+			limResult(dl, ld, &ld.pkt, ld.peakBps, end)
 		}
 		if d == events.DirC2S {
 			out.l.C2S = dl
@@ -726,15 +750,16 @@ func (e *Engine) newLimOut() *limOut {
 // round4 keeps four decimals of a share.
 func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }
 
-// limResult writes the limits of direction ld into dl.
-func (e *Engine) limResult(dl *events.DirLimits, ld *limDir, end int64) {
+// limResult writes the limits of direction ld into dl: pkt is its split
+// from packets, peakBps the best goodput of its closed windows, end the
+// connection's end.
+func limResult(dl *events.DirLimits, ld *limDir, pkt *limVec, peakBps float64, end int64) {
 	*dl = events.DirLimits{Source: events.LimitSourcePackets, MaxWindow: ld.maxWin, MinWindow: ld.minWin}
 	if ld.lastAck > ld.firstData {
 		dl.GoodputAvgBps = float64(ld.acked) * 8 / (float64(ld.lastAck-ld.firstData) / 1e9)
 	}
 	dl.GoodputAvgBps = math.Round(dl.GoodputAvgBps)
-	dl.GoodputPeakBps = math.Round(max(ld.peakBps, dl.GoodputAvgBps))
-	pkt := ld.pkt
+	dl.GoodputPeakBps = math.Round(max(peakBps, dl.GoodputAvgBps))
 	dl.Seconds, dl.Dominant, dl.Share = pkt.split()
 	dl.Share = round4(dl.Share)
 	if !ld.kSeen() || ld.kLast <= ld.kStart {

@@ -93,6 +93,9 @@ func put4(b []byte, v int) {
 // encoding/json refuses NaN and infinities; they are written as 0 here, which
 // no record of the schema produces.
 func jsonFloat(b []byte, f float64) []byte {
+	if math.Float64bits(f) == 0 {
+		return append(b, '0') // +0, the most common figure of all
+	}
 	if b, ok := appendMicros(b, f); ok {
 		return b
 	}
@@ -802,8 +805,15 @@ func appendLimitSeconds(b []byte, s *LimitSeconds) []byte {
 }
 
 func appendDirLimits(b []byte, l *DirLimits) []byte {
-	b = fStr(b, `{"source":`, l.Source)
-	b = appendLimitSeconds(append(b, `,"seconds":`...), &l.Seconds)
+	switch l.Source {
+	case LimitSourcePackets:
+		b = append(b, `{"source":"packets","seconds":`...)
+	case LimitSourceKernel:
+		b = append(b, `{"source":"kernel","seconds":`...)
+	default:
+		b = append(fStr(b, `{"source":`, l.Source), `,"seconds":`...)
+	}
+	b = appendLimitSeconds(b, &l.Seconds)
 	b = fStr(b, `,"dominant":`, l.Dominant)
 	b = fF64(b, `,"share":`, l.Share)
 	b = fF64(b, `,"goodput_avg_bps":`, l.GoodputAvgBps)

@@ -345,6 +345,12 @@ func (w *Worst) Add(r *FlowRecord) {
 	if w.N <= 0 || (!p.Any() && p.HeldS <= 0) {
 		return
 	}
+	if n := len(w.List); n >= w.N {
+		// Full: most connections rank after the last kept, one comparison.
+		if c := ComparePriority(p, w.keys[n-1]); c > 0 || (c == 0 && r.Flow > w.List[n-1].Flow) {
+			return
+		}
+	}
 	i := 0
 	for i < len(w.List) {
 		c := ComparePriority(p, w.keys[i])
