@@ -177,6 +177,7 @@ type half struct {
 	lastEmit int64
 	srtt     float64 // ns, smoothed over this direction's samples as the kernel does
 	srttPre  float64 // srtt before the peer's latest ACK
+	acksIn   uint32  // the peer's segments with an ACK (received by this side's socket)
 	// The srtt after each recent cumulative ACK of this side's data, to
 	// pair a kernel record with the ACKs its socket had processed
 	// (kernel.go); allocated at the first kernel record of the socket.

@@ -64,11 +64,15 @@ type comparison struct {
 	kindsCompared, kindsAgreed int
 	// Retransmitted segments by kind on each side (events.RetransKinds).
 	kernelKinds, inferredKinds events.RetransKinds
-	// RTT: the kernel's srtt and the inferred one at the kernel's records.
+	// RTT: the kernel's srtt and the inferred one at the kernel's records;
+	// the pending pair is the newest record's, weighed at the next one.
 	kSRTT, iSRTT *rttStats
 	rttRecords   int
 	pendK, pendI float64 // ms
-	pendTS       int64
+	pendAcks     uint32  // the socket's received segments at the pending record
+	pending      bool
+	pendFirst    bool       // the pending record itself is not counted yet
+	rttDir       events.Dir // the direction the socket sends
 }
 
 func (e *Engine) comparisonFor(id uint64) *comparison {
@@ -154,14 +158,15 @@ func (e *Engine) kernelSRTT(f *flow, rec *kblock.Record, dir events.Dir) {
 	// srtt after the ACK that brought the socket to the record's snd_una.
 	// Until the direction has a history (its first record), the srtt before
 	// the latest ACK stands in.
-	h := &f.h[f.dirOf(rec.Saddr, rec.Sport, dir)]
+	d := f.dirOf(rec.Saddr, rec.Sport, dir)
+	h := &f.h[d]
 	inferred := h.srttPre
 	if h.ackHist == nil {
 		h.ackHist = &ackHistory{}
 	} else if v, ok := h.ackHist.at(rec.SndUna); ok {
 		inferred = v
 	}
-	c.rttRecord(rec.TS, rec.SRTTus, inferred)
+	c.rttRecord(d, h.acksIn, rec.SRTTus, inferred)
 }
 
 // kernelCA counts the kernel's loss episodes from the CA state in its
@@ -439,32 +444,47 @@ func (f *flow) kernelRTT(rec *kblock.Record) {
 }
 
 // rttRecord pairs the kernel's srtt in a record with the inferred smoothed
-// RTT of the same socket's data at the same moment. Each pair stands for
-// the time until the next record, so both medians are over the same
-// instants and weights, whatever the kernel's sampling policy. A socket
-// that has not measured an RTT yet reports 0, which is no value.
-func (c *comparison) rttRecord(ts int64, kernelUS uint32, inferredNS float64) {
-	c.flushRTT(ts)
-	c.pendK, c.pendI, c.pendTS = 0, 0, 0
+// RTT of the same socket's data at the same moment (d is the direction the
+// socket sends, acks the segments it had received). Each pair stands for
+// itself and for the segments the socket receives until the next record:
+// the srtt as the kernel held it at every segment it processed (what
+// tcp_probe reports when it records every hit), whatever the sampling
+// policy. Weighing by time instead let an idle connection hold the srtt of
+// its last burst's end for the whole pause, while no ACK measured
+// anything (docs/detectors.md, "Checked against the kernel"). Both medians
+// are over the same instants and weights. A socket that has not measured
+// an RTT yet reports 0, which is no value.
+func (c *comparison) rttRecord(d events.Dir, acks, kernelUS uint32, inferredNS float64) {
+	c.flushRTT(acks)
+	c.pending = false
 	if kernelUS == 0 {
 		return
 	}
-	c.pendK, c.pendI, c.pendTS = float64(kernelUS)/1000, inferredNS/1e6, ts
+	c.pendK, c.pendI, c.pendAcks, c.rttDir = float64(kernelUS)/1000, inferredNS/1e6, acks, d
+	c.pending, c.pendFirst = true, true
 	c.rttRecords++
 }
 
-// flushRTT adds the pending pair with its weight up to now.
-func (c *comparison) flushRTT(now int64) {
-	if c.pendTS == 0 || now <= c.pendTS {
+// flushRTT adds the pending pair, weighed by the segments the socket
+// received since it (acks is the socket's count now), and by one for the
+// record itself the first time.
+func (c *comparison) flushRTT(acks uint32) {
+	if !c.pending {
+		return
+	}
+	w := float64(acks - c.pendAcks)
+	if c.pendFirst {
+		w++
+	}
+	c.pendAcks, c.pendFirst = acks, false
+	if w == 0 {
 		return
 	}
 	if c.kSRTT == nil {
 		c.kSRTT, c.iSRTT = &rttStats{bits: cmpBits}, &rttStats{bits: cmpBits}
 	}
-	w := weight(now - c.pendTS)
 	c.kSRTT.add(c.pendK, w)
 	if c.pendI > 0 {
 		c.iSRTT.add(c.pendI, w)
 	}
-	c.pendTS = now
 }

@@ -119,6 +119,7 @@ func (e *Engine) ackSide(f *flow, p *events.Packet, fl uint16) {
 	// The kernel's tcp_probe reads the socket before it processes the
 	// segment that triggered it: its srtt is the one before this ACK.
 	data.srttPre = data.srtt
+	data.acksIn++
 	ack := p.Ack
 	advanced := fwd.ackKnown && events.SeqGreater(ack, fwd.maxAck)
 	if !fwd.ackKnown || advanced {
