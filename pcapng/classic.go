@@ -56,14 +56,14 @@ func (r *Reader) nextPcap() (*Record, error) {
 	}
 	r.frame++
 	r.counts.Packets++
-	r.rec = Record{
-		Type:      RecordPacket,
-		Offset:    at,
-		Frame:     r.frame,
-		TS:        sec*1e9 + frac,
-		Interface: ifc,
-		Data:      rec[pcapRecordLen:],
-		OrigLen:   r.u32(rec[12:]),
-	}
-	return &r.rec, nil
+	out := r.packetRecord()
+	out.BlockType = 0
+	out.Offset = at
+	out.Frame = r.frame
+	out.TS = sec*1e9 + frac
+	out.InterfaceID = 0
+	out.Interface = ifc
+	out.Data = rec[pcapRecordLen:]
+	out.OrigLen = r.u32(rec[12:])
+	return out, nil
 }

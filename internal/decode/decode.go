@@ -1004,20 +1004,23 @@ func (d *Decoder) failure() SkipReason {
 }
 
 // parseOptions reads the TCP options that tcpviz uses. A malformed option
-// list stops parsing at the bad option; what was read before is kept.
-func parseOptions(b []byte, o *events.Options) {
+// list stops parsing at the bad option; what was read before is kept. It
+// reports whether the list is well formed as gopacket checks it (which
+// rejects the frame otherwise): every option but End and NOP has a length
+// of at least 2 that fits in the list.
+func parseOptions(b []byte, o *events.Options) bool {
 	*o = events.Options{}
 	for len(b) > 0 {
 		kind := b[0]
 		if kind == 0 { // end of list
-			return
+			return true
 		}
 		if kind == 1 { // NOP
 			b = b[1:]
 			continue
 		}
 		if len(b) < 2 || b[1] < 2 || int(b[1]) > len(b) {
-			return
+			return false
 		}
 		l := int(b[1])
 		v := b[2:l]
@@ -1047,4 +1050,5 @@ func parseOptions(b []byte, o *events.Options) {
 		}
 		b = b[l:]
 	}
+	return true
 }

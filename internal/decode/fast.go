@@ -30,7 +30,9 @@ func fastEthIPv4TCP(data []byte, origLen uint32, p *events.Packet) bool {
 	}
 	tcp := ip[20:]
 	hdrLen := int(tcp[12]>>4) * 4
-	if hdrLen < 20 || hdrLen > len(tcp) || !optionsWellFormed(tcp[20:hdrLen]) {
+	// The options first: a list gopacket rejects sends the frame there
+	// (which writes the packet again).
+	if hdrLen < 20 || hdrLen > len(tcp) || !parseOptions(tcp[20:hdrLen], &p.Options) {
 		return false
 	}
 	payLen := ipLen - 20 - hdrLen
@@ -54,27 +56,6 @@ func fastEthIPv4TCP(data []byte, origLen uint32, p *events.Packet) bool {
 		payload = payload[:payLen]
 	}
 	p.Payload = payload
-	parseOptions(tcp[20:hdrLen], &p.Options)
 	p.Flow, p.Dir, p.RelSeq, p.RelAck, p.WindowScaled = 0, 0, 0, 0, -1
-	return true
-}
-
-// optionsWellFormed applies gopacket's checks on a TCP option list, which
-// make it reject the frame: every option but End and NOP has a length of at
-// least 2 that fits in the list.
-func optionsWellFormed(b []byte) bool {
-	for len(b) > 0 {
-		switch b[0] {
-		case 0:
-			return true
-		case 1:
-			b = b[1:]
-			continue
-		}
-		if len(b) < 2 || b[1] < 2 || int(b[1]) > len(b) {
-			return false
-		}
-		b = b[b[1]:]
-	}
 	return true
 }
