@@ -265,7 +265,11 @@ func (e *Engine) limitsPacket(f *flow, p *events.Packet, fl uint16) {
 				e.limEndApp(f, L, d, now, newData)
 			}
 		} else if st != ld.state || now >= ld.flushAt {
-			e.limAccountSpan(f, L, d, int(ld.state), ld.since, now)
+			// limAccountSpan, in line when the span is past the handshake
+			// and in the newest open window.
+			if !(hs0 == 0 || hs1 != 0 && hs1 <= ld.since) || !ld.addNewest(int(ld.state), ld.since, now, w) {
+				e.limAccountSpan(f, L, d, int(ld.state), ld.since, now)
+			}
 			ld.since = now
 		}
 		if st == limApp && ld.appFrom == 0 {
@@ -391,46 +395,70 @@ func (ld *limDir) scaledWindow(r *half) int64 {
 
 // limAccountSpan gives [from, to) to limit st, apart from the handshake.
 func (e *Engine) limAccountSpan(f *flow, L *flowLimits, d events.Dir, st int, from, to int64) {
-	if hs0, hs1 := f.handshakeSpan(); hs0 != 0 {
-		if hs1 == 0 {
-			hs1 = to
+	if hs0, hs1 := f.handshakeSpan(); hs0 != 0 && (hs1 == 0 || hs1 > from) {
+		e.limAccountHandshake(f, L, d, st, from, to, hs0, hs1)
+		return
+	}
+	e.limAdd(f, L, d, st, from, to)
+}
+
+// limAccountHandshake is limAccountSpan for a span that may overlap the
+// handshake [hs0, hs1) (hs1 0 while it lasts).
+func (e *Engine) limAccountHandshake(f *flow, L *flowLimits, d events.Dir, st int, from, to, hs0, hs1 int64) {
+	if hs1 == 0 {
+		hs1 = to
+	}
+	a, b := max(from, hs0), min(to, hs1)
+	if a < b {
+		e.limAdd(f, L, d, limHandshake, a, b)
+		if from < a {
+			e.limAdd(f, L, d, st, from, a)
 		}
-		a, b := max(from, hs0), min(to, hs1)
-		if a < b {
-			e.limAdd(f, L, d, limHandshake, a, b)
-			if from < a {
-				e.limAdd(f, L, d, st, from, a)
-			}
-			if b < to {
-				e.limAdd(f, L, d, st, b, to)
-			}
-			return
+		if b < to {
+			e.limAdd(f, L, d, st, b, to)
 		}
+		return
 	}
 	e.limAdd(f, L, d, st, from, to)
 }
 
 // limAdd adds [from, to) to the packet inference of limit i: to the open
 // windows it falls in, which add their time to the direction's totals when
-// they close (limClose).
+// they close (limClose). Most spans fall in the newest open window
+// (limSpread's first step); the rest take limAddSlow.
 func (e *Engine) limAdd(f *flow, L *flowLimits, d events.Dir, i int, from, to int64) {
+	if !L.d[d].addNewest(i, from, to, e.limWindow) {
+		e.limAddSlow(f, L, d, i, from, to)
+	}
+}
+
+// addNewest adds [from, to) to limit i of the newest open window when it
+// falls in it (w is LimitWindow), and reports whether it did.
+func (ld *limDir) addNewest(i int, from, to, w int64) bool {
+	n := len(ld.slots)
+	if n == 0 || from >= to || from < ld.closedTo {
+		return false
+	}
+	s := &ld.slots[n-1]
+	if from < s.start || to-s.start > w {
+		return false
+	}
+	s.pkt[i%nLimits] += to - from
+	return true
+}
+
+func (e *Engine) limAddSlow(f *flow, L *flowLimits, d events.Dir, i int, from, to int64) {
 	ld := &L.d[d]
-	// Most spans fall in the newest open window, or open the first:
-	// limSpread's first step.
-	if n := len(ld.slots); from < to && from >= ld.closedTo {
-		if n > 0 {
-			if s := &ld.slots[n-1]; from >= s.start && to-s.start <= e.limWindow {
-				s.pkt[i] += to - from
-				return
-			}
-		} else if start := f.first + (from-f.first)/e.limWindow*e.limWindow; to-start <= e.limWindow {
+	if from >= ld.closedTo {
+		if from == to {
+			return // an empty span opens no window either
+		}
+		// A direction's first window.
+		if start := f.first + (from-f.first)/e.limWindow*e.limWindow; len(ld.slots) == 0 && from < to && to-start <= e.limWindow {
 			s, _ := ld.slot(start)
 			s.pkt[i] += to - from
 			return
 		}
-	}
-	if from == to && from >= ld.closedTo {
-		return // an empty span opens no window either
 	}
 	given := int64(0)
 	e.limSpread(f, L, d, from, to, func(s *limSlot, _ *limKSlot, part int64) { s.pkt[i] += part; given += part })
