@@ -348,7 +348,9 @@ func (e *Engine) Packet(p *events.Packet) {
 		e.now = p.TS
 	}
 	e.frame = p.Frame
-	if !e.keepAsEmbryo(p) {
+	// Only a bare SYN can be kept as an embryo (embryoFits): other packets
+	// skip the call.
+	if p.Flags&(fSYN|fACK|fRST|fFIN) != fSYN || !e.keepAsEmbryo(p) {
 		e.process(e.lookup(p), p)
 	}
 	if p.TS >= e.nextScan {
@@ -359,8 +361,14 @@ func (e *Engine) Packet(p *events.Packet) {
 // process runs p through every detector on its connection's state f.
 func (e *Engine) process(f *flow, p *events.Packet) {
 	f.lastTS, f.lastFrm = p.TS, p.Frame
-	e.checkStall(f, p.Dir, p)
-	e.checkStall(f, p.Dir^1, p)
+	// A direction without outstanding data (or whose stall was reported)
+	// has nothing to check: no call then.
+	if h := &f.h[p.Dir]; h.stallRef != 0 && !h.stallFired {
+		e.checkStall(f, p.Dir, p)
+	}
+	if h := &f.h[p.Dir^1]; h.stallRef != 0 && !h.stallFired {
+		e.checkStall(f, p.Dir^1, p)
+	}
 	e.handshake(f, p)
 	fl := e.analyze(f, p)
 	e.report(f, p, fl)

@@ -601,7 +601,9 @@ func (t *Table) update(c *Conn, d events.Dir, p *events.Packet) {
 	if p.Window == 0 && f&(events.FlagSYN|events.FlagFIN|events.FlagRST) == 0 {
 		c.mark(d, histZeroWin, 'W')
 	}
-	c.zeroWindow(d, p)
+	if p.Window == 0 || c.zw[d] { // else zeroWindow has nothing to do
+		c.zeroWindow(d, p)
+	}
 	// The handshake completes with the client's first ACK after the SYN/ACK.
 	if !c.hsSeen && d == events.DirC2S && f&events.FlagSYN == 0 && f&events.FlagACK != 0 &&
 		c.synSeen[0] && c.synSeen[1] && c.synAckAt != 0 {
