@@ -286,9 +286,11 @@ func fTS(b []byte, name string, v Timestamp) []byte {
 func (e *Event) AppendJSON(b []byte) []byte { return e.appendJSON(b, nil) }
 
 // eventCache keeps the text of what consecutive events of one writer
-// mostly share: the date and time to the second of their timestamp, and
-// the connection's smoothed RTT (which changes with RTT samples, not with
-// every event). Formatting both was a third of an event's encoding.
+// mostly share: the date and time to the second of their timestamp, the
+// connection's smoothed RTT (which changes with RTT samples, not with every
+// event), and the connection and direction with their endpoints (the same
+// as the event before for about six events in ten). Formatting the first
+// two was a third of an event's encoding.
 type eventCache struct {
 	sec    int64 // the second the prefix shows, when secOK
 	secOK  bool
@@ -296,6 +298,12 @@ type eventCache struct {
 	srtt   uint64   // bits of the float srttText shows, when srttOK
 	srttOK bool
 	srttTx []byte
+	// The fields endsTx shows, when endsOK.
+	flow     uint64
+	dir      Dir
+	src, dst string
+	endsOK   bool
+	endsTx   []byte
 }
 
 // appendTS appends the JSON form of t (Timestamp.AppendJSON), the part up
@@ -335,6 +343,28 @@ func (c *eventCache) appendFloat(b []byte, f float64) []byte {
 	return b
 }
 
+// appendEnds appends the flow, dir, src and dst fields of e, from c when
+// they are those of the event before.
+func (c *eventCache) appendEnds(b []byte, e *Event) []byte {
+	if c.endsOK && e.Flow == c.flow && e.Dir == c.dir && e.Src == c.src && e.Dst == c.dst {
+		return append(b, c.endsTx...)
+	}
+	n := len(b)
+	b = appendEnds(b, e)
+	c.flow, c.dir, c.src, c.dst, c.endsOK = e.Flow, e.Dir, e.Src, e.Dst, true
+	c.endsTx = append(c.endsTx[:0], b[n:]...)
+	return b
+}
+
+func appendEnds(b []byte, e *Event) []byte {
+	b = fU64(b, `,"flow":`, e.Flow)
+	b = append(b, `,"dir":"`...)
+	b = append(b, e.Dir.String()...)
+	b = append(b, '"')
+	b = fStr(b, `,"src":`, e.Src)
+	return fStr(b, `,"dst":`, e.Dst)
+}
+
 // appendJSON is AppendJSON, with the writer's cache when c is not nil.
 func (e *Event) appendJSON(b []byte, c *eventCache) []byte {
 	b = append(b, `{"type":`...)
@@ -342,15 +372,11 @@ func (e *Event) appendJSON(b []byte, c *eventCache) []byte {
 	b = fU64(b, `,"frame":`, e.Frame)
 	if c != nil {
 		b = c.appendTS(append(b, `,"ts":`...), e.TS)
+		b = c.appendEnds(b, e)
 	} else {
 		b = fTS(b, `,"ts":`, e.TS)
+		b = appendEnds(b, e)
 	}
-	b = fU64(b, `,"flow":`, e.Flow)
-	b = append(b, `,"dir":"`...)
-	b = append(b, e.Dir.String()...)
-	b = append(b, '"')
-	b = fStr(b, `,"src":`, e.Src)
-	b = fStr(b, `,"dst":`, e.Dst)
 	b = fStr(b, `,"severity":`, string(e.Severity))
 	if e.Kind != "" {
 		b = fStr(b, `,"kind":`, e.Kind)

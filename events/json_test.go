@@ -317,14 +317,22 @@ func randDirLimits(r *rand.Rand) *events.DirLimits {
 // TestWriterSameAsMarshal: the Writer keeps the text of the last
 // timestamp's second and of the last smoothed RTT between events; its lines
 // are still those encoding/json writes, through runs of one second, steps
-// across seconds, days and the epoch, and repeated, changing and negative
-// zero RTTs.
+// across seconds, days and the epoch, repeated, changing and negative
+// zero RTTs, and runs of events on one connection and direction between
+// others (endpoints that need escaping among them).
 func TestWriterSameAsMarshal(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 17))
 	srtts := []float64{0, 0.038875, 12.345, 1e-7, 0.04, math.Copysign(0, -1), 250}
 	var out, want bytes.Buffer
 	w := events.NewWriter(&out, 4096)
 	ts := int64(1_700_000_000_999_999_990)
+	// Connections with the same endpoints, or the same id, as another.
+	conns := []struct {
+		flow     uint64
+		src, dst string
+	}{{1, "10.0.0.1:1", "10.0.0.2:2"}, {2, "10.0.0.1:1", "10.0.0.2:2"}, {1, "10.0.0.1:1", "10.0.0.2:3"},
+		{3, "[fe80::1%<eth0>]:1", "10.0.0.2:2"}, {4, "", "10.0.0.2:2"}, {1 << 40, "10.0.0.1:1", "10.0.0.1:1"}}
+	flow, dir, src, dst := conns[0].flow, events.DirC2S, conns[0].src, conns[0].dst
 	for i := range 20000 {
 		switch r.IntN(10) {
 		case 0:
@@ -336,8 +344,15 @@ func TestWriterSameAsMarshal(t *testing.T) {
 		default:
 			ts += r.Int64N(300e6) // mostly the same second
 		}
-		e := &events.Event{Type: events.TypeDupAck, Frame: uint64(i), TS: events.Timestamp(ts), Flow: 1,
-			Src: "10.0.0.1:1", Dst: "10.0.0.2:2", Severity: events.SevInfo,
+		if r.IntN(3) == 0 {
+			c := conns[r.IntN(len(conns))]
+			flow, dir, src, dst = c.flow, events.Dir(r.IntN(2)), c.src, c.dst
+			if dir == events.DirS2C {
+				src, dst = dst, src
+			}
+		}
+		e := &events.Event{Type: events.TypeDupAck, Frame: uint64(i), TS: events.Timestamp(ts), Flow: flow,
+			Dir: dir, Src: src, Dst: dst, Severity: events.SevInfo,
 			Context: events.Context{BytesInFlight: r.Int64N(1 << 20), SRTTms: srtts[r.IntN(len(srtts))]}}
 		if r.IntN(4) == 0 {
 			e.Context.SRTTms = randFloat(r)
