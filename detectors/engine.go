@@ -63,6 +63,9 @@ type Engine struct {
 	limWindow int64         // LimitWindow, ns; 0 when limits are off
 	limPool   []*flowLimits // limits state of closed connections, for reuse
 	limOuts   []limOut      // storage for the next records' limits (newLimOut)
+	// limNoSteady turns limitsPacket's steady path off (tests: the
+	// results must not change).
+	limNoSteady bool
 
 	ended recent.Table[uint64, endedFlow] // closed connections' sequence state (ended.go)
 }

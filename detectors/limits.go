@@ -127,6 +127,12 @@ type limDir struct {
 	peerShift int8
 	cur       int8 // dominant limit reported last, -1 none
 	kern      bool // a kernel record reported on this direction
+	// roomOK: the last inference said cwnd with room for the flight to
+	// grow up to room bytes before the receiver's window limits it, and
+	// nothing it read can change but the sender's own next sequence
+	// number (see limitsPacket's steady path).
+	roomOK bool
+	room   int64
 
 	// Totals and the kernel's accounting, nil until a window closes before
 	// the connection ends or the first kernel record (limLong).
@@ -245,6 +251,20 @@ func (e *Engine) limitsPacket(f *flow, p *events.Packet, fl uint16) {
 			// accounts the time before as a whole (the first run below).
 			continue
 		}
+		if ld.roomOK && !e.limNoSteady && d == p.Dir && p.Flags&fSYN == 0 && !inHandshake && !ld.inRec && ld.appFrom == 0 &&
+			now < ld.flushAt && now-ld.last <= limGapMin {
+			// The steady path: more data from a sender the congestion
+			// window limited, in the middle of a window. Only packets
+			// from the receiver change what infer reads of it (its
+			// window and acknowledgements), so the flight alone decides:
+			// still cwnd while it fits the room infer found, and then
+			// there is nothing to account either.
+			if fl := int64(int32(f.h[d].nextseq - f.h[d^1].maxAck)); fl > 0 && fl <= ld.room {
+				ld.last = now
+				continue
+			}
+		}
+		ld.roomOK = false
 		// The cheap tests of limGoodput and limGap first: most packets
 		// acknowledge nothing new of d, and arrive within 10 ms.
 		if r := &f.h[d^1]; d != p.Dir && r.ackKnown && events.SeqGreater(r.maxAck, ld.ackedTo) {
@@ -356,9 +376,14 @@ func (ld *limDir) infer(f *flow, d events.Dir) int8 {
 		if ld.minWin < 0 || win < ld.minWin {
 			ld.minWin = win
 		}
-		if win-flight < int64(ld.mss()) {
+		mss := int64(ld.mss())
+		if win-flight < mss {
 			return limRwnd
 		}
+		// The room stays right while the receiver sends nothing, unless
+		// the segment size can still change (the largest segment seen,
+		// below 1460 bytes).
+		ld.roomOK, ld.room = ld.peerMSS > 0 || ld.maxSeg >= 1460, win-mss
 	}
 	return limCwnd
 }
@@ -571,6 +596,7 @@ func (e *Engine) limitsKernel(f *flow, d events.Dir, rec *kblock.Record) {
 		// socket scales its own by rcv_wscale.
 		ld.peerShift = int8(rec.SndWScale)
 		L.d[d^1].peerShift = int8(rec.RcvWScale)
+		L.d[0].roomOK, L.d[1].roomOK = false, false
 	}
 	if rec.Has&kblock.HasChrono == 0 || (ld.kSeen() && rec.TS < ld.kLast) {
 		return

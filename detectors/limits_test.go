@@ -290,3 +290,85 @@ func TestLimitsOff(t *testing.T) {
 		t.Errorf("limits %+v with Limits off", r.Limits)
 	}
 }
+
+// mssOpt announces a maximum segment size.
+func mssOpt(n uint16) opt { return func(o *events.Options) { o.HasMSS, o.MSS = true, n } }
+
+// limitsPacket's steady path (more data from a cwnd-limited sender, the
+// flight within the room the last inference found) changes nothing: the
+// records and limit_change events are those of the full inference on
+// every packet.
+func TestLimitsSteadyPathSame(t *testing.T) {
+	window := func() []events.Packet {
+		c := newConn(1, false, 1000, 5000)
+		c.handshake(wsOpt(2), mssOpt(1000)).after(ms)
+		seq := rounds(c, 30, 10, 1000, 5*ms, 0, 15000) // room for the flight
+		for range 60 {                                 // then the window fills
+			for range 6 {
+				c.send(0, PA, seq, 1, 1000, 502).after(ms)
+				seq += 1000
+			}
+			c.after(10 * ms)
+			c.send(1, A, 1, seq, 0, 1500)
+		}
+		rounds(c, 20, 8, 1000, 3*ms, 60*ms, 15000) // and the application pauses
+		return c.pkts
+	}
+	loss := func() []events.Packet {
+		c := newConn(1, false, 1000, 5000)
+		c.handshake(wsOpt(0), mssOpt(1000)).after(ms)
+		seq := rounds(c, 5, 10, 1000, 10*ms, 0, 60000)
+		for i := range 10 {
+			c.send(0, PA, seq+uint32(i)*1000, 1, 1000, 502).after(ms)
+		}
+		c.after(10 * ms)
+		for range 3 {
+			c.send(1, A, 1, seq, 0, 60000).after(ms)
+		}
+		c.send(0, PA, seq, 1, 1000, 502).after(10 * ms)
+		c.send(1, A, 1, seq+10000, 0, 60000).after(ms)
+		rounds(c, 5, 10, 1000, 10*ms, 0, 60000)
+		return c.pkts
+	}
+	for _, tc := range []struct {
+		name string
+		pkts []events.Packet
+	}{
+		{"window and pauses", window()},
+		{"loss", loss()},
+		{"bulk without MSS", bulkTransfer(30000, 100)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var recs [2]events.FlowRecord
+			var changes [2][]events.Event
+			for i, slow := range []bool{false, true} {
+				e := New(DefaultConfig(), func(ev *events.Event) {
+					if ev.Type == events.TypeLimitChange {
+						changes[i] = append(changes[i], *ev)
+					}
+				})
+				e.limNoSteady = slow
+				for j := range tc.pkts {
+					e.Packet(&tc.pkts[j])
+				}
+				e.FillFlow(1, &recs[i])
+				e.Finish()
+			}
+			if recs[0].Limits == nil || recs[0].Limits.C2S == nil {
+				t.Fatal("no limits")
+			}
+			got, want := recs[0].AppendJSON(nil), recs[1].AppendJSON(nil)
+			if string(got) != string(want) {
+				t.Errorf("steady path:\n%s\nfull inference:\n%s", got, want)
+			}
+			if len(changes[0]) != len(changes[1]) {
+				t.Fatalf("%d limit_change events, %d without the steady path", len(changes[0]), len(changes[1]))
+			}
+			for i := range changes[0] {
+				if a, b := changes[0][i].AppendJSON(nil), changes[1][i].AppendJSON(nil); string(a) != string(b) {
+					t.Errorf("limit_change %d: %s, without the steady path %s", i, a, b)
+				}
+			}
+		})
+	}
+}
