@@ -305,6 +305,9 @@ func (e *Engine) CloseFlow(id uint64, r *events.FlowRecord) {
 	e.FillFlow(id, r)
 	e.Close(id)
 	if rc := e.KernelCheck(id); rc != nil && (rc.Kernel > 0 || rc.Inferred > 0 || rc.RTTRecords > 0) {
+		if rc.KernelSRTTP50MS > 0 {
+			rc.InferredRTTP50MS = r.RTTP50MS
+		}
 		r.KernelRetrans = rc
 	}
 }

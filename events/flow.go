@@ -182,13 +182,16 @@ type RetransCheck struct {
 	// they compare with (fast, rto, tlp).
 	KernelKinds   RetransKinds `json:"kernel_kinds"`
 	InferredKinds RetransKinds `json:"inferred_kinds"`
-	// RTT at the kernel's records (each standing for the time until the
-	// next): the kernel's srtt and the inferred smoothed RTT (the samples
-	// smoothed with the kernel's gain of 1/8), time-weighted medians. In
-	// summary.json: the medians over connections.
+	// RTT at the kernel's records (each counting for itself and the
+	// segments its socket receives until the next): the medians of the
+	// kernel's srtt and of the inferred smoothed RTT (the samples smoothed
+	// with the kernel's gain of 1/8); and the median of the inferred RTT
+	// samples (the connection's rtt_p50_ms). In summary.json: the medians
+	// over connections.
 	RTTRecords        int     `json:"rtt_records"`
 	KernelSRTTP50MS   float64 `json:"kernel_srtt_p50_ms"`
 	InferredSRTTP50MS float64 `json:"inferred_srtt_p50_ms"`
+	InferredRTTP50MS  float64 `json:"inferred_rtt_p50_ms"`
 }
 
 // RetransKinds counts retransmitted segments by kind. For the kernel's
@@ -267,7 +270,8 @@ func (r RetransCheck) String() string {
 	// The rest of the scorecard, each figure in the same unit on both sides.
 	s += fmt.Sprintf("; loss episodes: %d kernel, %d inferred", r.KernelLossEpisodes, r.InferredLossEpisodes)
 	if r.KernelSRTTP50MS > 0 {
-		s += fmt.Sprintf("; RTT median: kernel srtt %.3f ms, inferred %.3f ms", r.KernelSRTTP50MS, r.InferredSRTTP50MS)
+		s += fmt.Sprintf("; RTT median: kernel srtt %.3f ms, inferred samples %.3f ms, inferred smoothed %.3f ms",
+			r.KernelSRTTP50MS, r.InferredRTTP50MS, r.InferredSRTTP50MS)
 	}
 	if k := r.KernelKinds; k.Fast+k.RTO+k.TLP > 0 {
 		s += fmt.Sprintf("; retransmitted segments by kind (fast/rto/tlp/other): kernel %s, inferred %s", r.KernelKinds, r.InferredKinds)

@@ -767,6 +767,7 @@ func (r *FlowRecord) AppendJSON(b []byte) []byte {
 		b = fI64(b, `,"rtt_records":`, int64(k.RTTRecords))
 		b = fF64(b, `,"kernel_srtt_p50_ms":`, k.KernelSRTTP50MS)
 		b = fF64(b, `,"inferred_srtt_p50_ms":`, k.InferredSRTTP50MS)
+		b = fF64(b, `,"inferred_rtt_p50_ms":`, k.InferredRTTP50MS)
 		b = append(b, '}')
 	}
 	if r.Limits != nil {

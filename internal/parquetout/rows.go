@@ -167,6 +167,7 @@ type FlowRow struct {
 	KRRTTRecs   *int64    `parquet:"kernel_retrans_rtt_records,optional"`
 	KRKSRTT     *float64  `parquet:"kernel_retrans_kernel_srtt_p50_ms,optional"`
 	KRISRTT     *float64  `parquet:"kernel_retrans_inferred_srtt_p50_ms,optional"`
+	KRIRTT      *float64  `parquet:"kernel_retrans_inferred_rtt_p50_ms,optional"`
 	KRKKinds    *KindsCol `parquet:"kernel_retrans_kernel_kinds,optional"`
 	KRIKinds    *KindsCol `parquet:"kernel_retrans_inferred_kinds,optional"`
 
@@ -447,9 +448,9 @@ func flowRow(file string, r *events.FlowRecord) FlowRow {
 		row.KRKernel, row.KRSeen, row.KRInferred, row.KRMatched, row.KRPrecision, row.KRRecall = &kn, &seen, &in, &m, &p, &rc
 		ke, ie, kc, ka, rr := int64(k.KernelLossEpisodes), int64(k.InferredLossEpisodes), int64(k.KindsCompared),
 			int64(k.KindsAgreed), int64(k.RTTRecords)
-		ks, is := k.KernelSRTTP50MS, k.InferredSRTTP50MS
+		ks, is, ir := k.KernelSRTTP50MS, k.InferredSRTTP50MS, k.InferredRTTP50MS
 		row.KRKEpisodes, row.KRIEpisodes, row.KRKinds, row.KRKindsOK, row.KRRTTRecs = &ke, &ie, &kc, &ka, &rr
-		row.KRKSRTT, row.KRISRTT = &ks, &is
+		row.KRKSRTT, row.KRISRTT, row.KRIRTT = &ks, &is, &ir
 		row.KRKKinds, row.KRIKinds = kindsCol(k.KernelKinds), kindsCol(k.InferredKinds)
 	}
 	return row

@@ -115,7 +115,7 @@ type Pipeline struct {
 	lastType int
 	// Per connection with both, the kernel's and the inferred srtt medians
 	// (summary: their medians over connections).
-	kernelRTT, inferredRTT []float64
+	kernelRTT, inferredRTT, sampleRTT []float64
 }
 
 // New builds a pipeline.
@@ -384,6 +384,7 @@ func (p *Pipeline) expired(c *conntrack.Conn) {
 		if rc.KernelSRTTP50MS > 0 && rc.InferredSRTTP50MS > 0 {
 			p.kernelRTT = append(p.kernelRTT, rc.KernelSRTTP50MS)
 			p.inferredRTT = append(p.inferredRTT, rc.InferredSRTTP50MS)
+			p.sampleRTT = append(p.sampleRTT, rc.InferredRTTP50MS)
 		}
 	}
 	if l := r.Limits; l != nil {
@@ -425,6 +426,7 @@ func (p *Pipeline) Finish() {
 	k := &p.stats.KernelRetrans
 	k.Rates()
 	k.KernelSRTTP50MS, k.InferredSRTTP50MS = median(p.kernelRTT), median(p.inferredRTT)
+	k.InferredRTTP50MS = median(p.sampleRTT)
 }
 
 func (p *Pipeline) source() string {

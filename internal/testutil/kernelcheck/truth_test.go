@@ -65,6 +65,9 @@ func captureScenario(t *testing.T, s truthScenario) (path string, res *truthResu
 		dir = t.TempDir()
 	}
 	out := filepath.Join(dir, s.name+".pcapng")
+	if _, err := os.Stat(out); err == nil {
+		out = filepath.Join(dir, s.name+"-again.pcapng") // a scenario run once more
+	}
 	srv, err := l.Start(l.Server, traffic, "server", "-l", ":5001")
 	if err != nil {
 		t.Fatal(err)
@@ -169,9 +172,11 @@ const (
 	// show (backlog merges, timestamp ticks).
 	rttSmoothed rttChecks = 1 << iota
 	// rttSamples: each flow's median RTT sample (flows.jsonl rtt_p50_ms)
-	// within 10 % of its kernel srtt median (kernel_srtt_p50_ms). Not on
-	// random loss and reordering, where a run can part by 10 % (the srtt,
-	// a running mean of a skewed distribution, read at the records).
+	// within 10 % of its kernel srtt median (kernel_srtt_p50_ms). Only
+	// where queueing sets the RTT: with random loss or reordering a run
+	// can part by 10 % (the srtt, a running mean of a skewed distribution,
+	// read at the records), and more on a machine loaded enough to add
+	// milliseconds of scheduling delay to a 2 ms RTT.
 	rttSamples
 )
 
@@ -337,7 +342,7 @@ func TestDetectorTruth(t *testing.T) {
 					t.Errorf("%d retransmissions of kind tlp, kernel sent %d loss probes", got, want)
 				}
 			}},
-		{name: "spurious", args: bulk, rtt: rttSmoothed | rttSamples,
+		{name: "spurious", args: bulk, rtt: rttSmoothed,
 			setup: func(l *lab.Lab) error {
 				return l.SetReorder(lab.ToServer, lab.Reorder{Permille: 10, Rate: "50mbit", SlowRate: "2mbit"})
 			},
