@@ -214,6 +214,10 @@ type half struct {
 	stallFired bool
 }
 
+// stallPending reports whether this side has data outstanding whose stall
+// is not reported yet: checkStall has something to look at.
+func (h *half) stallPending() bool { return h.stallRef != 0 && !h.stallFired }
+
 // flow is one connection's state; h is indexed by events.Dir.
 type flow struct {
 	id       uint64
@@ -369,10 +373,10 @@ func (e *Engine) process(f *flow, p *events.Packet) {
 	f.lastTS, f.lastFrm = p.TS, p.Frame
 	// A direction without outstanding data (or whose stall was reported)
 	// has nothing to check: no call then.
-	if h := &f.h[p.Dir]; h.stallRef != 0 && !h.stallFired {
+	if f.h[p.Dir].stallPending() {
 		e.checkStall(f, p.Dir, p)
 	}
-	if h := &f.h[p.Dir^1]; h.stallRef != 0 && !h.stallFired {
+	if f.h[p.Dir^1].stallPending() {
 		e.checkStall(f, p.Dir^1, p)
 	}
 	e.handshake(f, p)

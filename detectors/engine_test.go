@@ -106,16 +106,7 @@ func TestKernelComparison(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newConn(3, false, 1000, 5000).handshake()
-			for i := uint32(0); i < 6; i++ {
-				c.after(100*time.Microsecond).data(0, 1+i*1000, 1000)
-			}
-			c.after(5*ms).ack(1, 1001)
-			c.after(300 * ms)
-			e := New(DefaultConfig(), func(*events.Event) {})
-			for i := range c.pkts {
-				e.Packet(&c.pkts[i])
-			}
+			c, e := sentAndAcked(6)
 			frame := uint64(len(c.pkts))
 			for i, k := range tc.kernel {
 				frame++
@@ -145,12 +136,12 @@ func TestKernelComparison(t *testing.T) {
 	}
 }
 
-// A SYN's retransmit record spans one sequence number: it must not set the
-// segment size by which a data retransmission seen on the wire before its
-// own record is counted.
-func TestKernelComparisonSYNRecord(t *testing.T) {
+// sentAndAcked is connection 3 after its handshake: n segments of 1,000
+// bytes, the first acknowledged, then 300 ms of quiet, fed to a new engine
+// (the kernel comparison's tests add records and retransmissions to it).
+func sentAndAcked(n uint32) (*tconn, *Engine) {
 	c := newConn(3, false, 1000, 5000).handshake()
-	for i := uint32(0); i < 4; i++ {
+	for i := uint32(0); i < n; i++ {
 		c.after(100*time.Microsecond).data(0, 1+i*1000, 1000)
 	}
 	c.after(5*ms).ack(1, 1001)
@@ -159,6 +150,14 @@ func TestKernelComparisonSYNRecord(t *testing.T) {
 	for i := range c.pkts {
 		e.Packet(&c.pkts[i])
 	}
+	return c, e
+}
+
+// A SYN's retransmit record spans one sequence number: it must not set the
+// segment size by which a data retransmission seen on the wire before its
+// own record is counted.
+func TestKernelComparisonSYNRecord(t *testing.T) {
+	c, e := sentAndAcked(4)
 	rec := func(frame uint64, seq, end uint32, flags uint8) {
 		e.Kernel(frame, &kblock.Record{Kind: kblock.KindRetransmit, TS: c.ts, Seq: seq, EndSeq: end, Segs: 1, TCPFlags: flags,
 			Saddr: c.addr[0].Addr(), Sport: c.addr[0].Port(), Daddr: c.addr[1].Addr(), Dport: c.addr[1].Port()}, 3, events.DirC2S)

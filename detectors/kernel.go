@@ -481,7 +481,7 @@ func (c *comparison) flushRTT(acks uint32) {
 		return
 	}
 	if c.kSRTT == nil {
-		c.kSRTT, c.iSRTT = &rttStats{bits: cmpBits}, &rttStats{bits: cmpBits}
+		c.kSRTT, c.iSRTT = &rttStats{}, &rttStats{}
 	}
 	c.kSRTT.add(c.pendK, w)
 	if c.pendI > 0 {

@@ -287,7 +287,7 @@ func (e *Engine) limitsPacket(f *flow, p *events.Packet, fl uint16) {
 		} else if st != ld.state || now >= ld.flushAt {
 			// limAccountSpan, in line when the span is past the handshake
 			// and in the newest open window.
-			if !(hs0 == 0 || hs1 != 0 && hs1 <= ld.since) || !ld.addNewest(int(ld.state), ld.since, now, w) {
+			if overlapsHandshake(hs0, hs1, ld.since) || !ld.addNewest(int(ld.state), ld.since, now, w) {
 				e.limAccountSpan(f, L, d, int(ld.state), ld.since, now)
 			}
 			ld.since = now
@@ -420,11 +420,18 @@ func (ld *limDir) scaledWindow(r *half) int64 {
 
 // limAccountSpan gives [from, to) to limit st, apart from the handshake.
 func (e *Engine) limAccountSpan(f *flow, L *flowLimits, d events.Dir, st int, from, to int64) {
-	if hs0, hs1 := f.handshakeSpan(); hs0 != 0 && (hs1 == 0 || hs1 > from) {
+	if hs0, hs1 := f.handshakeSpan(); overlapsHandshake(hs0, hs1, from) {
 		e.limAccountHandshake(f, L, d, st, from, to, hs0, hs1)
 		return
 	}
 	e.limAdd(f, L, d, st, from, to)
+}
+
+// overlapsHandshake reports whether a span starting at from can overlap
+// the handshake [hs0, hs1) of handshakeSpan (hs0 0: none captured; hs1 0:
+// it lasts).
+func overlapsHandshake(hs0, hs1, from int64) bool {
+	return hs0 != 0 && (hs1 == 0 || hs1 > from)
 }
 
 // limAccountHandshake is limAccountSpan for a span that may overlap the

@@ -198,7 +198,7 @@ func (e *Engine) lossEvent(f *flow, p *events.Packet, d events.Dir) *events.Even
 // receiver is flow control, not a stall.
 func (e *Engine) checkStall(f *flow, d events.Dir, p *events.Packet) {
 	s, r := &f.h[d], &f.h[d^1]
-	if s.stallFired || s.stallRef == 0 || !r.ackKnown || r.window == 0 {
+	if !s.stallPending() || !r.ackKnown || r.window == 0 {
 		return
 	}
 	if !s.nextKnown || !events.SeqGreater(s.nextseq, r.maxAck) {

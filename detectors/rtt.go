@@ -299,7 +299,7 @@ func (e *Engine) sample(f *flow, p *events.Packet, d events.Dir, reason string, 
 	h := &f.h[d]
 	if reason != events.ReasonHandshake {
 		if h.rtt == nil {
-			h.rtt = &rttStats{bits: rttBits}
+			h.rtt = &rttStats{}
 		}
 		// One sample, one count. Weighting a sample by the time since the
 		// previous one gave the first sample after every pause (between
@@ -388,13 +388,9 @@ func (a *ackHistory) at(una uint32) (float64, bool) {
 // start (0.8 % to 1.6 %), so a quantile read from it is within 0.8 % of
 // the exact one. With 16 (within 3.2 %) the rounding alone took a third
 // of the 10 % by which the samples' median is compared with the kernel's
-// srtt median.
+// srtt median. The kernel comparison's two srtt medians use the same
+// buckets.
 const rttBits = 6
-
-// cmpBits is the resolution of the kernel comparison (64 buckets per
-// octave, within 0.8 %): the two medians it sets side by side must not
-// differ by a bucket's width when the values do not.
-const cmpBits = 6
 
 // rttOctaves covers 1 µs to 2^27 µs (134 s).
 const rttOctaves = 27
@@ -402,13 +398,11 @@ const rttOctaves = 27
 // rttStats summarizes RTT samples in bounded memory: exact count, sum,
 // min and max, and a weighted log histogram for quantiles (samples count
 // one each; the kernel comparison weighs its pairs by the segments the
-// socket received). The
-// histogram is sparse (the buckets in use, in bucket order): a connection's
-// samples fall in a handful of buckets, and a dense one would cost 3.5 KB
-// per direction on every connection with a sample.
+// socket received). The histogram is sparse (the buckets in use, in bucket
+// order): a connection's samples fall in a handful of buckets, and a dense
+// one would cost 13.8 KB per direction on every connection with a sample.
 type rttStats struct {
-	bits     uint8 // mantissa bits per bucket: rttBits, or cmpBits
-	lastBin  int   // index in hist of the latest sample's bucket: where addBin starts looking
+	lastBin  int // index in hist of the latest sample's bucket: where addBin starts looking
 	n        int
 	sum      float64 // ms
 	min, max float64
@@ -450,26 +444,26 @@ func (s *rttStats) add(ms, w float64) {
 	}
 	s.n++
 	s.sum += ms
-	s.addBin(rttBucket(ms, s.bits), w)
+	s.addBin(rttBucket(ms), w)
 	s.total += w
 }
 
 // rttBucket is the octave of the value in µs and the top bits of its
 // mantissa: no logarithm on the per-ACK path.
-func rttBucket(ms float64, bits uint8) int {
+func rttBucket(ms float64) int {
 	us := ms * 1000
 	if us < 1 {
 		return 0
 	}
 	f := math.Float64bits(us)
 	exp := int(f>>52&0x7ff) - 1023
-	b := exp<<bits + int(f>>(52-bits)&(1<<bits-1))
-	return min(b, rttOctaves<<bits-1)
+	b := exp<<rttBits + int(f>>(52-rttBits)&(1<<rttBits-1))
+	return min(b, rttOctaves<<rttBits-1)
 }
 
 // bucketMid is the middle of bucket b in ms.
-func bucketMid(b int, bits uint8) float64 {
-	n := 1 << bits
+func bucketMid(b int) float64 {
+	const n = 1 << rttBits
 	exp, m := b/n, b%n
 	return math.Ldexp(1+(float64(m)+0.5)/float64(n), exp) / 1000
 }
@@ -501,7 +495,7 @@ func (s *rttStats) quantile(q float64) float64 {
 	for _, b := range s.hist {
 		acc += b.w
 		if b.w > 0 && acc >= rank {
-			v := bucketMid(b.i, s.bits)
+			v := bucketMid(b.i)
 			return math.Min(math.Max(v, s.min), s.max)
 		}
 	}
@@ -517,7 +511,7 @@ func (e *Engine) FillFlow(id uint64, r *events.FlowRecord) {
 	if f == nil {
 		return
 	}
-	all := rttStats{bits: rttBits}
+	var all rttStats
 	all.merge(f.h[0].rtt)
 	all.merge(f.h[1].rtt)
 	if all.n > 0 {
