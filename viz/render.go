@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tcpviz/tcpviz/events"
+	"github.com/tcpviz/tcpviz/internal/session"
 )
 
 // EChartsVersion is the vendored ECharts release (viz/assets/README.md).
@@ -190,35 +191,12 @@ func (r *Report) WriteFiles(dir string) ([]string, error) {
 		if err := r.render(&buf, p.kind); err != nil {
 			return out, fmt.Errorf("%s: %w", path, err)
 		}
-		if err := writeAtomic(path, buf.Bytes()); err != nil {
+		if err := session.WriteFile(path, buf.Bytes()); err != nil {
 			return out, err
 		}
 		out = append(out, path)
 	}
 	return out, nil
-}
-
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o640)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 var pageTpl = template.Must(template.New("page").Funcs(template.FuncMap{

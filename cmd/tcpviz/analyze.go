@@ -64,7 +64,7 @@ func runAnalyze(args []string) error {
 	if err != nil {
 		return err
 	}
-	of.setupLogging()
+	of.setup()
 	cfg, err := det.pipelineConfig()
 	if err != nil {
 		return err

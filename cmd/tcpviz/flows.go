@@ -136,7 +136,7 @@ func runFlows(args []string) error {
 		if tf.sort != conntable.SortStart {
 			return usagef("--sort: rows are printed as connections close")
 		}
-		of.setupLogging()
+		of.setup()
 		return lf.run(filter, opts)
 	}
 	if *in == "" {
@@ -146,7 +146,7 @@ func runFlows(args []string) error {
 	if err != nil {
 		return err
 	}
-	of.setupLogging()
+	of.setup()
 	if st, err := os.Stat(*in); err == nil && st.IsDir() {
 		// A session directory: its capture.
 		info, err := session.Stat(*in)

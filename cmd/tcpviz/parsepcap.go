@@ -80,7 +80,7 @@ func runParsePcap(args []string) error {
 			return err
 		}
 	}
-	of.setupLogging()
+	of.setup()
 	slog.Debug("parse", "input", *in, "out", dir)
 	cfg, err := det.pipelineConfig()
 	if err != nil {

@@ -11,25 +11,31 @@ import (
 
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
+
+	"github.com/tcpviz/tcpviz/internal/session"
 )
 
 // outputFlags are the conventions every reading command shares: a progress
-// bar on stderr for terminals, --quiet and --verbose.
+// bar on stderr for terminals, --quiet, --verbose and --sync.
 type outputFlags struct {
 	quiet   bool
 	verbose bool
+	sync    bool
 }
 
 func addOutputFlags(fs *pflag.FlagSet) *outputFlags {
 	o := &outputFlags{}
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress bar and no figures on stderr")
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "debug logs on stderr")
+	fs.BoolVar(&o.sync, "sync", false, "flush each output file to the disk before renaming it into place, so finished results survive a crash of the machine (slower on large outputs)")
 	return o
 }
 
-// setupLogging sends log/slog to stderr: warnings by default, debug with
-// --verbose, errors only with --quiet.
-func (o *outputFlags) setupLogging() {
+// setup applies the flags: --sync to the files written from now on, and
+// log/slog to stderr: warnings by default, debug with --verbose, errors
+// only with --quiet.
+func (o *outputFlags) setup() {
+	session.SetDurable(o.sync)
 	level := slog.LevelWarn
 	switch {
 	case o.verbose:

@@ -82,7 +82,7 @@ func runQuick(args []string) error {
 		}
 		portList = append(portList, uint16(p))
 	}
-	of.setupLogging()
+	of.setup()
 	// Fail before creating anything when the capture cannot run.
 	if err := checkCapturePrivileges(); err != nil {
 		return err

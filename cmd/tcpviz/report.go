@@ -192,7 +192,7 @@ func runReport(args []string) error {
 	if err := f.inputs(fs); err != nil {
 		return err
 	}
-	of.setupLogging()
+	of.setup()
 	flt, o, err := f.compile()
 	if err != nil {
 		return err

@@ -54,7 +54,7 @@ func runSummary(args []string) error {
 	}
 	// The summary needs no charts: build only the overview.
 	f.charts = viz.ChartOverview
-	of.setupLogging()
+	of.setup()
 	if f.pair != "" {
 		return summaryPair(f, *format)
 	}

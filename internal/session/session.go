@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync/atomic"
 	"time"
 )
 
@@ -83,13 +85,28 @@ func EnsureDir(dir string) error {
 	return nil
 }
 
+// durable is SetDurable's setting.
+var durable atomic.Bool
+
+// SetDurable makes the files created after it flushed to the disk before
+// they are renamed into place (and their directory after), so a finished
+// run's files survive a crash of the machine, not only of the process.
+// Off by default, as in tcpdump, tshark and dumpcap: the files are derived
+// from a capture that can be read again, and on a slow disk the flush sets
+// the pace of a large run (events.jsonl of a million-packet lossy capture
+// is 77 MB, 0.6 s of a 120 MB/s disk). Without it an interrupted process
+// still never leaves a half-written file under the final name; a machine
+// crash may leave the newest files empty or missing.
+func SetDurable(on bool) { durable.Store(on) }
+
 // File is an output file written under a temporary name and renamed into
 // place by Commit. Until then, readers of the final name see the previous
 // file or none.
 type File struct {
 	*os.File
-	final string
-	done  bool
+	final   string
+	done    bool
+	durable bool // SetDurable's setting when the file was created
 	// Bytes written through Write, and where the last writeback started
 	// (writeback.go).
 	written, started int64
@@ -110,22 +127,25 @@ func Create(path string) (*File, error) {
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
-	return &File{File: f, final: path}, nil
+	return &File{File: f, final: path, durable: durable.Load()}, nil
 }
 
 // Path is the final name.
 func (f *File) Path() string { return f.final }
 
-// Commit syncs, closes and renames the file to its final name.
+// Commit closes and renames the file to its final name; with SetDurable
+// it flushes the file first and the directory after.
 func (f *File) Commit() error {
 	if f.done {
 		return nil
 	}
 	f.done = true
-	if err := f.File.Sync(); err != nil {
-		f.File.Close()
-		os.Remove(f.File.Name())
-		return fmt.Errorf("write %s: %w", f.final, err)
+	if f.durable {
+		if err := f.File.Sync(); err != nil {
+			f.File.Close()
+			os.Remove(f.File.Name())
+			return fmt.Errorf("write %s: %w", f.final, err)
+		}
 	}
 	if err := f.File.Close(); err != nil {
 		os.Remove(f.File.Name())
@@ -135,7 +155,29 @@ func (f *File) Commit() error {
 		os.Remove(f.File.Name())
 		return fmt.Errorf("write %s: %w", f.final, err)
 	}
+	if f.durable {
+		if err := syncDir(filepath.Dir(f.final)); err != nil {
+			return fmt.Errorf("write %s: %w", f.final, err)
+		}
+	}
 	return nil
+}
+
+// syncDir flushes a directory's entries, so a rename in it is on the disk.
+// Windows cannot open a directory for that; its renames are journaled.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Abort discards the temporary file. It is safe after Commit (no-op).

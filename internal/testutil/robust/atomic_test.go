@@ -245,7 +245,6 @@ func grown(dir string) bool {
 func TestOutputWritesAudited(t *testing.T) {
 	reviewed := map[string]string{
 		"internal/session/session.go:Create":          "temporary file, renamed by Commit",
-		"viz/render.go:writeAtomic":                   "temporary file, renamed",
 		"internal/capture/files.go:create":            "O_EXCL: never overwrites; a capture is valid up to its last block",
 		"internal/capture/lock_linux.go:lock":         "the ring's lock file: empty, O_NOFOLLOW, held with flock",
 		"contrib/wireshark/wireshark.go:Install":      "temporary file, renamed: the Lua plugin into Wireshark's plugin folder",
