@@ -31,7 +31,9 @@ for cap in "$scan" "$short"; do
   echo
   echo "capture: $cap ($packets packets, $(du -h "$cap" | cut -f1))"
   header
-  measure "tcpviz parse-pcap" "$packets" sh -c "rm -rf '$out/run'; exec '$bin' parse-pcap --in '$cap' --out '$out/run' -q"
+  # Every tool starts with the previous run's output removed and flushed.
+  export BENCH_BEFORE="rm -rf '$out/run'; sync"
+  measure "tcpviz parse-pcap" "$packets" "$bin" parse-pcap --in "$cap" --out "$out/run" -q
   if [ "${BENCH_TCPTRACE:-1}" != 0 ] && command -v tcptrace >/dev/null; then
     measure "tcptrace -n -l" "$packets" tcptrace -n -l "$cap"
   fi

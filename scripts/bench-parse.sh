@@ -84,9 +84,11 @@ for cap in "$clean" "$lossy"; do
   echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
   header
   i=0
-  measure "tcpviz parse-pcap" "$packets" sh -c "rm -rf '$out/run'; exec '$bin' parse-pcap --in '$cap' --out '$out/run' -q"
+  # Every tool starts with the previous run's output removed and flushed.
+  export BENCH_BEFORE="rm -rf '$out/run'; sync"
+  measure "tcpviz parse-pcap" "$packets" "$bin" parse-pcap --in "$cap" --out "$out/run" -q
   if [ -n "${BENCH_BASE:-}" ]; then
-    measure "tcpviz @${BENCH_BASE}" "$packets" sh -c "rm -rf '$out/run'; exec '$out/tcpviz-base' parse-pcap --in '$cap' --out '$out/run' -q"
+    measure "tcpviz @${BENCH_BASE}" "$packets" "$out/tcpviz-base" parse-pcap --in "$cap" --out "$out/run" -q
   fi
   if command -v tcptrace >/dev/null; then measure "tcptrace -l" "$packets" tcptrace -l "$cap"; fi
   if [ "${BENCH_TSHARK:-1}" != 0 ] && command -v tshark >/dev/null; then

@@ -3,12 +3,16 @@
 
 # measure NAME PACKETS CMD...: runs CMD BENCH_RUNS times on a warm page cache
 # and prints the best wall time, the CPU time (user + system) of that run,
-# packets per second of wall and of CPU time, and the peak RSS.
+# packets per second of wall and of CPU time, and the peak RSS. BENCH_BEFORE,
+# when set, is a shell command run before each timed run and not timed
+# (removing the previous run's output and flushing it, so no run pays for
+# another's writeback).
 measure() {
   local name=$1 packets=$2; shift 2
   local tf best="" cpu="" mem="" t u s m
   tf=$(mktemp)
   for _ in $(seq "${BENCH_RUNS:-3}"); do
+    if [ -n "${BENCH_BEFORE:-}" ]; then sh -c "$BENCH_BEFORE"; fi
     if ! /usr/bin/time -o "$tf" -f "%e %U %S %M" "$@" >/dev/null 2>"$tf.err"; then
       echo "$name: failed: $(tail -1 "$tf.err")" >&2
       rm -f "$tf" "$tf.err"
