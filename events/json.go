@@ -1,8 +1,10 @@
 package events
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"math"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -135,7 +137,7 @@ func appendMicros(b []byte, f float64) ([]byte, bool) {
 		if n == 0 && math.Signbit(f) {
 			return b, false // -0
 		}
-		return strconv.AppendInt(b, n, 10), true
+		return appendInt(b, n), true
 	}
 	if !(f > -1e9 && f < 1e9) {
 		return b, false
@@ -160,25 +162,42 @@ func appendMicros(b []byte, f float64) ([]byte, bool) {
 	} else {
 		b = strconv.AppendInt(b, w, 10)
 	}
-	frac := n % 1e6
-	if frac == 0 {
-		return b, true
+	if frac := uint32(n % 1e6); frac != 0 {
+		b = appendFraction(b, frac)
 	}
-	// Six digits, two at a time, without the trailing zeros.
-	hi, mid, lo := frac/1e4, frac/100%100, frac%100
-	d := [7]byte{'.', digitPairs[2*hi], digitPairs[2*hi+1], digitPairs[2*mid], digitPairs[2*mid+1],
-		digitPairs[2*lo], digitPairs[2*lo+1]}
-	k := len(d)
-	for d[k-1] == '0' {
-		k--
-	}
-	return append(b, d[:k]...), true
+	return b, true
 }
 
-// digitPairs holds "00" to "99".
-const digitPairs = "00010203040506070809" + "10111213141516171819" + "20212223242526272829" +
-	"30313233343536373839" + "40414243444546474849" + "50515253545556575859" + "60616263646566676869" +
-	"70717273747576777879" + "80818283848586878889" + "90919293949596979899"
+// appendInt writes n as strconv.AppendInt does, numbers from 0 to 99999999
+// (sizes, windows, rates of most connections) in one word as
+// appendFraction does.
+func appendInt(b []byte, n int64) []byte {
+	if n < 0 || n >= 1e8 {
+		return strconv.AppendInt(b, n, 10)
+	}
+	if n < 10 {
+		return append(b, byte('0'+n))
+	}
+	u := uint32(n)
+	hi, lo := u/10000, u%10000
+	d := uint64(hi/1000) | uint64(hi/100%10)<<8 | uint64(hi/10%10)<<16 | uint64(hi%10)<<24 |
+		uint64(lo/1000)<<32 | uint64(lo/100%10)<<40 | uint64(lo/10%10)<<48 | uint64(lo%10)<<56
+	z := bits.TrailingZeros64(d) / 8 // the leading zeros
+	b = binary.LittleEndian.AppendUint64(b, (d|0x3030303030303030)>>(8*z))
+	return b[:len(b)-z]
+}
+
+// appendFraction writes frac (1 to 999999 millionths) as a decimal point
+// and up to six digits without the trailing zeros: the six digits are set
+// in one word, whose zero bytes at the top are the trailing zeros.
+func appendFraction(b []byte, frac uint32) []byte {
+	hi, lo := frac/1000, frac%1000
+	d := uint64(hi/100)<<8 | uint64(hi/10%10)<<16 | uint64(hi%10)<<24 |
+		uint64(lo/100)<<32 | uint64(lo/10%10)<<40 | uint64(lo%10)<<48
+	k := 8 - bits.LeadingZeros64(d)/8 // the point and the digits up to the last that is not 0
+	b = binary.LittleEndian.AppendUint64(b, d|0x0030303030303000|'.')
+	return b[:len(b)-8+k]
+}
 
 const hexDigits = "0123456789abcdef"
 
@@ -845,8 +864,8 @@ func appendDirLimits(b []byte, l *DirLimits) []byte {
 	b = fF64(b, `,"share":`, l.Share)
 	b = fF64(b, `,"goodput_avg_bps":`, l.GoodputAvgBps)
 	b = fF64(b, `,"goodput_peak_bps":`, l.GoodputPeakBps)
-	b = fI64(b, `,"max_window":`, l.MaxWindow)
-	b = fI64(b, `,"min_window":`, l.MinWindow)
+	b = appendInt(append(b, `,"max_window":`...), l.MaxWindow)
+	b = appendInt(append(b, `,"min_window":`...), l.MinWindow)
 	if k := l.Kernel; k != nil {
 		b = fF64(b, `,"kernel":{"busy":`, k.Busy)
 		b = fF64(b, `,"rwnd_limited":`, k.RwndLimited)

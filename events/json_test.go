@@ -374,3 +374,18 @@ func TestWriterSameAsMarshal(t *testing.T) {
 		t.Fatalf("%d lines, want %d", len(got), len(exp))
 	}
 }
+
+// BenchmarkFlowLimitsJSON encodes the limits of a short connection's flow
+// record (both directions inferred from packets), the figures most records
+// of a connection-heavy capture carry.
+func BenchmarkFlowLimitsJSON(b *testing.B) {
+	c2s := &events.DirLimits{Source: events.LimitSourcePackets, Seconds: events.LimitSeconds{Rwnd: 0.001, Cwnd: 0.0005, App: 0.0015, Handshake: 0.001},
+		Dominant: events.LimitApp, Share: 0.375, GoodputAvgBps: 387355, GoodputPeakBps: 387355, MaxWindow: 64256, MinWindow: 502}
+	s2c := &events.DirLimits{Source: events.LimitSourcePackets, Seconds: events.LimitSeconds{Cwnd: 0.001499, App: 0.001501, Handshake: 0.001},
+		Dominant: events.LimitApp, Share: 0.3752, GoodputAvgBps: 3605803, GoodputPeakBps: 3605803, MaxWindow: 64256, MinWindow: 64256}
+	r := &events.FlowRecord{Limits: &events.FlowLimits{C2S: c2s, S2C: s2c}}
+	var buf []byte
+	for b.Loop() {
+		buf = r.AppendJSON(buf[:0])
+	}
+}

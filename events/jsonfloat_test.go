@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 )
 
@@ -69,5 +70,22 @@ func BenchmarkJSONFloat(b *testing.B) {
 				buf = jsonFloat(buf[:0], c.f)
 			}
 		})
+	}
+}
+
+// TestAppendInt compares appendInt with strconv around its fast path's
+// bounds and on random numbers of every length.
+func TestAppendInt(t *testing.T) {
+	check := func(n int64) {
+		if got, want := string(appendInt(nil, n)), strconv.FormatInt(n, 10); got != want {
+			t.Fatalf("appendInt(%d) = %s", n, got)
+		}
+	}
+	for _, n := range []int64{0, 1, 9, 10, 11, 99, 100, 101, 1000, 9999, 10000, 10001, 99999999, 1e8, 1e8 + 1, -1, -10, math.MinInt64, math.MaxInt64} {
+		check(n)
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	for range 100_000 {
+		check(r.Int64N(int64(math.Pow10(1 + r.IntN(10)))))
 	}
 }
