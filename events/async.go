@@ -3,6 +3,8 @@ package events
 import (
 	"sync"
 
+	"github.com/tcpviz/tcpviz/internal/runq"
+
 	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
 
@@ -17,7 +19,7 @@ import (
 // Flush or Close must be called to end its goroutine.
 type AsyncWriter struct {
 	batch *eventBatch
-	full  chan *eventBatch
+	full  *runq.Queue[*eventBatch]
 	free  chan *eventBatch
 	done  chan struct{}
 	ended bool // full is closed
@@ -30,6 +32,16 @@ type AsyncWriter struct {
 // asyncBatchLen is the events per hand-off: enough that the channel costs
 // nothing per event, few enough that a batch stays in cache.
 const asyncBatchLen = 256
+
+// The queue to the goroutine holds asyncQueue batches. The goroutine,
+// faster than the pipeline that fills it, is woken when asyncWake batches
+// wait, to write a run of them (a wake-up per batch cost as much as a
+// tenth of the run's CPU on two cores); the producer, which everything
+// waits for, resumes as soon as a batch is taken from a full queue.
+const (
+	asyncQueue = 8
+	asyncWake  = 4
+)
 
 type eventBatch struct {
 	events []Event
@@ -44,7 +56,8 @@ func newEventBatch() *eventBatch {
 // NewAsyncWriter returns an AsyncWriter that writes through w, which
 // belongs to it from now on.
 func NewAsyncWriter(w *Writer) *AsyncWriter {
-	a := &AsyncWriter{batch: newEventBatch(), full: make(chan *eventBatch, 4), free: make(chan *eventBatch, 6),
+	a := &AsyncWriter{batch: newEventBatch(), full: runq.New[*eventBatch](asyncQueue, asyncQueue-1, asyncWake),
+		free: make(chan *eventBatch, asyncQueue+2),
 		done: make(chan struct{}), w: w}
 	go a.run()
 	return a
@@ -52,7 +65,11 @@ func NewAsyncWriter(w *Writer) *AsyncWriter {
 
 func (a *AsyncWriter) run() {
 	defer close(a.done)
-	for b := range a.full {
+	for {
+		b, ok := a.full.Get()
+		if !ok {
+			return
+		}
 		for i := range b.events {
 			a.w.Event(&b.events[i])
 		}
@@ -99,7 +116,7 @@ func (a *AsyncWriter) Flow(r *FlowRecord) {
 
 // next hands the current batch to the goroutine and takes an empty one.
 func (a *AsyncWriter) next() {
-	a.full <- a.batch
+	a.full.Put(a.batch, nil)
 	select {
 	case a.batch = <-a.free:
 	default:
@@ -122,9 +139,9 @@ func (a *AsyncWriter) Close() {
 	}
 	a.ended = true
 	if len(a.batch.events) > 0 || len(a.batch.flows) > 0 {
-		a.full <- a.batch
+		a.full.Put(a.batch, nil)
 	}
-	close(a.full)
+	a.full.Close()
 	<-a.done
 }
 

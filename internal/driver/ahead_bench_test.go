@@ -32,7 +32,7 @@ func BenchmarkReadAhead(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		out, free := make(chan *ahead, 4), make(chan *ahead, 8)
+		out, free := newAheadQueue(), make(chan *ahead, 8)
 		used := make(chan time.Duration, 1)
 		go func() {
 			runtime.LockOSThread()
@@ -41,7 +41,11 @@ func BenchmarkReadAhead(b *testing.B) {
 			readAhead(context.Background(), pcapng.NewReader(f, in), decode.NewWithConfig(decode.DefaultConfig()), out, free)
 			used <- cputime.Thread() - cpu0
 		}()
-		for a := range out {
+		for {
+			a, ok := out.Get()
+			if !ok {
+				break
+			}
 			recs += len(a.items)
 			select {
 			case free <- a:

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tcpviz/tcpviz/internal/decode"
+	"github.com/tcpviz/tcpviz/internal/runq"
 	"github.com/tcpviz/tcpviz/pcapng"
 )
 
@@ -59,9 +60,9 @@ func testCapture(t *testing.T, f, frames int) []byte {
 func TestReadAheadKeepsBytes(t *testing.T) {
 	const files, frames, hold = 2, 20_000, 6
 	free := make(chan *ahead, 8)
-	outs := make([]chan *ahead, files)
+	outs := make([]*runq.Queue[*ahead], files)
 	for f := range files {
-		outs[f] = make(chan *ahead, 4)
+		outs[f] = newAheadQueue()
 		r := pcapng.NewReader(bytes.NewReader(testCapture(t, f, frames)), fmt.Sprint("file", f))
 		go readAhead(context.Background(), r, decode.New(), outs[f], free)
 	}
@@ -84,7 +85,7 @@ func TestReadAheadKeepsBytes(t *testing.T) {
 	for open := files; open > 0; {
 		open = 0
 		for f := range files {
-			a, ok := <-outs[f]
+			a, ok := outs[f].Get()
 			if !ok {
 				continue
 			}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/tcpviz/tcpviz/internal/pipeline"
+	"github.com/tcpviz/tcpviz/internal/runq"
 	"github.com/tcpviz/tcpviz/pcapng"
 )
 
@@ -154,17 +155,17 @@ func feedFiles(ctx context.Context, open func(i int) (*pcapng.Reader, io.Closer,
 		total += n
 	}
 	free := make(chan *ahead, 8)
-	outs := make([]chan *ahead, len(sizes))
+	outs := make([]*runq.Queue[*ahead], len(sizes))
 	started := 0
 	start := func(upTo int) {
 		for ; started < len(sizes) && started <= upTo; started++ {
-			out := make(chan *ahead, 4)
+			out := newAheadQueue()
 			outs[started] = out
 			go func(i int) {
 				r, c, err := open(i)
 				if err != nil {
-					out <- &ahead{end: err}
-					close(out)
+					out.Put(&ahead{end: err}, nil)
+					out.Close()
 					return
 				}
 				defer c.Close()
@@ -181,7 +182,11 @@ func feedFiles(ctx context.Context, open func(i int) (*pcapng.Reader, io.Closer,
 			onFile(i)
 		}
 		var last uint64
-		for a := range outs[i] {
+		for {
+			a, ok := outs[i].Get()
+			if !ok {
+				break
+			}
 			if a.compressed {
 				total = 0 // offsets count decompressed bytes: no fraction to show
 			}
