@@ -95,8 +95,10 @@ type chrono struct{ busy, rwnd, sndbuf int64 }
 
 // limDir is one direction's limits state. Only what the packets of a
 // short connection touch is inline (a connection's flowLimits, with each
-// direction's first window, is 400 bytes, in the 416-byte size class); the
-// lifetime totals and the kernel's part are out of line (limLong).
+// direction's first window, is 384 bytes: six cache lines, the size class
+// of that size, whose objects start on a line, so each direction is three
+// lines); the lifetime totals and the kernel's part are out of line
+// (limLong). TestLimStateSize keeps it there.
 type limDir struct {
 	// Inference from packets.
 	// The current state holds since `since` (accounted up to there); the
@@ -107,8 +109,10 @@ type limDir struct {
 	// appFrom is the start of the current stretch with nothing outstanding
 	// (0 when none); it is accounted when it ends, or at a window's end
 	// once it is long enough to be sure (appSure).
-	appFrom        int64
-	minWin, maxWin int64  // receive windows while data was outstanding (-1 none)
+	appFrom int64
+	// The receive windows while data was outstanding (-1 none), at most
+	// math.MaxInt32 (a shift of 14 makes 2^30).
+	minWin, maxWin int32
 	recUntil       uint32 // recovery ends when this is acknowledged
 	maxSeg         uint32
 
@@ -126,13 +130,11 @@ type limDir struct {
 	// records (-1 unknown), for captures that missed the handshake.
 	peerShift int8
 	cur       int8 // dominant limit reported last, -1 none
-	kern      bool // a kernel record reported on this direction
-	// roomOK: the last inference said cwnd with room for the flight to
+	// room >= 0: the last inference said cwnd with room for the flight to
 	// grow up to room bytes before the receiver's window limits it, and
 	// nothing it read can change but the sender's own next sequence
-	// number (see limitsPacket's steady path).
-	roomOK bool
-	room   int64
+	// number (see limitsPacket's steady path); -1 otherwise.
+	room int32
 
 	// Totals and the kernel's accounting, nil until a window closes before
 	// the connection ends or the first kernel record (limLong).
@@ -158,12 +160,13 @@ type limLong struct {
 	k0, kPrev            chrono
 	kOther               limVec // busy time beyond rwnd/sndbuf: cwnd or recovery, by the record
 	kFromHandshake       bool   // k0 is the socket's creation (handshake captured)
+	kern                 bool   // a kernel record reported on this direction (kSeen)
 	agreeSame, agreeSeen int64
 	kslots               []limKSlot // the kernel's part of each open window (same index as slots)
 }
 
 // kSeen reports whether a kernel record reported on this direction.
-func (ld *limDir) kSeen() bool { return ld.kern }
+func (ld *limDir) kSeen() bool { return ld.limLong != nil && ld.limLong.kern }
 
 // long returns the direction's out-of-line state, making it on first use.
 func (ld *limDir) long() *limLong {
@@ -176,6 +179,20 @@ func (ld *limDir) long() *limLong {
 // flowLimits is a connection's limits state, made at its first payload.
 type flowLimits struct {
 	d [2]limDir // windows start at the connection's first packet (flow.first)
+}
+
+// warm reads a word of every cache line of the state, all at once, so a
+// connection closed long after its last packet (its state no longer in
+// the cache) waits for one memory access at close instead of one after
+// the other as fillLimits reaches each line. Reads are 64 bytes apart at
+// most (a limDir is 192 bytes).
+func (L *flowLimits) warm() int64 {
+	var x int64
+	for d := range L.d {
+		ld := &L.d[d]
+		x += ld.since + ld.lastAck + int64(len(ld.slots)) + ld.first[0].start + ld.first[0].pkt[4]
+	}
+	return x
 }
 
 // limits returns the connection's limits state, making it (and accounting
@@ -195,7 +212,7 @@ func (e *Engine) limits(f *flow) *flowLimits {
 	for d := range L.d {
 		ld := &L.d[d]
 		ld.state, ld.since, ld.last, ld.cur, ld.peerShift = limApp, f.first, f.first, -1, -1
-		ld.minWin, ld.maxWin = -1, -1
+		ld.minWin, ld.maxWin, ld.room = -1, -1, -1
 		ld.peerMSS = f.mss[d^1]
 		ld.slots = ld.first[:0]
 	}
@@ -251,7 +268,7 @@ func (e *Engine) limitsPacket(f *flow, p *events.Packet, fl uint16) {
 			// accounts the time before as a whole (the first run below).
 			continue
 		}
-		if ld.roomOK && !e.limNoSteady && d == p.Dir && p.Flags&fSYN == 0 && !inHandshake && !ld.inRec && ld.appFrom == 0 &&
+		if ld.room >= 0 && !e.limNoSteady && d == p.Dir && p.Flags&fSYN == 0 && !inHandshake && !ld.inRec && ld.appFrom == 0 &&
 			now < ld.flushAt && now-ld.last <= limGapMin {
 			// The steady path: more data from a sender the congestion
 			// window limited, in the middle of a window. Only packets
@@ -259,12 +276,12 @@ func (e *Engine) limitsPacket(f *flow, p *events.Packet, fl uint16) {
 			// window and acknowledgements), so the flight alone decides:
 			// still cwnd while it fits the room infer found, and then
 			// there is nothing to account either.
-			if fl := int64(int32(f.h[d].nextseq - f.h[d^1].maxAck)); fl > 0 && fl <= ld.room {
+			if fl := int64(int32(f.h[d].nextseq - f.h[d^1].maxAck)); fl > 0 && fl <= int64(ld.room) {
 				ld.last = now
 				continue
 			}
 		}
-		ld.roomOK = false
+		ld.room = -1
 		// The cheap tests of limGoodput and limGap first: most packets
 		// acknowledge nothing new of d, and arrive within 10 ms.
 		if r := &f.h[d^1]; d != p.Dir && r.ackKnown && events.SeqGreater(r.maxAck, ld.ackedTo) {
@@ -370,11 +387,12 @@ func (ld *limDir) infer(f *flow, d events.Dir) int8 {
 		return limApp
 	}
 	if win := ld.scaledWindow(r); win >= 0 {
-		if ld.maxWin < 0 || win > ld.maxWin {
-			ld.maxWin = win
+		w32 := int32(min(win, math.MaxInt32))
+		if ld.maxWin < 0 || w32 > ld.maxWin {
+			ld.maxWin = w32
 		}
-		if ld.minWin < 0 || win < ld.minWin {
-			ld.minWin = win
+		if ld.minWin < 0 || w32 < ld.minWin {
+			ld.minWin = w32
 		}
 		mss := int64(ld.mss())
 		if win-flight < mss {
@@ -383,7 +401,9 @@ func (ld *limDir) infer(f *flow, d events.Dir) int8 {
 		// The room stays right while the receiver sends nothing, unless
 		// the segment size can still change (the largest segment seen,
 		// below 1460 bytes).
-		ld.roomOK, ld.room = ld.peerMSS > 0 || ld.maxSeg >= 1460, win-mss
+		if ld.peerMSS > 0 || ld.maxSeg >= 1460 {
+			ld.room = int32(min(win-mss, math.MaxInt32))
+		}
 	}
 	return limCwnd
 }
@@ -549,7 +569,7 @@ func (ld *limDir) slot(start int64) (*limSlot, *limKSlot) {
 		return ld.at(0)
 	}
 	ld.slots = append(ld.slots, limSlot{start: start})
-	if ld.kern {
+	if ld.kSeen() {
 		ld.kslots = append(ld.kslots, limKSlot{})
 	}
 	return ld.at(n)
@@ -557,7 +577,7 @@ func (ld *limDir) slot(start int64) (*limSlot, *limKSlot) {
 
 // at returns the open window i and its kernel part.
 func (ld *limDir) at(i int) (*limSlot, *limKSlot) {
-	if !ld.kern {
+	if !ld.kSeen() {
 		return &ld.slots[i], nil
 	}
 	return &ld.slots[i], &ld.kslots[i]
@@ -603,15 +623,15 @@ func (e *Engine) limitsKernel(f *flow, d events.Dir, rec *kblock.Record) {
 		// socket scales its own by rcv_wscale.
 		ld.peerShift = int8(rec.SndWScale)
 		L.d[d^1].peerShift = int8(rec.RcvWScale)
-		L.d[0].roomOK, L.d[1].roomOK = false, false
+		L.d[0].room, L.d[1].room = -1, -1
 	}
 	if rec.Has&kblock.HasChrono == 0 || (ld.kSeen() && rec.TS < ld.kLast) {
 		return
 	}
 	c := chrono{busy: int64(rec.BusyUS) * 1000, rwnd: int64(rec.RwndLimitedUS) * 1000, sndbuf: int64(rec.SndbufLimitedUS) * 1000}
 	if !ld.kSeen() {
-		ld.long().kslots = make([]limKSlot, len(ld.slots))
-		ld.kern = true
+		lg := ld.long()
+		lg.kslots, lg.kern = make([]limKSlot, len(ld.slots)), true
 		if hs0, _ := f.handshakeSpan(); hs0 != 0 {
 			// The chronographs count from the socket's creation: the
 			// handshake, which is in the capture.
@@ -670,7 +690,7 @@ func (e *Engine) limFlush(f *flow, L *flowLimits, d events.Dir, now int64, all b
 	}
 	if n > 0 {
 		ld.slots = append(ld.slots[:0], ld.slots[n:]...)
-		if ld.kern {
+		if ld.kSeen() {
 			ld.kslots = append(ld.kslots[:0], ld.kslots[n:]...)
 		}
 	}
@@ -815,7 +835,7 @@ func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }
 // from packets, peakBps the best goodput of its closed windows, end the
 // connection's end.
 func limResult(dl *events.DirLimits, ld *limDir, pkt *limVec, peakBps float64, end int64) {
-	*dl = events.DirLimits{Source: events.LimitSourcePackets, MaxWindow: ld.maxWin, MinWindow: ld.minWin}
+	*dl = events.DirLimits{Source: events.LimitSourcePackets, MaxWindow: int64(ld.maxWin), MinWindow: int64(ld.minWin)}
 	if ld.lastAck > ld.firstData {
 		dl.GoodputAvgBps = float64(ld.acked) * 8 / (float64(ld.lastAck-ld.firstData) / 1e9)
 	}

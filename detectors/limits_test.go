@@ -5,6 +5,7 @@ import (
 	"sort"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/pcapng/kblock"
@@ -370,5 +371,17 @@ func TestLimitsSteadyPathSame(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLimStateSize keeps a connection's limits state in six cache lines:
+// a field more puts it in the next size class, whose objects straddle
+// lines, and every packet of a short connection then touches more of them.
+func TestLimStateSize(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("the layout is for 64-bit machines")
+	}
+	if n := unsafe.Sizeof(flowLimits{}); n != 384 {
+		t.Errorf("flowLimits is %d bytes, want 384 (limDir %d)", n, unsafe.Sizeof(limDir{}))
 	}
 }

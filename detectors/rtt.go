@@ -511,6 +511,9 @@ func (e *Engine) FillFlow(id uint64, r *events.FlowRecord) {
 	if f == nil {
 		return
 	}
+	if f.lim != nil {
+		e.limSink += f.lim.warm()
+	}
 	var all rttStats
 	all.merge(f.h[0].rtt)
 	all.merge(f.h[1].rtt)
