@@ -850,6 +850,26 @@ func appendLimitSeconds(b []byte, s *LimitSeconds) []byte {
 	return append(b, '}')
 }
 
+// dominantKeys holds, for each limit name, its "dominant" member and the
+// "share" key that follows it.
+var dominantKeys = func() (m [len(LimitNames)]string) {
+	for i, n := range LimitNames {
+		m[i] = `,"dominant":"` + n + `","share":`
+	}
+	return m
+}()
+
+// appendDominant writes a direction's "dominant" member and the "share"
+// key, in one step for the limit names.
+func appendDominant(b []byte, dominant string) []byte {
+	for i, n := range LimitNames {
+		if dominant == n {
+			return append(b, dominantKeys[i]...)
+		}
+	}
+	return append(fStr(b, `,"dominant":`, dominant), `,"share":`...)
+}
+
 func appendDirLimits(b []byte, l *DirLimits) []byte {
 	switch l.Source {
 	case LimitSourcePackets:
@@ -860,8 +880,8 @@ func appendDirLimits(b []byte, l *DirLimits) []byte {
 		b = append(fStr(b, `{"source":`, l.Source), `,"seconds":`...)
 	}
 	b = appendLimitSeconds(b, &l.Seconds)
-	b = fStr(b, `,"dominant":`, l.Dominant)
-	b = fF64(b, `,"share":`, l.Share)
+	b = appendDominant(b, l.Dominant)
+	b = jsonFloat(b, l.Share)
 	b = fF64(b, `,"goodput_avg_bps":`, l.GoodputAvgBps)
 	b = fF64(b, `,"goodput_peak_bps":`, l.GoodputPeakBps)
 	b = appendInt(append(b, `,"max_window":`...), l.MaxWindow)

@@ -308,7 +308,13 @@ func randDirLimits(r *rand.Rand) *events.DirLimits {
 		return events.LimitSeconds{Rwnd: randFloat(r), Cwnd: randFloat(r), Sndbuf: randFloat(r), App: randFloat(r),
 			Recovery: randFloat(r), Handshake: randFloat(r)}
 	}
-	return &events.DirLimits{Source: randString(r), Dominant: randString(r), Share: randFloat(r), Seconds: sec(),
+	// A limit's name half of the time (written from a table), any string
+	// otherwise.
+	dominant := randString(r)
+	if r.IntN(2) == 0 {
+		dominant = events.LimitNames[r.IntN(len(events.LimitNames))]
+	}
+	return &events.DirLimits{Source: randString(r), Dominant: dominant, Share: randFloat(r), Seconds: sec(),
 		GoodputAvgBps: randFloat(r), GoodputPeakBps: randFloat(r), MaxWindow: r.Int64N(1<<30) - 1, MinWindow: maybe(r, r.Int64N(1<<20)),
 		Kernel:  maybe(r, &events.KernelChrono{Busy: randFloat(r), RwndLimited: randFloat(r), SndbufLimited: randFloat(r)}),
 		Packets: maybe(r, &events.PacketLimits{Seconds: sec(), Dominant: randString(r), Share: randFloat(r), Agreement: randFloat(r)})}
