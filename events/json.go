@@ -169,22 +169,46 @@ func appendMicros(b []byte, f float64) ([]byte, bool) {
 }
 
 // appendInt writes n as strconv.AppendInt does, numbers from 0 to 99999999
-// (sizes, windows, rates of most connections) in one word as
-// appendFraction does.
+// (sizes, windows, rates, frames and sequence numbers of most connections)
+// in one word (digits8).
 func appendInt(b []byte, n int64) []byte {
 	if n < 0 || n >= 1e8 {
 		return strconv.AppendInt(b, n, 10)
 	}
+	return appendSmall(b, uint32(n))
+}
+
+// appendUint is appendInt for unsigned numbers.
+func appendUint(b []byte, n uint64) []byte {
+	if n >= 1e8 {
+		return strconv.AppendUint(b, n, 10)
+	}
+	return appendSmall(b, uint32(n))
+}
+
+// appendSmall writes n < 10^8 without leading zeros.
+func appendSmall(b []byte, n uint32) []byte {
 	if n < 10 {
 		return append(b, byte('0'+n))
 	}
-	u := uint32(n)
-	hi, lo := u/10000, u%10000
-	d := uint64(hi/1000) | uint64(hi/100%10)<<8 | uint64(hi/10%10)<<16 | uint64(hi%10)<<24 |
-		uint64(lo/1000)<<32 | uint64(lo/100%10)<<40 | uint64(lo/10%10)<<48 | uint64(lo%10)<<56
+	d := digits8(n)
 	z := bits.TrailingZeros64(d) / 8 // the leading zeros
 	b = binary.LittleEndian.AppendUint64(b, (d|0x3030303030303030)>>(8*z))
 	return b[:len(b)-z]
+}
+
+// digits8 sets the eight decimal digits of n < 10^8 (leading zeros
+// included) one per byte, the first in the lowest byte, as values 0-9. The
+// word is split in lanes, each lane's quotient and remainder computed at
+// once: two 4-digit halves in 32-bit lanes, then 2-digit pairs in 16-bit
+// lanes (v*10486>>20 is v/100 for v < 10^4), then digits in bytes (v*103>>10
+// is v/10 for v < 100).
+func digits8(n uint32) uint64 {
+	x := uint64(n/10000) | uint64(n%10000)<<32
+	q := (x * 10486 >> 20) & 0x0000007f_0000007f
+	x = q | (x-q*100)<<16
+	q = (x * 103 >> 10) & 0x000f000f_000f000f
+	return q | (x-q*10)<<8
 }
 
 // appendFraction writes frac (1 to 999999 millionths) as a decimal point
@@ -274,12 +298,12 @@ func fStr(b []byte, name, v string) []byte {
 
 func fU64(b []byte, name string, v uint64) []byte {
 	b = append(b, name...)
-	return strconv.AppendUint(b, v, 10)
+	return appendUint(b, v)
 }
 
 func fI64(b []byte, name string, v int64) []byte {
 	b = append(b, name...)
-	return strconv.AppendInt(b, v, 10)
+	return appendInt(b, v)
 }
 
 func fF64(b []byte, name string, v float64) []byte {
@@ -304,12 +328,13 @@ func fTS(b []byte, name string, v Timestamp) []byte {
 // encoding/json writes for an Event.
 func (e *Event) AppendJSON(b []byte) []byte { return e.appendJSON(b, nil) }
 
-// eventCache keeps the text of what consecutive events of one writer
-// mostly share: the date and time to the second of their timestamp, the
+// eventCache keeps the text of what the events of one writer mostly
+// share: the date and time to the second of their timestamp, the
 // connection's smoothed RTT (which changes with RTT samples, not with every
-// event), and the connection and direction with their endpoints (the same
-// as the event before for about six events in ten). Formatting the first
-// two was a third of an event's encoding.
+// event), and each recent connection and direction with its endpoints
+// (events of a few connections interleave: the event before had the same
+// ones for six events in ten, a connection's own entry has them for nearly
+// all). Formatting the first two was a third of an event's encoding.
 type eventCache struct {
 	sec    int64 // the second the prefix shows, when secOK
 	secOK  bool
@@ -317,12 +342,20 @@ type eventCache struct {
 	srtt   uint64   // bits of the float srttText shows, when srttOK
 	srttOK bool
 	srttTx []byte
-	// The fields endsTx shows, when endsOK.
+	ends   [endsSlots]endsText
+}
+
+// endsSlots is the connection directions whose text is kept, by flow
+// number and direction: consecutive connections do not share a slot.
+const endsSlots = 16
+
+// endsText is the text of the flow, dir, src and dst fields, when ok.
+type endsText struct {
 	flow     uint64
 	dir      Dir
 	src, dst string
-	endsOK   bool
-	endsTx   []byte
+	ok       bool
+	tx       []byte
 }
 
 // appendTS appends the JSON form of t (Timestamp.AppendJSON), the part up
@@ -339,15 +372,12 @@ func (c *eventCache) appendTS(b []byte, t Timestamp) []byte {
 		copy(c.prefix[:], x[:20])
 		c.sec, c.secOK = sec, true
 	}
-	var d [11]byte // the fraction, 'Z' and the closing quote
-	for i := 8; i >= 0; i-- {
-		d[i] = byte('0' + frac%10)
-		frac /= 10
-	}
-	d[9], d[10] = 'Z', '"'
 	b = append(b, '"')
 	b = append(b, c.prefix[:]...)
-	return append(b, d[:]...)
+	// The nine digits of the fraction: the first, then eight in one word.
+	b = append(b, byte('0'+frac/1e8))
+	b = binary.LittleEndian.AppendUint64(b, digits8(uint32(frac%1e8))|0x3030303030303030)
+	return append(b, 'Z', '"')
 }
 
 // appendFloat appends jsonFloat(f), from c when f is the float formatted
@@ -363,15 +393,16 @@ func (c *eventCache) appendFloat(b []byte, f float64) []byte {
 }
 
 // appendEnds appends the flow, dir, src and dst fields of e, from c when
-// they are those of the event before.
+// they are those of the event its slot kept.
 func (c *eventCache) appendEnds(b []byte, e *Event) []byte {
-	if c.endsOK && e.Flow == c.flow && e.Dir == c.dir && e.Src == c.src && e.Dst == c.dst {
-		return append(b, c.endsTx...)
+	k := &c.ends[(e.Flow<<1|uint64(e.Dir&1))%endsSlots]
+	if k.ok && e.Flow == k.flow && e.Dir == k.dir && e.Src == k.src && e.Dst == k.dst {
+		return append(b, k.tx...)
 	}
 	n := len(b)
 	b = appendEnds(b, e)
-	c.flow, c.dir, c.src, c.dst, c.endsOK = e.Flow, e.Dir, e.Src, e.Dst, true
-	c.endsTx = append(c.endsTx[:0], b[n:]...)
+	k.flow, k.dir, k.src, k.dst, k.ok = e.Flow, e.Dir, e.Src, e.Dst, true
+	k.tx = append(k.tx[:0], b[n:]...)
 	return b
 }
 

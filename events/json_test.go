@@ -337,7 +337,8 @@ func TestWriterSameAsMarshal(t *testing.T) {
 		flow     uint64
 		src, dst string
 	}{{1, "10.0.0.1:1", "10.0.0.2:2"}, {2, "10.0.0.1:1", "10.0.0.2:2"}, {1, "10.0.0.1:1", "10.0.0.2:3"},
-		{3, "[fe80::1%<eth0>]:1", "10.0.0.2:2"}, {4, "", "10.0.0.2:2"}, {1 << 40, "10.0.0.1:1", "10.0.0.1:1"}}
+		{3, "[fe80::1%<eth0>]:1", "10.0.0.2:2"}, {4, "", "10.0.0.2:2"}, {1 << 40, "10.0.0.1:1", "10.0.0.1:1"},
+		{9, "10.0.0.9:9", "10.0.0.2:2"}, {17, "10.0.0.1:1", "10.0.0.2:2"}} // 9 and 17 share the writer's slot of 1
 	flow, dir, src, dst := conns[0].flow, events.DirC2S, conns[0].src, conns[0].dst
 	for i := range 20000 {
 		switch r.IntN(10) {
@@ -358,8 +359,9 @@ func TestWriterSameAsMarshal(t *testing.T) {
 			}
 		}
 		e := &events.Event{Type: events.TypeDupAck, Frame: uint64(i), TS: events.Timestamp(ts), Flow: flow,
-			Dir: dir, Src: src, Dst: dst, Severity: events.SevInfo,
-			Context: events.Context{BytesInFlight: r.Int64N(1 << 20), SRTTms: srtts[r.IntN(len(srtts))]}}
+			Dir: dir, Src: src, Dst: dst, Severity: events.SevInfo, Seq: r.Uint32(), Ack: r.Uint32N(1e5),
+			RefFrame: r.Uint64N(uint64(math.Pow10(r.IntN(20)))),
+			Context:  events.Context{BytesInFlight: r.Int64N(1 << 20), SRTTms: srtts[r.IntN(len(srtts))]}}
 		if r.IntN(4) == 0 {
 			e.Context.SRTTms = randFloat(r)
 		}

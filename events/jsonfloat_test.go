@@ -1,6 +1,7 @@
 package events
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
@@ -81,11 +82,48 @@ func TestAppendInt(t *testing.T) {
 			t.Fatalf("appendInt(%d) = %s", n, got)
 		}
 	}
-	for _, n := range []int64{0, 1, 9, 10, 11, 99, 100, 101, 1000, 9999, 10000, 10001, 99999999, 1e8, 1e8 + 1, -1, -10, math.MinInt64, math.MaxInt64} {
+	for _, n := range []int64{0, 1, 9, 10, 11, 99, 100, 101, 1000, 9999, 10000, 10001, 99999999, 1e8, 1e8 + 1, 1e16 - 1, 1e16, -1, -10, math.MinInt64, math.MaxInt64} {
 		check(n)
 	}
 	r := rand.New(rand.NewPCG(7, 8))
 	for range 100_000 {
 		check(r.Int64N(int64(math.Pow10(1 + r.IntN(10)))))
+	}
+}
+
+// TestAppendUint compares appendUint with strconv around its fast path's
+// bounds and on random numbers of every length.
+func TestAppendUint(t *testing.T) {
+	check := func(n uint64) {
+		if got, want := string(appendUint(nil, n)), strconv.FormatUint(n, 10); got != want {
+			t.Fatalf("appendUint(%d) = %s", n, got)
+		}
+	}
+	for _, n := range []uint64{0, 9, 10, 99999999, 1e8, 1e8 + 1, 100000001, math.MaxUint32, 1e16 - 1, 1e16, math.MaxUint64} {
+		check(n)
+	}
+	r := rand.New(rand.NewPCG(9, 10))
+	for range 100_000 {
+		check(r.Uint64N(uint64(math.Pow10(1 + r.IntN(19)))))
+	}
+}
+
+// TestDigits8 checks the lane arithmetic of digits8 against strconv: every
+// value of each 4-digit half (the halves are computed in lanes that do not
+// touch), and every number below 10^5. (Every number below 10^8 was checked
+// once; it takes seconds.)
+func TestDigits8(t *testing.T) {
+	check := func(n uint32) {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], digits8(n)|0x3030303030303030)
+		if want := strconv.FormatUint(uint64(n)+1e8, 10)[1:]; string(b[:]) != want {
+			t.Fatalf("digits8(%d) = %q, want %q", n, b[:], want)
+		}
+	}
+	for k := range uint32(10000) {
+		check(k*10000 + k*7919%10000)
+	}
+	for n := range uint32(100000) {
+		check(n)
 	}
 }
