@@ -1010,6 +1010,12 @@ func (d *Decoder) failure() SkipReason {
 // of at least 2 that fits in the list.
 func parseOptions(b []byte, o *events.Options) bool {
 	*o = events.Options{}
+	// Linux starts the options of every segment past the handshake with
+	// NOP, NOP, Timestamps: read them in one step.
+	if len(b) >= 12 && binary.BigEndian.Uint32(b) == 0x0101080a {
+		o.HasTS, o.TSVal, o.TSEcr = true, binary.BigEndian.Uint32(b[4:]), binary.BigEndian.Uint32(b[8:])
+		b = b[12:]
+	}
 	for len(b) > 0 {
 		kind := b[0]
 		if kind == 0 { // end of list
