@@ -69,9 +69,15 @@ func bulk(f *os.File, n int) error {
 // over the iterations (on a shared machine the least is the run the others
 // disturbed least), what the analysis adds (budget: at most 10 % of
 // parse-pcap's CPU), and the median over the iterations of what it added to
-// the run beside it (%cpu-added-median, steadier at a high load):
+// the run beside it (%cpu-added-median, steadier at a high load).
 //
-//	go test ./internal/sessionfiles -run XXX -bench Limits -benchtime 2x
+// Each run is sessionfiles.Run, what parse-pcap runs: the three files
+// written as parse-pcap writes them (renamed into place, not flushed to the
+// disk: session.SetDurable is off unless --sync), and timed until they are
+// complete, as a user waits. The files go under the test's temporary
+// directory; TMPDIR=/dev/shm keeps the disk's writeback out of the figures:
+//
+//	TMPDIR=/dev/shm go test ./internal/sessionfiles -run XXX -bench Limits -benchtime 8x
 func BenchmarkLimits(b *testing.B) {
 	dir := b.TempDir()
 	type shape struct {
