@@ -39,18 +39,18 @@ const asyncBatchLen = 256
 // tenth of the run's CPU on two cores); the producer, which everything
 // waits for, resumes as soon as a batch is taken from a full queue.
 const (
-	asyncQueue = 8
-	asyncWake  = 4
+	asyncQueue = 6
+	asyncWake  = 3
 )
 
 type eventBatch struct {
 	events []Event
-	kern   []kblock.Record // copies of the events' kernel records; never grows past its capacity
+	kern   []kblock.Record // copies of the events' kernel records, made on the first; never grows past its capacity
 	flows  []FlowRecord
 }
 
 func newEventBatch() *eventBatch {
-	return &eventBatch{events: make([]Event, 0, asyncBatchLen), kern: make([]kblock.Record, 0, asyncBatchLen)}
+	return &eventBatch{events: make([]Event, 0, asyncBatchLen)}
 }
 
 // NewAsyncWriter returns an AsyncWriter that writes through w, which
@@ -96,6 +96,11 @@ func (a *AsyncWriter) Event(e *Event) {
 	b := a.batch
 	b.events = append(b.events, *e)
 	if e.Kernel != nil {
+		if b.kern == nil {
+			// Most captures have no kernel records: no room for them
+			// until one comes.
+			b.kern = make([]kblock.Record, 0, asyncBatchLen)
+		}
 		b.kern = append(b.kern, *e.Kernel)
 		b.events[len(b.events)-1].Kernel = &b.kern[len(b.kern)-1]
 	}

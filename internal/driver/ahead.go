@@ -28,11 +28,27 @@ const batchLen = 256
 // was about a tenth of the run's CPU on two cores). The pipeline, the
 // stage everything waits for, is woken by the first batch.
 const (
-	aheadQueue = 8
+	aheadQueue = 6
 	aheadLow   = 2
 )
 
 func newAheadQueue() *runq.Queue[*ahead] { return runq.New[*ahead](aheadQueue, aheadLow, 1) }
+
+// freeLen is the batches the free list keeps for each file read at once:
+// as many as can be out (the queue, the one the pipeline reads, the one
+// the reader fills), so that it never drops one a reader will want again.
+const freeLen = aheadQueue + 2
+
+// giveBack hands a batch the pipeline has finished with to the readers. One
+// the free list cannot take lets go of its slabs, or they would never be
+// lent again.
+func giveBack(free chan *ahead, a *ahead) {
+	select {
+	case free <- a:
+	default:
+		a.reuse()
+	}
+}
 
 // slabLen is the size of the buffers the reader reads into. The records of
 // a batch point into them rather than into copies: a slab is lent to the

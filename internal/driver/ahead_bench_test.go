@@ -32,7 +32,7 @@ func BenchmarkReadAhead(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		out, free := newAheadQueue(), make(chan *ahead, 8)
+		out, free := newAheadQueue(), make(chan *ahead, freeLen)
 		used := make(chan time.Duration, 1)
 		go func() {
 			runtime.LockOSThread()
@@ -47,10 +47,7 @@ func BenchmarkReadAhead(b *testing.B) {
 				break
 			}
 			recs += len(a.items)
-			select {
-			case free <- a:
-			default:
-			}
+			giveBack(free, a)
 		}
 		cpu += <-used
 		f.Close()

@@ -59,7 +59,7 @@ func testCapture(t *testing.T, f, frames int) []byte {
 // again while a batch pointed into it.
 func TestReadAheadKeepsBytes(t *testing.T) {
 	const files, frames, hold = 2, 20_000, 6
-	free := make(chan *ahead, 8)
+	free := make(chan *ahead, freeLen*files)
 	outs := make([]*runq.Queue[*ahead], files)
 	for f := range files {
 		outs[f] = newAheadQueue()
@@ -93,10 +93,7 @@ func TestReadAheadKeepsBytes(t *testing.T) {
 			held[f] = append(held[f], a)
 			if len(held[f]) == hold {
 				check(f, held[f][0])
-				select { // as the driver does: a batch the readers do not want is dropped
-				case free <- held[f][0]:
-				default:
-				}
+				giveBack(free, held[f][0]) // as the driver does
 				held[f] = held[f][1:]
 			}
 		}

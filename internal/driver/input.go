@@ -154,7 +154,8 @@ func feedFiles(ctx context.Context, open func(i int) (*pcapng.Reader, io.Closer,
 	for _, n := range sizes {
 		total += n
 	}
-	free := make(chan *ahead, 8)
+	par := max(1, runtime.GOMAXPROCS(0))
+	free := make(chan *ahead, freeLen*par)
 	outs := make([]*runq.Queue[*ahead], len(sizes))
 	started := 0
 	start := func(upTo int) {
@@ -173,7 +174,6 @@ func feedFiles(ctx context.Context, open func(i int) (*pcapng.Reader, io.Closer,
 			}(started)
 		}
 	}
-	par := max(1, runtime.GOMAXPROCS(0))
 	var n, frames uint64
 	var done int64 // bytes of the files already finished
 	for i := range sizes {
@@ -236,10 +236,7 @@ func feedFiles(ctx context.Context, open func(i int) (*pcapng.Reader, io.Closer,
 				done += a.offset
 				p.AddFragStats(a.frag)
 			}
-			select {
-			case free <- a:
-			default:
-			}
+			giveBack(free, a)
 		}
 		frames += last
 	}
