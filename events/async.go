@@ -3,8 +3,6 @@ package events
 import (
 	"sync"
 
-	"github.com/tcpviz/tcpviz/internal/runq"
-
 	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
 
@@ -19,7 +17,7 @@ import (
 // Flush or Close must be called to end its goroutine.
 type AsyncWriter struct {
 	batch *eventBatch
-	full  *runq.Queue[*eventBatch]
+	full  chan *eventBatch
 	free  chan *eventBatch
 	done  chan struct{}
 	ended bool // full is closed
@@ -33,16 +31,8 @@ type AsyncWriter struct {
 // nothing per event, few enough that a batch stays in cache.
 const asyncBatchLen = 256
 
-// The queue to the goroutine holds asyncQueue batches. The goroutine,
-// faster than the pipeline that fills it, is woken when asyncWake batches
-// wait, to write a run of them (with the reader's, the scheduler's work for
-// a wake-up per batch was 2-3 % of the run's CPU); the producer, which
-// everything waits for, resumes as soon as a batch is taken from a full
-// queue.
-const (
-	asyncQueue = 6
-	asyncWake  = 3
-)
+// asyncQueue is the batches queued for the goroutine.
+const asyncQueue = 4
 
 type eventBatch struct {
 	events []Event
@@ -57,7 +47,7 @@ func newEventBatch() *eventBatch {
 // NewAsyncWriter returns an AsyncWriter that writes through w, which
 // belongs to it from now on.
 func NewAsyncWriter(w *Writer) *AsyncWriter {
-	a := &AsyncWriter{batch: newEventBatch(), full: runq.New[*eventBatch](asyncQueue, asyncQueue-1, asyncWake),
+	a := &AsyncWriter{batch: newEventBatch(), full: make(chan *eventBatch, asyncQueue),
 		free: make(chan *eventBatch, asyncQueue+2),
 		done: make(chan struct{}), w: w}
 	go a.run()
@@ -66,11 +56,7 @@ func NewAsyncWriter(w *Writer) *AsyncWriter {
 
 func (a *AsyncWriter) run() {
 	defer close(a.done)
-	for {
-		b, ok := a.full.Get()
-		if !ok {
-			return
-		}
+	for b := range a.full {
 		for i := range b.events {
 			a.w.Event(&b.events[i])
 		}
@@ -122,7 +108,7 @@ func (a *AsyncWriter) Flow(r *FlowRecord) {
 
 // next hands the current batch to the goroutine and takes an empty one.
 func (a *AsyncWriter) next() {
-	a.full.Put(a.batch, nil)
+	a.full <- a.batch
 	select {
 	case a.batch = <-a.free:
 	default:
@@ -145,9 +131,9 @@ func (a *AsyncWriter) Close() {
 	}
 	a.ended = true
 	if len(a.batch.events) > 0 || len(a.batch.flows) > 0 {
-		a.full.Put(a.batch, nil)
+		a.full <- a.batch
 	}
-	a.full.Close()
+	close(a.full)
 	<-a.done
 }
 

@@ -7,7 +7,6 @@ import (
 	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/internal/decode"
 	"github.com/tcpviz/tcpviz/internal/pipeline"
-	"github.com/tcpviz/tcpviz/internal/runq"
 	"github.com/tcpviz/tcpviz/pcapng"
 )
 
@@ -21,18 +20,11 @@ import (
 // nothing per record, small enough that a batch stays in cache.
 const batchLen = 256
 
-// The queue of batches between a file's reader and the pipeline holds
-// aheadQueue of them. The reader, faster than the pipeline, finds it full
-// and waits until the pipeline has taken it down to aheadLow: it then reads
-// a run of batches instead of being woken for each one (the scheduler's
-// work for a wake-up per batch was 2-3 % of the run's CPU). The pipeline,
-// the stage everything waits for, is woken by the first batch.
-const (
-	aheadQueue = 6
-	aheadLow   = 2
-)
+// aheadQueue is the batches queued between a file's reader and the
+// pipeline.
+const aheadQueue = 4
 
-func newAheadQueue() *runq.Queue[*ahead] { return runq.New[*ahead](aheadQueue, aheadLow, 1) }
+func newAheadQueue() chan *ahead { return make(chan *ahead, aheadQueue) }
 
 // freeLen is the batches the free list keeps for each file read at once:
 // as many as can be out (the queue, the one the pipeline reads, the one
@@ -137,8 +129,8 @@ func (a *ahead) reuse() {
 // readAhead reads r to its end (or its first error) into batches on out,
 // decoding packets with dec (its own), then closes out. It stops early
 // when ctx is done. free returns batches the pipeline has finished with.
-func readAhead(ctx context.Context, r *pcapng.Reader, dec *decode.Decoder, out *runq.Queue[*ahead], free chan *ahead) {
-	defer out.Close()
+func readAhead(ctx context.Context, r *pcapng.Reader, dec *decode.Decoder, out chan<- *ahead, free chan *ahead) {
+	defer close(out)
 	// Records point into the reader's buffers instead of being copied: the
 	// copy was a tenth of this goroutine's time.
 	bufs := &slabs{pool: make(chan *slab, 8)}
@@ -180,7 +172,9 @@ func readAhead(ctx context.Context, r *pcapng.Reader, dec *decode.Decoder, out *
 			dec.Flush() // datagrams never completed in this file
 			a.frag = dec.FragStats()
 		}
-		if !out.Put(a, ctx.Done()) {
+		select {
+		case out <- a:
+		case <-ctx.Done():
 			return
 		}
 		if a.end != nil {

@@ -41,11 +41,7 @@ func BenchmarkReadAhead(b *testing.B) {
 			readAhead(context.Background(), pcapng.NewReader(f, in), decode.NewWithConfig(decode.DefaultConfig()), out, free)
 			used <- cputime.Thread() - cpu0
 		}()
-		for {
-			a, ok := out.Get()
-			if !ok {
-				break
-			}
+		for a := range out {
 			recs += len(a.items)
 			giveBack(free, a)
 		}

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/tcpviz/tcpviz/internal/decode"
-	"github.com/tcpviz/tcpviz/internal/runq"
 	"github.com/tcpviz/tcpviz/pcapng"
 )
 
@@ -60,7 +59,7 @@ func testCapture(t *testing.T, f, frames int) []byte {
 func TestReadAheadKeepsBytes(t *testing.T) {
 	const files, frames, hold = 2, 20_000, 6
 	free := make(chan *ahead, freeLen*files)
-	outs := make([]*runq.Queue[*ahead], files)
+	outs := make([]chan *ahead, files)
 	for f := range files {
 		outs[f] = newAheadQueue()
 		r := pcapng.NewReader(bytes.NewReader(testCapture(t, f, frames)), fmt.Sprint("file", f))
@@ -85,7 +84,7 @@ func TestReadAheadKeepsBytes(t *testing.T) {
 	for open := files; open > 0; {
 		open = 0
 		for f := range files {
-			a, ok := outs[f].Get()
+			a, ok := <-outs[f]
 			if !ok {
 				continue
 			}

@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/tcpviz/tcpviz/internal/pipeline"
-	"github.com/tcpviz/tcpviz/internal/runq"
 	"github.com/tcpviz/tcpviz/pcapng"
 )
 
@@ -156,7 +155,7 @@ func feedFiles(ctx context.Context, open func(i int) (*pcapng.Reader, io.Closer,
 	}
 	par := max(1, runtime.GOMAXPROCS(0))
 	free := make(chan *ahead, freeLen*par)
-	outs := make([]*runq.Queue[*ahead], len(sizes))
+	outs := make([]chan *ahead, len(sizes))
 	started := 0
 	start := func(upTo int) {
 		for ; started < len(sizes) && started <= upTo; started++ {
@@ -165,8 +164,8 @@ func feedFiles(ctx context.Context, open func(i int) (*pcapng.Reader, io.Closer,
 			go func(i int) {
 				r, c, err := open(i)
 				if err != nil {
-					out.Put(&ahead{end: err}, nil)
-					out.Close()
+					out <- &ahead{end: err}
+					close(out)
 					return
 				}
 				defer c.Close()
@@ -182,11 +181,7 @@ func feedFiles(ctx context.Context, open func(i int) (*pcapng.Reader, io.Closer,
 			onFile(i)
 		}
 		var last uint64
-		for {
-			a, ok := outs[i].Get()
-			if !ok {
-				break
-			}
+		for a := range outs[i] {
 			if a.compressed {
 				total = 0 // offsets count decompressed bytes: no fraction to show
 			}
