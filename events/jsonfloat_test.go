@@ -74,37 +74,36 @@ func BenchmarkJSONFloat(b *testing.B) {
 	}
 }
 
-// TestAppendInt compares appendInt with strconv around its fast path's
-// bounds and on random numbers of every length.
-func TestAppendInt(t *testing.T) {
-	check := func(n int64) {
-		if got, want := string(appendInt(nil, n)), strconv.FormatInt(n, 10); got != want {
-			t.Fatalf("appendInt(%d) = %s", n, got)
-		}
-	}
-	for _, n := range []int64{0, 1, 9, 10, 11, 99, 100, 101, 1000, 9999, 10000, 10001, 99999999, 1e8, 1e8 + 1, 1e16 - 1, 1e16, -1, -10, math.MinInt64, math.MaxInt64} {
-		check(n)
-	}
+// TestAppendIntegers compares appendInt and appendUint with strconv around
+// their fast paths' bounds and on random numbers of every length.
+func TestAppendIntegers(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	for range 100_000 {
-		check(r.Int64N(int64(math.Pow10(1 + r.IntN(10)))))
-	}
+	t.Run("int", func(t *testing.T) {
+		checkAppend(t, appendInt, func(n int64) string { return strconv.FormatInt(n, 10) },
+			[]int64{0, 1, 9, 10, 11, 99, 100, 101, 1000, 9999, 10000, 10001, 99999999, 1e8, 1e8 + 1, 1e16 - 1, 1e16, -1, -10, math.MinInt64, math.MaxInt64},
+			func() int64 { return r.Int64N(int64(math.Pow10(1 + r.IntN(10)))) })
+	})
+	t.Run("uint", func(t *testing.T) {
+		checkAppend(t, appendUint, func(n uint64) string { return strconv.FormatUint(n, 10) },
+			[]uint64{0, 9, 10, 99999999, 1e8, 1e8 + 1, 100000001, math.MaxUint32, 1e16 - 1, 1e16, math.MaxUint64},
+			func() uint64 { return r.Uint64N(uint64(math.Pow10(1 + r.IntN(19)))) })
+	})
 }
 
-// TestAppendUint compares appendUint with strconv around its fast path's
-// bounds and on random numbers of every length.
-func TestAppendUint(t *testing.T) {
-	check := func(n uint64) {
-		if got, want := string(appendUint(nil, n)), strconv.FormatUint(n, 10); got != want {
-			t.Fatalf("appendUint(%d) = %s", n, got)
+// checkAppend runs appendFn on the bounds and on 100,000 random numbers and
+// compares each result with want's.
+func checkAppend[T int64 | uint64](t *testing.T, appendFn func([]byte, T) []byte, want func(T) string, bounds []T, random func() T) {
+	t.Helper()
+	for i := range len(bounds) + 100_000 {
+		var n T
+		if i < len(bounds) {
+			n = bounds[i]
+		} else {
+			n = random()
 		}
-	}
-	for _, n := range []uint64{0, 9, 10, 99999999, 1e8, 1e8 + 1, 100000001, math.MaxUint32, 1e16 - 1, 1e16, math.MaxUint64} {
-		check(n)
-	}
-	r := rand.New(rand.NewPCG(9, 10))
-	for range 100_000 {
-		check(r.Uint64N(uint64(math.Pow10(1 + r.IntN(19)))))
+		if got := string(appendFn(nil, n)); got != want(n) {
+			t.Fatalf("append(%d) = %s, want %s", n, got, want(n))
+		}
 	}
 }
 
