@@ -81,9 +81,13 @@ const (
 	embryoDst4
 )
 
+// bareSYN reports whether p is a SYN without ACK, RST or FIN: the first
+// test of embryoFits, which the engine makes before the call.
+func bareSYN(p *events.Packet) bool { return p.Flags&(fSYN|fACK|fRST|fFIN) == fSYN }
+
 // embryoFits reports whether p is a SYN an embryo holds exactly.
 func embryoFits(p *events.Packet) bool {
-	return p.Flags&(fSYN|fACK|fRST|fFIN) == fSYN && p.Len == 0 && p.Options.NumSACK == 0 &&
+	return bareSYN(p) && p.Len == 0 && p.Options.NumSACK == 0 &&
 		p.Src.Zone() == "" && p.Dst.Zone() == "" && p.Src.IsValid() && p.Dst.IsValid()
 }
 

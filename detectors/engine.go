@@ -361,7 +361,7 @@ func (e *Engine) Packet(p *events.Packet) {
 	e.frame = p.Frame
 	// Only a bare SYN can be kept as an embryo (embryoFits): other packets
 	// skip the call.
-	if p.Flags&(fSYN|fACK|fRST|fFIN) != fSYN || !e.keepAsEmbryo(p) {
+	if !bareSYN(p) || !e.keepAsEmbryo(p) {
 		e.process(e.lookup(p), p)
 	}
 	if p.TS >= e.nextScan {

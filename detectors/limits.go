@@ -284,10 +284,10 @@ func (e *Engine) limitsPacket(f *flow, p *events.Packet, fl uint16) {
 		ld.room = -1
 		// The cheap tests of limGoodput and limGap first: most packets
 		// acknowledge nothing new of d, and arrive within 10 ms.
-		if r := &f.h[d^1]; d != p.Dir && r.ackKnown && events.SeqGreater(r.maxAck, ld.ackedTo) {
+		if d != p.Dir && ld.newAck(&f.h[d^1]) {
 			e.limGoodput(f, L, d, now)
 		}
-		if ld.appFrom == 0 && ld.state == limCwnd && now-ld.last > limGapMin {
+		if ld.silentPast(now, limGapMin) {
 			e.limGap(f, L, d, now)
 		}
 		st := int8(limHandshake)
@@ -340,12 +340,18 @@ const limGapMin = int64(10e6)
 func (e *Engine) limGap(f *flow, L *flowLimits, d events.Dir, now int64) {
 	ld := &L.d[d]
 	wait := max(int64(2*f.srtt), limGapMin)
-	if ld.appFrom != 0 || ld.state != limCwnd || now-ld.last <= wait {
+	if !ld.silentPast(now, wait) {
 		return
 	}
 	e.limAccountSpan(f, L, d, limCwnd, ld.since, ld.last+wait)
 	e.limAccountSpan(f, L, d, limRecovery, ld.last+wait, now)
 	ld.since = now
+}
+
+// silentPast reports whether the congestion window limited ld, with data
+// outstanding, and nothing came for more than wait before now.
+func (ld *limDir) silentPast(now, wait int64) bool {
+	return ld.appFrom == 0 && ld.state == limCwnd && now-ld.last > wait
 }
 
 // limEndApp accounts a stretch with nothing outstanding. When new data
@@ -506,7 +512,7 @@ func (e *Engine) limAddSlow(f *flow, L *flowLimits, d events.Dir, i int, from, t
 			return // an empty span opens no window either
 		}
 		// A direction's first window.
-		if start := f.first + (from-f.first)/e.limWindow*e.limWindow; len(ld.slots) == 0 && from < to && to-start <= e.limWindow {
+		if start := f.first + (from-f.first)/e.limWindow*e.limWindow; len(ld.slots) == 0 && to-start <= e.limWindow {
 			s, _ := ld.slot(start)
 			s.pkt[i] += to - from
 			return
@@ -583,10 +589,16 @@ func (ld *limDir) at(i int) (*limSlot, *limKSlot) {
 	return &ld.slots[i], &ld.kslots[i]
 }
 
+// newAck reports whether the receiver r acknowledged data of ld's
+// direction beyond what limGoodput counted.
+func (ld *limDir) newAck(r *half) bool {
+	return r.ackKnown && events.SeqGreater(r.maxAck, ld.ackedTo)
+}
+
 // limGoodput counts the payload newly acknowledged in direction d.
 func (e *Engine) limGoodput(f *flow, L *flowLimits, d events.Dir, now int64) {
 	s, r, ld := &f.h[d], &f.h[d^1], &L.d[d]
-	if !r.ackKnown || !events.SeqGreater(r.maxAck, ld.ackedTo) {
+	if !ld.newAck(r) {
 		return
 	}
 	to := r.maxAck

@@ -157,11 +157,7 @@ func appendMicros(b []byte, f float64) ([]byte, bool) {
 		b = append(b, '-')
 		n = -n
 	}
-	if w := n / 1e6; w < 10 {
-		b = append(b, byte('0'+w))
-	} else {
-		b = strconv.AppendInt(b, w, 10)
-	}
+	b = appendInt(b, n/1e6)
 	if frac := uint32(n % 1e6); frac != 0 {
 		b = appendFraction(b, frac)
 	}
@@ -213,11 +209,10 @@ func digits8(n uint32) uint64 {
 
 // appendFraction writes frac (1 to 999999 millionths) as a decimal point
 // and up to six digits without the trailing zeros: the six digits are set
-// in one word, whose zero bytes at the top are the trailing zeros.
+// in one word (digits8, whose first two are 0, shifted by one byte to make
+// room for the point), whose zero bytes at the top are the trailing zeros.
 func appendFraction(b []byte, frac uint32) []byte {
-	hi, lo := frac/1000, frac%1000
-	d := uint64(hi/100)<<8 | uint64(hi/10%10)<<16 | uint64(hi%10)<<24 |
-		uint64(lo/100)<<32 | uint64(lo/10%10)<<40 | uint64(lo%10)<<48
+	d := digits8(frac) >> 8
 	k := 8 - bits.LeadingZeros64(d)/8 // the point and the digits up to the last that is not 0
 	b = binary.LittleEndian.AppendUint64(b, d|0x0030303030303000|'.')
 	return b[:len(b)-8+k]

@@ -108,7 +108,7 @@ func (s *slabs) get(n int) []byte {
 	return sl.b
 }
 
-// hold makes a hold a reference to the slab the reader's last record
+// hold makes a take a reference to the slab the reader's last record
 // points into.
 func (a *ahead) hold(s *slab) {
 	if n := len(a.slabs); n == 0 || a.slabs[n-1] != s {

@@ -1,9 +1,10 @@
 package sessionfiles
 
 import (
+	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"github.com/tcpviz/tcpviz/internal/testutil/capgen"
 	"github.com/tcpviz/tcpviz/internal/testutil/cputime"
 	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
+	"github.com/tcpviz/tcpviz/pcapng"
 )
 
 // ringFiles is how many files BenchmarkParseRing splits its capture into.
@@ -62,60 +64,43 @@ func BenchmarkParseRing(b *testing.B) {
 }
 
 // splitPcap cuts a classic pcap file into n files in dir (ring_00.pcap, ...)
-// of about as many records each, every one with the original file header.
-// It returns the number of records.
+// of about as many records each, every one with the original file header
+// (a pcapng file would need its section and interfaces in each). It
+// returns the number of records.
 func splitPcap(src, dir string, n int) (int, error) {
 	data, err := os.ReadFile(src)
 	if err != nil {
 		return 0, err
 	}
-	if len(data) < 24 {
-		return 0, fmt.Errorf("%s: too short for a pcap file", src)
-	}
-	var order binary.ByteOrder
-	switch binary.LittleEndian.Uint32(data) {
-	case 0xa1b2c3d4, 0xa1b23c4d:
-		order = binary.LittleEndian
-	case 0xd4c3b2a1, 0x4d3cb2a1:
-		order = binary.BigEndian
-	default:
-		return 0, fmt.Errorf("%s: not a classic pcap file (TCPVIZ_BENCH_PCAP must be one)", src)
-	}
+	const pcapHeaderLen = 24
+	r := pcapng.NewReader(bytes.NewReader(data), src)
 	var starts []int // byte offset of each record
-	for off := 24; off < len(data); {
-		if off+16 > len(data) {
-			return 0, fmt.Errorf("%s: offset %d: record header cut short", src, off)
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			break
 		}
-		starts = append(starts, off)
-		off += 16 + int(order.Uint32(data[off+8:]))
+		if err != nil {
+			return 0, err
+		}
+		if rec.BlockType != 0 {
+			return 0, fmt.Errorf("%s is pcapng: TCPVIZ_BENCH_PCAP must be a classic pcap file", src)
+		}
+		starts = append(starts, int(rec.Offset))
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return 0, err
 	}
 	per := (len(starts) + n - 1) / n
 	for i := 0; i < n && i*per < len(starts); i++ {
-		from := starts[i*per]
 		to := len(data)
 		if (i+1)*per < len(starts) {
 			to = starts[(i+1)*per]
 		}
-		if err := writeParts(filepath.Join(dir, fmt.Sprintf("ring_%02d.pcap", i)), data[:24], data[from:to]); err != nil {
+		part := append(data[:pcapHeaderLen:pcapHeaderLen], data[starts[i*per]:to]...)
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("ring_%02d.pcap", i)), part, 0o640); err != nil {
 			return 0, err
 		}
 	}
 	return len(starts), nil
-}
-
-func writeParts(path string, parts ...[]byte) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	for _, p := range parts {
-		if _, err := f.Write(p); err != nil {
-			f.Close()
-			return err
-		}
-	}
-	return f.Close()
 }
