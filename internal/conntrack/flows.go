@@ -135,6 +135,7 @@ type Conn struct {
 	finAcked              [2]bool
 	done                  bool // both FINs acknowledged, or a RST: queued in Table.done
 	hsSeen, sackPerm      bool
+	steady                bool // Observe's shortcut applies (update)
 	nhist                 uint8
 	hist                  [16]byte // Zeek history letters in order (at most 8 per side)
 
@@ -245,9 +246,11 @@ type Table struct {
 	// with no tunnel identifier; nil once it leaves the table.
 	last         *Conn
 	lastA, lastB netip.AddrPort
-	noCache      bool   // tests: look every packet up by its key
-	scratch      Conn   // a half-open connection's Conn while it leaves
-	leaving      synRec // and its record
+	lastDir      events.Dir // direction of a packet from lastA to lastB
+	noCache      bool       // tests: look every packet up by its key
+	noSteady     bool       // tests: every packet through update
+	scratch      Conn       // a half-open connection's Conn while it leaves
+	leaving      synRec     // and its record
 	onPromote    []func(id uint64)
 	// synExtra holds what the pipeline added to half-open connections.
 	synExtra map[uint64]*Extra
@@ -330,7 +333,19 @@ func (t *Table) Observe(p *events.Packet) *Conn {
 		t.boundClosed()
 	}
 	var k key
-	c := t.cached(src, dst, p.Tunnel)
+	c, cd := t.cached(src, dst, p.Tunnel)
+	// Most packets continue an established connection and change none of
+	// its state but the counters: update's other checks are skipped then.
+	if c != nil && c.steady && p.Window != 0 && p.Flags&(events.FlagSYN|events.FlagFIN|events.FlagRST) == 0 && !t.noSteady {
+		c.count(cd, p)
+		c.markSegment(cd, p)
+		c.notePerm(p)
+		c.relative(cd, p)
+		if p.TS-t.lastSweep > int64(time.Second) {
+			t.sweep(p.TS)
+		}
+		return c
+	}
 	keyed := c == nil
 	if keyed {
 		k = makeKey(src, dst, p.Tunnel)
@@ -361,12 +376,12 @@ func (t *Table) Observe(p *events.Packet) *Conn {
 		}
 		c = t.newConn(k, src, dst, p)
 	}
-	if (keyed || t.last == nil) && k.tun == 0 {
-		t.last, t.lastA, t.lastB = c, src, dst
-	}
 	var d events.Dir
 	if src != c.Client {
 		d = events.DirS2C
+	}
+	if (keyed || t.last == nil) && k.tun == 0 {
+		t.last, t.lastA, t.lastB, t.lastDir = c, src, dst, d
 	}
 	wasClosed := c.Closed()
 	t.update(c, d, p)
@@ -389,14 +404,17 @@ func (t *Table) Observe(p *events.Packet) *Conn {
 // tunnel when p (from src to dst) has the same 4-tuple either way:
 // consecutive packets usually share a connection, and comparing the tuple
 // costs less than building the key and hashing it.
-func (t *Table) cached(src, dst netip.AddrPort, tun events.Tunnel) *Conn {
+func (t *Table) cached(src, dst netip.AddrPort, tun events.Tunnel) (*Conn, events.Dir) {
 	if t.last == nil || tun.Tenant() || t.noCache {
-		return nil
+		return nil, 0
 	}
-	if (src == t.lastA && dst == t.lastB) || (src == t.lastB && dst == t.lastA) {
-		return t.last
+	if src == t.lastA && dst == t.lastB {
+		return t.last, t.lastDir
 	}
-	return nil
+	if src == t.lastB && dst == t.lastA {
+		return t.last, t.lastDir ^ 1
+	}
+	return nil, 0
 }
 
 // joinReverse finds the connection that a packet inside a tenant's tunnel
@@ -529,7 +547,8 @@ func (c *Conn) mark(d events.Dir, bit uint16, letter byte) {
 // MarkRetransmission records a retransmission in the history string.
 func (c *Conn) MarkRetransmission(d events.Dir) { c.mark(d, histRetrans, 'T') }
 
-func (t *Table) update(c *Conn, d events.Dir, p *events.Packet) {
+// count adds p to the counters of direction d.
+func (c *Conn) count(d events.Dir, p *events.Packet) {
 	c.last = p.TS
 	c.lastFrame = p.Frame
 	// A clock that stepped back must not make a connection end before it
@@ -542,7 +561,26 @@ func (t *Table) update(c *Conn, d events.Dir, p *events.Packet) {
 	c.packets[d]++
 	c.bytes[d] += uint64(p.Len)
 	c.wire[d] += uint64(p.WireLen)
+}
 
+// notePerm records SACK permitted once both sides' SYNs are in.
+func (c *Conn) notePerm(p *events.Packet) {
+	if c.synSeen[0] && c.synSeen[1] {
+		c.sackPerm = c.sackPerm || p.Options.SACKPerm
+	}
+}
+
+// markSegment records data or a bare ACK in the history.
+func (c *Conn) markSegment(d events.Dir, p *events.Packet) {
+	if p.Len > 0 {
+		c.mark(d, histData, 'D')
+	} else if p.Flags&(events.FlagSYN|events.FlagFIN|events.FlagRST) == 0 && p.Flags&events.FlagACK != 0 {
+		c.mark(d, histACK, 'A')
+	}
+}
+
+func (t *Table) update(c *Conn, d events.Dir, p *events.Packet) {
+	c.count(d, p)
 	f := p.Flags
 	if f&events.FlagSYN != 0 {
 		if !c.synSeen[d] {
@@ -593,11 +631,7 @@ func (t *Table) update(c *Conn, d events.Dir, p *events.Packet) {
 			t.done = append(t.done, c)
 		}
 	}
-	if p.Len > 0 {
-		c.mark(d, histData, 'D')
-	} else if f&(events.FlagSYN|events.FlagFIN|events.FlagRST) == 0 && f&events.FlagACK != 0 {
-		c.mark(d, histACK, 'A')
-	}
+	c.markSegment(d, p)
 	if p.Window == 0 && f&(events.FlagSYN|events.FlagFIN|events.FlagRST) == 0 {
 		c.mark(d, histZeroWin, 'W')
 	}
@@ -612,10 +646,19 @@ func (t *Table) update(c *Conn, d events.Dir, p *events.Packet) {
 			c.hsRTT = rtt
 		}
 	}
-	if c.synSeen[0] && c.synSeen[1] {
-		c.sackPerm = c.sackPerm || p.Options.SACKPerm
-	}
+	c.notePerm(p)
+	// Steady: a packet without SYN, FIN or RST that advertises an open
+	// window would change nothing above but the counters, the history's
+	// data or ACK letter and sackPerm (Observe's shortcut).
+	c.steady = c.baseSet[0] && c.baseSet[1] && !c.finSeen[0] && !c.finSeen[1] && !c.zw[0] && !c.zw[1] &&
+		(c.hsSeen || !c.synSeen[0] || !c.synSeen[1] || c.synAckAt == 0)
+	c.relative(d, p)
+}
 
+// relative fills p's connection, direction, relative numbers and scaled
+// window.
+func (c *Conn) relative(d events.Dir, p *events.Packet) {
+	f := p.Flags
 	p.Flow = c.ID
 	p.Dir = d
 	p.RelSeq = p.Seq - c.base[d]

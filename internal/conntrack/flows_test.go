@@ -3,6 +3,7 @@ package conntrack
 import (
 	"math/rand"
 	"net/netip"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -483,5 +484,82 @@ func TestCountEventRuns(t *testing.T) {
 		if c.Type != order[i] || c.Count != want[c.Type] {
 			t.Errorf("type %d: %s %d, want %s %d", i, c.Type, c.Count, order[i], want[order[i]])
 		}
+	}
+}
+
+// Observe's shortcut for steady connections changes nothing: random
+// connections (handshakes in any order, mid-stream starts, data, bare ACKs,
+// zero windows, FINs, RSTs, SACK permitted anywhere) through a table with
+// it and one without give the same packets and the same records.
+func TestSteadySameAsUpdate(t *testing.T) {
+	tuples := [][2]netip.AddrPort{
+		{cli, srv},
+		{netip.MustParseAddrPort("10.0.0.3:40001"), netip.MustParseAddrPort("10.0.0.2:443")},
+		{netip.MustParseAddrPort("[2001:db8::1]:50000"), netip.MustParseAddrPort("[2001:db8::2]:8080")},
+	}
+	flags := []uint16{A, A, A, A | P, A, A, A, S, S | A, A | F, R, A | R, 0}
+	hits := 0
+	total := 0
+	for seed := int64(1); seed <= 40; seed++ {
+		rng := rand.New(rand.NewSource(seed))
+		var recA, recB []events.FlowRecord
+		cfg := DefaultConfig()
+		a := New(cfg, func(c *Conn) { var r events.FlowRecord; c.Record(&r); recA = append(recA, r) })
+		b := New(cfg, func(c *Conn) { var r events.FlowRecord; c.Record(&r); recB = append(recB, r) })
+		a.noSteady = true
+		ts := int64(1e18)
+		tup := tuples[0]
+		for i := 0; i < 4000; i++ {
+			if rng.Intn(20) == 0 {
+				tup = tuples[rng.Intn(len(tuples))]
+			}
+			src, dst := tup[0], tup[1]
+			if rng.Intn(2) == 0 {
+				src, dst = dst, src
+			}
+			fl := A
+			if rng.Intn(8) == 0 {
+				fl = flags[rng.Intn(len(flags))]
+			}
+			ts += rng.Int63n(int64(50 * time.Millisecond))
+			if rng.Intn(400) == 0 {
+				ts += int64(2 * time.Second) // sweeps, closed connections leaving
+			}
+			p := events.Packet{Frame: uint64(i + 1), TS: ts, Src: src.Addr(), Dst: dst.Addr(), SrcPort: src.Port(), DstPort: dst.Port(),
+				Seq: uint32(i) * 100, Ack: uint32(rng.Intn(i+1)) * 100, Flags: fl,
+				Window: uint16(1 + rng.Intn(1000)), Len: uint32(rng.Intn(2)) * 100, WireLen: 66 + uint32(rng.Intn(1400))}
+			if rng.Intn(20) == 0 {
+				p.Window = 0
+			}
+			if rng.Intn(10) == 0 {
+				p.Options.SACKPerm = true
+			}
+			if fl&S != 0 {
+				p.Options.HasWScale, p.Options.WScale, p.Options.MSS = rng.Intn(2) == 0, uint8(rng.Intn(9)), 1460
+			}
+			q := p
+			a.Observe(&p)
+			if c, _ := b.cached(src, dst, 0); c != nil && c.steady {
+				hits++
+			}
+			total++
+			b.Observe(&q)
+			if p.Flow != q.Flow || p.Dir != q.Dir || p.RelSeq != q.RelSeq || p.RelAck != q.RelAck || p.WindowScaled != q.WindowScaled {
+				t.Fatalf("seed %d packet %d: through update %+v, shortcut %+v", seed, i, p, q)
+			}
+		}
+		a.Flush()
+		b.Flush()
+		if !reflect.DeepEqual(recA, recB) {
+			for i := range min(len(recA), len(recB)) {
+				if !reflect.DeepEqual(recA[i], recB[i]) {
+					t.Fatalf("seed %d: record %d through update\n%+v\nshortcut\n%+v", seed, i, recA[i], recB[i])
+				}
+			}
+			t.Fatalf("seed %d: %d records through update, %d with the shortcut", seed, len(recA), len(recB))
+		}
+	}
+	if hits < total/2 {
+		t.Fatalf("the shortcut took %d of %d packets: the test does not exercise it", hits, total)
 	}
 }
