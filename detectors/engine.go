@@ -62,7 +62,6 @@ type Engine struct {
 
 	limWindow int64         // LimitWindow, ns; 0 when limits are off
 	limPool   []*flowLimits // limits state of closed connections, for reuse
-	limOuts   []limOut      // storage for the next records' limits (newLimOut)
 	limSink   int64         // what flowLimits.warm read, kept so the reads stay
 	// limNoSteady turns limitsPacket's steady path off (tests: the
 	// results must not change).

@@ -775,7 +775,6 @@ func (e *Engine) fillLimits(f *flow, r *events.FlowRecord) {
 			end = max(end, L.d[d].kLast)
 		}
 	}
-	var out *limOut
 	for d := events.DirC2S; d <= events.DirS2C; d++ {
 		ld := &L.d[d]
 		if !ld.data {
@@ -791,11 +790,10 @@ func (e *Engine) fillLimits(f *flow, r *events.FlowRecord) {
 			e.limAccountSpan(f, L, d, int(ld.state), ld.since, end)
 			ld.since = end
 		}
-		if out == nil {
-			out = e.newLimOut()
-			r.Limits = &out.l
+		dl := &r.Limits.C2S
+		if d == events.DirS2C {
+			dl = &r.Limits.S2C
 		}
-		dl := &out.d[d]
 		if ld.limLong == nil && (len(ld.slots) == 0 || len(ld.slots) == 1 && ld.slots[0].start+e.limWindow > end) {
 			// No window closed and no kernel record (a connection shorter
 			// than a window): the open window, cut short, is the whole
@@ -810,34 +808,7 @@ func (e *Engine) fillLimits(f *flow, r *events.FlowRecord) {
 			e.limFlush(f, L, d, end, true)
 			limResult(dl, ld, &ld.pkt, ld.peakBps, end)
 		}
-		if d == events.DirC2S {
-			out.l.C2S = dl
-		} else {
-			out.l.S2C = dl
-		}
 	}
-}
-
-// limOut is a record's limits.
-type limOut struct {
-	l events.FlowLimits
-	d [2]events.DirLimits
-}
-
-// limOutBatch is how many records' limits are allocated at once: one
-// allocation per record costs as much as filling it on 200,000 short
-// connections. A batch lives as long as any record that points into it.
-const limOutBatch = 32
-
-// newLimOut returns zeroed storage for one record's limits, not shared
-// with any other record.
-func (e *Engine) newLimOut() *limOut {
-	if len(e.limOuts) == 0 {
-		e.limOuts = make([]limOut, limOutBatch)
-	}
-	o := &e.limOuts[0]
-	e.limOuts = e.limOuts[1:]
-	return o
 }
 
 // round4 keeps four decimals of a share.

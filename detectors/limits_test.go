@@ -33,10 +33,10 @@ func limitsOf(t *testing.T, e *Engine, flow uint64) *events.FlowLimits {
 	t.Helper()
 	var r events.FlowRecord
 	e.FillFlow(flow, &r)
-	if r.Limits == nil {
+	if r.Limits.IsZero() {
 		t.Fatal("no limits")
 	}
-	return r.Limits
+	return &r.Limits
 }
 
 func TestLimitsFromPackets(t *testing.T) {
@@ -91,7 +91,7 @@ func TestLimitsFromPackets(t *testing.T) {
 			c := newConn(1, false, 1000, 5000)
 			tt.make(c)
 			_, e := runEngine(DefaultConfig(), c.pkts, 0)
-			l := limitsOf(t, e, 1).C2S
+			l := limitsOf(t, e, 1).Dir(events.DirC2S)
 			if l == nil || l.Source != events.LimitSourcePackets {
 				t.Fatalf("c2s limits %+v", l)
 			}
@@ -113,7 +113,7 @@ func TestLimitsDirectionsWithDataOnly(t *testing.T) {
 	rounds(c, 3, 2, 1000, ms, 0, 60000)
 	_, e := runEngine(DefaultConfig(), c.pkts, 0)
 	l := limitsOf(t, e, 1)
-	if l.C2S == nil || l.S2C != nil {
+	if l.Dir(events.DirC2S) == nil || l.Dir(events.DirS2C) != nil {
 		t.Errorf("limits c2s %v s2c %v: want c2s only", l.C2S, l.S2C)
 	}
 }
@@ -287,7 +287,7 @@ func TestLimitsOff(t *testing.T) {
 	_, e := runEngine(cfg, c.pkts, 0)
 	var r events.FlowRecord
 	e.FillFlow(1, &r)
-	if r.Limits != nil {
+	if !r.Limits.IsZero() {
 		t.Errorf("limits %+v with Limits off", r.Limits)
 	}
 }
@@ -355,7 +355,7 @@ func TestLimitsSteadyPathSame(t *testing.T) {
 				e.FillFlow(1, &recs[i])
 				e.Finish()
 			}
-			if recs[0].Limits == nil || recs[0].Limits.C2S == nil {
+			if recs[0].Limits.Dir(events.DirC2S) == nil {
 				t.Fatal("no limits")
 			}
 			got, want := recs[0].AppendJSON(nil), recs[1].AppendJSON(nil)

@@ -85,7 +85,7 @@ type FlowRecord struct {
 	Comm            string        `json:"comm,omitempty"`
 	KernelRetrans   *RetransCheck `json:"kernel_retrans,omitempty"`
 	// Limits says what limited each direction that carried data.
-	Limits *FlowLimits `json:"limits,omitempty"`
+	Limits FlowLimits `json:"limits,omitzero"`
 }
 
 // SetZeroWindow sets the zero-window figures from the time in ns: the

@@ -815,8 +815,8 @@ func (r *FlowRecord) AppendJSON(b []byte) []byte {
 		b = fF64(b, `,"inferred_rtt_p50_ms":`, k.InferredRTTP50MS)
 		b = append(b, '}')
 	}
-	if r.Limits != nil {
-		b = appendFlowLimits(append(b, `,"limits":`...), r.Limits)
+	if !r.Limits.IsZero() {
+		b = appendFlowLimits(append(b, `,"limits":`...), &r.Limits)
 	}
 	return append(b, '}')
 }
@@ -854,14 +854,14 @@ func appendCounts(b []byte, m map[string]int) []byte {
 // appendFlowLimits writes l as encoding/json does.
 func appendFlowLimits(b []byte, l *FlowLimits) []byte {
 	b = append(b, '{')
-	if l.C2S != nil {
-		b = appendDirLimits(append(b, `"c2s":`...), l.C2S)
+	if !l.C2S.IsZero() {
+		b = appendDirLimits(append(b, `"c2s":`...), &l.C2S)
 	}
-	if l.S2C != nil {
-		if l.C2S != nil {
+	if !l.S2C.IsZero() {
+		if !l.C2S.IsZero() {
 			b = append(b, ',')
 		}
-		b = appendDirLimits(append(b, `"s2c":`...), l.S2C)
+		b = appendDirLimits(append(b, `"s2c":`...), &l.S2C)
 	}
 	return append(b, '}')
 }

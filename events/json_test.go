@@ -243,7 +243,7 @@ func TestAppendJSONRandom(t *testing.T) {
 			MSSS2C: maybe(r, uint16(r.Uint32())), SACKPermitted: r.IntN(2) == 0, End: randString(r), State: randString(r),
 			History: randString(r), ZeroWindowMS: randFloat(r), ZeroWindowShare: randFloat(r), Retransmitted: maybe(r, r.Uint64()), RTTMinMS: randFloat(r), RTTAvgMS: randFloat(r),
 			RTTMaxMS: randFloat(r), RTTSamples: maybe(r, r.IntN(1000)), PID: maybe(r, r.Uint32()), Comm: randString(r),
-			Limits: maybe(r, &events.FlowLimits{C2S: maybe(r, randDirLimits(r)), S2C: maybe(r, randDirLimits(r))})}
+			Limits: events.FlowLimits{C2S: maybe(r, randDirLimits(r)), S2C: maybe(r, randDirLimits(r))}}
 		if n := r.IntN(5); n > 0 {
 			fr.Events = make(map[string]int)
 			for range n {
@@ -303,7 +303,7 @@ func BenchmarkEventJSON(b *testing.B) {
 	})
 }
 
-func randDirLimits(r *rand.Rand) *events.DirLimits {
+func randDirLimits(r *rand.Rand) events.DirLimits {
 	sec := func() events.LimitSeconds {
 		return events.LimitSeconds{Rwnd: randFloat(r), Cwnd: randFloat(r), Sndbuf: randFloat(r), App: randFloat(r),
 			Recovery: randFloat(r), Handshake: randFloat(r)}
@@ -314,7 +314,7 @@ func randDirLimits(r *rand.Rand) *events.DirLimits {
 	if r.IntN(2) == 0 {
 		dominant = events.LimitNames[r.IntN(len(events.LimitNames))]
 	}
-	return &events.DirLimits{Source: randString(r), Dominant: dominant, Share: randFloat(r), Seconds: sec(),
+	return events.DirLimits{Source: randString(r), Dominant: dominant, Share: randFloat(r), Seconds: sec(),
 		GoodputAvgBps: randFloat(r), GoodputPeakBps: randFloat(r), MaxWindow: r.Int64N(1<<30) - 1, MinWindow: maybe(r, r.Int64N(1<<20)),
 		Kernel:  maybe(r, &events.KernelChrono{Busy: randFloat(r), RwndLimited: randFloat(r), SndbufLimited: randFloat(r)}),
 		Packets: maybe(r, &events.PacketLimits{Seconds: sec(), Dominant: randString(r), Share: randFloat(r), Agreement: randFloat(r)})}
@@ -387,11 +387,11 @@ func TestWriterSameAsMarshal(t *testing.T) {
 // record (both directions inferred from packets), the figures most records
 // of a connection-heavy capture carry.
 func BenchmarkFlowLimitsJSON(b *testing.B) {
-	c2s := &events.DirLimits{Source: events.LimitSourcePackets, Seconds: events.LimitSeconds{Rwnd: 0.001, Cwnd: 0.0005, App: 0.0015, Handshake: 0.001},
+	c2s := events.DirLimits{Source: events.LimitSourcePackets, Seconds: events.LimitSeconds{Rwnd: 0.001, Cwnd: 0.0005, App: 0.0015, Handshake: 0.001},
 		Dominant: events.LimitApp, Share: 0.375, GoodputAvgBps: 387355, GoodputPeakBps: 387355, MaxWindow: 64256, MinWindow: 502}
-	s2c := &events.DirLimits{Source: events.LimitSourcePackets, Seconds: events.LimitSeconds{Cwnd: 0.001499, App: 0.001501, Handshake: 0.001},
+	s2c := events.DirLimits{Source: events.LimitSourcePackets, Seconds: events.LimitSeconds{Cwnd: 0.001499, App: 0.001501, Handshake: 0.001},
 		Dominant: events.LimitApp, Share: 0.3752, GoodputAvgBps: 3605803, GoodputPeakBps: 3605803, MaxWindow: 64256, MinWindow: 64256}
-	r := &events.FlowRecord{Limits: &events.FlowLimits{C2S: c2s, S2C: s2c}}
+	r := &events.FlowRecord{Limits: events.FlowLimits{C2S: c2s, S2C: s2c}}
 	var buf []byte
 	for b.Loop() {
 		buf = r.AppendJSON(buf[:0])

@@ -118,21 +118,36 @@ type PacketLimits struct {
 	Agreement float64 `json:"agreement"`
 }
 
-// FlowLimits holds the directions that carried data.
+// FlowLimits holds the directions that carried data; one that carried none
+// is the zero DirLimits (Dir returns nil for it). A record holds them by
+// value, so a connection's limits cost no allocation of their own: on
+// captures of many short connections that allocation, and the collector's
+// work for it, cost more than the analysis.
 type FlowLimits struct {
-	C2S *DirLimits `json:"c2s,omitempty"`
-	S2C *DirLimits `json:"s2c,omitempty"`
+	C2S DirLimits `json:"c2s,omitzero"`
+	S2C DirLimits `json:"s2c,omitzero"`
 }
+
+// IsZero reports whether no direction was split (the record has no
+// limits).
+func (l FlowLimits) IsZero() bool { return l.C2S.IsZero() && l.S2C.IsZero() }
+
+// IsZero reports whether the direction carried no data (it has no split).
+func (l DirLimits) IsZero() bool { return l.Source == "" }
 
 // Dir returns the limits of direction d (nil when it carried no data).
 func (l *FlowLimits) Dir(d Dir) *DirLimits {
 	if l == nil {
 		return nil
 	}
+	dl := &l.C2S
 	if d == DirS2C {
-		return l.S2C
+		dl = &l.S2C
 	}
-	return l.C2S
+	if dl.IsZero() {
+		return nil
+	}
+	return dl
 }
 
 // LimitChange is the detail of a limit_change event: the dominant limit of
@@ -149,19 +164,16 @@ type LimitChange struct {
 // MainLimits returns the limits of the direction that carried more
 // payload (the transfer a user asks about), nil when none was split.
 func (r *FlowRecord) MainLimits() (*DirLimits, Dir) {
-	l := r.Limits
-	if l == nil {
-		return nil, DirC2S
-	}
+	c2s, s2c := r.Limits.Dir(DirC2S), r.Limits.Dir(DirS2C)
 	switch {
-	case l.C2S == nil:
-		return l.S2C, DirS2C
-	case l.S2C == nil:
-		return l.C2S, DirC2S
+	case c2s == nil:
+		return s2c, DirS2C
+	case s2c == nil:
+		return c2s, DirC2S
 	case r.BytesS2C > r.BytesC2S:
-		return l.S2C, DirS2C
+		return s2c, DirS2C
 	}
-	return l.C2S, DirC2S
+	return c2s, DirC2S
 }
 
 // Inferred reports whether the split was inferred from packets.

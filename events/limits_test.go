@@ -40,22 +40,27 @@ func TestLimitVerdict(t *testing.T) {
 }
 
 func TestMainLimits(t *testing.T) {
-	c2s, s2c := &DirLimits{Dominant: LimitApp}, &DirLimits{Dominant: LimitCwnd}
-	r := &FlowRecord{BytesC2S: 100, BytesS2C: 5000, Limits: &FlowLimits{C2S: c2s, S2C: s2c}}
-	if l, d := r.MainLimits(); l != s2c || d != DirS2C {
+	c2s := DirLimits{Source: LimitSourcePackets, Dominant: LimitApp}
+	s2c := DirLimits{Source: LimitSourcePackets, Dominant: LimitCwnd}
+	r := &FlowRecord{BytesC2S: 100, BytesS2C: 5000, Limits: FlowLimits{C2S: c2s, S2C: s2c}}
+	if l, d := r.MainLimits(); l != &r.Limits.S2C || d != DirS2C {
 		t.Errorf("main limits %v %v, want the s2c direction that carried more", l, d)
 	}
-	r.Limits.S2C = nil
-	if l, d := r.MainLimits(); l != c2s || d != DirC2S {
+	r.Limits.S2C = DirLimits{}
+	if l, d := r.MainLimits(); l != &r.Limits.C2S || d != DirC2S {
 		t.Errorf("main limits %v %v, want c2s", l, d)
+	}
+	r.Limits.C2S = DirLimits{}
+	if l, _ := r.MainLimits(); l != nil {
+		t.Errorf("main limits %v, want none", l)
 	}
 }
 
 func TestWorstKeepsLongestHeld(t *testing.T) {
 	mk := func(id uint64, held, app float64) FlowRecord {
-		l := &DirLimits{Source: LimitSourcePackets, Seconds: LimitSeconds{Cwnd: held, App: app}}
+		l := DirLimits{Source: LimitSourcePackets, Seconds: LimitSeconds{Cwnd: held, App: app}}
 		l.Dominant, l.Share = l.Seconds.Dominant()
-		return FlowRecord{Flow: id, BytesC2S: 1, Limits: &FlowLimits{C2S: l}}
+		return FlowRecord{Flow: id, BytesC2S: 1, Limits: FlowLimits{C2S: l}}
 	}
 	flows := []FlowRecord{mk(1, 1, 0), mk(2, 5, 0), mk(3, 0, 9), mk(4, 3, 1), mk(5, 5, 1), mk(6, 0.5, 0)}
 	got := WorstLimits(flows, 3)

@@ -38,13 +38,8 @@ func (r *FlowRecord) Problem() Problem {
 	case "S0", "REJ", "RSTOS0", "RSTRH", "SH", "SHR":
 		p.Failed = true
 	}
-	if l := r.Limits; l != nil {
-		for _, d := range []*DirLimits{l.C2S, l.S2C} {
-			if d != nil {
-				p.RecoveryS += d.Seconds.Recovery
-			}
-		}
-	}
+	// A direction without data has no time: its zero seconds add nothing.
+	p.RecoveryS = r.Limits.C2S.Seconds.Recovery + r.Limits.S2C.Seconds.Recovery
 	p.StallS = p.ZeroWindow + p.RecoveryS
 	if l, _ := r.MainLimits(); l != nil {
 		p.HeldS, p.main = l.Held(), l

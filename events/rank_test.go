@@ -10,10 +10,10 @@ import (
 // recovery), then the most findings, then the longest held back; ties by
 // connection id.
 func TestRankingOrder(t *testing.T) {
-	held := func(cwnd, recovery float64) *FlowLimits {
-		l := &DirLimits{Source: LimitSourcePackets, Seconds: LimitSeconds{Cwnd: cwnd, Recovery: recovery}}
+	held := func(cwnd, recovery float64) FlowLimits {
+		l := DirLimits{Source: LimitSourcePackets, Seconds: LimitSeconds{Cwnd: cwnd, Recovery: recovery}}
 		l.Dominant, l.Share = l.Seconds.Dominant()
-		return &FlowLimits{C2S: l}
+		return FlowLimits{C2S: l}
 	}
 	flows := []FlowRecord{
 		{Flow: 1, State: "SF", BytesC2S: 1, Limits: held(9, 0)},                                       // held 9 s, no problem

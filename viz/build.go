@@ -221,8 +221,8 @@ func Build(c *Collector, flows []events.FlowRecord, sum events.Summary, opts Opt
 
 	b := builder{c: c, opts: opts, r: r, conns: conns, flowLimits: map[uint64]*events.FlowLimits{}}
 	for i := range flows {
-		if flows[i].Limits != nil {
-			b.flowLimits[flows[i].Flow] = flows[i].Limits
+		if !flows[i].Limits.IsZero() {
+			b.flowLimits[flows[i].Flow] = &flows[i].Limits
 		}
 	}
 	for _, name := range AllCharts {

@@ -348,10 +348,7 @@ func TestDuckDBReadsEverySample(t *testing.T) {
 		for _, s := range all {
 			var total, rwnd float64
 			for _, f := range s.flows {
-				if f.Limits == nil {
-					continue
-				}
-				for _, d := range []*events.DirLimits{f.Limits.C2S, f.Limits.S2C} {
+				for _, d := range []*events.DirLimits{f.Limits.Dir(events.DirC2S), f.Limits.Dir(events.DirS2C)} {
 					if d != nil {
 						total += d.Seconds.Total()
 						rwnd += d.Seconds.Rwnd

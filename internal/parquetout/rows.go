@@ -439,9 +439,7 @@ func flowRow(file string, r *events.FlowRecord) FlowRow {
 			row.TunnelPeerID = &peer
 		}
 	}
-	if r.Limits != nil {
-		row.LimitsC2S, row.LimitsS2C = dirLimitsCol(r.Limits.C2S), dirLimitsCol(r.Limits.S2C)
-	}
+	row.LimitsC2S, row.LimitsS2C = dirLimitsCol(r.Limits.Dir(events.DirC2S)), dirLimitsCol(r.Limits.Dir(events.DirS2C))
 	if k := r.KernelRetrans; k != nil {
 		kn, seen, in, m := int64(k.Kernel), int64(k.KernelSeen), int64(k.Inferred), int64(k.Matched)
 		p, rc := k.Precision, k.Recall

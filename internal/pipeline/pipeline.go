@@ -387,10 +387,8 @@ func (p *Pipeline) expired(c *conntrack.Conn) {
 			p.sampleRTT = append(p.sampleRTT, rc.InferredRTTP50MS)
 		}
 	}
-	if l := r.Limits; l != nil {
-		p.stats.KernelLimits.Add(l.C2S)
-		p.stats.KernelLimits.Add(l.S2C)
-	}
+	p.stats.KernelLimits.Add(r.Limits.Dir(events.DirC2S))
+	p.stats.KernelLimits.Add(r.Limits.Dir(events.DirS2C))
 	if r.ZeroWindowMS > 0 {
 		p.stats.ZeroWindowMS += r.ZeroWindowMS
 		p.stats.ZeroWindowFlows++

@@ -432,8 +432,9 @@ func flowLimits(t *testing.T, file string, kernel bool) map[uint16]*events.DirLi
 	res := map[uint16]*events.DirLimits{}
 	cfg := pipecfg.Detectors()
 	cfg.OnFlow = func(r *events.FlowRecord) {
-		if r.Limits != nil && r.Limits.C2S != nil {
-			res[r.ClientPort] = r.Limits.C2S
+		if l := r.Limits.Dir(events.DirC2S); l != nil {
+			c := *l // r is reused for the next connection
+			res[r.ClientPort] = &c
 		}
 	}
 	p := pipeline.New(cfg)
