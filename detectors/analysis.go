@@ -14,6 +14,8 @@ const (
 
 // handshake keeps what Wireshark derives from SYNs before its sequence
 // analysis (window scale, the initial RTT) and raises handshake anomalies.
+// Past the handshake, a segment without SYN, FIN or RST changes nothing
+// here (handshakeDone).
 func (e *Engine) handshake(f *flow, p *events.Packet) {
 	fwd, rev := &f.h[p.Dir], &f.h[p.Dir^1]
 	if !fwd.seen {
@@ -89,6 +91,14 @@ func (e *Engine) handshake(f *flow, p *events.Packet) {
 			e.send(f, ev)
 		}
 	}
+}
+
+// handshakeDone reports whether handshake has nothing to do for p: its
+// direction was seen, p carries no SYN, FIN or RST, and an ACK has no
+// first ACK or initial RTT left to set.
+func (f *flow) handshakeDone(p *events.Packet) bool {
+	fwd := &f.h[p.Dir&1]
+	return fwd.seen && p.Flags&sfr == 0 && (p.Flags&fACK == 0 || !fwd.firstAck && (f.mruSYN == 0 || f.irtt != 0))
 }
 
 // isSYNSender reports whether direction d opened the connection with a bare

@@ -379,7 +379,9 @@ func (e *Engine) process(f *flow, p *events.Packet) {
 	if f.h[p.Dir^1].stallPending() {
 		e.checkStall(f, p.Dir^1, p)
 	}
-	e.handshake(f, p)
+	if !f.handshakeDone(p) {
+		e.handshake(f, p)
+	}
 	fl := e.analyze(f, p)
 	e.report(f, p, fl)
 	if h := &f.h[p.Dir]; h.stallRef == 0 && h.nextseqFrame == p.Frame && p.SegLen() > 0 {

@@ -3,6 +3,7 @@ package detectors
 import (
 	"math/rand/v2"
 	"net/netip"
+	"reflect"
 	"testing"
 
 	"github.com/tcpviz/tcpviz/events"
@@ -50,5 +51,44 @@ func TestRandomSegments(t *testing.T) {
 	}
 	if len(e.flows) != 0 {
 		t.Errorf("%d flows left after Close", len(e.flows))
+	}
+}
+
+// TestHandshakeDoneChangesNothing: wherever handshakeDone lets the engine
+// skip handshake, calling it anyway changes no state and raises nothing,
+// on random connections (handshakes in any order, SYN retries, RSTs and
+// FINs, mid-stream starts, equal timestamps).
+func TestHandshakeDoneChangesNothing(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	raised := 0
+	e := New(DefaultConfig(), func(*events.Event) { raised++ })
+	flags := []uint16{fSYN, fSYN | fACK, fACK | fFIN, fRST, fRST | fACK, 0}
+	ts := epoch
+	checked := 0
+	for i := 0; i < 100000; i++ {
+		ts += rng.Int64N(3e6)
+		fl := fACK
+		if rng.IntN(10) == 0 {
+			fl = flags[rng.IntN(len(flags))]
+		}
+		p := events.Packet{Frame: uint64(i + 1), TS: ts, Src: a, Dst: b, SrcPort: 1, DstPort: 2,
+			Seq: uint32(i) * 100, Ack: uint32(rng.IntN(i+1)) * 100, Flags: fl, Window: 1000,
+			Len: uint32(rng.IntN(2)) * 100, Flow: uint64(1 + rng.IntN(3)), Dir: events.Dir(rng.IntN(2)), WindowScaled: -1}
+		if f := e.flows[p.Flow]; f != nil && f.handshakeDone(&p) {
+			before, n := *f, raised
+			e.handshake(f, &p)
+			if !reflect.DeepEqual(before, *f) || raised != n {
+				t.Fatalf("packet %d (%+v): handshake changed the flow or raised %d events where handshakeDone said it would not", i, p, raised-n)
+			}
+			checked++
+		}
+		e.Packet(&p)
+		if rng.IntN(2000) == 0 {
+			e.Close(p.Flow)
+		}
+	}
+	if checked < 50000 {
+		t.Fatalf("handshakeDone held on %d of 100000 packets: the test does not exercise it", checked)
 	}
 }

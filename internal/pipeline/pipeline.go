@@ -8,7 +8,6 @@ package pipeline
 import (
 	"fmt"
 	"net/netip"
-	"slices"
 	"sort"
 	"time"
 
@@ -256,7 +255,12 @@ func (p *Pipeline) FeedPacket(pk *events.Packet) {
 
 func (p *Pipeline) packet(pk *events.Packet) {
 	p.stats.TCPPackets++
-	p.times(pk)
+	// Time mostly moves forward: a later timestamp only moves LastTS.
+	if st := &p.stats; pk.TS >= st.LastTS && st.LastTS != 0 && pk.TS != pcapng.TSOutOfRange {
+		st.LastTS = pk.TS
+	} else {
+		p.times(pk)
+	}
 	p.table.Observe(pk)
 	if p.det != nil {
 		p.det.Packet(pk)
@@ -353,13 +357,15 @@ func (p *Pipeline) emit(e *events.Event) {
 // runs of one type are common, and a map update per event cost more than
 // the rest of the hand-off.
 func (p *Pipeline) typeIndex(typ string) int {
-	i := slices.IndexFunc(p.evCounts, func(c conntrack.EventCount) bool { return c.Type == typ })
-	if i < 0 {
-		i = len(p.evCounts)
-		p.evCounts = append(p.evCounts, conntrack.EventCount{Type: typ})
+	for i := range p.evCounts { // a plain loop: IndexFunc's call per type cost more
+		if p.evCounts[i].Type == typ {
+			p.lastType = i
+			return i
+		}
 	}
-	p.lastType = i
-	return i
+	p.lastType = len(p.evCounts)
+	p.evCounts = append(p.evCounts, conntrack.EventCount{Type: typ})
+	return p.lastType
 }
 
 // record builds a connection's record, the one every output reads
