@@ -13,7 +13,8 @@
 # BENCH_LOSS/1000 (default 80) of the TCP packets entering the receiver with
 # nftables. Only the namespaces it creates see any traffic. The captures are
 # kept in $TMPDIR (tcpviz-bench-clean.pcap, tcpviz-bench-lossy.pcap) for the
-# next run. BENCH_RUNS=N repeats each tool (best wall time kept);
+# next run. BENCH_RUNS=N repeats each tool (best wall time kept), the
+# tools taking turns run by run;
 # BENCH_TSHARK=0 skips tshark (tens of seconds per capture);
 # BENCH_BASE=REV also measures tcpviz built at git revision REV, in the same
 # run (before/after figures on a shared machine).
@@ -86,11 +87,18 @@ for cap in "$clean" "$lossy"; do
   i=0
   # Every tool starts with the previous run's output removed and flushed.
   export BENCH_BEFORE="rm -rf '$out/run'; sync"
-  measure "tcpviz parse-pcap" "$packets" "$bin" parse-pcap --in "$cap" --out "$out/run" -q
-  if [ -n "${BENCH_BASE:-}" ]; then
-    measure "tcpviz @${BENCH_BASE}" "$packets" "$out/tcpviz-base" parse-pcap --in "$cap" --out "$out/run" -q
-  fi
-  if command -v tcptrace >/dev/null; then measure "tcptrace -l" "$packets" tcptrace -l "$cap"; fi
+  # The tools take turns, run by run, so that the machine's drift (over 10 %
+  # between identical runs on a shared VM) falls on each alike.
+  for _ in $(seq "${BENCH_RUNS:-3}"); do
+    measure_once "tcpviz parse-pcap" "$bin" parse-pcap --in "$cap" --out "$out/run" -q
+    if [ -n "${BENCH_BASE:-}" ]; then
+      measure_once "tcpviz @${BENCH_BASE}" "$out/tcpviz-base" parse-pcap --in "$cap" --out "$out/run" -q
+    fi
+    if command -v tcptrace >/dev/null; then measure_once "tcptrace -l" tcptrace -l "$cap"; fi
+  done
+  report "tcpviz parse-pcap" "$packets"
+  if [ -n "${BENCH_BASE:-}" ]; then report "tcpviz @${BENCH_BASE}" "$packets"; fi
+  if command -v tcptrace >/dev/null; then report "tcptrace -l" "$packets"; fi
   if [ "${BENCH_TSHARK:-1}" != 0 ] && command -v tshark >/dev/null; then
     BENCH_RUNS=1 measure "tshark -q -z conv,tcp" "$packets" tshark -r "$cap" -q -z conv,tcp
   fi
