@@ -218,6 +218,14 @@ type half struct {
 // is not reported yet: checkStall has something to look at.
 func (h *half) stallPending() bool { return h.stallRef != 0 && !h.stallFired }
 
+// stallDue reports whether checkStall may change anything for direction d:
+// a stall pending that waited the floor (below it, nothing fires), or whose
+// data may all be acknowledged (the wait is forgotten then).
+func (e *Engine) stallDue(f *flow, d events.Dir) bool {
+	s, r := &f.h[d&1], &f.h[(d^1)&1]
+	return s.stallPending() && (e.now-s.stallRef >= e.stallFloor || !s.nextKnown || !events.SeqGreater(s.nextseq, r.maxAck))
+}
+
 // flow is one connection's state; h is indexed by events.Dir.
 type flow struct {
 	id       uint64
@@ -371,12 +379,13 @@ func (e *Engine) Packet(p *events.Packet) {
 // process runs p through every detector on its connection's state f.
 func (e *Engine) process(f *flow, p *events.Packet) {
 	f.lastTS, f.lastFrm = p.TS, p.Frame
-	// A direction without outstanding data (or whose stall was reported)
-	// has nothing to check: no call then.
-	if f.h[p.Dir].stallPending() {
+	// A direction without outstanding data (or whose stall was reported),
+	// or whose data waited less than the floor, has nothing to check: no
+	// call then.
+	if e.stallDue(f, p.Dir) {
 		e.checkStall(f, p.Dir, p)
 	}
-	if f.h[p.Dir^1].stallPending() {
+	if e.stallDue(f, p.Dir^1) {
 		e.checkStall(f, p.Dir^1, p)
 	}
 	if !f.handshakeDone(p) {

@@ -54,41 +54,61 @@ func TestRandomSegments(t *testing.T) {
 	}
 }
 
-// TestHandshakeDoneChangesNothing: wherever handshakeDone lets the engine
-// skip handshake, calling it anyway changes no state and raises nothing,
-// on random connections (handshakes in any order, SYN retries, RSTs and
-// FINs, mid-stream starts, equal timestamps).
-func TestHandshakeDoneChangesNothing(t *testing.T) {
+// TestSkippedCallsChangeNothing: wherever the engine skips a call for a
+// packet (handshakeDone for handshake, stallDue for checkStall), making it
+// anyway changes no state and raises nothing, on random connections
+// (handshakes in any order, SYN retries, RSTs and FINs, mid-stream starts,
+// equal timestamps, pauses past the stall floor, zero windows).
+func TestSkippedCallsChangeNothing(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
 	raised := 0
 	e := New(DefaultConfig(), func(*events.Event) { raised++ })
 	flags := []uint16{fSYN, fSYN | fACK, fACK | fFIN, fRST, fRST | fACK, 0}
 	ts := epoch
-	checked := 0
+	var hsSkips, stallSkips int
+	same := func(i int, p *events.Packet, f *flow, call func()) {
+		before, n := *f, raised
+		call()
+		if !reflect.DeepEqual(before, *f) || raised != n {
+			t.Fatalf("packet %d (%+v): a skipped call changed the flow or raised %d events", i, *p, raised-n)
+		}
+	}
 	for i := 0; i < 100000; i++ {
 		ts += rng.Int64N(3e6)
+		if rng.IntN(500) == 0 {
+			ts += rng.Int64N(1e9) // past the stall floor
+		}
 		fl := fACK
 		if rng.IntN(10) == 0 {
 			fl = flags[rng.IntN(len(flags))]
 		}
 		p := events.Packet{Frame: uint64(i + 1), TS: ts, Src: a, Dst: b, SrcPort: 1, DstPort: 2,
-			Seq: uint32(i) * 100, Ack: uint32(rng.IntN(i+1)) * 100, Flags: fl, Window: 1000,
+			Seq: uint32(i) * 100, Ack: uint32(rng.IntN(i+1)) * 100, Flags: fl, Window: uint16(rng.IntN(50)),
 			Len: uint32(rng.IntN(2)) * 100, Flow: uint64(1 + rng.IntN(3)), Dir: events.Dir(rng.IntN(2)), WindowScaled: -1}
-		if f := e.flows[p.Flow]; f != nil && f.handshakeDone(&p) {
-			before, n := *f, raised
-			e.handshake(f, &p)
-			if !reflect.DeepEqual(before, *f) || raised != n {
-				t.Fatalf("packet %d (%+v): handshake changed the flow or raised %d events where handshakeDone said it would not", i, p, raised-n)
+		if f := e.flows[p.Flow]; f != nil {
+			if p.TS > e.now {
+				e.now = p.TS // as Packet sets it before process
 			}
-			checked++
+			if f.handshakeDone(&p) {
+				same(i, &p, f, func() { e.handshake(f, &p) })
+				hsSkips++
+			}
+			for _, d := range []events.Dir{p.Dir, p.Dir ^ 1} {
+				if !e.stallDue(f, d) {
+					same(i, &p, f, func() { e.checkStall(f, d, &p) })
+					if f.h[d].stallPending() {
+						stallSkips++ // skipped for the floor or the ACK, not for want of a stall
+					}
+				}
+			}
 		}
 		e.Packet(&p)
 		if rng.IntN(2000) == 0 {
 			e.Close(p.Flow)
 		}
 	}
-	if checked < 50000 {
-		t.Fatalf("handshakeDone held on %d of 100000 packets: the test does not exercise it", checked)
+	if hsSkips < 50000 || stallSkips < 20000 {
+		t.Fatalf("handshake skipped on %d of 100000 packets, checkStall %d times: the test does not exercise them", hsSkips, stallSkips)
 	}
 }

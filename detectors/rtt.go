@@ -418,14 +418,22 @@ type rttBin struct {
 
 // addBin adds w to bucket i, keeping hist in bucket order.
 func (s *rttStats) addBin(i int, w float64) {
-	// The first bucket at or above i, walked to from the latest sample's:
-	// samples in a row fall in the same or nearby buckets.
-	j := min(s.lastBin, len(s.hist))
-	for j > 0 && s.hist[j-1].i >= i {
-		j--
-	}
-	for j < len(s.hist) && s.hist[j].i < i {
-		j++
+	// The first bucket at or above i: the latest sample's when it is i
+	// (runs of samples in one bucket), else a binary search (on a lossy
+	// transfer the samples jump between buckets: walking there from the
+	// latest one took about 40 steps per sample).
+	j := s.lastBin
+	if j >= len(s.hist) || s.hist[j].i != i {
+		lo, hi := 0, len(s.hist)
+		for lo < hi {
+			m := int(uint(lo+hi) >> 1)
+			if s.hist[m].i < i {
+				lo = m + 1
+			} else {
+				hi = m
+			}
+		}
+		j = lo
 	}
 	s.lastBin = j
 	if j < len(s.hist) && s.hist[j].i == i {

@@ -314,8 +314,8 @@ func TestSACKRunsSameAsWalk(t *testing.T) {
 	}
 }
 
-// addBin's walk from the latest bucket keeps the histogram what a search
-// from scratch gives: each bucket once, in order, with its weights summed.
+// addBin's shortcut to the latest bucket and its search keep the histogram
+// what a map gives: each bucket once, in order, with its weights summed.
 func TestAddBinSameAsSearch(t *testing.T) {
 	rng := rand.New(rand.NewSource(5))
 	for run := range 50 {
