@@ -12,8 +12,23 @@ const (
 	NoteNewerTSval = "retransmission: tsval newer than any before in this direction"
 )
 
-// report turns the analysis flags of p into events, in Wireshark's order.
+// report turns the analysis flags of p into events, in Wireshark's order,
+// then keeps the largest payload and TSval sent.
 func (e *Engine) report(f *flow, p *events.Packet, fl uint16) {
+	if fl != 0 { // most segments raise nothing
+		e.flagEvents(f, p, fl)
+	}
+	fwd := &f.h[p.Dir]
+	if p.Len > fwd.maxSeg {
+		fwd.maxSeg = p.Len
+	}
+	if p.Options.HasTS && (!fwd.tsKnown || events.SeqGreater(p.Options.TSVal, fwd.maxTSval)) {
+		fwd.tsKnown, fwd.maxTSval = true, p.Options.TSVal
+	}
+}
+
+// flagEvents raises the events of the analysis flags fl of p.
+func (e *Engine) flagEvents(f *flow, p *events.Packet, fl uint16) {
 	fwd, rev := &f.h[p.Dir], &f.h[p.Dir^1]
 	if fl&aZeroWindowProbe != 0 {
 		e.send(f, e.event(f, p, events.TypeZeroWindowProbe, events.SevInfo))
@@ -99,12 +114,6 @@ func (e *Engine) report(f *flow, p *events.Packet, fl uint16) {
 	if fwd.nSuspects > 0 && fl&(aRetrans|aFastRetrans|aSpurious|aOutOfOrder) != 0 {
 		e.fillHoles(f, p, fl, copied)
 	}
-	if p.Len > fwd.maxSeg {
-		fwd.maxSeg = p.Len
-	}
-	if p.Options.HasTS && (!fwd.tsKnown || events.SeqGreater(p.Options.TSVal, fwd.maxTSval)) {
-		fwd.tsKnown, fwd.maxTSval = true, p.Options.TSVal
-	}
 }
 
 // ackSide follows the ACK field of p against the data of the other
@@ -133,7 +142,9 @@ func (e *Engine) ackSide(f *flow, p *events.Packet, fl uint16) {
 			data.stallRef = p.TS
 		}
 	}
-	e.spuriousChecks(f, p, d, advanced)
+	if data.nResends > 0 {
+		e.spuriousChecks(f, p, d, advanced)
+	}
 	if data.nSuspects > 0 {
 		e.holesACK(f, p, d, advanced)
 	}

@@ -45,12 +45,10 @@ func (h *half) rememberResend(p *events.Packet) {
 }
 
 // spuriousChecks runs the D-SACK and Eifel checks for ACK p against the
-// retransmissions of direction d, and forgets the ones p covers.
+// retransmissions of direction d, and forgets the ones p covers. The
+// caller skips it when d has none.
 func (e *Engine) spuriousChecks(f *flow, p *events.Packet, d events.Dir, advanced bool) {
 	h := &f.h[d]
-	if h.nResends == 0 {
-		return
-	}
 	ack := p.Ack
 	var dl, dr uint32
 	dsack := false
