@@ -53,23 +53,27 @@ func (v *limVec) dominant() (int, float64) {
 	return best, float64(v[best]) / float64(v.total())
 }
 
-// split converts to seconds, to the microsecond (finer is noise, and the
-// figures are written for every connection), and names the dominant limit
-// and its share as events.LimitSeconds.Dominant does, in the same pass.
-func (v *limVec) split() (events.LimitSeconds, string, float64) {
-	var a [nLimits]float64
-	best, total := -1, 0.0
-	for i, x := range v {
-		a[i] = float64(x/1e3) / 1e6
-		total += a[i]
-		if a[i] > 0 && (best < 0 || a[i] > a[best]) {
+// split writes v in seconds into s, to the microsecond (finer is noise,
+// and the figures are written for every connection), and names the
+// dominant limit and its share as events.LimitSeconds.Dominant does, in the
+// same pass (the same sums in the same order).
+func (v *limVec) split(s *events.LimitSeconds) (string, float64) {
+	a := [nLimits]float64{
+		float64(v[0]/1e3) / 1e6, float64(v[1]/1e3) / 1e6, float64(v[2]/1e3) / 1e6,
+		float64(v[3]/1e3) / 1e6, float64(v[4]/1e3) / 1e6, float64(v[5]/1e3) / 1e6,
+	}
+	*s = events.LimitSecondsOf(a)
+	total := a[0] + a[1] + a[2] + a[3] + a[4] + a[5]
+	best := -1
+	for i, x := range a {
+		if x > 0 && (best < 0 || x > a[best]) {
 			best = i
 		}
 	}
 	if best < 0 || total <= 0 {
-		return events.LimitSecondsOf(a), "", 0
+		return "", 0
 	}
-	return events.LimitSecondsOf(a), events.LimitNames[best], a[best] / total
+	return events.LimitNames[best], a[best] / total
 }
 
 // limSlot is one open LimitWindow of a direction's timeline, from packets.
@@ -252,6 +256,13 @@ func (e *Engine) limitsPacket(f *flow, p *events.Packet, fl uint16) {
 		if !ld.data {
 			ld.data, ld.firstData, ld.ackedTo = true, now, p.Seq
 			ld.peerMSS = f.mss[p.Dir^1]
+			if len(ld.slots) == 0 && ld.limLong == nil && now > f.first && now-f.first < e.limWindow {
+				// The direction's first span, [f.first, now), is accounted
+				// below, all in the first window: open it here, as
+				// limAddSlow would, so the span's parts go straight in.
+				ld.slots = ld.first[:1]
+				ld.first[0].start = f.first
+			}
 		}
 		ld.maxSeg = max(ld.maxSeg, p.Len)
 		if fl&(aRetrans|aFastRetrans|aSpurious) != 0 {
@@ -824,7 +835,7 @@ func limResult(dl *events.DirLimits, ld *limDir, pkt *limVec, peakBps float64, e
 	}
 	dl.GoodputAvgBps = math.Round(dl.GoodputAvgBps)
 	dl.GoodputPeakBps = math.Round(max(peakBps, dl.GoodputAvgBps))
-	dl.Seconds, dl.Dominant, dl.Share = pkt.split()
+	dl.Dominant, dl.Share = pkt.split(&dl.Seconds)
 	dl.Share = round4(dl.Share)
 	if !ld.kSeen() || ld.kLast <= ld.kStart {
 		return
@@ -853,7 +864,7 @@ func limResult(dl *events.DirLimits, ld *limDir, pkt *limVec, peakBps float64, e
 	}
 	dl.Packets = &events.PacketLimits{Seconds: dl.Seconds, Dominant: dl.Dominant, Share: dl.Share, Agreement: agreement}
 	dl.Source = events.LimitSourceKernel
-	dl.Seconds, dl.Dominant, dl.Share = k.split()
+	dl.Dominant, dl.Share = k.split(&dl.Seconds)
 	dl.Share = round4(dl.Share)
 	dl.Kernel = &events.KernelChrono{Busy: float64(busy/1e3) / 1e6, RwndLimited: dl.Seconds.Rwnd, SndbufLimited: dl.Seconds.Sndbuf}
 }

@@ -95,7 +95,13 @@ func put4(b []byte, v int) {
 // encoding/json refuses NaN and infinities; they are written as 0 here, which
 // no record of the schema produces.
 func jsonFloat(b []byte, f float64) []byte {
-	if math.Float64bits(f) == 0 {
+	if f > 0 && f < 1e8 {
+		// appendMicros' test for the figures most records hold, in line:
+		// positive, and a whole number of millionths (n/1e6 < 1e8 then).
+		if n := int64(f*1e6 + 0.5); float64(n)/1e6 == f {
+			return appendMillionths(b, n)
+		}
+	} else if math.Float64bits(f) == 0 {
 		return append(b, '0') // +0, the most common figure of all
 	}
 	if b, ok := appendMicros(b, f); ok {
@@ -157,11 +163,21 @@ func appendMicros(b []byte, f float64) ([]byte, bool) {
 		b = append(b, '-')
 		n = -n
 	}
-	b = appendInt(b, n/1e6)
+	return appendMillionths(b, n), true
+}
+
+// appendMillionths writes n millionths (0 <= n < 1e15) as a decimal without
+// trailing zeros.
+func appendMillionths(b []byte, n int64) []byte {
+	if n < 1e6 {
+		b = append(b, '0') // most figures: shares, seconds of short connections
+	} else {
+		b = appendInt(b, n/1e6)
+	}
 	if frac := uint32(n % 1e6); frac != 0 {
 		b = appendFraction(b, frac)
 	}
-	return b, true
+	return b
 }
 
 // appendInt writes n as strconv.AppendInt does, numbers from 0 to 99999999
@@ -888,12 +904,23 @@ var dominantKeys = func() (m [len(LimitNames)]string) {
 // appendDominant writes a direction's "dominant" member and the "share"
 // key, in one step for the limit names.
 func appendDominant(b []byte, dominant string) []byte {
-	for i, n := range LimitNames {
-		if dominant == n {
-			return append(b, dominantKeys[i]...)
-		}
+	i := 0
+	switch dominant {
+	case LimitRwnd:
+	case LimitCwnd:
+		i = 1
+	case LimitSndbuf:
+		i = 2
+	case LimitApp:
+		i = 3
+	case LimitRecovery:
+		i = 4
+	case LimitHandshake:
+		i = 5
+	default:
+		return append(fStr(b, `,"dominant":`, dominant), `,"share":`...)
 	}
-	return append(fStr(b, `,"dominant":`, dominant), `,"share":`...)
+	return append(b, dominantKeys[i]...)
 }
 
 func appendDirLimits(b []byte, l *DirLimits) []byte {
