@@ -50,18 +50,25 @@ const slabLen = 256 << 10
 // ahead is a batch of records read and decoded ahead of the pipeline.
 type ahead struct {
 	items  []item
-	slabs  []*slab // the slabs its records point into, one reference each
-	offset int64   // reader offset after the last record
-	end    error   // the reader's error after the last record; nil when more follow
+	others []pcapng.Record // the records that are not packets, whole (items point to them)
+	slabs  []*slab         // the slabs its records point into, one reference each
+	offset int64           // reader offset after the last record
+	end    error           // the reader's error after the last record; nil when more follow
 	// compressed: the file is gzip'd, offset counts decompressed bytes.
 	compressed bool
 	// frag is the decoder's reassembly counters, in the file's last batch.
 	frag decode.FragStats
 }
 
+// item is one record of a batch: a packet record decoded, with the
+// record's Frame, TS and Interface in pkt, or (other > 0) the batch's
+// others[other-1]. A packet's record is not kept whole: copying it (224
+// bytes) was a tenth of the reader's instructions, and the item is half
+// the size without it.
 type item struct {
-	rec    pcapng.Record
 	pkt    events.Packet
+	data   []byte // the packet record's captured bytes, in a slab the batch holds
+	other  int32
 	why    decode.SkipReason
 	detail decode.Detail // what was unsupported, for SkipUnsupported and SkipLinkType
 }
@@ -123,7 +130,8 @@ func (a *ahead) reuse() {
 		s.release()
 		a.slabs[i] = nil
 	}
-	a.items, a.slabs, a.end = a.items[:0], a.slabs[:0], nil
+	clear(a.others) // drop what they point to
+	a.items, a.others, a.slabs, a.end = a.items[:0], a.others[:0], a.slabs[:0], nil
 }
 
 // readAhead reads r to its end (or its first error) into batches on out,
@@ -149,23 +157,26 @@ func readAhead(ctx context.Context, r *pcapng.Reader, dec *decode.Decoder, out c
 				a.end = err
 				break
 			}
-			// Filled in place: building the item (half a kilobyte) and
-			// copying it in was a quarter of this goroutine's time.
+			// Filled in place: building the item and copying it in was a
+			// quarter of this goroutine's time.
 			n := len(a.items)
 			a.items = a.items[:n+1]
 			it := &a.items[n]
-			it.rec = *rec
 			a.hold(bufs.cur)
-			it.why = decode.SkipNone
-			if rec.Type == pcapng.RecordPacket {
-				// Decode writes every field of the packet the pipeline
-				// reads (Frame and Interface are the record's): it is not
-				// cleared first.
-				it.pkt.TS = rec.TS // fragment reassembly times out on capture time
-				if ok, why := dec.Decode(pipeline.LinkType(rec), it.rec.Data, rec.OrigLen, &it.pkt); !ok {
-					it.why, it.detail = why, dec.Detail()
-				}
+			it.why, it.other = decode.SkipNone, 0
+			if rec.Type != pcapng.RecordPacket {
+				a.others = append(a.others, *rec) // custom and statistics blocks: few
+				it.other = int32(len(a.others))
+				continue
 			}
+			it.data = rec.Data
+			// Decode writes every field of the packet the pipeline reads
+			// but the record's own: it is not cleared first.
+			it.pkt.TS = rec.TS // fragment reassembly times out on capture time
+			if ok, why := dec.Decode(pipeline.LinkType(rec), rec.Data, rec.OrigLen, &it.pkt); !ok {
+				it.why, it.detail = why, dec.Detail()
+			}
+			it.pkt.Frame, it.pkt.TS, it.pkt.Interface = rec.Frame, rec.TS, int(rec.InterfaceID)
 		}
 		a.offset, a.compressed = r.Offset(), r.Compressed()
 		if a.end != nil {

@@ -68,14 +68,14 @@ func TestReadAheadKeepsBytes(t *testing.T) {
 	next := make([]int, files) // the next frame expected from each file
 	check := func(f int, a *ahead) {
 		for _, it := range a.items {
-			if it.rec.Type != pcapng.RecordPacket {
-				if want := frameBytes(f, next[f]-1)[:16]; !bytes.Equal(it.rec.CustomData, want) {
+			if it.other > 0 {
+				if want := frameBytes(f, next[f]-1)[:16]; !bytes.Equal(a.others[it.other-1].CustomData, want) {
 					t.Fatalf("file %d: the custom block after frame %d changed", f, next[f]-1)
 				}
 				continue
 			}
-			if want := frameBytes(f, next[f]); !bytes.Equal(it.rec.Data, want) {
-				t.Fatalf("file %d, frame %d: %d bytes, not its own", f, next[f], len(it.rec.Data))
+			if want := frameBytes(f, next[f]); !bytes.Equal(it.data, want) {
+				t.Fatalf("file %d, frame %d: %d bytes, not its own", f, next[f], len(it.data))
 			}
 			next[f]++
 		}

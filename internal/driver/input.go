@@ -201,10 +201,16 @@ func feedFiles(ctx context.Context, open func(i int) (*pcapng.Reader, io.Closer,
 					}
 				}
 				n++
-				last = it.rec.Frame
-				if err := p.FeedDecoded(&it.rec, &it.pkt, it.why, it.detail); err != nil {
-					return 0, err
+				if it.other > 0 {
+					rec := &a.others[it.other-1]
+					last = rec.Frame
+					if err := p.Feed(rec); err != nil {
+						return 0, err
+					}
+					continue
 				}
+				last = it.pkt.Frame
+				p.FeedDecoded(&it.pkt, it.why, it.detail)
 			}
 			switch {
 			case a.end == nil || a.end == io.EOF:

@@ -160,7 +160,9 @@ func (p *Pipeline) Feed(rec *pcapng.Record) error {
 		if ok {
 			why = decode.SkipNone
 		}
-		return p.FeedDecoded(rec, &p.pkt, why, p.dec.Detail())
+		p.pkt.Frame, p.pkt.TS, p.pkt.Interface = rec.Frame, rec.TS, int(rec.InterfaceID)
+		p.FeedDecoded(&p.pkt, why, p.dec.Detail())
+		return nil
 	case pcapng.RecordCustom:
 		if !kblock.IsPEN(rec.PEN) {
 			p.stats.OtherCustom++
@@ -211,17 +213,15 @@ func LinkType(rec *pcapng.Record) uint16 {
 	return rec.Interface.LinkType
 }
 
-// FeedDecoded is Feed for a record whose packet a decode.Decoder already
-// decoded, on another goroutine (sessionfiles reads and decodes ahead): why
-// is the decoder's verdict, SkipNone when pk holds the packet, and detail
-// its Detail for an unsupported encapsulation or link type. Records that
-// are not packets go to Feed.
-func (p *Pipeline) FeedDecoded(rec *pcapng.Record, pk *events.Packet, why decode.SkipReason, detail decode.Detail) error {
-	if rec.Type != pcapng.RecordPacket {
-		return p.Feed(rec)
-	}
-	if rec.Frame > p.stats.Frames {
-		p.stats.Frames = rec.Frame
+// FeedDecoded is Feed for a packet record that a decode.Decoder already
+// decoded, on another goroutine (sessionfiles reads and decodes ahead): pk
+// holds the packet, with the record's Frame, TS and Interface; why is the
+// decoder's verdict, SkipNone when pk holds the packet, and detail its
+// Detail for an unsupported encapsulation or link type. Records that are
+// not packets go to Feed.
+func (p *Pipeline) FeedDecoded(pk *events.Packet, why decode.SkipReason, detail decode.Detail) {
+	if pk.Frame > p.stats.Frames {
+		p.stats.Frames = pk.Frame
 	}
 	p.stats.Packets++
 	if why != decode.SkipNone {
@@ -234,13 +234,9 @@ func (p *Pipeline) FeedDecoded(rec *pcapng.Record, pk *events.Packet, why decode
 				p.details[detail]++
 			}
 		}
-		return nil
+		return
 	}
-	pk.Frame = rec.Frame
-	pk.TS = rec.TS
-	pk.Interface = int(rec.InterfaceID)
 	p.packet(pk)
-	return nil
 }
 
 // FeedPacket runs an already decoded packet through the pipeline (tests and
