@@ -63,7 +63,8 @@ type Engine struct {
 	limWindow int64         // LimitWindow, ns; 0 when limits are off
 	limPool   []*flowLimits // limits state of closed connections, for reuse
 	limSink   int64         // what flowLimits.warm read, kept so the reads stay
-	// limNoSteady turns limitsPacket's steady path off (tests: the
+	// limNoSteady turns limitsPacket's steady path and its skip of the
+	// sender's bare ACKs off (tests: the
 	// results must not change).
 	limNoSteady bool
 

@@ -292,6 +292,16 @@ func (e *Engine) limitsPacket(f *flow, p *events.Packet, fl uint16) {
 				continue
 			}
 		}
+		if d == p.Dir && p.Len == 0 && p.Flags&(fSYN|fFIN|fRST) == 0 && !e.limNoSteady && f.h[d].nextseqFrame != p.Frame &&
+			!inHandshake && ld.state != limHandshake && (ld.state != limApp || ld.appFrom != 0) &&
+			now < ld.flushAt && !ld.silentPast(now, limGapMin) && ld.scaleSettled(&f.h[d^1]) {
+			// The sender's own bare ACK (its next sequence number not
+			// moved): of what infer reads for d, only the receiver's
+			// packets and the sender's data change anything, so it says
+			// what it said last, and nothing is due.
+			ld.last = now
+			continue
+		}
 		ld.room = -1
 		// The cheap tests of limGoodput and limGap first: most packets
 		// acknowledge nothing new of d, and arrive within 10 ms.
@@ -436,6 +446,13 @@ func (ld *limDir) mss() uint32 {
 		return min(ld.maxSeg, 1460)
 	}
 	return 1460
+}
+
+// scaleSettled reports whether scaledWindow reads of r only what r's own
+// packets set: not the scale from kernel records (peerShift), which a
+// record may change between two packets.
+func (ld *limDir) scaleSettled(r *half) bool {
+	return r.window < 0 || r.winScale >= 0 || r.winScale == -2
 }
 
 // scaledWindow is the receiver's advertised window in bytes, -1 when its

@@ -331,19 +331,58 @@ func TestLimitsSteadyPathSame(t *testing.T) {
 		rounds(c, 5, 10, 1000, 10*ms, 0, 60000)
 		return c.pkts
 	}
+	// Both directions carry data and each sender acknowledges the other's:
+	// its bare ACKs change nothing of its own direction.
+	exchange := func() []events.Packet {
+		c := newConn(1, false, 1000, 5000)
+		c.handshake(wsOpt(0), mssOpt(1000)).after(ms)
+		cseq, sseq := uint32(1), uint32(1)
+		// Data outstanding, a silence past the gap test, then the
+		// sender's bare ACK: the silence is accounted on it.
+		c.send(0, PA, cseq, sseq, 300, 60000).after(30 * ms)
+		cseq += 300
+		c.send(0, A, cseq, sseq, 0, 60000).after(ms)
+		c.send(1, A, sseq, cseq, 0, 20000).after(ms)
+		for i := range 30 {
+			c.send(0, PA, cseq, sseq, 300, 60000).after(ms)
+			cseq += 300
+			for j := range 6 {
+				c.send(1, PA, sseq, cseq, 1000, 20000).after(ms / 2)
+				sseq += 1000
+				if j%2 == 1 || i%5 == 0 {
+					c.send(0, A, cseq, sseq, 0, 60000).after(ms / 2)
+				}
+			}
+			c.after(time.Duration(i%4) * 7 * ms) // silences past the gap test, some
+		}
+		c.send(0, A, cseq-1, sseq, 0, 60000).after(ms)    // a keep-alive
+		c.send(0, A, cseq+2000, sseq, 0, 60000).after(ms) // a bare ACK past a gap moves the next sequence number
+		c.send(1, PA, sseq, cseq, 1000, 20000).after(ms)
+		c.send(0, A, cseq+2000, sseq+1000, 0, 60000).after(ms)
+		return c.pkts
+	}
 	for _, tc := range []struct {
-		name string
-		pkts []events.Packet
+		name   string
+		pkts   []events.Packet
+		window time.Duration // LimitWindow; 0 the default
 	}{
-		{"window and pauses", window()},
-		{"loss", loss()},
-		{"bulk without MSS", bulkTransfer(30000, 100)},
+		{"exchange", exchange(), 0},
+		{"exchange, short windows", exchange(), 10 * ms}, // windows often end on a bare ACK
+		{"window and pauses", window(), 0},
+		{"loss", loss(), 0},
+		{"bulk without MSS", bulkTransfer(30000, 100), 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var recs [2]events.FlowRecord
+			var all [2][]byte // every event, as written
 			var changes [2][]events.Event
+			cfg := DefaultConfig()
+			if tc.window > 0 {
+				cfg.LimitWindow = tc.window
+			}
 			for i, slow := range []bool{false, true} {
-				e := New(DefaultConfig(), func(ev *events.Event) {
+				e := New(cfg, func(ev *events.Event) {
+					all[i] = append(ev.AppendJSON(all[i]), '\n')
 					if ev.Type == events.TypeLimitChange {
 						changes[i] = append(changes[i], *ev)
 					}
@@ -361,6 +400,9 @@ func TestLimitsSteadyPathSame(t *testing.T) {
 			got, want := recs[0].AppendJSON(nil), recs[1].AppendJSON(nil)
 			if string(got) != string(want) {
 				t.Errorf("steady path:\n%s\nfull inference:\n%s", got, want)
+			}
+			if string(all[0]) != string(all[1]) {
+				t.Errorf("events differ without the steady path")
 			}
 			if len(changes[0]) != len(changes[1]) {
 				t.Fatalf("%d limit_change events, %d without the steady path", len(changes[0]), len(changes[1]))
