@@ -135,8 +135,13 @@ func (r *Reader) fail(off int64, format string, args ...any) error {
 // follows the data, never a length field alone.
 func (r *Reader) fill(n int) error {
 	if r.end-r.start >= n {
-		return nil
+		return nil // most calls: small enough to be inlined
 	}
+	return r.read(n)
+}
+
+// read is fill when the buffer holds fewer than n unconsumed bytes.
+func (r *Reader) read(n int) error {
 	if n > len(r.buf)-r.start {
 		size := len(r.buf)
 		if size < preferredBuf {
