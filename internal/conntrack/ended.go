@@ -95,6 +95,7 @@ func (t *Table) rejoin(k key, src, dst netip.AddrPort, p *events.Packet) *Conn {
 		base: e.base, synSeq: e.synSeq, wscale: e.wscale, Extra: &Extra{Resumed: int(e.parts)},
 		baseSet: [2]bool{e.bits&endBase0 != 0, e.bits&endBase1 != 0},
 		synSeen: [2]bool{e.bits&endSYN0 != 0, e.bits&endSYN1 != 0}}
+	c.setShift()
 	t.add(k, c)
 	return c
 }

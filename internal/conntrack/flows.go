@@ -128,6 +128,7 @@ type Conn struct {
 	mss                   [2]uint16
 	history               [2]uint16 // bit per history letter already recorded
 	wscale                [2]int8   // advertised shift per direction, -1 unknown
+	shift                 [2]int8   // shift applied to each direction's window, -1 unknown (setShift)
 	baseSet               [2]bool
 	synSeen               [2]bool
 	finSeen               [2]bool
@@ -570,13 +571,17 @@ func (c *Conn) notePerm(p *events.Packet) {
 	}
 }
 
-// markSegment records data or a bare ACK in the history.
+// markSegment records data or a bare ACK in the history (one call of mark,
+// so that it is inlined).
 func (c *Conn) markSegment(d events.Dir, p *events.Packet) {
-	if p.Len > 0 {
-		c.mark(d, histData, 'D')
-	} else if p.Flags&(events.FlagSYN|events.FlagFIN|events.FlagRST) == 0 && p.Flags&events.FlagACK != 0 {
-		c.mark(d, histACK, 'A')
+	bit, letter := uint16(histData), byte('D')
+	if p.Len == 0 {
+		if p.Flags&(events.FlagSYN|events.FlagFIN|events.FlagRST) != 0 || p.Flags&events.FlagACK == 0 {
+			return
+		}
+		bit, letter = histACK, 'A'
 	}
+	c.mark(d, bit, letter)
 }
 
 func (t *Table) update(c *Conn, d events.Dir, p *events.Packet) {
@@ -652,32 +657,37 @@ func (t *Table) update(c *Conn, d events.Dir, p *events.Packet) {
 	// data or ACK letter and sackPerm (Observe's shortcut).
 	c.steady = c.baseSet[0] && c.baseSet[1] && !c.finSeen[0] && !c.finSeen[1] && !c.zw[0] && !c.zw[1] &&
 		(c.hsSeen || !c.synSeen[0] || !c.synSeen[1] || c.synAckAt == 0)
+	c.setShift()
 	c.relative(d, p)
 }
 
 // relative fills p's connection, direction, relative numbers and scaled
 // window.
 func (c *Conn) relative(d events.Dir, p *events.Packet) {
-	f := p.Flags
-	p.Flow = c.ID
-	p.Dir = d
+	p.Flow, p.Dir = c.ID, d
 	p.RelSeq = p.Seq - c.base[d]
-	if c.baseSet[d^1] {
-		p.RelAck = p.Ack - c.base[d^1]
-	}
-	if f&events.FlagACK == 0 {
-		p.RelAck = 0
+	p.RelAck = 0
+	if p.Flags&events.FlagACK != 0 {
+		p.RelAck = p.Ack - c.base[d^1] // update set the base an ACK counts from
 	}
 	p.WindowScaled = -1
-	switch {
-	case f&events.FlagSYN != 0:
+	if p.Flags&events.FlagSYN != 0 {
 		p.WindowScaled = int64(p.Window) // never scaled (RFC 7323)
-	case c.synSeen[0] && c.synSeen[1]:
-		shift := 0
-		if c.wscale[0] >= 0 && c.wscale[1] >= 0 {
-			shift = int(c.wscale[d]) // scaling is on only when both sides offered it
-		}
-		p.WindowScaled = int64(p.Window) << shift
+	} else if s := c.shift[d]; s >= 0 {
+		p.WindowScaled = int64(p.Window) << s
+	}
+}
+
+// setShift sets the window shift of both directions once both SYNs are in:
+// scaling is on only when both sides offered it.
+func (c *Conn) setShift() {
+	switch {
+	case !c.synSeen[0] || !c.synSeen[1]:
+		c.shift = [2]int8{-1, -1} // unknown
+	case c.wscale[0] >= 0 && c.wscale[1] >= 0:
+		c.shift = c.wscale
+	default:
+		c.shift = [2]int8{}
 	}
 }
 

@@ -267,6 +267,7 @@ func (t *Table) fill(c *Conn, r *synRec) {
 	c.mss[0] = r.mss
 	c.history[0] = histSYN
 	c.hist[0], c.nhist = 'S', 1
+	c.setShift() // as update leaves it after the SYN
 }
 
 // endpoints returns the client and the server.
