@@ -192,10 +192,16 @@ func appendInt(b []byte, n int64) []byte {
 
 // appendUint is appendInt for unsigned numbers.
 func appendUint(b []byte, n uint64) []byte {
-	if n >= 1e8 {
-		return strconv.AppendUint(b, n, 10)
+	switch {
+	case n < 1e8:
+		return appendSmall(b, uint32(n))
+	case n < 1e16:
+		// Sequence numbers of long transfers (9-10 digits): the high
+		// part, then eight digits in one word.
+		b = appendSmall(b, uint32(n/1e8))
+		return binary.LittleEndian.AppendUint64(b, digits8(uint32(n%1e8))|0x3030303030303030)
 	}
-	return appendSmall(b, uint32(n))
+	return strconv.AppendUint(b, n, 10)
 }
 
 // appendSmall writes n < 10^8 without leading zeros.
