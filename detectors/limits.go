@@ -55,25 +55,24 @@ func (v *limVec) dominant() (int, float64) {
 
 // split writes v in seconds into s, to the microsecond (finer is noise,
 // and the figures are written for every connection), and names the
-// dominant limit and its share as events.LimitSeconds.Dominant does, in the
-// same pass (the same sums in the same order).
-func (v *limVec) split(s *events.LimitSeconds) (string, float64) {
+// dominant limit as events.LimitSeconds.Dominant does (the first of the
+// most seconds).
+func (v *limVec) split(s *events.LimitSeconds) string {
 	a := [nLimits]float64{
 		float64(v[0]/1e3) / 1e6, float64(v[1]/1e3) / 1e6, float64(v[2]/1e3) / 1e6,
 		float64(v[3]/1e3) / 1e6, float64(v[4]/1e3) / 1e6, float64(v[5]/1e3) / 1e6,
 	}
 	*s = events.LimitSecondsOf(a)
-	total := a[0] + a[1] + a[2] + a[3] + a[4] + a[5]
 	best := -1
 	for i, x := range a {
 		if x > 0 && (best < 0 || x > a[best]) {
 			best = i
 		}
 	}
-	if best < 0 || total <= 0 {
-		return "", 0
+	if best < 0 {
+		return ""
 	}
-	return events.LimitNames[best], a[best] / total
+	return events.LimitNames[best]
 }
 
 // limSlot is one open LimitWindow of a direction's timeline, from packets.
@@ -114,11 +113,11 @@ type limDir struct {
 	// (0 when none); it is accounted when it ends, or at a window's end
 	// once it is long enough to be sure (appSure).
 	appFrom int64
-	// The receive windows while data was outstanding (-1 none), at most
-	// math.MaxInt32 (a shift of 14 makes 2^30).
-	minWin, maxWin int32
-	recUntil       uint32 // recovery ends when this is acknowledged
-	maxSeg         uint32
+	// The largest receive window while data was outstanding (-1 none), at
+	// most math.MaxInt32 (a shift of 14 makes 2^30).
+	maxWin   int32
+	recUntil uint32 // recovery ends when this is acknowledged
+	maxSeg   uint32
 
 	// Goodput.
 	firstData, lastAck int64
@@ -216,7 +215,7 @@ func (e *Engine) limits(f *flow) *flowLimits {
 	for d := range L.d {
 		ld := &L.d[d]
 		ld.state, ld.since, ld.last, ld.cur, ld.peerShift = limApp, f.first, f.first, -1, -1
-		ld.minWin, ld.maxWin, ld.room = -1, -1, -1
+		ld.maxWin, ld.room = -1, -1
 		ld.peerMSS = f.mss[d^1]
 		ld.slots = ld.first[:0]
 	}
@@ -417,9 +416,6 @@ func (ld *limDir) infer(f *flow, d events.Dir) int8 {
 		w32 := int32(min(win, math.MaxInt32))
 		if ld.maxWin < 0 || w32 > ld.maxWin {
 			ld.maxWin = w32
-		}
-		if ld.minWin < 0 || w32 < ld.minWin {
-			ld.minWin = w32
 		}
 		mss := int64(ld.mss())
 		if win-flight < mss {
@@ -846,14 +842,13 @@ func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }
 // from packets, peakBps the best goodput of its closed windows, end the
 // connection's end.
 func limResult(dl *events.DirLimits, ld *limDir, pkt *limVec, peakBps float64, end int64) {
-	*dl = events.DirLimits{Source: events.LimitSourcePackets, MaxWindow: int64(ld.maxWin), MinWindow: int64(ld.minWin)}
+	*dl = events.DirLimits{Source: events.LimitSourcePackets, MaxWindow: int64(ld.maxWin)}
 	if ld.lastAck > ld.firstData {
 		dl.GoodputAvgBps = float64(ld.acked) * 8 / (float64(ld.lastAck-ld.firstData) / 1e9)
 	}
 	dl.GoodputAvgBps = math.Round(dl.GoodputAvgBps)
 	dl.GoodputPeakBps = math.Round(max(peakBps, dl.GoodputAvgBps))
-	dl.Dominant, dl.Share = pkt.split(&dl.Seconds)
-	dl.Share = round4(dl.Share)
+	dl.Dominant = pkt.split(&dl.Seconds)
 	if !ld.kSeen() || ld.kLast <= ld.kStart {
 		return
 	}
@@ -879,9 +874,8 @@ func limResult(dl *events.DirLimits, ld *limDir, pkt *limVec, peakBps float64, e
 	if ld.agreeSeen > 0 {
 		agreement = round4(float64(ld.agreeSame) / float64(ld.agreeSeen))
 	}
-	dl.Packets = &events.PacketLimits{Seconds: dl.Seconds, Dominant: dl.Dominant, Share: dl.Share, Agreement: agreement}
+	dl.Packets = &events.PacketLimits{Seconds: dl.Seconds, Dominant: dl.Dominant, Agreement: agreement}
 	dl.Source = events.LimitSourceKernel
-	dl.Dominant, dl.Share = k.split(&dl.Seconds)
-	dl.Share = round4(dl.Share)
+	dl.Dominant = k.split(&dl.Seconds)
 	dl.Kernel = &events.KernelChrono{Busy: float64(busy/1e3) / 1e6, RwndLimited: dl.Seconds.Rwnd, SndbufLimited: dl.Seconds.Sndbuf}
 }

@@ -95,8 +95,8 @@ func TestLimitsFromPackets(t *testing.T) {
 			if l == nil || l.Source != events.LimitSourcePackets {
 				t.Fatalf("c2s limits %+v", l)
 			}
-			if l.Dominant != tt.want || l.Share < tt.minShare {
-				t.Errorf("dominant %s %.2f, want %s >= %.2f; seconds %+v", l.Dominant, l.Share, tt.want, tt.minShare, l.Seconds)
+			if l.Dominant != tt.want || l.Seconds.Share() < tt.minShare {
+				t.Errorf("dominant %s %.2f, want %s >= %.2f; seconds %+v", l.Dominant, l.Seconds.Share(), tt.want, tt.minShare, l.Seconds)
 			}
 			// The split covers the connection's time exactly.
 			dur := float64(c.pkts[len(c.pkts)-1].TS-c.pkts[0].TS) / 1e9

@@ -87,7 +87,7 @@ func TestAsyncWriterFlows(t *testing.T) {
 		r = events.FlowRecord{Type: "flow", Flow: uint64(i + 1), Client: "10.0.0.1:" + strconv.Itoa(1024+i), Server: "10.0.0.2:80",
 			PacketsC2S: uint64(i), BytesS2C: uint64(i * 1000), DurationMS: float64(i) / 7, Events: map[string]int{"dup_ack": i}}
 		if i%3 == 0 {
-			r.Limits = events.FlowLimits{C2S: events.DirLimits{Source: events.LimitSourcePackets, Dominant: "cwnd", Share: 0.5}}
+			r.Limits = events.FlowLimits{C2S: events.DirLimits{Source: events.LimitSourcePackets, Dominant: "cwnd", Seconds: events.LimitSeconds{Cwnd: 1}}}
 		}
 		dw.Flow(&r)
 		aw.Flow(&r)

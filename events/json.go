@@ -899,16 +899,16 @@ func appendLimitSeconds(b []byte, s *LimitSeconds) []byte {
 }
 
 // dominantKeys holds, for each limit name, its "dominant" member and the
-// "share" key that follows it.
+// "goodput_avg_bps" key that follows it.
 var dominantKeys = func() (m [len(LimitNames)]string) {
 	for i, n := range LimitNames {
-		m[i] = `,"dominant":"` + n + `","share":`
+		m[i] = `,"dominant":"` + n + `","goodput_avg_bps":`
 	}
 	return m
 }()
 
-// appendDominant writes a direction's "dominant" member and the "share"
-// key, in one step for the limit names.
+// appendDominant writes a direction's "dominant" member and the
+// "goodput_avg_bps" key, in one step for the limit names.
 func appendDominant(b []byte, dominant string) []byte {
 	i := 0
 	switch dominant {
@@ -924,7 +924,7 @@ func appendDominant(b []byte, dominant string) []byte {
 	case LimitHandshake:
 		i = 5
 	default:
-		return append(fStr(b, `,"dominant":`, dominant), `,"share":`...)
+		return append(fStr(b, `,"dominant":`, dominant), `,"goodput_avg_bps":`...)
 	}
 	return append(b, dominantKeys[i]...)
 }
@@ -940,11 +940,9 @@ func appendDirLimits(b []byte, l *DirLimits) []byte {
 	}
 	b = appendLimitSeconds(b, &l.Seconds)
 	b = appendDominant(b, l.Dominant)
-	b = jsonFloat(b, l.Share)
-	b = fF64(b, `,"goodput_avg_bps":`, l.GoodputAvgBps)
+	b = jsonFloat(b, l.GoodputAvgBps)
 	b = fF64(b, `,"goodput_peak_bps":`, l.GoodputPeakBps)
 	b = appendInt(append(b, `,"max_window":`...), l.MaxWindow)
-	b = appendInt(append(b, `,"min_window":`...), l.MinWindow)
 	if k := l.Kernel; k != nil {
 		b = fF64(b, `,"kernel":{"busy":`, k.Busy)
 		b = fF64(b, `,"rwnd_limited":`, k.RwndLimited)
@@ -954,7 +952,6 @@ func appendDirLimits(b []byte, l *DirLimits) []byte {
 	if p := l.Packets; p != nil {
 		b = appendLimitSeconds(append(b, `,"packets":{"seconds":`...), &p.Seconds)
 		b = fStr(b, `,"dominant":`, p.Dominant)
-		b = fF64(b, `,"share":`, p.Share)
 		b = fF64(b, `,"agreement":`, p.Agreement)
 		b = append(b, '}')
 	}

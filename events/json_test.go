@@ -314,10 +314,10 @@ func randDirLimits(r *rand.Rand) events.DirLimits {
 	if r.IntN(2) == 0 {
 		dominant = events.LimitNames[r.IntN(len(events.LimitNames))]
 	}
-	return events.DirLimits{Source: randString(r), Dominant: dominant, Share: randFloat(r), Seconds: sec(),
-		GoodputAvgBps: randFloat(r), GoodputPeakBps: randFloat(r), MaxWindow: r.Int64N(1<<30) - 1, MinWindow: maybe(r, r.Int64N(1<<20)),
+	return events.DirLimits{Source: randString(r), Dominant: dominant, Seconds: sec(),
+		GoodputAvgBps: randFloat(r), GoodputPeakBps: randFloat(r), MaxWindow: maybe(r, r.Int64N(1<<30)) - 1,
 		Kernel:  maybe(r, &events.KernelChrono{Busy: randFloat(r), RwndLimited: randFloat(r), SndbufLimited: randFloat(r)}),
-		Packets: maybe(r, &events.PacketLimits{Seconds: sec(), Dominant: randString(r), Share: randFloat(r), Agreement: randFloat(r)})}
+		Packets: maybe(r, &events.PacketLimits{Seconds: sec(), Dominant: randString(r), Agreement: randFloat(r)})}
 }
 
 // TestWriterSameAsMarshal: the Writer keeps the text of the last
@@ -388,9 +388,9 @@ func TestWriterSameAsMarshal(t *testing.T) {
 // of a connection-heavy capture carry.
 func BenchmarkFlowLimitsJSON(b *testing.B) {
 	c2s := events.DirLimits{Source: events.LimitSourcePackets, Seconds: events.LimitSeconds{Rwnd: 0.001, Cwnd: 0.0005, App: 0.0015, Handshake: 0.001},
-		Dominant: events.LimitApp, Share: 0.375, GoodputAvgBps: 387355, GoodputPeakBps: 387355, MaxWindow: 64256, MinWindow: 502}
+		Dominant: events.LimitApp, GoodputAvgBps: 387355, GoodputPeakBps: 387355, MaxWindow: 64256}
 	s2c := events.DirLimits{Source: events.LimitSourcePackets, Seconds: events.LimitSeconds{Cwnd: 0.001499, App: 0.001501, Handshake: 0.001},
-		Dominant: events.LimitApp, Share: 0.3752, GoodputAvgBps: 3605803, GoodputPeakBps: 3605803, MaxWindow: 64256, MinWindow: 64256}
+		Dominant: events.LimitApp, GoodputAvgBps: 3605803, GoodputPeakBps: 3605803, MaxWindow: 64256}
 	r := &events.FlowRecord{Limits: events.FlowLimits{C2S: c2s, S2C: s2c}}
 	var buf []byte
 	for b.Loop() {

@@ -2,6 +2,7 @@ package events
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -58,6 +59,14 @@ func (s LimitSeconds) Total() float64 {
 	return t
 }
 
+// Share is the dominant limit's share of the time split (Dominant), to
+// four decimals: the share every output shows. The records do not carry
+// it: it follows from the seconds, which they do.
+func (s LimitSeconds) Share() float64 {
+	_, x := s.Dominant()
+	return math.Round(x*1e4) / 1e4
+}
+
 // Dominant is the limit with the most time and its share of the total
 // ("" when no time was split).
 func (s LimitSeconds) Dominant() (string, float64) {
@@ -82,16 +91,15 @@ type DirLimits struct {
 	Source   string       `json:"source"`
 	Seconds  LimitSeconds `json:"seconds"`
 	Dominant string       `json:"dominant"`
-	Share    float64      `json:"share"` // of the dominant limit, 0..1
 	// Goodput: payload bytes acknowledged, in bits per second, over the
 	// direction's time from its first data to its last acknowledgement, and
 	// the best LimitWindow of it.
 	GoodputAvgBps  float64 `json:"goodput_avg_bps"`
 	GoodputPeakBps float64 `json:"goodput_peak_bps"`
-	// MaxWindow and MinWindow are the largest and smallest receive windows
-	// the peer advertised while data was outstanding, in bytes (scaled; -1 when the scale is unknown).
+	// MaxWindow is the largest receive window the peer advertised while
+	// data was outstanding, in bytes (scaled; -1 when the scale is
+	// unknown).
 	MaxWindow int64 `json:"max_window"`
-	MinWindow int64 `json:"min_window"`
 	// Kernel holds the chronograph totals behind a kernel split, in
 	// seconds, as ss -ti shows them (busy includes both limited times).
 	Kernel *KernelChrono `json:"kernel,omitempty"`
@@ -111,7 +119,6 @@ type KernelChrono struct {
 type PacketLimits struct {
 	Seconds  LimitSeconds `json:"seconds"`
 	Dominant string       `json:"dominant"`
-	Share    float64      `json:"share"`
 	// Agreement is the share of time (in LimitWindow steps) in which the
 	// inference named the same dominant limit as the kernel; -1 when no
 	// window had both.
@@ -185,7 +192,7 @@ func (l *DirLimits) Label() string {
 	if l == nil || l.Dominant == "" {
 		return "-"
 	}
-	s := l.Dominant + " " + strconv.FormatFloat(l.Share*100, 'f', 0, 64) + "%"
+	s := l.Dominant + " " + strconv.FormatFloat(l.Seconds.Share()*100, 'f', 0, 64) + "%"
 	if l.Inferred() {
 		s = "~" + s
 	}
@@ -208,7 +215,7 @@ func (l *DirLimits) Sentence() string {
 		return "no data sent"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%.0f %% of %s ", l.Share*100, fmtSeconds(l.Seconds.Total()))
+	fmt.Fprintf(&b, "%.0f %% of %s ", l.Seconds.Share()*100, fmtSeconds(l.Seconds.Total()))
 	switch l.Dominant {
 	case LimitRwnd:
 		b.WriteString("limited by the receiver's window")
@@ -376,7 +383,7 @@ func (w *Worst) Add(r *FlowRecord) {
 	}
 	v := Verdict{Flow: r.Flow, Client: r.Client, Server: r.Server, Sentence: "no data sent", Problem: p.Reason()}
 	if l, d := r.MainLimits(); l != nil {
-		v.Dir, v.Limit, v.Share, v.Source, v.HeldS, v.Sentence = d, l.Dominant, l.Share, l.Source, l.Held(), l.Sentence()
+		v.Dir, v.Limit, v.Share, v.Source, v.HeldS, v.Sentence = d, l.Dominant, l.Seconds.Share(), l.Source, l.Held(), l.Sentence()
 	}
 	w.List = append(w.List, Verdict{})
 	copy(w.List[i+1:], w.List[i:])

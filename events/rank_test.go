@@ -12,7 +12,7 @@ import (
 func TestRankingOrder(t *testing.T) {
 	held := func(cwnd, recovery float64) FlowLimits {
 		l := DirLimits{Source: LimitSourcePackets, Seconds: LimitSeconds{Cwnd: cwnd, Recovery: recovery}}
-		l.Dominant, l.Share = l.Seconds.Dominant()
+		l.Dominant, _ = l.Seconds.Dominant()
 		return FlowLimits{C2S: l}
 	}
 	flows := []FlowRecord{

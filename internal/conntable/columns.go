@@ -220,7 +220,7 @@ func init() {
 			if r.Limits == nil {
 				return 0
 			}
-			return r.Limits.Share
+			return r.Limits.Seconds.Share()
 		})},
 		{key: "limit_source", value: str(func(r *Row) string {
 			if r.Limits == nil {

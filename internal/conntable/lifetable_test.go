@@ -42,9 +42,9 @@ func sampleRows() []Row {
 	f1.SetZeroWindow(40e6) // 40 ms of 100
 	// The server sent more: its direction's verdict is the connection's.
 	f1.Limits = events.FlowLimits{
-		C2S: events.DirLimits{Source: events.LimitSourcePackets, Dominant: events.LimitApp, Share: 0.9, MaxWindow: -1,
+		C2S: events.DirLimits{Source: events.LimitSourcePackets, Dominant: events.LimitApp, MaxWindow: -1,
 			Seconds: events.LimitSeconds{App: 0.09, Cwnd: 0.01}},
-		S2C: events.DirLimits{Source: events.LimitSourceKernel, Dominant: events.LimitRwnd, Share: 0.61, MaxWindow: 16384,
+		S2C: events.DirLimits{Source: events.LimitSourceKernel, Dominant: events.LimitRwnd, MaxWindow: 16384,
 			Seconds: events.LimitSeconds{Rwnd: 0.061, Cwnd: 0.039}}}
 	f2 := flow(2, "10.0.0.1|40001", "10.0.0.2|443", 0, 0, 10, 1)
 	f2.State, f2.History = "REJ", "Sr"

@@ -40,7 +40,6 @@ type DirLimitsCol struct {
 	GoodputAvgBps  float64          `parquet:"goodput_avg_bps"`
 	GoodputPeakBps float64          `parquet:"goodput_peak_bps"`
 	MaxWindow      int64            `parquet:"max_window"`
-	MinWindow      int64            `parquet:"min_window"`
 	Kernel         *KernelChronoCol `parquet:"kernel,optional"`
 	Packets        *PacketLimitsCol `parquet:"packets,optional"`
 }
@@ -53,13 +52,13 @@ func dirLimitsCol(d *events.DirLimits) *DirLimitsCol {
 	if d == nil {
 		return nil
 	}
-	c := &DirLimitsCol{Source: d.Source, Seconds: secondsCol(d.Seconds), Dominant: d.Dominant, Share: d.Share,
-		GoodputAvgBps: d.GoodputAvgBps, GoodputPeakBps: d.GoodputPeakBps, MaxWindow: d.MaxWindow, MinWindow: d.MinWindow}
+	c := &DirLimitsCol{Source: d.Source, Seconds: secondsCol(d.Seconds), Dominant: d.Dominant, Share: d.Seconds.Share(),
+		GoodputAvgBps: d.GoodputAvgBps, GoodputPeakBps: d.GoodputPeakBps, MaxWindow: d.MaxWindow}
 	if k := d.Kernel; k != nil {
 		c.Kernel = &KernelChronoCol{Busy: k.Busy, RwndLimited: k.RwndLimited, SndbufLimited: k.SndbufLimited}
 	}
 	if p := d.Packets; p != nil {
-		c.Packets = &PacketLimitsCol{Seconds: secondsCol(p.Seconds), Dominant: p.Dominant, Share: p.Share, Agreement: p.Agreement}
+		c.Packets = &PacketLimitsCol{Seconds: secondsCol(p.Seconds), Dominant: p.Dominant, Share: p.Seconds.Share(), Agreement: p.Agreement}
 	}
 	return c
 }

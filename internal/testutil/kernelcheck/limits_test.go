@@ -418,7 +418,7 @@ func network(limit string) string {
 
 func fmtSplit(d *events.DirLimits) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s %.0f%% [", d.Source, d.Dominant, d.Share*100)
+	fmt.Fprintf(&b, "%s %s %.0f%% [", d.Source, d.Dominant, d.Seconds.Share()*100)
 	for i, v := range d.Seconds.Array() {
 		fmt.Fprintf(&b, " %s %.3f", events.LimitNames[i], v)
 	}
