@@ -327,6 +327,12 @@ func (d *Decoder) Decode(linkType uint16, data []byte, origLen uint32, p *events
 		p.Encap, p.Tunnel = encapEthIP, 0
 		return true, SkipNone
 	}
+	return d.decodeSafe(linkType, data, origLen, p)
+}
+
+// decodeSafe is decode behind a recover, apart from Decode so that the
+// common frame pays for no deferred call.
+func (d *Decoder) decodeSafe(linkType uint16, data []byte, origLen uint32, p *events.Packet) (ok bool, why SkipReason) {
 	defer func() {
 		if recover() != nil { // a decoder bug on hostile input becomes a skipped frame, not a crash
 			ok, why = false, SkipMalformed
