@@ -58,16 +58,30 @@ func (v *limVec) dominant() (int, float64) {
 // dominant limit as events.LimitSeconds.Dominant does (the first of the
 // most seconds).
 func (v *limVec) split(s *events.LimitSeconds) string {
-	a := [nLimits]float64{
-		float64(v[0]/1e3) / 1e6, float64(v[1]/1e3) / 1e6, float64(v[2]/1e3) / 1e6,
-		float64(v[3]/1e3) / 1e6, float64(v[4]/1e3) / 1e6, float64(v[5]/1e3) / 1e6,
+	// Whole microseconds (below 2^53, so exact as floats): the dominant
+	// limit is the same whether their floats or they are compared.
+	rw, cw, sb, ap, rc, hs := v[limRwnd]/1e3, v[limCwnd]/1e3, v[limSndbuf]/1e3, v[limApp]/1e3, v[limRecovery]/1e3, v[limHandshake]/1e3
+	s.Rwnd, s.Cwnd, s.Sndbuf = float64(rw)/1e6, float64(cw)/1e6, float64(sb)/1e6
+	s.App, s.Recovery, s.Handshake = float64(ap)/1e6, float64(rc)/1e6, float64(hs)/1e6
+	// The first of the most, in LimitNames order.
+	best, most := -1, int64(0)
+	if rw > most {
+		best, most = limRwnd, rw
 	}
-	*s = events.LimitSecondsOf(a)
-	best := -1
-	for i, x := range a {
-		if x > 0 && (best < 0 || x > a[best]) {
-			best = i
-		}
+	if cw > most {
+		best, most = limCwnd, cw
+	}
+	if sb > most {
+		best, most = limSndbuf, sb
+	}
+	if ap > most {
+		best, most = limApp, ap
+	}
+	if rc > most {
+		best, most = limRecovery, rc
+	}
+	if hs > most {
+		best = limHandshake
 	}
 	if best < 0 {
 		return ""

@@ -147,7 +147,11 @@ func randString(r *rand.Rand) string {
 }
 
 func randFloat(r *rand.Rand) float64 {
-	switch r.IntN(8) {
+	switch r.IntN(10) {
+	case 8:
+		return float64(r.Int64N(2e6)) / 1e6 // microseconds as seconds, around one
+	case 9:
+		return math.Nextafter(float64(r.Int64N(1e6))/1e6, 1) // next to them
 	case 0:
 		return 0
 	case 1:
