@@ -251,6 +251,12 @@ func (f *flow) handshakeSpan() (int64, int64) {
 	return start, f.mruSYN + f.irtt
 }
 
+// inHandshake reports whether the connection is being set up: a SYN seen,
+// its handshake not complete (handshakeSpan's end still 0).
+func (f *flow) inHandshake() bool {
+	return f.irtt == 0 && (f.synTS != 0 || f.synAckTS != 0)
+}
+
 // limitsPacket runs after the other detectors saw p.
 func (e *Engine) limitsPacket(f *flow, p *events.Packet, fl uint16) {
 	if p.Flags&fSYN != 0 && p.Options.HasMSS {
@@ -264,6 +270,18 @@ func (e *Engine) limitsPacket(f *flow, p *events.Packet, fl uint16) {
 		L = e.limits(f)
 	}
 	now := p.TS
+	if ld := &L.d[p.Dir]; p.Len > 0 && ld.room >= 0 && ld.data && !L.d[p.Dir^1].data && p.Flags&fSYN == 0 &&
+		fl&(aRetrans|aFastRetrans|aSpurious) == 0 && !ld.inRec && ld.appFrom == 0 &&
+		now < ld.flushAt && now-ld.last <= limGapMin && !e.limNoSteady && !f.inHandshake() {
+		// The loop's steady path, for a one-way transfer without its
+		// setup: the other direction carries no data, so this is all the
+		// packet changes.
+		if fl := int64(int32(f.h[p.Dir].nextseq - f.h[p.Dir^1].maxAck)); fl > 0 && fl <= int64(ld.room) {
+			ld.maxSeg = max(ld.maxSeg, p.Len)
+			ld.last = now
+			return
+		}
+	}
 	if p.Len > 0 {
 		ld := &L.d[p.Dir]
 		if !ld.data {

@@ -347,6 +347,12 @@ func TestLimitsSteadyPathSame(t *testing.T) {
 			c.send(0, PA, cseq, sseq, 300, 60000).after(ms)
 			cseq += 300
 			for j := range 6 {
+				if j == 3 && i%3 == 0 {
+					// More from the client mid-response: the server's next
+					// data acknowledges it.
+					c.send(0, PA, cseq, sseq, 100, 60000).after(ms / 4)
+					cseq += 100
+				}
 				c.send(1, PA, sseq, cseq, 1000, 20000).after(ms / 2)
 				sseq += 1000
 				if j%2 == 1 || i%5 == 0 {
