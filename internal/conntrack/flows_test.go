@@ -442,7 +442,7 @@ func TestCacheSameAsLookup(t *testing.T) {
 			q := p
 			a.Observe(&p)
 			b.Observe(&q)
-			if p.Flow != q.Flow || p.Dir != q.Dir || p.RelSeq != q.RelSeq || p.RelAck != q.RelAck || p.WindowScaled != q.WindowScaled {
+			if !sameObserved(&p, &q) {
 				t.Fatalf("seed %d packet %d: by key %+v, cached %+v", seed, i, p, q)
 			}
 		}
@@ -544,7 +544,7 @@ func TestSteadySameAsUpdate(t *testing.T) {
 			}
 			total++
 			b.Observe(&q)
-			if p.Flow != q.Flow || p.Dir != q.Dir || p.RelSeq != q.RelSeq || p.RelAck != q.RelAck || p.WindowScaled != q.WindowScaled {
+			if !sameObserved(&p, &q) {
 				t.Fatalf("seed %d packet %d: through update %+v, shortcut %+v", seed, i, p, q)
 			}
 		}
@@ -562,4 +562,10 @@ func TestSteadySameAsUpdate(t *testing.T) {
 	if hits < total/2 {
 		t.Fatalf("the shortcut took %d of %d packets: the test does not exercise it", hits, total)
 	}
+}
+
+// sameObserved reports whether two tables filled in the same connection,
+// direction, relative numbers and scaled window for a packet.
+func sameObserved(p, q *events.Packet) bool {
+	return p.Flow == q.Flow && p.Dir == q.Dir && p.RelSeq == q.RelSeq && p.RelAck == q.RelAck && p.WindowScaled == q.WindowScaled
 }
