@@ -889,13 +889,82 @@ func appendFlowLimits(b []byte, l *FlowLimits) []byte {
 }
 
 func appendLimitSeconds(b []byte, s *LimitSeconds) []byte {
-	b = fF64(b, `{"rwnd":`, s.Rwnd)
-	b = fF64(b, `,"cwnd":`, s.Cwnd)
-	b = fF64(b, `,"sndbuf":`, s.Sndbuf)
-	b = fF64(b, `,"app":`, s.App)
-	b = fF64(b, `,"recovery":`, s.Recovery)
-	b = fF64(b, `,"handshake":`, s.Handshake)
+	b = appendKeyFig(b, &secondsKeys[0], s.Rwnd)
+	b = appendKeyFig(b, &secondsKeys[1], s.Cwnd)
+	b = appendKeyFig(b, &secondsKeys[2], s.Sndbuf)
+	b = appendKeyFig(b, &secondsKeys[3], s.App)
+	b = appendKeyFig(b, &secondsKeys[4], s.Recovery)
+	b = appendKeyFig(b, &secondsKeys[5], s.Handshake)
 	return append(b, '}')
+}
+
+// wordKey is a member's key (at most 24 bytes) as three little-endian
+// words: appendKeyFig writes it in three stores instead of a copy.
+type wordKey struct {
+	w [3]uint64
+	n int
+}
+
+func newWordKey(s string) wordKey {
+	var buf [24]byte
+	if copy(buf[:], s) != len(s) {
+		panic("events: key longer than 24 bytes: " + s)
+	}
+	return wordKey{[3]uint64{binary.LittleEndian.Uint64(buf[:]), binary.LittleEndian.Uint64(buf[8:]),
+		binary.LittleEndian.Uint64(buf[16:])}, len(s)}
+}
+
+var (
+	secondsKeys = [...]wordKey{newWordKey(`{"rwnd":`), newWordKey(`,"cwnd":`), newWordKey(`,"sndbuf":`),
+		newWordKey(`,"app":`), newWordKey(`,"recovery":`), newWordKey(`,"handshake":`)}
+	noKey       = newWordKey("")
+	goodputPeak = newWordKey(`,"goodput_peak_bps":`)
+)
+
+// appendKeyFig writes k, then f as jsonFloat does. The figures of the
+// limits (seconds to the microsecond, most of them below one or zero, and
+// whole bits per second) are written in place, in the room of one growth
+// check; any other goes through jsonFloat.
+func appendKeyFig(b []byte, k *wordKey, f float64) []byte {
+	if cap(b)-len(b) < 40 {
+		b = slices.Grow(b, 512)
+	}
+	n := len(b)
+	// The key's three words, then at most 9 bytes of figure, with constant
+	// indexes into w and x (no bounds checks).
+	w := b[n : n+40 : n+40]
+	binary.LittleEndian.PutUint64(w[0:8], k.w[0])
+	binary.LittleEndian.PutUint64(w[8:16], k.w[1])
+	binary.LittleEndian.PutUint64(w[16:24], k.w[2])
+	n += k.n
+	x := w[k.n : k.n+9 : k.n+9]
+	switch {
+	case math.Float64bits(f) == 0:
+		x[0] = '0'
+		return b[:n+1]
+	case f > 0 && f < 1:
+		// A whole number of millionths m (1 to 999999, as a smaller
+		// or larger m is not f): "0" and appendFraction's digits.
+		if m := int64(f*1e6 + 0.5); float64(m)/1e6 == f {
+			d := digits8(uint32(m)) >> 8
+			x[0] = '0'
+			binary.LittleEndian.PutUint64(x[1:9], d|0x0030303030303000|'.')
+			return b[:n+1+8-bits.LeadingZeros64(d)/8]
+		}
+	case f >= 1 && f < 1e8:
+		// A whole number: appendSmall's digits.
+		if m := uint32(f); float64(m) == f {
+			if m < 10 {
+				x[0] = byte('0' + m)
+				return b[:n+1]
+			}
+			d := digits8(m)
+			z := bits.TrailingZeros64(d) / 8 // the leading zeros
+			binary.LittleEndian.PutUint64(x[0:8], (d|0x3030303030303030)>>(8*z))
+			return b[:n+8-z]
+		}
+	}
+	return jsonFloat(b[:n], f)
 }
 
 // dominantKeys holds, for each limit name, its "dominant" member and the
@@ -940,8 +1009,8 @@ func appendDirLimits(b []byte, l *DirLimits) []byte {
 	}
 	b = appendLimitSeconds(b, &l.Seconds)
 	b = appendDominant(b, l.Dominant)
-	b = jsonFloat(b, l.GoodputAvgBps)
-	b = fF64(b, `,"goodput_peak_bps":`, l.GoodputPeakBps)
+	b = appendKeyFig(b, &noKey, l.GoodputAvgBps)
+	b = appendKeyFig(b, &goodputPeak, l.GoodputPeakBps)
 	b = appendInt(append(b, `,"max_window":`...), l.MaxWindow)
 	if k := l.Kernel; k != nil {
 		b = fF64(b, `,"kernel":{"busy":`, k.Busy)
