@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
@@ -360,6 +361,32 @@ type eventCache struct {
 	srttOK bool
 	srttTx []byte
 	ends   [endsSlots]endsText
+	plain  [plainSlots]string // strings written with nothing escaped, by address (plainString)
+}
+
+// plainSlots is the strings plainString keeps: the types, severities,
+// kinds and reasons of events are a few dozen constants.
+const plainSlots = 64
+
+// plainString appends s quoted as jsonString does, without looking at its
+// bytes when c kept s: the same bytes at the same address. Go strings do
+// not change, so the test is the address and the length; the slot holds
+// the string, so its bytes cannot be freed and reused for another. A string
+// written as it is (nothing escaped) takes its slot.
+func (c *eventCache) plainString(b []byte, s string) []byte {
+	p := unsafe.StringData(s)
+	k := &c.plain[(uintptr(unsafe.Pointer(p))>>3^uintptr(len(s)))%plainSlots]
+	if len(s) == len(*k) && p == unsafe.StringData(*k) {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
+	n := len(b)
+	b = jsonString(b, s)
+	if len(b)-n == len(s)+2 {
+		*k = s
+	}
+	return b
 }
 
 // endsSlots is the connection directions whose text is kept, by flow
@@ -435,21 +462,30 @@ func appendEnds(b []byte, e *Event) []byte {
 // appendJSON is AppendJSON, with the writer's cache when c is not nil.
 func (e *Event) appendJSON(b []byte, c *eventCache) []byte {
 	b = append(b, `{"type":`...)
-	b = jsonString(b, e.Type)
-	b = fU64(b, `,"frame":`, e.Frame)
 	if c != nil {
+		b = c.plainString(b, e.Type)
+		b = fU64(b, `,"frame":`, e.Frame)
 		b = c.appendTS(append(b, `,"ts":`...), e.TS)
 		b = c.appendEnds(b, e)
+		b = c.plainString(append(b, `,"severity":`...), string(e.Severity))
+		if e.Kind != "" {
+			b = c.plainString(append(b, `,"kind":`...), e.Kind)
+		}
+		if e.Reason != "" {
+			b = c.plainString(append(b, `,"reason":`...), e.Reason)
+		}
 	} else {
+		b = jsonString(b, e.Type)
+		b = fU64(b, `,"frame":`, e.Frame)
 		b = fTS(b, `,"ts":`, e.TS)
 		b = appendEnds(b, e)
-	}
-	b = fStr(b, `,"severity":`, string(e.Severity))
-	if e.Kind != "" {
-		b = fStr(b, `,"kind":`, e.Kind)
-	}
-	if e.Reason != "" {
-		b = fStr(b, `,"reason":`, e.Reason)
+		b = fStr(b, `,"severity":`, string(e.Severity))
+		if e.Kind != "" {
+			b = fStr(b, `,"kind":`, e.Kind)
+		}
+		if e.Reason != "" {
+			b = fStr(b, `,"reason":`, e.Reason)
+		}
 	}
 	if e.Seq != 0 {
 		b = fU64(b, `,"seq":`, uint64(e.Seq))
