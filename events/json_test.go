@@ -3,6 +3,7 @@ package events_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -399,5 +400,31 @@ func BenchmarkFlowLimitsJSON(b *testing.B) {
 	var buf []byte
 	for b.Loop() {
 		buf = r.AppendJSON(buf[:0])
+	}
+}
+
+// TestLimitsFiguresJSON writes the limits' figures at the edges of the
+// in-place paths (zero, millionths below one, whole numbers below 1e8) and
+// just past them, each as every member of a direction and with buffers of
+// every spare room up to the growth step, and compares with encoding/json.
+func TestLimitsFiguresJSON(t *testing.T) {
+	figs := []float64{0, math.Copysign(0, -1), 1e-6, 0.000001, 0.0005, 0.001499, 0.1, 0.999999, 0.9999995,
+		math.Nextafter(0.001, 1), math.Nextafter(1, 0), 1e-7, 1, 9, 10, 387355, 3605803, 99999999, 1e8,
+		1.5, 12345678.5, 1e15, 1e21, 1e-9, -0.001, -1, -3605803, math.MaxFloat64}
+	var buf []byte
+	for i, f := range figs {
+		for _, src := range []string{events.LimitSourcePackets, events.LimitSourceKernel, "x"} {
+			g := figs[(i+1)%len(figs)]
+			l := events.DirLimits{Source: src, Seconds: events.LimitSeconds{Rwnd: f, Cwnd: g, Sndbuf: f, App: g, Recovery: f, Handshake: g},
+				Dominant: events.LimitApp, GoodputAvgBps: f, GoodputPeakBps: g, MaxWindow: 64256}
+			r := &events.FlowRecord{Limits: events.FlowLimits{C2S: l, S2C: l}}
+			want := marshal(t, r)
+			for room := 0; room < len(want)+64; room += 3 {
+				// The record's members before the limits use part of
+				// the room: the limits start with any spare.
+				buf = r.AppendJSON(make([]byte, 3, 3+room))
+				same(t, fmt.Sprintf("figure %v, room %d", f, room), buf[3:], want)
+			}
+		}
 	}
 }
