@@ -99,7 +99,7 @@ func jsonFloat(b []byte, f float64) []byte {
 	if f > 0 && f < 1e8 {
 		// appendMicros' test for the figures most records hold, in line:
 		// positive, and a whole number of millionths (n/1e6 < 1e8 then).
-		if n := int64(f*1e6 + 0.5); float64(n)/1e6 == f {
+		if n, ok := wholeMillionths(f); ok {
 			return appendMillionths(b, n)
 		}
 	} else if math.Float64bits(f) == 0 {
@@ -126,6 +126,13 @@ func jsonFloat(b []byte, f float64) []byte {
 		}
 	}
 	return b
+}
+
+// wholeMillionths returns the nearest whole number of millionths to f
+// (0 <= f < 1e8) and whether f is exactly that many.
+func wholeMillionths(f float64) (int64, bool) {
+	n := int64(f*1e6 + 0.5)
+	return n, float64(n)/1e6 == f
 }
 
 // appendMicros writes f when it is a whole number below 1e15 or a whole
@@ -210,10 +217,16 @@ func appendSmall(b []byte, n uint32) []byte {
 	if n < 10 {
 		return append(b, byte('0'+n))
 	}
-	d := digits8(n)
+	w, k := smallText(digits8(n))
+	b = binary.LittleEndian.AppendUint64(b, w)
+	return b[:len(b)-8+k]
+}
+
+// smallText returns the number whose digits8 are d (10 <= n < 10^8) as
+// text in one word, the first digit in the lowest byte, and its length.
+func smallText(d uint64) (uint64, int) {
 	z := bits.TrailingZeros64(d) / 8 // the leading zeros
-	b = binary.LittleEndian.AppendUint64(b, (d|0x3030303030303030)>>(8*z))
-	return b[:len(b)-z]
+	return (d | 0x3030303030303030) >> (8 * z), 8 - z
 }
 
 // digits8 sets the eight decimal digits of n < 10^8 (leading zeros
@@ -235,10 +248,17 @@ func digits8(n uint32) uint64 {
 // in one word (digits8, whose first two are 0, shifted by one byte to make
 // room for the point), whose zero bytes at the top are the trailing zeros.
 func appendFraction(b []byte, frac uint32) []byte {
-	d := digits8(frac) >> 8
-	k := 8 - bits.LeadingZeros64(d)/8 // the point and the digits up to the last that is not 0
-	b = binary.LittleEndian.AppendUint64(b, d|0x0030303030303000|'.')
+	w, k := fractionText(digits8(frac))
+	b = binary.LittleEndian.AppendUint64(b, w)
 	return b[:len(b)-8+k]
+}
+
+// fractionText returns appendFraction's text for the fraction whose
+// digits8 are d, in one word, and its length.
+func fractionText(d uint64) (uint64, int) {
+	d >>= 8
+	k := 8 - bits.LeadingZeros64(d)/8 // the point and the digits up to the last that is not 0
+	return d | 0x0030303030303000 | '.', k
 }
 
 const hexDigits = "0123456789abcdef"
@@ -980,24 +1000,23 @@ func appendKeyFig(b []byte, k *wordKey, f float64) []byte {
 		return b[:n+1]
 	case f > 0 && f < 1:
 		// A whole number of millionths m (1 to 999999, as a smaller
-		// or larger m is not f): "0" and appendFraction's digits.
-		if m := int64(f*1e6 + 0.5); float64(m)/1e6 == f {
-			d := digits8(uint32(m)) >> 8
+		// or larger m is not f): "0" and appendFraction's text.
+		if m, ok := wholeMillionths(f); ok {
+			w, k := fractionText(digits8(uint32(m)))
 			x[0] = '0'
-			binary.LittleEndian.PutUint64(x[1:9], d|0x0030303030303000|'.')
-			return b[:n+1+8-bits.LeadingZeros64(d)/8]
+			binary.LittleEndian.PutUint64(x[1:9], w)
+			return b[:n+1+k]
 		}
 	case f >= 1 && f < 1e8:
-		// A whole number: appendSmall's digits.
+		// A whole number: appendSmall's text.
 		if m := uint32(f); float64(m) == f {
 			if m < 10 {
 				x[0] = byte('0' + m)
 				return b[:n+1]
 			}
-			d := digits8(m)
-			z := bits.TrailingZeros64(d) / 8 // the leading zeros
-			binary.LittleEndian.PutUint64(x[0:8], (d|0x3030303030303030)>>(8*z))
-			return b[:n+8-z]
+			w, k := smallText(digits8(m))
+			binary.LittleEndian.PutUint64(x[0:8], w)
+			return b[:n+k]
 		}
 	}
 	return jsonFloat(b[:n], f)
