@@ -257,6 +257,13 @@ func (f *flow) inHandshake() bool {
 	return f.irtt == 0 && (f.synTS != 0 || f.synAckTS != 0)
 }
 
+// flightFits reports whether direction d has data in flight and no more
+// than the room infer found for it: the steady paths' test.
+func (ld *limDir) flightFits(f *flow, d events.Dir) bool {
+	fl := int64(int32(f.h[d].nextseq - f.h[d^1].maxAck))
+	return fl > 0 && fl <= int64(ld.room)
+}
+
 // limitsPacket runs after the other detectors saw p.
 func (e *Engine) limitsPacket(f *flow, p *events.Packet, fl uint16) {
 	if p.Flags&fSYN != 0 && p.Options.HasMSS {
@@ -276,7 +283,7 @@ func (e *Engine) limitsPacket(f *flow, p *events.Packet, fl uint16) {
 		// The loop's steady path, for a one-way transfer without its
 		// setup: the other direction carries no data, so this is all the
 		// packet changes.
-		if fl := int64(int32(f.h[p.Dir].nextseq - f.h[p.Dir^1].maxAck)); fl > 0 && fl <= int64(ld.room) {
+		if ld.flightFits(f, p.Dir) {
 			ld.maxSeg = max(ld.maxSeg, p.Len)
 			ld.last = now
 			return
@@ -302,7 +309,7 @@ func (e *Engine) limitsPacket(f *flow, p *events.Packet, fl uint16) {
 	}
 	w := e.limWindow
 	hs0, hs1 := f.handshakeSpan()
-	inHandshake := hs0 != 0 && hs1 == 0
+	inHandshake := f.inHandshake()
 	for d := events.DirC2S; d <= events.DirS2C; d++ {
 		ld := &L.d[d]
 		if !ld.data {
@@ -318,7 +325,7 @@ func (e *Engine) limitsPacket(f *flow, p *events.Packet, fl uint16) {
 			// window and acknowledgements), so the flight alone decides:
 			// still cwnd while it fits the room infer found, and then
 			// there is nothing to account either.
-			if fl := int64(int32(f.h[d].nextseq - f.h[d^1].maxAck)); fl > 0 && fl <= int64(ld.room) {
+			if ld.flightFits(f, d) {
 				ld.last = now
 				continue
 			}
