@@ -106,3 +106,46 @@ func TestReadAheadKeepsBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestReadAheadBatchBytes reads full-size frames: a batch ends once its
+// records hold batchBytes, long before batchLen records, so a queue holds
+// about aheadQueue*batchBytes whatever the snapshot length; small frames
+// still fill batchLen records.
+func TestReadAheadBatchBytes(t *testing.T) {
+	for _, tc := range []struct {
+		size, frames int
+		wantLen      int // records in every batch but the last
+	}{
+		{1514, 2_000, batchBytes/1514 + 1},
+		{60, 2_000, batchLen},
+	} {
+		var buf bytes.Buffer
+		w, err := pcapng.NewWriter(&buf, pcapng.WriterOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := w.AddInterface(pcapng.Interface{LinkType: 1})
+		b := make([]byte, tc.size)
+		for i := range tc.frames {
+			if err := w.WritePacket(id, int64(i), b, uint32(len(b)), pcapng.PacketOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		out, free := newAheadQueue(), make(chan *ahead, freeLen)
+		go readAhead(context.Background(), pcapng.NewReader(&buf, "full"), decode.New(), out, free)
+		n := 0
+		for a := range out {
+			n += len(a.items)
+			if a.end == nil && len(a.items) != tc.wantLen {
+				t.Errorf("%d-byte frames: a batch of %d records, want %d", tc.size, len(a.items), tc.wantLen)
+			}
+			giveBack(free, a)
+		}
+		if n != tc.frames {
+			t.Errorf("%d-byte frames: %d records, want %d", tc.size, n, tc.frames)
+		}
+	}
+}
