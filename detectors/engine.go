@@ -63,10 +63,12 @@ type Engine struct {
 	limWindow int64         // LimitWindow, ns; 0 when limits are off
 	limPool   []*flowLimits // limits state of closed connections, for reuse
 	limSink   int64         // what flowLimits.warm read, kept so the reads stay
-	// limNoSteady turns limitsPacket's steady path and its skip of the
-	// sender's bare ACKs off (tests: the
-	// results must not change).
-	limNoSteady bool
+	// limGeneral turns the limits analysis' shortcuts off (limitsPacket's
+	// steady paths and its skip of the sender's bare ACKs, spans added in
+	// line to the newest window, the test for a window to close): every
+	// packet and span takes the general path. Tests: the results must not
+	// change.
+	limGeneral bool
 
 	ended recent.Table[uint64, endedFlow] // closed connections' sequence state (ended.go)
 }

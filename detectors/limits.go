@@ -264,8 +264,18 @@ func (ld *limDir) flightFits(f *flow, d events.Dir) bool {
 	return fl > 0 && fl <= int64(ld.room)
 }
 
-// limitsPacket runs after the other detectors saw p.
+// limitsPacket runs after the other detectors saw p. Until a connection
+// carries payload only its SYNs matter (their MSS): the test for the
+// others stays in line.
 func (e *Engine) limitsPacket(f *flow, p *events.Packet, fl uint16) {
+	if f.lim != nil || p.Len > 0 || p.Flags&fSYN != 0 {
+		e.limitsStep(f, p, fl)
+	}
+}
+
+// limitsStep is limitsPacket for a SYN, a packet with payload or any packet
+// of a connection that carried some.
+func (e *Engine) limitsStep(f *flow, p *events.Packet, fl uint16) {
 	if p.Flags&fSYN != 0 && p.Options.HasMSS {
 		f.mss[p.Dir] = p.Options.MSS
 	}
@@ -279,7 +289,7 @@ func (e *Engine) limitsPacket(f *flow, p *events.Packet, fl uint16) {
 	now := p.TS
 	if ld := &L.d[p.Dir]; p.Len > 0 && ld.room >= 0 && ld.data && !L.d[p.Dir^1].data && p.Flags&fSYN == 0 &&
 		fl&(aRetrans|aFastRetrans|aSpurious) == 0 && !ld.inRec && ld.appFrom == 0 &&
-		now < ld.flushAt && now-ld.last <= limGapMin && !e.limNoSteady && !f.inHandshake() {
+		now < ld.flushAt && now-ld.last <= limGapMin && !e.limGeneral && !f.inHandshake() {
 		// The loop's steady path, for a one-way transfer without its
 		// setup: the other direction carries no data, so this is all the
 		// packet changes.
@@ -317,7 +327,7 @@ func (e *Engine) limitsPacket(f *flow, p *events.Packet, fl uint16) {
 			// accounts the time before as a whole (the first run below).
 			continue
 		}
-		if ld.room >= 0 && !e.limNoSteady && d == p.Dir && p.Flags&fSYN == 0 && !inHandshake && !ld.inRec && ld.appFrom == 0 &&
+		if ld.room >= 0 && !e.limGeneral && d == p.Dir && p.Flags&fSYN == 0 && !inHandshake && !ld.inRec && ld.appFrom == 0 &&
 			now < ld.flushAt && now-ld.last <= limGapMin {
 			// The steady path: more data from a sender the congestion
 			// window limited, in the middle of a window. Only packets
@@ -330,7 +340,7 @@ func (e *Engine) limitsPacket(f *flow, p *events.Packet, fl uint16) {
 				continue
 			}
 		}
-		if d == p.Dir && p.Len == 0 && p.Flags&(fSYN|fFIN|fRST) == 0 && !e.limNoSteady && f.h[d].nextseqFrame != p.Frame &&
+		if d == p.Dir && p.Len == 0 && p.Flags&(fSYN|fFIN|fRST) == 0 && !e.limGeneral && f.h[d].nextseqFrame != p.Frame &&
 			!inHandshake && ld.state != limHandshake && (ld.state != limApp || ld.appFrom != 0) &&
 			now < ld.flushAt && !ld.silentPast(now, limGapMin) && ld.scaleSettled(&f.h[d^1]) {
 			// The sender's own bare ACK (its next sequence number not
@@ -356,17 +366,24 @@ func (e *Engine) limitsPacket(f *flow, p *events.Packet, fl uint16) {
 		newData := p.Dir == d && p.Len > 0
 		// Time is accounted in runs: when the state changes, and at the end
 		// of each window.
+		acct, was, from := false, 0, int64(0)
 		if ld.appFrom != 0 {
 			if st != limApp || newData {
-				e.limEndApp(f, L, d, now, newData)
+				acct = true
+				was, from = ld.endApp(f, now, newData)
 			}
 		} else if st != ld.state || now >= ld.flushAt {
-			// limAccountSpan, in line when the span is past the handshake
-			// and in the newest open window.
-			if overlapsHandshake(hs0, hs1, ld.since) || !ld.addNewest(int(ld.state), ld.since, now, w) {
-				e.limAccountSpan(f, L, d, int(ld.state), ld.since, now)
-			}
+			acct, was, from = true, int(ld.state), ld.since
 			ld.since = now
+		}
+		if acct {
+			// limAccountSpan, with the handshake's span at hand and in
+			// line when the span is past it and in the newest open window.
+			if overlapsHandshake(hs0, hs1, from) {
+				e.limAccountHandshake(f, L, d, was, from, now, hs0, hs1)
+			} else if e.limGeneral || !ld.addNewest(was, from, now, w) {
+				e.limAddSlow(f, L, d, was, from, now)
+			}
 		}
 		if st == limApp && ld.appFrom == 0 {
 			ld.appFrom, ld.appSure = now, false
@@ -377,7 +394,9 @@ func (e *Engine) limitsPacket(f *flow, p *events.Packet, fl uint16) {
 				e.limAccountSpan(f, L, d, limApp, ld.appFrom, now)
 				ld.appFrom, ld.appSure, ld.since = now, true, now
 			}
-			e.limFlush(f, L, d, now, false)
+			if e.limGeneral || !ld.lasts(now, w) {
+				e.limFlush(f, L, d, now, false)
+			}
 			ld.flushAt = f.first + ((now-f.first)/w+1)*w
 		}
 	}
@@ -385,7 +404,7 @@ func (e *Engine) limitsPacket(f *flow, p *events.Packet, fl uint16) {
 
 // appWait is how soon new data must follow a stretch with nothing
 // outstanding for the stretch to count as the sender's, not the
-// application's (see limEndApp).
+// application's (see endApp).
 func appWait(f *flow) int64 {
 	rtt := max(f.irtt, int64(f.srtt))
 	return rtt + rtt/4 + int64(1e6)
@@ -413,21 +432,19 @@ func (ld *limDir) silentPast(now, wait int64) bool {
 	return ld.appFrom == 0 && ld.state == limCwnd && now-ld.last > wait
 }
 
-// limEndApp accounts a stretch with nothing outstanding. When new data
+// endApp ends a stretch with nothing outstanding at now, and returns the
+// limit it gets and its start, for the caller to account. When new data
 // follows within about an RTT, the sender was not idle: a capture taken at
 // the receiver sees the flight empty between its ACK and the next data,
 // which the sender sent on the ACK before. That stretch is congestion
 // window time.
-func (e *Engine) limEndApp(f *flow, L *flowLimits, d events.Dir, now int64, newData bool) {
-	ld := &L.d[d]
+func (ld *limDir) endApp(f *flow, now int64, newData bool) (int, int64) {
 	from := ld.appFrom
-	ld.appFrom = 0
-	st := limApp
+	ld.appFrom, ld.since = 0, now
 	if newData && !ld.appSure && now-from <= appWait(f) {
-		st = limCwnd
+		return limCwnd, from
 	}
-	e.limAccountSpan(f, L, d, st, from, now)
-	ld.since = now
+	return limApp, from
 }
 
 // infer says from packets what limits the sender of d (ld) right now,
@@ -513,7 +530,9 @@ func (e *Engine) limAccountSpan(f *flow, L *flowLimits, d events.Dir, st int, fr
 		e.limAccountHandshake(f, L, d, st, from, to, hs0, hs1)
 		return
 	}
-	e.limAdd(f, L, d, st, from, to)
+	if e.limGeneral || !L.d[d].addNewest(st, from, to, e.limWindow) {
+		e.limAddSlow(f, L, d, st, from, to)
+	}
 }
 
 // overlapsHandshake reports whether a span starting at from can overlap
@@ -531,12 +550,17 @@ func (e *Engine) limAccountHandshake(f *flow, L *flowLimits, d events.Dir, st in
 	}
 	a, b := max(from, hs0), min(to, hs1)
 	if a < b {
-		e.limAdd(f, L, d, limHandshake, a, b)
+		// Usually the direction's first span, from the first SYN: the
+		// handshake and the time after it, both in the first window.
+		ld, w := &L.d[d], e.limWindow
+		if e.limGeneral || !ld.addNewest(limHandshake, a, b, w) {
+			e.limAddSlow(f, L, d, limHandshake, a, b)
+		}
 		if from < a {
 			e.limAdd(f, L, d, st, from, a)
 		}
-		if b < to {
-			e.limAdd(f, L, d, st, b, to)
+		if b < to && (e.limGeneral || !ld.addNewest(st, b, to, w)) {
+			e.limAddSlow(f, L, d, st, b, to)
 		}
 		return
 	}
@@ -548,23 +572,24 @@ func (e *Engine) limAccountHandshake(f *flow, L *flowLimits, d events.Dir, st in
 // they close (limClose). Most spans fall in the newest open window
 // (limSpread's first step); the rest take limAddSlow.
 func (e *Engine) limAdd(f *flow, L *flowLimits, d events.Dir, i int, from, to int64) {
-	if !L.d[d].addNewest(i, from, to, e.limWindow) {
+	if e.limGeneral || !L.d[d].addNewest(i, from, to, e.limWindow) {
 		e.limAddSlow(f, L, d, i, from, to)
 	}
 }
 
 // addNewest adds [from, to) to limit i of the newest open window when it
-// falls in it (w is LimitWindow), and reports whether it did.
+// falls in it (w is LimitWindow), and reports whether it did (an empty
+// span there too: it adds nothing, as limAddSlow would).
 func (ld *limDir) addNewest(i int, from, to, w int64) bool {
 	n := len(ld.slots)
-	if n == 0 || from >= to || from < ld.closedTo {
+	if n == 0 || from > to || from < ld.closedTo {
 		return false
 	}
 	s := &ld.slots[n-1]
 	if from < s.start || to-s.start > w {
 		return false
 	}
-	s.pkt[i%nLimits] += to - from
+	s.pkt[i] += to - from
 	return true
 }
 
@@ -771,6 +796,13 @@ func (e *Engine) limFlush(f *flow, L *flowLimits, d events.Dir, now int64, all b
 	}
 }
 
+// lasts reports whether limFlush (not all) would close nothing at now: the
+// oldest open window has not ended (w is LimitWindow), and no more are
+// open than a direction keeps.
+func (ld *limDir) lasts(now, w int64) bool {
+	return len(ld.slots) == 0 || ld.slots[0].start+w > now && len(ld.slots) <= maxLimSlots
+}
+
 // limClose ends one window: goodput peak, agreement, limit_change.
 func (e *Engine) limClose(f *flow, ld *limDir, d events.Dir, s *limSlot, k *limKSlot, partial bool) {
 	w := e.limWindow
@@ -846,9 +878,12 @@ func (e *Engine) fillLimits(f *flow, r *events.FlowRecord) {
 			// spread its whole time over the other's windows).
 			continue
 		}
-		e.limGap(f, L, d, end)
+		if ld.silentPast(end, limGapMin) {
+			e.limGap(f, L, d, end)
+		}
 		if ld.appFrom != 0 {
-			e.limEndApp(f, L, d, end, false)
+			st, from := ld.endApp(f, end, false)
+			e.limAccountSpan(f, L, d, st, from, end)
 		} else {
 			e.limAccountSpan(f, L, d, int(ld.state), ld.since, end)
 			ld.since = end

@@ -393,7 +393,7 @@ func TestLimitsSteadyPathSame(t *testing.T) {
 						changes[i] = append(changes[i], *ev)
 					}
 				})
-				e.limNoSteady = slow
+				e.limGeneral = slow
 				for j := range tc.pkts {
 					e.Packet(&tc.pkts[j])
 				}
