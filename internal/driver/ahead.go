@@ -40,12 +40,31 @@ func newAheadQueue() chan *ahead { return make(chan *ahead, aheadQueue) }
 // the reader fills), so that it never drops one a reader will want again.
 const freeLen = aheadQueue + 2
 
+// slabsLen is the slabs the pool keeps for each file read at once: as many
+// as a full queue of full batches points into, the reader's two and one
+// the pipeline may still hold.
+const slabsLen = aheadQueue*batchBytes/slabLen + 3
+
+// stock is what the readers of all files share: batches and slabs the
+// pipeline has finished with. A file's reader starts with those of the
+// files before it instead of allocating its own (8 MiB of slabs for a ring
+// of eight files, two garbage collections in a short run).
+type stock struct {
+	batches chan *ahead
+	slabs   chan *slab
+}
+
+// newStock returns the stock for readers files read at once.
+func newStock(readers int) *stock {
+	return &stock{batches: make(chan *ahead, freeLen*readers), slabs: make(chan *slab, slabsLen*readers)}
+}
+
 // giveBack hands a batch the pipeline has finished with to the readers. One
 // the free list cannot take lets go of its slabs, or they would never be
 // lent again.
-func giveBack(free chan *ahead, a *ahead) {
+func giveBack(st *stock, a *ahead) {
 	select {
-	case free <- a:
+	case st.batches <- a:
 	default:
 		a.reuse()
 	}
@@ -102,13 +121,15 @@ func (s *slab) release() {
 // slabs lends a reader its buffers (pcapng.Reader.SetBuffers).
 type slabs struct {
 	cur  *slab // the buffer the reader reads into now
+	prev *slab // the one before: the reader copies its unread bytes out after get
 	pool chan *slab
 }
 
 func (s *slabs) get(n int) []byte {
-	if s.cur != nil {
-		s.cur.release() // the reader has moved on
+	if s.prev != nil {
+		s.prev.release() // the reader has moved on
 	}
+	s.prev = s.cur
 	var sl *slab
 	if n > slabLen {
 		sl = &slab{b: make([]byte, n)} // a block larger than a slab: rare, not kept
@@ -122,6 +143,17 @@ func (s *slabs) get(n int) []byte {
 	sl.refs.Store(1)
 	s.cur = sl
 	return sl.b
+}
+
+// done drops the reader's references to its last two slabs: each goes
+// back to the pool once the batches pointing into it have.
+func (s *slabs) done() {
+	for _, sl := range []*slab{s.prev, s.cur} {
+		if sl != nil {
+			sl.release()
+		}
+	}
+	s.prev, s.cur = nil, nil
 }
 
 // hold makes a take a reference to the slab the reader's last record
@@ -145,17 +177,19 @@ func (a *ahead) reuse() {
 
 // readAhead reads r to its end (or its first error) into batches on out,
 // decoding packets with dec (its own), then closes out. It stops early
-// when ctx is done. free returns batches the pipeline has finished with.
-func readAhead(ctx context.Context, r *pcapng.Reader, dec *decode.Decoder, out chan<- *ahead, free chan *ahead) {
+// when ctx is done. st lends it batches and slabs the pipeline has
+// finished with.
+func readAhead(ctx context.Context, r *pcapng.Reader, dec *decode.Decoder, out chan<- *ahead, st *stock) {
 	defer close(out)
 	// Records point into the reader's buffers instead of being copied: the
 	// copy was a tenth of this goroutine's time.
-	bufs := &slabs{pool: make(chan *slab, 8)}
+	bufs := &slabs{pool: st.slabs}
+	defer bufs.done()
 	r.SetBuffers(bufs.get)
 	for {
 		var a *ahead
 		select {
-		case a = <-free:
+		case a = <-st.batches:
 			a.reuse()
 		default:
 			a = &ahead{items: make([]item, 0, batchLen)}

@@ -32,18 +32,18 @@ func BenchmarkReadAhead(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		out, free := newAheadQueue(), make(chan *ahead, freeLen)
+		out, st := newAheadQueue(), newStock(1)
 		used := make(chan time.Duration, 1)
 		go func() {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
 			cpu0 := cputime.Thread()
-			readAhead(context.Background(), pcapng.NewReader(f, in), decode.NewWithConfig(decode.DefaultConfig()), out, free)
+			readAhead(context.Background(), pcapng.NewReader(f, in), decode.NewWithConfig(decode.DefaultConfig()), out, st)
 			used <- cputime.Thread() - cpu0
 		}()
 		for a := range out {
 			recs += len(a.items)
-			giveBack(free, a)
+			giveBack(st, a)
 		}
 		cpu += <-used
 		f.Close()

@@ -58,12 +58,12 @@ func testCapture(t *testing.T, f, frames int) []byte {
 // again while a batch pointed into it.
 func TestReadAheadKeepsBytes(t *testing.T) {
 	const files, frames, hold = 2, 20_000, 6
-	free := make(chan *ahead, freeLen*files)
+	st := newStock(files)
 	outs := make([]chan *ahead, files)
 	for f := range files {
 		outs[f] = newAheadQueue()
 		r := pcapng.NewReader(bytes.NewReader(testCapture(t, f, frames)), fmt.Sprint("file", f))
-		go readAhead(context.Background(), r, decode.New(), outs[f], free)
+		go readAhead(context.Background(), r, decode.New(), outs[f], st)
 	}
 	next := make([]int, files) // the next frame expected from each file
 	check := func(f int, a *ahead) {
@@ -92,7 +92,7 @@ func TestReadAheadKeepsBytes(t *testing.T) {
 			held[f] = append(held[f], a)
 			if len(held[f]) == hold {
 				check(f, held[f][0])
-				giveBack(free, held[f][0]) // as the driver does
+				giveBack(st, held[f][0]) // as the driver does
 				held[f] = held[f][1:]
 			}
 		}
@@ -134,15 +134,15 @@ func TestReadAheadBatchBytes(t *testing.T) {
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}
-		out, free := newAheadQueue(), make(chan *ahead, freeLen)
-		go readAhead(context.Background(), pcapng.NewReader(&buf, "full"), decode.New(), out, free)
+		out, st := newAheadQueue(), newStock(1)
+		go readAhead(context.Background(), pcapng.NewReader(&buf, "full"), decode.New(), out, st)
 		n := 0
 		for a := range out {
 			n += len(a.items)
 			if a.end == nil && len(a.items) != tc.wantLen {
 				t.Errorf("%d-byte frames: a batch of %d records, want %d", tc.size, len(a.items), tc.wantLen)
 			}
-			giveBack(free, a)
+			giveBack(st, a)
 		}
 		if n != tc.frames {
 			t.Errorf("%d-byte frames: %d records, want %d", tc.size, n, tc.frames)

@@ -154,7 +154,7 @@ func feedFiles(ctx context.Context, open func(i int) (*pcapng.Reader, io.Closer,
 		total += n
 	}
 	par := max(1, runtime.GOMAXPROCS(0))
-	free := make(chan *ahead, freeLen*par)
+	st := newStock(par)
 	outs := make([]chan *ahead, len(sizes))
 	started := 0
 	start := func(upTo int) {
@@ -169,7 +169,7 @@ func feedFiles(ctx context.Context, open func(i int) (*pcapng.Reader, io.Closer,
 					return
 				}
 				defer c.Close()
-				readAhead(ctx, r, p.NewDecoder(), out, free)
+				readAhead(ctx, r, p.NewDecoder(), out, st)
 			}(started)
 		}
 	}
@@ -237,7 +237,7 @@ func feedFiles(ctx context.Context, open func(i int) (*pcapng.Reader, io.Closer,
 				done += a.offset
 				p.AddFragStats(a.frag)
 			}
-			giveBack(free, a)
+			giveBack(st, a)
 		}
 		frames += last
 	}
