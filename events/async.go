@@ -1,6 +1,7 @@
 package events
 
 import (
+	"runtime"
 	"sync"
 
 	"github.com/tcpviz/tcpviz/pcapng/kblock"
@@ -57,6 +58,12 @@ func NewAsyncWriter(w *Writer) *AsyncWriter {
 func (a *AsyncWriter) run() {
 	defer close(a.done)
 	for b := range a.full {
+		// The queue was full: the producer may be waiting to hand over
+		// a batch, runnable now on this core, where it would wait until
+		// this goroutine had written the queue out; yield to it instead.
+		if len(a.full) == cap(a.full)-1 && runtime.GOMAXPROCS(0) > 1 {
+			runtime.Gosched()
+		}
 		for i := range b.events {
 			a.w.Event(&b.events[i])
 		}

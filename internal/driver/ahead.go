@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"runtime"
 	"sync/atomic"
 
 	"github.com/tcpviz/tcpviz/events"
@@ -228,6 +229,10 @@ func readAhead(ctx context.Context, r *pcapng.Reader, dec *decode.Decoder, out c
 			dec.Flush() // datagrams never completed in this file
 			a.frag = dec.FragStats()
 		}
+		// An empty queue: the pipeline may be waiting for this batch. The
+		// send makes it runnable on this core, where it would wait until
+		// this reader filled its queue; yield to it instead.
+		yield := len(out) == 0 && runtime.GOMAXPROCS(0) > 1
 		select {
 		case out <- a:
 		case <-ctx.Done():
@@ -235,6 +240,9 @@ func readAhead(ctx context.Context, r *pcapng.Reader, dec *decode.Decoder, out c
 		}
 		if a.end != nil {
 			return
+		}
+		if yield {
+			runtime.Gosched()
 		}
 	}
 }
