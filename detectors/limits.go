@@ -683,12 +683,11 @@ func (ld *limDir) newAck(r *half) bool {
 	return r.ackKnown && events.SeqGreater(r.maxAck, ld.ackedTo)
 }
 
-// limGoodput counts the payload newly acknowledged in direction d.
+// limGoodput counts the payload newly acknowledged in direction d, whose
+// receiver acknowledged data beyond what it counted (newAck: the caller
+// tests it).
 func (e *Engine) limGoodput(f *flow, L *flowLimits, d events.Dir, now int64) {
 	s, r, ld := &f.h[d], &f.h[d^1], &L.d[d]
-	if !ld.newAck(r) {
-		return
-	}
 	to := r.maxAck
 	if s.nextKnown && events.SeqGreater(to, s.nextseq) {
 		to = s.nextseq
@@ -897,11 +896,11 @@ func (e *Engine) fillLimits(f *flow, r *events.FlowRecord) {
 			// than a window): the open window, cut short, is the whole
 			// split. Closing it would add nothing else: a partial window
 			// has no goodput peak and a first limit no limit_change.
-			var pkt limVec
+			pkt := &limVec{}
 			if len(ld.slots) == 1 {
-				pkt = ld.slots[0].pkt
+				pkt = &ld.slots[0].pkt
 			}
-			limResult(dl, ld, &pkt, 0, end)
+			limResult(dl, ld, pkt, 0, end)
 		} else {
 			e.limFlush(f, L, d, end, true)
 			limResult(dl, ld, &ld.pkt, ld.peakBps, end)
