@@ -299,6 +299,7 @@ func (e *Engine) limitsStep(f *flow, p *events.Packet, fl uint16) {
 			return
 		}
 	}
+	first := false // the packet is the first data of its direction, in the first window
 	if p.Len > 0 {
 		ld := &L.d[p.Dir]
 		if !ld.data {
@@ -310,6 +311,7 @@ func (e *Engine) limitsStep(f *flow, p *events.Packet, fl uint16) {
 				// limAddSlow would, so the span's parts go straight in.
 				ld.slots = ld.first[:1]
 				ld.first[0].start = f.first
+				first = !e.limGeneral
 			}
 		}
 		ld.maxSeg = max(ld.maxSeg, p.Len)
@@ -320,11 +322,17 @@ func (e *Engine) limitsStep(f *flow, p *events.Packet, fl uint16) {
 	w := e.limWindow
 	hs0, hs1 := f.handshakeSpan()
 	inHandshake := f.inHandshake()
+	done := events.Dir(2) // a direction the loop need not look at
+	if first {
+		L.d[p.Dir].firstStep(f, p.Dir, now, w, hs0, hs1, inHandshake)
+		done = p.Dir
+	}
 	for d := events.DirC2S; d <= events.DirS2C; d++ {
 		ld := &L.d[d]
-		if !ld.data {
+		if !ld.data || d == done {
 			// Nothing to report for this direction yet; its first data
-			// accounts the time before as a whole (the first run below).
+			// accounts the time before as a whole (the first run below,
+			// or firstStep).
 			continue
 		}
 		if ld.room >= 0 && !e.limGeneral && d == p.Dir && p.Flags&fSYN == 0 && !inHandshake && !ld.inRec && ld.appFrom == 0 &&
@@ -400,6 +408,39 @@ func (e *Engine) limitsStep(f *flow, p *events.Packet, fl uint16) {
 			ld.flushAt = f.first + ((now-f.first)/w+1)*w
 		}
 	}
+}
+
+// firstStep is the loop's first run for direction d, at its first data
+// (now) in the first window, whose slot limitsStep opened: the time
+// before, [f.first, now), was the application's but for the handshake,
+// and the window does not end yet, so nothing but its two parts needs
+// accounting. w is LimitWindow, hs0 and hs1 the handshake's span.
+func (ld *limDir) firstStep(f *flow, d events.Dir, now, w, hs0, hs1 int64, inHandshake bool) {
+	st := int8(limHandshake)
+	if !inHandshake {
+		st = ld.infer(f, d)
+	}
+	pkt, from := &ld.first[0].pkt, f.first
+	if overlapsHandshake(hs0, hs1, from) {
+		// limAccountHandshake's parts.
+		if hs1 == 0 {
+			hs1 = now
+		}
+		if a, b := max(from, hs0), min(now, hs1); a < b {
+			pkt[limHandshake] += b - a
+			pkt[limApp] += a - from + now - b
+		} else {
+			pkt[limApp] += now - from
+		}
+	} else {
+		pkt[limApp] += now - from
+	}
+	ld.since = now
+	if st == limApp {
+		ld.appFrom, ld.appSure = now, false
+	}
+	ld.state, ld.last = st, now
+	ld.flushAt = f.first + w // the first window's end
 }
 
 // appWait is how soon new data must follow a stretch with nothing

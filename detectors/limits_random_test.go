@@ -11,7 +11,9 @@ import (
 )
 
 // randomShort plays one short connection of many shapes: IPv4 or IPv6,
-// with or without the handshake, window scale and MSS, one to four
+// with or without the handshake (or its last ACK; data in the SYN and the
+// SYN/ACK now and then), window scale and MSS,
+// a server that speaks first or not, one to four
 // request/response rounds (requests and responses of several segments,
 // ACKs apart or not, pauses past the gap and idle tests, a retransmission,
 // a keep-alive, a small or zero window, a segment the capture missed now
@@ -55,14 +57,31 @@ func randomShort(r *rand.Rand, flow uint64, start int64) *tconn {
 	}
 	cseq, sseq := uint32(1), uint32(1)
 	if r.IntN(8) != 0 {
-		c.send(0, S, 0, 0, 0, 64240, opts...).after(rtt / 2)
-		if r.IntN(10) == 0 { // the SYN again
-			c.send(0, S, 0, 0, 0, 64240, opts...).after(rtt / 2)
+		var tfo uint32 // data in the SYN (TCP Fast Open)
+		if r.IntN(8) == 0 {
+			tfo = uint32(1 + r.IntN(500))
 		}
-		c.send(1, SA, 0, 1, 0, 65160, opts...).after(rtt / 2)
-		c.send(0, A, 1, 1, 0, win())
+		c.send(0, S, 0, 0, tfo, 64240, opts...).after(rtt / 2)
+		if r.IntN(10) == 0 { // the SYN again
+			c.send(0, S, 0, 0, tfo, 64240, opts...).after(rtt / 2)
+		}
+		cseq += tfo
+		var early uint32 // data in the SYN/ACK
+		if tfo > 0 && r.IntN(2) == 0 {
+			early = uint32(1 + r.IntN(300))
+		}
+		c.send(1, SA, 0, cseq, early, 65160, opts...).after(rtt / 2)
+		sseq += early
+		if r.IntN(6) != 0 { // else the capture missed it
+			c.send(0, A, cseq, sseq, 0, win())
+		}
 	}
 	oneWay := r.IntN(6) == 0
+	if !oneWay && r.IntN(5) == 0 { // the server speaks first (a banner)
+		n := uint32(1 + r.IntN(200))
+		c.after(us(r, 500)).send(1, PA, sseq, cseq, n, win())
+		sseq += n
+	}
 	// send writes n bytes from d in segments; acks from the other side
 	// come between some of them.
 	send := func(d events.Dir, n uint32) {
