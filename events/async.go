@@ -3,6 +3,7 @@ package events
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
@@ -22,6 +23,13 @@ type AsyncWriter struct {
 	free  chan *eventBatch
 	done  chan struct{}
 	ended bool // full is closed
+	// The goroutine, finding the queue empty, waits until half of it is
+	// queued and then writes it all, rather than waking for each batch:
+	// on two cores of a virtual machine each wake-up (futex calls, the
+	// scheduler spinning) cost the producer more than handing the batch.
+	kick   chan struct{} // a token when half the queue is queued while it waited, or at the end
+	wait   atomic.Bool   // the goroutine waits for a kick
+	closed atomic.Bool   // full is closed: no kick to wait for
 
 	mu  sync.Mutex
 	err error // the goroutine's first write error
@@ -33,7 +41,7 @@ type AsyncWriter struct {
 const asyncBatchLen = 256
 
 // asyncQueue is the batches queued for the goroutine.
-const asyncQueue = 4
+const asyncQueue = 8
 
 type eventBatch struct {
 	events []Event
@@ -50,14 +58,21 @@ func newEventBatch() *eventBatch {
 func NewAsyncWriter(w *Writer) *AsyncWriter {
 	a := &AsyncWriter{batch: newEventBatch(), full: make(chan *eventBatch, asyncQueue),
 		free: make(chan *eventBatch, asyncQueue+2),
-		done: make(chan struct{}), w: w}
+		done: make(chan struct{}), kick: make(chan struct{}, 1), w: w}
 	go a.run()
 	return a
 }
 
 func (a *AsyncWriter) run() {
 	defer close(a.done)
-	for b := range a.full {
+	for {
+		if len(a.full) == 0 {
+			a.sleep()
+		}
+		b, ok := <-a.full
+		if !ok {
+			return
+		}
 		// The queue was full: the producer may be waiting to hand over
 		// a batch, runnable now on this core, where it would wait until
 		// this goroutine had written the queue out; yield to it instead.
@@ -82,6 +97,27 @@ func (a *AsyncWriter) run() {
 		case a.free <- b:
 		default:
 		}
+	}
+}
+
+// sleep waits, the queue being empty, until half of it is queued or the
+// producer wakes the goroutine (at the end, or before it waits on a full
+// queue). A token left from before may end it early: the receive that
+// follows then waits as usual.
+func (a *AsyncWriter) sleep() {
+	a.wait.Store(true) // then check: next sees either the flag or the batches
+	if len(a.full) < cap(a.full)/2 && !a.closed.Load() {
+		<-a.kick
+	}
+	a.wait.Store(false)
+}
+
+// wake gives the goroutine a kick.
+func (a *AsyncWriter) wake() {
+	a.wait.Store(false)
+	select {
+	case a.kick <- struct{}{}:
+	default:
 	}
 }
 
@@ -115,7 +151,15 @@ func (a *AsyncWriter) Flow(r *FlowRecord) {
 
 // next hands the current batch to the goroutine and takes an empty one.
 func (a *AsyncWriter) next() {
-	a.full <- a.batch
+	select {
+	case a.full <- a.batch:
+	default:
+		a.wake() // full: whatever the goroutine saw, it must not wait for a kick now
+		a.full <- a.batch
+	}
+	if a.wait.Load() && len(a.full) >= cap(a.full)/2 {
+		a.wake()
+	}
 	select {
 	case a.batch = <-a.free:
 	default:
@@ -140,7 +184,9 @@ func (a *AsyncWriter) Close() {
 	if len(a.batch.events) > 0 || len(a.batch.flows) > 0 {
 		a.full <- a.batch
 	}
+	a.closed.Store(true)
 	close(a.full)
+	a.wake()
 	<-a.done
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/pcapng/kblock"
@@ -100,5 +101,47 @@ func TestAsyncWriterFlows(t *testing.T) {
 	}
 	if bytes.Count(direct.Bytes(), []byte{'\n'}) != 1000 || !bytes.Equal(direct.Bytes(), async.Bytes()) {
 		t.Fatalf("asynchronous flows differ from the direct writer's (%d vs %d bytes)", async.Len(), direct.Len())
+	}
+}
+
+// slowWriter pauses in some of its writes, so the producer finds the
+// queue full at times and empty at others.
+type slowWriter struct {
+	bytes.Buffer
+	n int
+}
+
+func (w *slowWriter) Write(p []byte) (int, error) {
+	if w.n++; w.n%4 == 0 {
+		time.Sleep(200 * time.Microsecond)
+	}
+	return w.Buffer.Write(p)
+}
+
+// TestAsyncWriterSlowSink writes through a sink that pauses: every event
+// arrives once, in order, whether the goroutine waits for a kick or the
+// producer waits for room.
+func TestAsyncWriterSlowSink(t *testing.T) {
+	const n = 10_000
+	var direct bytes.Buffer
+	slow := &slowWriter{}
+	dw := events.NewWriter(&direct, 512)
+	aw := events.NewAsyncWriter(events.NewWriter(slow, 512))
+	for i := range n {
+		ev := events.Event{Type: events.TypeRetransmission, Frame: uint64(i + 1), Severity: events.SevWarn, Seq: uint32(i)}
+		dw.Event(&ev)
+		aw.Event(&ev)
+		if i%2000 == 0 {
+			time.Sleep(time.Millisecond) // the goroutine catches up and waits
+		}
+	}
+	if err := dw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := aw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(direct.Bytes(), slow.Bytes()) {
+		t.Fatalf("async wrote %d bytes, direct %d: not the same", slow.Len(), direct.Len())
 	}
 }

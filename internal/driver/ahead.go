@@ -34,7 +34,72 @@ const batchBytes = 128 << 10
 // the wall time. Sixteen cover them.
 const aheadQueue = 16
 
-func newAheadQueue() chan *ahead { return make(chan *ahead, aheadQueue) }
+// queue carries one file's batches from its reader to the pipeline. A
+// reader that finds it full waits until the pipeline has taken half of it
+// and then refills it in one go, rather than a batch each time one is
+// taken: each of those turns woke the reader's core and put it to sleep
+// again, and on two cores of a virtual machine the wake-ups (futex calls,
+// the scheduler spinning) cost more than reading the batch.
+type queue struct {
+	c    chan *ahead
+	room chan struct{} // a token when the pipeline took half the queue while the reader waited
+	wait atomic.Bool   // the reader waits for room
+}
+
+func newAheadQueue() *queue {
+	return &queue{c: make(chan *ahead, aheadQueue), room: make(chan struct{}, 1)}
+}
+
+// put queues a, first waiting for half the queue to be free when it is
+// full. It returns false when ctx is done first.
+func (q *queue) put(ctx context.Context, a *ahead) bool {
+	if len(q.c) == cap(q.c) {
+		for {
+			q.wait.Store(true) // then check: get sees either the flag or the room
+			if len(q.c) <= cap(q.c)/2 {
+				break
+			}
+			select {
+			case <-q.room: // or a token left from before: check again
+			case <-ctx.Done():
+				return false
+			}
+		}
+		q.wait.Store(false)
+	}
+	select {
+	case q.c <- a:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// get returns the next batch; false when the reader has closed the queue.
+func (q *queue) get() (*ahead, bool) {
+	var a *ahead
+	var ok bool
+	select {
+	case a, ok = <-q.c:
+	default:
+		// Empty: whatever the reader saw of the queue's length, it
+		// must not wait for room now.
+		q.wake()
+		a, ok = <-q.c
+	}
+	if ok && len(q.c) <= cap(q.c)/2 && q.wait.Load() {
+		q.wake()
+	}
+	return a, ok
+}
+
+func (q *queue) wake() {
+	q.wait.Store(false)
+	select {
+	case q.room <- struct{}{}:
+	default:
+	}
+}
 
 // freeLen is the batches the free list keeps for each file read at once:
 // as many as can be out (the queue, the one the pipeline reads, the one
@@ -180,8 +245,8 @@ func (a *ahead) reuse() {
 // decoding packets with dec (its own), then closes out. It stops early
 // when ctx is done. st lends it batches and slabs the pipeline has
 // finished with.
-func readAhead(ctx context.Context, r *pcapng.Reader, dec *decode.Decoder, out chan<- *ahead, st *stock) {
-	defer close(out)
+func readAhead(ctx context.Context, r *pcapng.Reader, dec *decode.Decoder, out *queue, st *stock) {
+	defer close(out.c)
 	// Records point into the reader's buffers instead of being copied: the
 	// copy was a tenth of this goroutine's time.
 	bufs := &slabs{pool: st.slabs}
@@ -232,10 +297,8 @@ func readAhead(ctx context.Context, r *pcapng.Reader, dec *decode.Decoder, out c
 		// An empty queue: the pipeline may be waiting for this batch. The
 		// send makes it runnable on this core, where it would wait until
 		// this reader filled its queue; yield to it instead.
-		yield := len(out) == 0 && runtime.GOMAXPROCS(0) > 1
-		select {
-		case out <- a:
-		case <-ctx.Done():
+		yield := len(out.c) == 0 && runtime.GOMAXPROCS(0) > 1
+		if !out.put(ctx, a) {
 			return
 		}
 		if a.end != nil {

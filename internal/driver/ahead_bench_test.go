@@ -41,7 +41,7 @@ func BenchmarkReadAhead(b *testing.B) {
 			readAhead(context.Background(), pcapng.NewReader(f, in), decode.NewWithConfig(decode.DefaultConfig()), out, st)
 			used <- cputime.Thread() - cpu0
 		}()
-		for a := range out {
+		for a, ok := out.get(); ok; a, ok = out.get() {
 			recs += len(a.items)
 			giveBack(st, a)
 		}

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/tcpviz/tcpviz/internal/decode"
 	"github.com/tcpviz/tcpviz/pcapng"
@@ -59,7 +61,7 @@ func testCapture(t *testing.T, f, frames int) []byte {
 func TestReadAheadKeepsBytes(t *testing.T) {
 	const files, frames, hold = 2, 20_000, 6
 	st := newStock(files)
-	outs := make([]chan *ahead, files)
+	outs := make([]*queue, files)
 	for f := range files {
 		outs[f] = newAheadQueue()
 		r := pcapng.NewReader(bytes.NewReader(testCapture(t, f, frames)), fmt.Sprint("file", f))
@@ -84,7 +86,7 @@ func TestReadAheadKeepsBytes(t *testing.T) {
 	for open := files; open > 0; {
 		open = 0
 		for f := range files {
-			a, ok := <-outs[f]
+			a, ok := outs[f].get()
 			if !ok {
 				continue
 			}
@@ -137,7 +139,7 @@ func TestReadAheadBatchBytes(t *testing.T) {
 		out, st := newAheadQueue(), newStock(1)
 		go readAhead(context.Background(), pcapng.NewReader(&buf, "full"), decode.New(), out, st)
 		n := 0
-		for a := range out {
+		for a, ok := out.get(); ok; a, ok = out.get() {
 			n += len(a.items)
 			if a.end == nil && len(a.items) != tc.wantLen {
 				t.Errorf("%d-byte frames: a batch of %d records, want %d", tc.size, len(a.items), tc.wantLen)
@@ -147,5 +149,50 @@ func TestReadAheadBatchBytes(t *testing.T) {
 		if n != tc.frames {
 			t.Errorf("%d-byte frames: %d records, want %d", tc.size, n, tc.frames)
 		}
+	}
+}
+
+// TestQueueOrderAndWakeups hands batches through a queue with either side
+// pausing at random, so the reader waits for room in every state the
+// pipeline can be in: every batch arrives once, in order, and neither side
+// waits forever (the test would hang).
+func TestQueueOrderAndWakeups(t *testing.T) {
+	const n = 20_000
+	for _, pause := range []string{"reader", "pipeline", "both"} {
+		t.Run(pause, func(t *testing.T) {
+			q := newAheadQueue()
+			r := rand.New(rand.NewPCG(1, 2))
+			delays := make([]bool, 2*n)
+			for i := range delays {
+				delays[i] = r.IntN(50) == 0
+			}
+			go func() {
+				defer close(q.c)
+				for i := range n {
+					if pause != "pipeline" && delays[i] {
+						time.Sleep(50 * time.Microsecond)
+					}
+					if !q.put(context.Background(), &ahead{offset: int64(i)}) {
+						t.Error("put: context done")
+						return
+					}
+				}
+			}()
+			for i := 0; ; i++ {
+				a, ok := q.get()
+				if !ok {
+					if i != n {
+						t.Fatalf("%d batches, want %d", i, n)
+					}
+					break
+				}
+				if a.offset != int64(i) {
+					t.Fatalf("batch %d came as %d", a.offset, i)
+				}
+				if pause != "reader" && delays[n+i] {
+					time.Sleep(50 * time.Microsecond)
+				}
+			}
+		})
 	}
 }

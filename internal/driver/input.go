@@ -155,7 +155,7 @@ func feedFiles(ctx context.Context, open func(i int) (*pcapng.Reader, io.Closer,
 	}
 	par := max(1, runtime.GOMAXPROCS(0))
 	st := newStock(par)
-	outs := make([]chan *ahead, len(sizes))
+	outs := make([]*queue, len(sizes))
 	started := 0
 	start := func(upTo int) {
 		for ; started < len(sizes) && started <= upTo; started++ {
@@ -164,8 +164,8 @@ func feedFiles(ctx context.Context, open func(i int) (*pcapng.Reader, io.Closer,
 			go func(i int) {
 				r, c, err := open(i)
 				if err != nil {
-					out <- &ahead{end: err}
-					close(out)
+					out.c <- &ahead{end: err}
+					close(out.c)
 					return
 				}
 				defer c.Close()
@@ -181,7 +181,11 @@ func feedFiles(ctx context.Context, open func(i int) (*pcapng.Reader, io.Closer,
 			onFile(i)
 		}
 		var last uint64
-		for a := range outs[i] {
+		for {
+			a, ok := outs[i].get()
+			if !ok {
+				break
+			}
 			if a.compressed {
 				total = 0 // offsets count decompressed bytes: no fraction to show
 			}
