@@ -40,8 +40,13 @@ type AsyncWriter struct {
 // nothing per event, few enough that a batch stays in cache.
 const asyncBatchLen = 256
 
-// asyncQueue is the batches queued for the goroutine.
-const asyncQueue = 8
+// asyncQueue is the batches queued for the goroutine; oneCoreQueue with
+// one core, where nothing writes beside the producer and the smaller
+// queue keeps a short run's heap under the first garbage collection.
+const (
+	asyncQueue   = 8
+	oneCoreQueue = 4
+)
 
 type eventBatch struct {
 	events []Event
@@ -56,8 +61,12 @@ func newEventBatch() *eventBatch {
 // NewAsyncWriter returns an AsyncWriter that writes through w, which
 // belongs to it from now on.
 func NewAsyncWriter(w *Writer) *AsyncWriter {
-	a := &AsyncWriter{batch: newEventBatch(), full: make(chan *eventBatch, asyncQueue),
-		free: make(chan *eventBatch, asyncQueue+2),
+	n := asyncQueue
+	if runtime.GOMAXPROCS(0) == 1 {
+		n = oneCoreQueue
+	}
+	a := &AsyncWriter{batch: newEventBatch(), full: make(chan *eventBatch, n),
+		free: make(chan *eventBatch, n+2),
 		done: make(chan struct{}), kick: make(chan struct{}, 1), w: w}
 	go a.run()
 	return a

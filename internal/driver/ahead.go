@@ -31,8 +31,23 @@ const batchBytes = 128 << 10
 // writer, and the scheduler runs each for a while before the other; four
 // batches (about 0.15 ms of the pipeline's work) ran dry in those turns
 // and the pipeline waited for a core again after each, about a tenth of
-// the wall time. Sixteen cover them.
+// the wall time. Sixteen cover them. On one core nothing runs beside the
+// reader, and four keep the batches (and slabs) under the heap the
+// runtime starts with: sixteen cost a garbage collection in a run that
+// had none, about 34 M instructions (most of them scanning gopacket's
+// tables), more than the queue saves there.
 const aheadQueue = 16
+
+// oneCoreQueue is aheadQueue with one core.
+const oneCoreQueue = 4
+
+// queueLen is the queue's length for the cores the goroutines run on now.
+func queueLen() int {
+	if runtime.GOMAXPROCS(0) == 1 {
+		return oneCoreQueue
+	}
+	return aheadQueue
+}
 
 // queue carries one file's batches from its reader to the pipeline. A
 // reader that finds it full waits until the pipeline has taken half of it
@@ -47,7 +62,7 @@ type queue struct {
 }
 
 func newAheadQueue() *queue {
-	return &queue{c: make(chan *ahead, aheadQueue), room: make(chan struct{}, 1)}
+	return &queue{c: make(chan *ahead, queueLen()), room: make(chan struct{}, 1)}
 }
 
 // put queues a, first waiting for half the queue to be free when it is
