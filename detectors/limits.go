@@ -132,6 +132,10 @@ type limDir struct {
 	maxWin   int32
 	recUntil uint32 // recovery ends when this is acknowledged
 	maxSeg   uint32
+	// rwndAt is the sender's next sequence number when infer last found
+	// the receiver's window full: until the sender sends past it, the
+	// direction stays rwnd limited, as the kernel's chronograph does.
+	rwndAt uint32
 
 	// Goodput.
 	firstData, lastAck int64
@@ -503,6 +507,7 @@ func (ld *limDir) infer(f *flow, d events.Dir) int8 {
 		return limApp
 	}
 	if r.window == 0 && r.ackKnown {
+		ld.rwndAt = s.nextseq
 		return limRwnd // zero window: the sender may not send at all
 	}
 	flight := f.inFlight(d)
@@ -516,6 +521,16 @@ func (ld *limDir) infer(f *flow, d events.Dir) int8 {
 		}
 		mss := int64(ld.mss())
 		if win-flight < mss {
+			ld.rwndAt = s.nextseq
+			return limRwnd
+		}
+		if ld.state == limRwnd && s.nextseq == ld.rwndAt {
+			// Acknowledgements opened the window but the sender has sent
+			// nothing new since it was full: the kernel starts its
+			// rwnd-limited chronograph when the window stops a
+			// transmission and stops it only at the next attempt to
+			// send, so the wait for the application's next write counts
+			// as rwnd there too.
 			return limRwnd
 		}
 		// The room stays right while the receiver sends nothing, unless

@@ -53,6 +53,25 @@ func TestLimitsFromPackets(t *testing.T) {
 			c.handshake(wsOpt(0)).after(ms)
 			rounds(c, 40, 4, 1000, 10*ms, 0, 4000)
 		}, events.LimitRwnd, 0.9},
+		{"receiver window, freed in parts", func(c *tconn) {
+			// 4 segments fill the 4000-byte window; the receiver frees
+			// it a segment at a time, and the sender writes its next
+			// round only when all is acknowledged. The kernel counts the
+			// wait after a full window as rwnd limited until the sender
+			// next transmits, though the window has room by then.
+			c.handshake(wsOpt(0)).after(ms)
+			seq := uint32(1)
+			for range 40 {
+				for range 4 {
+					c.send(0, PA, seq, 1, 1000, 502)
+					seq += 1000
+				}
+				c.after(ms)
+				for i := uint32(3); i <= 3; i-- {
+					c.send(1, A, 1, seq-i*1000, 0, 4000).after(3 * ms)
+				}
+			}
+		}, events.LimitRwnd, 0.7},
 		{"congestion window", func(c *tconn) {
 			c.handshake(wsOpt(0)).after(ms)
 			rounds(c, 40, 10, 1000, 10*ms, 0, 60000)

@@ -203,7 +203,9 @@ func (l *DirLimits) Label() string {
 // everything but app and handshake.
 func (l *DirLimits) Held() float64 {
 	s := l.Seconds
-	return s.Rwnd + s.Cwnd + s.Sndbuf + s.Recovery
+	// The seconds are whole microseconds; their float sum is not always
+	// (7.012105999999999 for 7.012106).
+	return math.Round((s.Rwnd+s.Cwnd+s.Sndbuf+s.Recovery)*1e6) / 1e6
 }
 
 // Sentence says in one plain sentence what limited the direction, e.g.

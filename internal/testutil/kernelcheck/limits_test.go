@@ -147,6 +147,16 @@ func TestLabLimitsMatchSS(t *testing.T) {
 		{name: "rwnd-small-receive-buffer", setup: sysctl("server", "net.ipv4.tcp_rmem=4096 8192 16384"),
 			server: iperfServer, ready: "Server listening", port: "5201",
 			sender: iperf("-t", "3", "-C", "cubic"), want: events.LimitRwnd},
+		{name: "rwnd-receive-buffer-behind-bottleneck", setup: func(t *testing.T, l *lab.Lab) {
+			// The window fills, then the acknowledgements free it a
+			// little at a time while the sender waits for its next
+			// write: the kernel counts that wait as rwnd limited.
+			sysctl("server", "net.ipv4.tcp_rmem=4096 32768 65536")(t, l)
+			if err := l.SetBottleneck(lab.ToServer, lab.Bottleneck{Rate: "200mbit", Burst: "64kbit", Latency: "20ms"}); err != nil {
+				t.Fatal(err)
+			}
+		}, server: iperfServer, ready: "Server listening", port: "5201",
+			sender: iperf("-t", "3", "-C", "cubic"), want: events.LimitRwnd},
 		{name: "cwnd-lossy-bottleneck", setup: func(t *testing.T, l *lab.Lab) {
 			if err := l.SetBottleneck(lab.ToServer, lab.Bottleneck{Rate: "50mbit", Burst: "32kbit", Latency: "20ms"}); err != nil {
 				t.Fatal(err)
