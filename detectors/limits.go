@@ -427,10 +427,7 @@ func (ld *limDir) firstStep(f *flow, d events.Dir, now, w, hs0, hs1 int64, inHan
 	pkt, from := &ld.first[0].pkt, f.first
 	if overlapsHandshake(hs0, hs1, from) {
 		// limAccountHandshake's parts.
-		if hs1 == 0 {
-			hs1 = now
-		}
-		if a, b := max(from, hs0), min(now, hs1); a < b {
+		if a, b := handshakeOverlap(from, now, hs0, hs1); a < b {
 			pkt[limHandshake] += b - a
 			pkt[limApp] += a - from + now - b
 		} else {
@@ -586,9 +583,7 @@ func (e *Engine) limAccountSpan(f *flow, L *flowLimits, d events.Dir, st int, fr
 		e.limAccountHandshake(f, L, d, st, from, to, hs0, hs1)
 		return
 	}
-	if e.limGeneral || !L.d[d].addNewest(st, from, to, e.limWindow) {
-		e.limAddSlow(f, L, d, st, from, to)
-	}
+	e.limAdd(f, L, d, st, from, to)
 }
 
 // overlapsHandshake reports whether a span starting at from can overlap
@@ -601,26 +596,27 @@ func overlapsHandshake(hs0, hs1, from int64) bool {
 // limAccountHandshake is limAccountSpan for a span that may overlap the
 // handshake [hs0, hs1) (hs1 0 while it lasts).
 func (e *Engine) limAccountHandshake(f *flow, L *flowLimits, d events.Dir, st int, from, to, hs0, hs1 int64) {
-	if hs1 == 0 {
-		hs1 = to
-	}
-	a, b := max(from, hs0), min(to, hs1)
+	a, b := handshakeOverlap(from, to, hs0, hs1)
 	if a < b {
-		// Usually the direction's first span, from the first SYN: the
-		// handshake and the time after it, both in the first window.
-		ld, w := &L.d[d], e.limWindow
-		if e.limGeneral || !ld.addNewest(limHandshake, a, b, w) {
-			e.limAddSlow(f, L, d, limHandshake, a, b)
-		}
+		e.limAdd(f, L, d, limHandshake, a, b)
 		if from < a {
 			e.limAdd(f, L, d, st, from, a)
 		}
-		if b < to && (e.limGeneral || !ld.addNewest(st, b, to, w)) {
-			e.limAddSlow(f, L, d, st, b, to)
+		if b < to {
+			e.limAdd(f, L, d, st, b, to)
 		}
 		return
 	}
 	e.limAdd(f, L, d, st, from, to)
+}
+
+// handshakeOverlap is the part [a, b) of [from, to) inside the handshake
+// [hs0, hs1) (hs1 0 while it lasts); empty when a >= b.
+func handshakeOverlap(from, to, hs0, hs1 int64) (a, b int64) {
+	if hs1 == 0 {
+		hs1 = to
+	}
+	return max(from, hs0), min(to, hs1)
 }
 
 // limAdd adds [from, to) to the packet inference of limit i: to the open
