@@ -102,10 +102,14 @@ func jsonFloat(b []byte, f float64) []byte {
 		if n, ok := wholeMillionths(f); ok {
 			return appendMillionths(b, n)
 		}
+		// Not whole millionths, so appendMicros has nothing to write:
+		// the shortest form from integer products when it can.
+		if b, ok := appendShortest(b, f); ok {
+			return b
+		}
 	} else if math.Float64bits(f) == 0 {
 		return append(b, '0') // +0, the most common figure of all
-	}
-	if b, ok := appendMicros(b, f); ok {
+	} else if b, ok := appendMicros(b, f); ok {
 		return b
 	}
 	if math.IsNaN(f) || math.IsInf(f, 0) {

@@ -54,9 +54,16 @@ func FuzzJSONFloat(f *testing.F) {
 	f.Add(0.001499)
 	f.Add(0.3752)
 	f.Add(3605803.0)
+	f.Add(12.345678901234567)
 	f.Fuzz(func(t *testing.T, x float64) {
 		checkFloat(t, x)
 		checkFloat(t, math.Round(x*1e6)/1e6)
+		// x's significand at a scale of appendShortest's range.
+		if frac, exp := math.Frexp(math.Abs(x)); frac != 0 && !math.IsInf(x, 0) && !math.IsNaN(x) {
+			v := math.Ldexp(frac, (exp%40+40)%40-9)
+			checkShortest(t, v)
+			checkFloat(t, v)
+		}
 	})
 }
 
