@@ -47,6 +47,7 @@ func TestLentBuffers(t *testing.T) {
 		{"pcapng", ng.Bytes(), false},
 		{"pcapng, short reads", ng.Bytes(), true},
 		{"pcap", pc, false},
+		{"pcap, short reads", pc, true}, // records split between reads: the buffered path and the one that reads
 		{"pcap.gz", gz(pc), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

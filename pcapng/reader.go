@@ -106,6 +106,11 @@ func (r *Reader) Interfaces() []*Interface { return r.ifaces }
 // io.EOF at a clean end of input, *NeedMoreError when the input ends inside a
 // block, *FormatError for malformed input.
 func (r *Reader) Next() (*Record, error) {
+	if r.state == statePcap && r.err == nil {
+		if rec := r.pcapBuffered(); rec != nil {
+			return rec, nil
+		}
+	}
 	if r.err != nil {
 		return nil, r.err
 	}

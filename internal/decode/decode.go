@@ -312,24 +312,6 @@ func firstLayer(linkType uint16) (next, bool) {
 	return nDone, false
 }
 
-// Decode fills p from one frame. data is the captured bytes and origLen the
-// frame's length on the wire; p.TS must hold the capture time (fragment
-// reassembly times out on it). On success every field of p but Frame, TS
-// and Interface is written, so p needs no clearing between frames: the wire
-// fields, Flow, Dir and the relative numbers zeroed for the flow table, and
-// Payload pointing into data, or into a buffer of its own for a reassembled
-// datagram.
-//
-// A frame that completes a fragmented datagram returns the reassembled
-// packet; its CapLen and WireLen are the sums over the datagram's frames.
-func (d *Decoder) Decode(linkType uint16, data []byte, origLen uint32, p *events.Packet) (ok bool, why SkipReason) {
-	if linkType == LinkEthernet && !d.slow && fastEthIPv4TCP(data, origLen, p) {
-		p.Encap, p.Tunnel = encapEthIP, 0
-		return true, SkipNone
-	}
-	return d.decodeSafe(linkType, data, origLen, p)
-}
-
 // decodeSafe is decode behind a recover, apart from Decode so that the
 // common frame pays for no deferred call.
 func (d *Decoder) decodeSafe(linkType uint16, data []byte, origLen uint32, p *events.Packet) (ok bool, why SkipReason) {
@@ -1018,7 +1000,7 @@ func parseOptions(b []byte, o *events.Options) bool {
 	*o = events.Options{}
 	// Linux starts the options of every segment past the handshake with
 	// NOP, NOP, Timestamps: read them in one step.
-	if len(b) >= 12 && binary.BigEndian.Uint32(b) == 0x0101080a {
+	if linuxTS(b) {
 		o.HasTS, o.TSVal, o.TSEcr = true, binary.BigEndian.Uint32(b[4:]), binary.BigEndian.Uint32(b[8:])
 		b = b[12:]
 	}

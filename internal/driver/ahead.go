@@ -273,10 +273,12 @@ func readAhead(ctx context.Context, r *pcapng.Reader, dec *decode.Decoder, out *
 		case a = <-st.batches:
 			a.reuse()
 		default:
-			a = &ahead{items: make([]item, 0, batchLen)}
+			a = &ahead{items: make([]item, 0, batchLen)} // the loop below fills up to its capacity
 		}
 		held := 0 // record bytes in the batch
-		for len(a.items) < batchLen && held < batchBytes {
+		items := a.items[:cap(a.items)]
+		n := 0
+		for n < len(items) && held < batchBytes {
 			rec, err := r.Next()
 			if err != nil {
 				a.end = err
@@ -284,26 +286,27 @@ func readAhead(ctx context.Context, r *pcapng.Reader, dec *decode.Decoder, out *
 			}
 			// Filled in place: building the item and copying it in was a
 			// quarter of this goroutine's time.
-			n := len(a.items)
-			a.items = a.items[:n+1]
-			it := &a.items[n]
+			it := &items[n]
+			n++
 			a.hold(bufs.cur)
 			held += len(rec.Data)
-			it.why, it.other = decode.SkipNone, 0
 			if rec.Type != pcapng.RecordPacket {
 				a.others = append(a.others, *rec) // custom and statistics blocks: few
-				it.other = int32(len(a.others))
+				it.why, it.other = decode.SkipNone, int32(len(a.others))
 				continue
 			}
 			it.data = rec.Data
 			// Decode writes every field of the packet the pipeline reads
 			// but the record's own: it is not cleared first.
 			it.pkt.TS = rec.TS // fragment reassembly times out on capture time
-			if ok, why := dec.Decode(pipeline.LinkType(rec), rec.Data, rec.OrigLen, &it.pkt); !ok {
-				it.why, it.detail = why, dec.Detail()
+			ok, why := dec.Decode(pipeline.LinkType(rec), rec.Data, rec.OrigLen, &it.pkt)
+			it.why, it.other = why, 0
+			if !ok {
+				it.detail = dec.Detail()
 			}
-			it.pkt.Frame, it.pkt.TS, it.pkt.Interface = rec.Frame, rec.TS, int(rec.InterfaceID)
+			it.pkt.Frame, it.pkt.Interface = rec.Frame, int(rec.InterfaceID)
 		}
+		a.items = items[:n]
 		a.offset, a.compressed = r.Offset(), r.Compressed()
 		if a.end != nil {
 			dec.Flush() // datagrams never completed in this file
