@@ -112,10 +112,35 @@ func (e *Engine) isSYNSender(f *flow, d events.Dir) bool {
 // returns the analysis flags. The order of the checks matters and is
 // Wireshark's.
 func (e *Engine) analyze(f *flow, p *events.Packet) uint16 {
-	fwd, rev := &f.h[p.Dir], &f.h[p.Dir^1]
+	fwd, rev := &f.h[p.Dir&1], &f.h[(p.Dir^1)&1]
 	seq, ack, seglen, flags := p.Seq, p.Ack, p.Len, p.Flags
 	win := int64(p.Window)
 	var fl uint16
+
+	// The commonest segment: new data right at nextseq, with the ACK and an
+	// open window of the segment before. Of the rules only window_full,
+	// the spurious test and the peer's ACKed-unseen bound can fire: the
+	// others need no payload, a zero window, a gap, an old seq, SYN, FIN
+	// or RST, or a new ACK.
+	if seglen > 1 && seglen < 1<<31 && win != 0 && flags&sfr == 0 && fwd.nextKnown && seq == fwd.nextseq && ack == fwd.lastack && !e.general {
+		if rev.windowFull(seq + seglen) {
+			fl |= aWindowFull
+		}
+		if rev.maxSeqToAck != 0 && events.SeqGreater(ack, rev.maxSeqToAck) && flags&fACK != 0 {
+			fl |= rev.ackedUnseen()
+		}
+		if rev.lastack != 0 && events.SeqLEQ(seq+seglen, rev.lastack) {
+			fl |= aSpurious
+		}
+		fwd.nextseq, fwd.nextseqTime, fwd.nextseqFrame = seq+seglen, p.TS, p.Frame
+		if seq == fwd.maxSeqToAck || fwd.maxSeqToAck == 0 {
+			fwd.maxSeqToAck = fwd.nextseq
+		}
+		fwd.window = win
+		fwd.lastackTime = p.TS
+		fwd.lastFlags = fl
+		return fl
+	}
 
 	func() {
 		// Zero window probe: 1 byte at nextseq while the peer's window is 0.
@@ -142,14 +167,8 @@ func (e *Engine) analyze(f *flow, p *events.Packet) uint16 {
 		}
 		// Window full: the segment reaches the right edge of the peer's
 		// advertised window (scale known; a SYN's window is never scaled).
-		if seglen > 0 && rev.seen && rev.winScale != -1 && flags&sfr == 0 {
-			shift := uint32(0)
-			if !rev.firstAck && rev.winScale >= 0 {
-				shift = uint32(rev.winScale)
-			}
-			if seq+seglen == rev.lastack+uint32(rev.window)<<shift {
-				fl |= aWindowFull
-			}
+		if seglen > 0 && flags&sfr == 0 && rev.windowFull(seq+seglen) {
+			fl |= aWindowFull
 		}
 		pureRepeat := seglen == 0 && fwd.nextKnown && seq == fwd.nextseq && ack == fwd.lastack && flags&sfr == 0
 		if pureRepeat && win != 0 && win == fwd.window && rev.lastFlags&aKeepAlive != 0 {
@@ -179,17 +198,7 @@ func (e *Engine) analyze(f *flow, p *events.Packet) uint16 {
 	// ACKed unseen segment; Wireshark also uses it to damp the peer's
 	// duplicate-ACK count, which decides fast retransmissions.
 	if rev.maxSeqToAck != 0 && events.SeqGreater(ack, rev.maxSeqToAck) && flags&fACK != 0 {
-		// Observed on tshark 4.0.17: the bound catches up with nextseq
-		// (flagged) when it lags behind; otherwise the peer's count is damped.
-		if events.SeqLess(rev.maxSeqToAck, rev.nextseq) {
-			rev.maxSeqToAck = rev.nextseq
-			fl |= aAckLost
-		} else {
-			if rev.dupacks == 0 {
-				fl |= aAckLost
-			}
-			rev.dupacks = -1
-		}
+		fl |= rev.ackedUnseen()
 	}
 	// Data, SYN or FIN that does not advance nextseq.
 	if (seglen > 0 || flags&(fSYN|fFIN) != 0) && fl&aKeepAlive == 0 {
@@ -226,6 +235,37 @@ func (e *Engine) analyze(f *flow, p *events.Packet) uint16 {
 	fwd.lastack = ack
 	fwd.lastackTime = p.TS
 	fwd.lastFlags = fl
+	return fl
+}
+
+// windowFull reports whether a segment of the peer ending at end reaches
+// the right edge of the window h advertised (scale known; a SYN's window is
+// never scaled).
+func (h *half) windowFull(end uint32) bool {
+	if !h.seen || h.winScale == -1 {
+		return false
+	}
+	shift := uint32(0)
+	if !h.firstAck && h.winScale >= 0 {
+		shift = uint32(h.winScale)
+	}
+	return end == h.lastack+uint32(h.window)<<shift
+}
+
+// ackedUnseen is Wireshark's "ACKed unseen segment" for an ACK of h's data
+// above h.maxSeqToAck. Observed on tshark 4.0.17: the bound catches up with
+// nextseq (flagged) when it lags behind; otherwise h's duplicate-ACK count
+// is damped.
+func (h *half) ackedUnseen() uint16 {
+	if events.SeqLess(h.maxSeqToAck, h.nextseq) {
+		h.maxSeqToAck = h.nextseq
+		return aAckLost
+	}
+	fl := uint16(0)
+	if h.dupacks == 0 {
+		fl = aAckLost
+	}
+	h.dupacks = -1
 	return fl
 }
 

@@ -69,6 +69,10 @@ type Engine struct {
 	// packet and span takes the general path. Tests: the results must not
 	// change.
 	limGeneral bool
+	// general turns the per-packet shortcuts of the other detectors off
+	// (analyze's in-order data): every packet takes the general path.
+	// Tests: the results must not change.
+	general bool
 
 	ended recent.Table[uint64, endedFlow] // closed connections' sequence state (ended.go)
 }
@@ -396,7 +400,7 @@ func (e *Engine) process(f *flow, p *events.Packet) {
 	}
 	fl := e.analyze(f, p)
 	e.report(f, p, fl)
-	if h := &f.h[p.Dir]; h.stallRef == 0 && h.nextseqFrame == p.Frame && p.SegLen() > 0 {
+	if h := &f.h[p.Dir&1]; h.stallRef == 0 && h.nextseqFrame == p.Frame && p.SegLen() > 0 {
 		h.stallRef = p.TS // data outstanding from now
 	}
 	e.rtt(f, p, fl)

@@ -124,7 +124,7 @@ func (e *Engine) ackSide(f *flow, p *events.Packet, fl uint16) {
 		return
 	}
 	d := p.Dir ^ 1 // the direction whose data p acknowledges
-	fwd, data := &f.h[p.Dir], &f.h[d]
+	fwd, data := &f.h[p.Dir&1], &f.h[d&1]
 	// The kernel's tcp_probe reads the socket before it processes the
 	// segment that triggered it: its srtt is the one before this ACK.
 	data.srttPre = data.srtt

@@ -201,9 +201,18 @@ type tsQueue struct {
 }
 
 func (q *tsQueue) push(val uint32, ts int64, frame uint64) {
+	// Most segments repeat the previous TSval (it ticks in milliseconds):
+	// that test stays in line, add the rest.
 	if q.known && !events.SeqGreater(val, q.last) {
 		return
 	}
+	q.add(val, ts, frame)
+}
+
+// add is push for a newer TSval. Out of line, so push inlines.
+//
+//go:noinline
+func (q *tsQueue) add(val uint32, ts int64, frame uint64) {
 	q.known, q.last = true, val
 	if len(q.e)-q.head >= maxTSvals {
 		q.head++
@@ -234,12 +243,13 @@ func (q *tsQueue) echo(val uint32) (tsEntry, bool) {
 // rtt records what RTT estimation needs from a segment of p's direction
 // and reports the handshake RTT.
 func (e *Engine) rtt(f *flow, p *events.Packet, fl uint16) {
-	fwd := &f.h[p.Dir]
+	fwd := &f.h[p.Dir&1]
 	if f.irtt > 0 && !f.hsRTT && f.synAckTS != 0 && p.Flags&(fSYN|fACK) == fACK {
 		f.hsRTT = true
 		e.sample(f, p, p.Dir, events.ReasonHandshake, f.irtt, 0)
 	}
-	if p.SegLen() == 0 || fl&aZeroWindowProbe != 0 {
+	n := p.SegLen()
+	if n == 0 || fl&aZeroWindowProbe != 0 {
 		return
 	}
 	if p.Options.HasTS {
@@ -249,7 +259,7 @@ func (e *Engine) rtt(f *flow, p *events.Packet, fl uint16) {
 		return // marked in the segment ring by report
 	}
 	if fwd.nextseqFrame == p.Frame && p.Len > 0 && p.Flags&fSYN == 0 {
-		fwd.segs.push(segEntry{seq: p.Seq, end: p.Seq + p.SegLen(), ts: p.TS, frame: p.Frame,
+		fwd.segs.push(segEntry{seq: p.Seq, end: p.Seq + n, ts: p.TS, frame: p.Frame,
 			tsval: p.Options.TSVal, hasTS: p.Options.HasTS})
 	}
 }
@@ -260,7 +270,7 @@ func (e *Engine) rtt(f *flow, p *events.Packet, fl uint16) {
 // them was sent twice; else the first segment newly SACKed, never sent
 // twice; else, on an advancing ACK, the timestamp echo.
 func (e *Engine) ackSample(f *flow, p *events.Packet, d events.Dir, advanced bool) {
-	data := &f.h[d]
+	data := &f.h[d&1]
 	var seq, sack segEntry
 	seqOK, sackOK := false, false
 	if advanced {
