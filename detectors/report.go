@@ -98,8 +98,9 @@ func (e *Engine) flagEvents(f *flow, p *events.Packet, fl uint16) {
 		default:
 			ev.Kind = cause
 		}
+		kind := ev.Kind // ev is the writer's once sent
 		e.send(f, ev)
-		if ev.Kind == events.RetransRTO && rev.dupacks <= 0 {
+		if kind == events.RetransRTO && rev.dupacks <= 0 {
 			lv := e.event(f, p, events.TypeLossInfer, events.SevWarn)
 			lv.Reason = events.ReasonRetransNoDupAcks
 			e.send(f, lv)

@@ -34,6 +34,9 @@ type AsyncWriter struct {
 	mu  sync.Mutex
 	err error // the goroutine's first write error
 	w   *Writer
+	// slotOut: Slot handed out the next event's place and no event has
+	// been queued since; the producer may have written in it.
+	slotOut bool
 }
 
 // asyncBatchLen is the events per hand-off: enough that the channel costs
@@ -99,7 +102,10 @@ func (a *AsyncWriter) run() {
 			a.err = err
 			a.mu.Unlock()
 		}
-		clear(b.events) // drop the strings and pointers they hold
+		// Drop the strings and pointers they hold; the events are cleared
+		// with the place Slot may have handed out past them, so a batch
+		// comes back with every place zero.
+		clear(b.events[:min(len(b.events)+1, cap(b.events))])
 		clear(b.flows)
 		b.events, b.kern, b.flows = b.events[:0], b.kern[:0], b.flows[:0]
 		select {
@@ -130,21 +136,50 @@ func (a *AsyncWriter) wake() {
 	}
 }
 
-// Event queues one event line; e is copied.
+// Slot returns the place of the next event in the queue, zero: an event
+// built there and given to Event is queued without being copied (the
+// detectors build each event there instead of in an event of their own,
+// and a copy of 300 bytes per event was most of the hand-off). The place
+// is valid until the next call of Event or Slot; building in it queues
+// nothing.
+func (a *AsyncWriter) Slot() *Event {
+	b := a.batch
+	if len(b.events) == cap(b.events) {
+		b = a.next()
+	}
+	s := b.events[: len(b.events)+1 : len(b.events)+1][len(b.events):]
+	if a.slotOut {
+		s[0] = Event{} // built in before and not queued
+	}
+	a.slotOut = true
+	return &s[0]
+}
+
+// Event queues one event line; e is copied, unless it is the place Slot
+// handed out.
 func (a *AsyncWriter) Event(e *Event) {
 	b := a.batch
-	b.events = append(b.events, *e)
-	if e.Kernel != nil {
+	if len(b.events) == cap(b.events) {
+		// The batch is handed on when the next event comes, not when it
+		// fills: the caller may read e after this call (the pipeline
+		// hands it to other sinks), and e may be in the batch.
+		b = a.next()
+	}
+	n := len(b.events)
+	b.events = b.events[:n+1]
+	s := &b.events[n]
+	if s != e {
+		*s = *e
+	}
+	a.slotOut = false
+	if s.Kernel != nil {
 		if b.kern == nil {
 			// Most captures have no kernel records: no room for them
 			// until one comes.
 			b.kern = make([]kblock.Record, 0, asyncBatchLen)
 		}
-		b.kern = append(b.kern, *e.Kernel)
-		b.events[len(b.events)-1].Kernel = &b.kern[len(b.kern)-1]
-	}
-	if len(b.events) == cap(b.events) {
-		a.next()
+		b.kern = append(b.kern, *s.Kernel)
+		s.Kernel = &b.kern[len(b.kern)-1]
 	}
 }
 
@@ -159,7 +194,7 @@ func (a *AsyncWriter) Flow(r *FlowRecord) {
 }
 
 // next hands the current batch to the goroutine and takes an empty one.
-func (a *AsyncWriter) next() {
+func (a *AsyncWriter) next() *eventBatch {
 	select {
 	case a.full <- a.batch:
 	default:
@@ -174,6 +209,8 @@ func (a *AsyncWriter) next() {
 	default:
 		a.batch = newEventBatch()
 	}
+	a.slotOut = false // the new batch's places are zero
+	return a.batch
 }
 
 // Err is the first write error so far (writes are behind the calls).

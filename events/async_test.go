@@ -17,45 +17,77 @@ import (
 // the same order, although its producer reuses the event and the kernel
 // record it points to (as the pipeline does) while earlier ones are still
 // queued.
+//
+// With slots, most events are built in the place Slot hands out (as the
+// detectors do), some are copied in, and some are built in a slot and
+// then not queued (the place is handed out again, zero); each event must
+// read the same after Event as before (the pipeline hands it to its other
+// sinks after the writer's), which -race checks too: the batch is not the
+// writer goroutine's yet.
 func TestAsyncWriterSameBytes(t *testing.T) {
-	for _, n := range []int{0, 1, 255, 256, 257, 5000} {
-		t.Run(strconv.Itoa(n), func(t *testing.T) {
-			var direct, async bytes.Buffer
-			dw := events.NewWriter(&direct, 4096)
-			aw := events.NewAsyncWriter(events.NewWriter(&async, 4096))
-			r := rand.New(rand.NewPCG(uint64(n), 7))
-			var ev events.Event // reused, as the detectors reuse theirs
-			var k kblock.Record // reused, as the pipeline reuses its kernel record
-			for i := range n {
-				ev = events.Event{Type: events.TypeRetransmission, Frame: uint64(i + 1), TS: events.Timestamp(r.Int64N(1 << 62)),
-					Flow: r.Uint64N(100), Dir: events.Dir(r.IntN(2)), Src: "10.0.0.1:" + strconv.Itoa(i), Dst: "10.0.0.2:80",
-					Severity: events.SevWarn, Seq: r.Uint32(), Len: r.Uint32N(1500), Note: strconv.Itoa(r.IntN(1000)),
-					Context: events.Context{BytesInFlight: r.Int64N(1 << 20), SRTTms: r.Float64()}}
-				if r.IntN(3) == 0 {
-					k = kblock.Record{Kind: kblock.KindProbe, TS: int64(i), Saddr: netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), Sport: uint16(i),
-						SndCwnd: r.Uint32(), SRTTus: r.Uint32(), Comm: "c" + strconv.Itoa(i)}
-					ev.Type, ev.Kernel = events.TypeKernelSample, &k
+	for _, slots := range []bool{false, true} {
+		for _, n := range []int{0, 1, 255, 256, 257, 5000} {
+			t.Run(strconv.Itoa(n)+map[bool]string{false: "", true: "/slots"}[slots], func(t *testing.T) {
+				asyncSameBytes(t, n, slots)
+			})
+		}
+	}
+}
+
+func asyncSameBytes(t *testing.T, n int, slots bool) {
+	var direct, async bytes.Buffer
+	dw := events.NewWriter(&direct, 4096)
+	aw := events.NewAsyncWriter(events.NewWriter(&async, 4096))
+	r := rand.New(rand.NewPCG(uint64(n), 7))
+	var own events.Event // reused, as the detectors reuse theirs
+	var k kblock.Record  // reused, as the pipeline reuses its kernel record
+	for i := range n {
+		ev := &own
+		if slots && r.IntN(8) != 0 {
+			ev = aw.Slot()
+			if *ev != (events.Event{}) {
+				t.Fatalf("event %d: the slot is not zero: %+v", i, *ev)
+			}
+			if r.IntN(6) == 0 {
+				// Built in, then not queued.
+				ev.Type, ev.Note, ev.Kernel = "abandoned", "x", &k
+				ev = aw.Slot()
+				if *ev != (events.Event{}) {
+					t.Fatalf("event %d: the slot handed out again is not zero: %+v", i, *ev)
 				}
-				if r.IntN(5) == 0 {
-					ev.Confirmed = events.False
-				}
-				dw.Event(&ev)
-				aw.Event(&ev)
 			}
-			if err := dw.Flush(); err != nil {
-				t.Fatal(err)
-			}
-			if err := aw.Flush(); err != nil {
-				t.Fatal(err)
-			}
-			aw.Close() // after Flush: nothing more to do
-			if lines := bytes.Count(direct.Bytes(), []byte{'\n'}); lines != n {
-				t.Fatalf("direct writer wrote %d lines, want %d", lines, n)
-			}
-			if !bytes.Equal(direct.Bytes(), async.Bytes()) {
-				t.Fatalf("asynchronous output differs from the direct writer's (%d vs %d bytes)", async.Len(), direct.Len())
-			}
-		})
+		}
+		*ev = events.Event{Type: events.TypeRetransmission, Frame: uint64(i + 1), TS: events.Timestamp(r.Int64N(1 << 62)),
+			Flow: r.Uint64N(100), Dir: events.Dir(r.IntN(2)), Src: "10.0.0.1:" + strconv.Itoa(i), Dst: "10.0.0.2:80",
+			Severity: events.SevWarn, Seq: r.Uint32(), Len: r.Uint32N(1500), Note: strconv.Itoa(r.IntN(1000)),
+			Context: events.Context{BytesInFlight: r.Int64N(1 << 20), SRTTms: r.Float64()}}
+		if r.IntN(3) == 0 {
+			k = kblock.Record{Kind: kblock.KindProbe, TS: int64(i), Saddr: netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), Sport: uint16(i),
+				SndCwnd: r.Uint32(), SRTTus: r.Uint32(), Comm: "c" + strconv.Itoa(i)}
+			ev.Type, ev.Kernel = events.TypeKernelSample, &k
+		}
+		if r.IntN(5) == 0 {
+			ev.Confirmed = events.False
+		}
+		dw.Event(ev)
+		before := *ev
+		aw.Event(ev)
+		if slots && ev.Kernel == nil && *ev != before {
+			t.Fatalf("event %d changed in the call: %+v, was %+v", i, *ev, before)
+		}
+	}
+	if err := dw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := aw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	aw.Close() // after Flush: nothing more to do
+	if lines := bytes.Count(direct.Bytes(), []byte{'\n'}); lines != n {
+		t.Fatalf("direct writer wrote %d lines, want %d", lines, n)
+	}
+	if !bytes.Equal(direct.Bytes(), async.Bytes()) {
+		t.Fatalf("asynchronous output differs from the direct writer's (%d vs %d bytes)", async.Len(), direct.Len())
 	}
 }
 

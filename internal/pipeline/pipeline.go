@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"sort"
 	"time"
+	"unsafe"
 
 	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/internal/conntrack"
@@ -108,10 +109,10 @@ type Pipeline struct {
 	dcfg    decode.Config
 	stats   Stats
 	rec     events.FlowRecord // reused for OnFlow
-	// Events by type (Stats.Events), in order of first occurrence;
-	// lastType is the index of the latest event's type.
-	evCounts []conntrack.EventCount
-	lastType int
+	// Events by type (Stats.Events), in order of first occurrence.
+	evCounts  []conntrack.EventCount
+	typeSlots [typeSlots]typeSlot // evCounts' indexes by the types' addresses (emit)
+	slotted   bool                // the detectors build events in a sink's place (AddSink)
 	// Per connection with both, the kernel's and the inferred srtt medians
 	// (summary: their medians over connections).
 	kernelRTT, inferredRTT, sampleRTT []float64
@@ -138,10 +139,23 @@ func New(cfg Config) *Pipeline {
 // AddSink adds a receiver of packets and events. A sink with a method
 // WantsPackets() bool that says false is not called for packets (an event
 // writer without packet records: a call per packet for nothing).
+//
+// A sink with a method EventSlot() func() *events.Event that returns a
+// function (an event writer's queue: events.AsyncWriter.Slot) gives the
+// detectors, if they take it (SetEventSlot), the place to build each event
+// in, so that it is not copied; the first such sink does.
 func (p *Pipeline) AddSink(s Sink) {
 	p.sinks = append(p.sinks, s)
 	if w, ok := s.(interface{ WantsPackets() bool }); !ok || w.WantsPackets() {
 		p.psinks = append(p.psinks, s)
+	}
+	if ss, ok := s.(interface{ EventSlot() func() *events.Event }); ok && !p.slotted {
+		if d, ok := p.det.(interface{ SetEventSlot(func() *events.Event) }); ok {
+			if slot := ss.EventSlot(); slot != nil {
+				d.SetEventSlot(slot)
+				p.slotted = true
+			}
+		}
 	}
 }
 
@@ -330,11 +344,14 @@ func (p *Pipeline) kernel(frame uint64, r *kblock.Record) {
 
 // emit is how detector events enter the pipeline.
 func (p *Pipeline) emit(e *events.Event) {
-	i := p.lastType
-	if i >= len(p.evCounts) || p.evCounts[i].Type != e.Type {
-		i = p.typeIndex(e.Type)
+	// The counter of e's type, by the address of its text: the types
+	// are the detectors' constants, and comparing the text against each
+	// type seen cost more than the rest of the hand-off.
+	k := &p.typeSlots[(uintptr(unsafe.Pointer(unsafe.StringData(e.Type)))>>3^uintptr(len(e.Type)))%typeSlots]
+	if k.text != unsafe.StringData(e.Type) || k.n != len(e.Type) {
+		*k = typeSlot{unsafe.StringData(e.Type), len(e.Type), p.typeIndex(e.Type)}
 	}
-	p.evCounts[i].Count++
+	p.evCounts[k.i].Count++
 	// Extra, not Get: an event (no_syn_ack) leaves a connection that sent
 	// only its SYN as the table's small record.
 	if x := p.table.Extra(e.Flow); x != nil {
@@ -349,19 +366,27 @@ func (p *Pipeline) emit(e *events.Event) {
 	}
 }
 
-// typeIndex finds (or adds) the counter of an event type and remembers it:
-// runs of one type are common, and a map update per event cost more than
-// the rest of the hand-off.
+// typeSlots is the event types whose counter emit finds by address.
+const typeSlots = 16
+
+// typeSlot holds the index in evCounts of the type whose text is at text
+// (n bytes long); it keeps the text from being freed and its address
+// reused.
+type typeSlot struct {
+	text *byte
+	n    int
+	i    int
+}
+
+// typeIndex finds (or adds) the counter of an event type.
 func (p *Pipeline) typeIndex(typ string) int {
-	for i := range p.evCounts { // a plain loop: IndexFunc's call per type cost more
+	for i := range p.evCounts {
 		if p.evCounts[i].Type == typ {
-			p.lastType = i
 			return i
 		}
 	}
-	p.lastType = len(p.evCounts)
 	p.evCounts = append(p.evCounts, conntrack.EventCount{Type: typ})
-	return p.lastType
+	return len(p.evCounts) - 1
 }
 
 // record builds a connection's record, the one every output reads

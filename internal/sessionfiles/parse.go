@@ -188,6 +188,15 @@ func (s *jsonlSink) Packet(p *events.Packet) {
 	s.w.Packet(p, peerBase)
 }
 
+// EventSlot gives the detectors the event writer's queue to build events
+// in (pipeline.AddSink), when events are written on their own goroutine.
+func (s *jsonlSink) EventSlot() func() *events.Event {
+	if s.async != nil {
+		return s.async.Slot
+	}
+	return nil
+}
+
 func (s *jsonlSink) Event(e *events.Event) {
 	if s.async != nil {
 		s.async.Event(e)
