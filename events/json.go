@@ -371,44 +371,164 @@ func fTS(b []byte, name string, v Timestamp) []byte {
 func (e *Event) AppendJSON(b []byte) []byte { return e.appendJSON(b, nil) }
 
 // eventCache keeps the text of what the events of one writer mostly
-// share: the date and time to the second of their timestamp, the
-// connection's smoothed RTT (which changes with RTT samples, not with every
-// event), and each recent connection and direction with its endpoints
-// (events of a few connections interleave: the event before had the same
-// ones for six events in ten, a connection's own entry has them for nearly
-// all). Formatting the first two was a third of an event's encoding.
+// share, as the bytes written: the head up to the frame number (by type),
+// the date and time to the second of their timestamp, each recent
+// connection and direction with its endpoints (events of a few
+// connections interleave: the event before had the same ones for six
+// events in ten, a connection's own entry has them for nearly all), the
+// severity with the kind and reason (a few dozen constants of the
+// detectors), and the connection's smoothed RTT (which changes with RTT
+// samples, not with every event). Each is kept in an array of fixed size
+// that is copied whole, in line (put), where appending a text of any
+// length called memmove; strings are recognised by their address and
+// length (Go strings do not change, and the kept string keeps its bytes
+// from being reused), without reading them.
 type eventCache struct {
-	sec    int64 // the second the prefix shows, when secOK
-	secOK  bool
-	prefix [20]byte // "2006-01-02T15:04:05."
-	srtt   uint64   // bits of the float srttText shows, when srttOK
-	srttOK bool
-	srttTx []byte
+	sec   int64 // the second ts shows, when secOK
+	secOK bool
+	ts    text64 // `,"ts":"2006-01-02T15:04:05.` (27 bytes): put leaves room for the rest
+	srtt  uint64 // bits of the figure srttTx shows, when srttTx.n > 0
+	// srttTx is `,"srtt_ms":` and the figure.
+	srttTx text64
+	heads  [headSets][2]headText
+	sevs   [sevSets][2]sevText
 	ends   [endsSlots]endsText
-	plain  [plainSlots]string // strings written with nothing escaped, by address (plainString)
 }
 
-// plainSlots is the strings plainString keeps: the types, severities,
-// kinds and reasons of events are a few dozen constants.
-const plainSlots = 64
+// text64 and text128 hold a text of up to their size, put whole.
+type (
+	text64 struct {
+		b [64]byte
+		n int
+	}
+	text128 struct {
+		b [128]byte
+		n int
+	}
+)
 
-// plainString appends s quoted as jsonString does, without looking at its
-// bytes when c kept s: the same bytes at the same address. Go strings do
-// not change, so the test is the address and the length; the slot holds
-// the string, so its bytes cannot be freed and reused for another. A string
-// written as it is (nothing escaped) takes its slot.
-func (c *eventCache) plainString(b []byte, s string) []byte {
-	p := unsafe.StringData(s)
-	k := &c.plain[(uintptr(unsafe.Pointer(p))>>3^uintptr(len(s)))%plainSlots]
-	if len(s) == len(*k) && p == unsafe.StringData(*k) {
-		b = append(b, '"')
-		b = append(b, s...)
-		return append(b, '"')
+// put appends t: its whole array is copied, in line, and b cut after its
+// text.
+func (t *text64) put(b []byte) []byte {
+	if cap(b)-len(b) < len(t.b) {
+		b = slices.Grow(b, len(t.b))
 	}
 	n := len(b)
-	b = jsonString(b, s)
-	if len(b)-n == len(s)+2 {
-		*k = s
+	*(*[64]byte)(b[n : n+64]) = t.b
+	return b[:n+t.n]
+}
+
+func (t *text128) put(b []byte) []byte {
+	if cap(b)-len(b) < len(t.b) {
+		b = slices.Grow(b, len(t.b))
+	}
+	n := len(b)
+	*(*[128]byte)(b[n : n+128]) = t.b
+	return b[:n+t.n]
+}
+
+// keep stores x in t when it fits (n is 0 otherwise: t holds nothing).
+func (t *text64) keep(x []byte) {
+	t.n = 0
+	if len(x) <= len(t.b) {
+		t.n = copy(t.b[:], x)
+	}
+}
+
+func (t *text128) keep(x []byte) {
+	t.n = 0
+	if len(x) <= len(t.b) {
+		t.n = copy(t.b[:], x)
+	}
+}
+
+// same reports whether a and b are the same string: the same bytes at the
+// same address (then they are the same text).
+func same(a, b string) bool {
+	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
+}
+
+// strKey is the address of s and its length in one word.
+func strKey(s string) uint64 {
+	return uint64(uintptr(unsafe.Pointer(unsafe.StringData(s)))) + uint64(len(s))
+}
+
+// fib is 2^64 over the golden ratio: the top bits of k*fib spread keys
+// that are close together (the constants' addresses are; their low bits
+// alone put strings that alternate in one place, depending on the build's
+// layout).
+const fib = 0x9e3779b97f4a7c15
+
+// The kept heads and severities are in sets of two (the newest first), so
+// that two texts in use whose hashes meet do not take turns in one place.
+
+// headSets is the sets of event types whose head is kept.
+const headSets = 16
+
+// headText is `{"type":"<typ>","frame":`.
+type headText struct {
+	typ string
+	tx  text64
+}
+
+// appendHead appends the type and the frame's key of an event.
+func (c *eventCache) appendHead(b []byte, typ string) []byte {
+	set := &c.heads[strKey(typ)*fib>>60%headSets]
+	if k := &set[0]; k.tx.n > 0 && same(typ, k.typ) {
+		return k.tx.put(b)
+	}
+	if k := &set[1]; k.tx.n > 0 && same(typ, k.typ) {
+		return k.tx.put(b)
+	}
+	n := len(b)
+	b = jsonString(append(b, `{"type":`...), typ)
+	b = append(b, `,"frame":`...)
+	set[1] = set[0]
+	set[0].typ = typ
+	set[0].tx.keep(b[n:])
+	return b
+}
+
+// sevSets is the sets of severities with kind and reason whose text is
+// kept.
+const sevSets = 16
+
+// sevText is the text of the severity, kind and reason fields.
+type sevText struct {
+	sev          Severity
+	kind, reason string
+	tx           text128
+}
+
+func (k *sevText) is(e *Event) bool {
+	return k.tx.n > 0 && same(string(e.Severity), string(k.sev)) && same(e.Kind, k.kind) && same(e.Reason, k.reason)
+}
+
+// appendSeverity appends the severity, kind and reason fields of e.
+func (c *eventCache) appendSeverity(b []byte, e *Event) []byte {
+	h := ((strKey(string(e.Severity))*fib^strKey(e.Kind))*fib ^ strKey(e.Reason)) * fib
+	set := &c.sevs[h>>60%sevSets]
+	if set[0].is(e) {
+		return set[0].tx.put(b)
+	}
+	if set[1].is(e) {
+		return set[1].tx.put(b)
+	}
+	n := len(b)
+	b = appendSeverity(b, e)
+	set[1] = set[0]
+	set[0].sev, set[0].kind, set[0].reason = e.Severity, e.Kind, e.Reason
+	set[0].tx.keep(b[n:])
+	return b
+}
+
+func appendSeverity(b []byte, e *Event) []byte {
+	b = fStr(b, `,"severity":`, string(e.Severity))
+	if e.Kind != "" {
+		b = fStr(b, `,"kind":`, e.Kind)
+	}
+	if e.Reason != "" {
+		b = fStr(b, `,"reason":`, e.Reason)
 	}
 	return b
 }
@@ -417,17 +537,17 @@ func (c *eventCache) plainString(b []byte, s string) []byte {
 // number and direction: consecutive connections do not share a slot.
 const endsSlots = 16
 
-// endsText is the text of the flow, dir, src and dst fields, when ok.
+// endsText is the text of the flow, dir, src and dst fields, when tx.n > 0.
 type endsText struct {
 	flow     uint64
 	dir      Dir
 	src, dst string
-	ok       bool
-	tx       []byte
+	tx       text128
 }
 
-// appendTS appends the JSON form of t (Timestamp.AppendJSON), the part up
-// to the second taken from c when t falls in the same second as before.
+// appendTS appends the ts field (Timestamp.AppendJSON with its key), the
+// part up to the second taken from c when t falls in the same second as
+// before.
 func (c *eventCache) appendTS(b []byte, t Timestamp) []byte {
 	sec, frac := int64(t)/int64(time.Second), int64(t)%int64(time.Second)
 	if frac < 0 {
@@ -435,28 +555,31 @@ func (c *eventCache) appendTS(b []byte, t Timestamp) []byte {
 		frac += int64(time.Second)
 	}
 	if !c.secOK || sec != c.sec {
-		var x [32]byte
-		t.appendText(x[:0])
-		copy(c.prefix[:], x[:20])
+		var x [64]byte
+		c.ts.keep(t.appendText(append(x[:0], `,"ts":"`...))[:27])
 		c.sec, c.secOK = sec, true
 	}
-	b = append(b, '"')
-	b = append(b, c.prefix[:]...)
-	// The nine digits of the fraction: the first, then eight in one word.
-	b = append(b, byte('0'+frac/1e8))
-	b = binary.LittleEndian.AppendUint64(b, digits8(uint32(frac%1e8))|0x3030303030303030)
-	return append(b, 'Z', '"')
+	b = c.ts.put(b) // room for the fraction too (put's growth check)
+	// The nine digits of the fraction, the first, then eight in one word,
+	// and `Z"`, in place.
+	n := len(b)
+	w := b[n : n+11 : n+11]
+	w[0] = byte('0' + frac/1e8)
+	binary.LittleEndian.PutUint64(w[1:9], digits8(uint32(frac%1e8))|0x3030303030303030)
+	w[9], w[10] = 'Z', '"'
+	return b[:n+11]
 }
 
-// appendFloat appends jsonFloat(f), from c when f is the float formatted
-// last.
-func (c *eventCache) appendFloat(b []byte, f float64) []byte {
-	if bits := math.Float64bits(f); c.srttOK && bits == c.srtt {
-		return append(b, c.srttTx...)
+// appendSRTT appends the srtt_ms field, from c when f is the figure
+// written last.
+func (c *eventCache) appendSRTT(b []byte, f float64) []byte {
+	if bits := math.Float64bits(f); c.srttTx.n > 0 && bits == c.srtt {
+		return c.srttTx.put(b)
 	}
 	n := len(b)
-	b = jsonFloat(b, f)
-	c.srtt, c.srttOK, c.srttTx = math.Float64bits(f), true, append(c.srttTx[:0], b[n:]...)
+	b = fF64(b, `,"srtt_ms":`, f)
+	c.srtt = math.Float64bits(f)
+	c.srttTx.keep(b[n:])
 	return b
 }
 
@@ -464,13 +587,13 @@ func (c *eventCache) appendFloat(b []byte, f float64) []byte {
 // they are those of the event its slot kept.
 func (c *eventCache) appendEnds(b []byte, e *Event) []byte {
 	k := &c.ends[(e.Flow<<1|uint64(e.Dir&1))%endsSlots]
-	if k.ok && e.Flow == k.flow && e.Dir == k.dir && e.Src == k.src && e.Dst == k.dst {
-		return append(b, k.tx...)
+	if k.tx.n > 0 && e.Flow == k.flow && e.Dir == k.dir && same(e.Src, k.src) && same(e.Dst, k.dst) {
+		return k.tx.put(b)
 	}
 	n := len(b)
 	b = appendEnds(b, e)
-	k.flow, k.dir, k.src, k.dst, k.ok = e.Flow, e.Dir, e.Src, e.Dst, true
-	k.tx = append(k.tx[:0], b[n:]...)
+	k.flow, k.dir, k.src, k.dst = e.Flow, e.Dir, e.Src, e.Dst
+	k.tx.keep(b[n:])
 	return b
 }
 
@@ -485,31 +608,19 @@ func appendEnds(b []byte, e *Event) []byte {
 
 // appendJSON is AppendJSON, with the writer's cache when c is not nil.
 func (e *Event) appendJSON(b []byte, c *eventCache) []byte {
-	b = append(b, `{"type":`...)
 	if c != nil {
-		b = c.plainString(b, e.Type)
-		b = fU64(b, `,"frame":`, e.Frame)
-		b = c.appendTS(append(b, `,"ts":`...), e.TS)
+		b = c.appendHead(b, e.Type)
+		b = appendUint(b, e.Frame)
+		b = c.appendTS(b, e.TS)
 		b = c.appendEnds(b, e)
-		b = c.plainString(append(b, `,"severity":`...), string(e.Severity))
-		if e.Kind != "" {
-			b = c.plainString(append(b, `,"kind":`...), e.Kind)
-		}
-		if e.Reason != "" {
-			b = c.plainString(append(b, `,"reason":`...), e.Reason)
-		}
+		b = c.appendSeverity(b, e)
 	} else {
+		b = append(b, `{"type":`...)
 		b = jsonString(b, e.Type)
 		b = fU64(b, `,"frame":`, e.Frame)
 		b = fTS(b, `,"ts":`, e.TS)
 		b = appendEnds(b, e)
-		b = fStr(b, `,"severity":`, string(e.Severity))
-		if e.Kind != "" {
-			b = fStr(b, `,"kind":`, e.Kind)
-		}
-		if e.Reason != "" {
-			b = fStr(b, `,"reason":`, e.Reason)
-		}
+		b = appendSeverity(b, e)
 	}
 	if e.Seq != 0 {
 		b = fU64(b, `,"seq":`, uint64(e.Seq))
@@ -552,7 +663,7 @@ func (e *Event) appendJSON(b []byte, c *eventCache) []byte {
 	b = fI64(b, `,"context":{"bytes_in_flight":`, ctx.BytesInFlight)
 	if ctx.SRTTms != 0 {
 		if c != nil {
-			b = c.appendFloat(append(b, `,"srtt_ms":`...), ctx.SRTTms)
+			b = c.appendSRTT(b, ctx.SRTTms)
 		} else {
 			b = fF64(b, `,"srtt_ms":`, ctx.SRTTms)
 		}
