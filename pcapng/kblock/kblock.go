@@ -445,6 +445,9 @@ func (e *DecodeError) Error() string {
 // carry trailing padding). It returns the record length it consumed. Unknown
 // fields are skipped, so newer writers stay readable.
 func Decode(data []byte, r *Record) (int, error) {
+	// The previous record's comm is kept when this one's is the same, so
+	// a socket's records do not each allocate its name again.
+	prevComm := r.Comm
 	*r = Record{}
 	if len(data) < 8 {
 		return 0, &DecodeError{0, fmt.Sprintf("record of %d bytes is shorter than its 8-byte prefix", len(data))}
@@ -460,6 +463,7 @@ func Decode(data []byte, r *Record) (int, error) {
 	case rlen < hlen || rlen > len(data) || rlen > MaxRecordLen:
 		return 0, &DecodeError{4, fmt.Sprintf("record length %d outside [%d, %d]", rlen, hlen, min(len(data), MaxRecordLen))}
 	}
+	data = data[:rlen]
 	r.Kind = Kind(data[1])
 	r.TS = int64(binary.LittleEndian.Uint64(data[8:]))
 	r.Cookie = binary.LittleEndian.Uint64(data[16:])
@@ -475,137 +479,113 @@ func Decode(data []byte, r *Record) (int, error) {
 	default:
 		return 0, &DecodeError{24, fmt.Sprintf("address family %d, want 4 or 6", data[24])}
 	}
+	// One loop with the field's value read and stored in place: a call
+	// per field to find where it goes and another to read its width cost
+	// more than the rest of the decoding.
 	for off := hlen; off < rlen; {
 		if rlen-off < 4 {
 			return 0, &DecodeError{off, "field header runs past the record"}
 		}
-		t := binary.LittleEndian.Uint16(data[off:])
-		n := int(binary.LittleEndian.Uint16(data[off+2:]))
-		v := off + 4
-		if n > rlen-v {
+		f := data[off:]
+		t := binary.LittleEndian.Uint16(f)
+		n := int(binary.LittleEndian.Uint16(f[2:]))
+		if n > len(f)-4 {
 			return 0, &DecodeError{off, fmt.Sprintf("field %d length %d runs past the record", t, n)}
 		}
-		if err := r.setField(t, data[v:v+n]); err != nil {
-			return 0, &DecodeError{off, err.Error()}
+		b := f[4 : 4+n]
+		at := off
+		off += 4 + (n+3)&^3
+		if t == FieldComm {
+			if string(b) == prevComm {
+				r.Comm = prevComm
+			} else {
+				r.Comm = string(b)
+			}
+			continue
 		}
-		off = v + (n+3)&^3
+		var v uint64
+		switch n {
+		case 4:
+			v = uint64(binary.LittleEndian.Uint32(b))
+		case 8:
+			v = binary.LittleEndian.Uint64(b)
+		case 1:
+			v = uint64(b[0])
+		case 2:
+			v = uint64(binary.LittleEndian.Uint16(b))
+		default:
+			if r.set(t, 0) {
+				return 0, &DecodeError{at, fmt.Sprintf("field %d: integer field of %d bytes", t, n)}
+			}
+			continue // unknown field: skipped so newer writers stay readable
+		}
+		r.set(t, v)
 	}
 	return rlen, nil
 }
 
-func readUint(b []byte) (uint64, error) {
-	switch len(b) {
-	case 1:
-		return uint64(b[0]), nil
-	case 2:
-		return uint64(binary.LittleEndian.Uint16(b)), nil
-	case 4:
-		return uint64(binary.LittleEndian.Uint32(b)), nil
-	case 8:
-		return binary.LittleEndian.Uint64(b), nil
-	}
-	return 0, fmt.Errorf("integer field of %d bytes", len(b))
-}
-
-func (r *Record) setField(t uint16, b []byte) error {
-	if t == FieldComm {
-		r.Comm = string(b)
-		return nil
-	}
-	var p32 *uint32
-	var p64 *uint64
-	var p8 *uint8
+// set stores v in the integer field t and reports whether t is one this
+// decoder knows.
+func (r *Record) set(t uint16, v uint64) bool {
 	switch t {
 	case FieldSndCwnd:
-		p32 = &r.SndCwnd
+		r.SndCwnd = uint32(v)
 	case FieldSsthresh:
-		p32 = &r.Ssthresh
+		r.Ssthresh = uint32(v)
 	case FieldSRTTus:
-		p32 = &r.SRTTus
+		r.SRTTus = uint32(v)
 	case FieldRTTVarus:
-		p32 = &r.RTTVarus
+		r.RTTVarus = uint32(v)
 	case FieldSndWnd:
-		p32 = &r.SndWnd
+		r.SndWnd = uint32(v)
 	case FieldRcvWnd:
-		p32 = &r.RcvWnd
+		r.RcvWnd = uint32(v)
 	case FieldPacketsOut:
-		p32 = &r.PacketsOut
+		r.PacketsOut = uint32(v)
 	case FieldRetransOut:
-		p32 = &r.RetransOut
+		r.RetransOut = uint32(v)
 	case FieldLostOut:
-		p32 = &r.LostOut
+		r.LostOut = uint32(v)
 	case FieldSackedOut:
-		p32 = &r.SackedOut
+		r.SackedOut = uint32(v)
 	case FieldDelivered:
-		p32 = &r.Delivered
+		r.Delivered = uint32(v)
 	case FieldTotalRetrans:
-		p32 = &r.TotalRetrans
+		r.TotalRetrans = uint32(v)
 	case FieldSndUna:
-		p32 = &r.SndUna
+		r.SndUna = uint32(v)
 	case FieldSndNxt:
-		p32 = &r.SndNxt
+		r.SndNxt = uint32(v)
 	case FieldRcvNxt:
-		p32 = &r.RcvNxt
+		r.RcvNxt = uint32(v)
 	case FieldMSS:
-		p32 = &r.MSS
+		r.MSS = uint32(v)
 	case FieldCAState:
-		p8 = &r.CAState
+		r.CAState = uint8(v)
 	case FieldPacingRate:
-		p64 = &r.PacingRate
+		r.PacingRate = v
 	case FieldSeq:
-		p32 = &r.Seq
+		r.Seq = uint32(v)
 	case FieldEndSeq:
-		p32 = &r.EndSeq
+		r.EndSeq = uint32(v)
 	case FieldTCPFlags:
-		p8 = &r.TCPFlags
+		r.TCPFlags = uint8(v)
 	case FieldSegs:
-		p32 = &r.Segs
+		r.Segs = uint32(v)
 	case FieldOldState:
-		p8 = &r.OldState
+		r.OldState = uint8(v)
 	case FieldNewState:
-		p8 = &r.NewState
+		r.NewState = uint8(v)
 	case FieldPID:
-		p32 = &r.PID
+		r.PID = uint32(v)
 	case FieldBytesAcked:
-		p64 = &r.BytesAcked
+		r.BytesAcked = v
 	case FieldBytesRecv:
-		p64 = &r.BytesRecv
+		r.BytesRecv = v
 	case FieldSpanNS:
-		p64 = &r.SpanNS
+		r.SpanNS = v
 	case FieldResetDir:
-		p8 = &r.ResetDir
-	case FieldBusyUS, FieldRwndLimitedUS, FieldSndbufLimitedUS, FieldCwndLimited, FieldAppLimited,
-		FieldRateDelivered, FieldRateIntervalUS, FieldMinRTTus, FieldUnsent, FieldWmemQueued, FieldSndbuf,
-		FieldSndWScale, FieldRcvWScale:
-		return r.setLimit(t, b)
-	case FieldTimerPending:
-		p8, r.HasTimer = &r.TimerPending, true
-	case FieldRetransmits:
-		p8, r.HasTimer = &r.Retransmits, true
-	default:
-		return nil // unknown field: skipped so newer writers stay readable
-	}
-	v, err := readUint(b)
-	if err != nil {
-		return fmt.Errorf("field %d: %w", t, err)
-	}
-	switch {
-	case p32 != nil:
-		*p32 = uint32(v)
-	case p64 != nil:
-		*p64 = v
-	default:
-		*p8 = uint8(v)
-	}
-	return nil
-}
-
-func (r *Record) setLimit(t uint16, b []byte) error {
-	v, err := readUint(b)
-	if err != nil {
-		return fmt.Errorf("field %d: %w", t, err)
-	}
-	switch t {
+		r.ResetDir = uint8(v)
 	case FieldBusyUS:
 		r.BusyUS, r.Has = v, r.Has|HasChrono
 	case FieldRwndLimitedUS:
@@ -632,6 +612,12 @@ func (r *Record) setLimit(t uint16, b []byte) error {
 		r.SndWScale, r.Has = uint8(v), r.Has|HasWScale
 	case FieldRcvWScale:
 		r.RcvWScale, r.Has = uint8(v), r.Has|HasWScale
+	case FieldTimerPending:
+		r.TimerPending, r.HasTimer = uint8(v), true
+	case FieldRetransmits:
+		r.Retransmits, r.HasTimer = uint8(v), true
+	default:
+		return false
 	}
-	return nil
+	return true
 }

@@ -3,6 +3,7 @@ package kblock
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -179,6 +180,82 @@ func TestIsPEN(t *testing.T) {
 	}{{PEN, true}, {DocumentationPEN, true}, {10949, false}, {0, false}} {
 		if got := IsPEN(c.pen); got != c.want {
 			t.Errorf("IsPEN(%d) = %v, want %v", c.pen, got, c.want)
+		}
+	}
+}
+
+// Any of the widths 1, 2, 4 and 8 carries an integer field; the error for
+// another names the field and its width.
+func TestIntegerWidths(t *testing.T) {
+	base := Append(nil, &Record{Kind: KindProbe, Saddr: netip.MustParseAddr("10.0.0.1"), Daddr: netip.MustParseAddr("10.0.0.2")})
+	tests := []struct {
+		field uint16
+		value []byte
+		want  func(r *Record) uint64
+		err   string
+	}{
+		{FieldSndCwnd, []byte{7}, func(r *Record) uint64 { return uint64(r.SndCwnd) }, ""},
+		{FieldSndCwnd, []byte{1, 2}, func(r *Record) uint64 { return uint64(r.SndCwnd) }, ""},
+		{FieldPacingRate, []byte{1, 2, 3, 4}, func(r *Record) uint64 { return r.PacingRate }, ""},
+		{FieldBusyUS, []byte{1, 2, 3, 4, 5, 6, 7, 8}, func(r *Record) uint64 { return r.BusyUS }, ""},
+		{FieldCAState, []byte{3, 0, 0, 0}, func(r *Record) uint64 { return uint64(r.CAState) }, ""},
+		{FieldSsthresh, []byte{1, 2, 3}, nil, "field 2: integer field of 3 bytes"},
+		{FieldMinRTTus, []byte{1, 2, 3, 4, 5}, nil, "field 87: integer field of 5 bytes"},
+		{FieldRetransmits, nil, nil, "field 101: integer field of 0 bytes"},
+	}
+	for _, tt := range tests {
+		b := appendTLV(append([]byte(nil), base...), tt.field, tt.value)
+		b[4], b[5] = byte(len(b)), byte(len(b)>>8)
+		var r Record
+		_, err := Decode(b, &r)
+		if tt.err != "" {
+			// The field starts where the record without it ended.
+			if want := fmt.Sprintf("kernel record: offset %d: %s", len(base), tt.err); err == nil || err.Error() != want {
+				t.Errorf("field %d of %d bytes: err %v, want %q", tt.field, len(tt.value), err, want)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("field %d of %d bytes: %v", tt.field, len(tt.value), err)
+		}
+		var want uint64
+		for i := len(tt.value) - 1; i >= 0; i-- {
+			want = want<<8 | uint64(tt.value[i])
+		}
+		if got := tt.want(&r); got != want {
+			t.Errorf("field %d of %d bytes: %d, want %d", tt.field, len(tt.value), got, want)
+		}
+	}
+}
+
+// A record decoded over the previous one keeps its comm when the name is
+// the same, and takes the new one, or none, otherwise.
+func TestCommAcrossRecords(t *testing.T) {
+	rec := func(comm string) []byte {
+		return Append(nil, &Record{Kind: KindProbe, Saddr: netip.MustParseAddr("10.0.0.1"), Daddr: netip.MustParseAddr("10.0.0.2"), PID: 9, Comm: comm})
+	}
+	var r Record
+	for _, comm := range []string{"iperf3", "iperf3", "nginx", "", "nginx"} {
+		if _, err := Decode(rec(comm), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Comm != comm {
+			t.Errorf("comm %q, want %q", r.Comm, comm)
+		}
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	data := Append(nil, &Record{Kind: KindProbe, TS: 1, Cookie: 10045, Saddr: netip.MustParseAddr("10.232.0.1"),
+		Daddr: netip.MustParseAddr("10.232.0.2"), Sport: 52470, Dport: 5201, SndCwnd: 10, Ssthresh: 2147483647,
+		SRTTus: 150, RTTVarus: 50000, SndWnd: 65160, RcvWnd: 64512, PacketsOut: 1, Delivered: 1, SndUna: 306566827,
+		SndNxt: 306566864, RcvNxt: 194458078, MSS: 1448, PacingRate: 275877921, PID: 23923, Comm: "iperf3",
+		Has: HasAll, MinRTTus: 150, AppLimited: true, WmemQueued: 869, Sndbuf: 69120, SndWScale: 10, RcvWScale: 10})
+	var r Record
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Decode(data, &r); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
