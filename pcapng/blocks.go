@@ -1,6 +1,7 @@
 package pcapng
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 )
@@ -95,6 +96,17 @@ func (r *Reader) nextBlock() (*Record, error) {
 			r.counts.UnknownBlocks++
 		}
 	}
+}
+
+// epbHeader reads the block header and the fixed fields of an Enhanced
+// Packet Block with one test of the byte order.
+func epbHeader(h *[8 + 20]byte, big bool) (typ, n, id, tsHi, tsLo, capLen, orig uint32) {
+	if big {
+		be := binary.BigEndian
+		return be.Uint32(h[0:]), be.Uint32(h[4:]), be.Uint32(h[8:]), be.Uint32(h[12:]), be.Uint32(h[16:]), be.Uint32(h[20:]), be.Uint32(h[24:])
+	}
+	le := binary.LittleEndian
+	return le.Uint32(h[0:]), le.Uint32(h[4:]), le.Uint32(h[8:]), le.Uint32(h[12:]), le.Uint32(h[16:]), le.Uint32(h[20:]), le.Uint32(h[24:])
 }
 
 // packetRecord readies r.rec for a packet. Assigning a whole Record per

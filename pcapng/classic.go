@@ -1,5 +1,7 @@
 package pcapng
 
+import "encoding/binary"
+
 const (
 	pcapHeaderLen = 24
 	pcapRecordLen = 16
@@ -8,60 +10,39 @@ const (
 	pcapFCSPresent = 0x04000000
 )
 
-// pcapBuffered returns the next classic pcap record when its header and
-// bytes are all buffered and the record before was a packet too: nearly
-// every call. It writes only the fields that change from record to record
-// and calls nothing, so it costs a fraction of nextPcap. It returns nil
-// otherwise, and nextPcap reads, or says what is wrong.
-func (r *Reader) pcapBuffered() *Record {
-	b := r.buf[r.start:r.end]
-	if len(b) < pcapRecordLen || r.rec.Type != RecordPacket {
-		return nil
+// pcapRecordHeader reads the four fields of a classic pcap record header
+// with one test of the byte order.
+func pcapRecordHeader(h *[pcapRecordLen]byte, big bool) (sec, frac, capLen, orig uint32) {
+	if big {
+		return binary.BigEndian.Uint32(h[0:]), binary.BigEndian.Uint32(h[4:]), binary.BigEndian.Uint32(h[8:]), binary.BigEndian.Uint32(h[12:])
 	}
-	capLen := r.u32(b[8:])
-	n := pcapRecordLen + int(capLen)
-	if capLen > MaxBlockLen-pcapRecordLen || len(b) < n {
-		return nil
-	}
-	out := &r.rec
-	out.Offset = r.off
-	sec, frac := int64(r.u32(b)), int64(r.u32(b[4:]))
-	if !r.nano {
-		frac *= 1000
-	}
-	out.TS = sec*1e9 + frac
-	out.OrigLen = r.u32(b[12:])
-	out.Data = b[pcapRecordLen:n]
-	r.consume(n)
-	r.frame++
-	r.counts.Packets++
-	out.Frame = r.frame
-	return out
+	return binary.LittleEndian.Uint32(h[0:]), binary.LittleEndian.Uint32(h[4:]), binary.LittleEndian.Uint32(h[8:]), binary.LittleEndian.Uint32(h[12:])
 }
 
-// nextPcap reads the classic pcap file header (once) and then one record.
-func (r *Reader) nextPcap() (*Record, error) {
+// pcapFill reads the classic pcap file header (once), then buffers the
+// next record whole, for Next to return.
+func (r *Reader) pcapFill() error {
 	if r.ifaces == nil {
 		if err := r.pcapHeader(); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := r.fill(pcapRecordLen); err != nil {
-		return nil, r.boundary(err, pcapRecordLen)
+		return r.boundary(err, pcapRecordLen)
 	}
 	capLen := r.u32(r.buf[r.start+8:])
 	if capLen > MaxBlockLen-pcapRecordLen {
-		return nil, r.fail(r.off, "pcap record: captured length %d exceeds limit", capLen)
+		return r.fail(r.off, "pcap record: captured length %d exceeds limit", capLen)
 	}
 	n := pcapRecordLen + int(capLen)
 	if err := r.fill(n); err != nil {
-		return nil, r.short(err, n)
+		return r.short(err, n)
 	}
 	if r.rec.Type != RecordPacket {
 		// The fields no classic pcap record changes.
 		r.rec = Record{Type: RecordPacket, Interface: r.ifaces[0]}
 	}
-	return r.pcapBuffered(), nil
+	return nil
 }
 
 // pcapHeader reads the classic pcap file header.

@@ -10,8 +10,9 @@ import (
 )
 
 // FuzzReader feeds arbitrary bytes to the reader. It must not panic, must
-// fail only with the documented error types, and must return the same
-// records whether the input arrives at once or in two parts.
+// fail only with the documented error types, must return the same
+// records whether the input arrives at once or in two parts, and the same
+// by Next's direct paths as by its general path.
 func FuzzReader(f *testing.F) {
 	ng, _ := sample(f)
 	f.Add(ng)
@@ -23,6 +24,7 @@ func FuzzReader(f *testing.F) {
 		if !reflect.DeepEqual(lent, whole) || !reflect.DeepEqual(lentErr, wholeErr) {
 			t.Fatalf("in lent buffers %d records and %v, in its own %d and %v", len(lent), lentErr, len(whole), wholeErr)
 		}
+		sameSteps(t, "input", data)
 		if len(data) > 0 && data[0] == 0x1f {
 			return // gzip input cannot be resumed
 		}

@@ -136,13 +136,16 @@ type Interface struct {
 	tsMul   uint64 // ticks * tsMul / tsDiv = ns, for power-of-10 resolutions
 	tsDiv   uint64
 	tsShift int // >= 0 for power-of-2 resolutions: ticks * 1e9 >> tsShift
+	// maxTicks is the most ticks that ticks * tsMul converts without
+	// overflow when tsDiv is 1 (microseconds, nanoseconds...); 0 otherwise.
+	maxTicks uint64
 }
 
 // setResol prepares the tick-to-nanosecond conversion for an if_tsresol byte.
 // It reports false for resolutions finer than 10^-19 s, which do not fit.
 func (ifc *Interface) setResol(b uint8) bool {
 	ifc.TSResol = b
-	ifc.tsShift = -1
+	ifc.tsShift, ifc.maxTicks = -1, 0
 	if b&0x80 != 0 {
 		ifc.tsShift = int(b & 0x7f)
 		return true
@@ -158,6 +161,9 @@ func (ifc *Interface) setResol(b uint8) bool {
 	for ; n > 9; n-- {
 		ifc.tsDiv *= 10
 	}
+	if ifc.tsDiv == 1 {
+		ifc.maxTicks = math.MaxInt64 / ifc.tsMul
+	}
 	return true
 }
 
@@ -169,6 +175,9 @@ const TSOutOfRange = math.MaxInt64
 // nanos converts a timestamp in interface ticks to ns since the epoch;
 // TSOutOfRange when it does not fit.
 func (ifc *Interface) nanos(ticks uint64) int64 {
+	if ticks <= ifc.maxTicks && ifc.TSOffset == 0 {
+		return int64(ticks * ifc.tsMul) // most timestamps: one product
+	}
 	var ns uint64
 	switch {
 	case ifc.tsShift >= 0:

@@ -204,6 +204,11 @@ type slabs struct {
 	cur  *slab // the buffer the reader reads into now
 	prev *slab // the one before: the reader copies its unread bytes out after get
 	pool chan *slab
+	// fill is the batch being filled: it holds every slab lent while it
+	// is, and the one current when it started, so it holds every slab its
+	// records point into without a test per record (a record lies in the
+	// slab current when Next returned it).
+	fill *ahead
 }
 
 func (s *slabs) get(n int) []byte {
@@ -223,7 +228,18 @@ func (s *slabs) get(n int) []byte {
 	}
 	sl.refs.Store(1)
 	s.cur = sl
+	if s.fill != nil {
+		s.fill.hold(sl)
+	}
 	return sl.b
+}
+
+// filling makes a the batch being filled.
+func (s *slabs) filling(a *ahead) {
+	s.fill = a
+	if s.cur != nil {
+		a.hold(s.cur)
+	}
 }
 
 // done drops the reader's references to its last two slabs: each goes
@@ -237,13 +253,10 @@ func (s *slabs) done() {
 	s.prev, s.cur = nil, nil
 }
 
-// hold makes a take a reference to the slab the reader's last record
-// points into.
+// hold makes a take a reference to s.
 func (a *ahead) hold(s *slab) {
-	if n := len(a.slabs); n == 0 || a.slabs[n-1] != s {
-		s.refs.Add(1)
-		a.slabs = append(a.slabs, s)
-	}
+	s.refs.Add(1)
+	a.slabs = append(a.slabs, s)
 }
 
 // reuse readies a batch the pipeline has finished with.
@@ -275,6 +288,7 @@ func readAhead(ctx context.Context, r *pcapng.Reader, dec *decode.Decoder, out *
 		default:
 			a = &ahead{items: make([]item, 0, batchLen)} // the loop below fills up to its capacity
 		}
+		bufs.filling(a)
 		held := 0 // record bytes in the batch
 		items := a.items[:cap(a.items)]
 		n := 0
@@ -288,7 +302,6 @@ func readAhead(ctx context.Context, r *pcapng.Reader, dec *decode.Decoder, out *
 			// quarter of this goroutine's time.
 			it := &items[n]
 			n++
-			a.hold(bufs.cur)
 			held += len(rec.Data)
 			if rec.Type != pcapng.RecordPacket {
 				a.others = append(a.others, *rec) // custom and statistics blocks: few
@@ -307,6 +320,7 @@ func readAhead(ctx context.Context, r *pcapng.Reader, dec *decode.Decoder, out *
 			it.pkt.Frame, it.pkt.Interface = rec.Frame, int(rec.InterfaceID)
 		}
 		a.items = items[:n]
+		bufs.fill = nil // the pipeline may have it back before the next is filled
 		a.offset, a.compressed = r.Offset(), r.Compressed()
 		if a.end != nil {
 			dec.Flush() // datagrams never completed in this file
