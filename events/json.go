@@ -196,34 +196,35 @@ func appendMillionths(b []byte, n int64) []byte {
 // (sizes, windows, rates, frames and sequence numbers of most connections)
 // in one word (digits8).
 func appendInt(b []byte, n int64) []byte {
-	if n < 0 || n >= 1e8 {
+	if n < 0 {
 		return strconv.AppendInt(b, n, 10)
 	}
-	return appendSmall(b, uint32(n))
+	return appendUint(b, uint64(n))
 }
 
-// appendUint is appendInt for unsigned numbers.
+// appendUint is appendInt for unsigned numbers. A number below 10^8 is
+// written without a further call: an event has five or six.
 func appendUint(b []byte, n uint64) []byte {
-	switch {
-	case n < 1e8:
-		return appendSmall(b, uint32(n))
-	case n < 1e16:
-		// Sequence numbers of long transfers (9-10 digits): the high
-		// part, then eight digits in one word.
-		b = appendSmall(b, uint32(n/1e8))
-		return binary.LittleEndian.AppendUint64(b, digits8(uint32(n%1e8))|0x3030303030303030)
+	if n >= 1e8 {
+		return appendLarge(b, n)
 	}
-	return strconv.AppendUint(b, n, 10)
-}
-
-// appendSmall writes n < 10^8 without leading zeros.
-func appendSmall(b []byte, n uint32) []byte {
 	if n < 10 {
 		return append(b, byte('0'+n))
 	}
-	w, k := smallText(digits8(n))
+	w, k := smallText(digits8(uint32(n)))
 	b = binary.LittleEndian.AppendUint64(b, w)
 	return b[:len(b)-8+k]
+}
+
+// appendLarge is appendUint for n >= 10^8.
+func appendLarge(b []byte, n uint64) []byte {
+	if n < 1e16 {
+		// Sequence numbers of long transfers (9-10 digits): the high
+		// part, then eight digits in one word.
+		b = appendUint(b, n/1e8)
+		return binary.LittleEndian.AppendUint64(b, digits8(uint32(n%1e8))|0x3030303030303030)
+	}
+	return strconv.AppendUint(b, n, 10)
 }
 
 // smallText returns the number whose digits8 are d (10 <= n < 10^8) as
@@ -1123,7 +1124,7 @@ func appendKeyFig(b []byte, k *wordKey, f float64) []byte {
 			return b[:n+1+k]
 		}
 	case f >= 1 && f < 1e8:
-		// A whole number: appendSmall's text.
+		// A whole number: appendUint's text.
 		if m := uint32(f); float64(m) == f {
 			if m < 10 {
 				x[0] = byte('0' + m)

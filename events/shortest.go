@@ -70,17 +70,18 @@ func appendShortest(b []byte, v float64) ([]byte, bool) {
 		s := n - 1 - E // 6 <= s <= 19
 		ps := pow10u[s]
 		hi, lo := bits.Mul64(c, ps)
-		// m = (hi:lo) >> p, rem the bits shifted out (p < 64).
-		m := hi<<(64-p) | lo>>p
-		rem := lo & (1<<p - 1)
-		half := uint64(1) << (p - 1)
+		// m = (hi:lo) >> p, rem the bits shifted out (0 < p < 64: the
+		// masks tell the compiler so, sparing the tests for larger).
+		m := hi<<((64-p)&63) | lo>>(p&63)
+		rem := lo & (1<<(p&63) - 1)
+		half := uint64(1) << ((p - 1) & 63)
 		var err uint64
 		switch {
 		case rem < half:
 			err = rem
 		case rem > half:
 			m++
-			err = 1<<p - rem
+			err = 1<<(p&63) - rem
 		default:
 			return b, false // a tie
 		}
