@@ -117,29 +117,38 @@ func (e *Engine) analyze(f *flow, p *events.Packet) uint16 {
 	win := int64(p.Window)
 	var fl uint16
 
-	// The commonest segment: new data right at nextseq, with the ACK and an
-	// open window of the segment before. Of the rules only window_full,
-	// the spurious test and the peer's ACKed-unseen bound can fire: the
-	// others need no payload, a zero window, a gap, an old seq, SYN, FIN
-	// or RST, or a new ACK.
-	if seglen > 1 && seglen < 1<<31 && win != 0 && flags&sfr == 0 && fwd.nextKnown && seq == fwd.nextseq && ack == fwd.lastack && !e.general {
-		if rev.windowFull(seq + seglen) {
-			fl |= aWindowFull
+	// The common segments, at nextseq with no SYN, FIN or RST and an open
+	// window, take short paths (a SYN, as every packet of a scan, fails the
+	// first test).
+	if flags&sfr == 0 && win != 0 && fwd.nextKnown && seq == fwd.nextseq && !e.general {
+		switch {
+		case seglen > 1 && seglen < 1<<31 && ack == fwd.lastack:
+			// New data with the ACK of the segment before. Of the rules
+			// only window_full, the spurious test and the peer's
+			// ACKed-unseen bound can fire: the others need no payload, a
+			// zero window, a gap, an old seq or a new ACK.
+			if rev.windowFull(seq + seglen) {
+				fl |= aWindowFull
+			}
+			if rev.maxSeqToAck != 0 && events.SeqGreater(ack, rev.maxSeqToAck) && flags&fACK != 0 {
+				fl |= rev.ackedUnseen()
+			}
+			if rev.lastack != 0 && events.SeqLEQ(seq+seglen, rev.lastack) {
+				fl |= aSpurious
+			}
+			fwd.nextseq, fwd.nextseqTime, fwd.nextseqFrame = seq+seglen, p.TS, p.Frame
+			return fwd.settle(seq, win, ack, p.TS, fl)
+		case seglen == 0 && flags&fACK != 0 && ack != fwd.lastack:
+			// A bare new ACK: no window update, keep-alive (ACK) or
+			// duplicate ACK (those repeat the ACK), nothing to check as a
+			// retransmission: only the peer's ACKed-unseen bound can fire.
+			if rev.maxSeqToAck != 0 && events.SeqGreater(ack, rev.maxSeqToAck) {
+				fl |= rev.ackedUnseen()
+			}
+			fwd.lastNonDup = p.Frame
+			fwd.dupacks = 0
+			return fwd.settle(seq, win, ack, p.TS, fl)
 		}
-		if rev.maxSeqToAck != 0 && events.SeqGreater(ack, rev.maxSeqToAck) && flags&fACK != 0 {
-			fl |= rev.ackedUnseen()
-		}
-		if rev.lastack != 0 && events.SeqLEQ(seq+seglen, rev.lastack) {
-			fl |= aSpurious
-		}
-		fwd.nextseq, fwd.nextseqTime, fwd.nextseqFrame = seq+seglen, p.TS, p.Frame
-		if seq == fwd.maxSeqToAck || fwd.maxSeqToAck == 0 {
-			fwd.maxSeqToAck = fwd.nextseq
-		}
-		fwd.window = win
-		fwd.lastackTime = p.TS
-		fwd.lastFlags = fl
-		return fl
 	}
 
 	func() {
@@ -228,13 +237,17 @@ func (e *Engine) analyze(f *flow, p *events.Packet) uint16 {
 		fwd.nextKnown = true
 		fwd.nextseq, fwd.nextseqTime, fwd.nextseqFrame = nextseq, p.TS, p.Frame
 	}
-	if (seq == fwd.maxSeqToAck || fwd.maxSeqToAck == 0) && fl&aZeroWindowProbe == 0 {
-		fwd.maxSeqToAck = fwd.nextseq
+	return fwd.settle(seq, win, ack, p.TS, fl)
+}
+
+// settle ends the analysis of h's segment at seq: the contiguous bound
+// follows nextseq from where it stood (not for a zero window probe), and
+// the segment's window, ACK, time and flags become the latest.
+func (h *half) settle(seq uint32, win int64, ack uint32, ts int64, fl uint16) uint16 {
+	if (seq == h.maxSeqToAck || h.maxSeqToAck == 0) && fl&aZeroWindowProbe == 0 {
+		h.maxSeqToAck = h.nextseq
 	}
-	fwd.window = win
-	fwd.lastack = ack
-	fwd.lastackTime = p.TS
-	fwd.lastFlags = fl
+	h.window, h.lastack, h.lastackTime, h.lastFlags = win, ack, ts, fl
 	return fl
 }
 

@@ -73,7 +73,8 @@ type Engine struct {
 	// change.
 	limGeneral bool
 	// general turns the per-packet shortcuts of the other detectors off
-	// (analyze's in-order data): every packet takes the general path.
+	// (analyze's in-order data and bare new ACKs, ackSide's packets that
+	// bring no ACK news): every packet takes the general path.
 	// Tests: the results must not change.
 	general bool
 

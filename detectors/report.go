@@ -143,6 +143,13 @@ func (e *Engine) ackSide(f *flow, p *events.Packet, fl uint16) {
 			data.stallRef = p.TS
 		}
 	}
+	if !advanced && fwd.ackKnown && p.Options.NumSACK == 0 && fl&aDupAck == 0 && data.nResends == 0 && data.nSuspects == 0 && !e.general {
+		// No ACK news (most segments of a one-way transfer's sender):
+		// nothing below can fire.
+		data.prevSACK0 = events.SACKBlock{}
+		fwd.sackAbove = false
+		return
+	}
 	if data.nResends > 0 {
 		e.spuriousChecks(f, p, d, advanced)
 	}

@@ -324,16 +324,17 @@ func (t *Table) Lookup(src, dst netip.AddrPort) (*Conn, events.Dir, bool) {
 // WindowScaled. It returns the connection, or nil when p is the bare SYN
 // of a new connection (kept as a half-open record: Get makes it a Conn).
 func (t *Table) Observe(p *events.Packet) *Conn {
-	src := netip.AddrPortFrom(p.Src, p.SrcPort)
-	dst := netip.AddrPortFrom(p.Dst, p.DstPort)
-	// Both queues are empty on most packets: no call then.
+	// Both queues are empty on most packets: no call then. The tuple is
+	// read after them, so it is kept aside for a call only on the paths
+	// that make one, not on the steady path below.
 	if t.doneHead < len(t.done) {
 		t.expireDone(p.TS)
 	}
 	if t.closedHead < len(t.closed) {
 		t.boundClosed()
 	}
-	var k key
+	src := netip.AddrPortFrom(p.Src, p.SrcPort)
+	dst := netip.AddrPortFrom(p.Dst, p.DstPort)
 	c, cd := t.cached(src, dst, p.Tunnel)
 	// Most packets continue an established connection and change none of
 	// its state but the counters: update's other checks are skipped then.
@@ -347,6 +348,7 @@ func (t *Table) Observe(p *events.Packet) *Conn {
 		}
 		return c
 	}
+	var k key
 	keyed := c == nil
 	if keyed {
 		k = makeKey(src, dst, p.Tunnel)
