@@ -568,8 +568,9 @@ func (c *Conn) count(d events.Dir, p *events.Packet) {
 
 // notePerm records SACK permitted once both sides' SYNs are in.
 func (c *Conn) notePerm(p *events.Packet) {
-	if c.synSeen[0] && c.synSeen[1] {
-		c.sackPerm = c.sackPerm || p.Options.SACKPerm
+	// The option's own test first: only SYNs carry it.
+	if p.Options.SACKPerm && !c.sackPerm && c.synSeen[0] && c.synSeen[1] {
+		c.sackPerm = true
 	}
 }
 
