@@ -98,15 +98,23 @@ func (r *Reader) nextBlock() (*Record, error) {
 	}
 }
 
-// epbHeader reads the block header and the fixed fields of an Enhanced
-// Packet Block with one test of the byte order.
-func epbHeader(h *[8 + 20]byte, big bool) (typ, n, id, tsHi, tsLo, capLen, orig uint32) {
+// blockHeader reads a block's type and length, and epbFields the fixed
+// fields of an Enhanced Packet Block, each with one test of the byte order
+// (small enough to be inlined in Next).
+func blockHeader(h *[8]byte, big bool) (typ, n uint32) {
+	if big {
+		return binary.BigEndian.Uint32(h[0:]), binary.BigEndian.Uint32(h[4:])
+	}
+	return binary.LittleEndian.Uint32(h[0:]), binary.LittleEndian.Uint32(h[4:])
+}
+
+func epbFields(h *[20]byte, big bool) (id, tsHi, tsLo, capLen, orig uint32) {
 	if big {
 		be := binary.BigEndian
-		return be.Uint32(h[0:]), be.Uint32(h[4:]), be.Uint32(h[8:]), be.Uint32(h[12:]), be.Uint32(h[16:]), be.Uint32(h[20:]), be.Uint32(h[24:])
+		return be.Uint32(h[0:]), be.Uint32(h[4:]), be.Uint32(h[8:]), be.Uint32(h[12:]), be.Uint32(h[16:])
 	}
 	le := binary.LittleEndian
-	return le.Uint32(h[0:]), le.Uint32(h[4:]), le.Uint32(h[8:]), le.Uint32(h[12:]), le.Uint32(h[16:]), le.Uint32(h[20:]), le.Uint32(h[24:])
+	return le.Uint32(h[0:]), le.Uint32(h[4:]), le.Uint32(h[8:]), le.Uint32(h[12:]), le.Uint32(h[16:])
 }
 
 // packetRecord readies r.rec for a packet. Assigning a whole Record per

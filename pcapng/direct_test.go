@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -125,5 +127,31 @@ func TestDirectPathsMatchGeneral(t *testing.T) {
 			t.Fatal(err)
 		}
 		sameSteps(t, filepath.Base(f), b)
+	}
+}
+
+// TestNanosInLine checks the one-product conversion of nanos against the
+// general one at every resolution, with and without an offset, at the
+// edges of the range it takes and beyond.
+func TestNanosInLine(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for _, resol := range []uint8{0, 1, 3, 6, 9, 10, 12, 19, 0x80, 0x80 | 10, 0x80 | 30, 0x80 | 64, 0x80 | 100} {
+		for _, off := range []int64{0, 3, -3} {
+			ifc := &Interface{}
+			if !ifc.setResol(resol) {
+				t.Fatalf("resolution %#x refused", resol)
+			}
+			ifc.TSOffset = off
+			m := ifc.maxTicks
+			ticks := []uint64{0, 1, m - 1, m, m + 1, 2 * m, 1 << 62, math.MaxUint64}
+			for range 100 {
+				ticks = append(ticks, rnd.Uint64()>>rnd.IntN(64))
+			}
+			for _, tk := range ticks {
+				if got, want := ifc.nanos(tk), ifc.nanosSlow(tk); got != want {
+					t.Fatalf("resolution %#x, offset %d, %d ticks: %d, want %d", resol, off, tk, got, want)
+				}
+			}
+		}
 	}
 }

@@ -153,7 +153,8 @@ func (r *Reader) Next() (*Record, error) {
 		case statePcapNG:
 			b := r.buf[r.start:r.end]
 			if len(b) >= 8+20+4 && r.rec.Type == RecordPacket && !r.general {
-				typ, n, id, tsHi, tsLo, capLen, orig := epbHeader((*[8 + 20]byte)(b), r.big)
+				typ, n := blockHeader((*[8]byte)(b), r.big)
+				id, tsHi, tsLo, capLen, orig := epbFields((*[20]byte)(b[8:28]), r.big)
 				// The checks of nextBlock and epb, for a block without
 				// options on an interface already described.
 				if typ == blockEPB && capLen <= MaxBlockLen && n == 8+20+pad4(capLen)+4 && n <= MaxBlockLen &&

@@ -176,8 +176,13 @@ const TSOutOfRange = math.MaxInt64
 // TSOutOfRange when it does not fit.
 func (ifc *Interface) nanos(ticks uint64) int64 {
 	if ticks <= ifc.maxTicks && ifc.TSOffset == 0 {
-		return int64(ticks * ifc.tsMul) // most timestamps: one product
+		return int64(ticks * ifc.tsMul) // most timestamps: one product, in line
 	}
+	return ifc.nanosSlow(ticks)
+}
+
+// nanosSlow is nanos for any resolution and offset.
+func (ifc *Interface) nanosSlow(ticks uint64) int64 {
 	var ns uint64
 	switch {
 	case ifc.tsShift >= 0:
