@@ -418,7 +418,16 @@ type rttStats struct {
 	min, max float64
 	hist     []rttBin
 	total    float64
+	// at[i]-1 is the index in hist of bucket i, once hist holds denseAt
+	// buckets: a lossy transfer's samples spread over a hundred buckets
+	// or more and jump between them, and the search for each took more
+	// than the rest of the sample's accounting.
+	at []uint16
 }
+
+// denseAt is the buckets in use from which a histogram keeps the index of
+// every bucket (3.4 KiB); below it the search takes a few steps.
+const denseAt = 48
 
 // rttBin is one used bucket of the histogram and its weight.
 type rttBin struct {
@@ -428,6 +437,12 @@ type rttBin struct {
 
 // addBin adds w to bucket i, keeping hist in bucket order.
 func (s *rttStats) addBin(i int, w float64) {
+	if s.at != nil {
+		if k := s.at[i]; k != 0 {
+			s.hist[k-1].w += w
+			return
+		}
+	}
 	// The first bucket at or above i: the latest sample's when it is i
 	// (runs of samples in one bucket), else a binary search (on a lossy
 	// transfer the samples jump between buckets: walking there from the
@@ -451,6 +466,16 @@ func (s *rttStats) addBin(i int, w float64) {
 		return
 	}
 	s.hist = slices.Insert(s.hist, j, rttBin{i, w})
+	if s.at == nil && len(s.hist) < denseAt {
+		return
+	}
+	if s.at == nil {
+		s.at = make([]uint16, rttOctaves<<rttBits)
+		j = 0
+	}
+	for k := j; k < len(s.hist); k++ { // the buckets the insert moved
+		s.at[s.hist[k].i] = uint16(k + 1)
+	}
 }
 
 func (s *rttStats) add(ms, w float64) {
