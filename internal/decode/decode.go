@@ -991,6 +991,17 @@ func (d *Decoder) failure() SkipReason {
 	return SkipMalformed
 }
 
+// sackBlocks reads the blocks of a SACK option's value v into o, after
+// those it holds: a second SACK option in one list adds its blocks (each
+// wrote from the first place and counted on, which left places counted but
+// never written). Four at most; a partial block at the end is ignored.
+func sackBlocks(v []byte, o *events.Options) {
+	for ; len(v) >= 8 && int(o.NumSACK) < len(o.SACK); v = v[8:] {
+		o.SACK[o.NumSACK] = events.SACKBlock{Left: binary.BigEndian.Uint32(v), Right: binary.BigEndian.Uint32(v[4:])}
+		o.NumSACK++
+	}
+}
+
 // parseOptions reads the TCP options that tcpviz uses. A malformed option
 // list stops parsing at the bad option; what was read before is kept. It
 // reports whether the list is well formed as gopacket checks it (which
@@ -1003,6 +1014,12 @@ func parseOptions(b []byte, o *events.Options) bool {
 	if linuxTS(b) {
 		o.HasTS, o.TSVal, o.TSEcr = true, binary.BigEndian.Uint32(b[4:]), binary.BigEndian.Uint32(b[8:])
 		b = b[12:]
+		// And on a segment that acknowledges out of order, NOP, NOP,
+		// SACK blocks to the end of the list: in one step too.
+		if len(b) >= 4 && b[0] == 1 && b[1] == 1 && b[2] == 5 && b[3] >= 2 && int(b[3]) == len(b)-2 {
+			sackBlocks(b[4:], o)
+			return true
+		}
 	}
 	for len(b) > 0 {
 		kind := b[0]
@@ -1030,11 +1047,7 @@ func parseOptions(b []byte, o *events.Options) bool {
 		case 4:
 			o.SACKPerm = true
 		case 5:
-			for n := 0; len(v) >= 8 && n < len(o.SACK); n++ {
-				o.SACK[n] = events.SACKBlock{Left: binary.BigEndian.Uint32(v), Right: binary.BigEndian.Uint32(v[4:])}
-				o.NumSACK++
-				v = v[8:]
-			}
+			sackBlocks(v, o)
 		case 8:
 			if len(v) == 8 {
 				o.HasTS, o.TSVal, o.TSEcr = true, binary.BigEndian.Uint32(v), binary.BigEndian.Uint32(v[4:])
