@@ -93,6 +93,10 @@ func TestDirectPathsMatchGeneral(t *testing.T) {
 			data := bytes.Repeat([]byte{byte(i)}, i*3)
 			ticks := uint64(1_700_000_000_000_000 + i)
 			switch i % 8 {
+			case 1: // twelve bytes of options that are not epb_flags alone
+				w.epb(uint32(i%4), ticks, data, uint32(len(data)), w.opt(optComment, []byte("abcd")), w.end())
+			case 2: // epb_flags without the end of options
+				w.epb(uint32(i%4), ticks, data, uint32(len(data)), w.opt(epbFlags, w.u32(FlagOutbound)))
 			case 3:
 				w.epb(uint32(i%4), ticks, data, uint32(len(data)), w.opt(epbFlags, w.u32(FlagInbound)), w.end())
 			case 5:

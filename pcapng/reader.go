@@ -156,9 +156,20 @@ func (r *Reader) Next() (*Record, error) {
 				typ, n := blockHeader((*[8]byte)(b), r.big)
 				id, tsHi, tsLo, capLen, orig := epbFields((*[20]byte)(b[8:28]), r.big)
 				// The checks of nextBlock and epb, for a block without
-				// options on an interface already described.
-				if typ == blockEPB && capLen <= MaxBlockLen && n == 8+20+pad4(capLen)+4 && n <= MaxBlockLen &&
+				// options on an interface already described, or with
+				// epb_flags alone (the direction: every packet of tcpviz
+				// capture's files).
+				end := 8 + 20 + pad4(capLen) // where options start
+				if typ == blockEPB && capLen <= MaxBlockLen && (n == end+4 || n == end+12+4) && n <= MaxBlockLen &&
 					uint64(len(b)) >= uint64(n) && id < uint32(len(r.ifaces)) && r.u32(b[n-4:n]) == n {
+					var flags uint32
+					if n != end+4 {
+						o := b[end : end+12]
+						if r.u16(o) != epbFlags || r.u16(o[2:]) != 4 || r.u32(o[8:]) != 0 {
+							return r.nextBlock()
+						}
+						flags = r.u32(o[4:])
+					}
 					ifc := r.ifaces[id]
 					out := &r.rec
 					out.BlockType = blockEPB
@@ -168,7 +179,7 @@ func (r *Reader) Next() (*Record, error) {
 					out.Interface = ifc
 					out.Data = b[28 : 28+capLen]
 					out.OrigLen = orig
-					out.Flags, out.DropCount, out.PacketID, out.Comment = 0, 0, 0, nil
+					out.Flags, out.DropCount, out.PacketID, out.Comment = flags, 0, 0, nil
 					r.consume(int(n))
 					r.frame++
 					r.counts.Packets++
