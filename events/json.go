@@ -449,6 +449,12 @@ func same(a, b string) bool {
 	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
 }
 
+// sameText reports whether a and b hold the same text, without reading
+// them when they are the same string.
+func sameText(a, b string) bool {
+	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
+}
+
 // strKey is the address of s and its length in one word.
 func strKey(s string) uint64 {
 	return uint64(uintptr(unsafe.Pointer(unsafe.StringData(s)))) + uint64(len(s))
@@ -588,7 +594,7 @@ func (c *eventCache) appendSRTT(b []byte, f float64) []byte {
 // they are those of the event its slot kept.
 func (c *eventCache) appendEnds(b []byte, e *Event) []byte {
 	k := &c.ends[(e.Flow<<1|uint64(e.Dir&1))%endsSlots]
-	if k.tx.n > 0 && e.Flow == k.flow && e.Dir == k.dir && same(e.Src, k.src) && same(e.Dst, k.dst) {
+	if k.tx.n > 0 && e.Flow == k.flow && e.Dir == k.dir && sameText(e.Src, k.src) && sameText(e.Dst, k.dst) {
 		return k.tx.put(b)
 	}
 	n := len(b)
