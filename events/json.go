@@ -429,18 +429,16 @@ func (t *text128) put(b []byte) []byte {
 }
 
 // keep stores x in t when it fits (n is 0 otherwise: t holds nothing).
-func (t *text64) keep(x []byte) {
-	t.n = 0
-	if len(x) <= len(t.b) {
-		t.n = copy(t.b[:], x)
-	}
-}
+func (t *text64) keep(x []byte) { t.n = keepText(t.b[:], x) }
 
-func (t *text128) keep(x []byte) {
-	t.n = 0
-	if len(x) <= len(t.b) {
-		t.n = copy(t.b[:], x)
+func (t *text128) keep(x []byte) { t.n = keepText(t.b[:], x) }
+
+// keepText copies x into dst when it fits and returns its length, else 0.
+func keepText(dst, x []byte) int {
+	if len(x) > len(dst) {
+		return 0
 	}
+	return copy(dst, x)
 }
 
 // same reports whether a and b are the same string: the same bytes at the
