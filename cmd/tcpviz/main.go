@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/tcpviz/tcpviz/internal/startheap"
 )
 
 // Exit codes, documented in README.md.
@@ -130,7 +132,15 @@ func printHelp(w io.Writer) {
 	fmt.Fprintf(w, "\nRun 'tcpviz <command> --help' for a command's flags and examples.\n")
 }
 
-func main() { os.Exit(run(os.Args[1:])) }
+// startingHeap is the heap the first garbage collection waits for: more
+// than a parse of a million packets allocates in all (6-9 MB), so such a
+// run collects nothing (docs/performance.md, "Eleventh round").
+const startingHeap = 16 << 20
+
+func main() {
+	startheap.Raise(startingHeap)
+	os.Exit(run(os.Args[1:]))
+}
 
 func run(args []string) int {
 	if len(args) == 0 {
