@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
 
 // TestEventCacheSameAsMarshal writes events through one writer's cache
@@ -62,6 +65,74 @@ func TestEventCacheSameAsMarshal(t *testing.T) {
 		b := make([]byte, pre, pre+room)
 		got := e.appendJSON(b, &c)[pre:]
 		if !bytes.Equal(got, w) {
+			t.Fatalf("event %d, %d bytes of room:\n got %s\nwant %s", i, room, got, w)
+		}
+	}
+}
+
+// TestKernelJSONSameAsMarshal writes events with kernel records through one
+// writer's cache and without it, and compares each line with
+// encoding/json: sockets that differ in one field of their 4-tuple or
+// cookie only (and share the cache's slot), zoned and unzoned addresses,
+// commands with the same bytes at other addresses, a prefix at the same
+// address, text to escape and texts longer than the arrays that keep them,
+// numbers at the bounds of each width written in place, every kind and
+// send-limit group, and buffers with every spare room up to past the
+// growth checks.
+func TestKernelJSONSameAsMarshal(t *testing.T) {
+	long := strings.Repeat("y", 90)
+	comms := []string{"", "iperf3", strings.Clone("iperf3"), "iperf", "ipe<f>", "a\"b\\c\u2028", long, long[:50], "\xff"}
+	addrs := []netip.Addr{{}, netip.MustParseAddr("10.232.0.1"), netip.MustParseAddr("10.232.0.2"),
+		netip.MustParseAddr("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), netip.MustParseAddr("::ffff:255.255.255.255"),
+		netip.MustParseAddr("fe80::1%eth0"), netip.MustParseAddr("fe80::1%eth1"), netip.MustParseAddr("fe80::1")}
+	nums := []uint64{0, 1, 9, 10, 99, 100, 12345678, 99999999, 1e8, 1e8 + 1, 999999999, 4294967295, 1e15, 1e16 - 1, 1e16, 1 << 60, math.MaxUint64}
+	r := rand.New(rand.NewPCG(43, 44))
+	pick := func(n int) int { return r.IntN(n) }
+	num := func() uint64 { return nums[pick(len(nums))] }
+	u32 := func() uint32 { return uint32(num()) }
+	u8 := func() uint8 { return uint8(num()) }
+	var c eventCache
+	rooms := []int{0, 1, 5, 8, 20, 31, 32, 33, 47, 48, 49, 63, 64, 100, 127, 128, 129, 200, 600, 2000}
+	for i := range 20000 {
+		k := &kblock.Record{Kind: kblock.Kind(pick(6)), Cookie: uint64(pick(3)) << (pick(2) * 40), Saddr: addrs[pick(len(addrs))],
+			Daddr: addrs[pick(len(addrs))], Sport: uint16(pick(3)) * 8, Dport: uint16(pick(2)) * 65535}
+		if pick(2) == 0 {
+			k.SndCwnd, k.Ssthresh, k.SRTTus, k.RTTVarus, k.SndWnd, k.RcvWnd = u32(), u32(), u32(), u32(), u32(), u32()
+			k.PacketsOut, k.RetransOut, k.LostOut, k.SackedOut, k.Delivered, k.TotalRetrans = u32(), u32(), u32(), u32(), u32(), u32()
+			k.SndUna, k.SndNxt, k.RcvNxt, k.MSS, k.CAState, k.PacingRate = u32(), u32(), u32(), u32(), u8(), num()
+		}
+		if pick(2) == 0 {
+			k.Seq, k.EndSeq, k.TCPFlags, k.Segs, k.OldState, k.NewState = u32(), u32(), u8(), u32(), u8(), u8()
+		}
+		if pick(3) > 0 {
+			k.PID, k.Comm = uint32(pick(3))*4e9/2, comms[pick(len(comms))]
+		}
+		if pick(3) == 0 {
+			k.BytesAcked, k.BytesRecv, k.SpanNS, k.ResetDir = num(), num(), num(), u8()
+		}
+		if pick(2) == 0 {
+			k.Has = uint16(pick(512))
+			k.BusyUS, k.RwndLimitedUS, k.SndbufLimitedUS, k.CwndLimited, k.AppLimited = num(), num(), num(), pick(2) == 0, pick(2) == 0
+			k.RateDelivered, k.RateIntervalUS, k.MinRTTus, k.Unsent, k.WmemQueued, k.Sndbuf = u32(), u32(), u32(), u32(), u32(), u32()
+			k.SndWScale, k.RcvWScale = u8(), u8()
+		}
+		if pick(2) == 0 {
+			k.HasTimer, k.TimerPending, k.Retransmits = true, u8(), u8()
+		}
+		e := &Event{Type: TypeKernelSample, Frame: num(), TS: Timestamp(r.Int64()), Flow: uint64(pick(3)), Src: "10.232.0.1:1",
+			Dst: "10.232.0.2:2", Severity: SevInfo, Kernel: k}
+		var want bytes.Buffer
+		if err := json.NewEncoder(&want).Encode(e); err != nil {
+			t.Fatal(err)
+		}
+		w := bytes.TrimSuffix(want.Bytes(), []byte{'\n'})
+		room := rooms[i%len(rooms)]
+		pre := pick(50)
+		b := make([]byte, pre, pre+room)
+		if got := e.appendJSON(b, &c)[pre:]; !bytes.Equal(got, w) {
+			t.Fatalf("event %d, %d bytes of room, through the cache:\n got %s\nwant %s", i, room, got, w)
+		}
+		if got := e.appendJSON(b, nil)[pre:]; !bytes.Equal(got, w) {
 			t.Fatalf("event %d, %d bytes of room:\n got %s\nwant %s", i, room, got, w)
 		}
 	}

@@ -11,8 +11,6 @@ import (
 	"time"
 	"unicode/utf8"
 	"unsafe"
-
-	"github.com/tcpviz/tcpviz/pcapng/kblock"
 )
 
 // The AppendJSON methods write the records of docs/events.md without
@@ -394,6 +392,9 @@ type eventCache struct {
 	heads  [headSets][2]headText
 	sevs   [sevSets][2]sevText
 	ends   [endsSlots]endsText
+	// Kernel records: each socket's 4-tuple, the last pid and command.
+	socks [kernSlots]kernSocket
+	proc  kernProc
 }
 
 // text64 and text128 hold a text of up to their size, put whole.
@@ -684,8 +685,7 @@ func (e *Event) appendJSON(b []byte, c *eventCache) []byte {
 	}
 	b = append(b, '}')
 	if e.Kernel != nil {
-		b = append(b, `,"kernel":`...)
-		b = appendKernel(b, e.Kernel)
+		b = appendKernel(b, e.Kernel, c)
 	}
 	if e.Limit != nil {
 		b = appendMarshal(b, `,"limit":`, e.Limit) // rare: one per change of a connection's limit
@@ -701,113 +701,6 @@ func appendMarshal(b []byte, name string, v any) []byte {
 	}
 	b = append(b, name...)
 	return append(b, j...)
-}
-
-// appendKernel writes a kernel record as encoding/json does (kblock.Record's
-// tags).
-func appendKernel(b []byte, r *kblock.Record) []byte {
-	b = append(b, `{"record":`...)
-	b = jsonString(b, r.Kind.String())
-	u := func(b []byte, name string, v uint64) []byte {
-		if v == 0 {
-			return b
-		}
-		return fU64(b, name, v)
-	}
-	b = u(b, `,"cookie":`, r.Cookie)
-	b = append(b, `,"saddr":`...)
-	b = appendAddr(b, r.Saddr)
-	b = append(b, `,"daddr":`...)
-	b = appendAddr(b, r.Daddr)
-	b = fU64(b, `,"sport":`, uint64(r.Sport))
-	b = fU64(b, `,"dport":`, uint64(r.Dport))
-	b = u(b, `,"snd_cwnd":`, uint64(r.SndCwnd))
-	b = u(b, `,"ssthresh":`, uint64(r.Ssthresh))
-	b = u(b, `,"srtt_us":`, uint64(r.SRTTus))
-	b = u(b, `,"rttvar_us":`, uint64(r.RTTVarus))
-	b = u(b, `,"snd_wnd":`, uint64(r.SndWnd))
-	b = u(b, `,"rcv_wnd":`, uint64(r.RcvWnd))
-	b = u(b, `,"packets_out":`, uint64(r.PacketsOut))
-	b = u(b, `,"retrans_out":`, uint64(r.RetransOut))
-	b = u(b, `,"lost_out":`, uint64(r.LostOut))
-	b = u(b, `,"sacked_out":`, uint64(r.SackedOut))
-	b = u(b, `,"delivered":`, uint64(r.Delivered))
-	b = u(b, `,"total_retrans":`, uint64(r.TotalRetrans))
-	b = u(b, `,"snd_una":`, uint64(r.SndUna))
-	b = u(b, `,"snd_nxt":`, uint64(r.SndNxt))
-	b = u(b, `,"rcv_nxt":`, uint64(r.RcvNxt))
-	b = u(b, `,"mss":`, uint64(r.MSS))
-	b = u(b, `,"ca_state":`, uint64(r.CAState))
-	b = u(b, `,"pacing_rate":`, r.PacingRate)
-	b = u(b, `,"seq":`, uint64(r.Seq))
-	b = u(b, `,"end_seq":`, uint64(r.EndSeq))
-	b = u(b, `,"tcp_flags":`, uint64(r.TCPFlags))
-	b = u(b, `,"segs":`, uint64(r.Segs))
-	b = u(b, `,"old_state":`, uint64(r.OldState))
-	b = u(b, `,"new_state":`, uint64(r.NewState))
-	b = u(b, `,"pid":`, uint64(r.PID))
-	if r.Comm != "" {
-		b = fStr(b, `,"comm":`, r.Comm)
-	}
-	b = u(b, `,"bytes_acked":`, r.BytesAcked)
-	b = u(b, `,"bytes_received":`, r.BytesRecv)
-	b = u(b, `,"span_ns":`, r.SpanNS)
-	b = u(b, `,"reset_dir":`, uint64(r.ResetDir))
-	return appendKernelLimits(b, r)
-}
-
-// appendKernelLimits writes the send-limit groups the record carries, zero
-// values included (kblock.Record.MarshalJSON), and closes the object.
-func appendKernelLimits(b []byte, r *kblock.Record) []byte {
-	bit := func(b []byte, name string, v bool) []byte {
-		b = append(b, name...)
-		return strconv.AppendBool(b, v)
-	}
-	if r.Has&kblock.HasChrono != 0 {
-		b = fU64(b, `,"busy_us":`, r.BusyUS)
-		b = fU64(b, `,"rwnd_limited_us":`, r.RwndLimitedUS)
-		b = fU64(b, `,"sndbuf_limited_us":`, r.SndbufLimitedUS)
-	}
-	if r.Has&kblock.HasCwndLimited != 0 {
-		b = bit(b, `,"cwnd_limited":`, r.CwndLimited)
-	}
-	if r.Has&kblock.HasAppLimited != 0 {
-		b = bit(b, `,"app_limited":`, r.AppLimited)
-	}
-	if r.Has&kblock.HasRate != 0 {
-		b = fU64(b, `,"rate_delivered":`, uint64(r.RateDelivered))
-		b = fU64(b, `,"rate_interval_us":`, uint64(r.RateIntervalUS))
-	}
-	if r.Has&kblock.HasMinRTT != 0 {
-		b = fU64(b, `,"min_rtt_us":`, uint64(r.MinRTTus))
-	}
-	if r.Has&kblock.HasUnsent != 0 {
-		b = fU64(b, `,"unsent_bytes":`, uint64(r.Unsent))
-	}
-	if r.Has&kblock.HasWmem != 0 {
-		b = fU64(b, `,"wmem_queued":`, uint64(r.WmemQueued))
-		b = fU64(b, `,"sndbuf":`, uint64(r.Sndbuf))
-	}
-	if r.Has&kblock.HasWScale != 0 {
-		b = fU64(b, `,"snd_wscale":`, uint64(r.SndWScale))
-		b = fU64(b, `,"rcv_wscale":`, uint64(r.RcvWScale))
-	}
-	if r.HasTimer {
-		b = fU64(b, `,"timer_pending":`, uint64(r.TimerPending))
-		b = fU64(b, `,"retransmits":`, uint64(r.Retransmits))
-	}
-	return append(b, '}')
-}
-
-// appendAddr writes an address as its MarshalText form ("" for the zero
-// address).
-func appendAddr(b []byte, a netip.Addr) []byte {
-	if a.Zone() != "" {
-		return jsonString(b, a.String()) // a zone is free text
-	}
-	b = append(b, '"')
-	b = a.AppendTo(b)
-	return append(b, '"')
 }
 
 // AppendJSON appends the packet record of p (what Record(peerISN) marshals
