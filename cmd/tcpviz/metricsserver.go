@@ -11,8 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/tcpviz/tcpviz/internal/metrics"
 )
 
 // metricsServer serves /metrics while the monitor runs.
@@ -21,13 +20,13 @@ type metricsServer struct {
 	srv  *http.Server
 }
 
-func startMetrics(addr string, reg *prometheus.Registry) (*metricsServer, error) {
+func startMetrics(addr string, reg *metrics.Registry) (*metricsServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-addr: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.Handle("/metrics", metrics.Handler(reg))
 	s := &metricsServer{addr: ln.Addr().String(), srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}
 	go func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -11,9 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
 	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/internal/capture"
 	"github.com/tcpviz/tcpviz/internal/metrics"
@@ -157,17 +154,14 @@ func runMonitor(args []string) error {
 		cfg.OnFile = pq.SetCaptureFile
 		flowSinks = append(flowSinks, pq.Flow)
 	}
-	var reg *prometheus.Registry
+	var reg *metrics.Registry
 	if *metricsAddr != "" {
 		ports, err := parsePorts(*metricsPorts)
 		if err != nil {
 			return usagef("--metrics-ports: %v", err)
 		}
-		reg = prometheus.NewRegistry()
-		tr, err := metrics.NewTraffic(reg, ports)
-		if err != nil {
-			return err
-		}
+		reg = metrics.NewRegistry()
+		tr := metrics.NewTraffic(reg, ports)
 		cfg.Sinks = append(cfg.Sinks, tr)
 		flowSinks = append(flowSinks, tr.Flow)
 	}
@@ -209,8 +203,7 @@ func runMonitor(args []string) error {
 		return err
 	}
 	if reg != nil {
-		reg.MustRegister(metrics.NewHealth(m.Summary), collectors.NewGoCollector(),
-			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		reg.Register(metrics.NewHealth(m.Summary), metrics.Runtime{})
 		srv, err := startMetrics(*metricsAddr, reg)
 		if err != nil {
 			if pq != nil {

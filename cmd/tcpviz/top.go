@@ -13,8 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/term"
 
 	"github.com/tcpviz/tcpviz/events"
@@ -115,18 +113,15 @@ func runTop(args []string) error {
 	if err != nil {
 		return err
 	}
-	var reg *prometheus.Registry
+	var reg *metrics.Registry
 	var sinks []pipeline.Sink
 	if *metricsAddr != "" {
 		mports, err := parsePorts(*metricsPorts)
 		if err != nil {
 			return usagef("--metrics-ports: %v", err)
 		}
-		reg = prometheus.NewRegistry()
-		tr, err := metrics.NewTraffic(reg, mports)
-		if err != nil {
-			return err
-		}
+		reg = metrics.NewRegistry()
+		tr := metrics.NewTraffic(reg, mports)
 		sinks = append(sinks, tr)
 		prev := pcfg.OnFlow
 		pcfg.OnFlow = func(r *events.FlowRecord) {
@@ -137,7 +132,7 @@ func runTop(args []string) error {
 		}
 	}
 	if reg != nil {
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		reg.Register(metrics.Runtime{})
 		srv, err := startMetrics(*metricsAddr, reg)
 		if err != nil {
 			return err

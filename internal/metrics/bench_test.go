@@ -5,8 +5,6 @@ import (
 	"os"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/tcpviz/tcpviz/internal/pipeline"
 	"github.com/tcpviz/tcpviz/internal/sessionfiles"
 	"github.com/tcpviz/tcpviz/internal/testutil/pipecfg"
@@ -32,10 +30,7 @@ func BenchmarkTrafficOverhead(b *testing.B) {
 				cfg := pipecfg.Detectors()
 				o := sessionfiles.Options{Input: in, OutDir: b.TempDir(), Pipeline: cfg}
 				if withMetrics {
-					tr, err := NewTraffic(prometheus.NewRegistry(), []uint16{5001, 5201})
-					if err != nil {
-						b.Fatal(err)
-					}
+					tr := NewTraffic(NewRegistry(), []uint16{5001, 5201})
 					o.Sinks = []pipeline.Sink{tr}
 					o.Pipeline.OnFlow = tr.Flow
 				}

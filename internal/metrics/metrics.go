@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/monitor"
 )
@@ -31,10 +29,10 @@ const namespace = "tcpviz"
 type Traffic struct {
 	ports map[uint16]string
 
-	segments, bytes, resets, retrans, loss, reorder, zeroWin, eventsTotal *prometheus.CounterVec
-	rtt, goodput                                                          *prometheus.HistogramVec
+	segments, bytes, resets, retrans, loss, reorder, zeroWin, eventsTotal *CounterVec
+	rtt, goodput                                                          *HistogramVec
 
-	cache map[childKey]prometheus.Counter
+	cache map[childKey]*Counter
 	// Zero-window periods in progress, by flow and the direction that
 	// advertised the zero window; and retransmitted bytes per flow and
 	// direction, for goodput.
@@ -51,7 +49,7 @@ type flowDir struct {
 }
 
 type childKey struct {
-	vec  *prometheus.CounterVec
+	vec  *CounterVec
 	dir  events.Dir
 	port string
 	kind string
@@ -59,19 +57,19 @@ type childKey struct {
 
 // NewTraffic builds the traffic metrics and registers them with reg.
 // ports lists the service ports kept as labels (nil: DefaultPorts).
-func NewTraffic(reg prometheus.Registerer, ports []uint16) (*Traffic, error) {
+func NewTraffic(reg *Registry, ports []uint16) *Traffic {
 	if ports == nil {
 		ports = DefaultPorts
 	}
-	t := &Traffic{ports: make(map[uint16]string, len(ports)), cache: make(map[childKey]prometheus.Counter),
+	t := &Traffic{ports: make(map[uint16]string, len(ports)), cache: make(map[childKey]*Counter),
 		zw: make(map[flowDir]int64), reBytes: make(map[uint64]*[2]uint64)}
 	for _, p := range ports {
 		t.ports[p] = strconv.Itoa(int(p))
 	}
 	dp := []string{"direction", "service_port"}
 	dpk := []string{"direction", "service_port", "kind"}
-	counter := func(name, help string, labels []string) *prometheus.CounterVec {
-		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}, labels)
+	counter := func(name, help string, labels []string) *CounterVec {
+		return NewCounterVec(namespace+"_"+name, help, labels...)
 	}
 	t.segments = counter("data_segments_total", "TCP segments carrying payload, retransmissions included.", dp)
 	t.bytes = counter("payload_bytes_total", "TCP payload bytes, retransmissions included.", dp)
@@ -81,19 +79,14 @@ func NewTraffic(reg prometheus.Registerer, ports []uint16) (*Traffic, error) {
 	t.reorder = counter("reordering_events_total", "Segments that arrived out of order.", dp)
 	t.zeroWin = counter("zero_window_seconds_total", "Time a receiver advertised a zero window; direction is the advertiser's.", dp)
 	t.eventsTotal = counter("events_total", "Detector events by type.", []string{"direction", "service_port", "type"})
-	t.rtt = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Name: "rtt_seconds",
-		Help:    "RTT samples from data to the ACK that covers it and from TCP timestamps.",
-		Buckets: prometheus.ExponentialBuckets(50e-6, 2, 18)}, []string{"service_port"})
-	t.goodput = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Name: "goodput_bits_per_second",
-		Help:    "Per connection and direction that carried data: payload bytes not retransmitted, over the connection's duration, in bits per second.",
-		Buckets: prometheus.ExponentialBuckets(1e3, 4, 12)}, dp)
-	for _, c := range []prometheus.Collector{t.segments, t.bytes, t.resets, t.retrans, t.loss, t.reorder, t.zeroWin,
-		t.eventsTotal, t.rtt, t.goodput} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
-	}
-	return t, nil
+	t.rtt = NewHistogramVec(namespace+"_rtt_seconds",
+		"RTT samples from data to the ACK that covers it and from TCP timestamps.",
+		ExponentialBuckets(50e-6, 2, 18), "service_port")
+	t.goodput = NewHistogramVec(namespace+"_goodput_bits_per_second",
+		"Per connection and direction that carried data: payload bytes not retransmitted, over the connection's duration, in bits per second.",
+		ExponentialBuckets(1e3, 4, 12), dp...)
+	reg.Register(t.segments, t.bytes, t.resets, t.retrans, t.loss, t.reorder, t.zeroWin, t.eventsTotal, t.rtt, t.goodput)
+	return t
 }
 
 // ServicePort is the label value of a connection's ports.
@@ -104,7 +97,7 @@ func (t *Traffic) ServicePort(a, b uint16) string {
 	return Other
 }
 
-func (t *Traffic) child(vec *prometheus.CounterVec, dir events.Dir, port, kind string) prometheus.Counter {
+func (t *Traffic) child(vec *CounterVec, dir events.Dir, port, kind string) *Counter {
 	k := childKey{vec, dir, port, kind}
 	c := t.cache[k]
 	if c == nil {
@@ -218,72 +211,50 @@ func (t *Traffic) Flow(r *events.FlowRecord) {
 type Health struct {
 	summary func() monitor.Summary
 	now     func() time.Time
-
-	filesRead, records, packets, gaps, restarts, fileErrors, drops, bad, kernel, damaged *prometheus.Desc
-	behind, lastPacket, active, alerts                                                   *prometheus.Desc
 }
 
 // NewHealth builds the health collector; summary is monitor.Summary.
 func NewHealth(summary func() monitor.Summary) *Health {
-	d := func(name, help string, labels ...string) *prometheus.Desc {
-		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "monitor", name), help, labels, nil)
-	}
-	return &Health{summary: summary, now: time.Now,
-		filesRead:  d("files_read_total", "Capture files the monitor has opened."),
-		records:    d("records_total", "Records read (packets, custom and statistics blocks)."),
-		packets:    d("packets_total", "Packet records read."),
-		kernel:     d("kernel_records_total", "Kernel records read."),
-		gaps:       d("gaps_total", "Rolling files that disappeared before they were read."),
-		restarts:   d("restarts_total", "Files that were truncated or replaced and read again from the start."),
-		fileErrors: d("file_errors_total", "Files abandoned on errors."),
-		drops:      d("capture_dropped_packets_total", "Packets the capture itself reports as dropped (pcapng statistics blocks)."),
-		bad:        d("bad_records_total", "Kernel records that failed to decode."),
-		damaged:    d("damaged_blocks_total", "Damaged blocks skipped in the capture files."),
-		behind:     d("seconds_behind", "Seconds since the monitor last had read every byte written to the files it follows."),
-		lastPacket: d("last_packet_timestamp_seconds", "Capture time of the newest packet read (Unix seconds)."),
-		active:     d("active_alerts", "Alerts in force (WARN or CRITICAL, not yet RECOVERED).", "kind", "level"),
-		alerts:     d("alerts_total", "Alert lines printed, by level.", "level"),
-	}
+	return &Health{summary: summary, now: time.Now}
 }
 
-// Describe implements prometheus.Collector.
-func (h *Health) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{h.filesRead, h.records, h.packets, h.kernel, h.gaps, h.restarts,
-		h.fileErrors, h.drops, h.bad, h.damaged, h.behind, h.lastPacket, h.active, h.alerts} {
-		ch <- d
-	}
-}
-
-// Collect implements prometheus.Collector.
-func (h *Health) Collect(ch chan<- prometheus.Metric) {
+// Collect implements Collector.
+func (h *Health) Collect() []Family {
 	s := h.summary()
-	c := func(d *prometheus.Desc, v float64) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v)
+	one := func(name, help, typ string, v float64) Family {
+		return Family{Name: namespace + "_monitor_" + name, Help: help, Type: typ, Metrics: []Metric{{Value: v}}}
 	}
-	c(h.filesRead, float64(s.Files))
-	c(h.records, float64(s.Records))
-	c(h.packets, float64(s.Packets))
-	c(h.kernel, float64(s.Kernel))
-	c(h.gaps, float64(s.Gaps))
-	c(h.restarts, float64(s.Restarts))
-	c(h.fileErrors, float64(s.FileErrors))
-	c(h.drops, float64(s.CaptureDrops))
-	c(h.bad, float64(s.BadRecords))
-	c(h.damaged, float64(s.Damaged))
+	counter := func(name, help string, v float64) Family { return one(name, help, TypeCounter, v) }
+	fams := []Family{
+		counter("files_read_total", "Capture files the monitor has opened.", float64(s.Files)),
+		counter("records_total", "Records read (packets, custom and statistics blocks).", float64(s.Records)),
+		counter("packets_total", "Packet records read.", float64(s.Packets)),
+		counter("kernel_records_total", "Kernel records read.", float64(s.Kernel)),
+		counter("gaps_total", "Rolling files that disappeared before they were read.", float64(s.Gaps)),
+		counter("restarts_total", "Files that were truncated or replaced and read again from the start.", float64(s.Restarts)),
+		counter("file_errors_total", "Files abandoned on errors.", float64(s.FileErrors)),
+		counter("capture_dropped_packets_total", "Packets the capture itself reports as dropped (pcapng statistics blocks).", float64(s.CaptureDrops)),
+		counter("bad_records_total", "Kernel records that failed to decode.", float64(s.BadRecords)),
+		counter("damaged_blocks_total", "Damaged blocks skipped in the capture files.", float64(s.Damaged)),
+	}
 	behind := 0.0
 	if !s.CaughtUp.IsZero() {
 		behind = h.now().Sub(s.CaughtUp).Seconds()
 	}
-	ch <- prometheus.MustNewConstMetric(h.behind, prometheus.GaugeValue, behind)
+	fams = append(fams, one("seconds_behind", "Seconds since the monitor last had read every byte written to the files it follows.", TypeGauge, behind))
 	if s.LastPacket > 0 {
-		ch <- prometheus.MustNewConstMetric(h.lastPacket, prometheus.GaugeValue, float64(s.LastPacket)/1e9)
+		fams = append(fams, one("last_packet_timestamp_seconds", "Capture time of the newest packet read (Unix seconds).", TypeGauge, float64(s.LastPacket)/1e9))
 	}
+	active := Family{Name: namespace + "_monitor_active_alerts", Help: "Alerts in force (WARN or CRITICAL, not yet RECOVERED).", Type: TypeGauge}
 	for _, kind := range monitor.KindNames() {
 		for _, lvl := range []string{"WARN", "CRITICAL"} {
-			ch <- prometheus.MustNewConstMetric(h.active, prometheus.GaugeValue, float64(s.Active[monitor.ActiveKey{Kind: kind, Level: lvl}]), kind, lvl)
+			active.Metrics = append(active.Metrics, Metric{Labels: []Label{{"kind", kind}, {"level", lvl}},
+				Value: float64(s.Active[monitor.ActiveKey{Kind: kind, Level: lvl}])})
 		}
 	}
+	alerts := Family{Name: namespace + "_monitor_alerts_total", Help: "Alert lines printed, by level.", Type: TypeCounter}
 	for _, lvl := range []string{"WARN", "CRITICAL", "RECOVERED"} {
-		ch <- prometheus.MustNewConstMetric(h.alerts, prometheus.CounterValue, float64(s.Alerts[lvl]), lvl)
+		alerts.Metrics = append(alerts.Metrics, Metric{Labels: []Label{{"level", lvl}}, Value: float64(s.Alerts[lvl])})
 	}
+	return append(fams, active, alerts)
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/tcpviz/tcpviz/detectors"
 	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/internal/conntrack"
@@ -51,13 +49,10 @@ func (t tally) Event(e *events.Event) {
 	}
 }
 
-func run(t *testing.T, sample string, ports []uint16) (*prometheus.Registry, *counts) {
+func run(t *testing.T, sample string, ports []uint16) (*Registry, *counts) {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	tr, err := NewTraffic(reg, ports)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := NewRegistry()
+	tr := NewTraffic(reg, ports)
 	c := &counts{retrans: map[string]float64{}}
 	cfg := pipeline.Config{Flows: conntrack.DefaultConfig(),
 		NewDetector: func(emit func(*events.Event)) pipeline.Detector {
@@ -115,22 +110,18 @@ func TestTrafficCounters(t *testing.T) {
 // label never takes a client's ephemeral port.
 func TestServicePortBounded(t *testing.T) {
 	reg, _ := run(t, "../../samples/rst-teardown.pcap", []uint16{443})
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := 0
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "service_port" {
+	for _, mf := range reg.Gather() {
+		for _, m := range mf.Metrics {
+			for _, l := range m.Labels {
+				if l.Name == "service_port" {
 					n++
-					if l.GetValue() != Other {
-						t.Errorf("%s: service_port %q, want %q", mf.GetName(), l.GetValue(), Other)
+					if l.Value != Other {
+						t.Errorf("%s: service_port %q, want %q", mf.Name, l.Value, Other)
 					}
 				}
-				if l.GetName() == "flow" || l.GetName() == "client" || l.GetName() == "server" {
-					t.Errorf("%s has an unbounded label %s", mf.GetName(), l.GetName())
+				if l.Name == "flow" || l.Name == "client" || l.Name == "server" {
+					t.Errorf("%s has an unbounded label %s", mf.Name, l.Name)
 				}
 			}
 		}
@@ -150,20 +141,19 @@ func TestZeroWindowSeconds(t *testing.T) {
 	}
 }
 
-func sumOf(t *testing.T, reg *prometheus.Registry, name string, match map[string]string) float64 {
+func sumOf(t *testing.T, reg *Registry, name string, match map[string]string) float64 {
 	t.Helper()
-	mfs, _ := reg.Gather()
 	sum := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() != name {
+	for _, mf := range reg.Gather() {
+		if mf.Name != name {
 			continue
 		}
 	metric:
-		for _, m := range mf.GetMetric() {
+		for _, m := range mf.Metrics {
 			for k, v := range match {
 				found := false
-				for _, l := range m.GetLabel() {
-					if l.GetName() == k && l.GetValue() == v {
+				for _, l := range m.Labels {
+					if l.Name == k && l.Value == v {
 						found = true
 					}
 				}
@@ -171,20 +161,19 @@ func sumOf(t *testing.T, reg *prometheus.Registry, name string, match map[string
 					continue metric
 				}
 			}
-			sum += m.GetCounter().GetValue()
+			sum += m.Value
 		}
 	}
 	return sum
 }
 
-func histCount(t *testing.T, reg *prometheus.Registry, name string) uint64 {
+func histCount(t *testing.T, reg *Registry, name string) uint64 {
 	t.Helper()
-	mfs, _ := reg.Gather()
 	var n uint64
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			for _, m := range mf.GetMetric() {
-				n += m.GetHistogram().GetSampleCount()
+	for _, mf := range reg.Gather() {
+		if mf.Name == name {
+			for _, m := range mf.Metrics {
+				n += m.Count
 			}
 		}
 	}
