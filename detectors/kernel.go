@@ -99,8 +99,9 @@ func (e *Engine) Kernel(frame uint64, rec *kblock.Record, id uint64, dir events.
 	if id == 0 {
 		f = nil
 	}
-	ev := &e.ev
-	*ev = events.KernelEvent(frame, rec, id, dir)
+	ev := e.newEvent()
+	src, dst := f.kernelEnds(rec)
+	ev.SetKernel(frame, rec, id, dir, src, dst)
 	switch rec.Kind {
 	case kblock.KindProbe:
 		if id != 0 {
@@ -131,6 +132,21 @@ func (e *Engine) Kernel(frame uint64, rec *kblock.Record, id uint64, dir events.
 	if f != nil && e.limWindow > 0 && (rec.Kind == kblock.KindProbe || rec.Kind == kblock.KindState) {
 		e.limitsKernel(f, f.dirOf(rec.Saddr, rec.Sport, dir), rec)
 	}
+}
+
+// kernelEnds is the text of the record's local and remote ends, the
+// connection's own when they are its ends (nearly always: a record is
+// matched to the connection by them).
+func (f *flow) kernelEnds(rec *kblock.Record) (src, dst string) {
+	if f != nil {
+		for d := events.DirC2S; d <= events.DirS2C; d++ {
+			if f.addr[d] == rec.Saddr && f.port[d] == rec.Sport && f.addr[d^1] == rec.Daddr && f.port[d^1] == rec.Dport &&
+				rec.Saddr.IsValid() && rec.Daddr.IsValid() {
+				return f.endpoint(d), f.endpoint(d ^ 1)
+			}
+		}
+	}
+	return events.Endpoint(rec.Saddr, rec.Sport), events.Endpoint(rec.Daddr, rec.Dport)
 }
 
 // dirOf is the direction whose sender is addr:port.

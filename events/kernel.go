@@ -8,9 +8,18 @@ import "github.com/tcpviz/tcpviz/pcapng/kblock"
 // without detectors the pipeline emits it as it is, so the same record gets
 // the same type and severity either way.
 func KernelEvent(frame uint64, rec *kblock.Record, flow uint64, dir Dir) Event {
-	e := Event{Frame: frame, TS: Timestamp(rec.TS), Flow: flow, Dir: dir,
-		Src: Endpoint(rec.Saddr, rec.Sport), Dst: Endpoint(rec.Daddr, rec.Dport),
-		Severity: SevInfo, Kernel: rec}
+	var e Event
+	e.SetKernel(frame, rec, flow, dir, Endpoint(rec.Saddr, rec.Sport), Endpoint(rec.Daddr, rec.Dport))
+	return e
+}
+
+// SetKernel fills the zero event e as KernelEvent builds it, with src and
+// dst the text of Endpoint(rec.Saddr, rec.Sport) and Endpoint(rec.Daddr,
+// rec.Dport) (a connection's own, which it keeps, rather than new strings
+// for each record).
+func (e *Event) SetKernel(frame uint64, rec *kblock.Record, flow uint64, dir Dir, src, dst string) {
+	e.Frame, e.TS, e.Flow, e.Dir, e.Src, e.Dst = frame, Timestamp(rec.TS), flow, dir, src, dst
+	e.Severity, e.Kernel = SevInfo, rec
 	switch rec.Kind {
 	case kblock.KindProbe:
 		e.Type = TypeKernelSample
@@ -24,5 +33,4 @@ func KernelEvent(frame uint64, rec *kblock.Record, flow uint64, dir Dir) Event {
 	default:
 		e.Type, e.Severity = TypeKernelReset, SevWarn
 	}
-	return e
 }
