@@ -15,7 +15,6 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
-	"github.com/cilium/ebpf/rlimit"
 )
 
 // Options configure the programs before they are loaded.
@@ -102,7 +101,7 @@ var optionalProgs = map[string]bool{
 // Load loads the programs with opts and attaches them. The caller must run
 // in the network namespace of opts.Ifindex. Close detaches everything.
 func Load(opts Options) (_ *Capture, err error) {
-	if err := rlimit.RemoveMemlock(); err != nil {
+	if err := removeMemlock(); err != nil {
 		return nil, fmt.Errorf("remove memlock limit: %w", err)
 	}
 	spec, err := loadCapture()

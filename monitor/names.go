@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // naturalLess orders names with digit runs compared as numbers, so that
@@ -63,7 +64,11 @@ type series struct {
 
 // rollingName matches the ring names of tcpviz capture and dumpcap:
 // base_NNNNN_YYYYmmddHHMMSS.ext.
-var rollingName = regexp.MustCompile(`^(.*)_(\d{5,})_(\d{14})(\.[^._]+(?:\.gz)?)?$`)
+//
+// Compiled on first use, not at start-up: most commands never follow a ring.
+var rollingName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(.*)_(\d{5,})_(\d{14})(\.[^._]+(?:\.gz)?)?$`)
+})
 
 // ringSeries is base_NNNNN_YYYYmmddHHMMSS.ext for one base and extension.
 func ringSeries(dir, base, ext string) *series {
@@ -124,7 +129,7 @@ func dirSeries(dir string) *series {
 
 // rollingSeq reads the sequence number of a ring name, if it is one.
 func rollingSeq(name string) (int, bool) {
-	m := rollingName.FindStringSubmatch(name)
+	m := rollingName().FindStringSubmatch(name)
 	if m == nil {
 		return 0, false
 	}
@@ -155,7 +160,7 @@ func captureName(name string) bool {
 func seriesFor(path string) *series {
 	dir, name := filepath.Split(path)
 	dir = filepath.Clean(dir)
-	if m := rollingName.FindStringSubmatch(name); m != nil {
+	if m := rollingName().FindStringSubmatch(name); m != nil {
 		return ringSeries(dir, m[1], m[4])
 	}
 	return tcpdumpSeries(dir, name)

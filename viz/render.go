@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tcpviz/tcpviz/events"
@@ -166,7 +167,7 @@ func (r *Report) pageData() template.JS {
 
 // render writes one page.
 func (r *Report) render(w io.Writer, kind pageKind) error {
-	if err := pageTpl.Execute(w, r.view(kind)); err != nil {
+	if err := pageTpl().Execute(w, r.view(kind)); err != nil {
 		return fmt.Errorf("render page: %w", err)
 	}
 	return nil
@@ -199,23 +200,27 @@ func (r *Report) WriteFiles(dir string) ([]string, error) {
 	return out, nil
 }
 
-var pageTpl = template.Must(template.New("page").Funcs(template.FuncMap{
-	"bytes":   humanBytes,
-	"ms":      func(v float64) string { return fmtMS(v) },
-	"pct":     func(v float64) string { return fmt.Sprintf("%.2f%%", v) },
-	"dur":     func(d time.Duration) string { return d.Round(time.Millisecond).String() },
-	"upper":   strings.ToUpper,
-	"evlist":  evList,
-	"state":   events.ConnState,
-	"zerowin": events.ZeroWindowLabel,
-	// spanStyle places a band span; every value is a number or one of
-	// limitColor's, so the style is built here rather than escaped.
-	"spanStyle": func(s BandSpan) template.CSS {
-		return template.CSS(fmt.Sprintf("left:%.4f%%;width:%.4f%%;background:%s", s.Left, s.Width, s.Color))
-	},
-	"add":     func(a, b uint64) uint64 { return a + b },
-	"seconds": seconds,
-}).Parse(pageHTML))
+// pageTpl is parsed on first use, not at start-up: every command links
+// viz, few write a page.
+var pageTpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("page").Funcs(template.FuncMap{
+		"bytes":   humanBytes,
+		"ms":      func(v float64) string { return fmtMS(v) },
+		"pct":     func(v float64) string { return fmt.Sprintf("%.2f%%", v) },
+		"dur":     func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+		"upper":   strings.ToUpper,
+		"evlist":  evList,
+		"state":   events.ConnState,
+		"zerowin": events.ZeroWindowLabel,
+		// spanStyle places a band span; every value is a number or one of
+		// limitColor's, so the style is built here rather than escaped.
+		"spanStyle": func(s BandSpan) template.CSS {
+			return template.CSS(fmt.Sprintf("left:%.4f%%;width:%.4f%%;background:%s", s.Left, s.Width, s.Color))
+		},
+		"add":     func(a, b uint64) uint64 { return a + b },
+		"seconds": seconds,
+	}).Parse(pageHTML))
+})
 
 // humanBytes writes a size in IEC units (KiB, MiB, GiB), the one unit
 // system of every tcpviz output.
