@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"unsafe"
 )
 
 // DocumentationPEN is the Private Enterprise Number RFC 5612 sets aside for
@@ -479,21 +480,31 @@ func Decode(data []byte, r *Record) (int, error) {
 	default:
 		return 0, &DecodeError{24, fmt.Sprintf("address family %d, want 4 or 6", data[24])}
 	}
-	// One loop with the field's value read and stored in place: a call
-	// per field to find where it goes and another to read its width cost
-	// more than the rest of the decoding.
+	// One loop with the field's value read and stored in place through
+	// fieldTab: a call per field to find where it goes (set's switch) and
+	// another to read its width cost more than the rest of the decoding.
 	for off := hlen; off < rlen; {
+		if rlen-off >= 8 {
+			// An integer field of 4 bytes (most): header and value in one
+			// word. Anything else (a comm of 4 bytes, an unknown field)
+			// takes the general path.
+			w := binary.LittleEndian.Uint64(data[off : off+8 : off+8])
+			if t := uint16(w); w>>16&0xffff == 4 && int(t) < len(fieldTab) && fieldTab[t].kind != fieldUnknown {
+				off += 8
+				r.store(&fieldTab[t], w>>32)
+				continue
+			}
+		}
 		if rlen-off < 4 {
 			return 0, &DecodeError{off, "field header runs past the record"}
 		}
-		f := data[off:]
-		t := binary.LittleEndian.Uint16(f)
-		n := int(binary.LittleEndian.Uint16(f[2:]))
-		if n > len(f)-4 {
+		h := binary.LittleEndian.Uint32(data[off:])
+		t, n := uint16(h), int(h>>16)
+		if n > rlen-off-4 {
 			return 0, &DecodeError{off, fmt.Sprintf("field %d length %d runs past the record", t, n)}
 		}
-		b := f[4 : 4+n]
 		at := off
+		b := data[off+4 : off+4+n]
 		off += 4 + (n+3)&^3
 		if t == FieldComm {
 			if string(b) == prevComm {
@@ -519,13 +530,113 @@ func Decode(data []byte, r *Record) (int, error) {
 			}
 			continue // unknown field: skipped so newer writers stay readable
 		}
-		r.set(t, v)
+		if int(t) < len(fieldTab) {
+			r.store(&fieldTab[t], v)
+		}
 	}
 	return rlen, nil
 }
 
+// store stores v in the field of slot f (nothing for an unknown one).
+func (r *Record) store(f *fieldSlot, v uint64) {
+	p := unsafe.Add(unsafe.Pointer(r), f.off)
+	switch f.kind {
+	case fieldU32:
+		*(*uint32)(p) = uint32(v)
+	case fieldU64:
+		*(*uint64)(p) = v
+	case fieldU8:
+		*(*uint8)(p) = uint8(v)
+	case fieldBool:
+		*(*bool)(p) = v != 0
+	default:
+		return
+	}
+	r.Has |= f.has
+	if f.timer {
+		r.HasTimer = true
+	}
+}
+
+// Kinds of a fieldTab entry: the width of the Record's field, or a bool.
+const (
+	fieldUnknown = iota
+	fieldU8
+	fieldU32
+	fieldU64
+	fieldBool
+)
+
+// fieldSlot is where Decode stores an integer field: the Record's field at
+// off, of kind, and the bits of Has (or HasTimer) it sets. It stores what
+// set does (TestFieldTabSameAsSet).
+type fieldSlot struct {
+	off   uintptr
+	kind  uint8
+	timer bool
+	has   uint16
+}
+
+// fieldTab is the slot of each integer field code (fieldUnknown for codes
+// this decoder does not know).
+var fieldTab = func() (t [FieldRetransmits + 1]fieldSlot) {
+	var r Record
+	at := func(code uint16, p unsafe.Pointer, kind uint8, has uint16) {
+		t[code] = fieldSlot{off: uintptr(p) - uintptr(unsafe.Pointer(&r)), kind: kind, has: has}
+	}
+	u32 := func(code uint16, p *uint32) { at(code, unsafe.Pointer(p), fieldU32, 0) }
+	u64 := func(code uint16, p *uint64) { at(code, unsafe.Pointer(p), fieldU64, 0) }
+	u8 := func(code uint16, p *uint8) { at(code, unsafe.Pointer(p), fieldU8, 0) }
+	u32(FieldSndCwnd, &r.SndCwnd)
+	u32(FieldSsthresh, &r.Ssthresh)
+	u32(FieldSRTTus, &r.SRTTus)
+	u32(FieldRTTVarus, &r.RTTVarus)
+	u32(FieldSndWnd, &r.SndWnd)
+	u32(FieldRcvWnd, &r.RcvWnd)
+	u32(FieldPacketsOut, &r.PacketsOut)
+	u32(FieldRetransOut, &r.RetransOut)
+	u32(FieldLostOut, &r.LostOut)
+	u32(FieldSackedOut, &r.SackedOut)
+	u32(FieldDelivered, &r.Delivered)
+	u32(FieldTotalRetrans, &r.TotalRetrans)
+	u32(FieldSndUna, &r.SndUna)
+	u32(FieldSndNxt, &r.SndNxt)
+	u32(FieldRcvNxt, &r.RcvNxt)
+	u32(FieldMSS, &r.MSS)
+	u8(FieldCAState, &r.CAState)
+	u64(FieldPacingRate, &r.PacingRate)
+	u32(FieldSeq, &r.Seq)
+	u32(FieldEndSeq, &r.EndSeq)
+	u8(FieldTCPFlags, &r.TCPFlags)
+	u32(FieldSegs, &r.Segs)
+	u8(FieldOldState, &r.OldState)
+	u8(FieldNewState, &r.NewState)
+	u32(FieldPID, &r.PID)
+	u64(FieldBytesAcked, &r.BytesAcked)
+	u64(FieldBytesRecv, &r.BytesRecv)
+	u64(FieldSpanNS, &r.SpanNS)
+	u8(FieldResetDir, &r.ResetDir)
+	at(FieldBusyUS, unsafe.Pointer(&r.BusyUS), fieldU64, HasChrono)
+	at(FieldRwndLimitedUS, unsafe.Pointer(&r.RwndLimitedUS), fieldU64, HasChrono)
+	at(FieldSndbufLimitedUS, unsafe.Pointer(&r.SndbufLimitedUS), fieldU64, HasChrono)
+	at(FieldCwndLimited, unsafe.Pointer(&r.CwndLimited), fieldBool, HasCwndLimited)
+	at(FieldAppLimited, unsafe.Pointer(&r.AppLimited), fieldBool, HasAppLimited)
+	at(FieldRateDelivered, unsafe.Pointer(&r.RateDelivered), fieldU32, HasRate)
+	at(FieldRateIntervalUS, unsafe.Pointer(&r.RateIntervalUS), fieldU32, HasRate)
+	at(FieldMinRTTus, unsafe.Pointer(&r.MinRTTus), fieldU32, HasMinRTT)
+	at(FieldUnsent, unsafe.Pointer(&r.Unsent), fieldU32, HasUnsent)
+	at(FieldWmemQueued, unsafe.Pointer(&r.WmemQueued), fieldU32, HasWmem)
+	at(FieldSndbuf, unsafe.Pointer(&r.Sndbuf), fieldU32, HasWmem)
+	at(FieldSndWScale, unsafe.Pointer(&r.SndWScale), fieldU8, HasWScale)
+	at(FieldRcvWScale, unsafe.Pointer(&r.RcvWScale), fieldU8, HasWScale)
+	u8(FieldTimerPending, &r.TimerPending)
+	u8(FieldRetransmits, &r.Retransmits)
+	t[FieldTimerPending].timer, t[FieldRetransmits].timer = true, true
+	return t
+}()
+
 // set stores v in the integer field t and reports whether t is one this
-// decoder knows.
+// decoder knows. Decode stores through fieldTab, which must do the same.
 func (r *Record) set(t uint16, v uint64) bool {
 	switch t {
 	case FieldSndCwnd:

@@ -1,6 +1,7 @@
 package kblock
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -228,6 +229,42 @@ func TestIntegerWidths(t *testing.T) {
 	}
 }
 
+// TestFieldTabSameAsSet decodes a record of one integer field, for every
+// field code up to past the known ones, of every width, with values whose
+// truncation to each width differs, and compares it with the record set
+// builds: fieldTab must store what set stores, where set stores it, with
+// the same Has and HasTimer.
+func TestFieldTabSameAsSet(t *testing.T) {
+	base := Record{Kind: KindProbe, TS: 5, Cookie: 6, Saddr: netip.MustParseAddr("10.0.0.1"), Daddr: netip.MustParseAddr("10.0.0.2"), Sport: 7, Dport: 8}
+	head := Append(nil, &base)
+	values := []uint64{0, 1, 0xfe, 0x1ff, 0x10000, 0xfedcba98, 0x1_0000_0001, 0xfedcba98_76543210}
+	for code := range uint16(2 * len(fieldTab)) {
+		if code == FieldComm {
+			continue
+		}
+		for _, width := range []int{1, 2, 4, 8} {
+			for _, v := range values {
+				val := binary.LittleEndian.AppendUint64(nil, v)[:width]
+				b := appendTLV(append([]byte(nil), head...), code, val)
+				binary.LittleEndian.PutUint32(b[4:], uint32(len(b)))
+				var got Record
+				if _, err := Decode(b, &got); err != nil {
+					t.Fatalf("field %d of %d bytes: %v", code, width, err)
+				}
+				want := base
+				var w uint64
+				for i := width - 1; i >= 0; i-- {
+					w = w<<8 | uint64(val[i])
+				}
+				want.set(code, w)
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("field %d of %d bytes, value %#x:\n got %+v\nwant %+v", code, width, w, got, want)
+				}
+			}
+		}
+	}
+}
+
 // A record decoded over the previous one keeps its comm when the name is
 // the same, and takes the new one, or none, otherwise.
 func TestCommAcrossRecords(t *testing.T) {
@@ -235,7 +272,7 @@ func TestCommAcrossRecords(t *testing.T) {
 		return Append(nil, &Record{Kind: KindProbe, Saddr: netip.MustParseAddr("10.0.0.1"), Daddr: netip.MustParseAddr("10.0.0.2"), PID: 9, Comm: comm})
 	}
 	var r Record
-	for _, comm := range []string{"iperf3", "iperf3", "nginx", "", "nginx"} {
+	for _, comm := range []string{"iperf3", "iperf3", "nginx", "", "nginx", "curl", "curl", "sshd", "a", "abcdefgh"} {
 		if _, err := Decode(rec(comm), &r); err != nil {
 			t.Fatal(err)
 		}
