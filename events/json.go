@@ -389,8 +389,8 @@ type eventCache struct {
 	srtt  uint64 // bits of the figure srttTx shows, when srttTx.n > 0
 	// srttTx is `,"srtt_ms":` and the figure.
 	srttTx text64
-	heads  [headSets][2]headText
-	sevs   [sevSets][2]sevText
+	heads  [1 << headBits][2]headText
+	sevs   [1 << sevBits][2]sevText
 	ends   [endsSlots]endsText
 	// Kernel records: each socket's 4-tuple, the last pid and command.
 	socks [kernSlots]kernSocket
@@ -442,34 +442,17 @@ func keepText(dst, x []byte) int {
 	return copy(dst, x)
 }
 
-// same reports whether a and b are the same string: the same bytes at the
-// same address (then they are the same text).
-func same(a, b string) bool {
-	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
-}
-
 // sameText reports whether a and b hold the same text, without reading
 // them when they are the same string.
 func sameText(a, b string) bool {
 	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
 }
 
-// strKey is the address of s and its length in one word.
-func strKey(s string) uint64 {
-	return uint64(uintptr(unsafe.Pointer(unsafe.StringData(s)))) + uint64(len(s))
-}
-
-// fib is 2^64 over the golden ratio: the top bits of k*fib spread keys
-// that are close together (the constants' addresses are; their low bits
-// alone put strings that alternate in one place, depending on the build's
-// layout).
-const fib = 0x9e3779b97f4a7c15
-
 // The kept heads and severities are in sets of two (the newest first), so
 // that two texts in use whose hashes meet do not take turns in one place.
 
-// headSets is the sets of event types whose head is kept.
-const headSets = 16
+// headBits gives the sets of event types whose head is kept: 1<<headBits.
+const headBits = 4
 
 // headText is `{"type":"<typ>","frame":`.
 type headText struct {
@@ -479,11 +462,11 @@ type headText struct {
 
 // appendHead appends the type and the frame's key of an event.
 func (c *eventCache) appendHead(b []byte, typ string) []byte {
-	set := &c.heads[strKey(typ)*fib>>60%headSets]
-	if k := &set[0]; k.tx.n > 0 && same(typ, k.typ) {
+	set := &c.heads[TextSet(TextKey(typ), headBits)]
+	if k := &set[0]; k.tx.n > 0 && SameString(typ, k.typ) {
 		return k.tx.put(b)
 	}
-	if k := &set[1]; k.tx.n > 0 && same(typ, k.typ) {
+	if k := &set[1]; k.tx.n > 0 && SameString(typ, k.typ) {
 		return k.tx.put(b)
 	}
 	n := len(b)
@@ -495,9 +478,9 @@ func (c *eventCache) appendHead(b []byte, typ string) []byte {
 	return b
 }
 
-// sevSets is the sets of severities with kind and reason whose text is
-// kept.
-const sevSets = 16
+// sevBits gives the sets of severities with kind and reason whose text is
+// kept: 1<<sevBits.
+const sevBits = 4
 
 // sevText is the text of the severity, kind and reason fields.
 type sevText struct {
@@ -507,13 +490,12 @@ type sevText struct {
 }
 
 func (k *sevText) is(e *Event) bool {
-	return k.tx.n > 0 && same(string(e.Severity), string(k.sev)) && same(e.Kind, k.kind) && same(e.Reason, k.reason)
+	return k.tx.n > 0 && SameString(string(e.Severity), string(k.sev)) && SameString(e.Kind, k.kind) && SameString(e.Reason, k.reason)
 }
 
 // appendSeverity appends the severity, kind and reason fields of e.
 func (c *eventCache) appendSeverity(b []byte, e *Event) []byte {
-	h := ((strKey(string(e.Severity))*fib^strKey(e.Kind))*fib ^ strKey(e.Reason)) * fib
-	set := &c.sevs[h>>60%sevSets]
+	set := &c.sevs[TextSet((TextKey(string(e.Severity))*fib^TextKey(e.Kind))*fib^TextKey(e.Reason), sevBits)]
 	if set[0].is(e) {
 		return set[0].tx.put(b)
 	}

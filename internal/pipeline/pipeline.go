@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"sort"
 	"time"
-	"unsafe"
 
 	"github.com/tcpviz/tcpviz/events"
 	"github.com/tcpviz/tcpviz/internal/conntrack"
@@ -110,9 +109,9 @@ type Pipeline struct {
 	stats   Stats
 	rec     events.FlowRecord // reused for OnFlow
 	// Events by type (Stats.Events), in order of first occurrence.
-	evCounts  []conntrack.EventCount
-	typeSlots [typeSlots]typeSlot // evCounts' indexes by the types' addresses (emit)
-	slotted   bool                // the detectors build events in a sink's place (AddSink)
+	evCounts []conntrack.EventCount
+	typeSets [1 << typeBits][2]typeSlot // evCounts' indexes by the types' addresses (emit)
+	slotted  bool                       // the detectors build events in a sink's place (AddSink)
 	// Per connection with both, the kernel's and the inferred srtt medians
 	// (summary: their medians over connections).
 	kernelRTT, inferredRTT, sampleRTT []float64
@@ -347,11 +346,12 @@ func (p *Pipeline) emit(e *events.Event) {
 	// The counter of e's type, by the address of its text: the types
 	// are the detectors' constants, and comparing the text against each
 	// type seen cost more than the rest of the hand-off.
-	k := &p.typeSlots[(uintptr(unsafe.Pointer(unsafe.StringData(e.Type)))>>3^uintptr(len(e.Type)))%typeSlots]
-	if k.text != unsafe.StringData(e.Type) || k.n != len(e.Type) {
-		*k = typeSlot{unsafe.StringData(e.Type), len(e.Type), p.typeIndex(e.Type)}
+	set := &p.typeSets[events.TextSet(events.TextKey(e.Type), typeBits)]
+	if i := set[0].at - 1; i >= 0 && events.SameString(e.Type, set[0].typ) {
+		p.evCounts[i].Count++
+	} else {
+		p.evCounts[p.typeOther(set, e.Type)].Count++
 	}
-	p.evCounts[k.i].Count++
 	// Extra, not Get: an event (no_syn_ack) leaves a connection that sent
 	// only its SYN as the table's small record.
 	if x := p.table.Extra(e.Flow); x != nil {
@@ -366,16 +366,31 @@ func (p *Pipeline) emit(e *events.Event) {
 	}
 }
 
-// typeSlots is the event types whose counter emit finds by address.
-const typeSlots = 16
+// typeBits gives the sets of event types whose counter emit finds by
+// address: 1<<typeBits sets of two (the newest first), so that two types
+// in use whose addresses meet in one set do not take turns there (every
+// turn a search of evCounts by text). 64 sets for the 10-odd types in use:
+// with 16, two busy types shared a set on the bench capture, and the
+// second slot is a call (typeOther).
+const typeBits = 6
 
-// typeSlot holds the index in evCounts of the type whose text is at text
-// (n bytes long); it keeps the text from being freed and its address
-// reused.
+// typeSlot holds the index in evCounts of the type typ (the string keeps
+// the text from being freed and its address reused); at is the index + 1,
+// 0 in an empty slot.
 type typeSlot struct {
-	text *byte
-	n    int
-	i    int
+	typ string
+	at  int
+}
+
+// typeOther is the index in evCounts of the counter of typ, a type not
+// first in its set (emit looks there).
+func (p *Pipeline) typeOther(set *[2]typeSlot, typ string) int {
+	if k := &set[1]; k.at > 0 && events.SameString(typ, k.typ) {
+		return k.at - 1
+	}
+	i := p.typeIndex(typ)
+	set[1], set[0] = set[0], typeSlot{typ, i + 1}
+	return i
 }
 
 // typeIndex finds (or adds) the counter of an event type.

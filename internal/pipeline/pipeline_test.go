@@ -98,3 +98,47 @@ func TestSinkWantsPackets(t *testing.T) {
 		}
 	}
 }
+
+// emit counts events by type whatever the texts' addresses: many types
+// (more than its sets hold, so sets are shared and entries pushed out),
+// the same text at two addresses, in runs and interleaved.
+func TestEmitCountsByType(t *testing.T) {
+	var types []string
+	for i := range 40 {
+		types = append(types, fmt.Sprintf("type_%d", i))
+	}
+	twin := string([]byte(events.TypeDupAck)) // the same text at another address
+	for _, tc := range []struct {
+		name  string
+		order func(i int) string
+	}{
+		{"cycle", func(i int) string { return types[i%len(types)] }},
+		{"runs", func(i int) string { return types[(i/7)%len(types)] }},
+		{"two alternating", func(i int) string { return types[(i%2)*17] }},
+		{"twins", func(i int) string {
+			if i%3 == 0 {
+				return twin
+			}
+			return events.TypeDupAck
+		}},
+		{"mixed", func(i int) string {
+			if i%5 == 0 {
+				return twin
+			}
+			return types[(i*i+3*i)%len(types)]
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := New(Config{Flows: conntrack.DefaultConfig()})
+			want := map[string]int{}
+			for i := range 3000 {
+				typ := tc.order(i)
+				want[typ]++
+				p.emit(&events.Event{Type: typ, Flow: 1})
+			}
+			if got := p.Stats().Events; fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("counts %v, want %v", got, want)
+			}
+		})
+	}
+}
