@@ -310,6 +310,12 @@ func (t *Table) find(k key) *Conn {
 // Lookup finds the live connection of a 4-tuple outside any tunnel and the
 // direction of a packet from src to dst.
 func (t *Table) Lookup(src, dst netip.AddrPort) (*Conn, events.Dir, bool) {
+	// A kernel record is mostly about the connection of the packets
+	// around it: the previous packet's, found without building and
+	// hashing the key (about 400 instructions).
+	if c, d := t.cached(src, dst, 0); c != nil {
+		return c, d, true
+	}
 	c := t.find(makeKey(src, dst, 0))
 	if c == nil {
 		return nil, 0, false

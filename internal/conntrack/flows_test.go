@@ -445,6 +445,15 @@ func TestCacheSameAsLookup(t *testing.T) {
 			if !sameObserved(&p, &q) {
 				t.Fatalf("seed %d packet %d: by key %+v, cached %+v", seed, i, p, q)
 			}
+			// Lookup (a kernel record's tuple) takes the cache too: the
+			// packet's own tuple either way, and another.
+			for _, tup := range [][2]netip.AddrPort{{src, dst}, {dst, src}, {addrs[rng.Intn(len(addrs))], addrs[rng.Intn(len(addrs))]}} {
+				ca, da, oka := a.Lookup(tup[0], tup[1])
+				cb, db, okb := b.Lookup(tup[0], tup[1])
+				if oka != okb || da != db || (ca == nil) != (cb == nil) || ca != nil && ca.ID != cb.ID {
+					t.Fatalf("seed %d packet %d: Lookup %v by key %v %v %v, cached %v %v %v", seed, i, tup, ca, da, oka, cb, db, okb)
+				}
+			}
 		}
 		a.Flush()
 		b.Flush()
