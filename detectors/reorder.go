@@ -143,10 +143,16 @@ func (s *suspect) covers(lo, hi uint32) bool {
 // (TCP_PAWS_WINDOW); an older segment is discarded.
 const pawsWindow = 1
 
+// pawsDue reports whether checkPAWS may mark hole s on ACK p: not marked
+// or closed yet, and p carries timestamps and acknowledges up to the hole.
+func (s *suspect) pawsDue(p *events.Packet) bool {
+	return !s.paws && !s.closed && p.Options.HasTS && p.Ack == s.lo
+}
+
 // checkPAWS marks hole s when ACK p, at the hole's edge, echoes a TSval
 // newer than the original at the edge by more than pawsWindow.
 func (h *half) checkPAWS(s *suspect, p *events.Packet) {
-	if s.paws || s.closed || !p.Options.HasTS || p.Ack != s.lo {
+	if !s.pawsDue(p) {
 		return
 	}
 	seg, ok := h.segs.at(s.lo)
@@ -220,7 +226,9 @@ func (e *Engine) holesACK(f *flow, p *events.Packet, d events.Dir, advanced bool
 			}
 			s.closed, s.closedAt = true, p.TS
 		}
-		h.checkPAWS(s, p)
+		if s.pawsDue(p) { // in line: every open hole, on every ACK
+			h.checkPAWS(s, p)
+		}
 		if j != i {
 			h.suspects[j] = *s
 		}

@@ -156,6 +156,25 @@ func TestReorderingToldFromLoss(t *testing.T) {
 			want: outcome{unconfirmed: 1, confirmed: 1, paws: 1},
 		},
 		{
+			// The report's ACK still echoes the original's TSval; a
+			// later duplicate ACK at the hole's edge echoes the
+			// retransmission's (holesACK marks the hole then).
+			name: "the original is discarded by PAWS, seen on a later duplicate ACK",
+			build: func(c *tconn) {
+				c.after(ms).send(0, PA, 1, 1, 100, 502, tsOpt(10, 1)).after(ms).send(0, PA, 101, 1, 100, 502, tsOpt(10, 1))
+				c.after(ms).send(0, PA, 201, 1, 100, 502, tsOpt(10, 1))
+				c.after(ms).send(0, PA, 1, 1, 100, 502, tsOpt(20, 1))
+				c.after(ms).send(1, A, 1, 101, 0, 502, tsOpt(5, 10), sackOpt(1000, 201, 301))
+				c.after(ms).send(1, A, 1, 101, 0, 502, tsOpt(5, 20), sackOpt(1000, 201, 301))
+				c.after(ms).send(1, A, 1, 101, 0, 502, tsOpt(5, 20), sackOpt(1000, 1, 101))
+				c.after(ms).send(0, PA, 101, 1, 100, 502, tsOpt(21, 1))
+				c.after(ms).send(1, A, 1, 301, 0, 502, tsOpt(6, 21))
+				c.after(ms).send(0, PA, 301, 1, 100, 502, tsOpt(22, 1))
+				c.after(20*ms).send(1, A, 1, 401, 0, 502, tsOpt(7, 22))
+			},
+			want: outcome{unconfirmed: 1, confirmed: 1, paws: 1},
+		},
+		{
 			name: "an original one tick older than TS.Recent passes PAWS",
 			build: func(c *tconn) {
 				c.after(ms).send(0, PA, 1, 1, 100, 502, tsOpt(10, 1)).after(ms).send(0, PA, 101, 1, 100, 502, tsOpt(10, 1))
