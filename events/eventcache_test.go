@@ -55,16 +55,8 @@ func TestEventCacheSameAsMarshal(t *testing.T) {
 		if pick(4) == 0 {
 			e.Context.SRTTms = r.Float64() * math.Pow10(pick(12)-6)
 		}
-		var want bytes.Buffer
-		if err := json.NewEncoder(&want).Encode(e); err != nil {
-			t.Fatal(err)
-		}
-		w := bytes.TrimSuffix(want.Bytes(), []byte{'\n'})
-		room := rooms[i%len(rooms)]
-		pre := pick(50)
-		b := make([]byte, pre, pre+room)
-		got := e.appendJSON(b, &c)[pre:]
-		if !bytes.Equal(got, w) {
+		w, room, pre := marshalLine(t, e), rooms[i%len(rooms)], pick(50)
+		if got := appendInRoom(e, &c, pre, room); !bytes.Equal(got, w) {
 			t.Fatalf("event %d, %d bytes of room:\n got %s\nwant %s", i, room, got, w)
 		}
 	}
@@ -121,19 +113,29 @@ func TestKernelJSONSameAsMarshal(t *testing.T) {
 		}
 		e := &Event{Type: TypeKernelSample, Frame: num(), TS: Timestamp(r.Int64()), Flow: uint64(pick(3)), Src: "10.232.0.1:1",
 			Dst: "10.232.0.2:2", Severity: SevInfo, Kernel: k}
-		var want bytes.Buffer
-		if err := json.NewEncoder(&want).Encode(e); err != nil {
-			t.Fatal(err)
-		}
-		w := bytes.TrimSuffix(want.Bytes(), []byte{'\n'})
-		room := rooms[i%len(rooms)]
-		pre := pick(50)
-		b := make([]byte, pre, pre+room)
-		if got := e.appendJSON(b, &c)[pre:]; !bytes.Equal(got, w) {
+		w, room, pre := marshalLine(t, e), rooms[i%len(rooms)], pick(50)
+		if got := appendInRoom(e, &c, pre, room); !bytes.Equal(got, w) {
 			t.Fatalf("event %d, %d bytes of room, through the cache:\n got %s\nwant %s", i, room, got, w)
 		}
-		if got := e.appendJSON(b, nil)[pre:]; !bytes.Equal(got, w) {
+		if got := appendInRoom(e, nil, pre, room); !bytes.Equal(got, w) {
 			t.Fatalf("event %d, %d bytes of room:\n got %s\nwant %s", i, room, got, w)
 		}
 	}
+}
+
+// marshalLine is e as encoding/json writes it, without the newline.
+func marshalLine(t *testing.T, e *Event) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := json.NewEncoder(&b).Encode(e); err != nil {
+		t.Fatal(err)
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte{'\n'})
+}
+
+// appendInRoom is what appendJSON adds after pre bytes of a buffer with
+// room bytes to spare: the room decides which of its paths run.
+func appendInRoom(e *Event, c *eventCache, pre, room int) []byte {
+	b := make([]byte, pre, pre+room)
+	return e.appendJSON(b, c)[pre:]
 }
