@@ -171,10 +171,16 @@ func (v *vec[T]) with(values []string) *T {
 	return c
 }
 
-func (v *vec[T]) snapshot() []*T {
+// family is the vec's family as served, one metric per series.
+func (v *vec[T]) family(metric func(*T) Metric) []Family {
 	v.mu.Lock()
-	defer v.mu.Unlock()
-	return slices.Clone(v.order)
+	series := slices.Clone(v.order)
+	v.mu.Unlock()
+	f := Family{Name: v.name, Help: v.help, Type: v.typ}
+	for _, c := range series {
+		f.Metrics = append(f.Metrics, metric(c))
+	}
+	return []Family{f}
 }
 
 // CounterVec is a counter family with labels.
@@ -192,11 +198,7 @@ func (cv *CounterVec) WithLabelValues(values ...string) *Counter { return cv.v.w
 
 // Collect implements Collector.
 func (cv *CounterVec) Collect() []Family {
-	f := Family{Name: cv.v.name, Help: cv.v.help, Type: TypeCounter}
-	for _, c := range cv.v.snapshot() {
-		f.Metrics = append(f.Metrics, Metric{Labels: c.labels, Value: c.Value()})
-	}
-	return []Family{f}
+	return cv.v.family(func(c *Counter) Metric { return Metric{Labels: c.labels, Value: c.Value()} })
 }
 
 // Histogram counts observations into buckets, safe for concurrent use.
@@ -255,13 +257,7 @@ func NewHistogramVec(name, help string, bounds []float64, labels ...string) *His
 func (hv *HistogramVec) WithLabelValues(values ...string) *Histogram { return hv.v.with(values) }
 
 // Collect implements Collector.
-func (hv *HistogramVec) Collect() []Family {
-	f := Family{Name: hv.v.name, Help: hv.v.help, Type: TypeHistogram}
-	for _, h := range hv.v.snapshot() {
-		f.Metrics = append(f.Metrics, h.metric())
-	}
-	return []Family{f}
-}
+func (hv *HistogramVec) Collect() []Family { return hv.v.family((*Histogram).metric) }
 
 // ExponentialBuckets is count upper bounds: start, start×factor, …
 func ExponentialBuckets(start, factor float64, count int) []float64 {
