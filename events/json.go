@@ -870,27 +870,32 @@ func (r *FlowRecord) AppendJSON(b []byte) []byte {
 		b = fStr(b, `,"comm":`, r.Comm)
 	}
 	if k := r.KernelRetrans; k != nil {
-		b = fI64(b, `,"kernel_retrans":{"kernel":`, int64(k.Kernel))
-		b = fI64(b, `,"kernel_seen":`, int64(k.KernelSeen))
-		b = fI64(b, `,"inferred":`, int64(k.Inferred))
-		b = fI64(b, `,"matched":`, int64(k.Matched))
-		b = fF64(b, `,"precision":`, k.Precision)
-		b = fF64(b, `,"recall":`, k.Recall)
-		b = fI64(b, `,"kernel_loss_episodes":`, int64(k.KernelLossEpisodes))
-		b = fI64(b, `,"inferred_loss_episodes":`, int64(k.InferredLossEpisodes))
-		b = fI64(b, `,"kinds_compared":`, int64(k.KindsCompared))
-		b = fI64(b, `,"kinds_agreed":`, int64(k.KindsAgreed))
-		b = appendKinds(append(b, `,"kernel_kinds":`...), k.KernelKinds)
-		b = appendKinds(append(b, `,"inferred_kinds":`...), k.InferredKinds)
-		b = fI64(b, `,"rtt_records":`, int64(k.RTTRecords))
-		b = fF64(b, `,"kernel_srtt_p50_ms":`, k.KernelSRTTP50MS)
-		b = fF64(b, `,"inferred_srtt_p50_ms":`, k.InferredSRTTP50MS)
-		b = fF64(b, `,"inferred_rtt_p50_ms":`, k.InferredRTTP50MS)
-		b = append(b, '}')
+		b = appendRetransCheck(append(b, `,"kernel_retrans":`...), k)
 	}
 	if !r.Limits.IsZero() {
 		b = appendFlowLimits(append(b, `,"limits":`...), &r.Limits)
 	}
+	return append(b, '}')
+}
+
+// appendRetransCheck writes k as encoding/json does.
+func appendRetransCheck(b []byte, k *RetransCheck) []byte {
+	b = fI64(b, `{"kernel":`, int64(k.Kernel))
+	b = fI64(b, `,"kernel_seen":`, int64(k.KernelSeen))
+	b = fI64(b, `,"inferred":`, int64(k.Inferred))
+	b = fI64(b, `,"matched":`, int64(k.Matched))
+	b = fF64(b, `,"precision":`, k.Precision)
+	b = fF64(b, `,"recall":`, k.Recall)
+	b = fI64(b, `,"kernel_loss_episodes":`, int64(k.KernelLossEpisodes))
+	b = fI64(b, `,"inferred_loss_episodes":`, int64(k.InferredLossEpisodes))
+	b = fI64(b, `,"kinds_compared":`, int64(k.KindsCompared))
+	b = fI64(b, `,"kinds_agreed":`, int64(k.KindsAgreed))
+	b = appendKinds(append(b, `,"kernel_kinds":`...), k.KernelKinds)
+	b = appendKinds(append(b, `,"inferred_kinds":`...), k.InferredKinds)
+	b = fI64(b, `,"rtt_records":`, int64(k.RTTRecords))
+	b = fF64(b, `,"kernel_srtt_p50_ms":`, k.KernelSRTTP50MS)
+	b = fF64(b, `,"inferred_srtt_p50_ms":`, k.InferredSRTTP50MS)
+	b = fF64(b, `,"inferred_rtt_p50_ms":`, k.InferredRTTP50MS)
 	return append(b, '}')
 }
 
@@ -904,8 +909,11 @@ func appendKinds(b []byte, k RetransKinds) []byte {
 }
 
 // appendCounts writes a map of counts with its keys sorted, as encoding/json
-// does.
-func appendCounts(b []byte, m map[string]int) []byte {
+// does (null for a nil map).
+func appendCounts[N int | uint64](b []byte, m map[string]N) []byte {
+	if m == nil {
+		return append(b, "null"...)
+	}
 	var arr [32]string
 	keys := arr[:0]
 	for k := range m {
@@ -919,7 +927,11 @@ func appendCounts(b []byte, m map[string]int) []byte {
 		}
 		b = jsonString(b, k)
 		b = append(b, ':')
-		b = strconv.AppendInt(b, int64(m[k]), 10)
+		if v := m[k]; v < 0 {
+			b = strconv.AppendInt(b, int64(v), 10)
+		} else {
+			b = strconv.AppendUint(b, uint64(v), 10)
+		}
 	}
 	return append(b, '}')
 }

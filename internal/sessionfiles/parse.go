@@ -5,7 +5,6 @@ package sessionfiles
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -145,7 +144,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	b, err := json.MarshalIndent(sum, "", "  ")
+	b, err := sum.IndentJSON()
 	if err != nil {
 		return nil, err
 	}
