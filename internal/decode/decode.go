@@ -237,6 +237,11 @@ type Decoder struct {
 	capLen  uint32
 	wireLen uint32
 	slow    bool // tests: the general path for every frame
+	general int  // tests: frames that took the general path
+
+	// The last shape decodeDirect decoded and its path.
+	shape      uint32
+	shapeEncap string
 }
 
 // encapEthIP is the path of the frames the direct path decodes.
@@ -315,6 +320,7 @@ func firstLayer(linkType uint16) (next, bool) {
 // decodeSafe is decode behind a recover, apart from Decode so that the
 // common frame pays for no deferred call.
 func (d *Decoder) decodeSafe(linkType uint16, data []byte, origLen uint32, p *events.Packet) (ok bool, why SkipReason) {
+	d.general++
 	defer func() {
 		if recover() != nil { // a decoder bug on hostile input becomes a skipped frame, not a crash
 			ok, why = false, SkipMalformed

@@ -48,6 +48,12 @@ func FuzzDecode(f *testing.F) {
 	teredoHdrs := []byte{0, 1, 1, 1, 'i', 'a', 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0x12, 0x34, 0xc6, 0x33, 0x64, 0x01}
 	f.Add(uint16(LinkRaw), serialize(t, ip4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 3544, DstPort: 40001},
 		gopacketPayload(append(teredoHdrs, serialize(t, ip6(layers.IPProtocolTCP), tcp, pay)...))))
+	// Every shape of the direct path.
+	for _, l := range directLinks {
+		for _, v6 := range []bool{false, true} {
+			f.Add(l.link, append(l.hdr(v6), plainIP(8)(t, v6)...))
+		}
+	}
 	f.Add(uint16(LinkSLL2), make([]byte, 20))
 	f.Add(uint16(LinkNull), []byte{2, 0, 0, 0, 0x45})
 	f.Fuzz(func(t *testing.T, link uint16, data []byte) {
