@@ -46,9 +46,20 @@ type segEntry struct {
 // segRing holds the new-data segments of a direction not yet cumulatively
 // acknowledged, oldest first. It grows with the window, up to maxSegs.
 type segRing struct {
-	e    []segEntry
-	head int
+	e      []segEntry
+	head   int
+	pushed int // segments pushed in all: r.e[i] is number pushed-len(r.e)+i
+	// checked is the number of the first segment whose step from the one
+	// before is not checked yet, and outOfStep the number of the last one
+	// found out of step (see skipEnded): the steps are checked when a
+	// retransmission needs them, not on every push.
+	checked, outOfStep int
 }
+
+// maxStep bounds a remembered segment's length and the bytes from the end
+// of the one before to its end for it to be in step: maxSegs segments in
+// step span at most 1<<30 bytes, where sequence comparisons are plain ones.
+const maxStep = 1 << 21
 
 func (r *segRing) len() int { return len(r.e) - r.head }
 
@@ -61,14 +72,64 @@ func (r *segRing) push(x segEntry) {
 		r.e, r.head = r.e[:n], 0
 	}
 	r.e = append(r.e, x)
+	r.pushed++
+}
+
+// skipEnded is the index of a live segment that a walk from the oldest
+// for [seq, end) may start at: a search's first segment ending after seq
+// when the segments before it are in step, each at most maxStep long and
+// ending at most maxStep past the end of the one before (segments need not
+// be in order: one that advances nextseq may start below the one before),
+// and seq and end lie where the comparisons are plain ones. Those segments
+// then end at or before seq: they neither overlap [seq, end) nor start at
+// or after end. Else it is the oldest's index. The steps are checked once
+// each, only as far as a search reaches.
+func (r *segRing) skipEnded(seq, end uint32) int {
+	if r.len() == 0 {
+		return r.head
+	}
+	h := &r.e[r.head]
+	if h.end-h.seq-1 >= maxStep || seq-h.seq >= 1<<30 || end-seq >= 1<<29 {
+		return r.head
+	}
+	live := r.e[r.head:]
+	i, j := 0, len(live)
+	for i < j {
+		if m := int(uint(i+j) >> 1); events.SeqGreater(live[m].end, seq) {
+			j = m
+		} else {
+			i = m + 1
+		}
+	}
+	// The segment before i ends at or before seq (the search moved past
+	// it); so do those before it if they are in step.
+	k := r.head + i
+	base := r.pushed - len(r.e) // the number of r.e[0]
+	if from := max(r.checked-base, r.head+1); from < k {
+		e := r.e[from-1 : k]
+		for n := 1; n < len(e); n++ {
+			if s := &e[n]; s.end-e[n-1].end-1 >= maxStep || s.end-s.seq-1 >= maxStep {
+				r.outOfStep = base + from - 1 + n
+			}
+		}
+		r.checked = base + k
+	}
+	if r.outOfStep > base+r.head {
+		return r.head
+	}
+	return k
 }
 
 // markResent flags the segments overlapping [seq, end) as sent again and
 // returns the frame of the first of them (its original transmission), 0
 // when none is remembered.
 func (r *segRing) markResent(seq, end uint32) uint64 {
+	i := r.head
+	if i < len(r.e) && !events.SeqGreater(r.e[i].end, seq) {
+		i = r.skipEnded(seq, end) // the oldest ends before seq: a search may skip more
+	}
 	var first uint64
-	for i := r.head; i < len(r.e); i++ {
+	for ; i < len(r.e); i++ {
 		s := &r.e[i]
 		if !events.SeqLess(s.seq, end) {
 			break

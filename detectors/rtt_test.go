@@ -346,3 +346,90 @@ func TestAddBinSameAsSearch(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkResentSameAsWalk checks that markResent, which searches for its
+// first segment while the ring's segments are in step, marks the same
+// segments and returns the same frame as a walk from the oldest, on random
+// windows with gaps, overlapping and oversized segments, evictions, ACKs
+// and retransmissions anywhere (sequence numbers wrapping); and that the
+// search does skip segments when they are in step.
+func TestMarkResentSameAsWalk(t *testing.T) {
+	walk := func(r *segRing, seq, end uint32) uint64 {
+		var first uint64
+		for i := r.head; i < len(r.e); i++ {
+			s := &r.e[i]
+			if !events.SeqLess(s.seq, end) {
+				break
+			}
+			if events.SeqLess(seq, s.end) {
+				s.resent = true
+				if first == 0 {
+					first = s.frame
+				}
+			}
+		}
+		return first
+	}
+	const mss = 100
+	skipped := 0
+	for seed := int64(1); seed <= 300; seed++ {
+		rng := rand.New(rand.NewSource(seed))
+		var a, b segRing
+		base := uint32(math.MaxUint32 - 20000) // wraps during the run
+		next, una := base, base
+		odd := seed%3 == 0 // segments out of step now and then
+		for step := range 1500 {
+			switch x := rng.Intn(20); {
+			case x < 9: // send a segment
+				seq, end := next, next+mss
+				switch y := rng.Intn(60); {
+				case !odd:
+				case y == 0: // starts below the one before
+					seq -= mss / 2
+				case y == 4: // starts half the sequence space below
+					seq -= 1<<31 - mss
+				case y == 1: // after a gap past maxStep
+					seq += maxStep
+					end += maxStep
+				case y == 2: // longer than maxStep
+					end += maxStep
+				case y == 3: // half the sequence space away
+					seq += 1 << 31
+					end += 1 << 31
+				}
+				e := segEntry{seq: seq, end: end, frame: uint64(step + 1)}
+				a.push(e)
+				b.push(e)
+				next = end
+			case x < 11 && a.len() > 0: // cumulative ACK
+				una = a.e[a.head+rng.Intn(a.len())].end
+				oa, na, ra := a.ack(una)
+				ob, nb, rb := b.ack(una)
+				if oa != ob || na != nb || ra != rb {
+					t.Fatalf("seed %d step %d: ack differs", seed, step)
+				}
+			default: // a retransmission
+				seq := una + uint32(rng.Intn(int(next-una)+2*mss)) - mss
+				if rng.Intn(10) == 0 {
+					seq = rng.Uint32()
+				}
+				end := seq + uint32(rng.Intn(3*mss))
+				if a.len() > 0 && a.skipEnded(seq, end) > a.head {
+					skipped++
+				}
+				fa, fb := a.markResent(seq, end), walk(&b, seq, end)
+				if fa != fb {
+					t.Fatalf("seed %d step %d: markResent(%d, %d) = %d, walk %d", seed, step, seq, end, fa, fb)
+				}
+			}
+			for i := a.head; i < len(a.e); i++ {
+				if a.e[i].resent != b.e[i-a.head+b.head].resent {
+					t.Fatalf("seed %d step %d: segment %d resent %v, walk %v", seed, step, i-a.head, a.e[i].resent, !a.e[i].resent)
+				}
+			}
+		}
+	}
+	if skipped == 0 {
+		t.Error("the search never skipped a segment")
+	}
+}
