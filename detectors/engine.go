@@ -367,7 +367,7 @@ func (e *Engine) Close(id uint64) {
 		if !c.local.IsValid() {
 			delete(e.cmp, id)
 		} else {
-			c.kern, c.wire, c.wh = nil, nil, 0
+			c.kern, c.open, c.wire, c.wh = nil, 0, nil, 0
 			if len(e.cmpClosed) == maxClosedComparisons {
 				delete(e.cmp, e.cmpClosed[0])
 				e.cmpClosed = append(e.cmpClosed[:0], e.cmpClosed[1:]...)

@@ -2,7 +2,9 @@ package detectors
 
 import (
 	"fmt"
+	"math/rand"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -133,6 +135,54 @@ func TestKernelComparison(t *testing.T) {
 				t.Errorf("KernelCheck %+v, want %+v", kc, r.RetransCheck)
 			}
 		})
+	}
+}
+
+// TestKernelOpenSameAsWalk checks that a wire retransmission matches the
+// record a walk of every slot in order would match (the first not yet
+// shown on the wire, close in time, overlapping), and that the set of open
+// slots stays what the records' counts say, on random records (GSO ones,
+// copies of one range) and wire retransmissions, past the ring's length.
+func TestKernelOpenSameAsWalk(t *testing.T) {
+	src := netip.MustParseAddrPort("10.0.0.1:40000")
+	for seed := int64(1); seed <= 100; seed++ {
+		rng := rand.New(rand.NewSource(seed))
+		e := New(DefaultConfig(), func(*events.Event) {})
+		f := &flow{id: 1}
+		ts := int64(1e9)
+		for step := range 600 {
+			ts += int64(rng.Intn(20)) * int64(ms)
+			seq := 1000 + 1000*uint32(rng.Intn(40))
+			segs := 1 + rng.Intn(3)
+			if rng.Intn(2) == 0 {
+				e.kernelRetrans(1, &kblock.Record{Kind: kblock.KindRetransmit, TS: ts, Seq: seq, EndSeq: seq + 1000*uint32(segs),
+					Segs: uint32(segs), Saddr: src.Addr(), Sport: src.Port()})
+			} else if c := e.cmp[1]; c != nil {
+				end := seq + 1000 + 500*uint32(rng.Intn(2))
+				want := -1
+				for i := range c.kern {
+					k := &c.kern[i]
+					if k.counted < k.segs && abs(ts-k.ts) <= int64(e.cfg.KernelMatchWindow) && overlaps(seq, end, k.seq, k.end) {
+						want = i
+						break
+					}
+				}
+				before := slices.Clone(c.kern)
+				e.inferred(f, &events.Packet{TS: ts, Seq: seq, Len: end - seq, Src: src.Addr(), SrcPort: src.Port()}, events.RetransFast, false)
+				for i := range c.kern {
+					if changed := c.kern[i] != before[i]; changed != (i == want) {
+						t.Fatalf("seed %d step %d: slot %d changed %v, want the match in slot %d", seed, step, i, changed, want)
+					}
+				}
+			}
+			if c := e.cmp[1]; c != nil {
+				for i, k := range c.kern {
+					if open := c.open&(1<<i) != 0; open != (k.counted < k.segs) {
+						t.Fatalf("seed %d step %d: slot %d open %v, counted %d of %d", seed, step, i, open, k.counted, k.segs)
+					}
+				}
+			}
+		}
 	}
 }
 

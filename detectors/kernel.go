@@ -1,6 +1,7 @@
 package detectors
 
 import (
+	"math/bits"
 	"net/netip"
 	"sort"
 
@@ -47,6 +48,10 @@ type comparison struct {
 	segSize              uint32          // bytes per segment, from the kernel's records
 	kern                 []kernelRetrans // ring of the last pendingLen records
 	kn                   int
+	// open has bit i set when kern[i] has segments not yet shown on the
+	// wire, the only records a wire retransmission may match: most are
+	// shown, and inferred walks the set bits instead of every record.
+	open uint64
 	// wire[wh:] are the unmatched wire retransmissions, newest last (at
 	// most pendingLen; the slots before wh are spent). wireMin is at most
 	// the time of the oldest of them, so most calls know without a walk
@@ -246,10 +251,16 @@ func (e *Engine) kernelRetrans(id uint64, rec *kblock.Record) uint64 {
 			}
 		}
 	}
+	i := c.kn % pendingLen
 	if len(c.kern) < pendingLen {
+		i = len(c.kern)
 		c.kern = append(c.kern, k)
 	} else {
-		c.kern[c.kn%pendingLen] = k
+		c.kern[i] = k
+	}
+	c.open &^= 1 << i
+	if k.counted < k.segs {
+		c.open |= 1 << i
 	}
 	c.kn++
 	c.expire(rec.TS - win)
@@ -304,20 +315,22 @@ func (e *Engine) inferred(f *flow, p *events.Packet, cause string, newEpisode bo
 		c.inferredEpisodes++
 	}
 	win := int64(e.cfg.KernelMatchWindow)
-	for i := range c.kern {
+	// Only the open records, in slot order: a record every segment of
+	// which the wire already showed is not this copy's (a segment sent
+	// again twice within the window, RACK on a reordering path, has two
+	// records, and the second copy, matched to the first record, left the
+	// second unseen).
+	for m := c.open; m != 0; m &= m - 1 {
+		i := bits.TrailingZeros64(m)
 		k := &c.kern[i]
-		// A record every segment of which the wire already showed is
-		// not this copy's: a segment sent again twice within the window
-		// (RACK on a reordering path) has two records, and the second
-		// copy, matched to the first record, left the second unseen.
-		if k.counted >= k.segs {
-			continue
-		}
 		if abs(w.ts-k.ts) <= win && overlaps(w.seq, w.end, k.seq, k.end) {
 			w.matched = true
 			c.matchedInferred += w.segs
 			c.cover(k, w.seq, w.end)
 			c.compareKind(k, w.cause)
+			if k.counted >= k.segs {
+				c.open &^= 1 << i
+			}
 			break
 		}
 	}
