@@ -162,7 +162,10 @@ func (d *Decoder) decodeDirect(linkType uint16, data []byte, origLen uint32, p *
 	}
 	p.Encap, p.Tunnel = d.shapeEncap, 0
 	p.Flow, p.Dir, p.RelSeq, p.RelAck, p.WindowScaled = 0, 0, 0, 0, -1
-	if !parseOptions(seg[20:hdrLen], &p.Options) {
+	switch opts := seg[20:hdrLen]; { // as in Decode
+	case len(opts) == 12 && linuxTS(opts):
+		p.Options = events.Options{HasTS: true, TSVal: binary.BigEndian.Uint32(opts[4:]), TSEcr: binary.BigEndian.Uint32(opts[8:])}
+	case !parseOptions(opts, &p.Options):
 		return d.decodeSafe(linkType, data, origLen, p)
 	}
 	return true, SkipNone
@@ -180,13 +183,19 @@ func linkShape(linkType uint16, b []byte) (int, uint32) {
 			return 0, 0
 		}
 		off, shape, t = 14, shapeEth, binary.BigEndian.Uint16(b[12:])
-		for tags := 0; t == 0x8100 || t == 0x88a8 || t == 0x9100; tags++ {
-			if tags == 2 || len(b) < off+4 {
+		// The tags written out, not looped over: the loop's shifts by a
+		// variable count cost 60 instructions a tagged frame.
+		if isVLAN(t) {
+			if len(b) < 18 {
 				return 0, 0
 			}
-			shape |= shapeTag1<<tags | uint32(binary.BigEndian.Uint16(b[off:])&0xfff)<<(shapeTagID+12*tags)
-			t = binary.BigEndian.Uint16(b[off+2:])
-			off += 4
+			off, shape, t = 18, shape|shapeTag1|uint32(binary.BigEndian.Uint16(b[14:])&0xfff)<<shapeTagID, binary.BigEndian.Uint16(b[16:])
+			if isVLAN(t) {
+				if len(b) < 22 {
+					return 0, 0
+				}
+				off, shape, t = 22, shape|shapeTag1<<1|uint32(binary.BigEndian.Uint16(b[18:])&0xfff)<<(shapeTagID+12), binary.BigEndian.Uint16(b[20:])
+			}
 		}
 	case LinkSLL:
 		if len(b) < 16 {
@@ -234,6 +243,10 @@ func linkShape(linkType uint16, b []byte) (int, uint32) {
 	}
 	return 0, 0
 }
+
+// isVLAN reports the Ethernet types of a VLAN tag (802.1Q, 802.1ad, the
+// older QinQ type).
+func isVLAN(t uint16) bool { return t == 0x8100 || t == 0x88a8 || t == 0x9100 }
 
 // shapePath is the encapsulation path of a shape, the string the general
 // path gives the same frame.
