@@ -95,7 +95,7 @@ func TestSkippedCallsChangeNothing(t *testing.T) {
 				hsSkips++
 			}
 			for _, d := range []events.Dir{p.Dir, p.Dir ^ 1} {
-				if !e.stallDue(f, d) {
+				if !e.stallDue(&f.h[d&1], &f.h[(d^1)&1]) {
 					same(i, &p, f, func() { e.checkStall(f, d, &p) })
 					if f.h[d].stallPending() {
 						stallSkips++ // skipped for the floor or the ACK, not for want of a stall
