@@ -176,7 +176,9 @@ func (s *synTable) compact() {
 		}
 	}
 	s.n = w
-	used := (w + synChunk - 1) / synChunk
+	// The first chunk stays: short connections empty the slab every few
+	// dozen SYNs, and each new chunk is 224 KB to allocate and clear.
+	used := max((w+synChunk-1)/synChunk, 1)
 	clear(s.chunks[used:])
 	s.chunks = s.chunks[:used]
 	s.rebuild()

@@ -195,3 +195,40 @@ func TestHalfOpenScan(t *testing.T) {
 		t.Fatalf("%d connections left, in id order: %v", len(left), slices.IsSorted(left))
 	}
 }
+
+// TestHalfOpenChurnAllocates: connections answered right after their SYN
+// (short connections) empty the slab again and again; its compaction
+// keeps the first chunk instead of allocating a new one each time.
+func TestHalfOpenChurnAllocates(t *testing.T) {
+	tests := []struct {
+		name  string
+		batch int // SYNs kept before the first is answered
+	}{
+		{"one at a time", 1},
+		{"a few open", 8},
+		{"a few dozen open", 60},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var s synTable
+			i := 0
+			round := func() {
+				for range 200 {
+					s.add(synRec{id: uint64(i + 1), k: key{ap: uint16(i), bp: uint16(i >> 16)}})
+					i++
+					if s.live >= tc.batch {
+						pos, ok := s.byID(uint64(i - tc.batch + 1))
+						if !ok {
+							t.Fatalf("record %d not found", i-tc.batch+1)
+						}
+						s.remove(pos)
+					}
+				}
+			}
+			round() // the first chunk and the index
+			if n := testing.AllocsPerRun(20, round); n != 0 {
+				t.Errorf("%.1f allocations per 200 SYNs, want 0", n)
+			}
+		})
+	}
+}
