@@ -111,8 +111,8 @@ func (e *Engine) isSYNSender(f *flow, d events.Dir) bool {
 // analyze applies Wireshark 4.0's tcp_analyze_sequence_number to p and
 // returns the analysis flags. The order of the checks matters and is
 // Wireshark's.
-func (e *Engine) analyze(f *flow, p *events.Packet) uint16 {
-	fwd, rev := &f.h[p.Dir&1], &f.h[(p.Dir^1)&1]
+func (e *Engine) analyze(f *flow, p *events.Packet, fwd, rev *half) uint16 {
+	// fwd is p's direction's half of f, rev the other's.
 	seq, ack, seglen, flags := p.Seq, p.Ack, p.Len, p.Flags
 	win := int64(p.Window)
 	var fl uint16

@@ -399,7 +399,7 @@ func (e *Engine) process(f *flow, p *events.Packet) {
 	f.lastTS, f.lastFrm = p.TS, p.Frame
 	// A direction without outstanding data (or whose stall was reported),
 	// or whose data waited less than the floor, has nothing to check.
-	s, r := &f.h[p.Dir&1], &f.h[(p.Dir^1)&1] // no line added: default.pgo keys the calls below by line
+	s, r := &f.h[p.Dir&1], &f.h[(p.Dir^1)&1] // p's direction's half and the other's, for every step
 	if e.stallDue(s, r) {
 		e.checkStall(f, p.Dir, p)
 	}
@@ -409,13 +409,13 @@ func (e *Engine) process(f *flow, p *events.Packet) {
 	if !f.handshakeDone(p) {
 		e.handshake(f, p)
 	}
-	fl := e.analyze(f, p)
-	e.report(f, p, fl)
-	if h := &f.h[p.Dir&1]; h.stallRef == 0 && h.nextseqFrame == p.Frame && p.SegLen() > 0 {
-		h.stallRef = p.TS // data outstanding from now
+	fl := e.analyze(f, p, s, r)
+	e.report(f, p, fl, s)
+	if s.stallRef == 0 && s.nextseqFrame == p.Frame && p.SegLen() > 0 {
+		s.stallRef = p.TS // data outstanding from now
 	}
-	e.rtt(f, p, fl)
-	e.ackSide(f, p, fl)
+	e.rtt(f, p, fl, s)
+	e.ackSide(f, p, fl, s, r)
 	if e.limWindow > 0 {
 		e.limitsPacket(f, p, fl)
 	}

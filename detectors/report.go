@@ -14,11 +14,11 @@ const (
 
 // report turns the analysis flags of p into events, in Wireshark's order,
 // then keeps the largest payload and TSval sent.
-func (e *Engine) report(f *flow, p *events.Packet, fl uint16) {
+func (e *Engine) report(f *flow, p *events.Packet, fl uint16, fwd *half) {
 	if fl != 0 { // most segments raise nothing
 		e.flagEvents(f, p, fl)
 	}
-	fwd := &f.h[p.Dir]
+	// fwd is p's direction's half of f.
 	if p.Len > fwd.maxSeg {
 		fwd.maxSeg = p.Len
 	}
@@ -120,12 +120,12 @@ func (e *Engine) flagEvents(f *flow, p *events.Packet, fl uint16) {
 // ackSide follows the ACK field of p against the data of the other
 // direction (never against p's own direction): ACK progress, RTT samples,
 // duplicate-ACK and SACK loss inference.
-func (e *Engine) ackSide(f *flow, p *events.Packet, fl uint16) {
+func (e *Engine) ackSide(f *flow, p *events.Packet, fl uint16, fwd, data *half) {
 	if p.Flags&fACK == 0 {
 		return
 	}
 	d := p.Dir ^ 1 // the direction whose data p acknowledges
-	fwd, data := &f.h[p.Dir&1], &f.h[d&1]
+	// fwd is p's direction's half of f, data the other's (d's).
 	// The kernel's tcp_probe reads the socket before it processes the
 	// segment that triggered it: its srtt is the one before this ACK.
 	data.srttPre = data.srtt

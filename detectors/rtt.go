@@ -303,8 +303,8 @@ func (q *tsQueue) echo(val uint32) (tsEntry, bool) {
 
 // rtt records what RTT estimation needs from a segment of p's direction
 // and reports the handshake RTT.
-func (e *Engine) rtt(f *flow, p *events.Packet, fl uint16) {
-	fwd := &f.h[p.Dir&1]
+func (e *Engine) rtt(f *flow, p *events.Packet, fl uint16, fwd *half) {
+	// fwd is p's direction's half of f.
 	if f.irtt > 0 && !f.hsRTT && f.synAckTS != 0 && p.Flags&(fSYN|fACK) == fACK {
 		f.hsRTT = true
 		e.sample(f, p, p.Dir, events.ReasonHandshake, f.irtt, 0)
