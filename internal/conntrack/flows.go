@@ -135,6 +135,7 @@ type Conn struct {
 	rstSeen               [2]bool
 	finAcked              [2]bool
 	done                  bool // both FINs acknowledged, or a RST: queued in Table.done
+	gone                  bool // left the table (leave): byID no longer holds it
 	hsSeen, sackPerm      bool
 	steady                bool // Observe's shortcut applies (update)
 	nhist                 uint8
@@ -741,13 +742,13 @@ func (t *Table) expireDone(now int64) {
 	linger := int64(t.cfg.FinLinger)
 	for t.doneHead < len(t.done) {
 		c := t.done[t.doneHead]
-		if t.byID[c.ID] == c && c.last == c.doneAt && now-c.last <= linger {
+		if !c.gone && c.last == c.doneAt && now-c.last <= linger {
 			break // the oldest is still lingering: so are the others
 		}
 		t.done[t.doneHead] = nil
 		t.doneHead++
 		switch {
-		case t.byID[c.ID] != c:
+		case c.gone:
 			// Already gone (a new connection on the tuple, MaxClosed).
 		case c.last != c.doneAt && (c.rstSeen[0] || c.rstSeen[1]):
 			c.doneAt = c.last
@@ -768,7 +769,7 @@ func (t *Table) boundClosed() {
 		c := t.closed[t.closedHead]
 		t.closed[t.closedHead] = nil
 		t.closedHead++
-		if t.byID[c.ID] == c {
+		if !c.gone {
 			t.expire(c)
 		}
 	}
@@ -778,7 +779,7 @@ func (t *Table) boundClosed() {
 	if n := len(t.closed) - t.closedHead; n > 2*t.nclosed+64 {
 		live := t.closed[:0]
 		for _, c := range t.closed[t.closedHead:] {
-			if t.byID[c.ID] == c {
+			if !c.gone {
 				live = append(live, c)
 			}
 		}
@@ -853,6 +854,7 @@ func (t *Table) leave(c *Conn, remember bool) {
 		delete(t.half, k)
 	}
 	delete(t.byID, c.ID)
+	c.gone = true // the queues test this instead of looking the id up
 	if t.last == c {
 		t.last = nil
 	}

@@ -578,3 +578,60 @@ func TestSteadySameAsUpdate(t *testing.T) {
 func sameObserved(p, q *events.Packet) bool {
 	return p.Flow == q.Flow && p.Dir == q.Dir && p.RelSeq == q.RelSeq && p.RelAck == q.RelAck && p.WindowScaled == q.WindowScaled
 }
+
+// TestGoneMatchesByID: a connection's gone mark, which the done and closed
+// queues read instead of looking its id up, says whether the table no
+// longer holds it, through ends by FIN and RST, late packets, a tuple
+// reused and a connection back from the ended ones, with few closed kept.
+func TestGoneMatchesByID(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  func(*Config)
+	}{
+		{"defaults", func(*Config) {}},
+		{"few closed", func(c *Config) { c.MaxClosed = 2 }},
+		{"short lingers", func(c *Config) { c.FinLinger, c.CloseLinger = time.Millisecond, 5*time.Millisecond }},
+	}
+	flags := []uint16{S, S | A, A, A, A | P, F | A, F | A, R, R | A}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			tc.cfg(&cfg)
+			tb := New(cfg, nil)
+			rng := rand.New(rand.NewSource(1))
+			seen := map[*Conn]bool{}
+			ts := int64(time.Hour)
+			for i := range 20000 {
+				ts += rng.Int63n(int64(time.Millisecond))
+				c := netip.AddrPortFrom(cli.Addr(), uint16(40000+rng.Intn(6)))
+				p := &events.Packet{Frame: uint64(i + 1), TS: ts, Flags: flags[rng.Intn(len(flags))],
+					Seq: (rng.Uint32() % 4) * 1000, Ack: (rng.Uint32() % 4) * 1000, Window: 100,
+					Src: c.Addr(), SrcPort: c.Port(), Dst: srv.Addr(), DstPort: srv.Port()}
+				if p.Flags&P != 0 {
+					p.Len = 100
+				}
+				if rng.Intn(2) == 0 {
+					p.Src, p.SrcPort, p.Dst, p.DstPort = p.Dst, p.DstPort, p.Src, p.SrcPort
+				}
+				if got := tb.Observe(p); got != nil {
+					seen[got] = true
+				}
+				for _, c := range tb.byID {
+					seen[c] = true
+				}
+				for c := range seen {
+					if c.gone != (tb.byID[c.ID] != c) {
+						t.Fatalf("packet %d: connection %d gone %v, in the table %v", i, c.ID, c.gone, tb.byID[c.ID] == c)
+					}
+				}
+				if len(seen) > 200 { // only the table's and a few gone ones
+					for c := range seen {
+						if c.gone {
+							delete(seen, c)
+						}
+					}
+				}
+			}
+		})
+	}
+}
