@@ -141,7 +141,7 @@ func (e *Engine) UseTable(t *conntrack.Table) {
 		if !ok {
 			return
 		}
-		f := &flow{}
+		f := e.newFlow()
 		e.replayPacket(f, &e.synPkt, now, id <= e.synCursor)
 		e.flows[id] = f
 	})
@@ -260,7 +260,7 @@ func (e *Engine) flowOf(id uint64) *flow {
 		return f
 	}
 	if s := e.syns.get(id); s != nil {
-		f := &flow{}
+		f := e.newFlow()
 		e.replay(f, id, s)
 		e.syns.del(id)
 		e.flows[id] = f

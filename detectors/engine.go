@@ -65,6 +65,7 @@ type Engine struct {
 
 	limWindow int64         // LimitWindow, ns; 0 when limits are off
 	limPool   []*flowLimits // limits state of closed connections, for reuse
+	flowPool  []*flow       // state of closed connections, cleared, for reuse
 	limSink   int64         // what flowLimits.warm read, kept so the reads stay
 	// limGeneral turns the limits analysis' shortcuts off (limitsPacket's
 	// steady paths and its skip of the sender's bare ACKs, spans added in
@@ -302,7 +303,7 @@ func (e *Engine) lookup(p *events.Packet) *flow {
 	}
 	f := e.flowOf(p.Flow)
 	if f == nil {
-		f = &flow{}
+		f = e.newFlow()
 		initFlow(f, p)
 		e.resume(f)
 		e.flows[p.Flow] = f
@@ -313,6 +314,29 @@ func (e *Engine) lookup(p *events.Packet) *flow {
 	}
 	e.last = f
 	return f
+}
+
+// maxFlowPool bounds the closed connections' states kept for reuse.
+const maxFlowPool = 1024
+
+// newFlow returns a flow to initialise: a closed connection's when there
+// is one, so short connections do not each leave a kilobyte of garbage.
+func (e *Engine) newFlow() *flow {
+	if n := len(e.flowPool); n > 0 {
+		f := e.flowPool[n-1]
+		e.flowPool = e.flowPool[:n-1]
+		return f
+	}
+	return &flow{}
+}
+
+// freeFlow keeps f, which nothing refers to any more, for reuse. It is
+// cleared now so that the slices it held are not kept alive.
+func (e *Engine) freeFlow(f *flow) {
+	if len(e.flowPool) < maxFlowPool {
+		*f = flow{}
+		e.flowPool = append(e.flowPool, f)
+	}
 }
 
 // initFlow makes f the state of a connection whose first packet is p.
@@ -350,17 +374,18 @@ const maxClosedComparisons = 1024
 // Close forgets a finished connection. Its kernel comparison is kept for
 // KernelCheck and Compare (the last maxClosedComparisons closed ones).
 func (e *Engine) Close(id uint64) {
+	if e.last != nil && e.last.id == id {
+		e.last = nil
+	}
 	if f := e.flows[id]; f != nil {
 		e.settleHoles(f)
 		e.remember(f)
 		if f.lim != nil && len(e.limPool) < 1024 {
 			e.limPool = append(e.limPool, f.lim)
 		}
+		delete(e.flows, id)
+		e.freeFlow(f)
 	}
-	if e.last != nil && e.last.id == id {
-		e.last = nil
-	}
-	delete(e.flows, id)
 	e.syns.del(id)
 	// Keep the comparison only when the kernel reported on this connection.
 	if c := e.cmp[id]; c != nil {
