@@ -334,19 +334,13 @@ func (e *Engine) limitsStep(f *flow, p *events.Packet, fl uint16) {
 	for d := events.DirC2S; d <= events.DirS2C; d++ {
 		ld := &L.d[d]
 		if !ld.data || d == done {
-			// Nothing to report for this direction yet; its first data
-			// accounts the time before as a whole (the first run below,
-			// or firstStep).
-			continue
+			continue // nothing yet: its first data accounts the time before (the run below, or firstStep)
 		}
 		if ld.room >= 0 && !e.limGeneral && d == p.Dir && p.Flags&fSYN == 0 && !inHandshake && !ld.inRec && ld.appFrom == 0 &&
 			now < ld.flushAt && now-ld.last <= limGapMin {
-			// The steady path: more data from a sender the congestion
-			// window limited, in the middle of a window. Only packets
-			// from the receiver change what infer reads of it (its
-			// window and acknowledgements), so the flight alone decides:
-			// still cwnd while it fits the room infer found, and then
-			// there is nothing to account either.
+			// The steady path: more data from a cwnd-limited sender mid-window. Only
+			// the receiver's packets change what infer reads (window, ACKs): while the
+			// flight fits the room infer found, it is still cwnd and nothing is due.
 			if ld.flightFits(f, d) {
 				ld.last = now
 				continue
@@ -355,11 +349,17 @@ func (e *Engine) limitsStep(f *flow, p *events.Packet, fl uint16) {
 		if d == p.Dir && p.Len == 0 && p.Flags&(fSYN|fFIN|fRST) == 0 && !e.limGeneral && f.h[d].nextseqFrame != p.Frame &&
 			!inHandshake && ld.state != limHandshake && (ld.state != limApp || ld.appFrom != 0) &&
 			now < ld.flushAt && !ld.silentPast(now, limGapMin) && ld.scaleSettled(&f.h[d^1]) {
-			// The sender's own bare ACK (its next sequence number not
-			// moved): of what infer reads for d, only the receiver's
-			// packets and the sender's data change anything, so it says
-			// what it said last, and nothing is due.
+			// The sender's own bare ACK (nextseq not moved): only the receiver's packets
+			// and the sender's data change infer's answer, so it stands; nothing is due.
 			ld.last = now
+			continue
+		}
+		if ld.inRec && ld.state == limRecovery && !e.limGeneral && !inHandshake && now < ld.flushAt &&
+			!ld.newAck(&f.h[d^1]) && !ld.recovered(&f.h[d^1]) {
+			// Still in recovery (appFrom 0: endApp cleared it), nothing newly acknowledged:
+			// infer says so again, the state does not change (limGap's test is for cwnd),
+			// and nothing is due before the window's end.
+			ld.room, ld.last = -1, now
 			continue
 		}
 		ld.room = -1
@@ -494,7 +494,7 @@ func (ld *limDir) endApp(f *flow, now int64, newData bool) (int, int64) {
 func (ld *limDir) infer(f *flow, d events.Dir) int8 {
 	s, r := &f.h[d], &f.h[d^1]
 	if ld.inRec {
-		if r.ackKnown && events.SeqGEQ(r.maxAck, ld.recUntil) {
+		if ld.recovered(r) {
 			ld.inRec = false
 		} else {
 			return limRecovery
@@ -727,6 +727,12 @@ func (ld *limDir) at(i int) (*limSlot, *limKSlot) {
 		return &ld.slots[i], nil
 	}
 	return &ld.slots[i], &ld.kslots[i]
+}
+
+// recovered reports whether the receiver r acknowledged all that was
+// outstanding when ld's recovery began.
+func (ld *limDir) recovered(r *half) bool {
+	return r.ackKnown && events.SeqGEQ(r.maxAck, ld.recUntil)
 }
 
 // newAck reports whether the receiver r acknowledged data of ld's
