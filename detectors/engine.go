@@ -66,6 +66,8 @@ type Engine struct {
 	limWindow int64         // LimitWindow, ns; 0 when limits are off
 	limPool   []*flowLimits // limits state of closed connections, for reuse
 	flowPool  []*flow       // state of closed connections, cleared, for reuse
+	rttPool   []*rttStats   // RTT statistics of closed connections, for reuse
+	allRTT    rttStats      // FillFlow's statistics of both directions
 	limSink   int64         // what flowLimits.warm read, kept so the reads stay
 	// limGeneral turns the limits analysis' shortcuts off (limitsPacket's
 	// steady paths and its skip of the sender's bare ACKs, spans added in
@@ -333,16 +335,45 @@ func (e *Engine) newFlow() *flow {
 // freeFlow keeps f, which nothing refers to any more, for reuse. It is
 // cleared now so that the slices it held are not kept alive.
 func (e *Engine) freeFlow(f *flow) {
+	for i := range f.h {
+		if s := f.h[i].rtt; s != nil {
+			e.freeRTTStats(s)
+		}
+	}
 	if len(e.flowPool) < maxFlowPool {
+		var segs [2][]segEntry
+		var ts [2][]tsEntry
+		for i := range f.h {
+			segs[i], ts[i] = pooledRoom(f.h[i].segs.e), pooledRoom(f.h[i].tsq.e)
+		}
 		*f = flow{}
+		for i := range f.h {
+			f.h[i].segs.e, f.h[i].tsq.e = segs[i], ts[i]
+		}
 		e.flowPool = append(e.flowPool, f)
 	}
 }
 
+// maxPooledRoom bounds the room of a closed connection's segment lists
+// kept with its state for reuse: a short connection's.
+const maxPooledRoom = 16
+
+// pooledRoom is s emptied, or nil when its room is too large to keep.
+func pooledRoom[T any](s []T) []T {
+	if cap(s) > maxPooledRoom {
+		return nil
+	}
+	return s[:0]
+}
+
 // initFlow makes f the state of a connection whose first packet is p.
 func initFlow(f *flow, p *events.Packet) {
+	// The room of the segment lists a reused flow kept (freeFlow).
+	segs := [2][]segEntry{f.h[0].segs.e[:0], f.h[1].segs.e[:0]}
+	ts := [2][]tsEntry{f.h[0].tsq.e[:0], f.h[1].tsq.e[:0]}
 	*f = flow{id: p.Flow, first: p.TS}
 	for i := range f.h {
+		f.h[i].segs.e, f.h[i].tsq.e = segs[i], ts[i]
 		f.h[i].window = -1
 		f.h[i].winScale = -1
 		f.h[i].firstAck = true

@@ -8,8 +8,9 @@ import (
 	"github.com/tcpviz/tcpviz/events"
 )
 
-// TestClosedFlowReused: the state of a closed connection is reused for the
-// next new one, and the new one's events and figures are those it has on an
+// TestClosedFlowReused: the state of a closed connection (with its RTT
+// statistics and the room of its segment list) is reused for the next new
+// one, and the new one's events and figures are those it has on an
 // engine that never saw another connection.
 func TestClosedFlowReused(t *testing.T) {
 	for _, tc := range []struct {
@@ -41,12 +42,19 @@ func TestClosedFlowReused(t *testing.T) {
 				e.Packet(&first.pkts[i])
 			}
 			old := e.flows[1]
+			oldRTT := [2]*rttStats{old.h[0].rtt, old.h[1].rtt}
 			var r events.FlowRecord
 			e.CloseFlow(1, &r)
+			if old.h[0].segs.len() != 0 || cap(old.h[0].segs.e) == 0 {
+				t.Errorf("closed state keeps %d segments in a room of %d, want none in its room", old.h[0].segs.len(), cap(old.h[0].segs.e))
+			}
 			got = got[:0]
 			gotRec := run(e, second.pkts)
 			if e.flows[2] != old {
 				t.Errorf("the closed connection's state was not reused")
+			}
+			if s := e.flows[2].h[0].rtt; s == nil || s != oldRTT[0] && s != oldRTT[1] {
+				t.Errorf("the closed connection's RTT statistics were not reused")
 			}
 
 			var want []events.Event

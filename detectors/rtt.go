@@ -370,7 +370,7 @@ func (e *Engine) sample(f *flow, p *events.Packet, d events.Dir, reason string, 
 	h := &f.h[d]
 	if reason != events.ReasonHandshake {
 		if h.rtt == nil {
-			h.rtt = &rttStats{}
+			h.rtt = e.newRTTStats()
 		}
 		// One sample, one count. Weighting a sample by the time since the
 		// previous one gave the first sample after every pause (between
@@ -572,6 +572,34 @@ func bucketMid(b int) float64 {
 	return math.Ldexp(1+(float64(m)+0.5)/float64(n), exp) / 1000
 }
 
+// maxPooledBins bounds the buckets' room of statistics kept for reuse, so
+// the pool does not hold on to a lossy connection's wide histogram.
+const maxPooledBins = 32
+
+// reset makes s empty, keeping the room of its buckets.
+func (s *rttStats) reset() {
+	*s = rttStats{hist: s.hist[:0]}
+}
+
+// newRTTStats returns empty statistics: a closed connection's when there
+// are some.
+func (e *Engine) newRTTStats() *rttStats {
+	if n := len(e.rttPool); n > 0 {
+		s := e.rttPool[n-1]
+		e.rttPool = e.rttPool[:n-1]
+		s.reset()
+		return s
+	}
+	return &rttStats{}
+}
+
+// freeRTTStats keeps s, which nothing refers to any more, for reuse.
+func (e *Engine) freeRTTStats(s *rttStats) {
+	if len(e.rttPool) < 2*maxFlowPool && cap(s.hist) <= maxPooledBins {
+		e.rttPool = append(e.rttPool, s)
+	}
+}
+
 func (s *rttStats) merge(o *rttStats) {
 	if o == nil || o.n == 0 {
 		return
@@ -618,7 +646,8 @@ func (e *Engine) FillFlow(id uint64, r *events.FlowRecord) {
 	if f.lim != nil {
 		e.limSink += f.lim.warm()
 	}
-	var all rttStats
+	all := &e.allRTT // its buckets' room reused
+	all.reset()
 	all.merge(f.h[0].rtt)
 	all.merge(f.h[1].rtt)
 	if all.n > 0 {
